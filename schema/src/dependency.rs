@@ -1,0 +1,129 @@
+//! Pack dependency strings: `REF` (any version) or `REF@REQ`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ident::check_ref;
+use crate::requirement::{Requirement, RequirementError};
+
+/// One pack's dependency on another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The ref depended on.
+    pub pack: String,
+    /// What versions will do; `*` when the string named only the ref.
+    pub req: Requirement,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DependencyError {
+    #[error("invalid dependency `{input}`: {reason}")]
+    Ref { input: String, reason: String },
+    #[error("invalid dependency `{input}`: {source}")]
+    Req {
+        input: String,
+        #[source]
+        source: RequirementError,
+    },
+}
+
+impl Dependency {
+    pub fn parse(input: &str) -> Result<Self, DependencyError> {
+        let text = input.trim();
+        let bad_ref = |reason: String| DependencyError::Ref {
+            input: input.to_owned(),
+            reason,
+        };
+        if text.contains("://") || text.starts_with("git+") {
+            return Err(bad_ref(
+                "a URL is not a dependency: name the pack as `REF` or `REF@REQ` and publish it in a registry".into(),
+            ));
+        }
+        let (name, req) = match text.split_once('@') {
+            Some((name, req)) => (name.trim(), Some(req.trim())),
+            None => (text, None),
+        };
+        if req.is_none() {
+            for sep in ["==", ">=", "<=", "=", ">", "<", "^", "~", " "] {
+                if let Some((n, r)) = text.split_once(sep)
+                    && check_ref(n.trim()).is_ok()
+                {
+                    let op = if sep == "==" || sep == " " { "=" } else { sep };
+                    let op = if op == "=" && r.trim_start().starts_with(['>', '<', '^', '~', '=']) {
+                        ""
+                    } else {
+                        op
+                    };
+                    return Err(bad_ref(format!(
+                        "the version is separated with `{}`; write `{}@{op}{}`",
+                        sep.trim(),
+                        n.trim(),
+                        r.trim()
+                    )));
+                }
+            }
+        }
+        check_ref(name).map_err(bad_ref)?;
+        let req = match req {
+            None => Requirement::any(),
+            Some(r) => Requirement::parse(r).map_err(|source| DependencyError::Req {
+                input: input.to_owned(),
+                source,
+            })?,
+        };
+        Ok(Self {
+            pack: name.to_owned(),
+            req,
+        })
+    }
+}
+
+impl FromStr for Dependency {
+    type Err = DependencyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.req.is_any() {
+            f.write_str(&self.pack)
+        } else {
+            write!(f, "{}@{}", self.pack, self.req)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let d = Dependency::parse("core").unwrap();
+        assert_eq!(d.pack, "core");
+        assert!(d.req.is_any());
+        assert_eq!(d.to_string(), "core");
+        let d = Dependency::parse("aws@^2.1.0").unwrap();
+        assert_eq!(d.pack, "aws");
+        assert!(d.req.matches(&semver::Version::new(2, 3, 0)));
+        assert_eq!(d.to_string(), "aws@^2.1.0");
+        let d = Dependency::parse("aws@2.0.0").unwrap();
+        assert!(!d.req.matches(&semver::Version::new(3, 0, 0)));
+    }
+
+    #[test]
+    fn errors_say_how_to_write_it() {
+        let e = Dependency::parse("core=0.2.0").unwrap_err().to_string();
+        assert!(e.contains("core@=0.2.0"), "{e}");
+        let e = Dependency::parse("Core@1").unwrap_err().to_string();
+        assert!(e.contains("lowercase"), "{e}");
+        let e = Dependency::parse("aws@wat").unwrap_err().to_string();
+        assert!(e.contains("not a version"), "{e}");
+        let e = Dependency::parse("https://github.com/x/y")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("URL"), "{e}");
+    }
+}

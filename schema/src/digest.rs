@@ -1,0 +1,260 @@
+//! The pack tree digest: the checksum of a git source and of an installed
+//! pack, byte-compatible with the Attune standard index.
+//!
+//! ```text
+//! files  = every regular file under the pack root, excluding the top-level .git
+//! path   = relative, '/'-separated, UTF-8 (anything else is an error)
+//! order  = by the bytes of path
+//! digest = SHA-256 over, per file: b"attune-pack-file-v1" || u64be(len(path)) || path
+//!                                  || u64be(len(content)) || content
+//! ```
+//!
+//! Files are streamed through a fixed buffer, so a digest never holds a whole
+//! file in memory. Symlinks, hard links, devices, FIFOs and sockets are
+//! errors: a pack is only regular files and directories.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+const FILE_TAG: &[u8] = b"attune-pack-file-v1";
+const BUF_SIZE: usize = 256 * 1024;
+
+/// The digest of a pack tree, with what went into it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TreeDigest {
+    /// `sha256:<64 hex>`.
+    pub checksum: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// A regular file of a pack, as the digest sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackFile {
+    /// Relative, '/'-separated.
+    pub path: String,
+    pub full: PathBuf,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}: the file name is not UTF-8; pack paths must be UTF-8")]
+    NonUtf8(PathBuf),
+    #[error("{0}: a symbolic link; packs may hold only regular files and directories")]
+    Symlink(PathBuf),
+    #[error(
+        "{0}: a hard link (the file has several names); packs may hold only plain regular files"
+    )]
+    HardLink(PathBuf),
+    #[error("{path}: a {kind}; packs may hold only regular files and directories")]
+    Special { path: PathBuf, kind: &'static str },
+    #[error("{0}: the file changed while it was read")]
+    Changed(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DigestError + '_ {
+    move |source| DigestError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Lists the regular files of a pack in digest order, refusing anything
+/// that is not a regular file or directory.
+pub fn pack_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
+    let meta = std::fs::metadata(root).map_err(io_err(root))?;
+    if !meta.is_dir() {
+        return Err(DigestError::NotADirectory(root.to_owned()));
+    }
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .follow_root_links(true)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_owned();
+            DigestError::Io {
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
+                path,
+            }
+        })?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let ft = entry.file_type();
+        let full = entry.path();
+        let rel = relative_path(root, full)?;
+        if ft.is_dir() {
+            continue;
+        }
+        if ft.is_symlink() {
+            return Err(DigestError::Symlink(full.to_owned()));
+        }
+        if !ft.is_file() {
+            return Err(DigestError::Special {
+                path: full.to_owned(),
+                kind: special_kind(&ft),
+            });
+        }
+        let meta = entry.metadata().map_err(|e| DigestError::Io {
+            path: full.to_owned(),
+            source: e.into(),
+        })?;
+        if hard_linked(&meta) {
+            return Err(DigestError::HardLink(full.to_owned()));
+        }
+        files.push(PackFile {
+            path: rel,
+            full: full.to_owned(),
+            size: meta.len(),
+        });
+    }
+    files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok(files)
+}
+
+fn relative_path(root: &Path, full: &Path) -> Result<String, DigestError> {
+    let rel = full.strip_prefix(root).unwrap_or(full);
+    let mut out = String::new();
+    for (i, c) in rel.components().enumerate() {
+        let s = c
+            .as_os_str()
+            .to_str()
+            .ok_or_else(|| DigestError::NonUtf8(full.to_owned()))?;
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(s);
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn hard_linked(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_ft: &std::fs::FileType) -> &'static str {
+    "special file"
+}
+
+/// Computes the pack tree digest of the directory `root`.
+pub fn tree_digest(root: &Path) -> Result<TreeDigest, DigestError> {
+    let files = pack_files(root)?;
+    digest_files(&files)
+}
+
+/// Computes the digest of files already listed in digest order.
+pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut bytes = 0u64;
+    for f in files {
+        hasher.update(FILE_TAG);
+        hasher.update((f.path.len() as u64).to_be_bytes());
+        hasher.update(f.path.as_bytes());
+        hasher.update(f.size.to_be_bytes());
+        let mut file = File::open(&f.full).map_err(io_err(&f.full))?;
+        let mut left = f.size;
+        loop {
+            let n = file.read(&mut buf).map_err(io_err(&f.full))?;
+            if n == 0 {
+                break;
+            }
+            if n as u64 > left {
+                return Err(DigestError::Changed(f.full.clone()));
+            }
+            left -= n as u64;
+            hasher.update(&buf[..n]);
+        }
+        if left != 0 {
+            return Err(DigestError::Changed(f.full.clone()));
+        }
+        bytes += f.size;
+    }
+    Ok(TreeDigest {
+        checksum: format_sha256(&hasher.finalize()),
+        files: files.len() as u64,
+        bytes,
+    })
+}
+
+/// The digest of an in-memory tree given as `(path, content)` pairs, in any
+/// order: the same function over bytes (used by tests and by archive checks).
+pub fn digest_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut entries: Vec<_> = entries.into_iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut hasher = Sha256::new();
+    for (path, content) in entries {
+        hasher.update(FILE_TAG);
+        hasher.update((path.len() as u64).to_be_bytes());
+        hasher.update(path.as_bytes());
+        hasher.update((content.len() as u64).to_be_bytes());
+        hasher.update(content);
+    }
+    format_sha256(&hasher.finalize())
+}
+
+/// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's checksum).
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format_sha256(&hasher.finalize()))
+}
+
+/// `sha256:` + lowercase hex.
+pub fn format_sha256(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(7 + bytes.len() * 2);
+    s.push_str("sha256:");
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}

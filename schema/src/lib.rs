@@ -1,0 +1,43 @@
+//! knap's file formats, and the rules every knap tool applies to them.
+//!
+//! This crate is the published truth about what knap reads and writes
+//! (`../shared/spec/formats.md` is the contract it implements):
+//!
+//! - [`manifest`]: tolerant reading of a pack's `pack.yaml`;
+//! - [`contents`]: the component summary (`contents`) of a pack directory;
+//! - [`digest`]: the pack tree digest, streamed file by file;
+//! - [`index`]: `index.json`, its entries and install sources, and
+//!   [`sparse`] for the sparse layout;
+//! - [`validate`]: every rule an index must satisfy, each problem located by
+//!   a JSON path;
+//! - [`requirement`] and [`dependency`]: version requirements and the
+//!   `REF@REQ` dependency string;
+//! - [`urls`]: which URLs an index may name and how relative ones resolve;
+//! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
+//! - [`json_schema`]: the JSON Schemas generated from these types (checked
+//!   in under `schema/json/`).
+//!
+//! Nothing here touches the network; the crate is shared by `knap-index`
+//! (which must stay small) and the `knap` client.
+
+pub mod config;
+pub mod contents;
+pub mod dependency;
+pub mod digest;
+pub mod ident;
+pub mod index;
+pub mod json_schema;
+pub mod lock;
+pub mod manifest;
+pub mod problem;
+pub mod requirement;
+pub mod sparse;
+pub mod urls;
+pub mod validate;
+
+pub use dependency::Dependency;
+pub use digest::{TreeDigest, tree_digest};
+pub use index::{Entry, Index, InstallSource};
+pub use manifest::Manifest;
+pub use problem::{Problem, Problems, Severity};
+pub use requirement::Requirement;

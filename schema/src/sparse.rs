@@ -1,0 +1,35 @@
+//! The sparse layout: `config.json` plus one `packs/<ref>.json` per ref, so
+//! that a client fetches only the refs a resolution needs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::index::Entry;
+
+/// The value of `format` in a sparse `config.json`.
+pub const SPARSE_FORMAT: &str = "knap-sparse-1";
+
+/// `config.json` at the root of a sparse registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SparseConfig {
+    /// Always "knap-sparse-1".
+    pub format: String,
+    pub registry_name: String,
+    pub registry_url: String,
+    pub last_updated: String,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Map<String, Value>,
+}
+
+/// `packs/<ref>.json`: every version of one ref.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SparsePack {
+    #[serde(rename = "ref")]
+    pub pack_ref: String,
+    pub versions: Vec<Entry>,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub extra: Map<String, Value>,
+}

@@ -1,0 +1,248 @@
+//! Which URLs an index may name, how relative ones resolve, and the forms a
+//! registry location takes in the client configuration.
+//!
+//! Install source URLs: `https://` by default; `http://` only for loopback
+//! hosts or a registry allowed to use it; `file://` only from an index read
+//! from a local path; relative URLs resolve against where the index was read
+//! from. A URL with credentials, a query string or a fragment is invalid.
+
+use std::path::PathBuf;
+
+use url::Url;
+
+/// What kind of URL an install source names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceUrlKind {
+    Https,
+    Http,
+    File,
+    /// Relative to the index location.
+    Relative,
+}
+
+/// Classifies an install source URL, refusing what no index may contain.
+pub fn classify_source_url(s: &str) -> Result<SourceUrlKind, String> {
+    if s.is_empty() {
+        return Err("the URL is empty".into());
+    }
+    match Url::parse(s) {
+        Ok(u) => {
+            check_no_secrets(&u)?;
+            match u.scheme() {
+                "https" => Ok(SourceUrlKind::Https),
+                "http" => Ok(SourceUrlKind::Http),
+                "file" => Ok(SourceUrlKind::File),
+                other => Err(format!(
+                    "the scheme `{other}:` is not allowed; use https:// (or a URL relative to the index)"
+                )),
+            }
+        }
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            if s.starts_with("//") {
+                return Err(
+                    "a scheme-relative URL (`//host/...`) is not allowed; write https://".into(),
+                );
+            }
+            if s.contains('?') {
+                return Err("a URL with a query string is not allowed".into());
+            }
+            if s.contains('#') {
+                return Err("a URL with a fragment is not allowed".into());
+            }
+            Ok(SourceUrlKind::Relative)
+        }
+        Err(e) => Err(format!("not a valid URL: {e}")),
+    }
+}
+
+fn check_no_secrets(u: &Url) -> Result<(), String> {
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(
+            "a URL with credentials (user:password@) is not allowed; use a registry token instead"
+                .into(),
+        );
+    }
+    if u.query().is_some() {
+        return Err("a URL with a query string is not allowed".into());
+    }
+    if u.fragment().is_some() {
+        return Err("a URL with a fragment is not allowed".into());
+    }
+    Ok(())
+}
+
+/// True when the URL's host is a loopback address or `localhost`.
+pub fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// What a client permits when it resolves source URLs of one registry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourcePolicy {
+    /// The registry was added with `--allow-http`.
+    pub allow_http: bool,
+}
+
+/// Resolves an install source URL against the location the index was read
+/// from (`base`: an `https://`, `http://` or `file://` URL), and applies the
+/// scheme rules.
+pub fn resolve_source_url(base: &Url, s: &str, policy: SourcePolicy) -> Result<Url, String> {
+    let kind = classify_source_url(s)?;
+    let url = match kind {
+        SourceUrlKind::Relative => base
+            .join(s)
+            .map_err(|e| format!("cannot resolve `{s}` against {base}: {e}"))?,
+        _ => Url::parse(s).map_err(|e| e.to_string())?,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) || policy.allow_http => Ok(url),
+        "http" => Err(format!(
+            "{url}: plain http:// is refused (only loopback hosts, or a registry added with --allow-http)"
+        )),
+        "file" if base.scheme() == "file" => Ok(url),
+        "file" => Err(format!(
+            "{url}: a file:// source is only allowed in an index read from a local path"
+        )),
+        other => Err(format!("{url}: the scheme `{other}:` is not allowed")),
+    }
+}
+
+/// Where a registry's index lives, as written in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryLocation {
+    /// A local directory or `index.json` (a path or `file://`).
+    Local(PathBuf),
+    /// `https://` (or loopback/allowed `http://`) to an `index.json`; a URL
+    /// ending in `/` means `<url>index.json`.
+    Http(Url),
+    /// `sparse+https://`: the sparse layout under this base URL.
+    Sparse(Url),
+    /// `git+https://` or `git+file://`: a git repository holding the index.
+    Git(Url),
+}
+
+impl RegistryLocation {
+    /// Parses a registry location, refusing credentials in URLs and plain
+    /// http to non-loopback hosts unless `allow_http`.
+    pub fn parse(s: &str, allow_http: bool) -> Result<Self, String> {
+        let check_http = |u: &Url| -> Result<(), String> {
+            check_no_secrets(u)?;
+            if u.scheme() == "http" && !allow_http && !is_loopback(u) {
+                return Err(format!(
+                    "{u}: plain http:// is refused for a non-loopback host; use https://, or add the registry with --allow-http"
+                ));
+            }
+            Ok(())
+        };
+        if let Some(rest) = s.strip_prefix("sparse+") {
+            let mut u = Url::parse(rest).map_err(|e| format!("`{s}`: not a valid URL: {e}"))?;
+            if !matches!(u.scheme(), "https" | "http") {
+                return Err(format!("`{s}`: sparse registries are served over https"));
+            }
+            check_http(&u)?;
+            if !u.path().ends_with('/') {
+                let p = format!("{}/", u.path());
+                u.set_path(&p);
+            }
+            return Ok(Self::Sparse(u));
+        }
+        if let Some(rest) = s.strip_prefix("git+") {
+            let u = Url::parse(rest).map_err(|e| format!("`{s}`: not a valid URL: {e}"))?;
+            match u.scheme() {
+                "https" | "http" => check_http(&u)?,
+                "file" => {}
+                other => {
+                    return Err(format!(
+                        "`{s}`: git registries use git+https:// or git+file://, not `{other}:`"
+                    ));
+                }
+            }
+            return Ok(Self::Git(u));
+        }
+        match Url::parse(s) {
+            Ok(u) if u.scheme() == "file" => u
+                .to_file_path()
+                .map(Self::Local)
+                .map_err(|()| format!("`{s}`: not a local file URL")),
+            Ok(u) if matches!(u.scheme(), "https" | "http") => {
+                check_http(&u)?;
+                Ok(Self::Http(u))
+            }
+            Ok(u) if u.scheme().len() > 1 => Err(format!(
+                "`{s}`: unsupported scheme `{}:`; use https://, sparse+https://, git+https://, git+file://, file:// or a path",
+                u.scheme()
+            )),
+            _ => Ok(Self::Local(PathBuf::from(s))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_urls() {
+        assert_eq!(
+            classify_source_url("https://a/b.tgz"),
+            Ok(SourceUrlKind::Https)
+        );
+        assert_eq!(
+            classify_source_url("archives/x.tgz"),
+            Ok(SourceUrlKind::Relative)
+        );
+        assert!(classify_source_url("https://u:p@a/b").is_err());
+        assert!(classify_source_url("https://a/b?x=1").is_err());
+        assert!(classify_source_url("https://a/b#frag").is_err());
+        assert!(classify_source_url("ftp://a/b").is_err());
+    }
+
+    #[test]
+    fn resolution_policy() {
+        let web = Url::parse("https://example.org/reg/index.json").unwrap();
+        let p = SourcePolicy::default();
+        assert_eq!(
+            resolve_source_url(&web, "archives/a.tgz", p)
+                .unwrap()
+                .as_str(),
+            "https://example.org/reg/archives/a.tgz"
+        );
+        assert!(resolve_source_url(&web, "http://example.org/a.tgz", p).is_err());
+        assert!(resolve_source_url(&web, "http://127.0.0.1:8080/a.tgz", p).is_ok());
+        assert!(
+            resolve_source_url(
+                &web,
+                "http://example.org/a.tgz",
+                SourcePolicy { allow_http: true }
+            )
+            .is_ok()
+        );
+        assert!(resolve_source_url(&web, "file:///etc/passwd", p).is_err());
+        let local = Url::parse("file:///srv/reg/index.json").unwrap();
+        assert!(resolve_source_url(&local, "file:///srv/reg/a.tgz", p).is_ok());
+    }
+
+    #[test]
+    fn registry_locations() {
+        assert!(
+            matches!(RegistryLocation::parse("sparse+https://h/r", false), Ok(RegistryLocation::Sparse(u)) if u.as_str() == "https://h/r/")
+        );
+        assert!(matches!(
+            RegistryLocation::parse("git+https://h/r.git", false),
+            Ok(RegistryLocation::Git(_))
+        ));
+        assert!(matches!(
+            RegistryLocation::parse("./example-index", false),
+            Ok(RegistryLocation::Local(_))
+        ));
+        assert!(RegistryLocation::parse("http://example.org/i.json", false).is_err());
+        assert!(RegistryLocation::parse("http://example.org/i.json", true).is_ok());
+        assert!(RegistryLocation::parse("https://tok@example.org/i.json", false).is_err());
+    }
+}

@@ -1,0 +1,393 @@
+//! Every rule an index, entry or sparse file must satisfy, each problem
+//! located by a JSON path.
+//!
+//! Two levels: [`Compat::Knap`] (the knap format) and [`Compat::Attune`]
+//! (also passes the Attune schema and policy: one version per ref, absolute
+//! `https://` sources, no knap additions or unknown fields outside `meta`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value};
+
+use crate::dependency::Dependency;
+use crate::ident::{check_checksum, check_ref, is_commit_sha};
+use crate::index::{Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str};
+use crate::manifest::check_version;
+use crate::problem::{Problems, at, key};
+use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
+use crate::urls::{SourceUrlKind, classify_source_url};
+
+/// Which format a document must conform to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Compat {
+    /// The knap index format.
+    #[default]
+    Knap,
+    /// The knap format restricted to what Attune clients accept.
+    Attune,
+}
+
+/// The `*_version` keys the Attune schema allows in `dependencies`.
+pub const ATTUNE_DEPENDENCY_VERSIONS: [&str; 3] =
+    ["attune_version", "python_version", "nodejs_version"];
+
+/// Parses and validates the text of an `index.json`. A document that cannot
+/// be read as an index at all gives one problem at the offending path.
+pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems) {
+    let mut p = Problems::new();
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        p.error("$", format!("not valid JSON: {e}"));
+        return (None, p);
+    }
+    match from_json_str::<Index>(text) {
+        Ok(index) => {
+            let problems = validate_index(&index, compat);
+            (Some(index), problems)
+        }
+        Err(e) => {
+            p.error(e.path, e.message);
+            (None, p)
+        }
+    }
+}
+
+/// Validates a whole index.
+pub fn validate_index(index: &Index, compat: Compat) -> Problems {
+    let mut p = Problems::new();
+    if index.registry_name.trim().is_empty() {
+        p.error("$.registry_name", "must not be empty");
+    }
+    check_registry_url(&index.registry_url, "$.registry_url", compat, &mut p);
+    if index.version != INDEX_FORMAT_VERSION {
+        p.error(
+            "$.version",
+            format!(
+                "must be \"{INDEX_FORMAT_VERSION}\", found \"{}\"",
+                index.version
+            ),
+        );
+    }
+    check_timestamp(&index.last_updated, "$.last_updated", &mut p);
+    if compat == Compat::Attune {
+        no_extra(&index.extra, "$", &mut p);
+    }
+    validate_entries(&index.packs, "$.packs", compat, true, &mut p);
+    p
+}
+
+/// Validates a list of entries (the `packs` of an index or the `versions`
+/// of a sparse file), including uniqueness and order.
+pub fn validate_entries(
+    entries: &[Entry],
+    base: &str,
+    compat: Compat,
+    check_order: bool,
+    p: &mut Problems,
+) {
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    let mut per_ref: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let path = at(base, i);
+        validate_entry(e, &path, compat, p);
+        let id = (
+            e.pack_ref.clone(),
+            e.semver()
+                .map(|v| format!("{}.{}.{}-{}", v.major, v.minor, v.patch, v.pre))
+                .unwrap_or_else(|| e.version.clone()),
+        );
+        if let Some(first) = seen.insert(id, i) {
+            p.error(
+                format!("{path}.version"),
+                format!(
+                    "`{}` version {} is listed twice (also at {}); a (ref, version) is published once",
+                    e.pack_ref,
+                    e.version,
+                    at(base, first)
+                ),
+            );
+        }
+        per_ref.entry(e.pack_ref.as_str()).or_default().push(i);
+    }
+    if compat == Compat::Attune {
+        for (r, idx) in per_ref {
+            if idx.len() > 1 {
+                let where_: Vec<String> = idx.iter().map(|i| at(base, *i)).collect();
+                p.error(
+                    format!("{}.ref", at(base, idx[1])),
+                    format!(
+                        "`{r}` has {} versions ({}); the Attune format lists one version per ref",
+                        idx.len(),
+                        where_.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if check_order
+        && let Some(i) = entries
+            .windows(2)
+            .position(|w| Entry::index_order(&w[0], &w[1]) == std::cmp::Ordering::Greater)
+    {
+        p.warning(
+            at(base, i + 1),
+            "entries are not sorted by ref, then version; `knap-index update` and `merge` write them sorted",
+        );
+    }
+}
+
+/// Validates one entry at `path`.
+pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
+    let attune = compat == Compat::Attune;
+    if let Err(m) = check_ref(&e.pack_ref) {
+        p.error(format!("{path}.ref"), m);
+    }
+    match check_version(&e.version) {
+        Err(m) => p.error(format!("{path}.version"), m),
+        Ok(_) if attune && !attune_version_shape(&e.version) => p.error(
+            format!("{path}.version"),
+            format!("`{}` is valid SemVer but not of the form the Attune schema accepts (MAJOR.MINOR.PATCH[-+suffix])", e.version),
+        ),
+        Ok(_) => {}
+    }
+    for (field, value) in [
+        ("label", &e.label),
+        ("author", &e.author),
+        ("license", &e.license),
+    ] {
+        if value.trim().is_empty() {
+            p.error(format!("{path}.{field}"), "must not be empty");
+        }
+    }
+    unique(&e.keywords, &format!("{path}.keywords"), p);
+    unique(&e.runtime_deps, &format!("{path}.runtime_deps"), p);
+    if let Some(h) = &e.homepage
+        && url::Url::parse(h).is_err()
+    {
+        p.error(
+            format!("{path}.homepage"),
+            format!("`{h}` is not an absolute URL"),
+        );
+    }
+    if let Some(r) = &e.repository {
+        match url::Url::parse(r) {
+            Err(_) => p.error(
+                format!("{path}.repository"),
+                format!("`{r}` is not an absolute URL"),
+            ),
+            Ok(u) if attune && u.scheme() != "https" => p.error(
+                format!("{path}.repository"),
+                "the Attune format requires an https:// repository URL",
+            ),
+            Ok(_) => {}
+        }
+    }
+    if let Some(d) = &e.dependencies {
+        let dpath = format!("{path}.dependencies");
+        for (i, s) in d.packs.iter().enumerate() {
+            if let Err(err) = Dependency::parse(s) {
+                p.error(at(&format!("{dpath}.packs"), i), err.to_string());
+            }
+        }
+        for (k, v) in &d.versions {
+            let kp = key(&dpath, k);
+            if attune && !ATTUNE_DEPENDENCY_VERSIONS.contains(&k.as_str()) {
+                p.error(
+                    kp,
+                    format!(
+                        "`{k}` is not one of the Attune format's {}",
+                        ATTUNE_DEPENDENCY_VERSIONS.join(", ")
+                    ),
+                );
+            } else if !k.ends_with("_version") {
+                p.error(
+                    kp,
+                    format!(
+                        "`{k}`: only `packs` and `*_version` requirements belong in dependencies"
+                    ),
+                );
+            } else if !v.is_string() {
+                p.error(kp, "must be a string");
+            }
+        }
+    }
+    if e.install_sources.is_empty() {
+        p.error(
+            format!("{path}.install_sources"),
+            "at least one install source is required",
+        );
+    }
+    for (i, s) in e.install_sources.iter().enumerate() {
+        validate_source(s, &at(&format!("{path}.install_sources"), i), compat, p);
+    }
+    for (list, items) in [
+        ("actions", &e.contents.actions),
+        ("sensors", &e.contents.sensors),
+        ("triggers", &e.contents.triggers),
+        ("rules", &e.contents.rules),
+        ("workflows", &e.contents.workflows),
+    ] {
+        for (i, c) in items.iter().enumerate() {
+            let cp = at(&format!("{path}.contents.{list}"), i);
+            if c.name.is_empty() {
+                p.error(format!("{cp}.name"), "must not be empty");
+            }
+            if attune {
+                no_extra(&c.extra, &cp, p);
+            }
+        }
+    }
+    if attune {
+        if e.yanked {
+            p.error(
+                format!("{path}.yanked"),
+                "`yanked` is a knap addition the Attune format does not allow",
+            );
+        }
+        no_extra(&e.contents.extra, &format!("{path}.contents"), p);
+        no_extra(&e.extra, path, p);
+    }
+}
+
+fn validate_source(s: &InstallSource, path: &str, compat: Compat, p: &mut Problems) {
+    let attune = compat == Compat::Attune;
+    match classify_source_url(s.url()) {
+        Err(m) => p.error(format!("{path}.url"), m),
+        Ok(SourceUrlKind::Https) => {}
+        Ok(kind) if attune => p.error(
+            format!("{path}.url"),
+            format!(
+                "the Attune format requires an absolute https:// URL, found a {} URL",
+                match kind {
+                    SourceUrlKind::Http => "plain http://",
+                    SourceUrlKind::File => "file://",
+                    _ => "relative",
+                }
+            ),
+        ),
+        Ok(SourceUrlKind::Http) => p.warning(
+            format!("{path}.url"),
+            "plain http:// source: clients accept it only from loopback hosts or registries added with --allow-http",
+        ),
+        Ok(SourceUrlKind::File) => p.warning(
+            format!("{path}.url"),
+            "file:// source: clients accept it only from an index read from a local path",
+        ),
+        Ok(SourceUrlKind::Relative) => {}
+    }
+    if let Err(m) = check_checksum(s.checksum()) {
+        p.error(format!("{path}.checksum"), m);
+    }
+    let extra = match s {
+        InstallSource::Git(g) => {
+            if !is_commit_sha(&g.git_ref) {
+                p.error(
+                    format!("{path}.ref"),
+                    format!(
+                        "`{}` is not a commit: a published git source pins a 40-hex lowercase commit SHA, never a branch or tag",
+                        g.git_ref
+                    ),
+                );
+            }
+            &g.extra
+        }
+        InstallSource::Archive(a) => &a.extra,
+    };
+    if attune {
+        no_extra(extra, path, p);
+    }
+}
+
+fn attune_version_shape(v: &str) -> bool {
+    let bytes = v.as_bytes();
+    let core_end = v.find(['-', '+']).unwrap_or(v.len());
+    let core_ok = v[..core_end].split('.').count() == 3;
+    let rest = &bytes[core_end..];
+    core_ok
+        && (rest.is_empty()
+            || rest.len() > 1
+                && rest[1..]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-'))
+}
+
+fn unique(items: &[String], path: &str, p: &mut Problems) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in items.iter().enumerate() {
+        if !seen.insert(s) {
+            p.error(at(path, i), format!("`{s}` is listed twice"));
+        }
+    }
+}
+
+fn no_extra(extra: &Map<String, Value>, path: &str, p: &mut Problems) {
+    for k in extra.keys() {
+        p.error(
+            key(path, k),
+            format!("`{k}` is not part of the Attune format (unknown fields belong in `meta`)"),
+        );
+    }
+}
+
+fn check_registry_url(u: &str, path: &str, compat: Compat, p: &mut Problems) {
+    match url::Url::parse(u) {
+        Err(e) => p.error(path, format!("`{u}` is not an absolute URL: {e}")),
+        Ok(url) if compat == Compat::Attune && url.scheme() != "https" => {
+            p.error(path, "the Attune format requires an https:// registry URL")
+        }
+        Ok(_) => {}
+    }
+}
+
+/// Checks an RFC 3339 timestamp.
+pub fn check_timestamp(s: &str, path: &str, p: &mut Problems) {
+    if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_err() {
+        p.error(
+            path,
+            format!("`{s}` is not an RFC 3339 date-time such as 2026-11-21T12:00:00Z"),
+        );
+    }
+}
+
+/// Validates a sparse `config.json`.
+pub fn validate_sparse_config(c: &SparseConfig) -> Problems {
+    let mut p = Problems::new();
+    if c.format != SPARSE_FORMAT {
+        p.error(
+            "$.format",
+            format!("must be \"{SPARSE_FORMAT}\", found \"{}\"", c.format),
+        );
+    }
+    if c.registry_name.trim().is_empty() {
+        p.error("$.registry_name", "must not be empty");
+    }
+    check_registry_url(&c.registry_url, "$.registry_url", Compat::Knap, &mut p);
+    check_timestamp(&c.last_updated, "$.last_updated", &mut p);
+    p
+}
+
+/// Validates a sparse `packs/<ref>.json`; `file_ref` is the ref its file
+/// name says, when known.
+pub fn validate_sparse_pack(s: &SparsePack, file_ref: Option<&str>) -> Problems {
+    let mut p = Problems::new();
+    if let Err(m) = check_ref(&s.pack_ref) {
+        p.error("$.ref", m);
+    }
+    if let Some(f) = file_ref
+        && f != s.pack_ref
+    {
+        p.error(
+            "$.ref",
+            format!("`{}` does not match the file name `{f}.json`", s.pack_ref),
+        );
+    }
+    for (i, e) in s.versions.iter().enumerate() {
+        if e.pack_ref != s.pack_ref {
+            p.error(
+                format!("$.versions[{i}].ref"),
+                format!("`{}` in the file of `{}`", e.pack_ref, s.pack_ref),
+            );
+        }
+    }
+    validate_entries(&s.versions, "$.versions", Compat::Knap, true, &mut p);
+    p
+}
