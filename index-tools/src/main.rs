@@ -1,1 +1,55 @@
-fn main() {}
+//! `knap-index`: the tool pack authors and index operators run in CI.
+//!
+//! It turns a pack directory into an index entry or a reproducible archive,
+//! and maintains, validates and publishes `index.json`. It has no network
+//! stack, so it installs fast.
+
+mod archive;
+mod cli;
+mod entry;
+mod failure;
+mod index_file;
+mod merge;
+mod update;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.command.wants_json();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let failure = Failure::of(&err);
+            failure.report(&err, json);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Checksum(a) => entry::checksum_command(a),
+        Command::Entry(a) => entry::entry_command(a),
+        Command::Update(a) => update::update_command(a),
+        Command::Merge(a) => merge::merge_command(a),
+        Command::Validate(a) => validate::validate_command(a),
+        Command::Pack(a) => archive::pack_command(a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "knap-index",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The command line of `knap-index`, exactly as in `cli.md`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "knap-index",
+    version,
+    about = "Make index entries and archives from packs; maintain and validate knap indices"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the pack tree digest of a pack directory
+    Checksum(ChecksumArgs),
+    /// Print the index entry of a pack directory as JSON
+    Entry(EntryArgs),
+    /// Add or replace one entry in an index file
+    Update(UpdateArgs),
+    /// Merge several index files into one
+    Merge(MergeArgs),
+    /// Validate index, entry and sparse files; list every problem with its JSON path
+    Validate(ValidateArgs),
+    /// Make a reproducible .tar.gz archive of a pack directory
+    Pack(PackArgs),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Checksum(a) => a.json,
+            Command::Validate(a) => a.json,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksumArgs {
+    pub pack_dir: PathBuf,
+    /// Print {"ref","version","checksum","files","bytes"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the entry says the pack can be installed from.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SourceArgs {
+    /// A git repository URL holding the pack at its root
+    #[arg(long, requires = "git_ref", value_name = "URL")]
+    pub git_url: Option<String>,
+    /// The commit (40 hex digits) the git source pins
+    #[arg(long, requires = "git_url", value_name = "SHA")]
+    pub git_ref: Option<String>,
+    /// Accept a branch or tag as --git-ref (development only; never publish it)
+    #[arg(long)]
+    pub allow_mutable_ref: bool,
+    /// An archive URL (absolute, or relative to the index)
+    #[arg(long, value_name = "URL")]
+    pub archive_url: Option<String>,
+    /// The archive's checksum, sha256:HEX
+    #[arg(
+        long,
+        value_name = "sha256:HEX",
+        requires = "archive_url",
+        conflicts_with = "archive"
+    )]
+    pub archive_checksum: Option<String>,
+    /// The archive file, to compute its checksum
+    #[arg(long, value_name = "FILE", requires = "archive_url")]
+    pub archive: Option<PathBuf>,
+    /// The pack's repository home page (default: the https git URL without .git)
+    #[arg(long, value_name = "URL")]
+    pub repository: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EntryArgs {
+    pub pack_dir: PathBuf,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The index file to update
+    #[arg(long, value_name = "INDEX.json")]
+    pub index: PathBuf,
+    /// The pack directory to make the entry from
+    #[arg(required_unless_present = "entry", conflicts_with = "entry")]
+    pub pack_dir: Option<PathBuf>,
+    /// An entry file made by `knap-index entry`
+    #[arg(long, value_name = "ENTRY.json")]
+    pub entry: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Create the index if it does not exist (needs --name and --url)
+    #[arg(long, requires_all = ["name", "url"])]
+    pub create: bool,
+    /// The registry name, for --create
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The registry URL, for --create
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Replace a published (ref, version) whose content differs
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prefer {
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompatArg {
+    Attune,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The merged index to write
+    #[arg(short = 'o', long = "output", value_name = "OUT.json")]
+    pub output: PathBuf,
+    /// The index files to merge; the first gives the registry identity
+    #[arg(required = true, num_args = 1.., value_name = "IN.json")]
+    pub inputs: Vec<PathBuf>,
+    /// Which input wins when one (ref, version) differs between inputs
+    #[arg(long, value_enum)]
+    pub prefer: Option<Prefer>,
+    /// Emit the Attune form: the newest non-yanked version of each ref, no knap additions
+    #[arg(long, value_enum)]
+    pub compat: Option<CompatArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// index.json, entry or sparse files, or directories holding them
+    #[arg(required = true, num_args = 1.., value_name = "FILE_OR_DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Also check the Attune schema and policy
+    #[arg(long, value_enum)]
+    pub compat: Option<CompatArg>,
+    /// Print the problems as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    pub pack_dir: PathBuf,
+    /// The archive to write (.tar.gz)
+    #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
+    pub output: PathBuf,
+}

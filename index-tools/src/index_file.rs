@@ -1,0 +1,124 @@
+//! Reading and writing index files: validation on the way in, atomic
+//! replacement (temporary file, fsync, rename) on the way out, and the
+//! file's own indentation kept so diffs stay small.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use knap_schema::Index;
+use knap_schema::problem::Problems;
+use knap_schema::validate::{Compat, check_index_text};
+use serde::Serialize;
+
+use crate::failure::{Kind, fail};
+
+/// An index read from disk, with how it was indented.
+pub struct IndexFile {
+    pub index: Index,
+    pub indent: Vec<u8>,
+    pub warnings: Problems,
+}
+
+/// Reads and validates an index; any error makes it unusable (exit 4).
+pub fn read_index(path: &Path) -> anyhow::Result<IndexFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (index, problems) = check_index_text(&text, Compat::Knap);
+    match index {
+        Some(index) if !problems.has_errors() => Ok(IndexFile {
+            index,
+            indent: detect_indent(&text),
+            warnings: problems,
+        }),
+        _ => Err(fail(
+            Kind::Integrity,
+            format!(
+                "{} is not a valid index:\n{}",
+                path.display(),
+                indent_lines(&problems)
+            ),
+        )),
+    }
+}
+
+/// Formats problems one per line, indented.
+pub fn indent_lines(problems: &Problems) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The indentation of the first indented line (two spaces if none).
+pub fn detect_indent(text: &str) -> Vec<u8> {
+    text.lines()
+        .map(|l| {
+            l.bytes()
+                .take_while(|b| *b == b' ' || *b == b'\t')
+                .collect::<Vec<u8>>()
+        })
+        .find(|i| !i.is_empty())
+        .unwrap_or_else(|| b"  ".to_vec())
+}
+
+/// Pretty JSON with the given indentation and a final newline.
+pub fn to_json(value: &impl Serialize, indent: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(indent);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    value.serialize(&mut ser).expect("JSON serialises");
+    out.push(b'\n');
+    out
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory. A crash leaves either
+/// the old file or the new one, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".knap-index-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Now (or `SOURCE_DATE_EPOCH`), as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .expect("formats")
+}
+
+/// Parses an RFC 3339 timestamp, for comparing `last_updated` values.
+pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Prints warnings to stderr, prefixed with the file they are about.
+pub fn print_warnings(file: &Path, problems: &Problems) {
+    for w in problems.warnings() {
+        eprintln!("warning: {}: {}: {}", file.display(), w.path, w.message);
+    }
+}

@@ -1,0 +1,132 @@
+//! `knap-index merge`: the union of several indices. Identical duplicates
+//! collapse; a `(ref, version)` whose content differs between inputs is an
+//! error naming both, unless `--prefer`. Nothing is written unless the
+//! result validates.
+
+use std::path::PathBuf;
+
+use knap_schema::index::{Entry, Index};
+use knap_schema::validate::{Compat, validate_index};
+
+use crate::cli::{CompatArg, MergeArgs, Prefer};
+use crate::failure::{Kind, fail};
+use crate::index_file::{
+    IndexFile, indent_lines, parse_time, print_warnings, read_index, to_json, write_atomic,
+};
+use crate::update::differing_fields;
+
+pub fn merge_command(a: MergeArgs) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    let mut failures = Vec::new();
+    for path in &a.inputs {
+        match read_index(path) {
+            Ok(f) => {
+                print_warnings(path, &f.warnings);
+                inputs.push((path.clone(), f));
+            }
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(fail(
+            Kind::Integrity,
+            format!("nothing was written:\n{}", failures.join("\n")),
+        ));
+    }
+    let compat = match a.compat {
+        Some(CompatArg::Attune) => Compat::Attune,
+        None => Compat::Knap,
+    };
+    let indent = inputs[0].1.indent.clone();
+    let mut merged = merge(inputs, a.prefer)?;
+    if compat == Compat::Attune {
+        to_attune_form(&mut merged);
+    }
+    let problems = validate_index(&merged, compat);
+    if problems.has_errors() {
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "the merged index would be invalid, so {} was not written:\n{}",
+                a.output.display(),
+                indent_lines(&problems)
+            ),
+        ));
+    }
+    write_atomic(&a.output, &to_json(&merged, &indent))?;
+    eprintln!(
+        "{}: {} entries from {} inputs",
+        a.output.display(),
+        merged.packs.len(),
+        a.inputs.len()
+    );
+    Ok(())
+}
+
+/// Merges read indices (the first gives the identity).
+pub fn merge(inputs: Vec<(PathBuf, IndexFile)>, prefer: Option<Prefer>) -> anyhow::Result<Index> {
+    let mut iter = inputs.into_iter();
+    let (first_path, first) = iter.next().expect("at least one input");
+    let mut out = first.index;
+    let mut from: Vec<PathBuf> = vec![first_path; out.packs.len()];
+    let mut conflicts = Vec::new();
+    for (path, f) in iter {
+        let later = parse_time(&f.index.last_updated);
+        if later > parse_time(&out.last_updated) {
+            out.last_updated = f.index.last_updated.clone();
+        }
+        for entry in f.index.packs {
+            match out.packs.iter().position(|e| e.same_version(&entry)) {
+                None => {
+                    out.packs.push(entry);
+                    from.push(path.clone());
+                }
+                Some(i) if out.packs[i] == entry => {}
+                Some(i) => match prefer {
+                    Some(Prefer::First) => {}
+                    Some(Prefer::Last) => {
+                        out.packs[i] = entry;
+                        from[i] = path.clone();
+                    }
+                    None => conflicts.push(format!(
+                        "  {} {}: {} and {} differ in {}",
+                        entry.pack_ref,
+                        entry.version,
+                        from[i].display(),
+                        path.display(),
+                        differing_fields(&out.packs[i], &entry).join(", ")
+                    )),
+                },
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "{} published versions differ between inputs; nothing was written. Pass --prefer first or --prefer last to choose:\n{}",
+                conflicts.len(),
+                conflicts.join("\n")
+            ),
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Keeps the newest non-yanked version of each ref (the Attune form lists
+/// one version per ref).
+pub fn to_attune_form(index: &mut Index) {
+    let mut kept: Vec<Entry> = Vec::new();
+    index.sort();
+    for e in std::mem::take(&mut index.packs)
+        .into_iter()
+        .filter(|e| !e.yanked)
+    {
+        match kept.last_mut() {
+            Some(last) if last.pack_ref == e.pack_ref => *last = e,
+            _ => kept.push(e),
+        }
+    }
+    index.packs = kept;
+}

@@ -1,0 +1,234 @@
+//! `knap-index validate`: every problem of index, entry and sparse files,
+//! each with its JSON path; exit 4 if any is an error.
+//!
+//! A directory is searched for what a registry holds: `index.json`, the
+//! sparse layout (`config.json`, `packs/<ref>.json`) and entry files
+//! (`entries/<ref>/<version>.json`).
+
+use std::path::{Path, PathBuf};
+
+use knap_schema::index::{Entry, from_json_str};
+use knap_schema::problem::{Problem, Problems};
+use knap_schema::sparse::{SparseConfig, SparsePack};
+use knap_schema::validate::{
+    Compat, check_index_text, validate_entry, validate_sparse_config, validate_sparse_pack,
+};
+
+use crate::cli::{CompatArg, ValidateArgs};
+use crate::failure::{Kind, fail};
+
+/// The kinds of file `validate` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Index,
+    Entry,
+    SparseConfig,
+    SparsePack,
+}
+
+pub fn validate_command(a: ValidateArgs) -> anyhow::Result<()> {
+    let compat = match a.compat {
+        Some(CompatArg::Attune) => Compat::Attune,
+        None => Compat::Knap,
+    };
+    let mut files = Vec::new();
+    for p in &a.paths {
+        collect(p, &mut files)?;
+    }
+    let mut report = Vec::new();
+    let mut errors = 0usize;
+    for (path, kind) in &files {
+        let problems = check_file(path, *kind, compat);
+        errors += problems.errors().count();
+        report.push((path.clone(), problems));
+    }
+    if a.json {
+        let v: Vec<_> = report
+            .iter()
+            .map(|(path, problems)| {
+                serde_json::json!({
+                    "file": path.display().to_string(),
+                    "valid": !problems.has_errors(),
+                    "problems": problems.iter().collect::<Vec<&Problem>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for (path, problems) in &report {
+            for p in problems.iter() {
+                eprintln!("{}: {p}", path.display());
+            }
+            if !problems.has_errors() {
+                println!("{}: valid", path.display());
+            }
+        }
+    }
+    if errors > 0 {
+        let bad = report.iter().filter(|(_, p)| p.has_errors()).count();
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "{errors} problem{} in {bad} of {} files",
+                plural(errors),
+                files.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn collect(path: &Path, out: &mut Vec<(PathBuf, FileKind)>) -> anyhow::Result<()> {
+    if path.is_file() {
+        out.push((path.to_owned(), kind_of_file(path)));
+        return Ok(());
+    }
+    if !path.is_dir() {
+        return Err(fail(
+            Kind::Other,
+            format!("{}: no such file or directory", path.display()),
+        ));
+    }
+    let before = out.len();
+    let index = path.join("index.json");
+    if index.is_file() {
+        out.push((index, FileKind::Index));
+    }
+    let config = path.join("config.json");
+    if config.is_file() {
+        out.push((config, FileKind::SparseConfig));
+    }
+    for (sub, kind) in [
+        ("packs", FileKind::SparsePack),
+        ("entries", FileKind::Entry),
+    ] {
+        let dir = path.join(sub);
+        if dir.is_dir() {
+            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
+                .into_iter()
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json")
+                })
+                .map(|e| e.into_path())
+                .collect();
+            found.sort();
+            out.extend(found.into_iter().map(|p| (p, kind)));
+        }
+    }
+    if out.len() == before {
+        return Err(fail(
+            Kind::Other,
+            format!(
+                "{}: nothing to validate (no index.json, config.json, packs/ or entries/)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Guesses a lone file's kind from its name and shape.
+fn kind_of_file(path: &Path) -> FileKind {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str());
+    if name == "config.json" {
+        return FileKind::SparseConfig;
+    }
+    if parent == Some("packs") {
+        return FileKind::SparsePack;
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(m))
+            if m.contains_key("versions") && !m.contains_key("packs") =>
+        {
+            FileKind::SparsePack
+        }
+        Ok(serde_json::Value::Object(m)) if m.contains_key("install_sources") => FileKind::Entry,
+        _ => FileKind::Index,
+    }
+}
+
+fn check_file(path: &Path, kind: FileKind, compat: Compat) -> Problems {
+    let mut p = Problems::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            p.error("$", format!("cannot read: {e}"));
+            return p;
+        }
+    };
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        p.error("$", format!("not valid JSON: {e}"));
+        return p;
+    }
+    match kind {
+        FileKind::Index => check_index_text(&text, compat).1,
+        FileKind::Entry => match from_json_str::<Entry>(&text) {
+            Err(e) => {
+                p.error(e.path, e.message);
+                p
+            }
+            Ok(entry) => {
+                validate_entry(&entry, "$", compat, &mut p);
+                check_entry_location(path, &entry, &mut p);
+                p
+            }
+        },
+        FileKind::SparseConfig => match from_json_str::<SparseConfig>(&text) {
+            Err(e) => {
+                p.error(e.path, e.message);
+                p
+            }
+            Ok(c) => validate_sparse_config(&c),
+        },
+        FileKind::SparsePack => match from_json_str::<SparsePack>(&text) {
+            Err(e) => {
+                p.error(e.path, e.message);
+                p
+            }
+            Ok(s) => validate_sparse_pack(&s, path.file_stem().and_then(|s| s.to_str())),
+        },
+    }
+}
+
+/// An entry at `entries/<ref>/<version>.json` must be that ref and version.
+fn check_entry_location(path: &Path, entry: &Entry, p: &mut Problems) {
+    let parent = path
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str());
+    let grandparent = path
+        .parent()
+        .and_then(|d| d.parent())
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str());
+    if grandparent != Some("entries") {
+        return;
+    }
+    if parent != Some(entry.pack_ref.as_str()) {
+        p.error(
+            "$.ref",
+            format!(
+                "`{}` is filed under entries/{}/",
+                entry.pack_ref,
+                parent.unwrap_or("")
+            ),
+        );
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if stem != entry.version {
+        p.error(
+            "$.version",
+            format!("`{}` is filed as {stem}.json", entry.version),
+        );
+    }
+}

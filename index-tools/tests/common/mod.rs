@@ -1,0 +1,94 @@
+//! Shared helpers for the `knap-index` integration tests: the corpus
+//! location, and running the binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `../shared/corpus` beside the project, or `None` (the test then says it
+/// is skipped).
+pub fn corpus() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    if p.is_dir() {
+        Some(p.canonicalize().unwrap())
+    } else {
+        eprintln!("skipped: the corpus ../shared/corpus is absent");
+        None
+    }
+}
+
+/// Runs `knap-index` with the given arguments.
+pub fn knap_index<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_knap-index"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .env("SOURCE_DATE_EPOCH", "1795000000")
+        .output()
+        .expect("runs knap-index")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing the output when it is not the expected one.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Copies a directory tree (regular files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Writes a file, creating its parent directories.
+pub fn write(path: &Path, content: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A small valid pack.
+pub fn make_pack(dir: &Path, pack_ref: &str, version: &str) {
+    write(
+        &dir.join("pack.yaml"),
+        format!(
+            "ref: {pack_ref}\nversion: \"{version}\"\nauthor: Test\ndescription: A test pack\nkeywords: [test]\n"
+        ),
+    );
+    write(
+        &dir.join("actions/hello.yaml"),
+        format!("ref: {pack_ref}.hello\ndescription: Says hello\n"),
+    );
+    write(&dir.join("actions/hello.py"), "print('hello')\n");
+}
+
+pub const SHA_A: &str = "0123456789abcdef0123456789abcdef01234567";
+pub const SHA_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
