@@ -1,1 +1,236 @@
-fn main() {}
+//! `knap`, the user's client: registries, search and info (the install
+//! family lands in later modules under `commands/`).
+//!
+//! Data flows formats (`knap_schema`) -> fetch (`http`, `registry`) ->
+//! resolve (`index_set`) -> the commands. Errors map to cli.md's exit codes
+//! through [`error::Kind`].
+
+mod cache;
+mod commands;
+mod config;
+mod error;
+mod http;
+mod index_set;
+mod output;
+mod registry;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::Ctx;
+use crate::error::{KnapError, kind_of};
+use crate::output::{ColorChoice, Style};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "knap",
+    version,
+    about = "Find and install packs from decentralized registries"
+)]
+struct Cli {
+    /// The install root.
+    #[arg(long, global = true, env = "KNAP_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// The configuration file (default: $KNAP_CONFIG, else $XDG_CONFIG_HOME/knap/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Use cached indices only; never touch the network.
+    #[arg(long, global = true)]
+    offline: bool,
+    /// Machine-readable output on stdout; errors as JSON on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more about what happens (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// When to colour output (NO_COLOR is honoured with auto).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Add, list, remove and reorder registries.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Fetch or refresh indices (clone/fetch git; conditional GET over HTTP).
+    Update {
+        /// Registries to update (default: all).
+        names: Vec<String>,
+    },
+    /// Search packs by ref, label, description and keywords.
+    Search {
+        query: Option<String>,
+        /// Search only this registry.
+        #[arg(long, value_name = "NAME")]
+        registry: Option<String>,
+    },
+    /// Every version of a pack, its sources and dependencies, and which
+    /// registry provides it.
+    Info {
+        /// REF or REF@REQ.
+        spec: String,
+        /// Look only in this registry.
+        #[arg(long, value_name = "NAME")]
+        registry: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RegistryCmd {
+    /// Add a registry: https://, sparse+https://, git+https://, git+file://, file:// or a path.
+    Add {
+        name: String,
+        url: String,
+        /// Lower is searched first (default 100).
+        #[arg(long)]
+        priority: Option<i64>,
+        /// Environment variable holding a token, sent as `Authorization: Bearer`.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Allow plain http:// to a non-loopback host.
+        #[arg(long)]
+        allow_http: bool,
+        /// A PEM file of CA certificates to trust for this registry.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+    },
+    /// List registries in search order.
+    List,
+    /// Remove a registry and its cache.
+    Remove { name: String },
+    /// Change a registry's priority.
+    SetPriority { name: String, priority: i64 },
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let json_requested = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            if json_requested {
+                report(
+                    &KnapError::usage(e.to_string().trim().to_string()).into(),
+                    true,
+                    false,
+                );
+                std::process::exit(2);
+            }
+            e.exit();
+        }
+    };
+    let stderr_tty = std::io::stderr().is_terminal();
+    let color = output::use_color(cli.color, stderr_tty);
+    init_logging(cli.verbose, cli.quiet, color);
+    let json = cli.json;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(run(cli));
+    if let Err(e) = result {
+        let code = kind_of(&e).exit_code();
+        report(&e, json, color);
+        std::process::exit(code);
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool, color: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "knap=info",
+        (false, _) => "knap=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KNAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn report(e: &anyhow::Error, json: bool, color: bool) {
+    let kind = kind_of(e);
+    let message = format!("{e:#}");
+    if json {
+        let v = serde_json::json!({"error": {"kind": kind.name(), "message": message}});
+        eprintln!("{v}");
+    } else {
+        eprintln!("{}: {message}", Style { color }.red("error"));
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config_path = config::config_path(cli.config.as_deref())?;
+    let config = config::load(&config_path)?;
+    let color = output::use_color(cli.color, std::io::stdout().is_terminal());
+    let env = registry::Env {
+        cache_root: config::cache_dir()?,
+        offline: cli.offline,
+        http: http::HttpSettings::from_env(),
+        global_ca_file: config.ca_file.as_ref().map(PathBuf::from),
+        progress: output::progress_allowed(cli.quiet, cli.json),
+    };
+    let mut ctx = Ctx {
+        config_path,
+        config,
+        env,
+        json: cli.json,
+        quiet: cli.quiet,
+        style: Style { color },
+        root: cli.root,
+    };
+    match cli.command {
+        Command::Registry(r) => match r {
+            RegistryCmd::Add {
+                name,
+                url,
+                priority,
+                token_env,
+                allow_http,
+                ca_file,
+            } => commands::registry::add(
+                &mut ctx,
+                commands::registry::AddArgs {
+                    name,
+                    url,
+                    priority,
+                    token_env,
+                    allow_http,
+                    ca_file,
+                },
+            ),
+            RegistryCmd::List => commands::registry::list(&ctx),
+            RegistryCmd::Remove { name } => commands::registry::remove(&mut ctx, &name),
+            RegistryCmd::SetPriority { name, priority } => {
+                commands::registry::set_priority(&mut ctx, &name, priority)
+            }
+        },
+        Command::Update { names } => commands::update::run(&ctx, &names).await,
+        Command::Search { query, registry } => {
+            commands::search::run(&ctx, query.as_deref(), registry.as_deref()).await
+        }
+        Command::Info { spec, registry } => {
+            commands::info::run(&ctx, &spec, registry.as_deref()).await
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The per-registry cache: one directory per registry under the cache dir,
+//! holding the last good copy of what was fetched and the validators
+//! (ETag, Last-Modified) to revalidate it.
+//!
+//! Every file is written atomically (temp file in the same directory, fsync,
+//! rename, fsync of the directory), and only after it validated, so a failed
+//! or invalid fetch leaves the last good copy in place.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".knap-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The validators and provenance of one cached document.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DocMeta {
+    /// Where the document was fetched from.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// For git registries: the commit the document was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// The cache directory of one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryCache {
+    pub dir: PathBuf,
+}
+
+impl RegistryCache {
+    /// The directory for the registry `name` at `url`: the URL's hash is part
+    /// of the name, so re-adding a name with another URL never reuses a
+    /// stale cache.
+    pub fn new(cache_root: &Path, name: &str, url: &str) -> Self {
+        let hash = Sha256::digest(url.as_bytes());
+        let short: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        Self {
+            dir: cache_root
+                .join("registries")
+                .join(format!("{name}-{short}")),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Reads a cached document and its metadata, if both are there.
+    pub fn read(&self, rel: &str) -> Option<(Vec<u8>, DocMeta)> {
+        let body = std::fs::read(self.path(rel)).ok()?;
+        let meta = std::fs::read(self.path(&format!("{rel}.meta.json")))
+            .ok()
+            .and_then(|m| serde_json::from_slice(&m).ok())
+            .unwrap_or_default();
+        Some((body, meta))
+    }
+
+    /// Only the metadata of a cached document.
+    pub fn meta(&self, rel: &str) -> Option<DocMeta> {
+        if !self.path(rel).exists() {
+            return None;
+        }
+        std::fs::read(self.path(&format!("{rel}.meta.json")))
+            .ok()
+            .and_then(|m| serde_json::from_slice(&m).ok())
+    }
+
+    /// Stores a validated document, then its metadata.
+    pub fn write(&self, rel: &str, body: &[u8], meta: &DocMeta) -> std::io::Result<()> {
+        write_atomic(&self.path(rel), body)?;
+        let m = serde_json::to_vec_pretty(meta).expect("meta serialises");
+        write_atomic(&self.path(&format!("{rel}.meta.json")), &m)
+    }
+
+    /// Removes a cached document (the registry no longer serves it).
+    pub fn remove(&self, rel: &str) {
+        let _ = std::fs::remove_file(self.path(rel));
+        let _ = std::fs::remove_file(self.path(&format!("{rel}.meta.json")));
+    }
+
+    /// Removes the whole cache of this registry.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_meta() {
+        let d = tempfile::tempdir().unwrap();
+        let c = RegistryCache::new(d.path(), "r", "https://h/");
+        assert!(c.read("index.json").is_none());
+        let m = DocMeta {
+            url: "u".into(),
+            etag: Some("\"e\"".into()),
+            ..Default::default()
+        };
+        c.write("index.json", b"one", &m).unwrap();
+        c.write("index.json", b"two", &m).unwrap();
+        let (b, got) = c.read("index.json").unwrap();
+        assert_eq!(b, b"two");
+        assert_eq!(got, m);
+        c.remove("index.json");
+        assert!(c.read("index.json").is_none());
+    }
+}

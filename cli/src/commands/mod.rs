@@ -1,0 +1,36 @@
+//! The subcommands, each in its own module, sharing a [`Ctx`] built once
+//! from the global flags.
+
+pub mod info;
+pub mod registry;
+pub mod search;
+pub mod update;
+
+use std::path::PathBuf;
+
+use knap_schema::config::Config;
+
+use crate::output::Style;
+use crate::registry::Env;
+
+/// What every command gets: the configuration and how to talk.
+pub struct Ctx {
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub env: Env,
+    pub json: bool,
+    pub quiet: bool,
+    pub style: Style,
+    /// `--root` / `KNAP_ROOT` (used by the install family).
+    #[allow(dead_code)]
+    pub root: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// Prints a line of human output unless `-q`.
+    pub fn say(&self, line: &str) {
+        if !self.quiet {
+            println!("{line}");
+        }
+    }
+}

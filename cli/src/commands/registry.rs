@@ -1,0 +1,189 @@
+//! `knap registry add | list | remove | set-priority`: editing the
+//! registries of the configuration (no network).
+
+use std::path::Path;
+
+use knap_schema::config::{DEFAULT_PRIORITY, RegistryConfig};
+use knap_schema::urls::RegistryLocation;
+use serde_json::json;
+
+use super::Ctx;
+use crate::cache::RegistryCache;
+use crate::error::KnapError;
+
+/// The arguments of `registry add`.
+pub struct AddArgs {
+    pub name: String,
+    pub url: String,
+    pub priority: Option<i64>,
+    pub token_env: Option<String>,
+    pub allow_http: bool,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+fn check_name(name: &str) -> Result<(), KnapError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(KnapError::usage(format!(
+            "invalid registry name `{name}`: use lowercase letters, digits, '-' and '_' (at most 64)"
+        )))
+    }
+}
+
+fn absolute(p: &Path) -> Result<String, KnapError> {
+    std::path::absolute(p)
+        .map(|a| a.display().to_string())
+        .map_err(|e| KnapError::usage(format!("{}: {e}", p.display())))
+}
+
+pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
+    check_name(&a.name)?;
+    if ctx.config.registries.iter().any(|r| r.name == a.name) {
+        return Err(KnapError::usage(format!(
+            "a registry named `{}` already exists; remove it first or pick another name",
+            a.name
+        ))
+        .into());
+    }
+    if let Some(var) = &a.token_env
+        && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(KnapError::usage(format!(
+            "--token-env takes the NAME of an environment variable (letters, digits, '_'), not `{var}`"
+        ))
+        .into());
+    }
+    let location = RegistryLocation::parse(&a.url, a.allow_http)
+        .map_err(|m| KnapError::usage(format!("registry URL refused: {m}")))?;
+    // A local path is stored absolute, so the registry works from any directory.
+    let url = match &location {
+        RegistryLocation::Local(p) if !a.url.starts_with("file:") => absolute(p)?,
+        _ => a.url.clone(),
+    };
+    let ca_file = match &a.ca_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                KnapError::usage(format!("--ca-file {}: cannot read it: {e}", p.display()))
+            })?;
+            if !text.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(KnapError::usage(format!(
+                    "--ca-file {}: holds no PEM certificate",
+                    p.display()
+                ))
+                .into());
+            }
+            Some(absolute(p)?)
+        }
+        None => None,
+    };
+    let reg = RegistryConfig {
+        name: a.name.clone(),
+        url,
+        priority: a.priority.unwrap_or(DEFAULT_PRIORITY),
+        token_env: a.token_env,
+        allow_http: a.allow_http,
+        ca_file,
+    };
+    ctx.config.registries.push(reg.clone());
+    crate::config::save(&ctx.config_path, &ctx.config)?;
+    if ctx.json {
+        crate::output::print_json(&registry_json(ctx, &reg));
+    } else {
+        ctx.say(&format!(
+            "added registry `{}` ({}, priority {}); fetch it with `knap update {}`",
+            reg.name, reg.url, reg.priority, reg.name
+        ));
+    }
+    Ok(())
+}
+
+fn registry_json(ctx: &Ctx, r: &RegistryConfig) -> serde_json::Value {
+    let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
+    json!({
+        "name": r.name,
+        "url": r.url,
+        "priority": r.priority,
+        "token_env": r.token_env,
+        "allow_http": r.allow_http,
+        "ca_file": r.ca_file,
+        "cached": cache.dir.exists(),
+    })
+}
+
+pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
+    let regs = ctx.config.registries_in_order();
+    if ctx.json {
+        let v: Vec<_> = regs.iter().map(|r| registry_json(ctx, r)).collect();
+        crate::output::print_json(&json!(v));
+        return Ok(());
+    }
+    if regs.is_empty() {
+        ctx.say("no registries; add one with `knap registry add NAME URL`");
+        return Ok(());
+    }
+    let width = regs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    ctx.say(
+        &ctx.style
+            .bold(&format!("{:<width$}  PRIORITY  URL", "NAME")),
+    );
+    for r in regs {
+        let mut extra = Vec::new();
+        if let Some(t) = &r.token_env {
+            extra.push(format!("token from ${t}"));
+        }
+        if r.allow_http {
+            extra.push("http allowed".into());
+        }
+        if let Some(c) = &r.ca_file {
+            extra.push(format!("CA {c}"));
+        }
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            ctx.style.dim(&format!("  ({})", extra.join(", ")))
+        };
+        ctx.say(&format!(
+            "{:<width$}  {:>8}  {}{extra}",
+            r.name, r.priority, r.url
+        ));
+    }
+    Ok(())
+}
+
+fn find<'a>(ctx: &'a mut Ctx, name: &str) -> Result<&'a mut RegistryConfig, KnapError> {
+    ctx.config
+        .registries
+        .iter_mut()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            KnapError::not_found(format!(
+                "no registry named `{name}`; see `knap registry list`"
+            ))
+        })
+}
+
+pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
+    let r = find(ctx, name)?.clone();
+    ctx.config.registries.retain(|x| x.name != name);
+    crate::config::save(&ctx.config_path, &ctx.config)?;
+    let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
+    if let Err(e) = cache.clear() {
+        tracing::warn!("could not remove the cache {}: {e}", cache.dir.display());
+    }
+    ctx.say(&format!("removed registry `{name}`"));
+    Ok(())
+}
+
+pub fn set_priority(ctx: &mut Ctx, name: &str, priority: i64) -> anyhow::Result<()> {
+    find(ctx, name)?.priority = priority;
+    crate::config::save(&ctx.config_path, &ctx.config)?;
+    ctx.say(&format!("registry `{name}` now has priority {priority}"));
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `knap update [NAME...]`: refresh the named registries (default: all),
+//! all at once; one failure does not stop the others, but makes the exit
+//! code that of the worst failure.
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::Ctx;
+use crate::error::{Kind, KnapError};
+use crate::registry::{Registry, UpdateOutcome};
+
+pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
+    if ctx.env.offline {
+        return Err(KnapError::usage("`knap update` needs the network; drop --offline").into());
+    }
+    for n in names {
+        if !ctx.config.registries.iter().any(|r| &r.name == n) {
+            return Err(KnapError::not_found(format!(
+                "no registry named `{n}`; see `knap registry list`"
+            ))
+            .into());
+        }
+    }
+    let mut set = JoinSet::new();
+    for cfg in ctx.config.registries_in_order() {
+        if !names.is_empty() && !names.contains(&cfg.name) {
+            continue;
+        }
+        let reg = Registry::open(cfg, &ctx.env);
+        let name = cfg.name.clone();
+        set.spawn(async move {
+            let r = match reg {
+                Ok(reg) => reg.update().await,
+                Err(e) => Err(e),
+            };
+            (name, r)
+        });
+    }
+    if set.is_empty() {
+        return Err(KnapError::not_found(
+            "no registries are configured; add one with `knap registry add NAME URL`",
+        )
+        .into());
+    }
+    let mut results = Vec::new();
+    while let Some(j) = set.join_next().await {
+        results.push(j.expect("an update task panicked"));
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut worst: Option<(Kind, String)> = None;
+    let mut out = Vec::new();
+    for (name, r) in results {
+        match r {
+            Ok(o) => {
+                let (word, detail) = match &o {
+                    UpdateOutcome::Updated { detail } => ("updated", detail),
+                    UpdateOutcome::NotModified { detail } => ("up to date", detail),
+                    UpdateOutcome::Local { detail } => ("local", detail),
+                };
+                if !ctx.json {
+                    ctx.say(&format!(
+                        "{}: {} ({detail})",
+                        ctx.style.bold(&name),
+                        ctx.style.green(word)
+                    ));
+                }
+                let mut v = serde_json::to_value(&o).expect("outcome serialises");
+                v["name"] = json!(name);
+                out.push(v);
+            }
+            Err(e) => {
+                let kind = e.kind();
+                let msg = e.to_string();
+                if !ctx.json {
+                    eprintln!("{}: {msg}", ctx.style.red("error"));
+                }
+                out.push(json!({"name": name, "status": "failed", "error": msg}));
+                if worst
+                    .as_ref()
+                    .is_none_or(|(k, _)| k.exit_code() < kind.exit_code())
+                {
+                    worst = Some((kind, msg));
+                }
+            }
+        }
+    }
+    if ctx.json {
+        crate::output::print_json(&json!(out));
+    }
+    match worst {
+        Some((kind, msg)) => {
+            let n = out.iter().filter(|v| v["status"] == "failed").count();
+            Err(KnapError::new(
+                kind,
+                format!("{n} registr{} failed to update; the last good copies are kept. First failure: {msg}", if n == 1 { "y" } else { "ies" }),
+            )
+            .into())
+        }
+        None => Ok(()),
+    }
+}

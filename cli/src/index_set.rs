@@ -1,0 +1,174 @@
+//! The priority-shadowed view over every configured registry, the one place
+//! resolution (and `info`, `search`) asks "who provides this ref?".
+//!
+//! Registries are consulted in priority order (lower first, then by name);
+//! the first one that lists a ref provides every candidate version of it,
+//! later ones are shadowed. A registry that cannot be read while a ref is
+//! still unanswered fails the lookup (fail closed): a public registry can
+//! never substitute for a private one that is down.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use knap_schema::Dependency;
+use knap_schema::config::Config;
+use knap_schema::index::Entry;
+
+use crate::error::KnapError;
+use crate::registry::{Env, Registry, RegistryError};
+
+/// Who provides one ref.
+#[derive(Debug, Clone)]
+pub struct Provided {
+    pub registry: String,
+    pub priority: i64,
+    /// Every version the providing registry lists, in index order.
+    pub entries: Vec<Entry>,
+    /// Lower-priority registries that also list the ref.
+    pub shadows: Vec<String>,
+}
+
+/// The registries of one run, in search order.
+pub struct IndexSet {
+    pub registries: Vec<Registry>,
+}
+
+impl IndexSet {
+    /// Opens every configured registry, or only `pin` (`--registry NAME`).
+    pub fn open(config: &Config, env: &Env, pin: Option<&str>) -> anyhow::Result<Self> {
+        let mut registries = Vec::new();
+        for cfg in config.registries_in_order() {
+            if pin.is_some_and(|p| p != cfg.name) {
+                continue;
+            }
+            registries.push(Registry::open(cfg, env)?);
+        }
+        if let Some(p) = pin
+            && registries.is_empty()
+        {
+            return Err(KnapError::not_found(format!(
+                "no registry named `{p}`; see `knap registry list`"
+            ))
+            .into());
+        }
+        if registries.is_empty() {
+            return Err(KnapError::not_found(
+                "no registries are configured; add one with `knap registry add NAME URL`",
+            )
+            .into());
+        }
+        Ok(Self { registries })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.registries.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// Who provides each of `refs`. Every registry is asked (to report
+    /// shadows); an unreadable registry is an error while any of `refs` is
+    /// still unanswered, else a warning.
+    pub async fn lookup(
+        &self,
+        refs: &[String],
+    ) -> Result<BTreeMap<String, Provided>, RegistryError> {
+        let mut out: BTreeMap<String, Provided> = BTreeMap::new();
+        for reg in &self.registries {
+            match reg.versions(refs).await {
+                Ok(found) => {
+                    for (r, entries) in found {
+                        match out.get_mut(&r) {
+                            Some(p) => p.shadows.push(reg.name.clone()),
+                            None => {
+                                out.insert(
+                                    r,
+                                    Provided {
+                                        registry: reg.name.clone(),
+                                        priority: reg.priority,
+                                        entries,
+                                        shadows: Vec::new(),
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    if refs.iter().any(|r| !out.contains_key(r)) {
+                        return Err(e);
+                    }
+                    tracing::warn!(
+                        "{e} (not needed: every ref was found in a registry ahead of it)"
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Looks up `roots` and, level by level, every pack their versions
+    /// depend on (each level fetched as one parallel batch).
+    pub async fn lookup_with_dependencies(
+        &self,
+        roots: &[String],
+    ) -> Result<BTreeMap<String, Option<Provided>>, RegistryError> {
+        let mut all: BTreeMap<String, Option<Provided>> = BTreeMap::new();
+        let mut batch: Vec<String> = roots.to_vec();
+        while !batch.is_empty() {
+            let found = self.lookup(&batch).await?;
+            let mut next = BTreeSet::new();
+            for r in &batch {
+                let p = found.get(r).cloned();
+                if let Some(p) = &p {
+                    for e in &p.entries {
+                        for d in dependency_refs(e) {
+                            if !all.contains_key(&d) && !batch.contains(&d) {
+                                next.insert(d);
+                            }
+                        }
+                    }
+                }
+                all.insert(r.clone(), p);
+            }
+            batch = next.into_iter().collect();
+        }
+        Ok(all)
+    }
+
+    /// Every ref listed anywhere, each from the registry that provides it.
+    pub async fn all(&self) -> Result<BTreeMap<String, Provided>, RegistryError> {
+        let mut out: BTreeMap<String, Provided> = BTreeMap::new();
+        for reg in &self.registries {
+            let entries = reg.all().await?;
+            let mut by_ref: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+            for e in entries {
+                by_ref.entry(e.pack_ref.clone()).or_default().push(e);
+            }
+            for (r, entries) in by_ref {
+                match out.get_mut(&r) {
+                    Some(p) => p.shadows.push(reg.name.clone()),
+                    None => {
+                        out.insert(
+                            r,
+                            Provided {
+                                registry: reg.name.clone(),
+                                priority: reg.priority,
+                                entries,
+                                shadows: Vec::new(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The refs an entry depends on (unparsable strings are skipped; the index
+/// validation reports them).
+pub fn dependency_refs(e: &Entry) -> Vec<String> {
+    e.dependencies
+        .iter()
+        .flat_map(|d| d.packs.iter())
+        .filter_map(|s| Dependency::parse(s).ok().map(|d| d.pack))
+        .collect()
+}

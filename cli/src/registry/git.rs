@@ -1,0 +1,303 @@
+//! A registry kept in a git repository (`git+https://` or `git+file://`):
+//! a shallow (depth 1) gix clone on first use, a shallow fetch after. The
+//! index is `index.json` or the sparse layout at the root of the remote's
+//! HEAD commit; it is validated, then copied into the cache (with the commit
+//! it came from), so reading never touches the repository and a bad commit
+//! leaves the last good copy in place.
+//!
+//! `git+file://` spawns `git upload-pack` (gix's file transport), so it
+//! needs a git binary on the PATH; `git+https://` does not.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{
+    Common, RegistryError, UpdateOutcome, View, parse_index, parse_sparse_config,
+    parse_sparse_pack, parse_trusted_index,
+};
+use crate::cache::write_atomic;
+
+pub struct GitIndex {
+    pub common: Common,
+    url: Url,
+    loaded: Mutex<Option<View>>,
+}
+
+/// What the cache holds for a git registry.
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    url: String,
+    commit: String,
+    /// "index" (`index.json`) or "sparse" (`sparse/`).
+    layout: String,
+}
+
+/// The files of the index at one commit.
+enum Tree {
+    Index(Vec<u8>),
+    Sparse {
+        config: Vec<u8>,
+        packs: Vec<(String, Vec<u8>)>,
+    },
+}
+
+impl GitIndex {
+    pub fn new(common: Common, url: Url) -> Self {
+        Self {
+            common,
+            url,
+            loaded: Mutex::new(None),
+        }
+    }
+
+    fn state(&self) -> Option<State> {
+        let bytes = std::fs::read(self.common.cache.path("git-state.json")).ok()?;
+        serde_json::from_slice::<State>(&bytes)
+            .ok()
+            .filter(|s| s.url == self.url.as_str())
+    }
+
+    fn other(&self, message: String) -> RegistryError {
+        RegistryError::Other {
+            registry: self.common.name.clone(),
+            message,
+        }
+    }
+
+    pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
+        let name = self.common.name.clone();
+        let url = self.url.to_string();
+        let repo_dir = self.common.cache.path("repo");
+        let previous = self.state().map(|s| s.commit);
+        let bar = self
+            .common
+            .progress
+            .then(|| crate::output::spinner(&format!("git: fetching {url}")));
+        let fetched = {
+            let url = url.clone();
+            let repo_dir = repo_dir.clone();
+            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir))
+                .await
+                .expect("the git task panicked")
+        };
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let (commit, tree, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
+            registry: name.clone(),
+            message: format!("git {url}: {m}"),
+        })?;
+        if previous.as_deref() == Some(commit.as_str()) {
+            return Ok(UpdateOutcome::NotModified {
+                detail: format!("at {}", &commit[..12]),
+            });
+        }
+        let location = |f: &str| format!("{url} ({f} at commit {})", &commit[..12]);
+        let (layout, detail) = match &tree {
+            Tree::Index(bytes) => {
+                let index = parse_index(&name, &location("index.json"), bytes)?;
+                ("index", super::summary(&index))
+            }
+            Tree::Sparse { config, packs } => {
+                parse_sparse_config(&name, &location("config.json"), config)?;
+                for (r, bytes) in packs {
+                    parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
+                }
+                ("sparse", format!("sparse layout, {} packs", packs.len()))
+            }
+        };
+        self.store(&tree).map_err(|e| {
+            self.other(format!(
+                "cannot write the cache {}: {e}",
+                self.common.cache.dir.display()
+            ))
+        })?;
+        let state = State {
+            url: url.clone(),
+            commit: commit.clone(),
+            layout: layout.into(),
+        };
+        write_atomic(
+            &self.common.cache.path("git-state.json"),
+            &serde_json::to_vec_pretty(&state).expect("state serialises"),
+        )
+        .map_err(|e| self.other(format!("cannot write the cache: {e}")))?;
+        *self.loaded.lock().expect("lock") = None;
+        let verb = if cloned { "cloned" } else { "fetched" };
+        Ok(UpdateOutcome::Updated {
+            detail: format!("{verb} {}: {detail}", &commit[..12]),
+        })
+    }
+
+    /// Copies a validated tree into the cache; a sparse tree is written to
+    /// a new directory that then replaces the old one.
+    fn store(&self, tree: &Tree) -> std::io::Result<()> {
+        let cache = &self.common.cache;
+        match tree {
+            Tree::Index(bytes) => write_atomic(&cache.path("index.json"), bytes),
+            Tree::Sparse { config, packs } => {
+                let new = cache.path("sparse.new");
+                let _ = std::fs::remove_dir_all(&new);
+                std::fs::create_dir_all(new.join("packs"))?;
+                write_atomic(&new.join("config.json"), config)?;
+                for (r, bytes) in packs {
+                    write_atomic(&new.join("packs").join(format!("{r}.json")), bytes)?;
+                }
+                let live = cache.path("sparse");
+                let old = cache.path("sparse.old");
+                let _ = std::fs::remove_dir_all(&old);
+                if live.exists() {
+                    std::fs::rename(&live, &old)?;
+                }
+                std::fs::rename(&new, &live)?;
+                let _ = std::fs::remove_dir_all(&old);
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn view(&self) -> Result<View, RegistryError> {
+        if let Some(v) = self.loaded.lock().expect("lock").clone() {
+            return Ok(v);
+        }
+        let name = self.common.name.clone();
+        let state = match self.state() {
+            Some(s) => s,
+            None if self.common.offline => {
+                return Err(RegistryError::Unavailable {
+                    registry: name.clone(),
+                    message: format!(
+                        "no cached copy of {} and --offline; run `knap update {name}` while online",
+                        self.url
+                    ),
+                });
+            }
+            None => {
+                self.update().await?;
+                self.state()
+                    .ok_or_else(|| self.other("the clone left no index in the cache".into()))?
+            }
+        };
+        let v = if state.layout == "sparse" {
+            View::SparseDir(self.common.cache.path("sparse"))
+        } else {
+            let path = self.common.cache.path("index.json");
+            let bytes = std::fs::read(&path).map_err(|e| {
+                self.other(format!(
+                    "cannot read the cached index {}: {e}; run `knap update {name}`",
+                    path.display()
+                ))
+            })?;
+            View::Whole(Arc::new(parse_trusted_index(
+                &name,
+                &path.display().to_string(),
+                &bytes,
+            )?))
+        };
+        *self.loaded.lock().expect("lock") = Some(v.clone());
+        Ok(v)
+    }
+}
+
+fn err(e: impl std::error::Error) -> String {
+    crate::http::chain(&e)
+}
+
+/// Clones (depth 1) into `dir`, or fetches (depth 1) when a clone is
+/// there; returns the remote HEAD commit, the index files at it, and whether
+/// this was a clone.
+fn clone_or_fetch(url: &str, dir: &Path) -> Result<(String, Tree, bool), String> {
+    let interrupt = AtomicBool::new(false);
+    let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
+    let existing = dir
+        .join(".git")
+        .is_dir()
+        .then(|| gix::open(dir).ok())
+        .flatten();
+    let (repo, outcome, cloned) = match existing {
+        Some(repo) => {
+            let remote = repo
+                .find_remote("origin")
+                .map_err(|e| format!("the cached clone has no origin: {}", err(e)))?;
+            let outcome = remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(err)?
+                .prepare_fetch(gix::progress::Discard, Default::default())
+                .map_err(err)?
+                .with_shallow(depth)
+                .receive(gix::progress::Discard, &interrupt)
+                .map_err(err)?;
+            (repo, outcome, false)
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let (repo, outcome) = gix::prepare_clone(url, dir)
+                .map_err(err)?
+                .with_shallow(depth)
+                .fetch_only(gix::progress::Discard, &interrupt)
+                .map_err(err)?;
+            (repo, outcome, true)
+        }
+    };
+    let head = remote_head(&outcome.ref_map.remote_refs)
+        .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
+    let tree = read_tree(&repo, head)?;
+    Ok((head.to_string(), tree, cloned))
+}
+
+/// The commit the remote's HEAD points to, else its main/master branch.
+fn remote_head(refs: &[gix::protocol::handshake::Ref]) -> Option<gix::ObjectId> {
+    let find = |want: &str| {
+        refs.iter().find_map(|r| {
+            let (name, id, peeled) = r.unpack();
+            (name == want)
+                .then(|| peeled.or(id).map(|o| o.to_owned()))
+                .flatten()
+        })
+    };
+    find("HEAD")
+        .or_else(|| find("refs/heads/main"))
+        .or_else(|| find("refs/heads/master"))
+}
+
+fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, String> {
+    let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
+    let blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
+        match tree.lookup_entry_by_path(path).map_err(err)? {
+            Some(entry) => Ok(Some(entry.object().map_err(err)?.detach().data)),
+            None => Ok(None),
+        }
+    };
+    if let Some(bytes) = blob(&tree, "index.json")? {
+        return Ok(Tree::Index(bytes));
+    }
+    let config = blob(&tree, "config.json")?.ok_or_else(|| {
+        format!(
+            "commit {} holds neither index.json nor config.json at its root",
+            commit.to_hex_with_len(12)
+        )
+    })?;
+    let mut packs = Vec::new();
+    if let Some(entry) = tree.lookup_entry_by_path("packs").map_err(err)? {
+        let sub = entry.object().map_err(err)?.peel_to_tree().map_err(err)?;
+        for e in sub.iter() {
+            let e = e.map_err(err)?;
+            let file = e.filename().to_string();
+            let Some(r) = file.strip_suffix(".json") else {
+                continue;
+            };
+            if !e.mode().is_blob() {
+                continue;
+            }
+            let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+            packs.push((r.to_owned(), data));
+        }
+    }
+    Ok(Tree::Sparse { config, packs })
+}

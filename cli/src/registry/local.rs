@@ -1,0 +1,82 @@
+//! A registry on the local disk: a path or `file://` URL naming an
+//! `index.json`, or a directory holding `index.json` or the sparse layout
+//! (`config.json` + `packs/<ref>.json`). Read in place; never cached.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{Common, RegistryError, UpdateOutcome, View, parse_index, parse_sparse_config};
+
+pub struct LocalIndex {
+    pub common: Common,
+    path: PathBuf,
+    loaded: Mutex<Option<View>>,
+}
+
+impl LocalIndex {
+    pub fn new(common: Common, path: PathBuf) -> Self {
+        Self {
+            common,
+            path,
+            loaded: Mutex::new(None),
+        }
+    }
+
+    fn err(&self, message: String) -> RegistryError {
+        RegistryError::Unavailable {
+            registry: self.common.name.clone(),
+            message,
+        }
+    }
+
+    /// Reads (and validates) the index; a sparse directory's `config.json`
+    /// is validated here and its pack files when they are read.
+    pub fn view(&self) -> Result<View, RegistryError> {
+        if let Some(v) = self.loaded.lock().expect("lock").clone() {
+            return Ok(v);
+        }
+        let name = &self.common.name;
+        let file = if self.path.is_dir() {
+            let idx = self.path.join("index.json");
+            let cfg = self.path.join("config.json");
+            if idx.is_file() {
+                idx
+            } else if cfg.is_file() {
+                let bytes = std::fs::read(&cfg)
+                    .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
+                parse_sparse_config(name, &cfg.display().to_string(), &bytes)?;
+                let v = View::SparseDir(self.path.clone());
+                *self.loaded.lock().expect("lock") = Some(v.clone());
+                return Ok(v);
+            } else {
+                return Err(self.err(format!(
+                    "{} holds neither index.json nor a sparse config.json; check the registry's path",
+                    self.path.display()
+                )));
+            }
+        } else {
+            self.path.clone()
+        };
+        let bytes = std::fs::read(&file).map_err(|e| {
+            self.err(format!(
+                "cannot read {}: {e}; check the path, or `knap registry remove {name}`",
+                file.display()
+            ))
+        })?;
+        let index = parse_index(name, &file.display().to_string(), &bytes)?;
+        let v = View::Whole(Arc::new(index));
+        *self.loaded.lock().expect("lock") = Some(v.clone());
+        Ok(v)
+    }
+
+    pub fn update(&self) -> Result<UpdateOutcome, RegistryError> {
+        let detail = match self.view()? {
+            View::Whole(i) => super::summary(&i),
+            View::SparseDir(d) => format!(
+                "sparse layout, {} packs",
+                super::sparse_refs_in(&d.join("packs")).len()
+            ),
+        };
+        Ok(UpdateOutcome::Local { detail })
+    }
+}

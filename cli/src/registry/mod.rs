@@ -1,0 +1,424 @@
+//! One interface over every kind of registry, so that resolution never cares
+//! where an index came from.
+//!
+//! A [`Registry`] answers [`Registry::versions`] for a batch of refs (a
+//! sparse registry fetches only those refs' files, in parallel), lists
+//! everything for search ([`Registry::all`]), and refreshes its cache
+//! ([`Registry::update`]). The transports:
+//!
+//! - [`local`]: a directory or `index.json` on disk (`file://` or a path);
+//! - [`http_index`]: `https://` to an `index.json`, cached with validators;
+//! - [`sparse`]: `sparse+https://`, `config.json` plus `packs/<ref>.json`;
+//! - [`git`]: `git+https://` or `git+file://`, a shallow gix clone.
+//!
+//! Whole indices and sparse files are validated with `knap_schema::validate`
+//! before they are cached; an invalid document is refused and the last good
+//! copy kept.
+
+pub mod git;
+pub mod http_index;
+pub mod local;
+pub mod sparse;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use knap_schema::config::RegistryConfig;
+use knap_schema::index::Entry;
+use knap_schema::sparse::{SparseConfig, SparsePack};
+use knap_schema::urls::RegistryLocation;
+use knap_schema::validate::{
+    Compat, check_index_text, validate_sparse_config, validate_sparse_pack,
+};
+use knap_schema::{Index, Problems};
+use url::Url;
+
+use crate::cache::RegistryCache;
+use crate::error::Kind;
+use crate::http::{FetchError, FetchPolicy, Fetcher, HttpSettings};
+
+/// Why a registry could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry `{registry}`: {source}")]
+    Fetch {
+        registry: String,
+        #[source]
+        source: FetchError,
+    },
+    #[error(
+        "registry `{registry}`: {location} is not a valid index:\n{problems}\nthe last good copy (if any) is kept; report this to the registry's maintainer"
+    )]
+    Invalid {
+        registry: String,
+        location: String,
+        problems: String,
+    },
+    #[error("registry `{registry}`: {message}")]
+    Unavailable { registry: String, message: String },
+    #[error("registry `{registry}`: {message}")]
+    Other { registry: String, message: String },
+}
+
+impl RegistryError {
+    pub fn kind(&self) -> Kind {
+        match self {
+            RegistryError::Fetch {
+                source: FetchError::TooLarge { .. },
+                ..
+            } => Kind::Integrity,
+            RegistryError::Fetch {
+                source: FetchError::Setup(_),
+                ..
+            } => Kind::Other,
+            RegistryError::Fetch { .. } | RegistryError::Unavailable { .. } => Kind::Registry,
+            RegistryError::Invalid { .. } => Kind::Integrity,
+            RegistryError::Other { .. } => Kind::Other,
+        }
+    }
+}
+
+/// What `update` did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum UpdateOutcome {
+    /// A new copy was fetched and validated.
+    Updated { detail: String },
+    /// The server said the cached copy is current (304, or the same commit).
+    NotModified { detail: String },
+    /// A local registry: read and validated in place.
+    Local { detail: String },
+}
+
+/// Settings shared by every registry of one run.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub cache_root: PathBuf,
+    pub offline: bool,
+    pub http: HttpSettings,
+    pub global_ca_file: Option<PathBuf>,
+    pub progress: bool,
+}
+
+/// One configured registry.
+pub struct Registry {
+    pub name: String,
+    pub priority: i64,
+    transport: Transport,
+}
+
+enum Transport {
+    Local(local::LocalIndex),
+    Http(http_index::HttpIndex),
+    Sparse(Arc<sparse::SparseHttp>),
+    Git(git::GitIndex),
+}
+
+/// What the transports share: the registry's name, cache and mode.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub name: String,
+    pub cache: RegistryCache,
+    pub offline: bool,
+    pub progress: bool,
+}
+
+impl Registry {
+    /// Sets up the registry from its configuration (no I/O beyond reading
+    /// CA files).
+    pub fn open(cfg: &RegistryConfig, env: &Env) -> Result<Self, RegistryError> {
+        let name = cfg.name.clone();
+        let location = RegistryLocation::parse(&cfg.url, cfg.allow_http).map_err(|m| {
+            RegistryError::Other {
+                registry: name.clone(),
+                message: m,
+            }
+        })?;
+        let common = Common {
+            name: name.clone(),
+            cache: RegistryCache::new(&env.cache_root, &cfg.name, &cfg.url),
+            offline: env.offline,
+            progress: env.progress,
+        };
+        let fetcher = |host: Option<&str>| -> Result<Fetcher, RegistryError> {
+            let token = match (&cfg.token_env, host) {
+                (Some(var), Some(h)) => std::env::var(var)
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| (h.to_owned(), t)),
+                _ => None,
+            };
+            let mut ca_files: Vec<PathBuf> = env.global_ca_file.iter().cloned().collect();
+            ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
+            Fetcher::new(
+                env.http.clone(),
+                FetchPolicy {
+                    allow_http: cfg.allow_http,
+                    token,
+                    ca_files,
+                    progress: env.progress,
+                },
+            )
+            .map_err(|e| RegistryError::Fetch {
+                registry: name.clone(),
+                source: e,
+            })
+        };
+        let transport = match location {
+            RegistryLocation::Local(p) => Transport::Local(local::LocalIndex::new(common, p)),
+            RegistryLocation::Http(u) => {
+                let f = fetcher(u.host_str())?;
+                Transport::Http(http_index::HttpIndex::new(common, u, f))
+            }
+            RegistryLocation::Sparse(u) => {
+                let f = fetcher(u.host_str())?;
+                Transport::Sparse(Arc::new(sparse::SparseHttp::new(common, u, f)))
+            }
+            RegistryLocation::Git(u) => Transport::Git(git::GitIndex::new(common, u)),
+        };
+        Ok(Self {
+            name,
+            priority: cfg.priority,
+            transport,
+        })
+    }
+
+    /// Fetches or refreshes the index (network), keeping the last good copy
+    /// on any failure.
+    pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
+        if let Transport::Local(l) = &self.transport {
+            return l.update();
+        }
+        if self.is_offline() {
+            return Err(RegistryError::Unavailable {
+                registry: self.name.clone(),
+                message: "cannot update while --offline".into(),
+            });
+        }
+        match &self.transport {
+            Transport::Local(_) => unreachable!("handled above"),
+            Transport::Http(h) => h.update().await,
+            Transport::Sparse(s) => s.update().await,
+            Transport::Git(g) => g.update().await,
+        }
+    }
+
+    fn is_offline(&self) -> bool {
+        match &self.transport {
+            Transport::Local(_) => false,
+            Transport::Http(h) => h.common.offline,
+            Transport::Sparse(s) => s.common.offline,
+            Transport::Git(g) => g.common.offline,
+        }
+    }
+
+    /// Every version of each of `refs` that this registry lists; refs it
+    /// does not list are absent from the map.
+    pub async fn versions(
+        &self,
+        refs: &[String],
+    ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
+        let view = match &self.transport {
+            Transport::Local(l) => l.view()?,
+            Transport::Http(h) => h.view().await?,
+            Transport::Git(g) => g.view().await?,
+            Transport::Sparse(s) => return s.versions(refs).await,
+        };
+        view.versions(&self.name, refs)
+    }
+
+    /// Everything this registry lists (for search). A sparse registry
+    /// without an `index.json` gives the refs it has cached.
+    pub async fn all(&self) -> Result<Vec<Entry>, RegistryError> {
+        let view = match &self.transport {
+            Transport::Local(l) => l.view()?,
+            Transport::Http(h) => h.view().await?,
+            Transport::Git(g) => g.view().await?,
+            Transport::Sparse(s) => return s.all().await,
+        };
+        view.all(&self.name)
+    }
+}
+
+/// A readable index: a whole `index.json`, or a sparse directory on disk.
+#[derive(Debug, Clone)]
+pub enum View {
+    Whole(Arc<Index>),
+    SparseDir(PathBuf),
+}
+
+impl View {
+    fn versions(
+        &self,
+        registry: &str,
+        refs: &[String],
+    ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
+        let mut out = BTreeMap::new();
+        match self {
+            View::Whole(index) => {
+                for r in refs {
+                    let v: Vec<Entry> = index.versions(r).cloned().collect();
+                    if !v.is_empty() {
+                        out.insert(r.clone(), v);
+                    }
+                }
+            }
+            View::SparseDir(dir) => {
+                for r in refs {
+                    if let Some(v) = read_sparse_pack_file(registry, dir, r)? {
+                        out.insert(r.clone(), v);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn all(&self, registry: &str) -> Result<Vec<Entry>, RegistryError> {
+        match self {
+            View::Whole(index) => Ok(index.packs.clone()),
+            View::SparseDir(dir) => {
+                let mut out = Vec::new();
+                for r in sparse_refs_in(&dir.join("packs")) {
+                    out.extend(read_sparse_pack_file(registry, dir, &r)?.unwrap_or_default());
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The refs that have a `<ref>.json` in a `packs/` directory.
+pub(crate) fn sparse_refs_in(dir: &Path) -> Vec<String> {
+    let mut refs: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let r = name.strip_suffix(".json")?;
+            knap_schema::ident::is_valid_ref(r).then(|| r.to_owned())
+        })
+        .collect();
+    refs.sort();
+    refs
+}
+
+/// Reads and validates `packs/<ref>.json` under `dir`; `None` when absent.
+pub(crate) fn read_sparse_pack_file(
+    registry: &str,
+    dir: &Path,
+    pack_ref: &str,
+) -> Result<Option<Vec<Entry>>, RegistryError> {
+    if !knap_schema::ident::is_valid_ref(pack_ref) {
+        return Ok(None);
+    }
+    let path = dir.join("packs").join(format!("{pack_ref}.json"));
+    match std::fs::read(&path) {
+        Ok(bytes) => parse_sparse_pack(registry, &path.display().to_string(), &bytes, pack_ref)
+            .map(|p| Some(p.versions)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RegistryError::Other {
+            registry: registry.to_owned(),
+            message: format!("cannot read {}: {e}", path.display()),
+        }),
+    }
+}
+
+fn format_problems(p: &Problems) -> String {
+    let errors: Vec<String> = p.errors().map(|e| format!("  {e}")).collect();
+    let shown = errors.len().min(20);
+    let mut s = errors[..shown].join("\n");
+    if errors.len() > shown {
+        s.push_str(&format!("\n  ... and {} more", errors.len() - shown));
+    }
+    s
+}
+
+fn invalid(registry: &str, location: &str, problems: String) -> RegistryError {
+    RegistryError::Invalid {
+        registry: registry.to_owned(),
+        location: location.to_owned(),
+        problems,
+    }
+}
+
+/// Parses and validates a whole index.
+pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let (index, problems) = check_index_text(text, Compat::Knap);
+    for w in problems.warnings() {
+        tracing::debug!("{location}: {w}");
+    }
+    match index {
+        Some(i) if !problems.has_errors() => Ok(i),
+        _ => Err(invalid(registry, location, format_problems(&problems))),
+    }
+}
+
+/// Parses a cached whole index that validated when it was stored.
+pub fn parse_trusted_index(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+) -> Result<Index, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        invalid(
+            registry,
+            location,
+            format!("  $: {e} (the cached copy is damaged; run `knap update {registry}`)"),
+        )
+    })
+}
+
+/// Parses and validates a sparse `config.json`.
+pub fn parse_sparse_config(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+) -> Result<SparseConfig, RegistryError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let c: SparseConfig = knap_schema::index::from_json_str(text)
+        .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
+    let p = validate_sparse_config(&c);
+    if p.has_errors() {
+        return Err(invalid(registry, location, format_problems(&p)));
+    }
+    Ok(c)
+}
+
+/// Parses and validates a sparse `packs/<ref>.json`.
+pub fn parse_sparse_pack(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+    pack_ref: &str,
+) -> Result<SparsePack, RegistryError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let p: SparsePack = knap_schema::index::from_json_str(text)
+        .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
+    let problems = validate_sparse_pack(&p, Some(pack_ref));
+    if problems.has_errors() {
+        return Err(invalid(registry, location, format_problems(&problems)));
+    }
+    Ok(p)
+}
+
+/// `<url>index.json` for a URL ending in `/`, else the URL itself.
+pub fn index_url(u: &Url) -> Url {
+    if u.path().ends_with('/') {
+        u.join("index.json").expect("joining a file name")
+    } else {
+        u.clone()
+    }
+}
+
+pub(crate) fn summary(index: &Index) -> String {
+    let refs: std::collections::BTreeSet<&str> =
+        index.packs.iter().map(|e| e.pack_ref.as_str()).collect();
+    format!("{} versions of {} packs", index.packs.len(), refs.len())
+}

@@ -1,0 +1,294 @@
+//! A `sparse+https://` registry: `config.json`, then only the
+//! `packs/<ref>.json` files a lookup needs, fetched in parallel (at most
+//! [`PARALLEL`] at a time), each cached and revalidated with its ETag.
+//!
+//! A lookup revalidates each pack file it needs once per run; `--offline`
+//! uses the cached files only. `update` revalidates `config.json` and every
+//! pack file already cached. Search uses the registry's optional full
+//! `index.json` when it serves one, else the cached pack files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use knap_schema::index::Entry;
+use tokio::task::JoinSet;
+use url::Url;
+
+use super::{
+    Common, RegistryError, UpdateOutcome, parse_index, parse_sparse_config, parse_sparse_pack,
+    parse_trusted_index,
+};
+use crate::cache::DocMeta;
+use crate::http::{Fetched, Fetcher, Validators};
+
+/// How many pack files are fetched at once.
+pub const PARALLEL: usize = 16;
+
+pub struct SparseHttp {
+    pub common: Common,
+    base: Url,
+    fetcher: Fetcher,
+    /// Pack files already looked at in this run: `None` when absent.
+    seen: Mutex<HashMap<String, Option<Vec<Entry>>>>,
+    config_checked: Mutex<bool>,
+}
+
+/// What happened to one document.
+enum Got {
+    Same,
+    New,
+    Absent,
+}
+
+impl SparseHttp {
+    pub fn new(common: Common, base: Url, fetcher: Fetcher) -> Self {
+        Self {
+            common,
+            base,
+            fetcher,
+            seen: Mutex::new(HashMap::new()),
+            config_checked: Mutex::new(false),
+        }
+    }
+
+    fn url_of(&self, rel: &str) -> Url {
+        self.base.join(rel).expect("a relative file name joins")
+    }
+
+    /// Conditional GET of one document into the cache; `check` validates
+    /// a new body before it replaces the cached one.
+    async fn refresh(
+        &self,
+        rel: &str,
+        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+    ) -> Result<Got, RegistryError> {
+        let url = self.url_of(rel);
+        let cached = self
+            .common
+            .cache
+            .meta(rel)
+            .filter(|m| m.url == url.as_str());
+        let validators = cached.as_ref().map(|m| Validators {
+            etag: m.etag.clone(),
+            last_modified: m.last_modified.clone(),
+        });
+        let fetched = self
+            .fetcher
+            .get(&url, validators.as_ref())
+            .await
+            .map_err(|e| RegistryError::Fetch {
+                registry: self.common.name.clone(),
+                source: e,
+            })?;
+        match fetched {
+            Fetched::NotModified => Ok(Got::Same),
+            Fetched::NotFound => {
+                self.common.cache.remove(rel);
+                Ok(Got::Absent)
+            }
+            Fetched::Body {
+                bytes,
+                etag,
+                last_modified,
+            } => {
+                check(&bytes)?;
+                let meta = DocMeta {
+                    url: url.to_string(),
+                    etag,
+                    last_modified,
+                    commit: None,
+                };
+                self.common
+                    .cache
+                    .write(rel, &bytes, &meta)
+                    .map_err(|e| RegistryError::Other {
+                        registry: self.common.name.clone(),
+                        message: format!(
+                            "cannot write the cache {}: {e}",
+                            self.common.cache.dir.display()
+                        ),
+                    })?;
+                Ok(Got::New)
+            }
+        }
+    }
+
+    async fn refresh_config(&self) -> Result<Got, RegistryError> {
+        let name = self.common.name.clone();
+        let url = self.url_of("config.json").to_string();
+        let got = self
+            .refresh("config.json", |b| {
+                parse_sparse_config(&name, &url, b).map(|_| ())
+            })
+            .await?;
+        if let Got::Absent = got {
+            return Err(RegistryError::Unavailable {
+                registry: name,
+                message: format!(
+                    "{url}: not found (404); is this a sparse registry? check the URL with `knap registry list`"
+                ),
+            });
+        }
+        *self.config_checked.lock().expect("lock") = true;
+        Ok(got)
+    }
+
+    /// Makes sure a valid `config.json` is cached (fetching it only when
+    /// there is none).
+    async fn ensure_config(&self) -> Result<(), RegistryError> {
+        if *self.config_checked.lock().expect("lock")
+            || self.common.cache.read("config.json").is_some()
+        {
+            return Ok(());
+        }
+        if self.common.offline {
+            return Err(self.no_cache());
+        }
+        self.refresh_config().await.map(|_| ())
+    }
+
+    fn no_cache(&self) -> RegistryError {
+        let name = &self.common.name;
+        RegistryError::Unavailable {
+            registry: name.clone(),
+            message: format!(
+                "no cached copy of {} and --offline; run `knap update {name}` while online",
+                self.base
+            ),
+        }
+    }
+
+    fn cached_pack(&self, pack_ref: &str) -> Result<Option<Vec<Entry>>, RegistryError> {
+        super::read_sparse_pack_file(&self.common.name, &self.common.cache.dir, pack_ref)
+    }
+
+    /// Fetches (or revalidates) one pack file; falls back to the cached
+    /// copy when the registry cannot be reached.
+    async fn fetch_pack(
+        self: Arc<Self>,
+        pack_ref: String,
+    ) -> Result<Option<Vec<Entry>>, RegistryError> {
+        if self.common.offline {
+            return self.cached_pack(&pack_ref);
+        }
+        let rel = format!("packs/{pack_ref}.json");
+        let name = self.common.name.clone();
+        let url = self.url_of(&rel).to_string();
+        let r = pack_ref.clone();
+        match self
+            .refresh(&rel, |b| parse_sparse_pack(&name, &url, b, &r).map(|_| ()))
+            .await
+        {
+            Ok(Got::Absent) => Ok(None),
+            Ok(_) => self.cached_pack(&pack_ref),
+            Err(e @ RegistryError::Fetch { .. }) => match self.cached_pack(&pack_ref)? {
+                Some(v) => {
+                    tracing::warn!("{e}; using the cached copy of `{pack_ref}`");
+                    Ok(Some(v))
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every version of each of `refs`, fetching their files in parallel.
+    pub async fn versions(
+        self: &Arc<Self>,
+        refs: &[String],
+    ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
+        self.ensure_config().await?;
+        let mut out = BTreeMap::new();
+        let mut todo = Vec::new();
+        {
+            let seen = self.seen.lock().expect("lock");
+            for r in refs {
+                match seen.get(r) {
+                    Some(Some(v)) => {
+                        out.insert(r.clone(), v.clone());
+                    }
+                    Some(None) => {}
+                    None if knap_schema::ident::is_valid_ref(r) => todo.push(r.clone()),
+                    None => {}
+                }
+            }
+        }
+        todo.sort();
+        todo.dedup();
+        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        let mut set = JoinSet::new();
+        for r in todo {
+            let me = Arc::clone(self);
+            let sem = Arc::clone(&sem);
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await.expect("semaphore open");
+                let got = me.fetch_pack(r.clone()).await;
+                (r, got)
+            });
+        }
+        let mut first_err = None;
+        while let Some(joined) = set.join_next().await {
+            let (r, got) = joined.expect("a fetch task panicked");
+            match got {
+                Ok(v) => {
+                    self.seen.lock().expect("lock").insert(r.clone(), v.clone());
+                    if let Some(v) = v {
+                        out.insert(r, v);
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// Revalidates `config.json` and every cached pack file.
+    pub async fn update(self: &Arc<Self>) -> Result<UpdateOutcome, RegistryError> {
+        let got = self.refresh_config().await?;
+        let cached = super::sparse_refs_in(&self.common.cache.path("packs"));
+        let n = cached.len();
+        self.versions(&cached).await?;
+        let detail = format!("sparse layout, {n} cached pack files revalidated");
+        Ok(match got {
+            Got::Same => UpdateOutcome::NotModified { detail },
+            _ => UpdateOutcome::Updated { detail },
+        })
+    }
+
+    /// Everything listed, for search: the optional `index.json` when the
+    /// registry serves one, else the cached pack files.
+    pub async fn all(self: &Arc<Self>) -> Result<Vec<Entry>, RegistryError> {
+        self.ensure_config().await?;
+        let name = self.common.name.clone();
+        if !self.common.offline {
+            let url = self.url_of("index.json").to_string();
+            match self
+                .refresh("index.json", |b| parse_index(&name, &url, b).map(|_| ()))
+                .await
+            {
+                Ok(_) => {}
+                Err(e @ RegistryError::Fetch { .. }) => {
+                    tracing::warn!("{e}; searching the cached files only")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some((bytes, _)) = self.common.cache.read("index.json") {
+            let loc = self.common.cache.path("index.json").display().to_string();
+            return Ok(parse_trusted_index(&name, &loc, &bytes)?.packs);
+        }
+        tracing::warn!(
+            "registry `{name}` serves no index.json; search covers only the packs looked up before"
+        );
+        let mut out = Vec::new();
+        for r in super::sparse_refs_in(&self.common.cache.path("packs")) {
+            out.extend(self.cached_pack(&r)?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+}
