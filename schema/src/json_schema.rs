@@ -44,11 +44,47 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ),
     ];
     for (name, schema) in &mut out {
+        drop_null(schema);
         if let Value::Object(m) = schema {
             m.insert("$id".into(), Value::String(format!("{SCHEMA_BASE}{name}")));
         }
     }
     out
+}
+
+/// knap omits absent optional fields and never writes `null`, so the
+/// schemas say so: `"type": [T, "null"]` becomes `"type": T`, and
+/// `anyOf: [S, {"type": "null"}]` becomes `S`.
+fn drop_null(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(types)) = m.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let t = types.remove(0);
+                    m.insert("type".into(), t);
+                }
+            }
+            if let Some(Value::Array(any)) = m.get("anyOf")
+                && any.len() == 2
+                && let Some(other) = any
+                    .iter()
+                    .find(|s| s.get("type").is_none_or(|t| t != "null"))
+                && any
+                    .iter()
+                    .any(|s| s.get("type").is_some_and(|t| t == "null"))
+            {
+                let other = other.clone();
+                m.remove("anyOf");
+                if let Value::Object(o) = other {
+                    m.extend(o);
+                }
+            }
+            m.values_mut().for_each(drop_null);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null),
+        _ => {}
+    }
 }
 
 /// A schema as written to disk: pretty JSON with a final newline.
