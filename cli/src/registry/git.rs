@@ -220,7 +220,9 @@ fn clone_or_fetch(url: &str, dir: &Path) -> Result<(String, Tree, bool), String>
         .then(|| gix::open(dir).ok())
         .flatten();
     let (repo, outcome, cloned) = match existing {
-        Some(repo) => {
+        Some(mut repo) => {
+            // Reflog entries need a committer; the user may have none configured.
+            repo.committer_or_set_generic_fallback().map_err(err)?;
             let remote = repo
                 .find_remote("origin")
                 .map_err(|e| format!("the cached clone has no origin: {}", err(e)))?;

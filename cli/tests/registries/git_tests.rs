@@ -1,0 +1,136 @@
+//! Git-hosted indices: the first update clones (shallow), the next fetches
+//! a new commit, and `info` shows the new versions; over smart HTTP (`git
+//! http-backend` behind the test server) and over `file://`. The two commits
+//! replay the real Attune index history.
+
+use std::path::Path;
+
+use crate::server::{Server, git_cgi};
+use crate::{Knap, corpus, git};
+
+/// A bare repository `index.git` under `root` whose main branch holds
+/// `index.json` = the older real Attune index; returns the work tree.
+fn repo_with_old_index(root: &Path, corpus: &Path) -> std::path::PathBuf {
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q"]);
+    std::fs::copy(
+        corpus.join("attune/index.at-b4312d6.json"),
+        work.join("index.json"),
+    )
+    .unwrap();
+    git(&work, &["add", "index.json"]);
+    git(&work, &["commit", "-q", "-m", "index at b4312d6"]);
+    git(root, &["clone", "-q", "--bare", "work", "index.git"]);
+    work
+}
+
+fn push_new_index(work: &Path, corpus: &Path) {
+    std::fs::copy(corpus.join("attune/index.json"), work.join("index.json")).unwrap();
+    git(work, &["commit", "-q", "-am", "index now"]);
+    git(work, &["push", "-q", "../index.git", "main"]);
+}
+
+fn attune_version(k: &Knap) -> String {
+    let info = k.run(&["info", "attune", "--json"]).ok().json();
+    info["versions"][0]["version"].as_str().unwrap().to_owned()
+}
+
+fn clone_then_fetch(k: &Knap, url: &str, work: &Path, corpus: &Path) {
+    k.run(&["registry", "add", "attune", url]).ok();
+    let o = k.run(&["update"]).ok();
+    assert!(o.stdout.contains("cloned"), "{}", o.stdout);
+    assert_eq!(attune_version(k), "0.1.0");
+    let shallow = std::fs::read_dir(k.cache().join("registries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("repo/.git/shallow");
+    assert!(shallow.is_file(), "the clone is shallow");
+
+    let o = k.run(&["update"]).ok();
+    assert!(o.stdout.contains("up to date"), "{}", o.stdout);
+
+    push_new_index(work, corpus);
+    let o = k.run(&["update"]).ok();
+    assert!(o.stdout.contains("fetched"), "{}", o.stdout);
+    assert_eq!(attune_version(k), "0.2.0");
+    let ansible = k.run(&["info", "ansible", "--json"]).ok().json();
+    assert_eq!(ansible["versions"][0]["version"], "0.1.1");
+}
+
+#[test]
+fn git_index_over_smart_http_clones_then_fetches_a_new_commit() {
+    let Some(corpus) = corpus() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let work = repo_with_old_index(root.path(), &corpus);
+    let server = Server::start(git_cgi(root.path().to_path_buf()));
+    let k = Knap::new();
+    clone_then_fetch(
+        &k,
+        &format!("git+{}", server.url("/index.git")),
+        &work,
+        &corpus,
+    );
+    let log = server.requests();
+    assert!(
+        log.iter()
+            .any(|r| r.path == "/index.git/info/refs?service=git-upload-pack"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.method == "POST" && r.path == "/index.git/git-upload-pack"),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn git_index_over_file_url_clones_then_fetches_a_new_commit() {
+    let Some(corpus) = corpus() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let work = repo_with_old_index(root.path(), &corpus);
+    let url = format!("git+file://{}", root.path().join("index.git").display());
+    let k = Knap::new();
+    clone_then_fetch(&k, &url, &work, &corpus);
+}
+
+#[test]
+fn an_invalid_commit_is_refused_and_the_last_good_index_kept() {
+    let Some(corpus) = corpus() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let work = repo_with_old_index(root.path(), &corpus);
+    let url = format!("git+file://{}", root.path().join("index.git").display());
+    let k = Knap::new();
+    k.run(&["registry", "add", "attune", &url]).ok();
+    k.run(&["update"]).ok();
+    std::fs::write(work.join("index.json"), "{\"packs\": 3}").unwrap();
+    git(&work, &["commit", "-q", "-am", "broken"]);
+    git(&work, &["push", "-q", "../index.git", "main"]);
+    let o = k.run(&["update"]);
+    assert_eq!(o.code, 4, "{o:#?}");
+    assert!(o.stderr.contains("index.json at commit"), "{}", o.stderr);
+    assert_eq!(attune_version(&k), "0.1.0");
+}
+
+#[test]
+fn unreachable_git_registry_is_exit_5() {
+    let k = Knap::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    k.run(&[
+        "registry",
+        "add",
+        "g",
+        &format!("git+http://127.0.0.1:{port}/index.git"),
+    ])
+    .ok();
+    let o = k.run(&["update"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(o.stderr.contains("registry `g`"), "{}", o.stderr);
+}

@@ -1,0 +1,290 @@
+//! `https://` (here: loopback http) registries serving one `index.json`:
+//! the real Attune index, conditional GET, gzip, tokens, and every fault a
+//! server can show, each with its exit code and the last good copy kept.
+
+use std::sync::Arc;
+
+use crate::server::{Reply, Req, Server, files};
+use crate::{Knap, corpus, entry, index, write_json};
+
+#[test]
+fn attune_index_over_http_add_update_search_info_then_304() {
+    let Some(corpus) = corpus() else { return };
+    let site = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        corpus.join("attune/index.json"),
+        site.path().join("index.json"),
+    )
+    .unwrap();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&["registry", "add", "attune", &server.url("/")]).ok();
+    let o = k.run(&["update"]).ok();
+    assert!(
+        o.stdout.contains("updated") && o.stdout.contains("44 packs"),
+        "{}",
+        o.stdout
+    );
+    let first = server.requests();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].path, "/index.json",
+        "a URL ending in / means <url>index.json"
+    );
+    assert!(
+        first[0]
+            .header("accept-encoding")
+            .unwrap_or("")
+            .contains("gzip")
+    );
+    assert!(first[0].body_len > 0);
+
+    let hits = k.run(&["search", "slack", "--json"]).ok().json();
+    assert_eq!(hits[0]["ref"], "slack");
+    assert_eq!(hits[0]["registry"], "attune");
+    let info = k.run(&["info", "ansible", "--json"]).ok().json();
+    assert_eq!(info["registry"], "attune");
+    assert_eq!(info["versions"][0]["version"], "0.1.1");
+    assert_eq!(info["versions"][0]["install_sources"][0]["type"], "git");
+    let text = k.run(&["info", "ansible"]).ok().stdout;
+    assert!(
+        text.contains("provided by registry `attune`")
+            && text.contains("source: git https://github.com/attune-packs/ansible.git"),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 1, "search and info read the cache");
+
+    server.clear_log();
+    let o = k.run(&["update", "attune"]).ok();
+    assert!(o.stdout.contains("up to date"), "{}", o.stdout);
+    let second = server.requests();
+    assert_eq!(second.len(), 1);
+    let etag = crate::server::etag_of(&std::fs::read(site.path().join("index.json")).unwrap());
+    assert_eq!(second[0].header("if-none-match"), Some(etag.as_str()));
+    assert!(second[0].header("if-modified-since").is_some());
+    assert_eq!(second[0].status, 304);
+    assert_eq!(second[0].body_len, 0, "a 304 downloads no body");
+}
+
+/// A server with a small valid index, a knap that has fetched it once, and
+/// the cached bytes.
+fn good_registry() -> (Server, Knap, tempfile::TempDir, Vec<u8>) {
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Good",
+            vec![
+                entry("core", "1.0.0", &[]),
+                entry("slack", "2.1.0", &["core@^1"]),
+            ],
+        ),
+    );
+    let server = Server::start(files(site.path().to_path_buf()));
+    let mut k = Knap::new();
+    k.set("KNAP_HTTP_RETRIES", "2");
+    k.run(&["registry", "add", "good", &server.url("/index.json")])
+        .ok();
+    k.run(&["update"]).ok();
+    let cached = cached_index(&k);
+    (server, k, site, cached)
+}
+
+fn cached_index(k: &Knap) -> Vec<u8> {
+    let dir = std::fs::read_dir(k.cache().join("registries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::read(dir.join("index.json")).unwrap()
+}
+
+/// The fault's exit code and message, then: the cache is the last good copy
+/// and still answers.
+#[track_caller]
+fn assert_fault(k: &Knap, cached: &[u8], code: i32, needle: &str) -> crate::Out {
+    let o = k.run(&["update"]);
+    assert_eq!(o.code, code, "{o:#?}");
+    assert!(
+        o.stderr.contains(needle),
+        "stderr lacks {needle:?}:\n{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("good"),
+        "the error names the registry:\n{}",
+        o.stderr
+    );
+    assert_eq!(cached_index(k), cached, "the last good copy is kept");
+    let info = k.run(&["--offline", "info", "slack", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "2.1.0");
+    o
+}
+
+#[test]
+fn http_500_is_retried_then_exit_5() {
+    let (server, k, _site, cached) = good_registry();
+    server.set_handler(Arc::new(|_: &Req| Reply::status(500, b"boom")));
+    server.clear_log();
+    assert_fault(&k, &cached, 5, "HTTP 500");
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "one try and KNAP_HTTP_RETRIES=2 retries"
+    );
+}
+
+#[test]
+fn connection_reset_is_exit_5() {
+    let (server, k, _site, cached) = good_registry();
+    server.set_reset(true);
+    server.clear_log();
+    let o = assert_fault(&k, &cached, 5, &server.url("/index.json"));
+    assert!(
+        server.requests().len() >= 2,
+        "connection errors are retried"
+    );
+    drop(o);
+}
+
+#[test]
+fn stalled_server_times_out_with_exit_5() {
+    let (server, mut k, _site, cached) = good_registry();
+    server.set_handler(Arc::new(|_: &Req| Reply::Stall));
+    k.set("KNAP_HTTP_TIMEOUT", "1");
+    assert_fault(&k, &cached, 5, "timed out");
+}
+
+#[test]
+fn truncated_body_is_exit_5() {
+    let (server, k, site, cached) = good_registry();
+    let full = std::fs::read(site.path().join("index.json")).unwrap();
+    server.set_handler(Arc::new(move |_: &Req| Reply::Truncated {
+        declared: full.len(),
+        body: full[..full.len() / 2].to_vec(),
+    }));
+    assert_fault(&k, &cached, 5, "cut off");
+}
+
+#[test]
+fn invalid_json_is_exit_4() {
+    let (server, k, _site, cached) = good_registry();
+    server.set_handler(Arc::new(|_: &Req| {
+        Reply::status(200, b"{\"registry_name\": ")
+    }));
+    assert_fault(&k, &cached, 4, "not valid JSON");
+}
+
+#[test]
+fn index_failing_validation_is_exit_4_naming_the_json_path() {
+    let (server, k, _site, cached) = good_registry();
+    let mut bad = index("Bad", vec![entry("slack", "3.0.0", &[])]);
+    bad["packs"][0]["install_sources"][0]["checksum"] = "md5:abc".into();
+    let body = serde_json::to_vec(&bad).unwrap();
+    server.set_handler(Arc::new(move |_: &Req| Reply::status(200, &body)));
+    assert_fault(&k, &cached, 4, "$.packs[0].install_sources[0].checksum");
+}
+
+#[test]
+fn oversized_index_is_refused_while_streaming_with_exit_4() {
+    let (server, mut k, site, cached) = good_registry();
+    // Highly compressible: gzip's Content-Length is far below the limit, the
+    // decompressed body far above it, so only the streaming check can stop it.
+    let entries: Vec<_> = (0..300)
+        .map(|i| entry(&format!("pack{i:03}"), "1.0.0", &[]))
+        .collect();
+    write_json(&site.path().join("index.json"), &index("Big", entries));
+    let size = std::fs::metadata(site.path().join("index.json"))
+        .unwrap()
+        .len();
+    let limit = 20_000;
+    assert!(size > 5 * limit);
+    k.set("KNAP_MAX_INDEX_SIZE", &limit.to_string());
+    server.clear_log();
+    assert_fault(&k, &cached, 4, "larger than the limit");
+    let sent = server.requests()[0].body_len as u64;
+    assert!(
+        sent < limit,
+        "gzip sent {sent} bytes, under the limit of {limit}"
+    );
+}
+
+#[test]
+fn token_goes_to_the_registry_host_only_and_is_never_written() {
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("index.json"),
+        &index("Private", vec![entry("core", "1.0.0", &[])]),
+    );
+    let other = Server::start(files(site.path().to_path_buf()));
+    let target = format!("http://localhost:{}/index.json", other.addr.port());
+    let home = Server::start(files(site.path().to_path_buf()));
+    let mut k = Knap::new();
+    k.set("PRIV_TOKEN", "s3cret-token");
+    k.run(&[
+        "registry",
+        "add",
+        "priv",
+        &home.url("/index.json"),
+        "--token-env",
+        "PRIV_TOKEN",
+    ])
+    .ok();
+    let o = k.run(&["-v", "update"]).ok();
+    assert_eq!(
+        home.requests()[0].header("authorization"),
+        Some("Bearer s3cret-token")
+    );
+    // Now the registry redirects to another host (localhost, not 127.0.0.1).
+    home.set_handler(Arc::new(move |_: &Req| Reply::Full {
+        status: 302,
+        headers: vec![("Location".into(), target.clone())],
+        body: vec![],
+    }));
+    std::fs::write(
+        site.path().join("index.json"),
+        serde_json::to_vec(&index("Private", vec![entry("core", "1.0.1", &[])])).unwrap(),
+    )
+    .unwrap();
+    let o2 = k.run(&["-vv", "update"]).ok();
+    let r = other.requests();
+    assert_eq!(r.len(), 1, "the redirect was followed");
+    assert_eq!(
+        r[0].header("authorization"),
+        None,
+        "no token on a redirect to another host"
+    );
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "1.0.1");
+    for text in [
+        o.stdout,
+        o.stderr,
+        o2.stdout,
+        o2.stderr,
+        std::fs::read_to_string(k.config()).unwrap(),
+    ] {
+        assert!(!text.contains("s3cret"), "the token leaked: {text}");
+    }
+    for f in walk(&k.cache()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret"),
+            "token in {}",
+            f.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

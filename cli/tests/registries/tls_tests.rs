@@ -1,0 +1,109 @@
+//! End-to-end TLS with a test CA made by rcgen: trusted when the CA is
+//! configured (per registry or globally), a clear certificate error when not.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::server::{Server, files};
+use crate::{Knap, entry, index, write_json};
+
+/// The CA's PEM and a server config whose certificate it signed for
+/// 127.0.0.1 and localhost.
+fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "knap test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    (ca_cert.pem(), Arc::new(cfg))
+}
+
+#[test]
+fn https_registry_with_a_test_ca_works_when_configured_and_fails_clearly_when_not() {
+    let (ca_pem, cfg) = test_pki();
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("index.json"),
+        &index("Tls", vec![entry("core", "1.0.0", &[])]),
+    );
+    let server = Server::start_tls(files(site.path().to_path_buf()), cfg);
+    let k = Knap::new();
+    let ca = k.dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+
+    k.run(&["registry", "add", "untrusted", &server.url("/")])
+        .ok();
+    let o = k.run(&["update", "untrusted"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(
+        o.stderr.contains("certificate") && o.stderr.contains("--ca-file"),
+        "{}",
+        o.stderr
+    );
+
+    k.run(&[
+        "registry",
+        "add",
+        "trusted",
+        &server.url("/"),
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ])
+    .ok();
+    let o = k.run(&["update", "trusted"]).ok();
+    assert!(o.stdout.contains("updated"), "{}", o.stdout);
+    let info = k
+        .run(&["info", "core", "--registry", "trusted", "--json"])
+        .ok()
+        .json();
+    assert_eq!(info["versions"][0]["version"], "1.0.0");
+}
+
+#[test]
+fn ssl_cert_file_and_the_global_ca_file_are_honoured() {
+    let (ca_pem, cfg) = test_pki();
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("index.json"),
+        &index("Tls", vec![entry("core", "1.0.0", &[])]),
+    );
+    let server = Server::start_tls(files(site.path().to_path_buf()), cfg);
+    let mut k = Knap::new();
+    let ca = k.dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    k.run(&["registry", "add", "r", &server.url("/index.json")])
+        .ok();
+    assert_eq!(k.run(&["update"]).code, 5);
+    // The global `ca_file` key of the configuration.
+    let text = std::fs::read_to_string(k.config()).unwrap();
+    std::fs::write(
+        k.config(),
+        format!("ca_file = {:?}\n{text}", ca.display().to_string()),
+    )
+    .unwrap();
+    k.run(&["update"]).ok();
+    std::fs::write(k.config(), text).unwrap();
+    assert_eq!(k.run(&["update"]).code, 5);
+    k.set("SSL_CERT_FILE", ca.to_str().unwrap());
+    k.run(&["update"]).ok();
+}
