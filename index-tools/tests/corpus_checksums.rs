@@ -35,9 +35,9 @@ fn restored(corpus: &Path, name: &str, scratch: &Path) -> std::path::PathBuf {
     let missing: Vec<&str> = manifest
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
+        .filter(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f.len() >= 5 && !dir.join(f[0]).exists()).then_some(l)
+            f.len() >= 5 && !dir.join(f[0]).exists()
         })
         .collect();
     if missing.is_empty() {
