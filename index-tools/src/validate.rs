@@ -82,9 +82,9 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn collect(path: &Path, out: &mut Vec<(PathBuf, FileKind)>) -> anyhow::Result<()> {
+fn collect(path: &Path, out: &mut Vec<(PathBuf, Option<FileKind>)>) -> anyhow::Result<()> {
     if path.is_file() {
-        out.push((path.to_owned(), kind_of_file(path)));
+        out.push((path.to_owned(), None));
         return Ok(());
     }
     if !path.is_dir() {
@@ -96,11 +96,11 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, FileKind)>) -> anyhow::Result<()
     let before = out.len();
     let index = path.join("index.json");
     if index.is_file() {
-        out.push((index, FileKind::Index));
+        out.push((index, Some(FileKind::Index)));
     }
     let config = path.join("config.json");
     if config.is_file() {
-        out.push((config, FileKind::SparseConfig));
+        out.push((config, Some(FileKind::SparseConfig)));
     }
     for (sub, kind) in [
         ("packs", FileKind::SparsePack),
@@ -117,7 +117,7 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, FileKind)>) -> anyhow::Result<()
                 .map(|e| e.into_path())
                 .collect();
             found.sort();
-            out.extend(found.into_iter().map(|p| (p, kind)));
+            out.extend(found.into_iter().map(|p| (p, Some(kind))));
         }
     }
     if out.len() == before {
@@ -133,7 +133,7 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, FileKind)>) -> anyhow::Result<()
 }
 
 /// Guesses a lone file's kind from its name and shape.
-fn kind_of_file(path: &Path) -> FileKind {
+fn kind_of_file(path: &Path, doc: &serde_json::Value) -> FileKind {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let parent = path
         .parent()
@@ -145,19 +145,16 @@ fn kind_of_file(path: &Path) -> FileKind {
     if parent == Some("packs") {
         return FileKind::SparsePack;
     }
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(serde_json::Value::Object(m))
-            if m.contains_key("versions") && !m.contains_key("packs") =>
-        {
+    match doc {
+        serde_json::Value::Object(m) if m.contains_key("versions") && !m.contains_key("packs") => {
             FileKind::SparsePack
         }
-        Ok(serde_json::Value::Object(m)) if m.contains_key("install_sources") => FileKind::Entry,
+        serde_json::Value::Object(m) if m.contains_key("install_sources") => FileKind::Entry,
         _ => FileKind::Index,
     }
 }
 
-fn check_file(path: &Path, kind: FileKind, compat: Compat) -> Problems {
+fn check_file(path: &Path, kind: Option<FileKind>, compat: Compat) -> Problems {
     let mut p = Problems::new();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -166,11 +163,14 @@ fn check_file(path: &Path, kind: FileKind, compat: Compat) -> Problems {
             return p;
         }
     };
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-        p.error("$", format!("not valid JSON: {e}"));
-        return p;
-    }
-    match kind {
+    let doc = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            p.error("$", format!("not valid JSON: {e}"));
+            return p;
+        }
+    };
+    match kind.unwrap_or_else(|| kind_of_file(path, &doc)) {
         FileKind::Index => check_index_text(&text, compat).1,
         FileKind::Entry => match from_json_str::<Entry>(&text) {
             Err(e) => {

@@ -249,31 +249,23 @@ pub struct ParseError {
 /// Reads JSON into `T`, reporting the JSON path of a type error.
 pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ParseError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        ParseError {
-            path: if path == "." || path.is_empty() {
-                "$".to_owned()
-            } else {
-                format!("$.{path}")
-            },
-            message: inner.to_string(),
-        }
-    })
+    serde_path_to_error::deserialize(de).map_err(located)
 }
 
 /// Reads a JSON value into `T`, reporting the JSON path of a type error.
 pub fn from_json_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ParseError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        ParseError {
-            path: if path == "." || path.is_empty() {
-                "$".to_owned()
-            } else {
-                format!("$.{path}")
-            },
-            message: e.into_inner().to_string(),
-        }
-    })
+    serde_path_to_error::deserialize(value).map_err(located)
+}
+
+/// A deserialisation error with its JSON path (`$` for the document).
+fn located<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ParseError {
+    let path = e.path().to_string();
+    ParseError {
+        path: if path == "." || path.is_empty() {
+            "$".to_owned()
+        } else {
+            format!("$.{path}")
+        },
+        message: e.into_inner().to_string(),
+    }
 }
