@@ -137,10 +137,11 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
 
     let mut p = Problems::new();
     validate_entry(&entry, "$", Compat::Knap, &mut p);
-    // A mutable ref was allowed explicitly and already warned about.
-    p.0.retain(|x| {
-        !(s.allow_mutable_ref && x.path.ends_with(".ref") && x.path.contains("install_sources"))
-    });
+    // A mutable ref was allowed explicitly and already warned about; the git
+    // source, when there is one, is the first.
+    if s.allow_mutable_ref && s.git_url.is_some() {
+        p.0.retain(|x| x.path != "$.install_sources[0].ref");
+    }
     if p.has_errors() {
         return Err(fail(
             Kind::Integrity,
