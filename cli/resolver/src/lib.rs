@@ -1,0 +1,146 @@
+//! Dependency resolution for knap: which version of every pack to install.
+//!
+//! Modelled on uv's `uv-resolver`: the [PubGrub](https://docs.rs/pubgrub)
+//! algorithm runs over the versions of each pack that a caller-supplied
+//! [`Candidates`] source lists. Registry priority and shadowing are the
+//! caller's business: for each ref, the source returns every version from the
+//! one registry that provides it.
+//!
+//! Policy:
+//!
+//! - the newest version that fits every requirement is chosen;
+//! - a version named by the previous `knap.lock` is preferred while it still
+//!   fits, unless the ref is being upgraded ([`Upgrade`]);
+//! - a yanked version is a candidate only when the previous lock names that
+//!   exact version (and the ref is not being upgraded).
+//!
+//! Requirements become PubGrub version sets exactly: a requirement is the
+//! set of the ref's candidate versions that [`Requirement::matches`] accepts,
+//! so `||` unions, space-separated AND and SemVer's pre-release rules all mean
+//! what `knap_schema::requirement` says they mean.
+//!
+//! When no solution exists, the error explains the conflict in plain words
+//! and lists every pack involved with what it asks for.
+//!
+//! [`Requirement::matches`]: knap_schema::Requirement::matches
+
+mod provider;
+mod report;
+
+use std::collections::BTreeSet;
+
+use knap_schema::{Dependency, Entry, lock::Lockfile};
+
+pub use provider::resolve;
+
+/// Where the versions of a pack come from. The client implements it over its
+/// registries, in priority order: the first registry that lists a ref
+/// provides every candidate (later registries are shadowed).
+pub trait Candidates {
+    /// Why the versions of a ref could not be read (network, cache, ...).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Every version of `pack_ref` (yanked ones included) from the registry
+    /// that provides it, in any order; empty when no registry lists it.
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error>;
+}
+
+/// Which locked refs may move to another version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Upgrade {
+    /// Keep every locked version that still fits.
+    #[default]
+    None,
+    /// Ignore the lock's versions: choose the newest of everything.
+    All,
+    /// Ignore the lock's versions for these refs only.
+    Packs(BTreeSet<String>),
+}
+
+impl Upgrade {
+    /// True when the locked version of `pack_ref` need not be kept.
+    pub fn allows(&self, pack_ref: &str) -> bool {
+        match self {
+            Upgrade::None => false,
+            Upgrade::All => true,
+            Upgrade::Packs(refs) => refs.contains(pack_ref),
+        }
+    }
+}
+
+/// How to resolve.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The root's previous `knap.lock`, if any.
+    pub lock: Option<Lockfile>,
+    /// Which locked versions may change.
+    pub upgrade: Upgrade,
+    /// Resolve the requested packs only, not their dependencies (`--no-deps`).
+    pub no_deps: bool,
+}
+
+/// One pack of a resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The chosen index entry.
+    pub entry: Entry,
+    /// Its pack dependencies as resolved, normalised (`REF` or `REF@REQ`),
+    /// for the lock's `dependencies` field. Empty with [`Options::no_deps`].
+    pub dependencies: Vec<String>,
+}
+
+impl Resolved {
+    pub fn pack_ref(&self) -> &str {
+        &self.entry.pack_ref
+    }
+}
+
+/// Why resolution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError<E: std::error::Error + 'static> {
+    /// No registry lists the ref (CLI exit code 3).
+    #[error(
+        "no registry provides a pack named `{pack_ref}`{}; check the name with `knap search`, or refresh the indices with `knap update`",
+        required_by_text(.required_by)
+    )]
+    NotFound {
+        pack_ref: String,
+        /// Who asks for it: `the request` and/or `PACK VERSION`.
+        required_by: Vec<String>,
+    },
+    /// No set of versions satisfies every requirement (CLI exit code 3).
+    /// The message explains why, naming every pack involved and what each
+    /// asks for.
+    #[error("{message}")]
+    NoSolution {
+        message: String,
+        /// Every ref that takes part in the conflict, sorted.
+        packs: Vec<String>,
+    },
+    /// The candidate source failed for a ref.
+    #[error("cannot read the versions of `{pack_ref}`: {source}")]
+    Candidates {
+        pack_ref: String,
+        #[source]
+        source: E,
+    },
+}
+
+fn required_by_text(by: &[String]) -> String {
+    if by.is_empty() {
+        String::new()
+    } else {
+        format!(" (required by {})", by.join(", "))
+    }
+}
+
+/// The parsed dependencies of an entry, or why one of them is invalid.
+pub fn entry_dependencies(entry: &Entry) -> Result<Vec<Dependency>, String> {
+    let Some(deps) = &entry.dependencies else {
+        return Ok(Vec::new());
+    };
+    deps.packs
+        .iter()
+        .map(|s| Dependency::parse(s).map_err(|e| e.to_string()))
+        .collect()
+}

@@ -1,0 +1,359 @@
+//! The PubGrub dependency provider over a [`Candidates`] source, and the
+//! [`resolve`] entry point.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+
+use knap_schema::{Dependency, Entry};
+use pubgrub::{
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
+    PubGrubError, Ranges,
+};
+use semver::Version;
+
+use crate::report;
+use crate::{Candidates, Options, ResolveError, Resolved, entry_dependencies};
+
+/// A PubGrub package: the virtual root (what the user asked for) or a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Pkg {
+    Root,
+    Pack(String),
+}
+
+impl fmt::Display for Pkg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pkg::Root => f.write_str("the request"),
+            Pkg::Pack(r) => f.write_str(r),
+        }
+    }
+}
+
+pub(crate) type Set = Ranges<Version>;
+
+/// The versions of one ref that resolution may choose.
+#[derive(Debug, Default)]
+pub(crate) struct PackVersions {
+    /// Choosable versions, ascending, with their entries.
+    pub candidates: Vec<(Version, Entry)>,
+    /// Yanked versions left out (for error messages).
+    pub yanked: Vec<Version>,
+    /// True when no registry lists the ref at all.
+    pub unknown: bool,
+}
+
+impl PackVersions {
+    pub fn matching<'a>(
+        &'a self,
+        set: &'a Set,
+    ) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
+        self.candidates
+            .iter()
+            .map(|(v, _)| v)
+            .filter(move |v| set.contains(v))
+    }
+
+    pub fn get(&self, v: &Version) -> Option<&Entry> {
+        self.candidates
+            .binary_search_by(|(c, _)| c.cmp(v))
+            .ok()
+            .map(|i| &self.candidates[i].1)
+    }
+
+    /// The requirement as a version set: the candidates it matches.
+    fn set_of(&self, dep: &Dependency) -> Set {
+        self.candidates
+            .iter()
+            .filter(|(v, _)| dep.req.matches(v))
+            .fold(Set::empty(), |acc, (v, _)| {
+                acc.union(&Set::singleton(v.clone()))
+            })
+    }
+}
+
+/// The provider error: the candidate source failed for a ref.
+#[derive(Debug)]
+pub(crate) struct SourceFailure<E> {
+    pack_ref: String,
+    source: E,
+}
+
+impl<E: std::error::Error> fmt::Display for SourceFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot read the versions of `{}`: {}",
+            self.pack_ref, self.source
+        )
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for SourceFailure<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+pub(crate) struct Provider<'a, C: Candidates> {
+    source: &'a C,
+    roots: &'a [Dependency],
+    no_deps: bool,
+    /// Locked versions still to be preferred (upgraded refs left out).
+    preferred: HashMap<String, Version>,
+    versions: RefCell<HashMap<String, Rc<PackVersions>>>,
+    /// The parsed dependencies of each version asked about.
+    pub(crate) deps: RefCell<HashMap<(String, Version), Vec<Dependency>>>,
+}
+
+impl<'a, C: Candidates> Provider<'a, C> {
+    fn new(source: &'a C, roots: &'a [Dependency], options: &Options) -> Self {
+        let mut preferred = HashMap::new();
+        if let Some(lock) = &options.lock {
+            for p in &lock.packs {
+                if options.upgrade.allows(&p.pack_ref) {
+                    continue;
+                }
+                match Version::parse(&p.version) {
+                    Ok(v) => {
+                        preferred.insert(p.pack_ref.clone(), v);
+                    }
+                    Err(e) => tracing::warn!(
+                        "knap.lock names {} version `{}`, which is not SemVer ({e}); ignoring it",
+                        p.pack_ref,
+                        p.version
+                    ),
+                }
+            }
+        }
+        Self {
+            source,
+            roots,
+            no_deps: options.no_deps,
+            preferred,
+            versions: RefCell::default(),
+            deps: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn roots(&self) -> &[Dependency] {
+        self.roots
+    }
+
+    /// The versions of a ref, fetched once.
+    pub(crate) fn versions(
+        &self,
+        pack_ref: &str,
+    ) -> Result<Rc<PackVersions>, SourceFailure<C::Error>> {
+        if let Some(v) = self.versions.borrow().get(pack_ref) {
+            return Ok(v.clone());
+        }
+        let entries = self
+            .source
+            .versions(pack_ref)
+            .map_err(|source| SourceFailure {
+                pack_ref: pack_ref.to_owned(),
+                source,
+            })?;
+        let locked = self.preferred.get(pack_ref);
+        let mut out = PackVersions {
+            unknown: entries.is_empty(),
+            ..PackVersions::default()
+        };
+        let mut by_version: BTreeMap<Version, Entry> = BTreeMap::new();
+        for entry in entries {
+            if entry.pack_ref != pack_ref {
+                tracing::warn!(
+                    "the candidates of {pack_ref} include an entry for {}; ignoring it",
+                    entry.pack_ref
+                );
+                continue;
+            }
+            let Some(v) = entry.semver() else {
+                tracing::warn!(
+                    "{pack_ref} version `{}` is not SemVer; ignoring it",
+                    entry.version
+                );
+                continue;
+            };
+            if entry.yanked && locked.is_none_or(|l| l.cmp_precedence(&v).is_ne()) {
+                out.yanked.push(v);
+                continue;
+            }
+            // (ref, version) is unique by precedence: keep the first.
+            if by_version.keys().any(|k| k.cmp_precedence(&v).is_eq()) {
+                continue;
+            }
+            by_version.insert(v, entry);
+        }
+        out.candidates = by_version.into_iter().collect();
+        out.yanked.sort();
+        let rc = Rc::new(out);
+        self.versions
+            .borrow_mut()
+            .insert(pack_ref.to_owned(), rc.clone());
+        Ok(rc)
+    }
+
+    /// The versions of a ref already fetched.
+    pub(crate) fn cached(&self, pack_ref: &str) -> Option<Rc<PackVersions>> {
+        self.versions.borrow().get(pack_ref).cloned()
+    }
+
+    fn constraints(
+        &self,
+        owner: &Pkg,
+        deps: &[Dependency],
+    ) -> Result<Dependencies<Pkg, Set, String>, SourceFailure<C::Error>> {
+        let mut map: DependencyConstraints<Pkg, Set> = DependencyConstraints::default();
+        for dep in deps {
+            if let Pkg::Pack(me) = owner
+                && *me == dep.pack
+            {
+                // A pack that names itself: harmless if its own version fits.
+                continue;
+            }
+            let set = self.versions(&dep.pack)?.set_of(dep);
+            let key = Pkg::Pack(dep.pack.clone());
+            let set = match map.get(&key) {
+                Some(prev) => prev.intersection(&set),
+                None => set,
+            };
+            map.insert(key, set);
+        }
+        Ok(Dependencies::Available(map))
+    }
+}
+
+impl<C: Candidates> DependencyProvider for Provider<'_, C> {
+    type P = Pkg;
+    type V = Version;
+    type VS = Set;
+    type M = String;
+    type Priority = (u32, Reverse<usize>);
+    type Err = SourceFailure<C::Error>;
+
+    fn prioritize(
+        &self,
+        package: &Pkg,
+        range: &Set,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        match package {
+            Pkg::Root => (u32::MAX, Reverse(0)),
+            // Most conflicted first, then the most constrained.
+            Pkg::Pack(r) => {
+                let n = self.cached(r).map_or(0, |pv| pv.matching(range).count());
+                (stats.conflict_count(), Reverse(n))
+            }
+        }
+    }
+
+    fn choose_version(&self, package: &Pkg, range: &Set) -> Result<Option<Version>, Self::Err> {
+        let r = match package {
+            Pkg::Root => return Ok(Some(root_version())),
+            Pkg::Pack(r) => r,
+        };
+        let pv = self.versions(r)?;
+        if let Some(locked) = self.preferred.get(r)
+            && range.contains(locked)
+            && pv.get(locked).is_some()
+        {
+            tracing::debug!("keeping locked {r} {locked}");
+            return Ok(Some(locked.clone()));
+        }
+        let newest = pv.matching(range).next_back().cloned();
+        tracing::debug!("choosing {r} {newest:?}");
+        Ok(newest)
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &Pkg,
+        version: &Version,
+    ) -> Result<Dependencies<Pkg, Set, String>, Self::Err> {
+        let r = match package {
+            Pkg::Root => return self.constraints(package, self.roots),
+            Pkg::Pack(r) => r,
+        };
+        if self.no_deps {
+            return Ok(Dependencies::Available(DependencyConstraints::default()));
+        }
+        let pv = self.versions(r)?;
+        let Some(entry) = pv.get(version) else {
+            return Ok(Dependencies::Unavailable(
+                "its index entry is missing".to_owned(),
+            ));
+        };
+        let deps = match entry_dependencies(entry) {
+            Ok(deps) => deps,
+            Err(reason) => return Ok(Dependencies::Unavailable(reason)),
+        };
+        for dep in &deps {
+            if dep.pack == *r && !dep.req.matches(version) {
+                return Ok(Dependencies::Unavailable(format!(
+                    "it depends on itself as `{dep}`, which its own version does not satisfy"
+                )));
+            }
+        }
+        let out = self.constraints(package, &deps)?;
+        self.deps
+            .borrow_mut()
+            .insert((r.clone(), version.clone()), deps);
+        Ok(out)
+    }
+}
+
+pub(crate) fn root_version() -> Version {
+    Version::new(0, 0, 0)
+}
+
+/// Resolves `roots` (`REF@REQ` requests) against `source`.
+///
+/// Returns every pack to install, sorted by ref, each with the dependencies
+/// it was resolved with.
+pub fn resolve<C: Candidates>(
+    source: &C,
+    roots: &[Dependency],
+    options: &Options,
+) -> Result<Vec<Resolved>, ResolveError<C::Error>> {
+    let provider = Provider::new(source, roots, options);
+    let solution = match pubgrub::resolve(&provider, Pkg::Root, root_version()) {
+        Ok(s) => s,
+        Err(PubGrubError::NoSolution(tree)) => return Err(report::no_solution(&provider, tree)),
+        Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => {
+            return Err(ResolveError::Candidates {
+                pack_ref: source.pack_ref,
+                source: source.source,
+            });
+        }
+    };
+    let mut out = Vec::new();
+    for (pkg, version) in solution {
+        let Pkg::Pack(r) = pkg else { continue };
+        let pv = provider
+            .cached(&r)
+            .expect("a chosen pack's versions were fetched");
+        let entry = pv
+            .get(&version)
+            .expect("a chosen version is a candidate")
+            .clone();
+        let dependencies = provider
+            .deps
+            .borrow()
+            .get(&(r.clone(), version.clone()))
+            .map(|deps| deps.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        out.push(Resolved {
+            entry,
+            dependencies,
+        });
+    }
+    out.sort_by(|a, b| a.entry.pack_ref.cmp(&b.entry.pack_ref));
+    Ok(out)
+}

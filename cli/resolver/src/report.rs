@@ -1,0 +1,416 @@
+//! Explaining a failed resolution in plain words.
+//!
+//! PubGrub's [`DefaultStringReporter`] walks the derivation tree; our
+//! [`ReportFormatter`] words each step with pack names, the `REF@REQ`
+//! strings that packs actually wrote, and the versions that exist. A summary
+//! follows: every pack involved with what it asks for, and the versions
+//! available of each.
+
+use std::collections::BTreeSet;
+
+use pubgrub::{DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term};
+use semver::Version;
+
+use crate::provider::{Pkg, Provider, Set};
+use crate::{Candidates, ResolveError};
+
+type Tree = DerivationTree<Pkg, Set, String>;
+type Ext = External<Pkg, Set, String>;
+
+/// Turns PubGrub's proof of failure into a [`ResolveError`].
+pub(crate) fn no_solution<C: Candidates>(
+    provider: &Provider<'_, C>,
+    tree: Tree,
+) -> ResolveError<C::Error> {
+    let words = Words { provider };
+    let mut packs: BTreeSet<String> = BTreeSet::new();
+    for p in tree.packages() {
+        if let Pkg::Pack(r) = p {
+            packs.insert(r.clone());
+        }
+    }
+    let mut externals = Vec::new();
+    collect_externals(&tree, &mut externals);
+
+    // An unknown ref is "not found", not a conflict.
+    for r in &packs {
+        if provider.cached(r).is_some_and(|pv| pv.unknown) {
+            let mut required_by = Vec::new();
+            for ext in &externals {
+                if let External::FromDependencyOf(p, ps, Pkg::Pack(d), _) = ext
+                    && d == r
+                {
+                    required_by.extend(words.parents(p, ps));
+                }
+            }
+            required_by.dedup();
+            return ResolveError::NotFound {
+                pack_ref: r.clone(),
+                required_by,
+            };
+        }
+    }
+
+    let mut asked: Vec<String> = Vec::new();
+    let mut asks: Vec<String> = Vec::new();
+    let mut push = |line: String| {
+        if !asks.contains(&line) {
+            asks.push(line);
+        }
+    };
+    for ext in &externals {
+        match ext {
+            External::FromDependencyOf(Pkg::Root, _, d, ds) => {
+                let what = words.asks(&Pkg::Root, None, d, ds);
+                if !asked.contains(&what) {
+                    asked.push(what);
+                }
+            }
+            External::FromDependencyOf(p @ Pkg::Pack(r), ps, d, ds) => {
+                for v in words.versions_in(r, ps) {
+                    push(format!(
+                        "{r} {v} asks for {}",
+                        words.asks(p, Some(&v), d, ds)
+                    ));
+                }
+            }
+            External::Custom(p, s, m) => {
+                push(format!("{} cannot be used: {m}", words.describe(p, s)));
+            }
+            External::NotRoot(..) | External::NoVersions(..) => {}
+        }
+    }
+
+    let explanation = pubgrub::DefaultStringReporter::report_with_formatter(&tree, &words);
+    let requested: Vec<String> = provider.roots().iter().map(ToString::to_string).collect();
+    let mut message = format!(
+        "no set of versions satisfies every requirement of {}:\n{explanation}",
+        requested.join(", ")
+    );
+    asked.sort();
+    if !asked.is_empty() {
+        asks.insert(0, format!("you asked for {}", and_list(&asked)));
+    }
+    if !asks.is_empty() {
+        message.push_str("\nWhat each pack asks for:");
+        for line in &asks {
+            message.push_str("\n  ");
+            message.push_str(line);
+        }
+    }
+    message.push_str("\nAvailable versions:");
+    for r in &packs {
+        message.push_str(&format!("\n  {r}: {}", words.available(r)));
+    }
+    ResolveError::NoSolution {
+        message,
+        packs: packs.into_iter().collect(),
+    }
+}
+
+fn collect_externals(tree: &Tree, out: &mut Vec<Ext>) {
+    match tree {
+        DerivationTree::External(e) => out.push(e.clone()),
+        DerivationTree::Derived(d) => {
+            collect_externals(&d.cause1, out);
+            collect_externals(&d.cause2, out);
+        }
+    }
+}
+
+struct Words<'a, 'p, C: Candidates> {
+    provider: &'a Provider<'p, C>,
+}
+
+impl<C: Candidates> Words<'_, '_, C> {
+    /// The candidate versions of `r` in `set`, ascending.
+    fn versions_in(&self, r: &str, set: &Set) -> Vec<Version> {
+        self.provider
+            .cached(r)
+            .map(|pv| pv.matching(set).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `lib 1.0.0`, `lib 1.0.0 or 1.2.0`, `every version of lib`.
+    fn describe(&self, p: &Pkg, set: &Set) -> String {
+        let r = match p {
+            Pkg::Root => return "the request".to_owned(),
+            Pkg::Pack(r) => r,
+        };
+        let Some(pv) = self.provider.cached(r) else {
+            return format!("{r} {set}");
+        };
+        let m = self.versions_in(r, set);
+        if m.is_empty() {
+            format!("{r} (no available version)")
+        } else if m.len() == pv.candidates.len() && m.len() > 1 {
+            format!("every version of {r}")
+        } else {
+            format!("{r} {}", or_list(&m))
+        }
+    }
+
+    /// Who stands behind a dependency: `the request`, `app 1.0.0`, ...
+    fn parents(&self, p: &Pkg, ps: &Set) -> Vec<String> {
+        match p {
+            Pkg::Root => vec!["the request".to_owned()],
+            Pkg::Pack(r) => self
+                .versions_in(r, ps)
+                .into_iter()
+                .map(|v| format!("{r} {v}"))
+                .collect(),
+        }
+    }
+
+    /// What `p` (at `version`, or at any version in the dependency table)
+    /// wrote about `d`: `lib@^2`; the version set when unknown.
+    fn asks(&self, p: &Pkg, version: Option<&Version>, d: &Pkg, ds: &Set) -> String {
+        let Pkg::Pack(dr) = d else {
+            return self.describe(d, ds);
+        };
+        let mut reqs: Vec<String> = Vec::new();
+        let mut add = |s: String| {
+            if !reqs.contains(&s) {
+                reqs.push(s);
+            }
+        };
+        match p {
+            Pkg::Root => {
+                for dep in self.provider.roots().iter().filter(|x| x.pack == *dr) {
+                    add(dep.to_string());
+                }
+            }
+            Pkg::Pack(r) => {
+                let deps = self.provider.deps.borrow();
+                for ((owner, v), list) in deps.iter() {
+                    if owner != r || version.is_some_and(|want| want != v) {
+                        continue;
+                    }
+                    for dep in list.iter().filter(|x| x.pack == *dr) {
+                        add(dep.to_string());
+                    }
+                }
+                reqs.sort();
+            }
+        }
+        if reqs.is_empty() {
+            self.describe(d, ds)
+        } else {
+            reqs.join(" and ")
+        }
+    }
+
+    /// What a ref offers: `1.0.0, 1.2.0, 2.0.0 (yanked: 2.1.0)`.
+    fn available(&self, r: &str) -> String {
+        let Some(pv) = self.provider.cached(r) else {
+            return "not looked up".to_owned();
+        };
+        let list: Vec<String> = pv.candidates.iter().map(|(v, _)| v.to_string()).collect();
+        let mut s = if list.is_empty() {
+            "none".to_owned()
+        } else {
+            list.join(", ")
+        };
+        if !pv.yanked.is_empty() {
+            let y: Vec<String> = pv.yanked.iter().map(ToString::to_string).collect();
+            s.push_str(&format!(" (yanked, not chosen: {})", y.join(", ")));
+        }
+        s
+    }
+
+    /// The `p ps depends on d ds` sentence, for both the root and packs.
+    fn dependency_sentence(&self, p: &Pkg, ps: &Set, d: &Pkg, ds: &Set) -> String {
+        match p {
+            Pkg::Root => format!("you asked for {}", self.asks(p, None, d, ds)),
+            Pkg::Pack(r) => {
+                let versions = self.versions_in(r, ps);
+                // Different versions may word the requirement differently.
+                let per_version: BTreeSet<String> = versions
+                    .iter()
+                    .map(|v| self.asks(p, Some(v), d, ds))
+                    .collect();
+                if per_version.len() == 1 {
+                    format!(
+                        "{} depends on {}",
+                        self.describe(p, ps),
+                        per_version.into_iter().next().unwrap_or_default()
+                    )
+                } else {
+                    versions
+                        .iter()
+                        .map(|v| format!("{r} {v} depends on {}", self.asks(p, Some(v), d, ds)))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                }
+            }
+        }
+    }
+}
+
+fn or_list(versions: &[Version]) -> String {
+    let s: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    match s.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+impl<C: Candidates> ReportFormatter<Pkg, Set, String> for Words<'_, '_, C> {
+    type Output = String;
+
+    fn format_external(&self, external: &Ext) -> String {
+        match external {
+            External::NotRoot(..) => "we are resolving the request".to_owned(),
+            External::NoVersions(Pkg::Pack(r), _) => {
+                if self.provider.cached(r).is_some_and(|pv| pv.unknown) {
+                    format!("no registry provides {r}")
+                } else {
+                    format!("no version of {r} fits (available: {})", self.available(r))
+                }
+            }
+            External::NoVersions(Pkg::Root, _) => "the request cannot be resolved".to_owned(),
+            External::FromDependencyOf(p, ps, d, ds) => {
+                let mut s = self.dependency_sentence(p, ps, d, ds);
+                if let Pkg::Pack(r) = d
+                    && self.versions_in(r, ds).is_empty()
+                    && self.provider.cached(r).is_some_and(|pv| !pv.unknown)
+                {
+                    s.push_str(&format!(
+                        ", which no available version of {r} satisfies (available: {})",
+                        self.available(r)
+                    ));
+                }
+                s
+            }
+            External::Custom(p, s, m) => format!("{} cannot be used: {m}", self.describe(p, s)),
+        }
+    }
+
+    fn format_terms(&self, terms: &Map<Pkg, Term<Set>>) -> String {
+        let mut terms: Vec<(&Pkg, &Term<Set>)> = terms.iter().collect();
+        terms.sort_by(|a, b| a.0.cmp(b.0));
+        match terms.as_slice() {
+            [] | [(Pkg::Root, Term::Positive(_))] => "the request cannot be satisfied".to_owned(),
+            [(p, Term::Positive(s))] => format!("{} cannot be installed", self.describe(p, s)),
+            [(p, Term::Negative(s))] => format!("{} is required", self.describe(p, s)),
+            [(p1, Term::Positive(s1)), (p2, Term::Negative(s2))]
+            | [(p2, Term::Negative(s2)), (p1, Term::Positive(s1))] => {
+                format!(
+                    "{} requires {}",
+                    self.describe(p1, s1),
+                    self.describe(p2, s2)
+                )
+            }
+            many => {
+                let pos: Vec<String> = many
+                    .iter()
+                    .filter_map(|(p, t)| match t {
+                        Term::Positive(s) if **p != Pkg::Root => Some(self.describe(p, s)),
+                        _ => None,
+                    })
+                    .collect();
+                let neg: Vec<String> = many
+                    .iter()
+                    .filter_map(|(p, t)| match t {
+                        Term::Negative(s) => Some(self.describe(p, s)),
+                        _ => None,
+                    })
+                    .collect();
+                let together = if pos.is_empty() {
+                    "the request".to_owned()
+                } else {
+                    and_list(&pos)
+                };
+                if neg.is_empty() {
+                    format!("{together} cannot be installed together")
+                } else {
+                    format!("{together} cannot be installed without {}", and_list(&neg))
+                }
+            }
+        }
+    }
+
+    fn explain_both_external(&self, e1: &Ext, e2: &Ext, terms: &Map<Pkg, Term<Set>>) -> String {
+        format!(
+            "Because {} and {}, {}.",
+            self.format_external(e1),
+            self.format_external(e2),
+            self.format_terms(terms)
+        )
+    }
+
+    fn explain_both_ref(
+        &self,
+        id1: usize,
+        d1: &Derived<Pkg, Set, String>,
+        id2: usize,
+        d2: &Derived<Pkg, Set, String>,
+        terms: &Map<Pkg, Term<Set>>,
+    ) -> String {
+        format!(
+            "Because {} ({id1}) and {} ({id2}), {}.",
+            self.format_terms(&d1.terms),
+            self.format_terms(&d2.terms),
+            self.format_terms(terms)
+        )
+    }
+
+    fn explain_ref_and_external(
+        &self,
+        id: usize,
+        d: &Derived<Pkg, Set, String>,
+        e: &Ext,
+        terms: &Map<Pkg, Term<Set>>,
+    ) -> String {
+        format!(
+            "Because {} ({id}) and {}, {}.",
+            self.format_terms(&d.terms),
+            self.format_external(e),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_external(&self, e: &Ext, terms: &Map<Pkg, Term<Set>>) -> String {
+        format!(
+            "And because {}, {}.",
+            self.format_external(e),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_ref(
+        &self,
+        id: usize,
+        d: &Derived<Pkg, Set, String>,
+        terms: &Map<Pkg, Term<Set>>,
+    ) -> String {
+        format!(
+            "And because {} ({id}), {}.",
+            self.format_terms(&d.terms),
+            self.format_terms(terms)
+        )
+    }
+
+    fn and_explain_prior_and_external(
+        &self,
+        prior: &Ext,
+        e: &Ext,
+        terms: &Map<Pkg, Term<Set>>,
+    ) -> String {
+        format!(
+            "And because {} and {}, {}.",
+            self.format_external(prior),
+            self.format_external(e),
+            self.format_terms(terms)
+        )
+    }
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
