@@ -3,10 +3,16 @@
 //! - [`extract`]: detect an archive's format from its bytes and stream it
 //!   into a fresh staging directory, refusing every unsafe entry;
 //!   [`verify_sha256`] checks a downloaded file against its index checksum.
+//! - [`root`]: an install root (formats.md §5) changed by transactions that
+//!   a crash at any point cannot leave half-done: a process-wide lock, a
+//!   journal, renames, an atomically replaced `knap.lock`, and recovery
+//!   whenever the root is opened.
 
 pub mod extract;
+pub mod root;
 
 pub use extract::{
     ArchiveFormat, ChecksumError, ExtractError, Extracted, Limits, detect_format, extract,
     verify_sha256,
 };
+pub use root::{InstallRoot, Recovery, RootError, Step};
