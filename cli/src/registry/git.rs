@@ -78,6 +78,7 @@ impl GitIndex {
             .common
             .progress
             .then(|| crate::output::spinner(&format!("git: fetching {url}")));
+        let started = std::time::Instant::now();
         let fetched = {
             let url = url.clone();
             let repo_dir = repo_dir.clone();
@@ -92,6 +93,7 @@ impl GitIndex {
             registry: name.clone(),
             message: format!("git {url}: {m}"),
         })?;
+        tracing::debug!("git {url}: fetched in {:?}", started.elapsed());
         if previous.as_deref() == Some(commit.as_str()) {
             return Ok(UpdateOutcome::NotModified {
                 detail: format!("at {}", &commit[..12]),
@@ -111,6 +113,7 @@ impl GitIndex {
                 ("sparse", format!("sparse layout, {} packs", packs.len()))
             }
         };
+        tracing::debug!("git {url}: validated after {:?}", started.elapsed());
         self.store(&tree).map_err(|e| {
             self.other(format!(
                 "cannot write the cache {}: {e}",

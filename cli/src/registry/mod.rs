@@ -29,7 +29,7 @@ use knap_schema::index::Entry;
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::urls::RegistryLocation;
 use knap_schema::validate::{
-    Compat, check_index_text, validate_sparse_config, validate_sparse_pack,
+    Compat, check_index_text, validate_index, validate_sparse_config, validate_sparse_pack,
 };
 use knap_schema::{Index, Problems};
 use url::Url;
@@ -344,8 +344,14 @@ fn invalid(registry: &str, location: &str, problems: String) -> RegistryError {
     }
 }
 
-/// Parses and validates a whole index.
+/// Parses and validates a whole index. The fast path parses and validates
+/// the entries on every core; a document with any problem is then checked
+/// again by `check_index_text` / `validate_index` on one thread, so that
+/// every problem is reported with its exact JSON path.
 pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
+    if let Some(index) = parse_index_fast(bytes) {
+        return Ok(index);
+    }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
     let (index, problems) = check_index_text(text, Compat::Knap);
@@ -356,6 +362,73 @@ pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index
         Some(i) if !problems.has_errors() => Ok(i),
         _ => Err(invalid(registry, location, format_problems(&problems))),
     }
+}
+
+/// `index.json` with its entries still unparsed.
+#[derive(serde::Deserialize)]
+struct RawIndex<'a> {
+    #[serde(borrow)]
+    packs: Vec<&'a serde_json::value::RawValue>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The index, if it parses and has no problem at all; `None` otherwise.
+fn parse_index_fast(bytes: &[u8]) -> Option<Index> {
+    let raw: RawIndex<'_> = serde_json::from_slice(bytes).ok()?;
+    let mut head: Index = serde_json::from_value(serde_json::Value::Object(raw.rest)).ok()?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = raw.packs.len().div_ceil(threads).max(1);
+    let parts: Vec<Option<Vec<knap_schema::index::Entry>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .packs
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    let entries = c
+                        .iter()
+                        .map(|r| serde_json::from_str(r.get()).ok())
+                        .collect::<Option<Vec<knap_schema::index::Entry>>>()?;
+                    let mut p = Problems::new();
+                    knap_schema::validate::validate_entries(
+                        &entries,
+                        "$.packs",
+                        Compat::Knap,
+                        false,
+                        &mut p,
+                    );
+                    (!p.has_errors()).then_some(entries)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    if validate_index(&head, Compat::Knap).has_errors() {
+        return None;
+    }
+    for part in parts {
+        head.packs.extend(part?);
+    }
+    // (ref, version) must be unique across the chunks too.
+    let mut seen = std::collections::HashSet::new();
+    for e in &head.packs {
+        let v = e.semver()?;
+        if !seen.insert((
+            e.pack_ref.as_str(),
+            v.major,
+            v.minor,
+            v.patch,
+            v.pre.clone(),
+        )) {
+            return None;
+        }
+    }
+    Some(head)
 }
 
 /// Parses a cached whole index that validated when it was stored.
@@ -421,4 +494,55 @@ pub(crate) fn summary(index: &Index) -> String {
     let refs: std::collections::BTreeSet<&str> =
         index.packs.iter().map(|e| e.pack_ref.as_str()).collect();
     format!("{} versions of {} packs", index.packs.len(), refs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(r: &str, v: &str) -> serde_json::Value {
+        serde_json::json!({
+            "ref": r, "label": r, "description": "", "version": v, "author": "a",
+            "license": "MIT", "keywords": [], "runtime_deps": [],
+            "install_sources": [{"type": "archive", "url": "https://example.org/a.tgz",
+                "checksum": format!("sha256:{}", "0".repeat(64))}],
+            "contents": {}
+        })
+    }
+
+    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
+            "last_updated": "2026-11-21T12:00:00Z", "packs": packs
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn parse_index_accepts_a_valid_index_and_keeps_unknown_fields() {
+        let mut e = entry("a", "1.0.0");
+        e["x_custom"] = serde_json::json!(1);
+        let i = parse_index("r", "here", &doc(vec![e, entry("b", "1.0.0")])).unwrap();
+        assert_eq!(i.packs.len(), 2);
+        assert_eq!(i.packs[0].extra["x_custom"], 1);
+    }
+
+    #[test]
+    fn parse_index_reports_duplicates_across_chunks_with_their_path() {
+        let packs: Vec<_> = (0..40)
+            .map(|i| entry(&format!("p{i:02}"), "1.0.0"))
+            .chain([entry("p00", "1.0.0")])
+            .collect();
+        let e = parse_index("r", "here", &doc(packs)).unwrap_err();
+        assert_eq!(e.kind(), Kind::Integrity);
+        assert!(e.to_string().contains("$.packs[40].version"), "{e}");
+    }
+
+    #[test]
+    fn parse_index_locates_a_type_error() {
+        let mut e = entry("a", "1.0.0");
+        e["keywords"] = serde_json::json!("not a list");
+        let err = parse_index("r", "here", &doc(vec![e])).unwrap_err();
+        assert!(err.to_string().contains("$.packs[0].keywords"), "{err}");
+    }
 }
