@@ -9,6 +9,7 @@
 //! default 64 MiB).
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -100,6 +101,10 @@ pub enum FetchError {
     Setup(String),
 }
 
+/// What makes two registries' clients different: the redirect policy and
+/// the CA files.
+type ClientKey = (bool, Vec<PathBuf>);
+
 /// A client for one registry.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -109,62 +114,21 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// A fetcher for one registry. Registries with the same redirect policy
+    /// and CA files share one client (and so one connection pool and one
+    /// load of the CA bundles).
     pub fn new(settings: HttpSettings, policy: FetchPolicy) -> Result<Self, FetchError> {
-        let allow_http = policy.allow_http;
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            let u = attempt.url();
-            if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
-                let msg = format!("refusing a redirect to plain http: {u}");
-                attempt.error(msg)
-            } else if !matches!(u.scheme(), "http" | "https") {
-                let msg = format!("refusing a redirect to {u}");
-                attempt.error(msg)
-            } else if attempt.previous().len() >= 10 {
-                attempt.error("too many redirects")
-            } else {
-                attempt.follow()
+        static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+        let key = (policy.allow_http, policy.ca_files.clone());
+        let mut clients = CLIENTS.lock().expect("client cache lock");
+        let client = match clients.iter().find(|(k, _)| *k == key) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = build_client(&settings, &policy)?;
+                clients.push((key, c.clone()));
+                c
             }
-        });
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("knap/", env!("CARGO_PKG_VERSION"))),
-        );
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(redirect)
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            .read_timeout(settings.timeout);
-        let mut certs = Vec::new();
-        let mut files = policy.ca_files.clone();
-        if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
-            files.push(PathBuf::from(f));
-        }
-        for f in &files {
-            let pem = std::fs::read(f).map_err(|e| {
-                FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
-            })?;
-            let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                FetchError::Setup(format!(
-                    "{}: not a PEM certificate bundle: {e}",
-                    f.display()
-                ))
-            })?;
-            if found.is_empty() {
-                return Err(FetchError::Setup(format!(
-                    "{}: holds no PEM certificate",
-                    f.display()
-                )));
-            }
-            certs.extend(found);
-        }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
+        };
         Ok(Self {
             client,
             settings,
@@ -277,6 +241,67 @@ impl Fetcher {
             last_modified,
         })
     }
+}
+
+fn build_client(
+    settings: &HttpSettings,
+    policy: &FetchPolicy,
+) -> Result<reqwest::Client, FetchError> {
+    let allow_http = policy.allow_http;
+    let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+        let u = attempt.url();
+        if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
+            let msg = format!("refusing a redirect to plain http: {u}");
+            attempt.error(msg)
+        } else if !matches!(u.scheme(), "http" | "https") {
+            let msg = format!("refusing a redirect to {u}");
+            attempt.error(msg)
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("knap/", env!("CARGO_PKG_VERSION"))),
+    );
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(redirect)
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .read_timeout(settings.timeout);
+    let mut certs = Vec::new();
+    let mut files = policy.ca_files.clone();
+    if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
+        files.push(PathBuf::from(f));
+    }
+    for f in &files {
+        let pem = std::fs::read(f).map_err(|e| {
+            FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
+        })?;
+        let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            FetchError::Setup(format!(
+                "{}: not a PEM certificate bundle: {e}",
+                f.display()
+            ))
+        })?;
+        if found.is_empty() {
+            return Err(FetchError::Setup(format!(
+                "{}: holds no PEM certificate",
+                f.display()
+            )));
+        }
+        certs.extend(found);
+    }
+    if !certs.is_empty() {
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
 }
 
 fn retryable(e: &FetchError) -> bool {
