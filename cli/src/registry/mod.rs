@@ -375,7 +375,9 @@ struct RawIndex<'a> {
 
 /// The index, if it parses and has no problem at all; `None` otherwise.
 fn parse_index_fast(bytes: &[u8]) -> Option<Index> {
-    let raw: RawIndex<'_> = serde_json::from_slice(bytes).ok()?;
+    let mut raw: RawIndex<'_> = serde_json::from_slice(bytes).ok()?;
+    raw.rest
+        .insert("packs".into(), serde_json::Value::Array(vec![]));
     let mut head: Index = serde_json::from_value(serde_json::Value::Object(raw.rest)).ok()?;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -525,6 +527,16 @@ mod tests {
         let i = parse_index("r", "here", &doc(vec![e, entry("b", "1.0.0")])).unwrap();
         assert_eq!(i.packs.len(), 2);
         assert_eq!(i.packs[0].extra["x_custom"], 1);
+    }
+
+    #[test]
+    fn the_fast_path_accepts_a_valid_index() {
+        let packs: Vec<_> = (0..40)
+            .map(|i| entry(&format!("p{i:02}"), "1.0.0"))
+            .collect();
+        let i = parse_index_fast(&doc(packs)).expect("the fast path takes a valid index");
+        assert_eq!(i.packs.len(), 40);
+        assert_eq!(i.packs[39].pack_ref, "p39");
     }
 
     #[test]
