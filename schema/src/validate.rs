@@ -34,18 +34,23 @@ pub const ATTUNE_DEPENDENCY_VERSIONS: [&str; 3] =
 /// Parses and validates the text of an `index.json`. A document that cannot
 /// be read as an index at all gives one problem at the offending path.
 pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems) {
+    // One plain parse on the common path; the slower path-tracking parse
+    // only runs to locate an error.
     let mut p = Problems::new();
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        p.error("$", format!("not valid JSON: {e}"));
-        return (None, p);
-    }
-    match from_json_str::<Index>(text) {
+    match serde_json::from_str::<Index>(text) {
         Ok(index) => {
             let problems = validate_index(&index, compat);
             (Some(index), problems)
         }
+        Err(e) if e.is_syntax() || e.is_eof() => {
+            p.error("$", format!("not valid JSON: {e}"));
+            (None, p)
+        }
         Err(e) => {
-            p.error(e.path, e.message);
+            match from_json_str::<Index>(text) {
+                Err(located) => p.error(located.path, located.message),
+                Ok(_) => p.error("$", e.to_string()),
+            }
             (None, p)
         }
     }
