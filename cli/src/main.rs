@@ -1,5 +1,4 @@
-//! `knap`, the user's client: registries, search and info (the install
-//! family lands in later modules under `commands/`).
+//! `knap`, the user's client: registries, search, info and install.
 //!
 //! Data flows formats (`knap_schema`) -> fetch (`http`, `registry`) ->
 //! resolve (`index_set`) -> the commands. Errors map to cli.md's exit codes
@@ -13,6 +12,7 @@ mod http;
 mod index_set;
 mod output;
 mod registry;
+mod sources;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -80,6 +80,36 @@ enum Command {
         /// Look only in this registry.
         #[arg(long, value_name = "NAME")]
         registry: Option<String>,
+    },
+    /// Install packs and their dependencies (without SPEC: exactly what
+    /// knap.lock says).
+    Install {
+        /// REF or REF@REQ.
+        specs: Vec<String>,
+        /// Resolve from this registry only.
+        #[arg(long, value_name = "NAME")]
+        registry: Option<String>,
+        /// Fail (exit 3) if knap.lock would change.
+        #[arg(long)]
+        locked: bool,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Fetch and reinstall packs even when already installed.
+        #[arg(long)]
+        force: bool,
+        /// Install the named packs only, not their dependencies.
+        #[arg(long)]
+        no_deps: bool,
+        /// Parallel downloads.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        jobs: usize,
+        /// Allow a remote SPEC without a checksum (URL specs: not supported yet).
+        #[arg(long)]
+        allow_unverified: bool,
+        /// The checksum of an archive URL SPEC (URL specs: not supported yet).
+        #[arg(long, value_name = "sha256:HEX")]
+        checksum: Option<String>,
     },
 }
 
@@ -231,6 +261,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Info { spec, registry } => {
             commands::info::run(&ctx, &spec, registry.as_deref()).await
+        }
+        Command::Install {
+            specs,
+            registry,
+            locked,
+            dry_run,
+            force,
+            no_deps,
+            jobs,
+            allow_unverified,
+            checksum,
+        } => {
+            commands::install::run(
+                &ctx,
+                commands::install::InstallArgs {
+                    specs,
+                    registry,
+                    locked,
+                    dry_run,
+                    force,
+                    no_deps,
+                    jobs,
+                    allow_unverified,
+                    checksum,
+                },
+            )
+            .await
         }
     }
 }

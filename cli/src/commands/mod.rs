@@ -2,6 +2,7 @@
 //! from the global flags.
 
 pub mod info;
+pub mod install;
 pub mod registry;
 pub mod search;
 pub mod update;
@@ -22,7 +23,6 @@ pub struct Ctx {
     pub quiet: bool,
     pub style: Style,
     /// `--root` / `KNAP_ROOT` (used by the install family).
-    #[allow(dead_code)]
     pub root: Option<PathBuf>,
 }
 

@@ -5,6 +5,7 @@
 mod cli_tests;
 mod git_tests;
 mod http_tests;
+mod install_tests;
 mod priority_tests;
 mod server;
 mod sparse_tests;

@@ -1,0 +1,812 @@
+//! `knap install`: resolve the requested packs (the previous `knap.lock`
+//! preferred), fetch every pack that is not already installed at that
+//! exact version and checksum into staging, verify it, and commit all of
+//! them with the new `knap.lock` in one `InstallRoot` transaction.
+//!
+//! Without SPEC, installs exactly what `knap.lock` says: every locked pack
+//! whose directory is missing (all of them with `--force`) is fetched from
+//! its locked source and must reproduce the locked tree digest.
+//!
+//! Nothing under the root changes before every pack has been fetched and
+//! verified; any failure leaves the root and its lock untouched.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::MultiProgress;
+use knap_installer::InstallRoot;
+use knap_resolver::{Candidates, ResolveError};
+use knap_schema::config::RegistryConfig;
+use knap_schema::index::{Entry, InstallSource};
+use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
+use knap_schema::urls::{RegistryLocation, SourcePolicy, resolve_source_url};
+use knap_schema::{Dependency, tree_digest};
+use serde_json::json;
+use url::Url;
+
+use super::Ctx;
+use crate::error::{Kind, KnapError};
+use crate::index_set::{IndexSet, Provided};
+use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
+use crate::sources::{SourceError, archive, git};
+
+/// The flags of `knap install`.
+#[derive(Debug, Default)]
+pub struct InstallArgs {
+    pub specs: Vec<String>,
+    pub registry: Option<String>,
+    pub locked: bool,
+    pub dry_run: bool,
+    pub force: bool,
+    pub no_deps: bool,
+    pub jobs: usize,
+    pub allow_unverified: bool,
+    pub checksum: Option<String>,
+}
+
+/// One source to try, already resolved to an absolute location.
+#[derive(Debug, Clone)]
+enum Source {
+    Archive {
+        url: Url,
+        checksum: String,
+    },
+    Git {
+        url: Url,
+        commit: String,
+        checksum: String,
+    },
+    /// A source the index names but that may not be used (why).
+    Refused(String),
+}
+
+impl Source {
+    fn locked(&self) -> Option<LockedSource> {
+        match self {
+            Source::Archive { url, checksum } => Some(LockedSource::Archive {
+                url: url.to_string(),
+                checksum: checksum.clone(),
+            }),
+            Source::Git {
+                url,
+                commit,
+                checksum,
+            } => Some(LockedSource::Git {
+                url: url.to_string(),
+                git_ref: commit.clone(),
+                checksum: checksum.clone(),
+            }),
+            Source::Refused(_) => None,
+        }
+    }
+}
+
+/// One pack to fetch into staging.
+struct Job {
+    pack_ref: String,
+    version: String,
+    registry: Option<String>,
+    dependencies: Vec<String>,
+    yanked: bool,
+    sources: Vec<Source>,
+    /// The tree digest the result must have (installs from the lock).
+    expect_tree: Option<String>,
+    /// `<staging>/<ref>`, not existing yet.
+    dest: PathBuf,
+    downloader: Downloader,
+}
+
+/// What one job produced.
+struct Staged {
+    pack: LockedPack,
+    dest: PathBuf,
+}
+
+/// Settings shared by every job.
+struct Shared {
+    store: archive::Store,
+    multi: Option<MultiProgress>,
+}
+
+/// The registries' index lookups, for the resolver.
+struct Fetched<'a>(&'a BTreeMap<String, Option<Provided>>);
+
+impl Candidates for Fetched<'_> {
+    type Error = std::convert::Infallible;
+
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+        Ok(self
+            .0
+            .get(pack_ref)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.entries.clone())
+            .unwrap_or_default())
+    }
+}
+
+/// `--root`, else `KNAP_ROOT` (both in `ctx.root`), else the configuration's
+/// `root`, else `./packs`.
+pub fn root_dir(ctx: &Ctx) -> PathBuf {
+    ctx.root
+        .clone()
+        .or_else(|| ctx.config.root.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("packs"))
+}
+
+fn root_err(e: knap_installer::RootError) -> anyhow::Error {
+    let kind = match &e {
+        knap_installer::RootError::InvalidLock { .. } => Kind::Integrity,
+        _ => Kind::Other,
+    };
+    KnapError::new(kind, e.to_string()).into()
+}
+
+pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
+    if args.checksum.is_some() || args.allow_unverified {
+        return Err(KnapError::usage(
+            "--checksum and --allow-unverified go with an archive URL or git URL SPEC, which this version of knap does not install yet; publish the archive in a registry (or a local one) and install it by ref",
+        )
+        .into());
+    }
+    let root_path = root_dir(ctx);
+    let quiet = ctx.quiet || ctx.json;
+    let root = if quiet {
+        InstallRoot::open_with(&root_path, |_| {})
+    } else {
+        InstallRoot::open(&root_path)
+    }
+    .map_err(root_err)?;
+    let old = root.read_lock().map_err(root_err)?;
+    if args.specs.is_empty() {
+        return install_from_lock(ctx, &args, &root, old).await;
+    }
+
+    // What is asked for: the previous requests plus the new specs.
+    let mut requested: BTreeMap<String, String> = old
+        .as_ref()
+        .map(|l| l.requested.clone())
+        .unwrap_or_default();
+    for spec in &args.specs {
+        if spec.contains("://") || spec.starts_with("git+") || Path::new(spec).exists() {
+            return Err(KnapError::usage(format!(
+                "`{spec}`: installing from a path, an archive URL or a git URL is not supported yet; install packs by `REF` or `REF@REQ` from a registry"
+            ))
+            .into());
+        }
+        let d = Dependency::parse(spec).map_err(|e| KnapError::usage(e.to_string()))?;
+        let req = match spec.split_once('@') {
+            Some((_, r)) => r.trim().to_owned(),
+            None => "*".to_owned(),
+        };
+        requested.insert(d.pack, req);
+    }
+    let roots: Vec<Dependency> = requested
+        .iter()
+        .map(|(r, req)| Dependency::parse(&format!("{r}@{req}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| KnapError::usage(format!("knap.lock `requested`: {e}")))?;
+
+    let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
+    let refs: Vec<String> = requested.keys().cloned().collect();
+    let provided = set.lookup_with_dependencies(&refs).await?;
+    let options = knap_resolver::Options {
+        lock: old.clone(),
+        upgrade: knap_resolver::Upgrade::None,
+        no_deps: args.no_deps,
+    };
+    let resolved = knap_resolver::resolve(&Fetched(&provided), &roots, &options).map_err(
+        |e| -> anyhow::Error {
+            match e {
+                ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
+                other => KnapError::not_found(other.to_string()).into(),
+            }
+        },
+    )?;
+
+    let shared = shared(ctx);
+    let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
+    let mut keep: Vec<LockedPack> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut plan_install: Vec<serde_json::Value> = Vec::new();
+    for r in &resolved {
+        let e = &r.entry;
+        let registry = provided
+            .get(&e.pack_ref)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.registry.clone())
+            .ok_or_else(|| anyhow::anyhow!("no registry recorded for `{}`", e.pack_ref))?;
+        let cfg = ctx
+            .config
+            .registries
+            .iter()
+            .find(|c| c.name == registry)
+            .ok_or_else(|| anyhow::anyhow!("registry `{registry}` is not configured"))?;
+        let sources = entry_sources(cfg, e);
+        let previous = old.as_ref().and_then(|l| l.get(&e.pack_ref));
+        let installed = previous.is_some_and(|p| {
+            p.version == e.version
+                && p.registry.as_deref() == Some(registry.as_str())
+                && sources
+                    .iter()
+                    .filter_map(Source::locked)
+                    .any(|s| checksum_of(&s) == checksum_of(&p.source))
+                && root.path().join(&e.pack_ref).is_dir()
+        });
+        if installed && !args.force {
+            let mut p = previous.expect("installed implies a locked pack").clone();
+            p.dependencies = r.dependencies.clone();
+            keep.push(p);
+            continue;
+        }
+        plan_install.push(json!({
+            "ref": e.pack_ref,
+            "version": e.version,
+            "registry": registry,
+            "previous": previous.map(|p| p.version.clone()),
+        }));
+        let downloader = match downloaders.get(&registry) {
+            Some(d) => d.clone(),
+            None => {
+                let d = downloader_for(ctx, Some(cfg))?;
+                downloaders.insert(registry.clone(), d.clone());
+                d
+            }
+        };
+        jobs.push(Job {
+            pack_ref: e.pack_ref.clone(),
+            version: e.version.clone(),
+            registry: Some(registry),
+            dependencies: r.dependencies.clone(),
+            yanked: e.yanked,
+            sources,
+            expect_tree: None,
+            dest: PathBuf::new(),
+            downloader,
+        });
+    }
+    let resolved_refs: BTreeSet<&str> = resolved.iter().map(|r| r.pack_ref()).collect();
+    let removed: Vec<String> = old
+        .iter()
+        .flat_map(|l| l.packs.iter())
+        .map(|p| p.pack_ref.clone())
+        .filter(|r| !resolved_refs.contains(r.as_str()))
+        .collect();
+
+    if args.locked {
+        let would_change = old.as_ref().is_none_or(|l| l.requested != requested)
+            || !removed.is_empty()
+            || jobs.iter().any(|j| {
+                let prev = old.as_ref().and_then(|l| l.get(&j.pack_ref));
+                prev.is_none_or(|p| {
+                    p.version != j.version
+                        || !j
+                            .sources
+                            .iter()
+                            .filter_map(Source::locked)
+                            .any(|s| checksum_of(&s) == checksum_of(&p.source))
+                })
+            });
+        if would_change {
+            return Err(KnapError::not_found(
+                "--locked: knap.lock would change (new packs, versions or requests); run without --locked to update it",
+            )
+            .into());
+        }
+    }
+
+    if args.dry_run {
+        let keep_json: Vec<_> = keep
+            .iter()
+            .map(|p| json!({"ref": p.pack_ref, "version": p.version}))
+            .collect();
+        if ctx.json {
+            crate::output::print_json(&json!({
+                "dry_run": true,
+                "root": root.path(),
+                "install": plan_install,
+                "unchanged": keep_json,
+                "remove": removed,
+            }));
+        } else {
+            for p in &plan_install {
+                let prev = match p["previous"].as_str() {
+                    Some(v) => format!(" (replacing {v})"),
+                    None => String::new(),
+                };
+                ctx.say(&format!(
+                    "would install {} {} from `{}`{prev}",
+                    p["ref"].as_str().unwrap_or(""),
+                    p["version"].as_str().unwrap_or(""),
+                    p["registry"].as_str().unwrap_or("")
+                ));
+            }
+            for p in &keep {
+                ctx.say(&format!(
+                    "unchanged {} {}",
+                    p.pack_ref,
+                    ctx.style.dim(&p.version)
+                ));
+            }
+            for r in &removed {
+                ctx.say(&format!("would remove {r}"));
+            }
+            if plan_install.is_empty() && removed.is_empty() {
+                ctx.say("nothing to do");
+            }
+        }
+        return Ok(());
+    }
+
+    let new_requested = requested;
+    let staged = run_jobs(&root, jobs, args.jobs, shared).await?;
+    let mut packs = keep;
+    packs.extend(staged.iter().map(|s| s.pack.clone()));
+    packs.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
+    let new_lock = Lockfile {
+        requested: new_requested,
+        packs,
+        ..old.clone().unwrap_or_default()
+    };
+    finish(ctx, &root, old.as_ref(), new_lock, staged, removed)
+}
+
+/// Commits (unless nothing changed) and reports.
+fn finish(
+    ctx: &Ctx,
+    root: &InstallRoot,
+    old: Option<&Lockfile>,
+    new_lock: Lockfile,
+    staged: Vec<Staged>,
+    removed: Vec<String>,
+) -> anyhow::Result<()> {
+    let installed: Vec<(String, String)> = staged
+        .iter()
+        .map(|s| (s.pack.pack_ref.clone(), s.pack.version.clone()))
+        .collect();
+    let unchanged: Vec<(String, String)> = new_lock
+        .packs
+        .iter()
+        .filter(|p| !installed.iter().any(|(r, _)| r == &p.pack_ref))
+        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .collect();
+    if staged.is_empty() && removed.is_empty() && old == Some(&new_lock) {
+        tracing::debug!("nothing changed; knap.lock is left as it is");
+    } else {
+        let new_packs = staged
+            .into_iter()
+            .map(|s| (s.pack.pack_ref, s.dest))
+            .collect();
+        root.commit(new_packs, removed.clone(), &new_lock)
+            .map_err(root_err)?;
+    }
+    if ctx.json {
+        let list = |v: &[(String, String)]| -> Vec<serde_json::Value> {
+            v.iter()
+                .map(|(r, ver)| json!({"ref": r, "version": ver}))
+                .collect()
+        };
+        crate::output::print_json(&json!({
+            "root": root.path(),
+            "installed": list(&installed),
+            "unchanged": list(&unchanged),
+            "removed": removed,
+        }));
+    } else {
+        for (r, v) in &installed {
+            ctx.say(&format!("{} {r} {v}", ctx.style.green("installed")));
+        }
+        for r in &removed {
+            ctx.say(&format!("removed {r}"));
+        }
+        if installed.is_empty() && removed.is_empty() {
+            ctx.say(&format!(
+                "nothing to do: {} packs up to date in {}",
+                unchanged.len(),
+                root.path().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `knap install` without SPEC: reinstall what the lock names and is missing.
+async fn install_from_lock(
+    ctx: &Ctx,
+    args: &InstallArgs,
+    root: &InstallRoot,
+    old: Option<Lockfile>,
+) -> anyhow::Result<()> {
+    let Some(lock) = old else {
+        if args.locked {
+            return Err(KnapError::not_found(
+                "--locked: the root has no knap.lock; install packs by name first",
+            )
+            .into());
+        }
+        ctx.say(&format!(
+            "no knap.lock in {}: nothing to install (name packs to install: `knap install REF`)",
+            root.path().display()
+        ));
+        return Ok(());
+    };
+    let mut jobs = Vec::new();
+    for p in &lock.packs {
+        if !args.force && root.path().join(&p.pack_ref).is_dir() {
+            continue;
+        }
+        let cfg = p
+            .registry
+            .as_ref()
+            .and_then(|n| ctx.config.registries.iter().find(|c| &c.name == n));
+        let source = match &p.source {
+            LockedSource::Archive { url, checksum } => match Url::parse(url) {
+                Ok(url) => Source::Archive {
+                    url,
+                    checksum: checksum.clone(),
+                },
+                Err(e) => Source::Refused(format!("{url}: {e}")),
+            },
+            LockedSource::Git {
+                url,
+                git_ref,
+                checksum,
+            } => match Url::parse(url) {
+                Ok(url) => Source::Git {
+                    url,
+                    commit: git_ref.clone(),
+                    checksum: checksum.clone(),
+                },
+                Err(e) => Source::Refused(format!("{url}: {e}")),
+            },
+            LockedSource::Path { path } => Source::Refused(format!(
+                "{path}: reinstalling a pack from a local path is not supported yet"
+            )),
+        };
+        jobs.push(Job {
+            pack_ref: p.pack_ref.clone(),
+            version: p.version.clone(),
+            registry: p.registry.clone(),
+            dependencies: p.dependencies.clone(),
+            yanked: p.yanked,
+            sources: vec![source],
+            expect_tree: Some(p.tree.clone()),
+            dest: PathBuf::new(),
+            downloader: downloader_for(ctx, cfg)?,
+        });
+    }
+    if args.dry_run {
+        let refs: Vec<_> = jobs
+            .iter()
+            .map(|j| json!({"ref": j.pack_ref, "version": j.version}))
+            .collect();
+        if ctx.json {
+            crate::output::print_json(
+                &json!({"dry_run": true, "root": root.path(), "install": refs, "remove": []}),
+            );
+        } else if jobs.is_empty() {
+            ctx.say("nothing to do");
+        } else {
+            for j in &jobs {
+                ctx.say(&format!(
+                    "would install {} {} (from knap.lock)",
+                    j.pack_ref, j.version
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let staged = run_jobs(root, jobs, args.jobs, shared(ctx)).await?;
+    // The lock stays as it is: the packs are what it already says.
+    let mut new_lock = lock.clone();
+    for s in &staged {
+        if let Some(p) = new_lock
+            .packs
+            .iter_mut()
+            .find(|p| p.pack_ref == s.pack.pack_ref)
+        {
+            p.installed_at = s.pack.installed_at.clone();
+        }
+    }
+    finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
+}
+
+fn shared(ctx: &Ctx) -> Shared {
+    let limits = ctx.config.limits.clone().unwrap_or_default();
+    let defaults = knap_installer::Limits::default();
+    Shared {
+        store: archive::Store {
+            cache_root: ctx.env.cache_root.clone(),
+            max_download: limits.download_size.unwrap_or(DEFAULT_DOWNLOAD_LIMIT),
+            limits: knap_installer::Limits {
+                max_total_bytes: limits.extracted_size.unwrap_or(defaults.max_total_bytes),
+                max_entries: limits.entries.unwrap_or(defaults.max_entries),
+            },
+        },
+        multi: ctx.env.progress.then(MultiProgress::new),
+    }
+}
+
+/// The HTTP client for a registry's sources (its CA files, http policy and
+/// token), or the defaults when the registry is not configured any more.
+fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Downloader> {
+    let mut ca_files: Vec<PathBuf> = ctx.env.global_ca_file.iter().cloned().collect();
+    let mut allow_http = false;
+    let mut token = None;
+    if let Some(cfg) = cfg {
+        ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
+        allow_http = cfg.allow_http;
+        let host = RegistryLocation::parse(&cfg.url, cfg.allow_http)
+            .ok()
+            .and_then(|l| match l {
+                RegistryLocation::Http(u)
+                | RegistryLocation::Sparse(u)
+                | RegistryLocation::Git(u) => u.host_str().map(str::to_owned),
+                RegistryLocation::Local(_) => None,
+            });
+        if let (Some(var), Some(host)) = (&cfg.token_env, host) {
+            token = std::env::var(var)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| (host, t));
+        }
+    }
+    Downloader::new(&ctx.env.http, allow_http, &ca_files, token)
+        .map_err(|e| KnapError::new(e.kind, e.message).into())
+}
+
+/// Where the registry's index was read from: relative source URLs resolve
+/// against it.
+fn source_base(cfg: &RegistryConfig) -> Result<Url, String> {
+    match RegistryLocation::parse(&cfg.url, cfg.allow_http)? {
+        RegistryLocation::Local(p) => {
+            let abs = std::path::absolute(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            if abs.is_dir() {
+                Url::from_directory_path(&abs)
+            } else {
+                Url::from_file_path(&abs)
+            }
+            .map_err(|()| format!("{}: not an absolute path", abs.display()))
+        }
+        RegistryLocation::Http(u) => Ok(crate::registry::index_url(&u)),
+        RegistryLocation::Sparse(u) | RegistryLocation::Git(u) => Ok(u),
+    }
+}
+
+/// The entry's install sources in index order, resolved against the
+/// registry's location and checked against its URL policy.
+fn entry_sources(cfg: &RegistryConfig, e: &Entry) -> Vec<Source> {
+    let base = match source_base(cfg) {
+        Ok(b) => b,
+        Err(m) => return vec![Source::Refused(format!("registry `{}`: {m}", cfg.name))],
+    };
+    let policy = SourcePolicy {
+        allow_http: cfg.allow_http,
+    };
+    e.install_sources
+        .iter()
+        .map(|s| match resolve_source_url(&base, s.url(), policy) {
+            Err(m) => Source::Refused(format!("{} source `{}`: {m}", s.kind(), s.url())),
+            Ok(url) => match s {
+                InstallSource::Archive(a) => Source::Archive {
+                    url,
+                    checksum: a.checksum.clone(),
+                },
+                InstallSource::Git(g) => Source::Git {
+                    url,
+                    commit: g.git_ref.clone(),
+                    checksum: g.checksum.clone(),
+                },
+            },
+        })
+        .collect()
+}
+
+fn checksum_of(s: &LockedSource) -> Option<&str> {
+    match s {
+        LockedSource::Archive { checksum, .. } | LockedSource::Git { checksum, .. } => {
+            Some(checksum)
+        }
+        LockedSource::Path { .. } => None,
+    }
+}
+
+/// Fetches every job into its own staging directory, `jobs` at a time.
+/// On any failure, removes what was staged and reports every failure.
+async fn run_jobs(
+    root: &InstallRoot,
+    mut jobs: Vec<Job>,
+    parallel: usize,
+    shared: Shared,
+) -> anyhow::Result<Vec<Staged>> {
+    let mut staging_dirs = Vec::new();
+    for j in &mut jobs {
+        let dir = root.new_staging_dir().map_err(root_err)?;
+        j.dest = dir.join(&j.pack_ref);
+        staging_dirs.push(dir);
+    }
+    let shared = Arc::new(shared);
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, job) in jobs.into_iter().enumerate() {
+        let shared = shared.clone();
+        let semaphore = semaphore.clone();
+        set.spawn(async move {
+            let _permit = semaphore
+                .acquire_owned()
+                .await
+                .expect("the semaphore is open");
+            let name = format!("{} {}", job.pack_ref, job.version);
+            (i, name, fetch_job(job, &shared).await)
+        });
+    }
+    let mut done: Vec<(usize, Staged)> = Vec::new();
+    let mut failures: Vec<(String, Vec<SourceError>)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (i, name, result) = r.expect("an install task panicked");
+        match result {
+            Ok(s) => done.push((i, s)),
+            Err(errors) => failures.push((name, errors)),
+        }
+    }
+    if !failures.is_empty() {
+        for d in &staging_dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        failures.sort_by(|a, b| a.0.cmp(&b.0));
+        let kinds: Vec<Kind> = failures
+            .iter()
+            .flat_map(|(_, es)| es.iter().map(|e| e.kind))
+            .collect();
+        let kind = if kinds.contains(&Kind::Integrity) {
+            Kind::Integrity
+        } else if kinds.contains(&Kind::Registry) {
+            Kind::Registry
+        } else {
+            Kind::Other
+        };
+        let mut message =
+            String::from("nothing was installed; the root and knap.lock are unchanged");
+        for (name, errors) in &failures {
+            message.push_str(&format!("\n{name}: every install source failed:"));
+            for e in errors {
+                message.push_str(&format!("\n  - {e}"));
+            }
+        }
+        return Err(KnapError::new(kind, message).into());
+    }
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, s)| s).collect())
+}
+
+/// Tries the job's sources in order; the first that stages a verified pack
+/// wins, else every failure is returned.
+async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>> {
+    let mut errors = Vec::new();
+    if job.sources.is_empty() {
+        errors.push(SourceError::integrity("the index lists no install source"));
+    }
+    for source in &job.sources {
+        match fetch_one(&job, source, shared).await {
+            Ok(tree) => {
+                let Some(locked) = source.locked() else {
+                    unreachable!("a refused source never stages")
+                };
+                let installed_at = time::OffsetDateTime::now_utc()
+                    .replace_nanosecond(0)
+                    .expect("0 ns is valid")
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .expect("RFC 3339 formats");
+                return Ok(Staged {
+                    pack: LockedPack {
+                        pack_ref: job.pack_ref.clone(),
+                        version: job.version.clone(),
+                        registry: job.registry.clone(),
+                        source: locked,
+                        tree,
+                        dependencies: job.dependencies.clone(),
+                        installed_at,
+                        yanked: job.yanked,
+                    },
+                    dest: job.dest.clone(),
+                });
+            }
+            Err(e) => {
+                tracing::info!("{} {}: {e}", job.pack_ref, job.version);
+                let _ = std::fs::remove_dir_all(&job.dest);
+                errors.push(e);
+            }
+        }
+    }
+    Err(errors)
+}
+
+/// Stages the pack from one source and verifies it; returns its tree digest.
+async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String, SourceError> {
+    let expected_tree = match source {
+        Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
+        Source::Archive { url, checksum } => {
+            let bar = shared.multi.as_ref().map(|m| {
+                m.add(crate::output::download_bar(
+                    0,
+                    &format!("{} {}", job.pack_ref, job.version),
+                ))
+            });
+            archive::fetch_and_extract(
+                &job.downloader,
+                &shared.store,
+                url,
+                checksum,
+                &job.dest,
+                bar,
+            )
+            .await?;
+            None
+        }
+        Source::Git {
+            url,
+            commit,
+            checksum,
+        } => {
+            let bar = shared.multi.as_ref().map(|m| {
+                m.add(crate::output::spinner(&format!(
+                    "{} {}: git {url}",
+                    job.pack_ref, job.version
+                )))
+            });
+            let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
+            let r = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d))
+                .await
+                .expect("the git task panicked");
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            r?;
+            Some(checksum.clone())
+        }
+    };
+    let dest = job.dest.clone();
+    let (pack_ref, version) = (job.pack_ref.clone(), job.version.clone());
+    let expect_lock_tree = job.expect_tree.clone();
+    let what = source_text(source);
+    tokio::task::spawn_blocking(move || {
+        let m = knap_schema::manifest::read_pack_dir(&dest).map_err(|e| {
+            SourceError::integrity(format!("{what}: the pack's manifest is not valid: {e}"))
+        })?;
+        let version_ok = semver::Version::parse(&version).is_ok_and(|v| v == m.version);
+        if m.pack_ref != pack_ref || !version_ok {
+            return Err(SourceError::integrity(format!(
+                "{what}: pack.yaml says {} {}, but the index entry is {pack_ref} {version}; tell the registry's maintainer",
+                m.pack_ref, m.version
+            )));
+        }
+        let tree = tree_digest(&dest)
+            .map_err(|e| SourceError::integrity(format!("{what}: {e}")))?
+            .checksum;
+        if let Some(t) = &expected_tree
+            && &tree != t
+        {
+            return Err(SourceError::integrity(format!(
+                "{what}: the checked-out tree's digest is {tree}, the index says {t}"
+            )));
+        }
+        if let Some(t) = &expect_lock_tree
+            && &tree != t
+        {
+            return Err(SourceError::integrity(format!(
+                "{what}: the fetched tree's digest is {tree}, knap.lock says {t}"
+            )));
+        }
+        Ok(tree)
+    })
+    .await
+    .expect("the verify task panicked")
+}
+
+fn source_text(s: &Source) -> String {
+    match s {
+        Source::Archive { url, .. } => format!("archive {url}"),
+        Source::Git { url, commit, .. } => format!("git {url}#{commit}"),
+        Source::Refused(m) => m.clone(),
+    }
+}

@@ -1,0 +1,266 @@
+//! Archive sources: stream the download (or copy a `file://` source) into
+//! the content-addressed cache `<cache>/archives/sha256/<hex>` under a size
+//! limit, verify its SHA-256 against the index BEFORE anything is
+//! extracted, then extract it with `knap_installer::extract` (which refuses
+//! every unsafe entry).
+//!
+//! A cached archive whose bytes still match its name is reused without a
+//! download.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::ProgressBar;
+use knap_installer::Limits;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::SourceError;
+use crate::http::HttpSettings;
+
+/// The default largest archive download (256 MiB).
+pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// An HTTP client for one registry's archive sources.
+#[derive(Clone)]
+pub struct Downloader {
+    client: reqwest::Client,
+    /// The token and the only host it is sent to.
+    token: Option<(String, String)>,
+}
+
+impl Downloader {
+    /// A client with the registry's redirect policy (no downgrade to plain
+    /// http unless allowed or loopback), timeouts and extra CA files.
+    pub fn new(
+        settings: &HttpSettings,
+        allow_http: bool,
+        ca_files: &[PathBuf],
+        token: Option<(String, String)>,
+    ) -> Result<Self, SourceError> {
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            let u = attempt.url();
+            if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
+                let msg = format!("refusing a redirect to plain http: {u}");
+                attempt.error(msg)
+            } else if !matches!(u.scheme(), "http" | "https") {
+                let msg = format!("refusing a redirect to {u}");
+                attempt.error(msg)
+            } else if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else {
+                attempt.follow()
+            }
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("knap/", env!("CARGO_PKG_VERSION"))),
+        );
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(redirect)
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.timeout);
+        let mut files = ca_files.to_vec();
+        if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
+            files.push(PathBuf::from(f));
+        }
+        let mut certs = Vec::new();
+        for f in &files {
+            let pem = std::fs::read(f).map_err(|e| {
+                SourceError::other(format!("cannot read the CA file {}: {e}", f.display()))
+            })?;
+            let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                SourceError::other(format!(
+                    "{}: not a PEM certificate bundle: {e}",
+                    f.display()
+                ))
+            })?;
+            certs.extend(found);
+        }
+        if !certs.is_empty() {
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder.build().map_err(|e| {
+            SourceError::other(format!("cannot set up HTTP: {}", crate::http::chain(&e)))
+        })?;
+        Ok(Self { client, token })
+    }
+}
+
+/// Where verified archives are kept: `<cache>/archives/sha256/`.
+pub fn cache_dir(cache_root: &Path) -> PathBuf {
+    cache_root.join("archives").join("sha256")
+}
+
+/// The 64 hex digits of a well-formed `sha256:HEX` checksum.
+pub fn checksum_hex(checksum: &str) -> Result<&str, SourceError> {
+    checksum
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| {
+            SourceError::integrity(format!(
+                "`{checksum}` is not a checksum; expected `sha256:` and 64 lowercase hex digits"
+            ))
+        })
+}
+
+/// Where archives are cached and how large they may be.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The cache root (`<cache>`; archives go to `<cache>/archives/sha256/`).
+    pub cache_root: PathBuf,
+    /// The largest download, in bytes.
+    pub max_download: u64,
+    /// Bounds on what an archive may expand to.
+    pub limits: Limits,
+}
+
+/// Fetches the archive at `url` into the cache, verifies it against
+/// `checksum`, and extracts it into `dest` (which must not exist).
+pub async fn fetch_and_extract(
+    downloader: &Downloader,
+    store: &Store,
+    url: &Url,
+    checksum: &str,
+    dest: &Path,
+    bar: Option<ProgressBar>,
+) -> Result<(), SourceError> {
+    let cached = fetch_verified(
+        downloader,
+        url,
+        checksum,
+        &store.cache_root,
+        store.max_download,
+        bar,
+    )
+    .await?;
+    let limits = store.limits;
+    let dest = dest.to_owned();
+    let url_text = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        knap_installer::extract(&cached, &dest, &limits).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dest);
+            let message = format!("{url_text}: {e}");
+            if e.is_safety_violation() {
+                SourceError::integrity(format!("unsafe archive refused: {message}"))
+            } else {
+                SourceError::other(message)
+            }
+        })
+    })
+    .await
+    .expect("the extract task panicked")?;
+    Ok(())
+}
+
+/// The path of the verified archive in the cache, downloading it first if
+/// it is not there.
+pub async fn fetch_verified(
+    downloader: &Downloader,
+    url: &Url,
+    checksum: &str,
+    cache_root: &Path,
+    max_download: u64,
+    bar: Option<ProgressBar>,
+) -> Result<PathBuf, SourceError> {
+    let hex = checksum_hex(checksum)?;
+    let dir = cache_dir(cache_root);
+    let target = dir.join(hex);
+    if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
+        tracing::debug!("{url}: using the cached {}", target.display());
+        return Ok(target);
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dir.display())))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .map_err(|e| SourceError::other(format!("cannot write in {}: {e}", dir.display())))?;
+    let mut hasher = Sha256::new();
+    let too_large = || {
+        SourceError::integrity(format!(
+            "{url}: the archive is larger than the download limit of {max_download} bytes (raise `limits.download_size` in the configuration)"
+        ))
+    };
+    let write_err =
+        |e: std::io::Error| SourceError::other(format!("cannot write the download: {e}"));
+    if url.scheme() == "file" {
+        let path = url
+            .to_file_path()
+            .map_err(|()| SourceError::other(format!("{url}: not a local file URL")))?;
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| SourceError::network(format!("{url}: cannot open: {e}")))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| SourceError::network(format!("{url}: cannot read: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > max_download {
+                return Err(too_large());
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(write_err)?;
+        }
+    } else {
+        let net =
+            |e: reqwest::Error| SourceError::network(format!("{url}: {}", crate::http::chain(&e)));
+        let mut req = downloader.client.get(url.clone());
+        if let Some((host, token)) = &downloader.token
+            && url.host_str() == Some(host.as_str())
+        {
+            let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                SourceError::other("the registry token is not a valid header value")
+            })?;
+            v.set_sensitive(true);
+            req = req.header(AUTHORIZATION, v);
+        }
+        tracing::debug!("GET {url}");
+        let mut resp = req.send().await.map_err(net)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(SourceError::network(format!(
+                "{url}: the server answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        let declared = resp.content_length();
+        if declared.is_some_and(|n| n > max_download) {
+            return Err(too_large());
+        }
+        if let (Some(b), Some(n)) = (&bar, declared) {
+            b.set_length(n);
+        }
+        let mut total = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+            total += chunk.len() as u64;
+            if total > max_download {
+                return Err(too_large());
+            }
+            hasher.update(&chunk);
+            tmp.write_all(&chunk).map_err(write_err)?;
+            if let Some(b) = &bar {
+                b.set_position(total);
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let actual = knap_schema::digest::format_sha256(&hasher.finalize());
+    if actual != checksum {
+        return Err(SourceError::integrity(format!(
+            "checksum mismatch for {url}: the index says {checksum}, the download is {actual}; nothing was extracted (the archive changed after it was published, or the index is wrong: tell the registry's maintainer)"
+        )));
+    }
+    tmp.flush().map_err(write_err)?;
+    tmp.persist(&target).map_err(|e| {
+        SourceError::other(format!("cannot store {}: {}", target.display(), e.error))
+    })?;
+    Ok(target)
+}
