@@ -273,8 +273,20 @@ fn build_client(
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
         .read_timeout(settings.timeout);
+    let certs = extra_roots(&policy.ca_files)?;
+    if !certs.is_empty() {
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
+        .build()
+        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
+}
+
+/// The certificates of `ca_files` and of `SSL_CERT_FILE` (if set), trusted
+/// in addition to the system's roots; shared with the git transport.
+pub(crate) fn extra_roots(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, FetchError> {
     let mut certs = Vec::new();
-    let mut files = policy.ca_files.clone();
+    let mut files = ca_files.to_vec();
     if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
         files.push(PathBuf::from(f));
     }
@@ -296,12 +308,7 @@ fn build_client(
         }
         certs.extend(found);
     }
-    if !certs.is_empty() {
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
-        .build()
-        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
+    Ok(certs)
 }
 
 fn retryable(e: &FetchError) -> bool {

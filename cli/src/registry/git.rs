@@ -7,9 +7,21 @@
 //!
 //! `git+file://` spawns `git upload-pack` (gix's file transport), so it
 //! needs a git binary on the PATH; `git+https://` does not.
+//!
+//! Over `git+https://`, gix's reqwest transport is given what the other
+//! HTTP registries get ([`GitHttp`]): the registry's token, sent as
+//! `Authorization: Bearer` to the registry's own host only (gix then refuses
+//! to follow redirects, so it cannot leak elsewhere), and the extra CA roots
+//! (per-registry `ca_file`, global `ca_file`, `SSL_CERT_FILE`). gix's
+//! `http.sslCAInfo` / `http.extraHeader` keys are not used: its reqwest
+//! backend ignores `sslCAInfo`, so the roots are added through the
+//! backend's `configure_client` hook instead. gix never prompts for
+//! credentials here: a server that asks for them gets an error that
+//! points at `token_env`.
 
+use std::any::Any;
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +37,27 @@ use crate::cache::write_atomic;
 pub struct GitIndex {
     pub common: Common,
     url: Url,
+    http: GitHttp,
     loaded: Mutex<Option<View>>,
+}
+
+/// What the HTTP transport of a `git+https://` registry is given.
+#[derive(Clone, Default)]
+pub struct GitHttp {
+    /// The token and the only host it is sent to.
+    pub token: Option<(String, String)>,
+    /// PEM files whose certificates are trusted in addition to the system's
+    /// (`SSL_CERT_FILE` is added when the transport is set up).
+    pub ca_files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for GitHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHttp")
+            .field("token_host", &self.token.as_ref().map(|(h, _)| h))
+            .field("ca_files", &self.ca_files)
+            .finish()
+    }
 }
 
 /// What the cache holds for a git registry.
@@ -47,10 +79,11 @@ enum Tree {
 }
 
 impl GitIndex {
-    pub fn new(common: Common, url: Url) -> Self {
+    pub fn new(common: Common, url: Url, http: GitHttp) -> Self {
         Self {
             common,
             url,
+            http,
             loaded: Mutex::new(None),
         }
     }
@@ -79,10 +112,24 @@ impl GitIndex {
             .progress
             .then(|| crate::output::spinner(&format!("git: fetching {url}")));
         let started = std::time::Instant::now();
+        let roots = match self.url.scheme() {
+            "https" | "http" => {
+                crate::http::extra_roots(&self.http.ca_files).map_err(|e| RegistryError::Fetch {
+                    registry: name.clone(),
+                    source: e,
+                })?
+            }
+            _ => Vec::new(),
+        };
         let fetched = {
             let url = url.clone();
             let repo_dir = repo_dir.clone();
-            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir))
+            let setup = TransportSetup {
+                url: url.clone(),
+                token: self.http.token.clone(),
+                roots,
+            };
+            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup))
                 .await
                 .expect("the git task panicked")
         };
@@ -91,7 +138,7 @@ impl GitIndex {
         }
         let (commit, tree, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
             registry: name.clone(),
-            message: format!("git {url}: {m}"),
+            message: format!("git {url}: {}", with_hint(m)),
         })?;
         tracing::debug!("git {url}: fetched in {:?}", started.elapsed());
         if previous.as_deref() == Some(commit.as_str()) {
@@ -211,10 +258,91 @@ fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
 }
 
+/// A transport error with a hint for the causes a user can fix.
+fn with_hint(m: String) -> String {
+    let lower = m.to_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        format!(
+            "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
+        )
+    } else if m.contains(NEEDS_TOKEN) {
+        m
+    } else if lower.contains("401") || lower.contains("authentication required") {
+        format!("{m}; {NEEDS_TOKEN}")
+    } else {
+        m
+    }
+}
+
+const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
+
+/// What the HTTP transport of one fetch is given (see [`GitHttp`]).
+struct TransportSetup {
+    url: String,
+    token: Option<(String, String)>,
+    roots: Vec<reqwest::Certificate>,
+}
+
+type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
+type ReqwestOptions = gix::protocol::transport::client::blocking_io::http::reqwest::Options;
+
+impl TransportSetup {
+    /// gix's HTTP options for `repo` (from its git configuration) plus the
+    /// extra roots and the token; `None` for non-HTTP URLs.
+    fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
+        let Some(opts) = repo
+            .transport_options(self.url.as_str(), None)
+            .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        let mut opts = opts
+            .downcast::<HttpOptions>()
+            .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
+        let mut backend = ReqwestOptions::default();
+        if !self.roots.is_empty() {
+            let roots = self.roots.clone();
+            backend.configure_client =
+                Some(Box::new(move |b| Ok(b.tls_certs_merge(roots.clone()))));
+        }
+        if let Some((host, token)) = self.token.clone() {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| "the registry token is not a valid header value".to_string())?;
+            value.set_sensitive(true);
+            backend.configure_request = Some(Box::new(move |req| {
+                if req.url().host_str() == Some(host.as_str()) {
+                    req.headers_mut()
+                        .insert(reqwest::header::AUTHORIZATION, value.clone());
+                }
+                Ok(())
+            }));
+        }
+        opts.backend = Some(Arc::new(std::sync::Mutex::new(backend)));
+        Ok(Some(opts))
+    }
+}
+
+/// Answers gix's request for credentials: never a prompt, an error naming
+/// `token_env` instead.
+fn no_prompt(
+    action: gix::credentials::helper::Action,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+    match action {
+        gix::credentials::helper::Action::Get(_) => {
+            Err(gix::Error::from_error(std::io::Error::other(NEEDS_TOKEN)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Clones (depth 1) into `dir`, or fetches (depth 1) when a clone is
 /// there; returns the remote HEAD commit, the index files at it, and whether
 /// this was a clone.
-fn clone_or_fetch(url: &str, dir: &Path) -> Result<(String, Tree, bool), String> {
+fn clone_or_fetch(
+    url: &str,
+    dir: &Path,
+    setup: TransportSetup,
+) -> Result<(String, Tree, bool), String> {
     let interrupt = AtomicBool::new(false);
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
     let existing = dir
@@ -229,9 +357,14 @@ fn clone_or_fetch(url: &str, dir: &Path) -> Result<(String, Tree, bool), String>
             let remote = repo
                 .find_remote("origin")
                 .map_err(|e| format!("the cached clone has no origin: {}", err(e)))?;
-            let outcome = remote
+            let mut conn = remote
                 .connect(gix::remote::Direction::Fetch)
                 .map_err(err)?
+                .with_credentials(no_prompt);
+            if let Some(o) = setup.options(&repo)? {
+                conn = conn.with_transport_options(o);
+            }
+            let outcome = conn
                 .prepare_fetch(gix::progress::Discard, Default::default())
                 .map_err(err)?
                 .with_shallow(depth)
@@ -244,6 +377,16 @@ fn clone_or_fetch(url: &str, dir: &Path) -> Result<(String, Tree, bool), String>
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let (repo, outcome) = gix::prepare_clone(url, dir)
                 .map_err(err)?
+                .configure_connection(move |conn| {
+                    let opts = setup
+                        .options(conn.remote().repo())
+                        .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
+                    if let Some(o) = opts {
+                        conn.set_transport_options(o);
+                    }
+                    conn.set_credentials(no_prompt);
+                    Ok(())
+                })
                 .with_shallow(depth)
                 .fetch_only(gix::progress::Discard, &interrupt)
                 .map_err(err)?;

@@ -141,22 +141,23 @@ impl Registry {
             offline: env.offline,
             progress: env.progress,
         };
+        // The token goes to the registry's own host only.
+        let token = |host: Option<&str>| match (&cfg.token_env, host) {
+            (Some(var), Some(h)) => std::env::var(var)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(|t| (h.to_owned(), t)),
+            _ => None,
+        };
+        let mut ca_files: Vec<PathBuf> = env.global_ca_file.iter().cloned().collect();
+        ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
         let fetcher = |host: Option<&str>| -> Result<Fetcher, RegistryError> {
-            let token = match (&cfg.token_env, host) {
-                (Some(var), Some(h)) => std::env::var(var)
-                    .ok()
-                    .filter(|t| !t.is_empty())
-                    .map(|t| (h.to_owned(), t)),
-                _ => None,
-            };
-            let mut ca_files: Vec<PathBuf> = env.global_ca_file.iter().cloned().collect();
-            ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
             Fetcher::new(
                 env.http.clone(),
                 FetchPolicy {
                     allow_http: cfg.allow_http,
-                    token,
-                    ca_files,
+                    token: token(host),
+                    ca_files: ca_files.clone(),
                     progress: env.progress,
                 },
             )
@@ -175,7 +176,13 @@ impl Registry {
                 let f = fetcher(u.host_str())?;
                 Transport::Sparse(Arc::new(sparse::SparseHttp::new(common, u, f)))
             }
-            RegistryLocation::Git(u) => Transport::Git(git::GitIndex::new(common, u)),
+            RegistryLocation::Git(u) => {
+                let http = git::GitHttp {
+                    token: token(u.host_str()),
+                    ca_files: ca_files.clone(),
+                };
+                Transport::Git(git::GitIndex::new(common, u, http))
+            }
         };
         Ok(Self {
             name,

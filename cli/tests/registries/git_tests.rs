@@ -1,12 +1,28 @@
 //! Git-hosted indices: the first update clones (shallow), the next fetches
 //! a new commit, and `info` shows the new versions; over smart HTTP (`git
 //! http-backend` behind the test server) and over `file://`. The two commits
-//! replay the real Attune index history.
+//! replay the real Attune index history. A token-protected git registry
+//! gets its `token_env` token, and only that host does.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use crate::server::{Server, git_cgi};
-use crate::{Knap, corpus, git};
+use crate::server::{Reply, Req, Server, git_cgi};
+use crate::{Knap, corpus, entry, git, index, write_json};
+
+/// A bare repository `index.git` under `root` holding a one-entry index
+/// (`core` 1.0.0); needs no corpus.
+pub fn repo_with_small_index(root: &Path) {
+    let work = root.join("small");
+    write_json(
+        &work.join("index.json"),
+        &index("Git", vec![entry("core", "1.0.0", &[])]),
+    );
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "index.json"]);
+    git(&work, &["commit", "-q", "-m", "index"]);
+    git(root, &["clone", "-q", "--bare", "small", "index.git"]);
+}
 
 /// A bare repository `index.git` under `root` whose main branch holds
 /// `index.json` = the older real Attune index; returns the work tree.
@@ -133,4 +149,67 @@ fn unreachable_git_registry_is_exit_5() {
     let o = k.run(&["update"]);
     assert_eq!(o.code, 5, "{o:#?}");
     assert!(o.stderr.contains("registry `g`"), "{}", o.stderr);
+}
+
+#[test]
+fn token_protected_git_registry_works_with_token_env_and_fails_clearly_without() {
+    let root = tempfile::tempdir().unwrap();
+    repo_with_small_index(root.path());
+    let token = "s3cret-git-token";
+    let backend = git_cgi(root.path().to_path_buf());
+    let server = Server::start(Arc::new(move |req: &Req| {
+        if req.header("authorization") == Some(&format!("Bearer {token}")) {
+            backend(req)
+        } else {
+            Reply::Full {
+                status: 401,
+                headers: vec![("WWW-Authenticate".into(), "Bearer realm=\"knap\"".into())],
+                body: b"token required".to_vec(),
+            }
+        }
+    }));
+    let url = format!("git+{}", server.url("/index.git"));
+    let mut k = Knap::new();
+    k.run(&["registry", "add", "g", &url, "--token-env", "GIT_REG_TOKEN"])
+        .ok();
+
+    // No token in the environment: refused by the server, a clear error.
+    let o = k.run(&["update"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(o.stderr.contains("token_env"), "{}", o.stderr);
+    assert!(
+        server.requests().iter().all(|r| r.status == 401),
+        "{:?}",
+        server.requests()
+    );
+
+    server.clear_log();
+    k.set("GIT_REG_TOKEN", token);
+    let o = k.run(&["-vv", "update"]).ok();
+    assert!(o.stdout.contains("cloned"), "{}", o.stdout);
+    assert!(!o.stdout.contains(token) && !o.stderr.contains(token));
+    let log = server.requests();
+    assert!(log.iter().any(|r| r.method == "POST"), "{log:?}");
+    assert!(
+        log.iter()
+            .all(|r| r.status == 200
+                && r.header("authorization") == Some(&format!("Bearer {token}"))),
+        "{log:?}"
+    );
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "1.0.0");
+
+    // The next update fetches over the cached clone, with the token too.
+    server.clear_log();
+    let o = k.run(&["update"]).ok();
+    assert!(o.stdout.contains("up to date"), "{}", o.stdout);
+    assert!(!server.requests().is_empty());
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.status == 200 && r.header("authorization").is_some()),
+        "{:?}",
+        server.requests()
+    );
 }

@@ -1,5 +1,6 @@
 //! End-to-end TLS with a test CA made by rcgen: trusted when the CA is
-//! configured (per registry or globally), a clear certificate error when not.
+//! configured (per registry or globally), a clear certificate error when not;
+//! for `index.json` registries and for git registries over smart HTTPS.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::sync::Arc;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::server::{Server, files};
+use crate::git_tests::repo_with_small_index;
+use crate::server::{Server, files, git_cgi};
 use crate::{Knap, entry, index, write_json};
 
 /// The CA's PEM and a server config whose certificate it signed for
@@ -106,4 +108,72 @@ fn ssl_cert_file_and_the_global_ca_file_are_honoured() {
     assert_eq!(k.run(&["update"]).code, 5);
     k.set("SSL_CERT_FILE", ca.to_str().unwrap());
     k.run(&["update"]).ok();
+}
+
+#[test]
+fn git_registry_over_https_with_a_test_ca_works_when_configured_and_fails_clearly_when_not() {
+    let (ca_pem, cfg) = test_pki();
+    let root = tempfile::tempdir().unwrap();
+    repo_with_small_index(root.path());
+    let server = Server::start_tls(git_cgi(root.path().to_path_buf()), cfg);
+    let url = format!("git+{}", server.url("/index.git"));
+    assert!(url.starts_with("git+https://"), "{url}");
+    let mut k = Knap::new();
+    let ca = k.dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    let untrusted = |k: &Knap| {
+        let o = k.run(&["update", "g"]);
+        assert_eq!(o.code, 5, "{o:#?}");
+        assert!(
+            o.stderr.contains("certificate") && o.stderr.contains("--ca-file"),
+            "{}",
+            o.stderr
+        );
+    };
+
+    k.run(&["registry", "add", "g", &url]).ok();
+    untrusted(&k);
+
+    // The global `ca_file`: the clone works.
+    let text = std::fs::read_to_string(k.config()).unwrap();
+    std::fs::write(
+        k.config(),
+        format!("ca_file = {:?}\n{text}", ca.display().to_string()),
+    )
+    .unwrap();
+    let o = k.run(&["update", "g"]).ok();
+    assert!(o.stdout.contains("cloned"), "{}", o.stdout);
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "1.0.0");
+
+    // Without it again, a fetch into the cached clone is refused too...
+    std::fs::write(k.config(), &text).unwrap();
+    untrusted(&k);
+    // ... and with SSL_CERT_FILE it works.
+    k.set("SSL_CERT_FILE", ca.to_str().unwrap());
+    let o = k.run(&["update", "g"]).ok();
+    assert!(o.stdout.contains("up to date"), "{}", o.stdout);
+    k.env.retain(|(name, _)| name != "SSL_CERT_FILE");
+    untrusted(&k);
+
+    // A per-registry `ca_file`.
+    k.run(&[
+        "registry",
+        "add",
+        "trusted",
+        &url,
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ])
+    .ok();
+    let o = k.run(&["update", "trusted"]).ok();
+    assert!(o.stdout.contains("cloned"), "{}", o.stdout);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/index.git/git-upload-pack"),
+        "{:?}",
+        server.requests()
+    );
 }
