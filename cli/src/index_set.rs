@@ -73,24 +73,7 @@ impl IndexSet {
         let mut out: BTreeMap<String, Provided> = BTreeMap::new();
         for reg in &self.registries {
             match reg.versions(refs).await {
-                Ok(found) => {
-                    for (r, entries) in found {
-                        match out.get_mut(&r) {
-                            Some(p) => p.shadows.push(reg.name.clone()),
-                            None => {
-                                out.insert(
-                                    r,
-                                    Provided {
-                                        registry: reg.name.clone(),
-                                        priority: reg.priority,
-                                        entries,
-                                        shadows: Vec::new(),
-                                    },
-                                );
-                            }
-                        }
-                    }
-                }
+                Ok(found) => provide(&mut out, reg, found),
                 Err(e) => {
                     if refs.iter().any(|r| !out.contains_key(r)) {
                         return Err(e);
@@ -142,24 +125,34 @@ impl IndexSet {
             for e in entries {
                 by_ref.entry(e.pack_ref.clone()).or_default().push(e);
             }
-            for (r, entries) in by_ref {
-                match out.get_mut(&r) {
-                    Some(p) => p.shadows.push(reg.name.clone()),
-                    None => {
-                        out.insert(
-                            r,
-                            Provided {
-                                registry: reg.name.clone(),
-                                priority: reg.priority,
-                                entries,
-                                shadows: Vec::new(),
-                            },
-                        );
-                    }
-                }
-            }
+            provide(&mut out, reg, by_ref);
         }
         Ok(out)
+    }
+}
+
+/// Records what `reg` lists: it provides the refs nobody ahead of it did,
+/// and is a shadowed provider of the others.
+fn provide(
+    out: &mut BTreeMap<String, Provided>,
+    reg: &Registry,
+    found: impl IntoIterator<Item = (String, Vec<Entry>)>,
+) {
+    for (r, entries) in found {
+        match out.get_mut(&r) {
+            Some(p) => p.shadows.push(reg.name.clone()),
+            None => {
+                out.insert(
+                    r,
+                    Provided {
+                        registry: reg.name.clone(),
+                        priority: reg.priority,
+                        entries,
+                        shadows: Vec::new(),
+                    },
+                );
+            }
+        }
     }
 }
 
