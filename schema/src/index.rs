@@ -194,12 +194,23 @@ impl Entry {
     pub fn index_order(a: &Entry, b: &Entry) -> Ordering {
         a.pack_ref
             .cmp(&b.pack_ref)
-            .then_with(|| match (a.semver(), b.semver()) {
-                (Some(x), Some(y)) => x.cmp_precedence(&y).then_with(|| x.cmp(&y)),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => a.version.cmp(&b.version),
-            })
+            .then_with(|| Self::index_order_parsed(a, a.semver().as_ref(), b, b.semver().as_ref()))
+    }
+
+    /// [`Entry::index_order`] with the versions already parsed (`None`:
+    /// not valid SemVer).
+    pub fn index_order_parsed(
+        a: &Entry,
+        va: Option<&semver::Version>,
+        b: &Entry,
+        vb: Option<&semver::Version>,
+    ) -> Ordering {
+        a.pack_ref.cmp(&b.pack_ref).then_with(|| match (va, vb) {
+            (Some(x), Some(y)) => x.cmp_precedence(y).then_with(|| x.cmp(y)),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => a.version.cmp(&b.version),
+        })
     }
 
     /// Same `(ref, version)`: semver equality, so `1.0.0+a` and `1.0.0+b`

@@ -89,18 +89,38 @@ pub fn validate_entries(
     check_order: bool,
     p: &mut Problems,
 ) {
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    /// What makes a (ref, version) the same: semver precedence (build
+    /// metadata ignored), or the text of a version that is not SemVer.
+    #[derive(PartialEq, Eq, Hash)]
+    enum Id<'a> {
+        Semver(u64, u64, u64, semver::Prerelease),
+        Text(&'a str),
+    }
+    let mut seen: HashMap<(&str, Id<'_>), usize> = HashMap::with_capacity(entries.len());
     let mut per_ref: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut path = String::with_capacity(base.len() + 8);
+    let mut previous: Option<semver::Version> = None;
+    let mut unsorted = None;
     for (i, e) in entries.iter().enumerate() {
-        let path = at(base, i);
-        validate_entry(e, &path, compat, p);
-        let id = (
-            e.pack_ref.clone(),
-            e.semver()
-                .map(|v| format!("{}.{}.{}-{}", v.major, v.minor, v.patch, v.pre))
-                .unwrap_or_else(|| e.version.clone()),
-        );
-        if let Some(first) = seen.insert(id, i) {
+        path.clear();
+        {
+            use std::fmt::Write;
+            let _ = write!(path, "{base}[{i}]");
+        }
+        let version = validate_entry_parsed(e, &path, compat, p);
+        if check_order
+            && unsorted.is_none()
+            && i > 0
+            && Entry::index_order_parsed(&entries[i - 1], previous.as_ref(), e, version.as_ref())
+                == std::cmp::Ordering::Greater
+        {
+            unsorted = Some(i);
+        }
+        let id = match &version {
+            Some(v) => Id::Semver(v.major, v.minor, v.patch, v.pre.clone()),
+            None => Id::Text(&e.version),
+        };
+        if let Some(first) = seen.insert((e.pack_ref.as_str(), id), i) {
             p.error(
                 format!("{path}.version"),
                 format!(
@@ -111,7 +131,10 @@ pub fn validate_entries(
                 ),
             );
         }
-        per_ref.entry(e.pack_ref.as_str()).or_default().push(i);
+        if compat == Compat::Attune {
+            per_ref.entry(e.pack_ref.as_str()).or_default().push(i);
+        }
+        previous = version;
     }
     if compat == Compat::Attune {
         for (r, idx) in per_ref {
@@ -128,13 +151,9 @@ pub fn validate_entries(
             }
         }
     }
-    if check_order
-        && let Some(i) = entries
-            .windows(2)
-            .position(|w| Entry::index_order(&w[0], &w[1]) == std::cmp::Ordering::Greater)
-    {
+    if let Some(i) = unsorted {
         p.warning(
-            at(base, i + 1),
+            at(base, i),
             "entries are not sorted by ref, then version; `knap-index update` and `merge` write them sorted",
         );
     }
@@ -142,18 +161,36 @@ pub fn validate_entries(
 
 /// Validates one entry at `path`.
 pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
+    validate_entry_parsed(e, path, compat, p);
+}
+
+/// [`validate_entry`], giving the entry's version if it is valid SemVer.
+/// Paths of the entry's parts are only built for a problem.
+fn validate_entry_parsed(
+    e: &Entry,
+    path: &str,
+    compat: Compat,
+    p: &mut Problems,
+) -> Option<semver::Version> {
     let attune = compat == Compat::Attune;
     if let Err(m) = check_ref(&e.pack_ref) {
         p.error(format!("{path}.ref"), m);
     }
-    match check_version(&e.version) {
-        Err(m) => p.error(format!("{path}.version"), m),
-        Ok(_) if attune && !attune_version_shape(&e.version) => p.error(
-            format!("{path}.version"),
-            format!("`{}` is valid SemVer but not of the form the Attune schema accepts (MAJOR.MINOR.PATCH[-+suffix])", e.version),
-        ),
-        Ok(_) => {}
-    }
+    let version = match check_version(&e.version) {
+        Err(m) => {
+            p.error(format!("{path}.version"), m);
+            None
+        }
+        Ok(v) => {
+            if attune && !attune_version_shape(&e.version) {
+                p.error(
+                    format!("{path}.version"),
+                    format!("`{}` is valid SemVer but not of the form the Attune schema accepts (MAJOR.MINOR.PATCH[-+suffix])", e.version),
+                );
+            }
+            Some(v)
+        }
+    };
     for (field, value) in [
         ("label", &e.label),
         ("author", &e.author),
@@ -163,8 +200,8 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
             p.error(format!("{path}.{field}"), "must not be empty");
         }
     }
-    unique(&e.keywords, &format!("{path}.keywords"), p);
-    unique(&e.runtime_deps, &format!("{path}.runtime_deps"), p);
+    unique(&e.keywords, path, "keywords", p);
+    unique(&e.runtime_deps, path, "runtime_deps", p);
     if let Some(h) = &e.homepage
         && url::Url::parse(h).is_err()
     {
@@ -222,7 +259,7 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
         );
     }
     for (i, s) in e.install_sources.iter().enumerate() {
-        validate_source(s, &at(&format!("{path}.install_sources"), i), compat, p);
+        validate_source(s, path, i, compat, p);
     }
     for (list, items) in [
         ("actions", &e.contents.actions),
@@ -232,12 +269,12 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
         ("workflows", &e.contents.workflows),
     ] {
         for (i, c) in items.iter().enumerate() {
-            let cp = at(&format!("{path}.contents.{list}"), i);
+            let cp = || at(&format!("{path}.contents.{list}"), i);
             if c.name.is_empty() {
-                p.error(format!("{cp}.name"), "must not be empty");
+                p.error(format!("{}.name", cp()), "must not be empty");
             }
-            if attune {
-                no_extra(&c.extra, &cp, p);
+            if attune && !c.extra.is_empty() {
+                no_extra(&c.extra, &cp(), p);
             }
         }
     }
@@ -251,15 +288,25 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
         no_extra(&e.contents.extra, &format!("{path}.contents"), p);
         no_extra(&e.extra, path, p);
     }
+    version
 }
 
-fn validate_source(s: &InstallSource, path: &str, compat: Compat, p: &mut Problems) {
+/// Validates `install_sources[i]` of the entry at `entry_path`.
+fn validate_source(
+    s: &InstallSource,
+    entry_path: &str,
+    i: usize,
+    compat: Compat,
+    p: &mut Problems,
+) {
+    let lazy = std::cell::OnceCell::new();
+    let path = || -> &str { lazy.get_or_init(|| at(&format!("{entry_path}.install_sources"), i)) };
     let attune = compat == Compat::Attune;
     match classify_source_url(s.url()) {
-        Err(m) => p.error(format!("{path}.url"), m),
+        Err(m) => p.error(format!("{}.url", path()), m),
         Ok(SourceUrlKind::Https) => {}
         Ok(kind) if attune => p.error(
-            format!("{path}.url"),
+            format!("{}.url", path()),
             format!(
                 "the Attune format requires an absolute https:// URL, found a {} URL",
                 match kind {
@@ -270,23 +317,23 @@ fn validate_source(s: &InstallSource, path: &str, compat: Compat, p: &mut Proble
             ),
         ),
         Ok(SourceUrlKind::Http) => p.warning(
-            format!("{path}.url"),
+            format!("{}.url", path()),
             "plain http:// source: clients accept it only from loopback hosts or registries added with --allow-http",
         ),
         Ok(SourceUrlKind::File) => p.warning(
-            format!("{path}.url"),
+            format!("{}.url", path()),
             "file:// source: clients accept it only from an index read from a local path",
         ),
         Ok(SourceUrlKind::Relative) => {}
     }
     if let Err(m) = check_checksum(s.checksum()) {
-        p.error(format!("{path}.checksum"), m);
+        p.error(format!("{}.checksum", path()), m);
     }
     let extra = match s {
         InstallSource::Git(g) => {
             if !is_commit_sha(&g.git_ref) {
                 p.error(
-                    format!("{path}.ref"),
+                    format!("{}.ref", path()),
                     format!(
                         "`{}` is not a commit: a published git source pins a 40-hex lowercase commit SHA, never a branch or tag",
                         g.git_ref
@@ -298,7 +345,7 @@ fn validate_source(s: &InstallSource, path: &str, compat: Compat, p: &mut Proble
         InstallSource::Archive(a) => &a.extra,
     };
     if attune {
-        no_extra(extra, path, p);
+        no_extra(extra, path(), p);
     }
 }
 
@@ -315,11 +362,23 @@ fn attune_version_shape(v: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-'))
 }
 
-fn unique(items: &[String], path: &str, p: &mut Problems) {
+/// `entry_path.field` lists no item twice.
+fn unique(items: &[String], entry_path: &str, field: &str, p: &mut Problems) {
+    // Lists are usually short: a scan beats hashing, and a long list is
+    // hashed so that it stays linear.
     let mut seen = std::collections::HashSet::new();
+    let long = items.len() > 16;
     for (i, s) in items.iter().enumerate() {
-        if !seen.insert(s) {
-            p.error(at(path, i), format!("`{s}` is listed twice"));
+        let twice = if long {
+            !seen.insert(s)
+        } else {
+            items[..i].contains(s)
+        };
+        if twice {
+            p.error(
+                at(&format!("{entry_path}.{field}"), i),
+                format!("`{s}` is listed twice"),
+            );
         }
     }
 }
