@@ -150,7 +150,11 @@ impl GitIndex {
         let (layout, detail) = match &tree {
             Tree::Index(bytes) => {
                 let index = parse_index(&name, &location("index.json"), bytes)?;
-                ("index", super::summary(&index))
+                let detail = super::summary(&index);
+                // Freeing a big index (tens of thousands of allocations)
+                // need not hold up the update.
+                std::thread::spawn(move || drop(index));
+                ("index", detail)
             }
             Tree::Sparse { config, packs } => {
                 parse_sparse_config(&name, &location("config.json"), config)?;
