@@ -30,7 +30,12 @@ fn index_json_lists_exactly_the_entry_files() {
         .filter(|e| e.file_type().is_file())
         .map(|e| read_json(e.path()))
         .collect();
-    from_files.sort_by_key(|e| (e["ref"].as_str().unwrap().to_owned(), e["version"].as_str().unwrap().to_owned()));
+    from_files.sort_by_key(|e| {
+        (
+            e["ref"].as_str().unwrap().to_owned(),
+            e["version"].as_str().unwrap().to_owned(),
+        )
+    });
     assert!(!from_files.is_empty());
     assert_eq!(index["packs"].as_array().unwrap(), &from_files);
 }
@@ -41,7 +46,10 @@ fn rebuilt_archives_match_the_published_checksums() {
     let tmp = tempfile::tempdir().unwrap();
     let index = read_json(&root.join("index.json"));
     for entry in index["packs"].as_array().unwrap() {
-        let (r, v) = (entry["ref"].as_str().unwrap(), entry["version"].as_str().unwrap());
+        let (r, v) = (
+            entry["ref"].as_str().unwrap(),
+            entry["version"].as_str().unwrap(),
+        );
         let src = root.join("src").join(r).join(v);
         let out = tmp.path().join(format!("{r}-{v}.tar.gz"));
         let o = knap_index(["pack", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
@@ -52,8 +60,16 @@ fn rebuilt_archives_match_the_published_checksums() {
             .iter()
             .find(|s| s["type"] == "archive")
             .unwrap();
-        assert_eq!(stdout(&o).trim(), archive["checksum"], "{r} {v}: rebuilt archive checksum");
+        assert_eq!(
+            stdout(&o).trim(),
+            archive["checksum"],
+            "{r} {v}: rebuilt archive checksum"
+        );
         let published = root.join(archive["url"].as_str().unwrap());
-        assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&published).unwrap(), "{r} {v}: same bytes");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&published).unwrap(),
+            "{r} {v}: same bytes"
+        );
     }
 }
