@@ -224,4 +224,41 @@ fn a_directory_validates_entries_and_the_sparse_layout() {
     let err = stderr(&o);
     assert!(err.contains("2.0.0.json: error: $.version"), "{err}");
     assert!(!err.contains("1.0.0.json: error"), "{err}");
+
+    // The sparse layout: config.json and packs/<ref>.json, whose ref must
+    // match its file name.
+    let sparse = tmp.path().join("sparse");
+    let entry: Value = read_json(&reg.join("entries/demo/1.0.0.json"));
+    write(
+        &sparse.join("config.json"),
+        r#"{"format":"knap-sparse-1","registry_name":"S","registry_url":"https://s/","last_updated":"2026-11-21T12:00:00Z"}"#,
+    );
+    write(
+        &sparse.join("packs/demo.json"),
+        serde_json::to_vec(&serde_json::json!({"ref": "demo", "versions": [entry]})).unwrap(),
+    );
+    let o = knap_index(["validate", sparse.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("config.json: valid") && stdout(&o).contains("demo.json: valid"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::rename(
+        sparse.join("packs/demo.json"),
+        sparse.join("packs/other.json"),
+    )
+    .unwrap();
+    write(
+        &sparse.join("config.json"),
+        r#"{"format":"knap-sparse-2","registry_name":"S","registry_url":"https://s/","last_updated":"2026-11-21T12:00:00Z"}"#,
+    );
+    let o = knap_index(["validate", sparse.to_str().unwrap()]);
+    assert_exit(&o, 4);
+    let err = stderr(&o);
+    assert!(err.contains("config.json: error: $.format"), "{err}");
+    assert!(
+        err.contains("other.json: error: $.ref") && err.contains("does not match the file name"),
+        "{err}"
+    );
 }
