@@ -247,7 +247,22 @@ fn build_client(
     settings: &HttpSettings,
     policy: &FetchPolicy,
 ) -> Result<reqwest::Client, FetchError> {
-    let allow_http = policy.allow_http;
+    client_builder(settings, policy.allow_http, &policy.ca_files)?
+        .timeout(settings.timeout)
+        .build()
+        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
+}
+
+/// A reqwest client builder with knap's policy for one registry: no
+/// redirect to plain http (unless `allow_http` or loopback) or to another
+/// scheme, at most 10 redirects, knap's user agent, the connect and read
+/// timeouts, and the extra CA roots. Index fetches add a total timeout;
+/// archive downloads, which may be large, do not.
+pub(crate) fn client_builder(
+    settings: &HttpSettings,
+    allow_http: bool,
+    ca_files: &[PathBuf],
+) -> Result<reqwest::ClientBuilder, FetchError> {
     let redirect = reqwest::redirect::Policy::custom(move |attempt| {
         let u = attempt.url();
         if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
@@ -271,15 +286,12 @@ fn build_client(
         .default_headers(headers)
         .redirect(redirect)
         .connect_timeout(settings.connect_timeout)
-        .timeout(settings.timeout)
         .read_timeout(settings.timeout);
-    let certs = extra_roots(&policy.ca_files)?;
+    let certs = extra_roots(ca_files)?;
     if !certs.is_empty() {
         builder = builder.tls_certs_merge(certs);
     }
-    builder
-        .build()
-        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
+    Ok(builder)
 }
 
 /// The certificates of `ca_files` and of `SSL_CERT_FILE` (if set), trusted

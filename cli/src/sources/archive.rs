@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 use knap_installer::Limits;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -39,53 +39,16 @@ impl Downloader {
         ca_files: &[PathBuf],
         token: Option<(String, String)>,
     ) -> Result<Self, SourceError> {
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            let u = attempt.url();
-            if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
-                let msg = format!("refusing a redirect to plain http: {u}");
-                attempt.error(msg)
-            } else if !matches!(u.scheme(), "http" | "https") {
-                let msg = format!("refusing a redirect to {u}");
-                attempt.error(msg)
-            } else if attempt.previous().len() >= 10 {
-                attempt.error("too many redirects")
-            } else {
-                attempt.follow()
-            }
-        });
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("knap/", env!("CARGO_PKG_VERSION"))),
-        );
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(redirect)
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.timeout);
-        let mut files = ca_files.to_vec();
-        if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
-            files.push(PathBuf::from(f));
-        }
-        let mut certs = Vec::new();
-        for f in &files {
-            let pem = std::fs::read(f).map_err(|e| {
-                SourceError::other(format!("cannot read the CA file {}: {e}", f.display()))
-            })?;
-            let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SourceError::other(format!(
-                    "{}: not a PEM certificate bundle: {e}",
-                    f.display()
-                ))
-            })?;
-            certs.extend(found);
-        }
-        if !certs.is_empty() {
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder.build().map_err(|e| {
-            SourceError::other(format!("cannot set up HTTP: {}", crate::http::chain(&e)))
-        })?;
+        let client = crate::http::client_builder(settings, allow_http, ca_files)
+            .and_then(|b| {
+                b.build().map_err(|e| {
+                    crate::http::FetchError::Setup(format!(
+                        "cannot set up HTTP: {}",
+                        crate::http::chain(&e)
+                    ))
+                })
+            })
+            .map_err(|e| SourceError::other(e.to_string()))?;
         Ok(Self { client, token })
     }
 }
