@@ -88,34 +88,7 @@ enum Command {
     },
     /// Install packs and their dependencies (without SPEC: exactly what
     /// knap.lock says).
-    Install {
-        /// REF or REF@REQ.
-        specs: Vec<String>,
-        /// Resolve from this registry only.
-        #[arg(long, value_name = "NAME")]
-        registry: Option<String>,
-        /// Fail (exit 3) if knap.lock would change.
-        #[arg(long)]
-        locked: bool,
-        /// Print the plan; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Fetch and reinstall packs even when already installed.
-        #[arg(long)]
-        force: bool,
-        /// Install the named packs only, not their dependencies.
-        #[arg(long)]
-        no_deps: bool,
-        /// Parallel downloads.
-        #[arg(long, value_name = "N", default_value_t = 4)]
-        jobs: usize,
-        /// Allow a remote SPEC without a checksum (URL specs: not supported yet).
-        #[arg(long)]
-        allow_unverified: bool,
-        /// The checksum of an archive URL SPEC (URL specs: not supported yet).
-        #[arg(long, value_name = "sha256:HEX")]
-        checksum: Option<String>,
-    },
+    Install(commands::install::InstallArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -267,32 +240,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info { spec, registry } => {
             commands::info::run(&ctx, &spec, registry.as_deref()).await
         }
-        Command::Install {
-            specs,
-            registry,
-            locked,
-            dry_run,
-            force,
-            no_deps,
-            jobs,
-            allow_unverified,
-            checksum,
-        } => {
-            commands::install::run(
-                &ctx,
-                commands::install::InstallArgs {
-                    specs,
-                    registry,
-                    locked,
-                    dry_run,
-                    force,
-                    no_deps,
-                    jobs,
-                    allow_unverified,
-                    checksum,
-                },
-            )
-            .await
-        }
+        Command::Install(args) => commands::install::run(&ctx, args).await,
     }
 }

@@ -32,16 +32,33 @@ use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
 use crate::sources::{SourceError, archive, git};
 
 /// The flags of `knap install`.
-#[derive(Debug, Default)]
+#[derive(Debug, clap::Args)]
 pub struct InstallArgs {
+    /// REF or REF@REQ.
     pub specs: Vec<String>,
+    /// Resolve from this registry only.
+    #[arg(long, value_name = "NAME")]
     pub registry: Option<String>,
+    /// Fail (exit 3) if knap.lock would change.
+    #[arg(long)]
     pub locked: bool,
+    /// Print the plan; change nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Fetch and reinstall packs even when already installed.
+    #[arg(long)]
     pub force: bool,
+    /// Install the named packs only, not their dependencies.
+    #[arg(long)]
     pub no_deps: bool,
+    /// Parallel downloads.
+    #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+    /// Allow a remote SPEC without a checksum (URL specs: not supported yet).
+    #[arg(long)]
     pub allow_unverified: bool,
+    /// The checksum of an archive URL SPEC (URL specs: not supported yet).
+    #[arg(long, value_name = "sha256:HEX")]
     pub checksum: Option<String>,
 }
 
