@@ -73,14 +73,7 @@ fn entry_reproduces_the_attune_standard_index() {
 fn git_source_checksum_is_the_tree_digest() {
     let Some(corpus) = corpus() else { return };
     let dir = corpus.join("packs/attunepacks-jira");
-    let o = knap_index([
-        "entry",
-        dir.to_str().unwrap(),
-        "--git-url",
-        "https://example.org/j.git",
-        "--git-ref",
-        SHA_A,
-    ]);
+    let o = entry_with_git(&dir);
     assert_exit(&o, 0);
     let entry: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let digest = knap_index(["checksum", dir.to_str().unwrap()]);

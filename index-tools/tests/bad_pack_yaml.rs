@@ -139,14 +139,7 @@ fn every_bad_pack_yaml_has_a_decided_outcome() {
         let pack = tmp.path().join("pack");
         std::fs::create_dir(&pack).unwrap();
         std::fs::copy(dir.join(file), pack.join("pack.yaml")).unwrap();
-        let o = knap_index([
-            "entry",
-            pack.to_str().unwrap(),
-            "--git-url",
-            "https://example.org/p.git",
-            "--git-ref",
-            SHA_A,
-        ]);
+        let o = entry_with_git(pack);
         match outcome {
             Error(fields) => {
                 assert_exit(&o, 4);
@@ -188,14 +181,7 @@ fn a_near_miss_field_is_warned_about() {
         &tmp.path().join("pack.yaml"),
         "ref: sn\nversion: 0.1.0\nauthor: A\nmail: a@b.c\n",
     );
-    let o = knap_index([
-        "entry",
-        tmp.path().to_str().unwrap(),
-        "--git-url",
-        "https://e/x.git",
-        "--git-ref",
-        SHA_A,
-    ]);
+    let o = entry_with_git(tmp.path());
     assert_exit(&o, 0);
     assert!(
         stderr(&o).contains("unknown field `mail` is ignored (did you mean `email`?)"),
@@ -211,14 +197,7 @@ fn a_bad_ref_and_a_missing_author_are_named() {
         &tmp.path().join("pack.yaml"),
         "ref: Digital Ocean\nversion: 0.1.0\nauthor: A\n",
     );
-    let o = knap_index([
-        "entry",
-        tmp.path().to_str().unwrap(),
-        "--git-url",
-        "https://e/x.git",
-        "--git-ref",
-        SHA_A,
-    ]);
+    let o = entry_with_git(tmp.path());
     assert_exit(&o, 4);
     assert!(
         stderr(&o).contains("field `ref`: the ref `Digital Ocean`"),
@@ -226,14 +205,7 @@ fn a_bad_ref_and_a_missing_author_are_named() {
         stderr(&o)
     );
     write(&tmp.path().join("pack.yaml"), "ref: ok\nversion: 0.1.0\n");
-    let o = knap_index([
-        "entry",
-        tmp.path().to_str().unwrap(),
-        "--git-url",
-        "https://e/x.git",
-        "--git-ref",
-        SHA_A,
-    ]);
+    let o = entry_with_git(tmp.path());
     assert_exit(&o, 4);
     assert!(
         stderr(&o).contains("pack.yaml") && stderr(&o).contains("field `author`"),

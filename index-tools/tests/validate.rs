@@ -207,14 +207,7 @@ fn a_directory_validates_entries_and_the_sparse_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = tmp.path().join("src");
     make_pack(&pack, "demo", "1.0.0");
-    let o = knap_index([
-        "entry",
-        pack.to_str().unwrap(),
-        "--git-url",
-        "https://example.org/d.git",
-        "--git-ref",
-        SHA_A,
-    ]);
+    let o = entry_with_git(pack);
     assert_exit(&o, 0);
     let reg = tmp.path().join("reg");
     write(&reg.join("entries/demo/1.0.0.json"), &o.stdout);

@@ -92,3 +92,15 @@ pub fn make_pack(dir: &Path, pack_ref: &str, version: &str) {
 
 pub const SHA_A: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const SHA_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+/// `knap-index entry DIR` with a git source pinned to [`SHA_A`].
+pub fn entry_with_git(dir: impl AsRef<Path>) -> Output {
+    knap_index([
+        "entry",
+        dir.as_ref().to_str().unwrap(),
+        "--git-url",
+        "https://example.org/p.git",
+        "--git-ref",
+        SHA_A,
+    ])
+}
