@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "${2:-Hello}, ${1:-world}!"
