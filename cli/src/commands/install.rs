@@ -11,7 +11,7 @@
 //! verified; any failure leaves the root and its lock untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use indicatif::MultiProgress;
@@ -21,11 +21,12 @@ use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::urls::{RegistryLocation, SourcePolicy, resolve_source_url};
-use knap_schema::{Dependency, tree_digest};
+use knap_schema::Dependency;
 use serde_json::json;
 use url::Url;
 
 use super::Ctx;
+use super::direct::{self, Direct, Spec};
 use crate::error::{Kind, KnapError};
 use crate::index_set::{IndexSet, Provided};
 use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
@@ -34,7 +35,8 @@ use crate::sources::{SourceError, archive, git};
 /// The flags of `knap install`.
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// REF or REF@REQ.
+    /// REF, REF@REQ, a pack directory, an archive file, an https archive
+    /// URL (with --checksum) or git+https://HOST/REPO#<commit>.
     pub specs: Vec<String>,
     /// Resolve from this registry only.
     #[arg(long, value_name = "NAME")]
@@ -54,10 +56,11 @@ pub struct InstallArgs {
     /// Parallel downloads.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
-    /// Allow a remote SPEC without a checksum (URL specs: not supported yet).
+    /// Install an archive URL SPEC without --checksum (trust the server).
     #[arg(long)]
     pub allow_unverified: bool,
-    /// The checksum of an archive URL SPEC (URL specs: not supported yet).
+    /// The expected checksum of the one direct SPEC: an archive's SHA-256,
+    /// or the pack tree digest of a directory or git commit.
     #[arg(long, value_name = "sha256:HEX")]
     pub checksum: Option<String>,
 }
@@ -74,6 +77,8 @@ enum Source {
         commit: String,
         checksum: String,
     },
+    /// A local pack directory (a direct install recorded in the lock).
+    Path(PathBuf),
     /// A source the index names but that may not be used (why).
     Refused(String),
 }
@@ -94,7 +99,36 @@ impl Source {
                 git_ref: commit.clone(),
                 checksum: checksum.clone(),
             }),
+            Source::Path(p) => Some(LockedSource::Path {
+                path: p.display().to_string(),
+            }),
             Source::Refused(_) => None,
+        }
+    }
+
+    /// The source `knap.lock` recorded.
+    fn from_locked(s: &LockedSource) -> Self {
+        match s {
+            LockedSource::Archive { url, checksum } => match Url::parse(url) {
+                Ok(url) => Source::Archive {
+                    url,
+                    checksum: checksum.clone(),
+                },
+                Err(e) => Source::Refused(format!("{url}: {e}")),
+            },
+            LockedSource::Git {
+                url,
+                git_ref,
+                checksum,
+            } => match Url::parse(url) {
+                Ok(url) => Source::Git {
+                    url,
+                    commit: git_ref.clone(),
+                    checksum: checksum.clone(),
+                },
+                Err(e) => Source::Refused(format!("{url}: {e}")),
+            },
+            LockedSource::Path { path } => Source::Path(PathBuf::from(path)),
         }
     }
 }
@@ -126,20 +160,48 @@ struct Shared {
     multi: Option<MultiProgress>,
 }
 
-/// The registries' index lookups, for the resolver.
-struct Fetched<'a>(&'a BTreeMap<String, Option<Provided>>);
+/// The candidates the resolver sees: a direct pack (named on the command
+/// line, or kept from the lock) is the only candidate for its ref; every
+/// other ref comes from the registries' index lookups.
+struct Fetched<'a> {
+    registries: &'a BTreeMap<String, Option<Provided>>,
+    pinned: &'a BTreeMap<String, Entry>,
+}
 
 impl Candidates for Fetched<'_> {
     type Error = std::convert::Infallible;
 
     fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+        if let Some(e) = self.pinned.get(pack_ref) {
+            return Ok(vec![e.clone()]);
+        }
         Ok(self
-            .0
+            .registries
             .get(pack_ref)
             .and_then(|p| p.as_ref())
             .map(|p| p.entries.clone())
             .unwrap_or_default())
     }
+}
+
+/// Staging directories of direct packs, removed on every early return.
+struct StagingGuard(Vec<PathBuf>);
+
+impl Drop for StagingGuard {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Now, as RFC 3339 in whole seconds (`installed_at`).
+pub(super) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 formats")
 }
 
 /// `--root`, else `KNAP_ROOT` (both in `ctx.root`), else the configuration's
@@ -160,9 +222,26 @@ fn root_err(e: knap_installer::RootError) -> anyhow::Error {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    if args.checksum.is_some() || args.allow_unverified {
+    let mut by_registry: Vec<(String, String)> = Vec::new();
+    let mut directs: Vec<Direct> = Vec::new();
+    for spec in &args.specs {
+        match direct::parse(spec)? {
+            Spec::Registry { dep, req } => by_registry.push((dep.pack, req)),
+            Spec::Direct(d) => directs.push(d),
+        }
+    }
+    if let Some(c) = &args.checksum {
+        if directs.len() != 1 {
+            return Err(KnapError::usage(
+                "--checksum goes with exactly one SPEC that is a path, an archive URL or a git URL; install such packs one at a time",
+            )
+            .into());
+        }
+        archive::checksum_hex(c).map_err(|e| KnapError::usage(format!("--checksum: {e}")))?;
+    }
+    if args.allow_unverified && !directs.iter().any(|d| matches!(d, Direct::ArchiveUrl(_))) {
         return Err(KnapError::usage(
-            "--checksum and --allow-unverified go with an archive URL or git URL SPEC, which this version of knap does not install yet; publish the archive in a registry (or a local one) and install it by ref",
+            "--allow-unverified goes with an archive URL SPEC (https://...); registry packs, paths and git commits are always verified",
         )
         .into());
     }
@@ -178,25 +257,47 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     if args.specs.is_empty() {
         return install_from_lock(ctx, &args, &root, old).await;
     }
+    let shared = shared(ctx);
 
-    // What is asked for: the previous requests plus the new specs.
+    // Direct packs first: only their pack.yaml says what they are.
+    let mut guard = StagingGuard(Vec::new());
+    let mut staged_direct: BTreeMap<String, direct::StagedDirect> = BTreeMap::new();
+    if !directs.is_empty() {
+        let downloader = downloader_for(ctx, None)?;
+        for d in &directs {
+            let staging_dir = root.new_staging_dir().map_err(root_err)?;
+            guard.0.push(staging_dir.clone());
+            let stager = direct::Stager {
+                staging_dir,
+                downloader: &downloader,
+                store: &shared.store,
+                checksum: args.checksum.as_deref(),
+                allow_unverified: args.allow_unverified,
+            };
+            let s = direct::stage(d, &stager).await?;
+            let r = s.pack.pack_ref.clone();
+            if staged_direct.contains_key(&r) || by_registry.iter().any(|(b, _)| b == &r) {
+                return Err(KnapError::usage(format!(
+                    "`{r}` is named twice on the command line ({}); install one of them",
+                    d.describe()
+                ))
+                .into());
+            }
+            staged_direct.insert(r, s);
+        }
+    }
+
+    // What is asked for: the previous requests plus the new specs. A direct
+    // pack is asked for at its exact version.
     let mut requested: BTreeMap<String, String> = old
         .as_ref()
         .map(|l| l.requested.clone())
         .unwrap_or_default();
-    for spec in &args.specs {
-        if spec.contains("://") || spec.starts_with("git+") || Path::new(spec).exists() {
-            return Err(KnapError::usage(format!(
-                "`{spec}`: installing from a path, an archive URL or a git URL is not supported yet; install packs by `REF` or `REF@REQ` from a registry"
-            ))
-            .into());
-        }
-        let d = Dependency::parse(spec).map_err(|e| KnapError::usage(e.to_string()))?;
-        let req = match spec.split_once('@') {
-            Some((_, r)) => r.trim().to_owned(),
-            None => "*".to_owned(),
-        };
-        requested.insert(d.pack, req);
+    for (r, req) in &by_registry {
+        requested.insert(r.clone(), req.clone());
+    }
+    for (r, s) in &staged_direct {
+        requested.insert(r.clone(), format!("={}", s.pack.version));
     }
     let roots: Vec<Dependency> = requested
         .iter()
@@ -204,15 +305,46 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()
         .map_err(|e| KnapError::usage(format!("knap.lock `requested`: {e}")))?;
 
-    let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-    let refs: Vec<String> = requested.keys().cloned().collect();
-    let provided = set.lookup_with_dependencies(&refs).await?;
+    // Pinned candidates: direct packs named now, and those the lock holds
+    // without a registry unless a registry spec now names their ref.
+    let mut pinned: BTreeMap<String, Entry> = BTreeMap::new();
+    for p in old.iter().flat_map(|l| l.packs.iter()) {
+        if p.registry.is_none() && !by_registry.iter().any(|(r, _)| r == &p.pack_ref) {
+            pinned.insert(p.pack_ref.clone(), direct::entry_of_locked(p));
+        }
+    }
+    for (r, s) in &staged_direct {
+        pinned.insert(r.clone(), s.entry.clone());
+    }
+    let mut refs: BTreeSet<String> = requested
+        .keys()
+        .filter(|r| !pinned.contains_key(*r))
+        .cloned()
+        .collect();
+    for e in pinned.values() {
+        refs.extend(
+            crate::index_set::dependency_refs(e)
+                .into_iter()
+                .filter(|r| !pinned.contains_key(r)),
+        );
+    }
+    let provided = if refs.is_empty() {
+        BTreeMap::new()
+    } else {
+        let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
+        let refs: Vec<String> = refs.into_iter().collect();
+        set.lookup_with_dependencies(&refs).await?
+    };
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade: knap_resolver::Upgrade::None,
         no_deps: args.no_deps,
     };
-    let resolved = knap_resolver::resolve(&Fetched(&provided), &roots, &options).map_err(
+    let candidates = Fetched {
+        registries: &provided,
+        pinned: &pinned,
+    };
+    let resolved = knap_resolver::resolve(&candidates, &roots, &options).map_err(
         |e| -> anyhow::Error {
             match e {
                 ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
@@ -221,13 +353,71 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
         },
     )?;
 
-    let shared = shared(ctx);
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
     let mut plan_install: Vec<serde_json::Value> = Vec::new();
+    let mut direct_staged: Vec<Staged> = Vec::new();
     for r in &resolved {
         let e = &r.entry;
+        let previous = old.as_ref().and_then(|l| l.get(&e.pack_ref));
+        let on_disk = root.path().join(&e.pack_ref).is_dir();
+        if let Some(s) = staged_direct.remove(&e.pack_ref) {
+            // Named now: unchanged only if the very same tree from the very
+            // same place is installed.
+            let same = previous.is_some_and(|p| {
+                p.registry.is_none()
+                    && p.version == s.pack.version
+                    && p.tree == s.pack.tree
+                    && p.source == s.pack.source
+            });
+            if same && on_disk && !args.force {
+                let mut p = previous.expect("same implies a locked pack").clone();
+                p.dependencies = r.dependencies.clone();
+                keep.push(p);
+                continue;
+            }
+            plan_install.push(json!({
+                "ref": e.pack_ref,
+                "version": e.version,
+                "registry": null,
+                "source": source_text(&Source::from_locked(&s.pack.source)),
+                "previous": previous.map(|p| p.version.clone()),
+            }));
+            let mut pack = s.pack;
+            pack.dependencies = r.dependencies.clone();
+            direct_staged.push(Staged { pack, dest: s.dest });
+            continue;
+        }
+        if pinned.contains_key(&e.pack_ref) {
+            // Installed directly before: kept, or refetched from where the
+            // lock says it came from.
+            let p = previous.expect("a pinned ref from the lock is locked");
+            if on_disk && !args.force {
+                let mut p = p.clone();
+                p.dependencies = r.dependencies.clone();
+                keep.push(p);
+                continue;
+            }
+            plan_install.push(json!({
+                "ref": p.pack_ref,
+                "version": p.version,
+                "registry": null,
+                "previous": p.version,
+            }));
+            jobs.push(Job {
+                pack_ref: p.pack_ref.clone(),
+                version: p.version.clone(),
+                registry: None,
+                dependencies: r.dependencies.clone(),
+                yanked: p.yanked,
+                sources: vec![Source::from_locked(&p.source)],
+                expect_tree: Some(p.tree.clone()),
+                dest: PathBuf::new(),
+                downloader: downloader_for(ctx, None)?,
+            });
+            continue;
+        }
         let registry = provided
             .get(&e.pack_ref)
             .and_then(|p| p.as_ref())
@@ -240,7 +430,6 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
             .find(|c| c.name == registry)
             .ok_or_else(|| anyhow::anyhow!("registry `{registry}` is not configured"))?;
         let sources = entry_sources(cfg, e);
-        let previous = old.as_ref().and_then(|l| l.get(&e.pack_ref));
         let installed = previous.is_some_and(|p| {
             p.version == e.version
                 && p.registry.as_deref() == Some(registry.as_str())
@@ -248,7 +437,7 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
                     .iter()
                     .filter_map(Source::locked)
                     .any(|s| checksum_of(&s) == checksum_of(&p.source))
-                && root.path().join(&e.pack_ref).is_dir()
+                && on_disk
         });
         if installed && !args.force {
             let mut p = previous.expect("installed implies a locked pack").clone();
@@ -293,6 +482,7 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     if args.locked {
         let would_change = old.as_ref().is_none_or(|l| l.requested != requested)
             || !removed.is_empty()
+            || !direct_staged.is_empty()
             || jobs.iter().any(|j| {
                 let prev = old.as_ref().and_then(|l| l.get(&j.pack_ref));
                 prev.is_none_or(|p| {
@@ -331,11 +521,15 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
                     Some(v) => format!(" (replacing {v})"),
                     None => String::new(),
                 };
+                let from = match (p["registry"].as_str(), p["source"].as_str()) {
+                    (Some(r), _) => format!("`{r}`"),
+                    (None, Some(src)) => src.to_owned(),
+                    (None, None) => "knap.lock's source".to_owned(),
+                };
                 ctx.say(&format!(
-                    "would install {} {} from `{}`{prev}",
+                    "would install {} {} from {from}{prev}",
                     p["ref"].as_str().unwrap_or(""),
                     p["version"].as_str().unwrap_or(""),
-                    p["registry"].as_str().unwrap_or("")
                 ));
             }
             for p in &keep {
@@ -356,7 +550,8 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     }
 
     let new_requested = requested;
-    let staged = run_jobs(&root, jobs, args.jobs, shared).await?;
+    let mut staged = run_jobs(&root, jobs, args.jobs, shared).await?;
+    staged.extend(direct_staged);
     let mut packs = keep;
     packs.extend(staged.iter().map(|s| s.pack.clone()));
     packs.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
@@ -456,30 +651,7 @@ async fn install_from_lock(
             .registry
             .as_ref()
             .and_then(|n| ctx.config.registries.iter().find(|c| &c.name == n));
-        let source = match &p.source {
-            LockedSource::Archive { url, checksum } => match Url::parse(url) {
-                Ok(url) => Source::Archive {
-                    url,
-                    checksum: checksum.clone(),
-                },
-                Err(e) => Source::Refused(format!("{url}: {e}")),
-            },
-            LockedSource::Git {
-                url,
-                git_ref,
-                checksum,
-            } => match Url::parse(url) {
-                Ok(url) => Source::Git {
-                    url,
-                    commit: git_ref.clone(),
-                    checksum: checksum.clone(),
-                },
-                Err(e) => Source::Refused(format!("{url}: {e}")),
-            },
-            LockedSource::Path { path } => Source::Refused(format!(
-                "{path}: reinstalling a pack from a local path is not supported yet"
-            )),
-        };
+        let source = Source::from_locked(&p.source);
         jobs.push(Job {
             pack_ref: p.pack_ref.clone(),
             version: p.version.clone(),
@@ -709,11 +881,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                 let Some(locked) = source.locked() else {
                     unreachable!("a refused source never stages")
                 };
-                let installed_at = time::OffsetDateTime::now_utc()
-                    .replace_nanosecond(0)
-                    .expect("0 ns is valid")
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .expect("RFC 3339 formats");
+                let installed_at = now_rfc3339();
                 return Ok(Staged {
                     pack: LockedPack {
                         pack_ref: job.pack_ref.clone(),
@@ -742,6 +910,13 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
 async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String, SourceError> {
     let expected_tree = match source {
         Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
+        Source::Path(p) => {
+            let (src, dest) = (p.clone(), job.dest.clone());
+            tokio::task::spawn_blocking(move || crate::sources::path::copy_pack(&src, &dest))
+                .await
+                .expect("the copy task panicked")?;
+            None
+        }
         Source::Archive { url, checksum } => {
             let bar = shared.multi.as_ref().map(|m| {
                 m.add(crate::output::download_bar(
@@ -787,9 +962,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
     let expect_lock_tree = job.expect_tree.clone();
     let what = source_text(source);
     tokio::task::spawn_blocking(move || {
-        let m = knap_schema::manifest::read_pack_dir(&dest).map_err(|e| {
-            SourceError::integrity(format!("{what}: the pack's manifest is not valid: {e}"))
-        })?;
+        let (m, tree) = crate::sources::inspect(&dest, &what)?;
         let version_ok = semver::Version::parse(&version).is_ok_and(|v| v == m.version);
         if m.pack_ref != pack_ref || !version_ok {
             return Err(SourceError::integrity(format!(
@@ -797,9 +970,6 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
                 m.pack_ref, m.version
             )));
         }
-        let tree = tree_digest(&dest)
-            .map_err(|e| SourceError::integrity(format!("{what}: {e}")))?
-            .checksum;
         if let Some(t) = &expected_tree
             && &tree != t
         {
@@ -824,6 +994,7 @@ fn source_text(s: &Source) -> String {
     match s {
         Source::Archive { url, .. } => format!("archive {url}"),
         Source::Git { url, commit, .. } => format!("git {url}#{commit}"),
+        Source::Path(p) => format!("the directory {}", p.display()),
         Source::Refused(m) => m.clone(),
     }
 }

@@ -1,6 +1,7 @@
 //! The subcommands, each in its own module, sharing a [`Ctx`] built once
 //! from the global flags.
 
+pub mod direct;
 pub mod info;
 pub mod install;
 pub mod registry;

@@ -100,7 +100,17 @@ pub async fn fetch_and_extract(
         bar,
     )
     .await?;
-    let limits = store.limits;
+    extract_cached(cached, url, dest, store.limits).await
+}
+
+/// Extracts a verified archive from the cache into `dest` (which must not
+/// exist); an unsafe entry is an integrity error and leaves no `dest`.
+pub async fn extract_cached(
+    cached: PathBuf,
+    url: &Url,
+    dest: &Path,
+    limits: Limits,
+) -> Result<(), SourceError> {
     let dest = dest.to_owned();
     let url_text = url.to_string();
     tokio::task::spawn_blocking(move || {
@@ -115,8 +125,8 @@ pub async fn fetch_and_extract(
         })
     })
     .await
-    .expect("the extract task panicked")?;
-    Ok(())
+    .expect("the extract task panicked")
+    .map(|_| ())
 }
 
 /// The path of the verified archive in the cache, downloading it first if
@@ -130,12 +140,33 @@ pub async fn fetch_verified(
     bar: Option<ProgressBar>,
 ) -> Result<PathBuf, SourceError> {
     let hex = checksum_hex(checksum)?;
-    let dir = cache_dir(cache_root);
-    let target = dir.join(hex);
+    let target = cache_dir(cache_root).join(hex);
     if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
         tracing::debug!("{url}: using the cached {}", target.display());
         return Ok(target);
     }
+    download(downloader, url, Some(checksum), cache_root, max_download, bar)
+        .await
+        .map(|(path, _)| path)
+}
+
+/// Downloads (or copies, for `file://`) the archive at `url` into the cache
+/// under the download limit, hashing it on the way. With `expected`, a
+/// different SHA-256 is an integrity error and nothing is kept; without it
+/// (a source the user chose to trust) the archive is kept under the hash
+/// it has. Returns the cached path and the archive's `sha256:` checksum.
+pub async fn download(
+    downloader: &Downloader,
+    url: &Url,
+    expected: Option<&str>,
+    cache_root: &Path,
+    max_download: u64,
+    bar: Option<ProgressBar>,
+) -> Result<(PathBuf, String), SourceError> {
+    if let Some(c) = expected {
+        checksum_hex(c)?;
+    }
+    let dir = cache_dir(cache_root);
     std::fs::create_dir_all(&dir)
         .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dir.display())))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
@@ -216,14 +247,17 @@ pub async fn fetch_verified(
         b.finish_and_clear();
     }
     let actual = knap_schema::digest::format_sha256(&hasher.finalize());
-    if actual != checksum {
+    if let Some(checksum) = expected
+        && actual != checksum
+    {
         return Err(SourceError::integrity(format!(
-            "checksum mismatch for {url}: the index says {checksum}, the download is {actual}; nothing was extracted (the archive changed after it was published, or the index is wrong: tell the registry's maintainer)"
+            "checksum mismatch for {url}: expected {checksum}, the download is {actual}; nothing was extracted (the archive changed after its checksum was published, or the checksum is wrong: tell whoever published it)"
         )));
     }
     tmp.flush().map_err(write_err)?;
+    let target = dir.join(&actual["sha256:".len()..]);
     tmp.persist(&target).map_err(|e| {
         SourceError::other(format!("cannot store {}: {}", target.display(), e.error))
     })?;
-    Ok(target)
+    Ok((target, actual))
 }

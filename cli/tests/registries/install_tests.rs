@@ -13,7 +13,7 @@ use crate::server::{Server, files, git_cgi};
 use crate::{Knap, git, index, write_json};
 
 /// Writes a pack directory `<dir>/<ref>-<version>` and returns it.
-fn make_pack(dir: &Path, r: &str, version: &str, deps: &[&str]) -> PathBuf {
+pub(crate) fn make_pack(dir: &Path, r: &str, version: &str, deps: &[&str]) -> PathBuf {
     let p = dir.join(format!("{r}-{version}"));
     std::fs::create_dir_all(p.join("actions")).unwrap();
     let deps_yaml = if deps.is_empty() {
@@ -43,7 +43,7 @@ fn make_pack(dir: &Path, r: &str, version: &str, deps: &[&str]) -> PathBuf {
 }
 
 /// A .tar.gz of `pack_dir` under a single top directory.
-fn tar_gz(pack_dir: &Path) -> Vec<u8> {
+pub(crate) fn tar_gz(pack_dir: &Path) -> Vec<u8> {
     let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut b = tar::Builder::new(enc);
     let top = pack_dir.file_name().unwrap().to_str().unwrap().to_owned();
@@ -51,12 +51,12 @@ fn tar_gz(pack_dir: &Path) -> Vec<u8> {
     b.into_inner().unwrap().finish().unwrap()
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(crate) fn sha(bytes: &[u8]) -> String {
     format_sha256(&Sha256::digest(bytes))
 }
 
 /// An index entry for `r` with the given install sources.
-fn entry_with(r: &str, version: &str, deps: &[&str], sources: Value) -> Value {
+pub(crate) fn entry_with(r: &str, version: &str, deps: &[&str], sources: Value) -> Value {
     let mut e = crate::entry(r, version, deps);
     e["install_sources"] = sources;
     e
@@ -64,7 +64,7 @@ fn entry_with(r: &str, version: &str, deps: &[&str], sources: Value) -> Value {
 
 /// Builds the pack, writes its archive to `<site>/archives/` and returns
 /// its entry with a relative archive URL, and the pack dir.
-fn publish(site: &Path, work: &Path, r: &str, version: &str, deps: &[&str]) -> (Value, PathBuf) {
+pub(crate) fn publish(site: &Path, work: &Path, r: &str, version: &str, deps: &[&str]) -> (Value, PathBuf) {
     let dir = make_pack(work, r, version, deps);
     let bytes = tar_gz(&dir);
     let name = format!("archives/{r}-{version}.tar.gz");
@@ -79,15 +79,15 @@ fn publish(site: &Path, work: &Path, r: &str, version: &str, deps: &[&str]) -> (
     (e, dir)
 }
 
-fn lock_of(root: &Path) -> Value {
+pub(crate) fn lock_of(root: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(root.join("knap.lock")).unwrap()).unwrap()
 }
 
-fn digest(p: &Path) -> String {
+pub(crate) fn digest(p: &Path) -> String {
     tree_digest(p).unwrap().checksum
 }
 
-fn archive_requests(server: &Server) -> usize {
+pub(crate) fn archive_requests(server: &Server) -> usize {
     server
         .requests()
         .iter()
@@ -348,7 +348,7 @@ fn a_higher_priority_registry_shadows_the_same_ref_elsewhere() {
 }
 
 /// A git repository holding one pack at its root; returns (work dir, commit).
-fn git_pack(parent: &Path, r: &str, version: &str) -> (PathBuf, String) {
+pub(crate) fn git_pack(parent: &Path, r: &str, version: &str) -> (PathBuf, String) {
     let pack = make_pack(parent, r, version, &[]);
     git(&pack, &["init", "-q"]);
     git(&pack, &["add", "."]);
@@ -357,7 +357,7 @@ fn git_pack(parent: &Path, r: &str, version: &str) -> (PathBuf, String) {
     (pack, sha)
 }
 
-fn git_entry(r: &str, version: &str, url: &str, sha: &str, checksum: &str) -> Value {
+pub(crate) fn git_entry(r: &str, version: &str, url: &str, sha: &str, checksum: &str) -> Value {
     entry_with(
         r,
         version,

@@ -3,8 +3,10 @@
 //! real files, each test with its own configuration and cache directory.
 
 mod cli_tests;
+mod direct_tests;
 mod git_tests;
 mod http_tests;
+mod install_flags_tests;
 mod install_tests;
 mod priority_tests;
 mod server;

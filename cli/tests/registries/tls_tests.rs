@@ -14,7 +14,7 @@ use crate::{Knap, entry, index, write_json};
 
 /// The CA's PEM and a server config whose certificate it signed for
 /// 127.0.0.1 and localhost.
-fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
+pub(crate) fn test_pki() -> (String, Arc<rustls::ServerConfig>) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

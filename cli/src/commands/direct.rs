@@ -1,0 +1,444 @@
+//! Install specs that name a pack directly instead of by registry ref: a
+//! local pack directory, a local archive, an archive URL (`--checksum`, or
+//! `--allow-unverified`) and `git+https://HOST/REPO#<commit>`.
+//!
+//! Only a pack's own `pack.yaml` says which ref, version and dependencies
+//! it is, so a direct pack is staged and verified before resolution; it
+//! then is the only candidate for its ref (it shadows every registry), and
+//! its dependencies resolve from the registries as usual. `knap.lock`
+//! records it without a registry, so later commands keep it.
+//!
+//! A bare name is always a registry ref: a directory or archive is written
+//! as a path (`./hello`, `/srv/packs/hello`, `hello-1.0.0.tar.gz`).
+
+use std::path::{Path, PathBuf};
+
+use knap_installer::Limits;
+use knap_schema::Dependency;
+use knap_schema::index::{Contents, Dependencies, Entry};
+use knap_schema::lock::{LockedPack, LockedSource};
+use knap_schema::manifest::Manifest;
+use knap_schema::urls::is_loopback;
+use url::Url;
+
+use crate::error::{Kind, KnapError};
+use crate::sources::archive::{self, Downloader};
+use crate::sources::{SourceError, git, inspect, path};
+
+/// One SPEC of `knap install`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    /// `REF` or `REF@REQ` (`req` is `*` when absent).
+    Registry { dep: Dependency, req: String },
+    Direct(Direct),
+}
+
+/// A pack named by where it is, not by a registry ref.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Direct {
+    /// A directory holding `pack.yaml`.
+    Dir(PathBuf),
+    /// A `.tar.gz`, `.tgz`, `.tar` or `.zip` file.
+    LocalArchive(PathBuf),
+    /// An `https://` (or loopback `http://`) archive.
+    ArchiveUrl(Url),
+    /// A git repository (its root is the pack) at a pinned commit.
+    Git { url: Url, commit: String },
+}
+
+impl Direct {
+    /// How the spec is shown in messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Direct::Dir(p) => format!("the directory {}", p.display()),
+            Direct::LocalArchive(p) => format!("the archive {}", p.display()),
+            Direct::ArchiveUrl(u) => format!("the archive {u}"),
+            Direct::Git { url, commit } => format!("git {url}#{commit}"),
+        }
+    }
+
+    /// Fetched over the network, so trusted only with a checksum or a
+    /// pinned commit.
+    fn is_remote_archive(&self) -> bool {
+        matches!(self, Direct::ArchiveUrl(_))
+    }
+}
+
+const ARCHIVE_SUFFIXES: [&str; 4] = [".tar.gz", ".tgz", ".tar", ".zip"];
+
+/// Reads one SPEC. A bare word is a registry ref; something with a `/`, a
+/// leading `.`, an archive suffix or a URL scheme is a direct pack.
+pub fn parse(spec: &str) -> Result<Spec, KnapError> {
+    if let Some(rest) = spec.strip_prefix("git+") {
+        return parse_git(spec, rest);
+    }
+    if spec.contains("://") {
+        let url = Url::parse(spec)
+            .map_err(|e| KnapError::usage(format!("`{spec}` is not a valid URL: {e}")))?;
+        no_secrets(spec, &url)?;
+        return match url.scheme() {
+            "https" => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
+            "http" if is_loopback(&url) => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
+            "http" => Err(KnapError::usage(format!(
+                "`{spec}`: plain http:// is refused for a remote archive; use https://"
+            ))),
+            "file" => {
+                let p = url.to_file_path().map_err(|()| {
+                    KnapError::usage(format!("`{spec}` is not a local file URL"))
+                })?;
+                local(spec, &p)
+            }
+            other => Err(KnapError::usage(format!(
+                "`{spec}`: the scheme `{other}:` is not installable; use a pack ref, a path, an https:// archive URL or git+https://HOST/REPO#<commit>"
+            ))),
+        };
+    }
+    let looks_like_path = spec.contains('/')
+        || spec.contains(std::path::MAIN_SEPARATOR)
+        || spec.starts_with('.')
+        || ARCHIVE_SUFFIXES.iter().any(|s| spec.ends_with(s));
+    if looks_like_path {
+        return local(spec, Path::new(spec));
+    }
+    let dep = Dependency::parse(spec).map_err(|e| {
+        KnapError::usage(format!(
+            "{e} (a directory or archive is written as a path, e.g. `./{spec}`)"
+        ))
+    })?;
+    let req = match spec.split_once('@') {
+        Some((_, r)) => r.trim().to_owned(),
+        None => "*".to_owned(),
+    };
+    Ok(Spec::Registry { dep, req })
+}
+
+fn local(spec: &str, p: &Path) -> Result<Spec, KnapError> {
+    let meta = std::fs::metadata(p).map_err(|e| {
+        KnapError::not_found(format!(
+            "`{spec}`: {e} (a pack directory or archive path was expected; a registry ref has no `/`)"
+        ))
+    })?;
+    let abs = std::path::absolute(p)
+        .map_err(|e| KnapError::new(Kind::Other, format!("{}: {e}", p.display())))?;
+    if meta.is_dir() {
+        if !abs.join(knap_schema::manifest::MANIFEST_FILE).is_file() {
+            return Err(KnapError::new(
+                Kind::Integrity,
+                format!(
+                    "{}: not a pack directory (no pack.yaml in it)",
+                    abs.display()
+                ),
+            ));
+        }
+        Ok(Spec::Direct(Direct::Dir(abs)))
+    } else {
+        Ok(Spec::Direct(Direct::LocalArchive(abs)))
+    }
+}
+
+fn parse_git(spec: &str, rest: &str) -> Result<Spec, KnapError> {
+    let mut url = Url::parse(rest)
+        .map_err(|e| KnapError::usage(format!("`{spec}` is not a valid URL: {e}")))?;
+    let Some(commit) = url.fragment().map(str::to_ascii_lowercase) else {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: name the commit to install, as `{spec}#<40-hex commit SHA>`; a branch or tag can move, a commit cannot"
+        )));
+    };
+    if !knap_schema::ident::is_commit_sha(&commit) {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: `{commit}` is not a 40-hex commit SHA; a branch or tag can move, so knap installs commits only"
+        )));
+    }
+    url.set_fragment(None);
+    no_secrets(spec, &url)?;
+    match url.scheme() {
+        "https" | "file" => {}
+        "http" if is_loopback(&url) => {}
+        other => {
+            return Err(KnapError::usage(format!(
+                "`{spec}`: git over `{other}:` is not allowed; use git+https://"
+            )));
+        }
+    }
+    Ok(Spec::Direct(Direct::Git { url, commit }))
+}
+
+fn no_secrets(spec: &str, url: &Url) -> Result<(), KnapError> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: credentials in URLs are refused (they end up in knap.lock and in logs)"
+        )));
+    }
+    Ok(())
+}
+
+/// A direct pack staged and verified, ready to be committed.
+#[derive(Debug)]
+pub struct StagedDirect {
+    /// The candidate the resolver sees for this ref.
+    pub entry: Entry,
+    /// What `knap.lock` will record (its `dependencies` are filled in by
+    /// the resolution).
+    pub pack: LockedPack,
+    /// `<staging>/<ref>`.
+    pub dest: PathBuf,
+}
+
+/// Where and how to stage.
+pub struct Stager<'a> {
+    pub staging_dir: PathBuf,
+    pub downloader: &'a Downloader,
+    pub store: &'a archive::Store,
+    pub checksum: Option<&'a str>,
+    pub allow_unverified: bool,
+}
+
+/// Stages `direct` under `stager.staging_dir`, checks what can be checked
+/// (`--checksum`, the manifest) and describes it. Refuses a remote archive
+/// without a checksum unless `--allow-unverified`.
+pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect, KnapError> {
+    let what = direct.describe();
+    if direct.is_remote_archive() && stager.checksum.is_none() && !stager.allow_unverified {
+        return Err(KnapError::new(
+            Kind::Integrity,
+            format!(
+                "refusing {what}: nothing says what it should contain; pass `--checksum sha256:HEX` (from its publisher), or `--allow-unverified` to trust whatever the server sends"
+            ),
+        ));
+    }
+    let unpacked = stager.staging_dir.join("unpacked");
+    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    let source = match direct {
+        Direct::Dir(src) => {
+            let (src2, dest) = (src.clone(), unpacked.clone());
+            tokio::task::spawn_blocking(move || path::copy_pack(&src2, &dest))
+                .await
+                .expect("the copy task panicked")
+                .map_err(err)?;
+            LockedSource::Path {
+                path: src.display().to_string(),
+            }
+        }
+        Direct::LocalArchive(p) => {
+            let url = Url::from_file_path(p)
+                .map_err(|()| KnapError::usage(format!("{}: not an absolute path", p.display())))?;
+            fetch_archive(&url, stager, &unpacked).await?
+        }
+        Direct::ArchiveUrl(url) => fetch_archive(url, stager, &unpacked).await?,
+        Direct::Git { url, commit } => {
+            let (u, c, d) = (url.to_string(), commit.clone(), unpacked.clone());
+            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d))
+                .await
+                .expect("the git task panicked")
+                .map_err(err)?;
+            LockedSource::Git {
+                url: url.to_string(),
+                git_ref: commit.clone(),
+                // The tree digest, filled in below.
+                checksum: String::new(),
+            }
+        }
+    };
+    let (dir, w) = (unpacked.clone(), what.clone());
+    let (manifest, tree) = tokio::task::spawn_blocking(move || inspect(&dir, &w))
+        .await
+        .expect("the verify task panicked")
+        .map_err(err)?;
+    let source = match source {
+        LockedSource::Git {
+            url,
+            git_ref,
+            checksum: _,
+        } => LockedSource::Git {
+            url,
+            git_ref,
+            checksum: tree.clone(),
+        },
+        other => other,
+    };
+    // For archives `--checksum` was the archive's SHA-256 (checked while
+    // downloading); for a directory or a git commit it is the tree digest.
+    if let (Some(expected), Direct::Dir(_) | Direct::Git { .. }) = (stager.checksum, direct)
+        && expected != tree
+    {
+        return Err(KnapError::new(
+            Kind::Integrity,
+            format!(
+                "{what}: the pack tree digest is {tree}, --checksum says {expected}; nothing was installed"
+            ),
+        ));
+    }
+    let dest = stager.staging_dir.join(&manifest.pack_ref);
+    std::fs::rename(&unpacked, &dest).map_err(|e| {
+        KnapError::new(
+            Kind::Other,
+            format!("cannot move {} into place: {e}", unpacked.display()),
+        )
+    })?;
+    Ok(StagedDirect {
+        entry: entry_of(&manifest),
+        pack: LockedPack {
+            pack_ref: manifest.pack_ref.clone(),
+            version: manifest.version.to_string(),
+            registry: None,
+            source,
+            tree,
+            dependencies: Vec::new(),
+            installed_at: super::install::now_rfc3339(),
+            yanked: false,
+        },
+        dest,
+    })
+}
+
+async fn fetch_archive(
+    url: &Url,
+    stager: &Stager<'_>,
+    dest: &Path,
+) -> Result<LockedSource, KnapError> {
+    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    if stager.checksum.is_none() && url.scheme() != "file" {
+        tracing::warn!("{url}: installing without a checksum (--allow-unverified)");
+    }
+    let (cached, checksum) = archive::download(
+        stager.downloader,
+        url,
+        stager.checksum,
+        &stager.store.cache_root,
+        stager.store.max_download,
+        None,
+    )
+    .await
+    .map_err(err)?;
+    let limits: Limits = stager.store.limits;
+    archive::extract_cached(cached, url, dest, limits)
+        .await
+        .map_err(err)?;
+    Ok(LockedSource::Archive {
+        url: url.to_string(),
+        checksum,
+    })
+}
+
+/// The resolver's view of a pack read from its manifest.
+pub fn entry_of(m: &Manifest) -> Entry {
+    Entry {
+        pack_ref: m.pack_ref.clone(),
+        label: m.label.clone(),
+        description: m.description.clone(),
+        version: m.version.to_string(),
+        author: m.author.clone().unwrap_or_default(),
+        email: m.email.clone(),
+        homepage: m.homepage.clone(),
+        repository: m.repository_url.clone(),
+        license: m.license.clone(),
+        keywords: m.keywords.clone(),
+        runtime_deps: m.runtime_deps.clone(),
+        use_case: m.use_case.clone(),
+        dependencies: m.dependencies.clone(),
+        install_sources: Vec::new(),
+        contents: Contents::default(),
+        yanked: false,
+        meta: None,
+        extra: Default::default(),
+    }
+}
+
+/// The resolver's view of a pack `knap.lock` holds without a registry
+/// (installed directly): the only candidate for its ref.
+pub fn entry_of_locked(p: &LockedPack) -> Entry {
+    Entry {
+        pack_ref: p.pack_ref.clone(),
+        label: p.pack_ref.clone(),
+        description: String::new(),
+        version: p.version.clone(),
+        author: String::new(),
+        email: None,
+        homepage: None,
+        repository: None,
+        license: String::new(),
+        keywords: Vec::new(),
+        runtime_deps: Vec::new(),
+        use_case: None,
+        dependencies: Some(Dependencies {
+            packs: p.dependencies.clone(),
+            versions: Default::default(),
+        }),
+        install_sources: Vec::new(),
+        contents: Contents::default(),
+        yanked: false,
+        meta: None,
+        extra: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_are_registry_refs() {
+        assert!(matches!(parse("slack").unwrap(), Spec::Registry { req, .. } if req == "*"));
+        assert!(matches!(parse("slack@^2").unwrap(), Spec::Registry { req, .. } if req == "^2"));
+    }
+
+    #[test]
+    fn git_specs_need_a_commit() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let s = parse(&format!("git+https://example.com/p.git#{sha}")).unwrap();
+        assert_eq!(
+            s,
+            Spec::Direct(Direct::Git {
+                url: Url::parse("https://example.com/p.git").unwrap(),
+                commit: sha.into()
+            })
+        );
+        assert_eq!(
+            parse("git+https://example.com/p.git").unwrap_err().kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            parse("git+https://example.com/p.git#main").unwrap_err().kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            parse(&format!("git+http://example.com/p.git#{sha}"))
+                .unwrap_err()
+                .kind,
+            Kind::Usage
+        );
+    }
+
+    #[test]
+    fn urls_are_https_without_credentials() {
+        assert!(matches!(
+            parse("https://example.com/a.tgz").unwrap(),
+            Spec::Direct(Direct::ArchiveUrl(_))
+        ));
+        assert!(matches!(
+            parse("http://127.0.0.1:8080/a.tgz").unwrap(),
+            Spec::Direct(Direct::ArchiveUrl(_))
+        ));
+        assert_eq!(
+            parse("http://example.com/a.tgz").unwrap_err().kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            parse("https://u:p@example.com/a.tgz").unwrap_err().kind,
+            Kind::Usage
+        );
+        assert_eq!(
+            parse("ftp://example.com/a.tgz").unwrap_err().kind,
+            Kind::Usage
+        );
+    }
+
+    #[test]
+    fn missing_paths_are_not_found() {
+        assert_eq!(
+            parse("./no-such-pack-dir").unwrap_err().kind,
+            Kind::NotFound
+        );
+        assert_eq!(parse("nothing.tgz").unwrap_err().kind, Kind::NotFound);
+    }
+}
