@@ -4,6 +4,7 @@
 
 mod cli_tests;
 mod direct_tests;
+mod example_index_tests;
 mod git_tests;
 mod http_tests;
 mod install_flags_tests;
