@@ -29,6 +29,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Make a reproducible .tar.gz archive of a pack directory
     Pack(PackArgs),
+    /// Build the static site of a registry: index.json, the sparse layout and browsable pages
+    Build(BuildArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -165,4 +167,43 @@ pub struct PackArgs {
     /// The archive to write (.tar.gz)
     #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// index.json, a registry directory (entries/ and/or index.json), or a directory of entry files (<ref>/<version>.json)
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+    /// The site directory to write; an existing site there is replaced as a whole
+    #[arg(short = 'o', long = "output", value_name = "SITE_DIR")]
+    pub output: PathBuf,
+    /// Where the site is served (https://owner.github.io/repo/): written as registry_url and used for canonical links (default: the index's registry_url)
+    #[arg(long, value_name = "URL", value_parser = parse_base_url)]
+    pub base_url: Option<String>,
+    /// The registry name (default: the registry_name of SRC's index.json)
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// An absolute `https://` or `http://` URL without credentials, query or
+/// fragment, ending in `/` (a site is a directory).
+fn parse_base_url(s: &str) -> Result<String, String> {
+    let mut u = url::Url::parse(s).map_err(|e| format!("`{s}` is not an absolute URL: {e}"))?;
+    if !matches!(u.scheme(), "https" | "http") {
+        return Err(format!("`{s}`: the site URL must be https:// (or http://)"));
+    }
+    if !u.username().is_empty()
+        || u.password().is_some()
+        || u.query().is_some()
+        || u.fragment().is_some()
+    {
+        return Err(format!(
+            "`{s}`: a site URL has no credentials, query string or fragment"
+        ));
+    }
+    if !u.path().ends_with('/') {
+        let path = format!("{}/", u.path());
+        u.set_path(&path);
+    }
+    Ok(u.to_string())
 }

@@ -5,6 +5,7 @@
 //! stack, so it installs fast.
 
 mod archive;
+mod build;
 mod cli;
 mod entry;
 mod failure;
@@ -41,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(a) => merge::merge_command(a),
         Command::Validate(a) => validate::validate_command(a),
         Command::Pack(a) => archive::pack_command(a),
+        Command::Build(a) => build::build_command(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -1,0 +1,327 @@
+//! The browsable pages of a site: `index.html` (every pack, searchable as
+//! you type) and `p/<ref>.html` (every version of one pack), rendered with
+//! minijinja from the templates in `index-tools/templates/`, HTML
+//! autoescaped. Everything is inline (no CDN, fonts or external scripts), and
+//! a Content-Security-Policy pins the inline style and script by hash.
+
+use knap_schema::index::{Component, Entry, Index, InstallSource};
+use knap_schema::urls::{SourceUrlKind, classify_source_url};
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, Value, context};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+const LAYOUT: &str = include_str!("../../templates/layout.html");
+const INDEX: &str = include_str!("../../templates/index.html");
+const PACK: &str = include_str!("../../templates/pack.html");
+const SOURCES: &str = include_str!("../../templates/sources.html");
+const CSS: &str = include_str!("../../templates/site.css");
+const JS: &str = include_str!("../../templates/site.js");
+
+/// One rendered page: its path in the site and its bytes.
+pub type Page = (String, Vec<u8>);
+
+/// Renders `index.html` and one `p/<ref>.html` per ref. `base_url` is
+/// where the site is served (for canonical links and the registry line).
+pub fn render(index: &Index, base_url: &str) -> anyhow::Result<Vec<Page>> {
+    let packs = pack_views(index);
+    let env = environment(index, &packs)?;
+    let mut pages = Vec::with_capacity(packs.len() + 1);
+    let html = env.get_template("index.html")?.render(context! {
+        root => "",
+        canonical => base_url,
+        add_line => format!("knap registry add {} sparse+{base_url}", slug(&index.registry_name)),
+        packs => Value::from(Serde(&packs)),
+    })?;
+    pages.push(("index.html".to_owned(), html.into_bytes()));
+    let tmpl = env.get_template("pack.html")?;
+    for p in &packs {
+        let html = tmpl.render(context! {
+            root => "../",
+            canonical => format!("{base_url}p/{}.html", p.pack_ref),
+            p => Value::from(Serde(p)),
+        })?;
+        pages.push((format!("p/{}.html", p.pack_ref), html.into_bytes()));
+    }
+    Ok(pages)
+}
+
+fn environment(index: &Index, packs: &[PackView<'_>]) -> anyhow::Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.add_template("layout.html", LAYOUT)?;
+    env.add_template("index.html", INDEX)?;
+    env.add_template("pack.html", PACK)?;
+    env.add_template("sources.html", SOURCES)?;
+    env.add_global("css", Value::from_safe_string(CSS.to_owned()));
+    env.add_global("js", Value::from_safe_string(JS.to_owned()));
+    env.add_global(
+        "csp",
+        format!(
+            "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; img-src data:; base-uri 'none'; form-action 'none'",
+            base64_sha256(CSS),
+            base64_sha256(JS)
+        ),
+    );
+    env.add_global("tool", concat!("knap-index ", env!("CARGO_PKG_VERSION")));
+    env.add_global("registry_name", index.registry_name.clone());
+    env.add_global("last_updated", index.last_updated.clone());
+    env.add_global("pack_count", packs.len());
+    env.add_global("version_count", index.packs.len());
+    Ok(env)
+}
+
+/// What the templates show of one ref.
+#[derive(Serialize)]
+struct PackView<'a> {
+    #[serde(rename = "ref")]
+    pack_ref: &'a str,
+    label: &'a str,
+    description: &'a str,
+    keywords: &'a [String],
+    author: &'a str,
+    email: Option<&'a str>,
+    license: &'a str,
+    homepage: Option<&'a str>,
+    repository: Option<&'a str>,
+    /// The newest version that is not yanked (the newest if all are).
+    latest: &'a str,
+    install: String,
+    /// Lower-case ref, label, keywords and description, for the search box.
+    search: String,
+    versions_text: String,
+    /// Newest first.
+    versions: Vec<VersionView<'a>>,
+}
+
+#[derive(Serialize)]
+struct VersionView<'a> {
+    version: &'a str,
+    yanked: bool,
+    install: String,
+    description: &'a str,
+    use_case: Option<&'a str>,
+    author: &'a str,
+    license: &'a str,
+    runtime_deps: &'a [String],
+    requires: Vec<String>,
+    sources: Vec<SourceView<'a>>,
+    contents: Vec<ContentGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct SourceView<'a> {
+    kind: &'static str,
+    url: &'a str,
+    /// Worth a link: https, http or relative (a relative archive is copied
+    /// into the site).
+    linkable: bool,
+    relative: bool,
+    commit: Option<&'a str>,
+    checksum: &'a str,
+}
+
+#[derive(Serialize)]
+struct ContentGroup<'a> {
+    kind: &'static str,
+    summary: String,
+    items: &'a [Component],
+}
+
+fn pack_views(index: &Index) -> Vec<PackView<'_>> {
+    let mut out = Vec::new();
+    let mut rest = index.packs.as_slice();
+    while let Some(first) = rest.first() {
+        let n = rest
+            .iter()
+            .position(|e| e.pack_ref != first.pack_ref)
+            .unwrap_or(rest.len());
+        let (versions, tail) = rest.split_at(n);
+        out.push(pack_view(versions));
+        rest = tail;
+    }
+    out
+}
+
+/// `versions`: every version of one ref, in index order.
+fn pack_view(versions: &[Entry]) -> PackView<'_> {
+    let latest = versions
+        .iter()
+        .rev()
+        .find(|e| !e.yanked)
+        .unwrap_or(&versions[versions.len() - 1]);
+    let mut search = String::with_capacity(latest.description.len() + 64);
+    for part in [latest.pack_ref.as_str(), latest.label.as_str()]
+        .into_iter()
+        .chain(latest.keywords.iter().map(String::as_str))
+        .chain([latest.description.as_str()])
+    {
+        search.push_str(&part.to_lowercase());
+        search.push(' ');
+    }
+    search.pop();
+    PackView {
+        pack_ref: &latest.pack_ref,
+        label: &latest.label,
+        description: &latest.description,
+        keywords: &latest.keywords,
+        author: &latest.author,
+        email: latest.email.as_deref(),
+        license: &latest.license,
+        homepage: latest.homepage.as_deref(),
+        repository: latest.repository.as_deref(),
+        latest: &latest.version,
+        install: format!("knap install {}", latest.pack_ref),
+        search,
+        versions_text: match versions.len() {
+            1 => "1 version".to_owned(),
+            n => format!("{n} versions"),
+        },
+        versions: versions.iter().rev().map(version_view).collect(),
+    }
+}
+
+fn version_view(e: &Entry) -> VersionView<'_> {
+    let mut requires: Vec<String> = Vec::new();
+    if let Some(d) = &e.dependencies {
+        requires.extend(d.packs.iter().cloned());
+        for (k, v) in &d.versions {
+            match v.as_str() {
+                Some(s) => requires.push(format!("{k} {s}")),
+                None => requires.push(format!("{k} {v}")),
+            }
+        }
+    }
+    let c = &e.contents;
+    let contents = [
+        ("actions", "action", &c.actions),
+        ("sensors", "sensor", &c.sensors),
+        ("triggers", "trigger", &c.triggers),
+        ("rules", "rule", &c.rules),
+        ("workflows", "workflow", &c.workflows),
+    ]
+    .into_iter()
+    .filter(|(_, _, items)| !items.is_empty())
+    .map(|(kind, one, items)| ContentGroup {
+        kind,
+        summary: match items.len() {
+            1 => format!("1 {one}"),
+            n => format!("{n} {kind}"),
+        },
+        items,
+    })
+    .collect();
+    VersionView {
+        version: &e.version,
+        yanked: e.yanked,
+        install: format!("knap install {}@={}", e.pack_ref, e.version),
+        description: &e.description,
+        use_case: e.use_case.as_deref(),
+        author: &e.author,
+        license: &e.license,
+        runtime_deps: &e.runtime_deps,
+        requires,
+        sources: e.install_sources.iter().map(source_view).collect(),
+        contents,
+    }
+}
+
+fn source_view(s: &InstallSource) -> SourceView<'_> {
+    let kind = classify_source_url(s.url()).ok();
+    SourceView {
+        kind: s.kind(),
+        url: s.url(),
+        linkable: matches!(
+            kind,
+            Some(SourceUrlKind::Https | SourceUrlKind::Http | SourceUrlKind::Relative)
+        ),
+        relative: kind == Some(SourceUrlKind::Relative),
+        commit: match s {
+            InstallSource::Git(g) => Some(&g.git_ref),
+            InstallSource::Archive(_) => None,
+        },
+        checksum: s.checksum(),
+    }
+}
+
+/// A registry name as a `knap registry add` name: lower-case letters,
+/// digits and dashes.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("registry");
+    }
+    out
+}
+
+/// The CSP source hash of an inline element's text.
+fn base64_sha256(text: &str) -> String {
+    base64(&Sha256::digest(text.as_bytes()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn slug_is_a_registry_name() {
+        assert_eq!(
+            slug("Attune Standard Pack Index"),
+            "attune-standard-pack-index"
+        );
+        assert_eq!(slug("  knap: example!  "), "knap-example");
+        assert_eq!(slug("***"), "registry");
+    }
+}

@@ -1,0 +1,323 @@
+//! What `knap-index build` reads a registry from: an index file, a registry
+//! directory (`entries/` and/or `index.json`), or a directory of entry files
+//! (`<ref>/<version>.json`). Every file is validated; every problem is
+//! reported with its file and JSON path before anything is written.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use knap_schema::index::{Entry, Index, from_json_str};
+use knap_schema::problem::Problems;
+use knap_schema::validate::{Compat, validate_entry};
+
+use crate::failure::{Kind, fail};
+use crate::index_file::{now_rfc3339, print_warnings, read_index};
+use crate::update::differing_fields;
+
+/// A registry read from SRC, ready to publish.
+pub struct Source {
+    /// Sorted; its identity may still need [`Source::identity`].
+    pub index: Index,
+    /// The indentation of the source `index.json` (two spaces otherwise).
+    pub indent: Vec<u8>,
+    /// The directory relative install source URLs resolve against.
+    pub root: PathBuf,
+    /// The files read, for messages.
+    pub described: String,
+}
+
+/// Where the packs of SRC are.
+enum Layout {
+    /// An `index.json` file.
+    Index(PathBuf),
+    /// A directory with `entries/`, and maybe `index.json` beside it.
+    Registry {
+        index: Option<PathBuf>,
+        entries: PathBuf,
+    },
+    /// A directory of entry files.
+    Entries(PathBuf),
+}
+
+/// Reads SRC. `name` and `url` override (or, without an `index.json`,
+/// supply) the registry identity.
+pub fn read_source(src: &Path, name: Option<&str>, url: Option<&str>) -> anyhow::Result<Source> {
+    let (layout, root) = if src.is_file() {
+        let root = match src.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        (Layout::Index(src.to_owned()), root)
+    } else if src.is_dir() {
+        let entries = src.join("entries");
+        let index = src.join("index.json");
+        if entries.is_dir() {
+            let index = index.is_file().then_some(index);
+            (Layout::Registry { index, entries }, src.to_owned())
+        } else if index.is_file() {
+            (Layout::Index(index), src.to_owned())
+        } else {
+            let root = std::path::absolute(src)
+                .ok()
+                .and_then(|a| a.parent().map(Path::to_owned))
+                .unwrap_or_else(|| src.to_owned());
+            (Layout::Entries(src.to_owned()), root)
+        }
+    } else {
+        return Err(fail(
+            Kind::Other,
+            format!(
+                "{}: no such file or directory; SRC is an index.json, a registry directory or a directory of entry files",
+                src.display()
+            ),
+        ));
+    };
+
+    let (index_file, entries_dir) = match &layout {
+        Layout::Index(p) => (Some(p.as_path()), None),
+        Layout::Registry { index, entries } => (index.as_deref(), Some(entries.as_path())),
+        Layout::Entries(dir) => (None, Some(dir.as_path())),
+    };
+    if index_file.is_none() && (name.is_none() || url.is_none()) {
+        return Err(fail(
+            Kind::Usage,
+            format!(
+                "{} has no index.json to take the registry's identity from: pass --name NAME and --base-url URL, or put an index.json beside entries/ (`knap-index update --index index.json --create --name NAME --url URL --entry ENTRY.json` makes one)",
+                src.display()
+            ),
+        ));
+    }
+    let index_file = match index_file {
+        Some(p) => {
+            let f = read_index(p)?;
+            print_warnings(p, &f.warnings);
+            Some((p.to_owned(), f))
+        }
+        None => None,
+    };
+    let entries = match entries_dir {
+        Some(dir) => Some(read_entries(dir)?),
+        None => None,
+    };
+    let described = match (&index_file, entries_dir) {
+        (Some((p, _)), Some(d)) => format!("{} and {}", p.display(), d.display()),
+        (Some((p, _)), None) => p.display().to_string(),
+        (None, Some(d)) => d.display().to_string(),
+        (None, None) => unreachable!("every layout has an index or entries"),
+    };
+
+    let (mut index, indent) = match (index_file, entries) {
+        (Some((path, f)), Some(entries)) => {
+            let (mut index, unchanged) = union(&path, f.index, entries)?;
+            if !unchanged {
+                index.last_updated = new_time();
+            }
+            (index, f.indent)
+        }
+        (Some((_, mut f)), None) => {
+            f.index.sort();
+            (f.index, f.indent)
+        }
+        (None, Some(entries)) => {
+            if entries.is_empty() {
+                return Err(fail(
+                    Kind::Other,
+                    format!(
+                        "{}: no entry files (<ref>/<version>.json) and no index.json; nothing to build",
+                        src.display()
+                    ),
+                ));
+            }
+            // Entry files alone do not say when they last changed.
+            let mut index = Index::new("", "", &new_time());
+            index.packs = union_entries(Vec::new(), entries)?;
+            (index, b"  ".to_vec())
+        }
+        (None, None) => unreachable!("every layout has an index or entries"),
+    };
+    if let Some(n) = name {
+        index.registry_name = n.to_owned();
+    }
+    if let Some(u) = url {
+        index.registry_url = u.to_owned();
+    }
+    Ok(Source {
+        index,
+        indent,
+        root,
+        described,
+    })
+}
+
+/// The time for a `last_updated` that changed: `SOURCE_DATE_EPOCH`, or now.
+fn new_time() -> String {
+    if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
+        eprintln!(
+            "note: last_updated is the current time; set SOURCE_DATE_EPOCH (e.g. to the last commit's time) for a reproducible site"
+        );
+    }
+    now_rfc3339()
+}
+
+/// Every `*.json` file under `dir` is an entry file at `<ref>/<version>.json`.
+/// Reads them all; every problem in every file is reported at once (exit 4).
+fn read_entries(dir: &Path) -> anyhow::Result<Vec<(String, Entry)>> {
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.with_context(|| format!("cannot read {}", dir.display()))?;
+        let hidden = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
+        if hidden || !e.file_type().is_file() {
+            continue;
+        }
+        if e.path().extension().is_some_and(|x| x == "json") {
+            files.push(e.into_path());
+        }
+    }
+    let mut out = Vec::with_capacity(files.len());
+    let mut report = Vec::new();
+    for path in files {
+        let shown = path.display().to_string();
+        let mut p = Problems::new();
+        match std::fs::read_to_string(&path) {
+            Err(e) => p.error("$", format!("cannot read: {e}")),
+            Ok(text) => match from_json_str::<Entry>(&text) {
+                Err(e) => p.error(e.path, e.message),
+                Ok(entry) => {
+                    validate_entry(&entry, "$", Compat::Knap, &mut p);
+                    check_location(dir, &path, &entry, &mut p);
+                    if !p.has_errors() {
+                        out.push((shown.clone(), entry));
+                    }
+                }
+            },
+        }
+        if p.has_errors() {
+            report.extend(p.iter().map(|problem| format!("  {shown}: {problem}")));
+        } else {
+            print_warnings(&path, &p);
+        }
+    }
+    if !report.is_empty() {
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "invalid entry files in {}; nothing was written:\n{}",
+                dir.display(),
+                report.join("\n")
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// An entry file lies at `<ref>/<version>.json` below the entries directory.
+fn check_location(dir: &Path, path: &Path, entry: &Entry, p: &mut Problems) {
+    let rel: Vec<String> = path
+        .strip_prefix(dir)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let expected = format!("{}/{}.json", entry.pack_ref, entry.version);
+    match rel.as_slice() {
+        [r, file] if *r == entry.pack_ref && *file == format!("{}.json", entry.version) => {}
+        [r, _] if *r != entry.pack_ref => p.error(
+            "$.ref",
+            format!(
+                "`{}` is filed under {r}/; an entry file lives at {expected}",
+                entry.pack_ref
+            ),
+        ),
+        [_, file] => p.error(
+            "$.version",
+            format!(
+                "`{}` is filed as {file}; an entry file lives at {expected}",
+                entry.version
+            ),
+        ),
+        _ => p.error(
+            "$",
+            format!(
+                "{} is not at <ref>/<version>.json; move it to {expected}",
+                rel.join("/")
+            ),
+        ),
+    }
+}
+
+/// What makes a `(ref, version)` the same: semver precedence (build
+/// metadata ignored), or the text of a version that is not SemVer.
+fn version_key(e: &Entry) -> (String, String) {
+    let v = match e.semver() {
+        Some(mut v) => {
+            v.build = semver::BuildMetadata::EMPTY;
+            v.to_string()
+        }
+        None => e.version.clone(),
+    };
+    (e.pack_ref.clone(), v)
+}
+
+/// The index's packs plus the entry files: identical duplicates collapse;
+/// a `(ref, version)` published with different content is an error naming
+/// both files. Also says whether the result equals the index's packs.
+fn union(
+    index_path: &Path,
+    mut index: Index,
+    entries: Vec<(String, Entry)>,
+) -> anyhow::Result<(Index, bool)> {
+    let from_index: Vec<(String, Entry)> = std::mem::take(&mut index.packs)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (format!("{} $.packs[{i}]", index_path.display()), e))
+        .collect();
+    let mut before: Vec<Entry> = from_index.iter().map(|(_, e)| e.clone()).collect();
+    before.sort_by(Entry::index_order);
+    let packs = union_entries(from_index, entries)?;
+    let unchanged = packs == before;
+    index.packs = packs;
+    Ok((index, unchanged))
+}
+
+/// Collapses identical duplicates; conflicting ones are an error. The
+/// result is in index order.
+fn union_entries(
+    first: Vec<(String, Entry)>,
+    then: Vec<(String, Entry)>,
+) -> anyhow::Result<Vec<Entry>> {
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    let mut out: Vec<(String, Entry)> = Vec::with_capacity(first.len() + then.len());
+    let mut conflicts = Vec::new();
+    for (origin, entry) in first.into_iter().chain(then) {
+        match at.get(&version_key(&entry)) {
+            None => {
+                at.insert(version_key(&entry), out.len());
+                out.push((origin, entry));
+            }
+            Some(&i) if out[i].1 == entry => {}
+            Some(&i) => conflicts.push(format!(
+                "  {} {}: {} and {} differ in {}",
+                entry.pack_ref,
+                entry.version,
+                out[i].0,
+                origin,
+                differing_fields(&out[i].1, &entry).join(", ")
+            )),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "{} published version{} differ between files; a published version is immutable, so nothing was written. Publish a new version, or make the files agree:\n{}",
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" },
+                conflicts.join("\n")
+            ),
+        ));
+    }
+    let mut packs: Vec<Entry> = out.into_iter().map(|(_, e)| e).collect();
+    packs.sort_by(Entry::index_order);
+    Ok(packs)
+}
