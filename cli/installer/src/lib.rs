@@ -7,12 +7,18 @@
 //!   a crash at any point cannot leave half-done: a process-wide lock, a
 //!   journal, renames, an atomically replaced `knap.lock`, and recovery
 //!   whenever the root is opened.
+//! - [`record`]: the per-file record (path, size, SHA-256) of every
+//!   installed pack, written in the same commit as `knap.lock`, and the
+//!   parallel scan that recomputes a pack's tree digest and names every
+//!   changed, added or missing file (`knap verify`).
 
 pub mod extract;
+pub mod record;
 pub mod root;
 
 pub use extract::{
     ArchiveFormat, ChecksumError, ExtractError, Extracted, Limits, detect_format, extract,
     verify_sha256,
 };
+pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan};
 pub use root::{InstallRoot, Recovery, RootError, Step};

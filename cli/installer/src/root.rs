@@ -7,41 +7,79 @@
 //! <root>/.knap/staging/    new pack trees, prepared before a commit
 //! <root>/.knap/trash/      old pack trees during a commit
 //! <root>/.knap/journal.json  the planned swaps of a commit in progress
+//! <root>/.knap/files/<ref>.<hex>.json  per-file record of the tree <hex>
 //! ```
 //!
-//! [`InstallRoot::commit`] writes and fsyncs a journal naming every swap and
-//! the SHA-256 of the new `knap.lock`, moves each old pack dir to the trash
-//! and each staged dir into place (renames, so a pack dir is always wholly
-//! old or wholly new), replaces `knap.lock` (temp file, fsync, rename,
-//! directory fsync), then deletes the journal and the trash.
+//! [`InstallRoot::commit`] first scans every staged pack (see `record.rs`),
+//! checks that its tree digest is the one the new `knap.lock` names, and
+//! writes its per-file record (immutable, named by that digest). Then it
+//! writes and fsyncs a journal naming every swap and the SHA-256 of the new
+//! `knap.lock`, moves each old pack dir to the trash and each staged dir
+//! into place (renames, so a pack dir is always wholly old or wholly new),
+//! replaces `knap.lock` (temp file, fsync, rename, directory fsync), then
+//! deletes the journal, the trash, and the records the new lock no longer
+//! names. The lock's `tree` fields select the live records, so the records
+//! and the lock change together at the one atomic rename of `knap.lock`.
+//!
+//! A commit that fails (an I/O error: a full disk, a read-only or
+//! unwritable root) before `knap.lock` is replaced undoes itself at once:
+//! old pack dirs back, staged trees and new records removed. After the lock
+//! is replaced the commit has happened; a later failure only leaves debris
+//! that the next [`InstallRoot::open`] removes.
 //!
 //! [`InstallRoot::open`] takes the lock and recovers from a crash: with a
 //! journal present it rolls forward when the new `knap.lock` is in place
 //! and every swap completed, and otherwise rolls back (trash back into
 //! place, half-swapped new dirs removed). Either way every pack dir then
-//! agrees with `knap.lock`, and staging and trash debris is removed.
+//! agrees with `knap.lock`, and staging and trash debris and records that
+//! the lock does not name are removed.
+//!
+//! For crash tests, `KNAP_TEST_CRASH_AFTER_STEP=N` makes [`InstallRoot::commit`]
+//! abort the process (no unwinding, no cleanup) right after its N-th
+//! [`Step`].
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use knap_schema::lock::Lockfile;
+use knap_schema::lock::{LockedPack, Lockfile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::record::{self, FileRecord, ScanError};
+
 const PRIVATE: &str = ".knap";
 const LOCK_FILE: &str = "knap.lock";
+const FILES: &str = "files";
+/// The crash-test failpoint (see the module documentation).
+pub const CRASH_AFTER_STEP_ENV: &str = "KNAP_TEST_CRASH_AFTER_STEP";
 
 /// Why an install root operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {source}{}", path.display(), io_hint(source))]
     Io {
         action: &'static str,
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+    /// A staged pack could not be scanned.
+    #[error("cannot scan the staged pack `{pack_ref}`: {source}")]
+    Scan {
+        pack_ref: String,
+        #[source]
+        source: ScanError,
+    },
+    /// A staged pack is not the tree the new `knap.lock` names.
+    #[error(
+        "the staged pack `{pack_ref}` has the tree digest {actual}, but the new knap.lock says {expected}; nothing was changed"
+    )]
+    TreeMismatch {
+        pack_ref: String,
+        expected: String,
+        actual: String,
     },
     #[error("{}: {message}", path.display())]
     InvalidLock { path: PathBuf, message: String },
@@ -52,6 +90,36 @@ pub enum RootError {
     /// The commit was stopped by its step hook (crash simulation).
     #[error("commit interrupted after {0:?}")]
     Interrupted(Step),
+}
+
+impl RootError {
+    /// True for an integrity failure (an invalid lock, a staged tree that
+    /// is not what the lock names), as opposed to an I/O problem.
+    pub fn is_integrity(&self) -> bool {
+        matches!(
+            self,
+            RootError::InvalidLock { .. } | RootError::TreeMismatch { .. }
+        )
+    }
+}
+
+/// What to do about the usual reasons a root cannot be written.
+fn io_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::ReadOnlyFilesystem => {
+            "; the install root is on a read-only file system: remount it read-write or choose another root with --root"
+        }
+        io::ErrorKind::PermissionDenied => {
+            "; the install root is not writable by this user: fix its permissions or choose another root with --root"
+        }
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            "; the file system of the install root is full: free some space and run the command again"
+        }
+        io::ErrorKind::FileTooLarge => {
+            "; a file exceeds the size limit of this process or file system (see `ulimit -f`)"
+        }
+        _ => "",
+    }
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RootError + 'a {
@@ -65,6 +133,8 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 /// A point in [`InstallRoot::commit_with`] after which a hook may stop it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// Every staged pack was scanned and its per-file record written.
+    RecordsWritten,
     JournalWritten,
     OldMovedToTrash(String),
     NewMovedIntoPlace(String),
@@ -102,11 +172,13 @@ struct Swap {
     staged: PathBuf,
 }
 
-/// An open install root, holding its exclusive lock until dropped.
+/// An open install root, holding its lock until dropped: exclusive, or
+/// shared when opened read-only (see [`InstallRoot::open_for_reading`]).
 #[derive(Debug)]
 pub struct InstallRoot {
     root: PathBuf,
     recovery: Recovery,
+    read_only: bool,
     _lock: File,
 }
 
@@ -147,10 +219,86 @@ impl InstallRoot {
         let mut me = Self {
             root: root.to_owned(),
             recovery: Recovery::Clean,
+            read_only: false,
             _lock: lock,
         };
         me.recovery = me.recover()?;
         Ok(me)
+    }
+
+    /// Opens an existing root for commands that only read it: `Ok(None)`
+    /// when `root` does not exist (nothing is created). Like
+    /// [`open_with`](Self::open_with) (exclusive lock, crash recovery)
+    /// when the root is writable; when it is not (a read-only file system,
+    /// or no write permission), takes a shared lock instead and refuses a
+    /// root with an interrupted commit, which only a writer can recover.
+    pub fn open_for_reading(
+        root: &Path,
+        on_wait: impl FnOnce(&Path),
+    ) -> Result<Option<Self>, RootError> {
+        match fs::metadata(root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("inspect", root)(e)),
+            Ok(m) if !m.is_dir() => {
+                return Err(io_err("open", root)(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    "the install root is not a directory",
+                )));
+            }
+            Ok(_) => {}
+        }
+        let mut waited = Some(on_wait);
+        let mut wait = |p: &Path| {
+            if let Some(f) = waited.take() {
+                f(p)
+            }
+        };
+        match Self::open_with(root, &mut wait) {
+            Ok(r) => return Ok(Some(r)),
+            Err(RootError::Io { source, .. })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        let lock_path = root.join(PRIVATE).join("lock");
+        let lock = match File::open(&lock_path) {
+            Ok(f) => {
+                match f.try_lock_shared() {
+                    Ok(()) => {}
+                    Err(TryLockError::WouldBlock) => {
+                        wait(root);
+                        f.lock_shared().map_err(io_err("lock", &lock_path))?;
+                    }
+                    Err(TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
+                }
+                f
+            }
+            // Never written by knap: nothing can be changing it.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                File::open(root).map_err(io_err("open", root))?
+            }
+            Err(e) => return Err(io_err("open", &lock_path)(e)),
+        };
+        let me = Self {
+            root: root.to_owned(),
+            recovery: Recovery::Clean,
+            read_only: true,
+            _lock: lock,
+        };
+        if exists(&me.journal_path())? {
+            return Err(RootError::InvalidJournal {
+                path: me.journal_path(),
+                message: "a commit was interrupted and the root is not writable, so it cannot be recovered now; run any knap command with write access to the root".into(),
+            });
+        }
+        Ok(Some(me))
+    }
+
+    /// True when opened with a shared lock because the root is not writable.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn path(&self) -> &Path {
@@ -180,6 +328,26 @@ impl InstallRoot {
 
     pub fn lock_path(&self) -> PathBuf {
         self.root.join(LOCK_FILE)
+    }
+
+    fn files_dir(&self) -> PathBuf {
+        self.private().join(FILES)
+    }
+
+    /// Where the per-file record of `pack_ref` with tree digest `tree` lives.
+    pub fn record_path(&self, pack_ref: &str, tree: &str) -> PathBuf {
+        let hex = tree.strip_prefix("sha256:").unwrap_or(tree);
+        self.files_dir().join(format!("{pack_ref}.{hex}.json"))
+    }
+
+    /// The per-file record of a locked pack, `None` when there is none
+    /// (a root written by an older knap) or it is unreadable or does not
+    /// describe that pack's tree.
+    pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
+        let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
+        let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
+        (r.version == record::RECORD_VERSION && r.pack_ref == pack.pack_ref && r.tree == pack.tree)
+            .then_some(r)
     }
 
     /// The root's `knap.lock`, if it has one.
@@ -225,7 +393,18 @@ impl InstallRoot {
         removed: Vec<String>,
         new_lock: &Lockfile,
     ) -> Result<(), RootError> {
-        self.commit_with(new_packs, removed, new_lock, |_| true)
+        let crash_after: Option<usize> = std::env::var(CRASH_AFTER_STEP_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        let mut n = 0;
+        self.commit_with(new_packs, removed, new_lock, |s| {
+            n += 1;
+            if crash_after == Some(n) {
+                eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                std::process::abort();
+            }
+            true
+        })
     }
 
     /// [`commit`](Self::commit) calling `hook` after each step; when it
@@ -238,6 +417,11 @@ impl InstallRoot {
         new_lock: &Lockfile,
         mut hook: impl FnMut(&Step) -> bool,
     ) -> Result<(), RootError> {
+        if self.read_only {
+            return Err(RootError::InvalidCommit(
+                "the root was opened read-only".into(),
+            ));
+        }
         let mut step = |s: Step| {
             tracing::debug!("commit step {s:?}");
             if hook(&s) {
@@ -269,6 +453,11 @@ impl InstallRoot {
                     staged.display()
                 )));
             }
+            if new_lock.get(r).is_none() {
+                return Err(RootError::InvalidCommit(format!(
+                    "`{r}` is installed but the new knap.lock does not list it"
+                )));
+            }
             swaps.push(Swap {
                 pack_ref: r.clone(),
                 staged: rel.to_owned(),
@@ -296,10 +485,80 @@ impl InstallRoot {
             swaps,
             removed: removed.clone(),
         };
+        let mut lock_written = false;
+        let result = self.apply(
+            &new_packs,
+            &journal,
+            &lock_bytes,
+            new_lock,
+            &mut step,
+            &mut lock_written,
+        );
+        match result {
+            Ok(()) => Ok(()),
+            // A simulated crash: leave everything as a dead process would.
+            Err(e @ RootError::Interrupted(_)) => Err(e),
+            Err(e) if lock_written => {
+                // The commit happened; what failed was cleaning up, which
+                // the next open finishes.
+                tracing::warn!(
+                    "{e}; the install succeeded, and the next knap command will remove the leftovers"
+                );
+                Ok(())
+            }
+            Err(e) => Err(self.undo(e)),
+        }
+    }
+
+    /// The steps of a validated commit.
+    fn apply(
+        &self,
+        new_packs: &[(String, PathBuf)],
+        journal: &Journal,
+        lock_bytes: &[u8],
+        new_lock: &Lockfile,
+        step: &mut impl FnMut(Step) -> Result<(), RootError>,
+        lock_written: &mut bool,
+    ) -> Result<(), RootError> {
         let private = self.private();
+        let files = self.files_dir();
+        fs::create_dir_all(&files).map_err(io_err("create", &files))?;
+        for (r, staged) in new_packs {
+            let expected = &new_lock.get(r).expect("checked by commit_with").tree;
+            let scan = record::scan(staged).map_err(|source| RootError::Scan {
+                pack_ref: r.clone(),
+                source,
+            })?;
+            let rec = match scan.to_record(r) {
+                Some(rec) if &rec.tree == expected => rec,
+                Some(rec) => {
+                    return Err(RootError::TreeMismatch {
+                        pack_ref: r.clone(),
+                        expected: expected.clone(),
+                        actual: rec.tree,
+                    });
+                }
+                None => {
+                    let what: Vec<String> = scan
+                        .irregular
+                        .iter()
+                        .map(|i| format!("{} ({})", i.path, i.kind))
+                        .collect();
+                    return Err(RootError::TreeMismatch {
+                        pack_ref: r.clone(),
+                        expected: expected.clone(),
+                        actual: format!("none: it holds {}", what.join(", ")),
+                    });
+                }
+            };
+            let bytes = serde_json::to_vec(&rec).expect("a record serialises");
+            write_atomic(&self.record_path(r, expected), &bytes, &files)?;
+        }
+        step(Step::RecordsWritten)?;
+
         let trash = self.trash();
         fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
-        let journal_bytes = serde_json::to_vec_pretty(&journal).expect("journal serialises");
+        let journal_bytes = serde_json::to_vec_pretty(journal).expect("journal serialises");
         write_atomic(&self.journal_path(), &journal_bytes, &private)?;
         step(Step::JournalWritten)?;
 
@@ -323,14 +582,92 @@ impl InstallRoot {
             }
         }
 
-        write_atomic(&self.lock_path(), &lock_bytes, &self.root)?;
+        write_atomic(&self.lock_path(), lock_bytes, &self.root)?;
+        *lock_written = true;
         step(Step::LockWritten)?;
         remove_file(&self.journal_path())?;
         sync_dir(&private)?;
         step(Step::JournalRemoved)?;
         clean_dir(&trash)?;
         clean_dir(&self.staging_root())?;
+        self.collect_records(Some(new_lock))?;
         step(Step::Cleaned)?;
+        Ok(())
+    }
+
+    /// Undoes a commit that failed before `knap.lock` was replaced, so the
+    /// root is as it was. Returns `error`, saying so when the undo itself
+    /// failed (the next open then finishes it).
+    fn undo(&self, error: RootError) -> RootError {
+        let result = (|| -> Result<(), RootError> {
+            let journal_path = self.journal_path();
+            if exists(&journal_path)? {
+                let bytes = fs::read(&journal_path).map_err(io_err("read", &journal_path))?;
+                let journal: Journal =
+                    serde_json::from_slice(&bytes).map_err(|e| RootError::InvalidJournal {
+                        path: journal_path.clone(),
+                        message: e.to_string(),
+                    })?;
+                self.roll_back(&journal)?;
+                remove_file(&journal_path)?;
+                sync_dir(&self.private())?;
+            }
+            self.remove_debris()?;
+            let lock = self.read_lock().ok().flatten();
+            self.collect_records(lock.as_ref())
+        })();
+        match result {
+            Ok(()) => error,
+            Err(undo) => {
+                tracing::warn!("undoing the failed commit: {undo}");
+                RootError::InvalidCommit(format!(
+                    "{error}; undoing the commit also failed ({undo}); the next knap command with write access to {} restores it",
+                    self.root.display()
+                ))
+            }
+        }
+    }
+
+    /// Removes every per-file record that `lock` does not name (all of them
+    /// without a lock), and temp files.
+    fn collect_records(&self, lock: Option<&Lockfile>) -> Result<(), RootError> {
+        let dir = self.files_dir();
+        let items = match fs::read_dir(&dir) {
+            Ok(i) => i,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let live: Vec<PathBuf> = lock
+            .iter()
+            .flat_map(|l| l.packs.iter())
+            .map(|p| self.record_path(&p.pack_ref, &p.tree))
+            .collect();
+        for item in items {
+            let path = item.map_err(io_err("list", &dir))?.path();
+            if !live.contains(&path) {
+                let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+                if meta.is_dir() {
+                    fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+                } else {
+                    remove_file(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties staging and trash and removes temp files.
+    fn remove_debris(&self) -> Result<(), RootError> {
+        clean_dir(&self.trash())?;
+        clean_dir(&self.staging_root())?;
+        for tmp in [
+            self.root.join(format!("{LOCK_FILE}.tmp")),
+            self.private().join("journal.json.tmp"),
+        ] {
+            if exists(&tmp)? {
+                remove_file(&tmp)?;
+            }
+        }
         Ok(())
     }
 
@@ -361,15 +698,11 @@ impl InstallRoot {
                 outcome
             }
         };
-        clean_dir(&self.trash())?;
-        clean_dir(&self.staging_root())?;
-        for tmp in [
-            self.root.join(format!("{LOCK_FILE}.tmp")),
-            self.private().join("journal.json.tmp"),
-        ] {
-            if exists(&tmp)? {
-                remove_file(&tmp)?;
-            }
+        self.remove_debris()?;
+        // An unreadable lock is reported by the command that reads it; its
+        // records are kept until then.
+        if let Ok(lock) = self.read_lock() {
+            self.collect_records(lock.as_ref())?;
         }
         Ok(outcome)
     }
@@ -407,7 +740,6 @@ impl InstallRoot {
         for s in &journal.swaps {
             let live = self.root.join(&s.pack_ref);
             let staged = self.root.join(&s.staged);
-            let old_saved = exists(&trash.join(&s.pack_ref))?;
             // The live dir is the new one once the staged dir has moved:
             // put it back where it came from.
             if exists(&live)? && !exists(&staged)? {
@@ -416,13 +748,15 @@ impl InstallRoot {
                 }
                 rename(&live, &staged)?;
             }
-            if old_saved {
+            // The old dir is in the trash only if it left its place.
+            if !exists(&live)? && exists(&trash.join(&s.pack_ref))? {
                 rename(&trash.join(&s.pack_ref), &live)?;
             }
         }
         for r in &journal.removed {
-            if exists(&trash.join(r))? {
-                rename(&trash.join(r), &self.root.join(r))?;
+            let live = self.root.join(r);
+            if !exists(&live)? && exists(&trash.join(r))? {
+                rename(&trash.join(r), &live)?;
             }
         }
         sync_dir(&self.root)?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use knap_installer::{InstallRoot, Recovery, RootError, Step};
+use knap_installer::{FileRecord, InstallRoot, Recovery, RootError, Step};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::tree_digest;
 
@@ -90,6 +90,31 @@ fn assert_consistent(root: &Path) -> Vec<(String, String)> {
     for p in &lock.packs {
         let got = tree_digest(&root.join(&p.pack_ref)).unwrap().checksum;
         assert_eq!(got, p.tree, "{} does not match knap.lock", p.pack_ref);
+    }
+    // Exactly one per-file record per locked pack, and it describes the
+    // pack as it is.
+    let mut records: Vec<String> = fs::read_dir(private.join("files"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    records.sort();
+    let expected: Vec<String> = lock
+        .packs
+        .iter()
+        .map(|p| format!("{}.{}.json", p.pack_ref, &p.tree["sha256:".len()..]))
+        .collect();
+    assert_eq!(records, expected, "the records are those of knap.lock");
+    for (p, name) in lock.packs.iter().zip(&expected) {
+        let rec: FileRecord =
+            serde_json::from_slice(&fs::read(private.join("files").join(name)).unwrap()).unwrap();
+        assert_eq!(
+            (rec.pack_ref.as_str(), &rec.tree),
+            (p.pack_ref.as_str(), &p.tree)
+        );
+        let scan = knap_installer::scan(&root.join(&p.pack_ref)).unwrap();
+        assert!(knap_installer::compare(&rec, &scan).is_empty(), "{name}");
     }
     for item in fs::read_dir(root).unwrap() {
         let name = item.unwrap().file_name().to_string_lossy().into_owned();
@@ -185,6 +210,7 @@ fn a_crash_after_any_step_recovers_wholly_old_or_wholly_new() {
     assert_eq!(
         steps,
         [
+            Step::RecordsWritten,
             Step::JournalWritten,
             Step::OldMovedToTrash("a".into()),
             Step::NewMovedIntoPlace("a".into()),
@@ -233,7 +259,9 @@ fn a_crash_after_any_step_recovers_wholly_old_or_wholly_new() {
         }
         let expected = match crash_after {
             Step::LockWritten => Recovery::RolledForward,
-            Step::JournalRemoved | Step::Cleaned => Recovery::Clean,
+            // Before the journal there is nothing to roll back: the new
+            // records are garbage the lock does not name.
+            Step::RecordsWritten | Step::JournalRemoved | Step::Cleaned => Recovery::Clean,
             _ => Recovery::RolledBack,
         };
         assert_eq!(root.recovery(), expected, "after {crash_after:?}");
@@ -341,4 +369,105 @@ fn the_root_lock_serialises_two_users() {
     let events = events.lock().unwrap();
     let names: Vec<&str> = events.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["waiting", "first released", "second acquired"]);
+}
+
+/// Everything under `dir` (paths and file bytes), for before/after checks.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+        if rel == ".knap/lock" {
+            continue;
+        }
+        let bytes = if e.file_type().is_file() {
+            fs::read(e.path()).unwrap()
+        } else {
+            Vec::new()
+        };
+        out.push((rel, bytes));
+    }
+    out
+}
+
+#[test]
+fn a_commit_that_fails_half_way_is_undone_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = InstallRoot::open(tmp.path()).unwrap();
+    let lock1 = transact(
+        &root,
+        &[("a", "1.0.0"), ("b", "1.0.0")],
+        &[],
+        &Lockfile::default(),
+        |_| false,
+    )
+    .unwrap();
+    // Something in the trash where `b` must go: its move fails after `a`
+    // was already swapped, a real I/O error in the middle of the commit.
+    let in_the_way = tmp.path().join(".knap/trash/b/x");
+    fs::create_dir_all(&in_the_way).unwrap();
+    let before = snapshot(tmp.path());
+    let err = transact(
+        &root,
+        &[("a", "2.0.0"), ("b", "2.0.0")],
+        &[],
+        &lock1,
+        |_| false,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, RootError::Io { action: "move", .. }),
+        "{err:?}"
+    );
+    assert!(!tmp.path().join(".knap/journal.json").exists());
+    // The old packs and lock are back, the staged trees and new records
+    // are gone; only the obstacle (removed with the trash) differs.
+    fs::remove_dir_all(tmp.path().join(".knap/trash")).unwrap();
+    let mut expect = before;
+    expect.retain(|(p, _)| !p.starts_with(".knap/trash"));
+    let mut after = snapshot(tmp.path());
+    after.retain(|(p, _)| !p.starts_with(".knap/staging") || p == ".knap/staging");
+    assert_eq!(after, expect);
+    assert_eq!(
+        assert_consistent(tmp.path()),
+        state(&[("a", "1.0.0"), ("b", "1.0.0")])
+    );
+}
+
+#[test]
+fn a_staged_tree_that_is_not_the_locked_one_is_refused_before_any_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = InstallRoot::open(tmp.path()).unwrap();
+    let lock1 = transact(&root, &[("a", "1.0.0")], &[], &Lockfile::default(), |_| {
+        false
+    })
+    .unwrap();
+    let before = snapshot(tmp.path());
+    let staging = root.new_staging_dir().unwrap();
+    let mut lock2 = lock1.clone();
+    lock2.packs[0] = stage_pack(&staging.join("a"), "a", "2.0.0");
+    fs::write(staging.join("a/extra"), "not in the locked tree").unwrap();
+    let err = root
+        .commit(vec![("a".into(), staging.join("a"))], vec![], &lock2)
+        .unwrap_err();
+    assert!(matches!(&err, RootError::TreeMismatch { .. }), "{err:?}");
+    assert!(err.is_integrity());
+    let mut after = snapshot(tmp.path());
+    after.retain(|(p, _)| !p.starts_with(".knap/staging/"));
+    let mut expect = before;
+    expect.retain(|(p, _)| !p.starts_with(".knap/staging/"));
+    assert_eq!(after, expect);
+    assert_eq!(assert_consistent(tmp.path()), state(&[("a", "1.0.0")]));
+}
+
+#[test]
+fn opening_a_missing_root_for_reading_creates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope");
+    assert!(
+        InstallRoot::open_for_reading(&missing, |_| {})
+            .unwrap()
+            .is_none()
+    );
+    assert!(!missing.exists());
 }

@@ -1,0 +1,492 @@
+//! The per-file record of an installed pack, and the parallel scan that
+//! makes it at commit time and checks a pack against it later.
+//!
+//! A record lists every file of a pack tree with its size and SHA-256. It
+//! lives at `<root>/.knap/files/<ref>.<hex>.json`, where `<hex>` is the
+//! pack tree digest it was computed with, so a record is immutable and
+//! names the exact tree it describes: `knap.lock`'s `tree` field picks the
+//! live record of each pack, and a record the lock does not name is
+//! garbage (see `root.rs`). That is what keeps the two from disagreeing.
+//!
+//! [`scan`] reads every file once: worker threads read and hash the files
+//! (one SHA-256 each) while the calling thread feeds the same bytes, in
+//! digest order, into the pack tree digest (formats.md §2; equal to
+//! `knap_schema::tree_digest`). [`compare`] names what changed, was added
+//! or went missing against a record.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The record format version written.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The same framing as `knap_schema::digest` (formats.md §2).
+const FILE_TAG: &[u8] = b"attune-pack-file-v1";
+/// Files up to this size are read whole by a worker and handed to the tree
+/// hasher; larger ones are streamed twice (bounded memory).
+const INLINE_MAX: u64 = 256 * 1024;
+/// How far workers may run ahead of the tree hasher, in files.
+const WINDOW: usize = 256;
+const BUF_SIZE: usize = 256 * 1024;
+
+/// Every file of an installed pack as it was committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub version: u32,
+    #[serde(rename = "ref")]
+    pub pack_ref: String,
+    /// The pack tree digest of exactly these files.
+    pub tree: String,
+    /// Sorted by the bytes of `path`.
+    pub files: Vec<RecordedFile>,
+}
+
+/// One file of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedFile {
+    /// Relative, '/'-separated.
+    pub path: String,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+/// What [`scan`] found in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// The pack tree digest, `None` when the directory holds something a
+    /// pack may not (then [`irregular`](Self::irregular) says what).
+    pub tree: Option<String>,
+    /// Regular files, sorted by the bytes of `path`.
+    pub files: Vec<ScannedFile>,
+    /// Symlinks, hard links, devices, FIFOs, sockets and non-UTF-8 names.
+    pub irregular: Vec<Irregular>,
+}
+
+/// One regular file of a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// An entry a pack may not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irregular {
+    /// Relative path (lossy when not UTF-8).
+    pub path: String,
+    /// "symbolic link", "hard link", "FIFO", "socket", "device",
+    /// "non-UTF-8 name", ...
+    pub kind: &'static str,
+}
+
+/// Why a scan could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{}: not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: the file changed while it was read; run the command again", .0.display())]
+    Changed(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ScanError + '_ {
+    move |source| ScanError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The files of a scan compared with a record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// In both, with other content (or now not a regular file).
+    pub changed: Vec<String>,
+    /// Present now, not in the record.
+    pub added: Vec<String>,
+    /// In the record, gone now.
+    pub missing: Vec<String>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.added.is_empty() && self.missing.is_empty()
+    }
+}
+
+impl Scan {
+    /// The record of this scan, for `pack_ref`; `None` when the tree holds
+    /// something a pack may not.
+    pub fn to_record(&self, pack_ref: &str) -> Option<FileRecord> {
+        let tree = self.tree.clone()?;
+        Some(FileRecord {
+            version: RECORD_VERSION,
+            pack_ref: pack_ref.to_owned(),
+            tree,
+            files: self
+                .files
+                .iter()
+                .map(|f| RecordedFile {
+                    path: f.path.clone(),
+                    size: f.size,
+                    sha256: hex(&f.sha256),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Names every file that differs between `record` and `scan`, each list
+/// sorted by path. An irregular entry is `changed` when the record has a
+/// file at its path, else `added`.
+pub fn compare(record: &FileRecord, scan: &Scan) -> Diff {
+    let mut diff = Diff::default();
+    let (rec, now) = (&record.files, &scan.files);
+    let (mut i, mut j) = (0, 0);
+    while i < rec.len() || j < now.len() {
+        let order = match (rec.get(i), now.get(j)) {
+            (Some(a), Some(b)) => a.path.as_bytes().cmp(b.path.as_bytes()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, _) => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                diff.missing.push(rec[i].path.clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                diff.added.push(now[j].path.clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let (a, b) = (&rec[i], &now[j]);
+                if a.size != b.size || !a.sha256.eq_ignore_ascii_case(&hex(&b.sha256)) {
+                    diff.changed.push(a.path.clone());
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    for irr in &scan.irregular {
+        if let Some(k) = diff.missing.iter().position(|m| *m == irr.path) {
+            diff.missing.remove(k);
+            diff.changed.push(irr.path.clone());
+        } else {
+            diff.added.push(irr.path.clone());
+        }
+    }
+    diff.changed.sort();
+    diff.added.sort();
+    diff
+}
+
+/// A listed regular file.
+struct Listed {
+    path: String,
+    full: PathBuf,
+}
+
+/// Lists, reads and hashes every regular file under `dir` (the top-level
+/// `.git` excluded, as the pack tree digest does), on every core.
+pub fn scan(dir: &Path) -> Result<Scan, ScanError> {
+    let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
+    if !meta.is_dir() {
+        return Err(ScanError::NotADirectory(dir.to_owned()));
+    }
+    let (listed, irregular) = list(dir)?;
+    let (tree, hashed) = hash_all(&listed)?;
+    let files = listed
+        .into_iter()
+        .zip(hashed)
+        .map(|(l, (size, sha256))| ScannedFile {
+            path: l.path,
+            size,
+            sha256,
+        })
+        .collect();
+    Ok(Scan {
+        tree: irregular.is_empty().then_some(tree),
+        files,
+        irregular,
+    })
+}
+
+fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
+    let mut files = Vec::new();
+    let mut irregular = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .follow_root_links(true)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_owned();
+            ScanError::Io {
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
+                path,
+            }
+        })?;
+        if entry.depth() == 0 {
+            continue;
+        }
+        let ft = entry.file_type();
+        let full = entry.path();
+        let rel = full.strip_prefix(dir).unwrap_or(full);
+        let path = match rel.to_str() {
+            Some(s) => s.replace(std::path::MAIN_SEPARATOR, "/"),
+            None => {
+                irregular.push(Irregular {
+                    path: rel.to_string_lossy().into_owned(),
+                    kind: "non-UTF-8 name",
+                });
+                continue;
+            }
+        };
+        if ft.is_dir() {
+            continue;
+        }
+        let kind = if ft.is_symlink() {
+            Some("symbolic link")
+        } else if !ft.is_file() {
+            Some(special_kind(&ft))
+        } else if hard_linked(&entry.metadata().map_err(|e| ScanError::Io {
+            path: full.to_owned(),
+            source: e.into(),
+        })?) {
+            Some("hard link")
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => irregular.push(Irregular { path, kind }),
+            None => files.push(Listed {
+                path,
+                full: full.to_owned(),
+            }),
+        }
+    }
+    files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    irregular.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, irregular))
+}
+
+#[cfg(unix)]
+fn hard_linked(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_ft: &std::fs::FileType) -> &'static str {
+    "special file"
+}
+
+/// What a worker produced for one file.
+struct Hashed {
+    size: u64,
+    sha256: [u8; 32],
+    /// The content when small; `None`: the tree hasher streams it itself.
+    inline: Option<Vec<u8>>,
+}
+
+/// A file's size and SHA-256.
+type SizeAndHash = (u64, [u8; 32]);
+
+/// Hashes every file (workers) and the tree digest (this thread, in order).
+/// Returns the tree digest and each file's size and SHA-256 in list order.
+fn hash_all(files: &[Listed]) -> Result<(String, Vec<SizeAndHash>), ScanError> {
+    let n = files.len();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let consumed = Mutex::new(0usize);
+    let advanced = Condvar::new();
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Hashed, ScanError>)>();
+
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, consumed, advanced, stop) = (&next, &consumed, &advanced, &stop);
+            s.spawn(move || {
+                let mut buf = vec![0u8; BUF_SIZE];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    {
+                        let mut c = consumed.lock().expect("scan gate");
+                        while i >= *c + WINDOW && !stop.load(Ordering::Relaxed) {
+                            c = advanced.wait(c).expect("scan gate");
+                        }
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let r = read_and_hash(&files[i].full, &mut buf);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        let mut tree = Sha256::new();
+        let mut out: Vec<SizeAndHash> = Vec::with_capacity(n);
+        let mut pending: VecDeque<Option<Hashed>> = VecDeque::new();
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut failure = None;
+        for (i, r) in &rx {
+            let h = match r {
+                Ok(h) => h,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            let slot = i - out.len();
+            if pending.len() <= slot {
+                pending.resize_with(slot + 1, || None);
+            }
+            pending[slot] = Some(h);
+            let before = out.len();
+            while let Some(Some(_)) = pending.front() {
+                let h = pending.pop_front().flatten().expect("checked above");
+                let f = &files[out.len()];
+                tree.update(FILE_TAG);
+                tree.update((f.path.len() as u64).to_be_bytes());
+                tree.update(f.path.as_bytes());
+                tree.update(h.size.to_be_bytes());
+                match &h.inline {
+                    Some(bytes) => tree.update(bytes),
+                    None => {
+                        if let Err(e) = stream_into(&mut tree, &f.full, h.size, &mut buf) {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                out.push((h.size, h.sha256));
+            }
+            if failure.is_some() {
+                break;
+            }
+            if out.len() != before {
+                *consumed.lock().expect("scan gate") = out.len();
+                advanced.notify_all();
+            }
+        }
+        if let Some(e) = failure {
+            stop.store(true, Ordering::Relaxed);
+            drop(consumed.lock().expect("scan gate"));
+            advanced.notify_all();
+            drop(rx);
+            return Err(e);
+        }
+        assert_eq!(out.len(), n, "every file was hashed");
+        Ok((knap_schema::digest::format_sha256(&tree.finalize()), out))
+    })
+}
+
+/// Reads one file: its size and SHA-256, and its bytes when small.
+fn read_and_hash(path: &Path, buf: &mut [u8]) -> Result<Hashed, ScanError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len <= INLINE_MAX {
+        let mut bytes = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut bytes).map_err(io_err(path))?;
+        return Ok(Hashed {
+            size: bytes.len() as u64,
+            sha256: Sha256::digest(&bytes).into(),
+            inline: Some(bytes),
+        });
+    }
+    let mut h = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let k = file.read(buf).map_err(io_err(path))?;
+        if k == 0 {
+            break;
+        }
+        size += k as u64;
+        h.update(&buf[..k]);
+    }
+    Ok(Hashed {
+        size,
+        sha256: h.finalize().into(),
+        inline: None,
+    })
+}
+
+/// Feeds exactly `size` bytes of `path` into `tree`.
+fn stream_into(tree: &mut Sha256, path: &Path, size: u64, buf: &mut [u8]) -> Result<(), ScanError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut left = size;
+    loop {
+        let k = file.read(buf).map_err(io_err(path))?;
+        if k == 0 {
+            break;
+        }
+        if k as u64 > left {
+            return Err(ScanError::Changed(path.to_owned()));
+        }
+        left -= k as u64;
+        tree.update(&buf[..k]);
+    }
+    if left != 0 {
+        return Err(ScanError::Changed(path.to_owned()));
+    }
+    Ok(())
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
