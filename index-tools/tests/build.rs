@@ -1,0 +1,998 @@
+//! `knap-index build`: the site of a registry. Its sparse layout is exactly
+//! the index (checked file by file with the schema crate's validators), the
+//! same input gives the same bytes, invalid input exits 4 and leaves an
+//! existing site alone, and the pages work in a real browser (headless
+//! Chromium): every pack listed, the search box filters as you type, nothing
+//! is fetched from the network, nothing overflows a phone's width.
+//!
+//! The browser tests need `chromium` (CI's `.ci/run` installs it). Without
+//! it they fail, unless `KNAP_SKIP_BROWSER=1` says to skip them.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+use knap_schema::index::from_json_str;
+use knap_schema::sparse::{SparseConfig, SparsePack};
+use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
+use serde_json::{Value, json};
+
+fn example_index() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-index")
+}
+
+fn build(src: &Path, site: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "build".to_owned(),
+        src.display().to_string(),
+        "-o".to_owned(),
+        site.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    knap_index(args)
+}
+
+/// Every file under `dir`, by relative path (with `/`), with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap();
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_str().unwrap())
+                .collect::<Vec<_>>()
+                .join("/");
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// The entries of an index document, in order.
+fn packs(index: &Value) -> &Vec<Value> {
+    index["packs"].as_array().unwrap()
+}
+
+/// Every version of each ref, in index order.
+fn by_ref(entries: &[Value]) -> BTreeMap<String, Vec<Value>> {
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for e in entries {
+        out.entry(e["ref"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(e.clone());
+    }
+    out
+}
+
+/// The entry files of a registry directory, read as JSON.
+fn entry_files(entries: &Path) -> Vec<Value> {
+    files(entries)
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".json"))
+        .map(|(_, b)| serde_json::from_slice(&b).unwrap())
+        .collect()
+}
+
+/// Sorts entries as an index is sorted: by ref, then semver precedence.
+fn sorted(mut entries: Vec<Value>) -> Vec<Value> {
+    entries.sort_by(|a, b| {
+        let v = |e: &Value| semver::Version::parse(e["version"].as_str().unwrap()).unwrap();
+        a["ref"]
+            .as_str()
+            .cmp(&b["ref"].as_str())
+            .then_with(|| v(a).cmp_precedence(&v(b)))
+    });
+    entries
+}
+
+/// Checks a built site against the entries it must publish: `index.json`
+/// holds them, `config.json` is the registry identity, there is one
+/// `packs/<ref>.json` per ref holding exactly its versions (valid by the
+/// schema crate's sparse validators) and one page per ref, and nothing
+/// else but `archives` (relative paths of copied archives).
+#[track_caller]
+fn assert_site(
+    site: &Path,
+    name: &str,
+    url: &str,
+    last_updated: &str,
+    entries: &[Value],
+    archives: &BTreeSet<String>,
+) {
+    let got = files(site);
+    let refs = by_ref(entries);
+    let mut expected: BTreeSet<String> = [".nojekyll", "config.json", "index.html", "index.json"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    for r in refs.keys() {
+        expected.insert(format!("packs/{r}.json"));
+        expected.insert(format!("p/{r}.html"));
+    }
+    expected.extend(archives.iter().cloned());
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "the site's files"
+    );
+
+    let index = read_json(&site.join("index.json"));
+    assert_eq!(index["registry_name"], name);
+    assert_eq!(index["registry_url"], url);
+    assert_eq!(index["last_updated"], last_updated);
+    assert_eq!(
+        packs(&index),
+        &sorted(entries.to_vec()),
+        "index.json's packs"
+    );
+
+    let config_text = std::str::from_utf8(&got["config.json"]).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(config_text).unwrap(),
+        json!({
+            "format": "knap-sparse-1",
+            "registry_name": name,
+            "registry_url": url,
+            "last_updated": last_updated,
+        }),
+        "config.json"
+    );
+    let config: SparseConfig = from_json_str(config_text).unwrap();
+    let problems = validate_sparse_config(&config);
+    assert!(problems.is_empty(), "config.json: {problems}");
+
+    for (r, versions) in &refs {
+        let text = std::str::from_utf8(&got[&format!("packs/{r}.json")]).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            json!({"ref": r, "versions": sorted(versions.clone())}),
+            "packs/{r}.json holds exactly the versions of {r}"
+        );
+        let pack: SparsePack = from_json_str(text).unwrap();
+        let problems = validate_sparse_pack(&pack, Some(r));
+        assert!(problems.is_empty(), "packs/{r}.json: {problems}");
+    }
+}
+
+/// The archives that entries name by a relative URL.
+fn relative_archives(entries: &[Value]) -> BTreeSet<String> {
+    entries
+        .iter()
+        .flat_map(|e| e["install_sources"].as_array().unwrap().iter())
+        .map(|s| s["url"].as_str().unwrap())
+        .filter(|u| !u.contains("://"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn attune_index_builds_into_exactly_its_sparse_layout() {
+    let Some(corpus) = corpus() else { return };
+    let src = corpus.join("attune/index.json");
+    let input = read_json(&src);
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let o = build(&src, &site, &[]);
+    assert_exit(&o, 0);
+    assert_site(
+        &site,
+        input["registry_name"].as_str().unwrap(),
+        input["registry_url"].as_str().unwrap(),
+        input["last_updated"].as_str().unwrap(),
+        packs(&input),
+        &BTreeSet::new(),
+    );
+    // Without --base-url, the index itself is published unchanged.
+    assert_eq!(read_json(&site.join("index.json")), input);
+
+    // --base-url is the URL the sparse layout and index are served from.
+    let site2 = tmp.path().join("site2");
+    let base = "https://attune-system.github.io/index";
+    let o = build(&src, &site2, &["--base-url", base]);
+    assert_exit(&o, 0);
+    assert_site(
+        &site2,
+        input["registry_name"].as_str().unwrap(),
+        "https://attune-system.github.io/index/",
+        input["last_updated"].as_str().unwrap(),
+        packs(&input),
+        &BTreeSet::new(),
+    );
+    let html = std::fs::read_to_string(site2.join("index.html")).unwrap();
+    assert!(
+        html.contains(
+            "knap registry add attune-standard-pack-index sparse+https:&#x2f;&#x2f;attune-system.github.io&#x2f;index&#x2f;"
+        ),
+        "the page says how to add the registry"
+    );
+    assert!(
+        html.contains(r#"<link rel="canonical" href="https:&#x2f;&#x2f;attune-system.github.io&#x2f;index&#x2f;">"#)
+    );
+}
+
+#[test]
+fn example_index_directory_builds_from_its_entry_files_with_its_archives() {
+    let root = example_index();
+    let index = read_json(&root.join("index.json"));
+    let entries = entry_files(&root.join("entries"));
+    assert!(!entries.is_empty());
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("_site");
+    let o = build(&root, &site, &[]);
+    assert_exit(&o, 0);
+    let archives = relative_archives(&entries);
+    assert!(!archives.is_empty(), "example-index publishes archives");
+    // index.json and the entry files agree, so last_updated is index.json's.
+    assert_site(
+        &site,
+        index["registry_name"].as_str().unwrap(),
+        index["registry_url"].as_str().unwrap(),
+        index["last_updated"].as_str().unwrap(),
+        &entries,
+        &archives,
+    );
+    for a in &archives {
+        assert_eq!(
+            std::fs::read(site.join(a)).unwrap(),
+            std::fs::read(root.join(a)).unwrap(),
+            "{a} is copied as it is"
+        );
+    }
+}
+
+/// A registry directory in `dir` with entries for the given (ref, version)s
+/// made by `knap-index entry`; no index.json.
+fn entries_registry(dir: &Path, packs: &[(&str, &str)]) {
+    for (r, v) in packs {
+        let pack = dir.join("src").join(r).join(v);
+        make_pack(&pack, r, v);
+        let o = entry_with_git(&pack);
+        assert_exit(&o, 0);
+        write(&dir.join(format!("entries/{r}/{v}.json")), &o.stdout);
+    }
+}
+
+#[test]
+fn entries_directory_takes_its_identity_from_flags_or_index_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    entries_registry(
+        &reg,
+        &[("beta", "1.0.0"), ("alpha", "0.2.0"), ("alpha", "0.10.0")],
+    );
+    let entries = entry_files(&reg.join("entries"));
+    let site = tmp.path().join("site");
+
+    // No index.json: nothing says what the registry is called.
+    let o = build(&reg, &site, &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--name"), "{}", stderr(&o));
+    assert!(!site.exists(), "nothing written");
+
+    // The entries directory itself, with the identity as flags; the time is
+    // SOURCE_DATE_EPOCH (1795000000, set by the helper).
+    let o = build(
+        &reg.join("entries"),
+        &site,
+        &[
+            "--name",
+            "Team packs",
+            "--base-url",
+            "https://team.example/packs",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_site(
+        &site,
+        "Team packs",
+        "https://team.example/packs/",
+        "2026-11-18T11:06:40Z",
+        &entries,
+        &BTreeSet::new(),
+    );
+
+    // An index.json beside entries/ gives the identity, and its packs join
+    // the entry files'. A new entry makes last_updated the build time.
+    let o = knap_index([
+        "update",
+        "--index",
+        reg.join("index.json").to_str().unwrap(),
+        "--create",
+        "--name",
+        "Team registry",
+        "--url",
+        "https://team.example/registry/",
+        "--entry",
+        reg.join("entries/beta/1.0.0.json").to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    let o = Command::new(env!("CARGO_BIN_EXE_knap-index"))
+        .args(["build", reg.to_str().unwrap(), "-o", site.to_str().unwrap()])
+        .env("SOURCE_DATE_EPOCH", "1796000000")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    assert_site(
+        &site,
+        "Team registry",
+        "https://team.example/registry/",
+        "2026-11-30T00:53:20Z",
+        &entries,
+        &BTreeSet::new(),
+    );
+}
+
+#[test]
+fn the_same_input_gives_the_same_bytes() {
+    let mut sources = vec![example_index()];
+    if let Some(corpus) = corpus() {
+        sources.push(corpus.join("attune/index.json"));
+    }
+    for src in sources {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        assert_exit(&build(&src, &a, &["--base-url", "https://x.example/r/"]), 0);
+        assert_exit(&build(&src, &b, &["--base-url", "https://x.example/r/"]), 0);
+        let first = files(&a);
+        assert!(first.contains_key("index.html"));
+        assert_eq!(first, files(&b), "{}: two builds differ", src.display());
+        // Rebuilding over the site replaces it with the same bytes.
+        assert_exit(&build(&src, &a, &["--base-url", "https://x.example/r/"]), 0);
+        assert_eq!(first, files(&a), "{}: a rebuild differs", src.display());
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "a" && n != "b")
+            .collect();
+        assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    }
+}
+
+/// Builds a good site from `reg`, breaks the registry with `breakage`, and
+/// checks that the build exits 4 with every `expected` text in stderr and
+/// leaves the site (and its directory) as it was.
+#[track_caller]
+fn assert_refused(reg: &Path, breakage: impl FnOnce(), expected: &[&str]) {
+    let parent = tempfile::tempdir().unwrap();
+    let site = parent.path().join("site");
+    assert_exit(
+        &build(
+            reg,
+            &site,
+            &["--name", "R", "--base-url", "https://r.example/"],
+        ),
+        0,
+    );
+    let before = files(&site);
+    breakage();
+    let o = build(
+        reg,
+        &site,
+        &["--name", "R", "--base-url", "https://r.example/"],
+    );
+    assert_exit(&o, 4);
+    for e in expected {
+        assert!(
+            stderr(&o).contains(e),
+            "stderr lacks {e:?}:\n{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(files(&site), before, "the existing site is untouched");
+    let names: Vec<_> = std::fs::read_dir(parent.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["site"], "nothing else written beside the site");
+}
+
+#[test]
+fn an_invalid_entry_file_exits_4_naming_file_and_json_path_and_leaves_the_site() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    entries_registry(&reg, &[("alpha", "1.0.0"), ("beta", "1.0.0")]);
+    let alpha = reg.join("entries/alpha/1.0.0.json");
+    let beta = reg.join("entries/beta/1.0.0.json");
+    assert_refused(
+        &reg,
+        || {
+            let mut e = read_json(&alpha);
+            e["install_sources"][0]["checksum"] = json!("sha256:1234");
+            write(&alpha, serde_json::to_vec_pretty(&e).unwrap());
+            // Filed under the wrong version.
+            std::fs::rename(&beta, reg.join("entries/beta/2.0.0.json")).unwrap();
+        },
+        &[
+            "entries/alpha/1.0.0.json: error: $.install_sources[0].checksum",
+            "entries/beta/2.0.0.json: error: $.version",
+            "nothing was written",
+        ],
+    );
+}
+
+#[test]
+fn a_version_that_differs_between_index_json_and_an_entry_file_exits_4_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    entries_registry(&reg, &[("alpha", "1.0.0")]);
+    let entry = reg.join("entries/alpha/1.0.0.json");
+    let o = knap_index([
+        "update",
+        "--index",
+        reg.join("index.json").to_str().unwrap(),
+        "--create",
+        "--name",
+        "R",
+        "--url",
+        "https://r.example/",
+        "--entry",
+        entry.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+    assert_refused(
+        &reg,
+        || {
+            let mut e = read_json(&entry);
+            e["description"] = json!("changed after publishing");
+            write(&entry, serde_json::to_vec_pretty(&e).unwrap());
+        },
+        &[
+            "alpha 1.0.0",
+            "index.json $.packs[0]",
+            "entries/alpha/1.0.0.json",
+            "description",
+        ],
+    );
+}
+
+#[test]
+fn an_invalid_index_json_exits_4_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("index.json");
+    let mut index = read_json(&example_index().join("index.json"));
+    index["packs"][0]["install_sources"][0]["url"] = json!("ftp://example.org/x.tar.gz");
+    write(&src, serde_json::to_vec_pretty(&index).unwrap());
+    let site = tmp.path().join("site");
+    let o = build(&src, &site, &[]);
+    assert_exit(&o, 4);
+    assert!(
+        stderr(&o).contains("$.packs[0].install_sources[0].url"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!site.exists());
+}
+
+#[test]
+fn an_archive_that_does_not_match_its_checksum_exits_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    copy_tree(&example_index(), &reg);
+    let index = read_json(&reg.join("index.json"));
+    let archive = relative_archives(packs(&index)).into_iter().next().unwrap();
+    assert_refused(
+        &reg,
+        || write(&reg.join(&archive), b"not the published archive"),
+        &[&archive, "but the index publishes"],
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_built_site_is_not_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("docs");
+    write(&dir.join("notes.txt"), "keep me");
+    let o = build(&example_index(), &dir, &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("not a site built by knap-index build"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(files(&dir).len(), 1);
+}
+
+// --- in the browser ----------------------------------------------------------
+
+/// The Chromium binary, `None` when the browser tests are to be skipped
+/// (`KNAP_SKIP_BROWSER=1`). A missing browser otherwise fails the test.
+fn chromium() -> Option<PathBuf> {
+    if std::env::var("KNAP_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: KNAP_SKIP_BROWSER=1");
+        return None;
+    }
+    let candidates = ["chromium", "chromium-browser", "google-chrome"];
+    let found = std::env::var_os("KNAP_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+                .find(|p| p.is_file())
+        });
+    Some(found.unwrap_or_else(|| {
+        panic!(
+            "the browser tests need Chromium: `apt-get install chromium` (CI's .ci/run installs it), set KNAP_CHROMIUM=/path/to/chrome, or set KNAP_SKIP_BROWSER=1 to skip them"
+        )
+    }))
+}
+
+/// Flags for a headless Chromium that touches nothing outside `profile`.
+fn headless_flags(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--mute-audio",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.canonicalize().unwrap().display())
+}
+
+/// `chromium --dump-dom`: the DOM after the page's scripts ran.
+fn dump_dom(chrome: &Path, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let o = Command::new(chrome)
+        .args(headless_flags(profile.path()))
+        .args(["--dump-dom", url])
+        .output()
+        .expect("runs chromium");
+    assert!(
+        o.status.success(),
+        "chromium --dump-dom failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The attributes of every start tag `<li class="pack" ...>`, as
+/// serialised by Chromium (attribute values in double quotes).
+fn pack_items(dom: &str) -> Vec<BTreeMap<String, String>> {
+    let mut out = Vec::new();
+    for (start, _) in dom.match_indices("<li class=\"pack\"") {
+        let tag = &dom[start + 3..];
+        let tag = &tag[..tag.find('>').unwrap()];
+        let mut attrs = BTreeMap::new();
+        let mut rest = tag;
+        loop {
+            rest = rest.trim_start();
+            if rest.is_empty() {
+                break;
+            }
+            let end = rest.find(['=', ' ']).unwrap_or(rest.len());
+            let name = rest[..end].to_owned();
+            rest = &rest[end..];
+            if let Some(r) = rest.strip_prefix("=\"") {
+                let close = r.find('"').unwrap();
+                attrs.insert(name, r[..close].to_owned());
+                rest = &r[close + 1..];
+            } else {
+                attrs.insert(name, String::new());
+            }
+        }
+        out.push(attrs);
+    }
+    out
+}
+
+/// The refs of the listed packs that are shown, and those hidden.
+fn shown_and_hidden(dom: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut shown = BTreeSet::new();
+    let mut hidden = BTreeSet::new();
+    for attrs in pack_items(dom) {
+        let r = attrs["id"].strip_prefix("pack-").unwrap().to_owned();
+        if attrs.contains_key("hidden") {
+            hidden.insert(r);
+        } else {
+            shown.insert(r);
+        }
+    }
+    (shown, hidden)
+}
+
+/// What the search must find, worked out from the index: every term in
+/// the lower-cased ref, label, keywords or description of the newest
+/// version that is not yanked.
+fn expected_matches(entries: &[Value], query: &str) -> BTreeSet<String> {
+    let terms: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    by_ref(entries)
+        .into_iter()
+        .filter(|(_, versions)| {
+            let versions = sorted(versions.clone());
+            let e = versions
+                .iter()
+                .rev()
+                .find(|e| e["yanked"] != true)
+                .unwrap_or(versions.last().unwrap());
+            let mut hay = vec![e["ref"].as_str().unwrap(), e["label"].as_str().unwrap()];
+            hay.extend(
+                e["keywords"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap()),
+            );
+            hay.push(e["description"].as_str().unwrap());
+            let hay = hay.join(" ").to_lowercase();
+            terms.iter().all(|t| hay.contains(t.as_str()))
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// A keyword that some packs have and some do not (so a filter by it can
+/// be seen to work), the first in ref order.
+fn discriminating_keyword(entries: &[Value]) -> String {
+    let refs = by_ref(entries).len();
+    for e in entries {
+        for k in e["keywords"].as_array().unwrap() {
+            let k = k.as_str().unwrap();
+            let n = expected_matches(entries, k).len();
+            if n > 0 && n < refs {
+                return k.to_owned();
+            }
+        }
+    }
+    panic!("no keyword tells the packs apart");
+}
+
+/// The site of the Attune index when the corpus is there, and of
+/// example-index always, with the entries each holds.
+fn browser_sites(tmp: &Path) -> Vec<(&'static str, PathBuf, Vec<Value>)> {
+    let mut out = Vec::new();
+    let example = tmp.join("site-example");
+    assert_exit(&build(&example_index(), &example, &[]), 0);
+    let index = read_json(&example.join("index.json"));
+    out.push(("example", example, packs(&index).clone()));
+    if let Some(corpus) = corpus() {
+        let site = tmp.join("site-attune");
+        let src = corpus.join("attune/index.json");
+        assert_exit(&build(&src, &site, &[]), 0);
+        out.push(("attune", site, packs(&read_json(&src)).clone()));
+    }
+    out
+}
+
+#[test]
+fn browser_lists_every_pack_and_a_hash_query_filters_them() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, site, entries) in browser_sites(tmp.path()) {
+        let page = file_url(&site.join("index.html"));
+        let all: BTreeSet<String> = by_ref(&entries).into_keys().collect();
+
+        let dom = dump_dom(&chrome, &page);
+        assert_eq!(
+            shown_and_hidden(&dom),
+            (all.clone(), BTreeSet::new()),
+            "{name}: unfiltered"
+        );
+        assert!(
+            dom.contains(r#"<form id="search" class="search" role="search">"#),
+            "{name}: the script showed the search box"
+        );
+        assert!(
+            dom.contains(&format!(">{} packs</p>", all.len())),
+            "{name}: the count"
+        );
+
+        let keyword = discriminating_keyword(&entries);
+        let expected = expected_matches(&entries, &keyword);
+        let hash = keyword.replace(' ', "%20");
+        let dom = dump_dom(&chrome, &format!("{page}#q={hash}"));
+        let (shown, hidden) = shown_and_hidden(&dom);
+        assert_eq!(shown, expected, "{name}: shown for #q={keyword}");
+        assert_eq!(hidden, &all - &expected, "{name}: hidden for #q={keyword}");
+        assert!(
+            dom.contains(&format!("{} of {} packs match", expected.len(), all.len())),
+            "{name}: the live region counts the matches"
+        );
+
+        let dom = dump_dom(&chrome, &format!("{page}#q=zzzz-no-such-pack"));
+        let (shown, _) = shown_and_hidden(&dom);
+        assert!(shown.is_empty(), "{name}: nothing matches");
+        assert!(
+            dom.contains(r#"<p id="none" class="none">"#),
+            "{name}: says so"
+        );
+    }
+}
+
+/// A headless Chromium driven over the DevTools protocol on a pipe
+/// (`--remote-debugging-pipe`: commands on fd 3, replies on fd 4, each a
+/// JSON message ended by a NUL byte), so no websocket client is needed.
+struct Browser {
+    child: Child,
+    input: ChildStdin,
+    replies: mpsc::Receiver<Value>,
+    next_id: u64,
+    session: Option<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn launch(chrome: &Path) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        // The shell hands our stdin to Chromium as fd 3 and our stdout as fd 4.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null"#)
+            .arg(chrome)
+            .args(headless_flags(profile.path()))
+            .arg("--remote-debugging-pipe")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts chromium");
+        let input = child.stdin.take().unwrap();
+        let mut output = BufReader::new(child.stdout.take().unwrap());
+        let (tx, replies) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            while output.read_until(0, &mut buf).is_ok_and(|n| n > 0) {
+                buf.pop();
+                if let Ok(v) = serde_json::from_slice::<Value>(&buf)
+                    && tx.send(v).is_err()
+                {
+                    break;
+                }
+                buf.clear();
+            }
+        });
+        Self {
+            child,
+            input,
+            replies,
+            next_id: 1,
+            session: None,
+            _profile: profile,
+        }
+    }
+
+    /// Sends a command and waits for its reply's `result`.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        let mut bytes = serde_json::to_vec(&msg).unwrap();
+        bytes.push(0);
+        self.input.write_all(&bytes).unwrap();
+        self.input.flush().unwrap();
+        loop {
+            let reply = self
+                .replies
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("no reply from chromium to {method}: {e}"));
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// Opens a page in a new tab and waits for it to load.
+    fn open(&mut self, url: &str, width: u32, height: u32) {
+        self.session = None;
+        let target = self.call("Target.createTarget", json!({"url": "about:blank"}));
+        let attached = self.call(
+            "Target.attachToTarget",
+            json!({"targetId": target["targetId"], "flatten": true}),
+        );
+        self.session = Some(attached["sessionId"].as_str().unwrap().to_owned());
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
+        );
+        self.call("Page.navigate", json!({"url": url}));
+        for _ in 0..200 {
+            if self.eval("document.readyState === 'complete' && location.href !== 'about:blank'")
+                == true
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{url} did not load");
+    }
+
+    /// Evaluates a JavaScript expression in the page; its JSON value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// Presses and releases one key; `text` is what it types, if anything.
+    fn key(&mut self, key: &str, code: &str, vk: u32, text: Option<&str>) {
+        let mut down =
+            json!({"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": vk});
+        if let Some(t) = text {
+            down["text"] = json!(t);
+            down["unmodifiedText"] = json!(t);
+        }
+        self.call("Input.dispatchKeyEvent", down);
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}),
+        );
+    }
+
+    /// Types text, one key at a time.
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            let s = c.to_string();
+            let vk = c.to_ascii_uppercase() as u32;
+            self.key(&s, "", vk, Some(&s));
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The refs of the packs the page shows.
+const SHOWN: &str = "JSON.stringify(Array.from(document.querySelectorAll('#packs > li')).filter(li => !li.hidden).map(li => li.id.slice(5)))";
+
+fn refs(v: Value) -> BTreeSet<String> {
+    serde_json::from_str::<Vec<String>>(v.as_str().unwrap())
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn browser_typing_in_the_search_box_filters_as_you_type() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut browser = Browser::launch(&chrome);
+    for (name, site, entries) in browser_sites(tmp.path()) {
+        let all: BTreeSet<String> = by_ref(&entries).into_keys().collect();
+        browser.open(&file_url(&site.join("index.html")), 1280, 900);
+        assert_eq!(
+            refs(browser.eval(SHOWN)),
+            all,
+            "{name}: every pack is shown"
+        );
+
+        // The search box is reached with the keyboard alone.
+        let mut tabs = 0;
+        while browser.eval("document.activeElement && document.activeElement.id") != "q" {
+            tabs += 1;
+            assert!(
+                tabs <= 10,
+                "{name}: the search box is not reachable with Tab"
+            );
+            browser.key("Tab", "Tab", 9, None);
+        }
+        assert_eq!(
+            browser.eval("document.querySelector('label[for=q]').textContent"),
+            "Search packs by name, keyword or description"
+        );
+
+        // Typing filters on every key: after each prefix, exactly the packs
+        // that match it are shown.
+        let keyword = discriminating_keyword(&entries);
+        let mut typed = String::new();
+        for c in keyword.chars() {
+            typed.push(c);
+            browser.type_text(&c.to_string());
+            assert_eq!(
+                refs(browser.eval(SHOWN)),
+                expected_matches(&entries, &typed),
+                "{name}: shown after typing {typed:?}"
+            );
+        }
+        let expected = expected_matches(&entries, &keyword);
+        assert_eq!(
+            browser.eval("document.getElementById('count').textContent"),
+            format!("{} of {} packs match", expected.len(), all.len()),
+            "{name}: the live region"
+        );
+        assert_eq!(
+            browser.eval("location.hash"),
+            format!("#q={}", keyword.replace(' ', "%20")),
+            "{name}: the query is kept in the address, to share"
+        );
+        // Clearing the box shows every pack again.
+        for _ in 0..keyword.chars().count() {
+            browser.key("Backspace", "Backspace", 8, None);
+        }
+        assert_eq!(refs(browser.eval(SHOWN)), all, "{name}: cleared");
+
+        // Nothing was fetched: no CDN, font, script or style from anywhere.
+        assert_eq!(
+            browser.eval("performance.getEntriesByType('resource').map(r => r.name)"),
+            json!([]),
+            "{name}: the page loads nothing"
+        );
+        assert_eq!(
+            browser.eval(
+                "[document.documentElement.lang, !!document.querySelector('main'), !!document.querySelector('header'), !!document.querySelector('footer'), document.getElementById('count').getAttribute('aria-live')]"
+            ),
+            json!(["en", true, true, true, "polite"]),
+            "{name}: landmarks and live region"
+        );
+    }
+}
+
+#[test]
+fn browser_pages_fit_a_phone_screen_and_the_screenshots_are_kept() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let mut browser = Browser::launch(&chrome);
+    for (name, site, entries) in browser_sites(tmp.path()) {
+        // Every page, on a 390 px wide phone: nothing wider than the screen.
+        let mut pages = vec![site.join("index.html")];
+        pages.extend(
+            by_ref(&entries)
+                .keys()
+                .map(|r| site.join(format!("p/{r}.html"))),
+        );
+        for page in &pages {
+            browser.open(&file_url(page), 390, 844);
+            browser.eval("document.querySelectorAll('details').forEach(d => d.open = true)");
+            assert_eq!(
+                browser.eval(
+                    "[document.documentElement.scrollWidth, window.innerWidth, document.querySelector('meta[name=viewport]') !== null]"
+                ),
+                json!([390, 390, true]),
+                "{name}: {} is wider than a phone",
+                page.display()
+            );
+        }
+        for (suffix, size) in [("", "1280,1600"), ("-phone", "390,844")] {
+            let shot = artifacts.join(format!("site-{name}{suffix}.png"));
+            let _ = std::fs::remove_file(&shot);
+            let profile = tempfile::tempdir().unwrap();
+            let o = Command::new(&chrome)
+                .args(headless_flags(profile.path()))
+                .arg(format!("--screenshot={}", shot.display()))
+                .arg(format!("--window-size={size}"))
+                .arg(file_url(&site.join("index.html")))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "screenshot: {}", stderr(&o));
+            let png = std::fs::read(&shot).unwrap();
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{}", shot.display());
+            let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+            assert_eq!(width.to_string(), size.split(',').next().unwrap());
+            eprintln!("screenshot: {}", shot.display());
+        }
+    }
+}
