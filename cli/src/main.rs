@@ -1,4 +1,6 @@
-//! `knap`, the user's client: registries, search, info and install.
+//! `knap`, the user's client: registries, search, info, install, and the
+//! commands that inspect and maintain an install root (list, outdated,
+//! upgrade, uninstall, verify, doctor).
 //!
 //! Data flows formats (`knap_schema`) -> fetch (`http`, `registry`) ->
 //! resolve (`index_set`) -> the commands. Errors map to cli.md's exit codes
@@ -89,6 +91,19 @@ enum Command {
     /// Install packs and their dependencies (without SPEC: exactly what
     /// knap.lock says).
     Install(commands::install::InstallArgs),
+    /// The installed packs, where each came from and why it is there.
+    List(commands::list::ListArgs),
+    /// Installed packs with newer versions (within their requirements, and
+    /// at all).
+    Outdated,
+    /// Upgrade installed packs within their requirements, or to a new
+    /// requirement (REF@REQ).
+    Upgrade(commands::upgrade::UpgradeArgs),
+    /// Remove packs and the dependencies nothing else needs.
+    Uninstall(commands::uninstall::UninstallArgs),
+    /// Check installed packs against knap.lock; name every changed, added
+    /// or missing file (exit 4 on any).
+    Verify(commands::verify::VerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -241,5 +256,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::info::run(&ctx, &spec, registry.as_deref()).await
         }
         Command::Install(args) => commands::install::run(&ctx, args).await,
+        Command::List(args) => commands::list::run(&ctx, &args),
+        Command::Outdated => commands::outdated::run(&ctx).await,
+        Command::Upgrade(args) => commands::upgrade::run(&ctx, args).await,
+        Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
+        Command::Verify(args) => commands::verify::run(&ctx, &args),
     }
 }

@@ -33,7 +33,7 @@ use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
 use crate::sources::{SourceError, archive, git};
 
 /// The flags of `knap install`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct InstallArgs {
     /// REF, REF@REQ, a pack directory, an archive file, an https archive
     /// URL (with --checksum) or git+https://HOST/REPO#<commit>.
@@ -222,6 +222,17 @@ fn root_err(e: knap_installer::RootError) -> anyhow::Error {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
+    run_with(ctx, args, knap_resolver::Upgrade::None).await
+}
+
+/// The install pipeline (resolve, fetch, verify, commit) with `upgrade`
+/// saying which locked versions may move; `knap upgrade` calls it with
+/// `Upgrade::All` or the named refs (then no SPEC is needed).
+pub(crate) async fn run_with(
+    ctx: &Ctx,
+    args: InstallArgs,
+    upgrade: knap_resolver::Upgrade,
+) -> anyhow::Result<()> {
     let mut by_registry: Vec<(String, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
@@ -254,7 +265,7 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     }
     .map_err(root_err)?;
     let old = root.read_lock().map_err(root_err)?;
-    if args.specs.is_empty() {
+    if args.specs.is_empty() && upgrade == knap_resolver::Upgrade::None {
         return install_from_lock(ctx, &args, &root, old).await;
     }
     let shared = shared(ctx);
@@ -337,7 +348,7 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
-        upgrade: knap_resolver::Upgrade::None,
+        upgrade,
         no_deps: args.no_deps,
     };
     let candidates = Fetched {
@@ -606,7 +617,12 @@ fn finish(
         }));
     } else {
         for (r, v) in &installed {
-            ctx.say(&format!("{} {r} {v}", ctx.style.green("installed")));
+            match old.and_then(|l| l.get(r)).map(|p| &p.version) {
+                Some(was) if was != v => {
+                    ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                }
+                _ => ctx.say(&format!("{} {r} {v}", ctx.style.green("installed"))),
+            }
         }
         for r in &removed {
             ctx.say(&format!("removed {r}"));
@@ -622,7 +638,9 @@ fn finish(
     Ok(())
 }
 
-/// `knap install` without SPEC: reinstall what the lock names and is missing.
+/// `knap install` without SPEC: reinstall what the lock names and is
+/// missing or no longer the locked tree (checked against the per-file
+/// record, as `knap verify` does).
 async fn install_from_lock(
     ctx: &Ctx,
     args: &InstallArgs,
@@ -644,7 +662,7 @@ async fn install_from_lock(
     };
     let mut jobs = Vec::new();
     for p in &lock.packs {
-        if !args.force && root.path().join(&p.pack_ref).is_dir() {
+        if !args.force && super::verify::intact(root, p) {
             continue;
         }
         let cfg = p

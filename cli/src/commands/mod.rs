@@ -4,9 +4,15 @@
 pub mod direct;
 pub mod info;
 pub mod install;
+pub mod installed;
+pub mod list;
+pub mod outdated;
 pub mod registry;
 pub mod search;
+pub mod uninstall;
 pub mod update;
+pub mod upgrade;
+pub mod verify;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,181 @@
+//! What the commands that inspect or shrink an install root share: opening
+//! it (for reading, without creating it), reading `knap.lock`, refreshing
+//! the registries before a version comparison, and the dependency graph
+//! that `knap.lock` records between installed packs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use knap_installer::{InstallRoot, RootError};
+use knap_schema::Dependency;
+use knap_schema::lock::{LockedPack, Lockfile};
+
+use super::Ctx;
+use crate::error::{Kind, KnapError};
+use crate::index_set::IndexSet;
+
+/// An install root error with its exit code: integrity (4) for an invalid
+/// lock or tree, else other (1).
+pub fn root_err(e: RootError) -> anyhow::Error {
+    let kind = if e.is_integrity() {
+        Kind::Integrity
+    } else {
+        Kind::Other
+    };
+    KnapError::new(kind, e.to_string()).into()
+}
+
+/// Opens the root for a command that only reads it (recovering an
+/// interrupted commit when it can write); `None` when the root does not
+/// exist.
+pub fn open_for_reading(ctx: &Ctx) -> anyhow::Result<Option<InstallRoot>> {
+    let path = super::install::root_dir(ctx);
+    let quiet = ctx.quiet || ctx.json;
+    InstallRoot::open_for_reading(&path, |p| {
+        if !quiet {
+            eprintln!(
+                "waiting for another knap process to finish with {}",
+                p.display()
+            );
+        }
+    })
+    .map_err(root_err)
+}
+
+/// Opens the root to change it (creating it if needed).
+pub fn open_for_writing(ctx: &Ctx) -> anyhow::Result<InstallRoot> {
+    let path = super::install::root_dir(ctx);
+    if ctx.quiet || ctx.json {
+        InstallRoot::open_with(&path, |_| {})
+    } else {
+        InstallRoot::open(&path)
+    }
+    .map_err(root_err)
+}
+
+/// The root's lock, or an empty one when there is none.
+pub fn lock_of(root: Option<&InstallRoot>) -> anyhow::Result<Lockfile> {
+    match root {
+        None => Ok(Lockfile::default()),
+        Some(r) => Ok(r.read_lock().map_err(root_err)?.unwrap_or_default()),
+    }
+}
+
+/// Exit 3 for each of `refs` that the lock does not list.
+pub fn require_installed<'a>(
+    lock: &Lockfile,
+    refs: impl IntoIterator<Item = &'a String>,
+    root: &Path,
+) -> anyhow::Result<()> {
+    let missing: Vec<&String> = refs.into_iter().filter(|r| lock.get(r).is_none()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|r| format!("`{r}`")).collect();
+    Err(KnapError::not_found(format!(
+        "{} {} not installed in {} (see `knap list`)",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" },
+        root.display()
+    ))
+    .into())
+}
+
+/// Fetches fresh indices of every registry (unless `--offline`), so that a
+/// version comparison sees what was published since the last update. A
+/// registry that cannot be refreshed fails the command (exit 5): a stale
+/// answer would look like "up to date".
+pub async fn refresh(ctx: &Ctx, set: &IndexSet) -> anyhow::Result<()> {
+    if ctx.env.offline {
+        return Ok(());
+    }
+    for reg in &set.registries {
+        reg.update().await.map_err(|e| {
+            let kind = e.kind();
+            KnapError::new(
+                kind,
+                format!("{e}; use --offline to compare against the cached indices"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One edge of the installed dependency graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// The pack that depends.
+    pub from: String,
+    /// The pack depended on.
+    pub to: String,
+    /// The requirement, `*` for any version.
+    pub req: String,
+}
+
+/// Every dependency the lock records, as edges (unparsable strings skipped).
+pub fn edges(lock: &Lockfile) -> Vec<Edge> {
+    let mut out = Vec::new();
+    for p in &lock.packs {
+        for d in &p.dependencies {
+            if let Ok(dep) = Dependency::parse(d) {
+                let req = d
+                    .split_once('@')
+                    .map(|(_, r)| r.trim().to_owned())
+                    .unwrap_or_else(|| "*".into());
+                out.push(Edge {
+                    from: p.pack_ref.clone(),
+                    to: dep.pack,
+                    req,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The packs reachable from `roots` through the recorded dependencies,
+/// never entering `skip`.
+pub fn reachable(
+    lock: &Lockfile,
+    roots: impl IntoIterator<Item = String>,
+    skip: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut by_from: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let all = edges(lock);
+    for e in &all {
+        by_from.entry(&e.from).or_default().push(&e.to);
+    }
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<String> = roots.into_iter().filter(|r| !skip.contains(r)).collect();
+    while let Some(r) = stack.pop() {
+        if lock.get(&r).is_none() || !seen.insert(r.clone()) {
+            continue;
+        }
+        for to in by_from.get(r.as_str()).into_iter().flatten() {
+            if !skip.contains(*to) && !seen.contains(*to) {
+                stack.push((*to).to_owned());
+            }
+        }
+    }
+    seen
+}
+
+/// Who depends on `pack_ref` among `among`, with what requirement.
+pub fn dependents(lock: &Lockfile, pack_ref: &str, among: &BTreeSet<String>) -> Vec<Edge> {
+    edges(lock)
+        .into_iter()
+        .filter(|e| e.to == pack_ref && among.contains(&e.from))
+        .collect()
+}
+
+/// "registry `NAME`" or where a direct install came from.
+pub fn origin(p: &LockedPack) -> String {
+    match (&p.registry, &p.source) {
+        (Some(r), _) => r.clone(),
+        (None, knap_schema::lock::LockedSource::Path { path }) => format!("path {path}"),
+        (None, knap_schema::lock::LockedSource::Archive { url, .. }) => url.clone(),
+        (None, knap_schema::lock::LockedSource::Git { url, git_ref, .. }) => {
+            format!("git {url}#{git_ref}")
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `knap outdated`: for every installed pack, the version `knap upgrade`
+//! would move it to (WANTED: the newest that the recorded requirements
+//! allow, resolved exactly as `knap upgrade` resolves) and the newest
+//! version its registry publishes (LATEST). Refreshes the indices first
+//! (unless `--offline`); changes nothing.
+
+use std::collections::BTreeMap;
+
+use knap_resolver::{Candidates, Upgrade};
+use knap_schema::Dependency;
+use knap_schema::index::Entry;
+use knap_schema::lock::Lockfile;
+use serde_json::json;
+
+use super::Ctx;
+use super::installed::{lock_of, open_for_reading, refresh};
+use crate::index_set::{IndexSet, Provided};
+
+/// The candidates of a resolution: locked direct packs are their own only
+/// candidate, every other ref comes from the registries.
+pub struct Available<'a> {
+    pub provided: &'a BTreeMap<String, Option<Provided>>,
+    pub pinned: BTreeMap<String, Entry>,
+}
+
+impl Candidates for Available<'_> {
+    type Error = std::convert::Infallible;
+
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+        if let Some(e) = self.pinned.get(pack_ref) {
+            return Ok(vec![e.clone()]);
+        }
+        Ok(self
+            .provided
+            .get(pack_ref)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.entries.clone())
+            .unwrap_or_default())
+    }
+}
+
+/// One row of the report.
+struct Row {
+    pack_ref: String,
+    current: String,
+    wanted: Option<String>,
+    latest: Option<String>,
+    registry: Option<String>,
+}
+
+impl Row {
+    fn outdated(&self) -> bool {
+        let cur = semver::Version::parse(&self.current).ok();
+        let newer = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|v| semver::Version::parse(v).ok())
+                .zip(cur.clone())
+                .is_some_and(|(v, c)| v > c)
+        };
+        newer(&self.wanted) || newer(&self.latest)
+    }
+}
+
+/// The newest version a registry lists that is not yanked; pre-releases
+/// only when the installed version is one.
+fn latest(entries: &[Entry], current: &str) -> Option<String> {
+    let pre_ok = semver::Version::parse(current).is_ok_and(|v| !v.pre.is_empty());
+    entries
+        .iter()
+        .filter(|e| !e.yanked)
+        .filter_map(|e| semver::Version::parse(&e.version).ok())
+        .filter(|v| pre_ok || v.pre.is_empty())
+        .max()
+        .map(|v| v.to_string())
+}
+
+pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    let root_path = super::install::root_dir(ctx);
+    let lock = {
+        let root = open_for_reading(ctx)?;
+        lock_of(root.as_ref())?
+    };
+    if lock.packs.is_empty() {
+        if ctx.json {
+            crate::output::print_json(&json!({"root": root_path, "packs": []}));
+        } else {
+            ctx.say(&format!("no packs installed in {}", root_path.display()));
+        }
+        return Ok(());
+    }
+    let set = IndexSet::open(&ctx.config, &ctx.env, None)?;
+    refresh(ctx, &set).await?;
+    let (provided, pinned) = lookup(&set, &lock).await?;
+    let candidates = Available {
+        provided: &provided,
+        pinned,
+    };
+    let (wanted, resolution_error) = match resolve_upgrade(&candidates, &lock) {
+        Ok(w) => (w, None),
+        Err(e) => (BTreeMap::new(), Some(e)),
+    };
+    let rows: Vec<Row> = lock
+        .packs
+        .iter()
+        .map(|p| {
+            let prov = provided.get(&p.pack_ref).and_then(|x| x.as_ref());
+            Row {
+                pack_ref: p.pack_ref.clone(),
+                current: p.version.clone(),
+                wanted: wanted.get(&p.pack_ref).cloned(),
+                latest: if p.registry.is_none() {
+                    None
+                } else {
+                    prov.and_then(|x| latest(&x.entries, &p.version))
+                },
+                registry: if p.registry.is_none() {
+                    None
+                } else {
+                    prov.map(|x| x.registry.clone())
+                },
+            }
+        })
+        .collect();
+
+    if ctx.json {
+        let packs: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "ref": r.pack_ref,
+                    "current": r.current,
+                    "wanted": r.wanted,
+                    "latest": r.latest,
+                    "registry": r.registry,
+                    "outdated": r.outdated(),
+                })
+            })
+            .collect();
+        crate::output::print_json(&json!({
+            "root": root_path,
+            "packs": packs,
+            "resolution_error": resolution_error,
+        }));
+        return Ok(());
+    }
+    if let Some(e) = &resolution_error {
+        eprintln!(
+            "{}: the installed requirements cannot be resolved any more, so WANTED is unknown: {e}",
+            ctx.style.yellow("warning")
+        );
+    }
+    let outdated: Vec<[String; 5]> = rows
+        .iter()
+        .filter(|r| r.outdated())
+        .map(|r| {
+            [
+                r.pack_ref.clone(),
+                r.current.clone(),
+                r.wanted.clone().unwrap_or_else(|| "-".into()),
+                r.latest.clone().unwrap_or_else(|| "-".into()),
+                r.registry.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    if outdated.is_empty() {
+        ctx.say(&format!(
+            "all {} installed packs are up to date",
+            rows.len()
+        ));
+        return Ok(());
+    }
+    let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"].map(String::from);
+    super::list::print_table(ctx, &header, &outdated);
+    ctx.say(&ctx.style.dim(
+        "`knap upgrade` installs WANTED; for LATEST beyond it, give a new requirement: `knap upgrade REF@REQ`",
+    ));
+    Ok(())
+}
+
+/// The index entries of every ref the lock involves, and the lock's direct
+/// packs as pinned candidates.
+pub async fn lookup(
+    set: &IndexSet,
+    lock: &Lockfile,
+) -> anyhow::Result<(BTreeMap<String, Option<Provided>>, BTreeMap<String, Entry>)> {
+    let pinned: BTreeMap<String, Entry> = lock
+        .packs
+        .iter()
+        .filter(|p| p.registry.is_none())
+        .map(|p| (p.pack_ref.clone(), super::direct::entry_of_locked(p)))
+        .collect();
+    let mut refs: Vec<String> = lock
+        .requested
+        .keys()
+        .chain(lock.packs.iter().map(|p| &p.pack_ref))
+        .filter(|r| !pinned.contains_key(*r))
+        .cloned()
+        .collect();
+    for e in pinned.values() {
+        refs.extend(
+            crate::index_set::dependency_refs(e)
+                .into_iter()
+                .filter(|r| !pinned.contains_key(r)),
+        );
+    }
+    refs.sort();
+    refs.dedup();
+    let provided = if refs.is_empty() {
+        BTreeMap::new()
+    } else {
+        set.lookup_with_dependencies(&refs).await?
+    };
+    Ok((provided, pinned))
+}
+
+/// The version of each ref that `knap upgrade` (everything) would choose.
+fn resolve_upgrade(
+    candidates: &Available<'_>,
+    lock: &Lockfile,
+) -> Result<BTreeMap<String, String>, String> {
+    let roots: Vec<Dependency> = lock
+        .requested
+        .iter()
+        .map(|(r, req)| Dependency::parse(&format!("{r}@{req}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("knap.lock `requested`: {e}"))?;
+    let options = knap_resolver::Options {
+        lock: Some(lock.clone()),
+        upgrade: Upgrade::All,
+        no_deps: false,
+    };
+    let resolved =
+        knap_resolver::resolve(candidates, &roots, &options).map_err(|e| e.to_string())?;
+    Ok(resolved
+        .into_iter()
+        .map(|r| (r.entry.pack_ref.clone(), r.entry.version.clone()))
+        .collect())
+}

@@ -1,0 +1,290 @@
+//! `knap verify [REF...]`: recompute the pack tree digest of every
+//! installed pack (or the named ones) and compare it with `knap.lock`; for
+//! a pack that differs, name every changed, added and missing file by
+//! comparing each file's SHA-256 with the per-file record written when the
+//! pack was committed. Any difference exits 4.
+//!
+//! Each pack is read once, on every core (`knap_installer::scan`).
+
+use std::collections::BTreeSet;
+
+use knap_installer::{Diff, InstallRoot, Scan, compare, scan};
+use knap_schema::lock::LockedPack;
+use serde_json::json;
+
+use super::Ctx;
+use super::installed::{lock_of, open_for_reading, require_installed};
+use crate::error::{Kind, KnapError};
+
+/// The flags of `knap verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Packs to verify (default: every installed pack).
+    pub refs: Vec<String>,
+}
+
+/// The state of one installed pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Its tree digest is the one knap.lock records.
+    Ok,
+    /// It differs from knap.lock.
+    Modified,
+    /// Its directory is gone.
+    Missing,
+    /// It could not be read.
+    Unreadable(String),
+}
+
+impl Status {
+    fn word(&self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Modified => "modified",
+            Status::Missing => "missing",
+            Status::Unreadable(_) => "unreadable",
+        }
+    }
+}
+
+/// The result of checking one pack.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub pack_ref: String,
+    pub version: String,
+    pub expected: String,
+    /// The recomputed digest; `None` when the directory is missing,
+    /// unreadable or holds something a pack may not.
+    pub actual: Option<String>,
+    pub status: Status,
+    pub diff: Diff,
+    /// Whether a per-file record was there to name files with.
+    pub has_record: bool,
+    /// Entries a pack may not hold: (path, kind).
+    pub irregular: Vec<(String, String)>,
+}
+
+/// Checks one locked pack against its directory.
+pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
+    let dir = root.path().join(&p.pack_ref);
+    let record = root.read_record(p);
+    let mut c = Check {
+        pack_ref: p.pack_ref.clone(),
+        version: p.version.clone(),
+        expected: p.tree.clone(),
+        actual: None,
+        status: Status::Ok,
+        diff: Diff::default(),
+        has_record: record.is_some(),
+        irregular: Vec::new(),
+    };
+    if !dir.is_dir() {
+        c.status = Status::Missing;
+        if let Some(r) = &record {
+            c.diff.missing = r.files.iter().map(|f| f.path.clone()).collect();
+        }
+        return c;
+    }
+    let s: Scan = match scan(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            c.status = Status::Unreadable(e.to_string());
+            return c;
+        }
+    };
+    c.actual = s.tree.clone();
+    c.irregular = s
+        .irregular
+        .iter()
+        .map(|i| (i.path.clone(), i.kind.to_owned()))
+        .collect();
+    if s.tree.as_deref() == Some(p.tree.as_str()) {
+        return c;
+    }
+    c.status = Status::Modified;
+    if let Some(r) = &record {
+        c.diff = compare(r, &s);
+    }
+    c
+}
+
+/// True when the pack's directory is exactly the tree knap.lock records.
+pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
+    check(root, p).status == Status::Ok
+}
+
+pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
+    let root = open_for_reading(ctx)?;
+    let root_path = super::install::root_dir(ctx);
+    let lock = lock_of(root.as_ref())?;
+    require_installed(&lock, &args.refs, &root_path)?;
+    let Some(root) = root else {
+        report(ctx, &root_path, &[], &[]);
+        return Ok(());
+    };
+    let wanted: BTreeSet<&String> = args.refs.iter().collect();
+    let checks: Vec<Check> = lock
+        .packs
+        .iter()
+        .filter(|p| wanted.is_empty() || wanted.contains(&p.pack_ref))
+        .map(|p| check(&root, p))
+        .collect();
+    let untracked = if wanted.is_empty() {
+        untracked(&root, &lock)
+    } else {
+        Vec::new()
+    };
+    report(ctx, root.path(), &checks, &untracked);
+
+    let bad: Vec<&Check> = checks.iter().filter(|c| c.status != Status::Ok).collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    if bad
+        .iter()
+        .all(|c| matches!(c.status, Status::Unreadable(_)))
+    {
+        let list: Vec<String> = bad
+            .iter()
+            .map(|c| match &c.status {
+                Status::Unreadable(m) => format!("{}: {m}", c.pack_ref),
+                _ => unreachable!(),
+            })
+            .collect();
+        return Err(anyhow::anyhow!(
+            "cannot read every installed pack:\n  {}",
+            list.join("\n  ")
+        ));
+    }
+    let names: Vec<String> = bad
+        .iter()
+        .map(|c| format!("{} ({})", c.pack_ref, c.status.word()))
+        .collect();
+    Err(KnapError::new(
+        Kind::Integrity,
+        format!(
+            "{} of {} installed packs in {} do not match knap.lock: {}; run `knap install` to restore them from knap.lock",
+            bad.len(),
+            checks.len(),
+            root.path().display(),
+            names.join(", ")
+        ),
+    )
+    .into())
+}
+
+/// Directories in the root that knap.lock does not list.
+fn untracked(root: &InstallRoot, lock: &knap_schema::lock::Lockfile) -> Vec<String> {
+    let Ok(items) = std::fs::read_dir(root.path()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = items
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".knap" && lock.get(n).is_none())
+        .collect();
+    out.sort();
+    out
+}
+
+fn report(ctx: &Ctx, root: &std::path::Path, checks: &[Check], untracked: &[String]) {
+    if ctx.json {
+        let packs: Vec<_> = checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "ref": c.pack_ref,
+                    "version": c.version,
+                    "status": c.status.word(),
+                    "expected_tree": c.expected,
+                    "actual_tree": c.actual,
+                    "changed": c.diff.changed,
+                    "added": c.diff.added,
+                    "missing": c.diff.missing,
+                    "irregular": c.irregular.iter().map(|(p, k)| json!({"path": p, "kind": k})).collect::<Vec<_>>(),
+                    "per_file_record": c.has_record,
+                    "error": match &c.status { Status::Unreadable(m) => Some(m), _ => None },
+                })
+            })
+            .collect();
+        crate::output::print_json(&json!({
+            "root": root,
+            "ok": checks.iter().all(|c| c.status == Status::Ok),
+            "packs": packs,
+            "untracked": untracked,
+        }));
+        return;
+    }
+    if checks.is_empty() {
+        ctx.say(&format!("no packs installed in {}", root.display()));
+    }
+    let width = checks.iter().map(|c| c.pack_ref.len()).max().unwrap_or(0);
+    for c in checks {
+        let label = format!("{:width$} {}", c.pack_ref, c.version);
+        match &c.status {
+            Status::Ok => ctx.say(&format!("{label}  {}", ctx.style.green("ok"))),
+            Status::Unreadable(m) => {
+                ctx.say(&format!("{label}  {}: {m}", ctx.style.red("unreadable")))
+            }
+            Status::Missing | Status::Modified => {
+                let word = if c.status == Status::Missing {
+                    "MISSING (the pack directory is gone)"
+                } else {
+                    "MODIFIED"
+                };
+                ctx.say(&format!("{label}  {}", ctx.style.red(word)));
+                if c.status == Status::Modified {
+                    let kind = |p: &String| {
+                        c.irregular
+                            .iter()
+                            .find(|(q, _)| q == p)
+                            .map(|(_, k)| format!(" (now a {k})"))
+                            .unwrap_or_default()
+                    };
+                    for p in &c.diff.changed {
+                        ctx.say(&format!(
+                            "    {}  {p}{}",
+                            ctx.style.yellow("changed"),
+                            kind(p)
+                        ));
+                    }
+                    for p in &c.diff.added {
+                        ctx.say(&format!(
+                            "    {}  {p}{}",
+                            ctx.style.yellow("added  "),
+                            kind(p)
+                        ));
+                    }
+                    for p in &c.diff.missing {
+                        ctx.say(&format!("    {}  {p}", ctx.style.yellow("missing")));
+                    }
+                    if !c.has_record {
+                        for (p, k) in &c.irregular {
+                            ctx.say(&format!("    {}  {p} (a {k})", ctx.style.yellow("unsafe ")));
+                        }
+                    }
+                    if !c.has_record {
+                        ctx.say(&format!(
+                            "    tree {} (knap.lock: {}); no per-file record to name the files (installed by an older knap)",
+                            c.actual.as_deref().unwrap_or("none"),
+                            c.expected
+                        ));
+                    } else if c.diff.is_empty() && c.irregular.is_empty() {
+                        ctx.say(&format!(
+                            "    tree {} (knap.lock: {})",
+                            c.actual.as_deref().unwrap_or("none"),
+                            c.expected
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for u in untracked {
+        ctx.say(&format!(
+            "{}: {u}/ is not listed in knap.lock (not checked)",
+            ctx.style.dim("note")
+        ));
+    }
+}
