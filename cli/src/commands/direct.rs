@@ -22,6 +22,7 @@ use knap_schema::urls::is_loopback;
 use url::Url;
 
 use crate::error::{Kind, KnapError};
+use crate::registry::git::GitHttp;
 use crate::sources::archive::{self, Downloader};
 use crate::sources::{SourceError, git, inspect, path};
 
@@ -29,7 +30,10 @@ use crate::sources::{SourceError, git, inspect, path};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Spec {
     /// `REF` or `REF@REQ` (`req` is `*` when absent).
-    Registry { dep: Dependency, req: String },
+    Registry {
+        dep: Dependency,
+        req: String,
+    },
     Direct(Direct),
 }
 
@@ -83,9 +87,9 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
                 "`{spec}`: plain http:// is refused for a remote archive; use https://"
             ))),
             "file" => {
-                let p = url.to_file_path().map_err(|()| {
-                    KnapError::usage(format!("`{spec}` is not a local file URL"))
-                })?;
+                let p = url
+                    .to_file_path()
+                    .map_err(|()| KnapError::usage(format!("`{spec}` is not a local file URL")))?;
                 local(spec, &p)
             }
             other => Err(KnapError::usage(format!(
@@ -191,6 +195,7 @@ pub struct Stager<'a> {
     pub store: &'a archive::Store,
     pub checksum: Option<&'a str>,
     pub allow_unverified: bool,
+    pub git_http: &'a GitHttp,
 }
 
 /// Stages `direct` under `stager.staging_dir`, checks what can be checked
@@ -227,7 +232,8 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         Direct::ArchiveUrl(url) => fetch_archive(url, stager, &unpacked).await?,
         Direct::Git { url, commit } => {
             let (u, c, d) = (url.to_string(), commit.clone(), unpacked.clone());
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d))
+            let http = stager.git_http.clone();
+            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
                 .await
                 .expect("the git task panicked")
                 .map_err(err)?;
@@ -398,7 +404,9 @@ mod tests {
             Kind::Usage
         );
         assert_eq!(
-            parse("git+https://example.com/p.git#main").unwrap_err().kind,
+            parse("git+https://example.com/p.git#main")
+                .unwrap_err()
+                .kind,
             Kind::Usage
         );
         assert_eq!(

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use indicatif::MultiProgress;
 use knap_installer::InstallRoot;
 use knap_resolver::{Candidates, ResolveError};
+use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::urls::{RegistryLocation, SourcePolicy, resolve_source_url};
-use knap_schema::Dependency;
 use serde_json::json;
 use url::Url;
 
@@ -29,6 +29,7 @@ use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use crate::error::{Kind, KnapError};
 use crate::index_set::{IndexSet, Provided};
+use crate::registry::git::GitHttp;
 use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
 use crate::sources::{SourceError, archive, git};
 
@@ -146,6 +147,7 @@ struct Job {
     /// `<staging>/<ref>`, not existing yet.
     dest: PathBuf,
     downloader: Downloader,
+    git_http: GitHttp,
 }
 
 /// What one job produced.
@@ -275,6 +277,7 @@ pub(crate) async fn run_with(
     let mut staged_direct: BTreeMap<String, direct::StagedDirect> = BTreeMap::new();
     if !directs.is_empty() {
         let downloader = downloader_for(ctx, None)?;
+        let git_http = git_http_for(ctx, None);
         for d in &directs {
             let staging_dir = root.new_staging_dir().map_err(root_err)?;
             guard.0.push(staging_dir.clone());
@@ -284,6 +287,7 @@ pub(crate) async fn run_with(
                 store: &shared.store,
                 checksum: args.checksum.as_deref(),
                 allow_unverified: args.allow_unverified,
+                git_http: &git_http,
             };
             let s = direct::stage(d, &stager).await?;
             let r = s.pack.pack_ref.clone();
@@ -355,14 +359,13 @@ pub(crate) async fn run_with(
         registries: &provided,
         pinned: &pinned,
     };
-    let resolved = knap_resolver::resolve(&candidates, &roots, &options).map_err(
-        |e| -> anyhow::Error {
+    let resolved =
+        knap_resolver::resolve(&candidates, &roots, &options).map_err(|e| -> anyhow::Error {
             match e {
                 ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
                 other => KnapError::not_found(other.to_string()).into(),
             }
-        },
-    )?;
+        })?;
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
@@ -426,6 +429,7 @@ pub(crate) async fn run_with(
                 expect_tree: Some(p.tree.clone()),
                 dest: PathBuf::new(),
                 downloader: downloader_for(ctx, None)?,
+                git_http: git_http_for(ctx, None),
             });
             continue;
         }
@@ -480,6 +484,7 @@ pub(crate) async fn run_with(
             expect_tree: None,
             dest: PathBuf::new(),
             downloader,
+            git_http: git_http_for(ctx, Some(cfg)),
         });
     }
     let resolved_refs: BTreeSet<&str> = resolved.iter().map(|r| r.pack_ref()).collect();
@@ -680,6 +685,7 @@ async fn install_from_lock(
             expect_tree: Some(p.tree.clone()),
             dest: PathBuf::new(),
             downloader: downloader_for(ctx, cfg)?,
+            git_http: git_http_for(ctx, cfg),
         });
     }
     if args.dry_run {
@@ -734,9 +740,14 @@ fn shared(ctx: &Ctx) -> Shared {
     }
 }
 
-/// The HTTP client for a registry's sources (its CA files, http policy and
-/// token), or the defaults when the registry is not configured any more.
-fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Downloader> {
+/// What a registry's sources are fetched with: its CA files (plus the
+/// global ones), whether plain http is allowed, and its token with the only
+/// host it goes to. The defaults when the registry is not configured (any
+/// more), or for a direct SPEC.
+fn source_access(
+    ctx: &Ctx,
+    cfg: Option<&RegistryConfig>,
+) -> (Vec<PathBuf>, bool, Option<(String, String)>) {
     let mut ca_files: Vec<PathBuf> = ctx.env.global_ca_file.iter().cloned().collect();
     let mut allow_http = false;
     let mut token = None;
@@ -758,8 +769,20 @@ fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Dow
                 .map(|t| (host, t));
         }
     }
+    (ca_files, allow_http, token)
+}
+
+/// The HTTP client for a registry's archive sources.
+fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Downloader> {
+    let (ca_files, allow_http, token) = source_access(ctx, cfg);
     Downloader::new(&ctx.env.http, allow_http, &ca_files, token)
         .map_err(|e| KnapError::new(e.kind, e.message).into())
+}
+
+/// What gix's HTTP transport is given for a registry's git sources.
+pub(super) fn git_http_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> GitHttp {
+    let (ca_files, _, token) = source_access(ctx, cfg);
+    GitHttp { token, ca_files }
 }
 
 /// Where the registry's index was read from: relative source URLs resolve
@@ -965,7 +988,8 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
                 )))
             });
             let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
-            let r = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d))
+            let http = job.git_http.clone();
+            let r = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
                 .await
                 .expect("the git task panicked");
             if let Some(b) = bar {

@@ -281,10 +281,12 @@ fn with_hint(m: String) -> String {
 const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
 
 /// What the HTTP transport of one fetch is given (see [`GitHttp`]).
-struct TransportSetup {
-    url: String,
-    token: Option<(String, String)>,
-    roots: Vec<reqwest::Certificate>,
+/// How gix's HTTP transport is set up for one URL: extra trusted roots,
+/// and a token sent to one host only. Shared with git install sources.
+pub(crate) struct TransportSetup {
+    pub url: String,
+    pub token: Option<(String, String)>,
+    pub roots: Vec<reqwest::Certificate>,
 }
 
 type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
@@ -293,7 +295,7 @@ type ReqwestOptions = gix::protocol::transport::client::blocking_io::http::reqwe
 impl TransportSetup {
     /// gix's HTTP options for `repo` (from its git configuration) plus the
     /// extra roots and the token; `None` for non-HTTP URLs.
-    fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
+    pub(crate) fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
         let Some(opts) = repo
             .transport_options(self.url.as_str(), None)
             .map_err(err)?
@@ -328,7 +330,7 @@ impl TransportSetup {
 
 /// Answers gix's request for credentials: never a prompt, an error naming
 /// `token_env` instead.
-fn no_prompt(
+pub(crate) fn no_prompt(
     action: gix::credentials::helper::Action,
 ) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     match action {

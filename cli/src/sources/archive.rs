@@ -145,9 +145,16 @@ pub async fn fetch_verified(
         tracing::debug!("{url}: using the cached {}", target.display());
         return Ok(target);
     }
-    download(downloader, url, Some(checksum), cache_root, max_download, bar)
-        .await
-        .map(|(path, _)| path)
+    download(
+        downloader,
+        url,
+        Some(checksum),
+        cache_root,
+        max_download,
+        bar,
+    )
+    .await
+    .map(|(path, _)| path)
 }
 
 /// Downloads (or copies, for `file://`) the archive at `url` into the cache

@@ -6,12 +6,17 @@
 //! that could escape the destination (`..`, a separator, `.git` at the top)
 //! is refused as a safety violation. The caller then compares the pack
 //! tree digest of what was written with the source's checksum.
+//!
+//! Over HTTPS the transport trusts the registry's CA files (and
+//! `SSL_CERT_FILE`) and sends the registry's token to its host only, as
+//! the registry's own git transport does.
 
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use super::SourceError;
+use crate::registry::git::{GitHttp, TransportSetup, no_prompt};
 
 fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
@@ -19,7 +24,12 @@ fn err(e: impl std::error::Error) -> String {
 
 /// Fetches `url` and writes the tree of `commit` (40 hex) into `dest`,
 /// which must not exist. Blocking: call it from `spawn_blocking`.
-pub fn fetch_and_checkout(url: &str, commit: &str, dest: &Path) -> Result<(), SourceError> {
+pub fn fetch_and_checkout(
+    url: &str,
+    commit: &str,
+    dest: &Path,
+    http: &GitHttp,
+) -> Result<(), SourceError> {
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| {
         SourceError::integrity(format!(
             "git {url}: `{commit}` is not a 40-hex commit SHA; a published source must pin a commit"
@@ -27,8 +37,20 @@ pub fn fetch_and_checkout(url: &str, commit: &str, dest: &Path) -> Result<(), So
     })?;
     let tmp = tempfile::tempdir()
         .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
-    let repo =
-        fetch(url, tmp.path(), id).map_err(|m| SourceError::network(format!("git {url}: {m}")))?;
+    let is_http = url.starts_with("https://") || url.starts_with("http://");
+    let roots = if is_http {
+        crate::http::extra_roots(&http.ca_files)
+            .map_err(|e| SourceError::other(format!("git {url}: {e}")))?
+    } else {
+        Vec::new()
+    };
+    let setup = || TransportSetup {
+        url: url.to_owned(),
+        token: http.token.clone(),
+        roots: roots.clone(),
+    };
+    let repo = fetch(url, tmp.path(), id, setup)
+        .map_err(|m| SourceError::network(format!("git {url}: {m}")))?;
     let commit_obj = repo.find_commit(id).map_err(|e| {
         SourceError::network(format!(
             "git {url}: commit {commit} is not in the repository's branches or tags: {}",
@@ -49,7 +71,12 @@ pub fn fetch_and_checkout(url: &str, commit: &str, dest: &Path) -> Result<(), So
 
 /// A bare fetch: first only the pinned commit at depth 1 (servers that
 /// allow fetching by id), else every branch and tag in full.
-fn fetch(url: &str, dir: &Path, id: gix::ObjectId) -> Result<gix::Repository, String> {
+fn fetch(
+    url: &str,
+    dir: &Path,
+    id: gix::ObjectId,
+    setup: impl Fn() -> TransportSetup,
+) -> Result<gix::Repository, String> {
     let interrupt = AtomicBool::new(false);
     let shallow = dir.join("shallow");
     let by_id = (|| -> Result<gix::Repository, String> {
@@ -61,6 +88,19 @@ fn fetch(url: &str, dir: &Path, id: gix::ObjectId) -> Result<gix::Repository, St
             .with_shallow(depth)
             .configure_remote(move |r| {
                 r.with_refspecs([spec.as_str()], gix::remote::Direction::Fetch)
+            })
+            .configure_connection({
+                let setup = setup();
+                move |conn| {
+                    let opts = setup
+                        .options(conn.remote().repo())
+                        .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
+                    if let Some(o) = opts {
+                        conn.set_transport_options(o);
+                    }
+                    conn.set_credentials(no_prompt);
+                    Ok(())
+                }
             })
             .fetch_only(gix::progress::Discard, &interrupt)
             .map_err(err)?;
@@ -85,6 +125,19 @@ fn fetch(url: &str, dir: &Path, id: gix::ObjectId) -> Result<gix::Repository, St
                 ],
                 gix::remote::Direction::Fetch,
             )
+        })
+        .configure_connection({
+            let setup = setup();
+            move |conn| {
+                let opts = setup
+                    .options(conn.remote().repo())
+                    .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
+                if let Some(o) = opts {
+                    conn.set_transport_options(o);
+                }
+                conn.set_credentials(no_prompt);
+                Ok(())
+            }
         })
         .fetch_only(gix::progress::Discard, &interrupt)
         .map_err(err)?;

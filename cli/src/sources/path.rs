@@ -9,9 +9,8 @@ use super::SourceError;
 /// Copies the pack at `src` into `dest` (which must not exist). On failure
 /// nothing is left at `dest`.
 pub fn copy_pack(src: &Path, dest: &Path) -> Result<(), SourceError> {
-    let files = knap_schema::digest::pack_files(src).map_err(|e| {
-        SourceError::integrity(format!("{}: not installable: {e}", src.display()))
-    })?;
+    let files = knap_schema::digest::pack_files(src)
+        .map_err(|e| SourceError::integrity(format!("{}: not installable: {e}", src.display())))?;
     let result = (|| {
         std::fs::create_dir(dest)
             .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dest.display())))?;

@@ -95,8 +95,15 @@ fn a_local_archive_installs_and_a_wrong_checksum_is_refused() {
     assert!(o.stderr.contains("checksum mismatch"), "{}", o.stderr);
     assert!(!root.join("tool").exists());
 
-    k.run(&["--root", r, "install", s(&archive), "--checksum", &sha(&bytes)])
-        .ok();
+    k.run(&[
+        "--root",
+        r,
+        "install",
+        s(&archive),
+        "--checksum",
+        &sha(&bytes),
+    ])
+    .ok();
     assert_eq!(digest(&root.join("tool")), digest(&pack));
     let lock = lock_of(&root);
     assert_eq!(lock["packs"][0]["source"]["type"], "archive");

@@ -64,7 +64,13 @@ pub(crate) fn entry_with(r: &str, version: &str, deps: &[&str], sources: Value) 
 
 /// Builds the pack, writes its archive to `<site>/archives/` and returns
 /// its entry with a relative archive URL, and the pack dir.
-pub(crate) fn publish(site: &Path, work: &Path, r: &str, version: &str, deps: &[&str]) -> (Value, PathBuf) {
+pub(crate) fn publish(
+    site: &Path,
+    work: &Path,
+    r: &str,
+    version: &str,
+    deps: &[&str],
+) -> (Value, PathBuf) {
     let dir = make_pack(work, r, version, deps);
     let bytes = tar_gz(&dir);
     let name = format!("archives/{r}-{version}.tar.gz");

@@ -177,3 +177,60 @@ fn git_registry_over_https_with_a_test_ca_works_when_configured_and_fails_clearl
         server.requests()
     );
 }
+
+#[test]
+fn a_git_install_source_over_https_trusts_the_registrys_ca_and_no_other() {
+    let (ca_pem, cfg) = test_pki();
+    let work = tempfile::tempdir().unwrap();
+    let (pack, sha) = crate::install_tests::git_pack(work.path(), "tlsgit", "1.0.0");
+    let expected = crate::install_tests::digest(&pack);
+    let served = tempfile::tempdir().unwrap();
+    crate::git(
+        served.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            pack.to_str().unwrap(),
+            "tlsgit.git",
+        ],
+    );
+    let server = Server::start_tls(git_cgi(served.path().to_path_buf()), cfg);
+    let url = server.url("/tlsgit.git");
+    assert!(url.starts_with("https://"), "{url}");
+    let reg = tempfile::tempdir().unwrap();
+    write_json(
+        &reg.path().join("index.json"),
+        &index(
+            "Local",
+            vec![crate::install_tests::git_entry(
+                "tlsgit", "1.0.0", &url, &sha, &expected,
+            )],
+        ),
+    );
+    let k = Knap::new();
+    let ca = k.dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    k.run(&["registry", "add", "plain", reg.path().to_str().unwrap()])
+        .ok();
+    let root = k.dir.path().join("root");
+    let o = k.run(&["--root", root.to_str().unwrap(), "install", "tlsgit"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(o.stderr.contains("certificate"), "{}", o.stderr);
+    assert!(!root.join("tlsgit").exists());
+
+    // The same index, from a registry configured with the CA.
+    k.run(&["registry", "remove", "plain"]).ok();
+    k.run(&[
+        "registry",
+        "add",
+        "trusted",
+        reg.path().to_str().unwrap(),
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ])
+    .ok();
+    k.run(&["--root", root.to_str().unwrap(), "install", "tlsgit"])
+        .ok();
+    assert_eq!(crate::install_tests::digest(&root.join("tlsgit")), expected);
+}
