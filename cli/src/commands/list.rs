@@ -157,11 +157,12 @@ fn tree(ctx: &Ctx, root: &std::path::Path, lock: &Lockfile) -> anyhow::Result<()
     for (r, req) in &roots {
         let mut lines = Vec::new();
         let mut path = Vec::new();
+        let why = req.as_ref().map(|q| format!("requested {q}"));
         draw(
             lock,
             &all,
             r,
-            req.as_deref(),
+            why.as_deref(),
             "",
             "",
             &mut path,
@@ -203,8 +204,8 @@ fn draw(
     }
     let children: Vec<&Edge> = all.iter().filter(|e| e.from == r).collect();
     if !children.is_empty() && !shown.insert(r.to_owned()) {
-        // Drawn in full above, like `cargo tree`.
-        text.push_str(" (*)");
+        // Drawn in full above (`cargo tree` writes `(*)`).
+        text.push_str(" (see above)");
         out.push(text);
         return;
     }

@@ -10,6 +10,7 @@ mod http_tests;
 mod install_flags_tests;
 mod install_tests;
 mod priority_tests;
+mod root_tests;
 mod server;
 mod sparse_tests;
 mod tls_tests;

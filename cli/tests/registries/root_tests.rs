@@ -1,0 +1,597 @@
+//! The install root over its whole life, end to end against a real HTTP
+//! registry on 127.0.0.1: install, list, outdated after a new version is
+//! published, `--locked`, upgrade, guarded uninstall, reinstall from
+//! `knap.lock` after the pack directories are deleted, verify; tampering
+//! named file by file; several `knap install` processes at once.
+//!
+//! The helpers here (a registry site that publishes real tar.gz archives,
+//! root inspection) are shared with `crash_tests` and `fault_tests`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use knap_schema::digest::{format_sha256, tree_digest};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::server::{Server, files};
+use crate::{Knap, Out, index, write_json};
+
+/// A registry served over HTTP from a directory: `publish` builds a pack,
+/// archives it with real tar+gzip under `archives/`, and rewrites
+/// `index.json` with every entry so far.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+    pub entries: BTreeMap<(String, semver::Version), Value>,
+    pub server: Server,
+}
+
+impl Site {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(files(dir.path().to_path_buf()));
+        Self {
+            dir,
+            work: tempfile::tempdir().unwrap(),
+            entries: BTreeMap::new(),
+            server,
+        }
+    }
+
+    /// A knap with this site as its only registry (`site`).
+    pub fn knap(&self) -> Knap {
+        let k = Knap::new();
+        k.run(&["registry", "add", "site", &self.server.url("/")])
+            .ok();
+        k
+    }
+
+    /// Publishes `r` `version` depending on `deps`, with `pack.yaml`, a
+    /// README, an action and `extra` files; returns the pack directory.
+    pub fn publish(
+        &mut self,
+        r: &str,
+        version: &str,
+        deps: &[&str],
+        extra: &[(String, Vec<u8>)],
+    ) -> PathBuf {
+        self.publish_with_manifest(r, version, deps, "", extra)
+    }
+
+    /// [`publish`](Self::publish) with more `pack.yaml` lines.
+    pub fn publish_with_manifest(
+        &mut self,
+        r: &str,
+        version: &str,
+        deps: &[&str],
+        manifest_extra: &str,
+        extra: &[(String, Vec<u8>)],
+    ) -> PathBuf {
+        let dir = self.work.path().join(format!("{r}-{version}"));
+        let deps_yaml = if deps.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "dependencies:\n{}",
+                deps.iter()
+                    .map(|d| format!("  - \"{d}\"\n"))
+                    .collect::<String>()
+            )
+        };
+        let mut all: Vec<(String, Vec<u8>)> = vec![
+            (
+                "pack.yaml".into(),
+                format!(
+                    "ref: {r}\nversion: {version}\nname: The {r} pack\ndescription: Does {r} things\nauthor: Test\n{deps_yaml}{manifest_extra}"
+                )
+                .into_bytes(),
+            ),
+            ("README.md".into(), format!("# {r} {version}\n").into_bytes()),
+            (
+                "actions/run.sh".into(),
+                format!("#!/bin/sh\necho {r} {version}\n").into_bytes(),
+            ),
+        ];
+        all.extend(extra.iter().cloned());
+        for (p, bytes) in &all {
+            let f = dir.join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, bytes).unwrap();
+        }
+        let bytes = tar_gz(&dir);
+        let name = format!("archives/{r}-{version}.tar.gz");
+        std::fs::create_dir_all(self.dir.path().join("archives")).unwrap();
+        std::fs::write(self.dir.path().join(&name), &bytes).unwrap();
+        let mut e = crate::entry(r, version, deps);
+        e["install_sources"] = json!([{
+            "type": "archive",
+            "url": name,
+            "checksum": format_sha256(&Sha256::digest(&bytes)),
+        }]);
+        self.entries
+            .insert((r.to_owned(), semver::Version::parse(version).unwrap()), e);
+        let entries: Vec<Value> = self.entries.values().cloned().collect();
+        write_json(&self.dir.path().join("index.json"), &index("Site", entries));
+        dir
+    }
+}
+
+/// A .tar.gz of `pack_dir` under a single top directory.
+pub fn tar_gz(pack_dir: &Path) -> Vec<u8> {
+    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(enc);
+    let top = pack_dir.file_name().unwrap().to_str().unwrap().to_owned();
+    b.append_dir_all(&top, pack_dir).unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+pub fn digest(p: &Path) -> String {
+    tree_digest(p).unwrap().checksum
+}
+
+pub fn lock_of(root: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(root.join("knap.lock")).unwrap()).unwrap()
+}
+
+/// (ref, version) of every pack in the root's knap.lock.
+pub fn versions(root: &Path) -> Vec<(String, String)> {
+    lock_of(root)["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["ref"].as_str().unwrap().to_owned(),
+                p["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The root's invariant: no journal, staging, trash or temp files; every
+/// locked pack's directory has the locked tree digest; no other pack
+/// directory; exactly one per-file record per locked pack.
+pub fn assert_root_consistent(root: &Path) {
+    let private = root.join(".knap");
+    for gone in ["journal.json", "journal.json.tmp"] {
+        assert!(!private.join(gone).exists(), "{gone} left behind");
+    }
+    assert!(
+        !root.join("knap.lock.tmp").exists(),
+        "knap.lock.tmp left behind"
+    );
+    for debris in ["staging", "trash"] {
+        if let Ok(d) = std::fs::read_dir(private.join(debris)) {
+            let left: Vec<_> = d.map(|e| e.unwrap().file_name()).collect();
+            assert!(left.is_empty(), "{debris} holds {left:?}");
+        }
+    }
+    let lock = lock_of(root);
+    let packs = lock["packs"].as_array().unwrap();
+    let mut expected_records = Vec::new();
+    for p in packs {
+        let r = p["ref"].as_str().unwrap();
+        let tree = p["tree"].as_str().unwrap();
+        assert_eq!(
+            digest(&root.join(r)),
+            tree,
+            "{r} is not what knap.lock says"
+        );
+        expected_records.push(format!("{r}.{}.json", &tree["sha256:".len()..]));
+    }
+    expected_records.sort();
+    let mut records: Vec<String> = std::fs::read_dir(private.join("files"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    records.sort();
+    assert_eq!(records, expected_records, "per-file records");
+    for item in std::fs::read_dir(root).unwrap() {
+        let name = item.unwrap().file_name().to_string_lossy().into_owned();
+        if name == ".knap" || name == "knap.lock" {
+            continue;
+        }
+        assert!(
+            packs.iter().any(|p| p["ref"] == name.as_str()),
+            "{name} is not in knap.lock"
+        );
+    }
+}
+
+/// Runs knap with `--root ROOT` first.
+pub fn at(k: &Knap, root: &Path, args: &[&str]) -> Out {
+    let mut all = vec!["--root", root.to_str().unwrap()];
+    all.extend_from_slice(args);
+    k.run(&all)
+}
+
+#[test]
+fn round_trip_install_list_outdated_locked_upgrade_uninstall_reinstall_verify() {
+    let mut site = Site::new();
+    let core1 = site.publish("core", "1.0.0", &[], &[]);
+    let slack2 = site.publish("slack", "2.1.0", &["core@^1"], &[]);
+    let jira1 = site.publish("jira", "1.0.0", &[], &[]);
+    site.publish("extra", "1.0.0", &[], &[]);
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+
+    // Install.
+    let out = at(&k, &root, &["install", "slack", "jira"]).ok();
+    assert!(out.stdout.contains("installed slack 2.1.0"), "{out:?}");
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "1.0.0"), ("jira", "1.0.0"), ("slack", "2.1.0")])
+    );
+    assert_eq!(digest(&root.join("core")), digest(&core1));
+    assert_eq!(digest(&root.join("slack")), digest(&slack2));
+    assert_eq!(digest(&root.join("jira")), digest(&jira1));
+    assert_root_consistent(&root);
+
+    // List.
+    let list = at(&k, &root, &["list", "--json"]).ok().json();
+    let packs = list["packs"].as_array().unwrap();
+    assert_eq!(packs.len(), 3);
+    assert_eq!(packs[0]["ref"], "core");
+    assert_eq!(packs[0]["requested"], Value::Null);
+    assert_eq!(
+        packs[0]["required_by"],
+        json!([{"ref": "slack", "requirement": "^1"}])
+    );
+    assert_eq!(packs[0]["present"], true);
+    assert_eq!(packs[2]["ref"], "slack");
+    assert_eq!(packs[2]["requested"], "*");
+    assert_eq!(packs[2]["registry"], "site");
+    let text = at(&k, &root, &["list"]).ok().stdout;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("core") && l.contains("1.0.0") && l.contains("needed by slack")),
+        "{text}"
+    );
+    let tree = at(&k, &root, &["list", "--tree"]).ok().stdout;
+    assert_eq!(
+        tree.lines().collect::<Vec<_>>(),
+        [
+            "jira 1.0.0 (requested *)",
+            "slack 2.1.0 (requested *)",
+            "└── core 1.0.0 (^1)"
+        ],
+        "{tree}"
+    );
+    let tree_json = at(&k, &root, &["list", "--tree", "--json"]).ok().json();
+    assert_eq!(tree_json["tree"][1]["ref"], "slack");
+    assert_eq!(tree_json["tree"][1]["dependencies"][0]["ref"], "core");
+    assert_eq!(tree_json["tree"][1]["dependencies"][0]["requirement"], "^1");
+
+    // Nothing is outdated yet.
+    let o = at(&k, &root, &["outdated"]).ok();
+    assert!(
+        o.stdout.contains("all 3 installed packs are up to date"),
+        "{o:?}"
+    );
+
+    // New versions are published: within core's requirement (1.1.0) and
+    // beyond it (2.0.0), and a new jira.
+    site.publish("core", "1.1.0", &[], &[]);
+    site.publish("core", "2.0.0", &[], &[]);
+    site.publish("jira", "1.1.0", &[], &[]);
+    let lock_before = std::fs::read(root.join("knap.lock")).unwrap();
+    let o = at(&k, &root, &["outdated", "--json"]).ok().json();
+    let row = |r: &str| {
+        o["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ref"] == r)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row("core"),
+        json!({"ref": "core", "current": "1.0.0", "wanted": "1.1.0", "latest": "2.0.0", "registry": "site", "outdated": true})
+    );
+    assert_eq!(row("jira")["wanted"], "1.1.0");
+    assert_eq!(row("slack")["outdated"], false);
+    let text = at(&k, &root, &["outdated"]).ok().stdout;
+    let core_line = text.lines().find(|l| l.starts_with("core")).unwrap();
+    assert_eq!(
+        core_line.split_whitespace().collect::<Vec<_>>(),
+        ["core", "1.0.0", "1.1.0", "2.0.0", "site"]
+    );
+    assert!(!text.lines().any(|l| l.starts_with("slack")), "{text}");
+    assert_eq!(
+        std::fs::read(root.join("knap.lock")).unwrap(),
+        lock_before,
+        "outdated changes nothing"
+    );
+
+    // --locked: the lock as it is passes; anything that would change it
+    // exits 3 and changes nothing.
+    at(&k, &root, &["install", "--locked"]).ok();
+    at(&k, &root, &["install", "slack", "--locked"]).ok();
+    let o = at(&k, &root, &["install", "extra", "--locked"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(o.stderr.contains("--locked"), "{}", o.stderr);
+    let o = at(&k, &root, &["install", "jira@^1", "--locked"]);
+    assert_eq!(o.code, 3, "a new requirement changes the lock: {o:?}");
+    assert_eq!(std::fs::read(root.join("knap.lock")).unwrap(), lock_before);
+    assert!(!root.join("extra").exists());
+
+    // Upgrade one pack within its requirement, then everything.
+    let o = at(&k, &root, &["upgrade", "core"]).ok();
+    assert!(o.stdout.contains("upgraded core 1.0.0 -> 1.1.0"), "{o:?}");
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "1.1.0"), ("jira", "1.0.0"), ("slack", "2.1.0")])
+    );
+    let o = at(&k, &root, &["upgrade", "--json"]).ok().json();
+    assert_eq!(o["installed"], json!([{"ref": "jira", "version": "1.1.0"}]));
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "1.1.0"), ("jira", "1.1.0"), ("slack", "2.1.0")])
+    );
+    assert_eq!(
+        lock_of(&root)["requested"],
+        json!({"jira": "*", "slack": "*"})
+    );
+    // A new requirement that the installed packs forbid: exit 3, unchanged.
+    let before = std::fs::read(root.join("knap.lock")).unwrap();
+    let o = at(&k, &root, &["upgrade", "core@^2"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(o.stderr.contains("slack"), "{}", o.stderr);
+    assert_eq!(std::fs::read(root.join("knap.lock")).unwrap(), before);
+    // A new major version of slack needs core 2: both move together.
+    site.publish("slack", "3.0.0", &["core@^2"], &[]);
+    let o = at(&k, &root, &["upgrade", "slack@^3"]).ok();
+    assert!(o.stdout.contains("upgraded slack 2.1.0 -> 3.0.0"), "{o:?}");
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "2.0.0"), ("jira", "1.1.0"), ("slack", "3.0.0")])
+    );
+    assert_eq!(
+        lock_of(&root)["requested"],
+        json!({"jira": "*", "slack": "^3"})
+    );
+    let o = at(&k, &root, &["upgrade", "nosuch"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert_root_consistent(&root);
+    at(&k, &root, &["verify"]).ok();
+
+    // Guarded uninstall: core is needed by slack.
+    let before = std::fs::read(root.join("knap.lock")).unwrap();
+    let o = at(&k, &root, &["uninstall", "core"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("`core` is needed by slack 3.0.0 (core@^2)"),
+        "{}",
+        o.stderr
+    );
+    assert!(root.join("core").is_dir());
+    assert_eq!(std::fs::read(root.join("knap.lock")).unwrap(), before);
+    let o = at(&k, &root, &["uninstall", "nosuch"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    // Removing slack removes core, which nothing needs any more.
+    let plan = at(&k, &root, &["uninstall", "slack", "--dry-run", "--json"])
+        .ok()
+        .json();
+    assert_eq!(plan["remove"], json!(["core", "slack"]));
+    assert_eq!(std::fs::read(root.join("knap.lock")).unwrap(), before);
+    let o = at(&k, &root, &["uninstall", "slack"]).ok();
+    assert!(
+        o.stdout.contains("removed core (no longer needed)"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("removed slack"), "{o:?}");
+    assert_eq!(versions(&root), pairs(&[("jira", "1.1.0")]));
+    assert_eq!(lock_of(&root)["requested"], json!({"jira": "*"}));
+    assert!(!root.join("core").exists() && !root.join("slack").exists());
+    assert_root_consistent(&root);
+    // --force removes a needed pack and leaves its dependent installed.
+    at(&k, &root, &["install", "slack"]).ok();
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "2.0.0"), ("jira", "1.1.0"), ("slack", "3.0.0")])
+    );
+    let o = at(&k, &root, &["uninstall", "core", "--force", "--json"])
+        .ok()
+        .json();
+    assert_eq!(o["removed"], json!(["core"]));
+    assert_eq!(
+        o["left_without_dependency"],
+        json!([{"ref": "slack", "needs": "core@^2"}])
+    );
+    assert_eq!(
+        versions(&root),
+        pairs(&[("jira", "1.1.0"), ("slack", "3.0.0")])
+    );
+    let tree = at(&k, &root, &["list", "--tree"]).ok().stdout;
+    assert!(tree.contains("└── core (^2) [not installed]"), "{tree}");
+    // Installing slack again brings core back.
+    at(&k, &root, &["install", "slack"]).ok();
+    assert_eq!(
+        versions(&root),
+        pairs(&[("core", "2.0.0"), ("jira", "1.1.0"), ("slack", "3.0.0")])
+    );
+
+    // Delete every pack directory and reinstall exactly what knap.lock says.
+    let lock = lock_of(&root);
+    for (r, _) in versions(&root) {
+        std::fs::remove_dir_all(root.join(&r)).unwrap();
+    }
+    let o = at(&k, &root, &["verify", "--json"]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.json()["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "missing")
+    );
+    let o = at(&k, &root, &["install", "--locked"]).ok();
+    assert_eq!(o.stdout.matches("installed ").count(), 3, "{o:?}");
+    let relock = lock_of(&root);
+    assert_eq!(relock["requested"], lock["requested"]);
+    for (a, b) in relock["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(lock["packs"].as_array().unwrap())
+    {
+        for field in [
+            "ref",
+            "version",
+            "registry",
+            "source",
+            "tree",
+            "dependencies",
+        ] {
+            assert_eq!(a[field], b[field], "{field} of {}", a["ref"]);
+        }
+    }
+    assert_root_consistent(&root);
+    let v = at(&k, &root, &["verify", "--json"]).ok().json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["packs"].as_array().unwrap().len(), 3);
+    let text = at(&k, &root, &["verify"]).ok().stdout;
+    assert_eq!(text.matches(" ok").count(), 3, "{text}");
+}
+
+#[test]
+fn verify_names_every_changed_added_and_missing_file_and_exits_4() {
+    let mut site = Site::new();
+    let extra: Vec<(String, Vec<u8>)> = vec![
+        ("actions/a.yaml".into(), b"name: a\n".to_vec()),
+        ("actions/b.yaml".into(), b"name: b\n".to_vec()),
+        ("lib/util.py".into(), b"def f():\n    return 1\n".to_vec()),
+        ("lib/big.bin".into(), vec![7u8; 600_000]),
+    ];
+    site.publish("tampered", "1.0.0", &[], &extra);
+    site.publish("other", "1.0.0", &[], &[]);
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+    at(&k, &root, &["install", "tampered", "other"]).ok();
+    at(&k, &root, &["verify"]).ok();
+
+    let t = root.join("tampered");
+    // Changed: same size, other bytes; a byte in the middle of a large
+    // file; a file replaced by a symlink. Added: a new file in a new dir.
+    // Missing: a deleted file.
+    std::fs::write(t.join("actions/a.yaml"), b"name: A\n").unwrap();
+    let mut big = std::fs::read(t.join("lib/big.bin")).unwrap();
+    big[300_000] = 8;
+    std::fs::write(t.join("lib/big.bin"), big).unwrap();
+    std::fs::remove_file(t.join("lib/util.py")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.join("lib/util.py")).unwrap();
+    std::fs::create_dir_all(t.join("sensors")).unwrap();
+    std::fs::write(t.join("sensors/evil.py"), b"import os\n").unwrap();
+    std::fs::remove_file(t.join("actions/b.yaml")).unwrap();
+
+    let o = at(&k, &root, &["verify"]);
+    assert_eq!(o.code, 4, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().map(str::trim).collect();
+    for want in [
+        "changed  actions/a.yaml",
+        "changed  lib/big.bin",
+        "changed  lib/util.py (now a symbolic link)",
+        "added    sensors/evil.py",
+        "missing  actions/b.yaml",
+    ] {
+        assert!(lines.contains(&want), "{want:?} not in:\n{}", o.stdout);
+    }
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.starts_with("other") && l.trim_end().ends_with("ok"))
+    );
+    assert!(
+        o.stderr.contains("1 of 2 installed packs") && o.stderr.contains("tampered (modified)"),
+        "{}",
+        o.stderr
+    );
+
+    let o = at(&k, &root, &["verify", "--json", "tampered"]);
+    assert_eq!(o.code, 4);
+    let v = o.json();
+    let p = &v["packs"][0];
+    assert_eq!(v["packs"].as_array().unwrap().len(), 1);
+    assert_eq!(p["status"], "modified");
+    assert_eq!(
+        p["changed"],
+        json!(["actions/a.yaml", "lib/big.bin", "lib/util.py"])
+    );
+    assert_eq!(p["added"], json!(["sensors/evil.py"]));
+    assert_eq!(p["missing"], json!(["actions/b.yaml"]));
+    assert_eq!(
+        p["irregular"],
+        json!([{"path": "lib/util.py", "kind": "symbolic link"}])
+    );
+    let err: Value = serde_json::from_str(o.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["kind"], "integrity");
+
+    // Only the named pack is checked.
+    at(&k, &root, &["verify", "other"]).ok();
+    assert_eq!(at(&k, &root, &["verify", "nosuch"]).code, 3);
+
+    // A pack directory that is gone: every file is missing.
+    std::fs::remove_dir_all(root.join("other")).unwrap();
+    let o = at(&k, &root, &["verify", "--json", "other"]);
+    assert_eq!(o.code, 4);
+    assert_eq!(o.json()["packs"][0]["status"], "missing");
+    assert_eq!(
+        o.json()["packs"][0]["missing"],
+        json!(["README.md", "actions/run.sh", "pack.yaml"])
+    );
+
+    // `knap install` without SPEC restores both from knap.lock.
+    let o = at(&k, &root, &["install"]).ok();
+    assert!(o.stdout.contains("installed other 1.0.0"), "{o:?}");
+    assert!(o.stdout.contains("installed tampered 1.0.0"), "{o:?}");
+    at(&k, &root, &["verify"]).ok();
+    assert_root_consistent(&root);
+}
+
+#[test]
+fn concurrent_installs_into_one_root_all_succeed_and_the_lock_lists_every_pack() {
+    let mut site = Site::new();
+    let n = 5;
+    let big: Vec<(String, Vec<u8>)> = (0..200)
+        .map(|i| {
+            (
+                format!("data/f{i}.txt"),
+                format!("{i}\n").repeat(50).into_bytes(),
+            )
+        })
+        .collect();
+    for i in 0..n {
+        site.publish(&format!("p{i}"), "1.0.0", &[], &big);
+    }
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+    let outs: Vec<Out> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (k, root) = (&k, &root);
+                s.spawn(move || at(k, root, &["install", &format!("p{i}")]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let want: Vec<(String, String)> = (0..n).map(|i| (format!("p{i}"), "1.0.0".into())).collect();
+    assert_eq!(versions(&root), want);
+    let requested = lock_of(&root)["requested"].clone();
+    assert_eq!(requested.as_object().unwrap().len(), n);
+    assert_root_consistent(&root);
+    at(&k, &root, &["verify"]).ok();
+}
