@@ -20,7 +20,7 @@ use knap_schema::validate::{Compat, validate_index, validate_sparse_config, vali
 
 use crate::cli::BuildArgs;
 use crate::failure::{Kind, fail};
-use crate::index_file::{indent_lines, print_warnings, to_json};
+use crate::index_file::{indent_lines, to_json};
 
 pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     let src = source::read_source(&a.src, a.name.as_deref(), a.base_url.as_deref())?;
@@ -36,32 +36,22 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
             ),
         ));
     }
-    print_warnings(Path::new("index.json"), &problems);
+    // Warnings were printed as each file was read.
     let base_url = a.base_url.as_deref().unwrap_or(&index.registry_url);
 
     let staging = site_dir::Staging::new(&a.output, &src.root)?;
-    let site = staging.path();
-    let copied = archives::copy_relative_archives(&index, &src.root, site)?;
-    let files = site_files(&index, &src.indent, base_url)?;
-    for (rel, bytes) in &files {
-        let path = site.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    let copied = archives::copy_relative_archives(&index, &src.root, staging.path())?;
+    let mut site = SiteWriter {
+        dir: staging.path(),
+        files: copied,
+    };
+    let refs = write_site(&index, &src.indent, base_url, &mut site)?;
+    let files = site.files;
     staging.swap_in()?;
-    let refs = files
-        .iter()
-        .filter(|(p, _)| p.starts_with("packs/"))
-        .count();
     eprintln!(
-        "{}: {} packs, {} versions, {} files{}",
+        "{}: {refs} packs, {} versions, {files} files{}",
         a.output.display(),
-        refs,
         index.packs.len(),
-        files.len() + copied,
         if copied > 0 {
             format!(" ({copied} archives copied and verified)")
         } else {
@@ -71,16 +61,37 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every file the site holds besides copied archives, as (path, bytes).
-fn site_files(
+/// Writes files into the staging directory as they are made, so a large
+/// site is never held in memory whole.
+pub struct SiteWriter<'a> {
+    dir: &'a Path,
+    files: usize,
+}
+
+impl SiteWriter<'_> {
+    pub fn write(&mut self, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent()
+            && !parent.is_dir()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        self.files += 1;
+        Ok(())
+    }
+}
+
+/// Writes every file of the site besides copied archives; returns the
+/// number of refs. `index.registry_url` is already the site's URL.
+fn write_site(
     index: &Index,
     indent: &[u8],
     base_url: &str,
-) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut files = Vec::new();
-    let mut served = index.clone();
-    served.registry_url = base_url.to_owned();
-    files.push(("index.json".to_owned(), to_json(&served, indent)));
+    site: &mut SiteWriter<'_>,
+) -> anyhow::Result<usize> {
+    site.write("index.json", &to_json(index, indent))?;
 
     let config = SparseConfig {
         format: SPARSE_FORMAT.to_owned(),
@@ -90,8 +101,9 @@ fn site_files(
         extra: Default::default(),
     };
     check_sparse("config.json", validate_sparse_config(&config))?;
-    files.push(("config.json".to_owned(), to_json(&config, indent)));
+    site.write("config.json", &to_json(&config, indent))?;
 
+    let mut refs = 0;
     for versions in by_ref(&index.packs) {
         let pack = SparsePack {
             pack_ref: versions[0].pack_ref.clone(),
@@ -100,12 +112,13 @@ fn site_files(
         };
         let name = format!("packs/{}.json", pack.pack_ref);
         check_sparse(&name, validate_sparse_pack(&pack, Some(&pack.pack_ref)))?;
-        files.push((name, to_json(&pack, indent)));
+        site.write(&name, &to_json(&pack, indent))?;
+        refs += 1;
     }
-    files.extend(pages::render(index, base_url)?);
+    pages::render(index, base_url, |rel, bytes| site.write(rel, bytes))?;
     // Served as is by GitHub Pages when it is published from a branch.
-    files.push((".nojekyll".to_owned(), Vec::new()));
-    Ok(files)
+    site.write(".nojekyll", b"")?;
+    Ok(refs)
 }
 
 /// Consecutive runs of one ref in an index-ordered list.

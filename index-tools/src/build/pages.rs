@@ -18,32 +18,34 @@ const SOURCES: &str = include_str!("../../templates/sources.html");
 const CSS: &str = include_str!("../../templates/site.css");
 const JS: &str = include_str!("../../templates/site.js");
 
-/// One rendered page: its path in the site and its bytes.
-pub type Page = (String, Vec<u8>);
-
-/// Renders `index.html` and one `p/<ref>.html` per ref. `base_url` is
-/// where the site is served (for canonical links and the registry line).
-pub fn render(index: &Index, base_url: &str) -> anyhow::Result<Vec<Page>> {
+/// Renders `index.html` and one `p/<ref>.html` per ref, handing each page
+/// to `emit(path, bytes)`. `base_url` is where the site is served (for
+/// canonical links and the registry line).
+pub fn render(
+    index: &Index,
+    base_url: &str,
+    mut emit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let packs = pack_views(index);
     let env = environment(index, &packs)?;
-    let mut pages = Vec::with_capacity(packs.len() + 1);
     let html = env.get_template("index.html")?.render(context! {
         root => "",
         canonical => base_url,
         add_line => format!("knap registry add {} sparse+{base_url}", slug(&index.registry_name)),
         packs => Value::from(Serde(&packs)),
     })?;
-    pages.push(("index.html".to_owned(), html.into_bytes()));
+    emit("index.html", html.as_bytes())?;
     let tmpl = env.get_template("pack.html")?;
     for p in &packs {
         let html = tmpl.render(context! {
             root => "../",
             canonical => format!("{base_url}p/{}.html", p.pack_ref),
             p => Value::from(Serde(p)),
+            contents => Value::from(Serde(contents(p.newest))),
         })?;
-        pages.push((format!("p/{}.html", p.pack_ref), html.into_bytes()));
+        emit(&format!("p/{}.html", p.pack_ref), html.as_bytes())?;
     }
-    Ok(pages)
+    Ok(())
 }
 
 fn environment(index: &Index, packs: &[PackView<'_>]) -> anyhow::Result<Environment<'static>> {
@@ -98,6 +100,9 @@ struct PackView<'a> {
     versions_text: String,
     /// Newest first.
     versions: Vec<VersionView<'a>>,
+    /// The version shown as latest, whose contents the pack page lists.
+    #[serde(skip)]
+    newest: &'a Entry,
 }
 
 #[derive(Serialize)]
@@ -112,7 +117,6 @@ struct VersionView<'a> {
     runtime_deps: &'a [String],
     requires: Vec<String>,
     sources: Vec<SourceView<'a>>,
-    contents: Vec<ContentGroup<'a>>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +188,7 @@ fn pack_view(versions: &[Entry]) -> PackView<'_> {
             n => format!("{n} versions"),
         },
         versions: versions.iter().rev().map(version_view).collect(),
+        newest: latest,
     }
 }
 
@@ -198,8 +203,24 @@ fn version_view(e: &Entry) -> VersionView<'_> {
             }
         }
     }
+    VersionView {
+        version: &e.version,
+        yanked: e.yanked,
+        install: format!("knap install {}@={}", e.pack_ref, e.version),
+        description: &e.description,
+        use_case: e.use_case.as_deref(),
+        author: &e.author,
+        license: &e.license,
+        runtime_deps: &e.runtime_deps,
+        requires,
+        sources: e.install_sources.iter().map(source_view).collect(),
+    }
+}
+
+/// The components of one version, by kind; empty kinds left out.
+fn contents(e: &Entry) -> Vec<ContentGroup<'_>> {
     let c = &e.contents;
-    let contents = [
+    [
         ("actions", "action", &c.actions),
         ("sensors", "sensor", &c.sensors),
         ("triggers", "trigger", &c.triggers),
@@ -216,20 +237,7 @@ fn version_view(e: &Entry) -> VersionView<'_> {
         },
         items,
     })
-    .collect();
-    VersionView {
-        version: &e.version,
-        yanked: e.yanked,
-        install: format!("knap install {}@={}", e.pack_ref, e.version),
-        description: &e.description,
-        use_case: e.use_case.as_deref(),
-        author: &e.author,
-        license: &e.license,
-        runtime_deps: &e.runtime_deps,
-        requires,
-        sources: e.install_sources.iter().map(source_view).collect(),
-        contents,
-    }
+    .collect()
 }
 
 fn source_view(s: &InstallSource) -> SourceView<'_> {
