@@ -772,6 +772,13 @@ impl Browser {
 
     /// Sends a command and waits for its reply's `result`.
     fn call(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.send(method, params);
+        assert!(reply.get("error").is_none(), "{method}: {reply}");
+        reply["result"].clone()
+    }
+
+    /// Sends a command and waits for its whole reply (`result` or `error`).
+    fn send(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -788,8 +795,7 @@ impl Browser {
                 .recv_timeout(Duration::from_secs(60))
                 .unwrap_or_else(|e| panic!("no reply from chromium to {method}: {e}"));
             if reply["id"] == id {
-                assert!(reply.get("error").is_none(), "{method}: {reply}");
-                return reply["result"].clone();
+                return reply;
             }
         }
     }
@@ -808,10 +814,14 @@ impl Browser {
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
         );
         self.call("Page.navigate", json!({"url": url}));
+        // While the page is being replaced an evaluation may fail; it is
+        // retried until the new page has loaded.
+        let loaded = json!({
+            "expression": "document.readyState === 'complete' && location.href !== 'about:blank'",
+            "returnByValue": true,
+        });
         for _ in 0..200 {
-            if self.eval("document.readyState === 'complete' && location.href !== 'about:blank'")
-                == true
-            {
+            if self.send("Runtime.evaluate", loaded.clone())["result"]["result"]["value"] == true {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
