@@ -66,7 +66,7 @@ pub struct Extracted {
 /// about an entry names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {source}{}", path.display(), crate::root::io_hint(source))]
     Io {
         action: &'static str,
         path: PathBuf,

@@ -106,7 +106,7 @@ impl RootError {
 }
 
 /// What to do about the usual reasons a root cannot be written.
-fn io_hint(e: &io::Error) -> &'static str {
+pub(crate) fn io_hint(e: &io::Error) -> &'static str {
     match e.kind() {
         io::ErrorKind::ReadOnlyFilesystem => {
             "; the install root is on a read-only file system: remount it read-write or choose another root with --root"

@@ -6,6 +6,7 @@ mod cli_tests;
 mod crash_tests;
 mod direct_tests;
 mod example_index_tests;
+mod fault_tests;
 mod git_tests;
 mod http_tests;
 mod install_flags_tests;
