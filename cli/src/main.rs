@@ -104,6 +104,9 @@ enum Command {
     /// Check installed packs against knap.lock; name every changed, added
     /// or missing file (exit 4 on any).
     Verify(commands::verify::VerifyArgs),
+    /// Check the runtimes and *_version requirements of installed packs
+    /// against this machine (exit 1 if any is not met).
+    Doctor(commands::doctor::DoctorArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,5 +264,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Upgrade(args) => commands::upgrade::run(&ctx, args).await,
         Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
         Command::Verify(args) => commands::verify::run(&ctx, &args),
+        Command::Doctor(args) => commands::doctor::run(&ctx, &args),
     }
 }

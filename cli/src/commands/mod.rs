@@ -2,6 +2,7 @@
 //! from the global flags.
 
 pub mod direct;
+pub mod doctor;
 pub mod info;
 pub mod install;
 pub mod installed;

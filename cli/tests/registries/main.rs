@@ -4,6 +4,7 @@
 
 mod cli_tests;
 mod crash_tests;
+mod doctor_tests;
 mod direct_tests;
 mod example_index_tests;
 mod fault_tests;

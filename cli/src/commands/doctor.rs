@@ -1,0 +1,727 @@
+//! `knap doctor`: check what the installed packs need from this machine.
+//!
+//! From each installed pack's `pack.yaml`: `runtime_deps` (`python3`,
+//! `nodejs>=18`, `shell`, `native`, ...), StackStorm's `python_versions`
+//! (supported Python major versions) and `stackstorm_version`, Attune's
+//! `attune_version`, and the `*_version` requirements of the object form
+//! of `dependencies` (`python_version`, `nodejs_version`, ...). From
+//! `knap.lock`: each pack's dependencies on other packs, against what is
+//! installed.
+//!
+//! A runtime is probed by running its `--version` (`python3 --version`,
+//! `node --version`, `st2 --version`, ...) once per run, all in parallel,
+//! each with a timeout. Probes are cached in `<cache>/doctor/probes.json`,
+//! keyed by the executable found on `PATH` (its resolved path, size and
+//! modification time) and kept a day; `--refresh` probes again.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use knap_schema::lock::Lockfile;
+use knap_schema::{Dependency, Requirement};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::installed::{lock_of, open_for_reading};
+
+/// How long a probe result stays valid in the cache.
+const CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a `--version` may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The flags of `knap doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// Probe every runtime again instead of using cached results.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// A program that provides a runtime, and the commands that may be it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Tool {
+    /// What the table calls it.
+    name: String,
+    /// Executables to look for on PATH, in order.
+    commands: Vec<String>,
+    /// Whether it has a meaningful `--version`.
+    versioned: bool,
+}
+
+impl Tool {
+    fn new(name: &str, commands: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            commands: commands.iter().map(|c| c.to_string()).collect(),
+            versioned: true,
+        }
+    }
+}
+
+/// The tool for a runtime name as packs write it; `None` for `native`
+/// (native executables need no runtime).
+fn tool_for(runtime: &str) -> Option<Tool> {
+    let r = runtime.to_ascii_lowercase();
+    Some(match r.as_str() {
+        "native" | "binary" => return None,
+        "python" | "python3" => Tool::new("python3", &["python3", "python"]),
+        "python2" => Tool::new("python2", &["python2"]),
+        "node" | "nodejs" => Tool::new("node", &["node", "nodejs"]),
+        "shell" | "sh" => Tool {
+            name: "sh".into(),
+            commands: vec!["sh".into()],
+            versioned: false,
+        },
+        "stackstorm" | "st2" => Tool::new("st2", &["st2"]),
+        "attune" => Tool::new("attune", &["attune"]),
+        "golang" | "go" => Tool {
+            name: "go".into(),
+            commands: vec!["go".into()],
+            versioned: true,
+        },
+        other => Tool::new(other, &[other]),
+    })
+}
+
+/// What a pack needs and how to tell whether it has it.
+#[derive(Debug, Clone)]
+enum Want {
+    /// The tool must be on PATH (any version).
+    Present,
+    /// Its version must match.
+    Version(Requirement),
+    /// Its major version must be one of these (`python_versions`).
+    Majors(Vec<u64>),
+    /// Needs nothing from the machine.
+    Builtin,
+    /// An installed pack at a matching version.
+    Pack { pack_ref: String, req: Requirement },
+    /// The requirement itself cannot be read.
+    Unreadable(String),
+}
+
+/// One requirement of one pack.
+#[derive(Debug, Clone)]
+struct Need {
+    pack: String,
+    /// Where it comes from, e.g. `runtime_deps`, `python_versions`.
+    field: String,
+    /// As the pack writes it.
+    text: String,
+    tool: Option<Tool>,
+    want: Want,
+}
+
+/// What a probe found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Probe {
+    /// The executable found on PATH.
+    path: Option<PathBuf>,
+    /// Parsed from its `--version` output.
+    version: Option<String>,
+    /// The first line of that output.
+    output: String,
+    /// Why it could not be run.
+    error: Option<String>,
+    /// Seconds since the epoch.
+    probed_at: u64,
+    /// Identity of the executable the result is valid for.
+    key: Option<String>,
+    #[serde(skip)]
+    cached: bool,
+}
+
+pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
+    let root_path = super::install::root_dir(ctx);
+    let root = open_for_reading(ctx)?;
+    let lock = lock_of(root.as_ref())?;
+    drop(root);
+    let needs = needs(&root_path, &lock);
+
+    // Probe each tool once, all at once.
+    let mut tools: Vec<Tool> = needs.iter().filter_map(|n| n.tool.clone()).collect();
+    tools.sort();
+    tools.dedup();
+    let cache_file = ctx.env.cache_root.join("doctor/probes.json");
+    let mut cache: BTreeMap<String, Probe> = if args.refresh {
+        BTreeMap::new()
+    } else {
+        std::fs::read(&cache_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    };
+    let probes: BTreeMap<String, Probe> = std::thread::scope(|s| {
+        let handles: Vec<_> = tools
+            .iter()
+            .map(|t| {
+                let cached = cache.get(&t.name).cloned();
+                s.spawn(move || (t.name.clone(), probe(t, cached)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a probe thread panicked"))
+            .collect()
+    });
+    let fresh = probes.values().any(|p| !p.cached);
+    if fresh {
+        for (k, p) in &probes {
+            cache.insert(k.clone(), p.clone());
+        }
+        if let Some(dir) = cache_file.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let tmp = cache_file.with_extension("json.tmp");
+            let bytes = serde_json::to_vec_pretty(&cache).expect("probes serialise");
+            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, &cache_file).is_err() {
+                tracing::warn!("cannot write the probe cache {}", cache_file.display());
+            }
+        }
+    }
+
+    let rows: Vec<Row> = needs.iter().map(|n| evaluate(n, &probes, &lock)).collect();
+    let failed = rows.iter().filter(|r| r.status.fails()).count();
+    if ctx.json {
+        let checks: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "pack": r.pack,
+                    "field": r.field,
+                    "requirement": r.text,
+                    "tool": r.tool,
+                    "found": r.found,
+                    "version": r.version,
+                    "status": r.status.word(),
+                    "detail": r.detail,
+                })
+            })
+            .collect();
+        let probes_json: BTreeMap<&String, Value> = probes
+            .iter()
+            .map(|(k, p)| {
+                (
+                    k,
+                    json!({
+                        "path": p.path,
+                        "version": p.version,
+                        "output": p.output,
+                        "error": p.error,
+                        "cached": p.cached,
+                    }),
+                )
+            })
+            .collect();
+        crate::output::print_json(&json!({
+            "root": root_path,
+            "ok": failed == 0,
+            "checks": checks,
+            "probes": probes_json,
+        }));
+    } else if rows.is_empty() {
+        ctx.say(&format!(
+            "nothing to check: no installed pack in {} states a runtime or version requirement",
+            root_path.display()
+        ));
+    } else {
+        let table: Vec<[String; 4]> = rows
+            .iter()
+            .map(|r| {
+                let status = match r.status {
+                    Status::Ok => ctx.style.green("ok"),
+                    Status::Unknown => ctx.style.yellow("unknown"),
+                    _ => ctx.style.red(r.status.word()),
+                };
+                let status = match &r.detail {
+                    Some(d) => format!("{status} ({d})"),
+                    None => status,
+                };
+                [
+                    r.pack.clone(),
+                    format!("{}: {}", r.field, r.text),
+                    r.found.clone(),
+                    status,
+                ]
+            })
+            .collect();
+        let header = ["PACK", "REQUIREMENT", "FOUND", "STATUS"].map(String::from);
+        super::list::print_table(ctx, &header, &table);
+        let unknown = rows.iter().filter(|r| r.status == Status::Unknown).count();
+        ctx.say(&format!(
+            "{} requirements: {} met, {failed} not met, {unknown} unknown{}",
+            rows.len(),
+            rows.len() - failed - unknown,
+            if probes.values().any(|p| p.cached) {
+                " (some probes cached; --refresh to run them again)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if failed > 0 {
+        return Err(anyhow::anyhow!(
+            "{failed} requirement{} of the installed packs {} not met on this machine (see above)",
+            if failed == 1 { "" } else { "s" },
+            if failed == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(())
+}
+
+/// Every requirement of every installed pack.
+fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
+    let mut out = Vec::new();
+    for p in &lock.packs {
+        let pack = p.pack_ref.clone();
+        let yaml = root.join(&pack).join("pack.yaml");
+        let doc: Option<Value> = std::fs::read_to_string(&yaml)
+            .ok()
+            .and_then(|t| serde_saphyr::from_str(&t).ok());
+        let Some(doc) = doc else {
+            out.push(Need {
+                pack: pack.clone(),
+                field: "pack.yaml".into(),
+                text: yaml.display().to_string(),
+                tool: None,
+                want: Want::Unreadable("missing or not valid YAML; run `knap verify`".into()),
+            });
+            continue;
+        };
+        for rt in doc["runtime_deps"].as_array().into_iter().flatten() {
+            let Some(rt) = rt.as_str() else { continue };
+            let (name, req) = split_runtime(rt);
+            let tool = tool_for(name);
+            let want = match (&tool, req) {
+                (None, _) => Want::Builtin,
+                (Some(_), None) => Want::Present,
+                (Some(_), Some(r)) => requirement(r),
+            };
+            out.push(Need {
+                pack: pack.clone(),
+                field: "runtime_deps".into(),
+                text: rt.to_owned(),
+                tool,
+                want,
+            });
+        }
+        if let Some(list) = doc["python_versions"].as_array() {
+            let majors: Vec<u64> = list
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => s.trim().parse().ok(),
+                    Value::Number(n) => n.as_u64(),
+                    _ => None,
+                })
+                .collect();
+            let text: Vec<String> = list
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                .collect();
+            out.push(Need {
+                pack: pack.clone(),
+                field: "python_versions".into(),
+                text: text.join(", "),
+                tool: tool_for("python3"),
+                want: if majors.len() == list.len() && !majors.is_empty() {
+                    Want::Majors(majors)
+                } else {
+                    Want::Unreadable("python_versions must list major versions".into())
+                },
+            });
+        }
+        let mut versions: Vec<(String, String)> = Vec::new();
+        for key in ["stackstorm_version", "attune_version"] {
+            if let Some(s) = doc[key].as_str() {
+                versions.push((key.to_owned(), s.to_owned()));
+            }
+        }
+        if let Some(obj) = doc["dependencies"].as_object() {
+            for (k, v) in obj {
+                if k.ends_with("_version")
+                    && let Some(s) = v.as_str()
+                {
+                    versions.push((format!("dependencies.{k}"), s.to_owned()));
+                }
+            }
+        }
+        for (field, req) in versions {
+            let key = field.trim_start_matches("dependencies.");
+            let name = key.trim_end_matches("_version");
+            out.push(Need {
+                pack: pack.clone(),
+                text: req.clone(),
+                tool: tool_for(name),
+                want: requirement(&req),
+                field,
+            });
+        }
+        for d in &p.dependencies {
+            let want = match Dependency::parse(d) {
+                Ok(dep) => Want::Pack {
+                    pack_ref: dep.pack,
+                    req: dep.req,
+                },
+                Err(e) => Want::Unreadable(e.to_string()),
+            };
+            out.push(Need {
+                pack: pack.clone(),
+                field: "pack dependency".into(),
+                text: d.clone(),
+                tool: None,
+                want,
+            });
+        }
+    }
+    out
+}
+
+/// `nodejs>=18` -> (`nodejs`, `>=18`); `python3` -> (`python3`, None).
+fn split_runtime(s: &str) -> (&str, Option<&str>) {
+    let s = s.trim();
+    match s.find(|c: char| "<>=^~!@ ".contains(c)) {
+        Some(i) => {
+            let req = s[i..].trim_start_matches('@').trim();
+            (&s[..i], (!req.is_empty()).then_some(req))
+        }
+        None => (s, None),
+    }
+}
+
+fn requirement(s: &str) -> Want {
+    match Requirement::parse(s) {
+        Ok(r) => Want::Version(r),
+        Err(e) => Want::Unreadable(e.to_string()),
+    }
+}
+
+/// The verdict on one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Ok,
+    /// Found, at a version that does not match.
+    NotMet,
+    /// Not found at all.
+    Missing,
+    /// Cannot tell (unreadable requirement or version).
+    Unknown,
+}
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NotMet => "not met",
+            Status::Missing => "missing",
+            Status::Unknown => "unknown",
+        }
+    }
+    fn fails(self) -> bool {
+        matches!(self, Status::NotMet | Status::Missing)
+    }
+}
+
+struct Row {
+    pack: String,
+    field: String,
+    text: String,
+    tool: Option<String>,
+    found: String,
+    version: Option<String>,
+    status: Status,
+    detail: Option<String>,
+}
+
+fn evaluate(n: &Need, probes: &BTreeMap<String, Probe>, lock: &Lockfile) -> Row {
+    let mut row = Row {
+        pack: n.pack.clone(),
+        field: n.field.clone(),
+        text: n.text.clone(),
+        tool: n.tool.as_ref().map(|t| t.name.clone()),
+        found: "-".into(),
+        version: None,
+        status: Status::Unknown,
+        detail: None,
+    };
+    match &n.want {
+        Want::Builtin => {
+            row.found = "(nothing needed)".into();
+            row.status = Status::Ok;
+            return row;
+        }
+        Want::Unreadable(m) => {
+            row.detail = Some(m.clone());
+            return row;
+        }
+        Want::Pack { pack_ref, req } => {
+            match lock.get(pack_ref) {
+                None => {
+                    row.status = Status::Missing;
+                    row.detail = Some(format!(
+                        "`{pack_ref}` is not installed; `knap install {pack_ref}`"
+                    ));
+                }
+                Some(p) => {
+                    row.found = format!("{} {}", p.pack_ref, p.version);
+                    row.version = Some(p.version.clone());
+                    let ok = semver::Version::parse(&p.version).is_ok_and(|v| req.matches(&v));
+                    row.status = if ok { Status::Ok } else { Status::NotMet };
+                }
+            }
+            return row;
+        }
+        _ => {}
+    }
+    let tool = n.tool.as_ref().expect("runtime needs have a tool");
+    let Some(p) = probes.get(&tool.name) else {
+        return row;
+    };
+    let Some(path) = &p.path else {
+        row.status = Status::Missing;
+        row.found = format!("{} not found", tool.commands.join(" or "));
+        row.detail = Some("not on PATH".into());
+        return row;
+    };
+    row.version = p.version.clone();
+    row.found = match &p.version {
+        Some(v) => format!("{} {v}", path.display()),
+        None => path.display().to_string(),
+    };
+    if let Some(e) = &p.error {
+        row.detail = Some(e.clone());
+    }
+    let version = p
+        .version
+        .as_deref()
+        .and_then(|v| semver::Version::parse(v).ok());
+    row.status = match (&n.want, version) {
+        (Want::Present, _) => Status::Ok,
+        (_, None) => {
+            row.detail
+                .get_or_insert_with(|| "no version in its --version output".into());
+            Status::Unknown
+        }
+        (Want::Version(req), Some(v)) => {
+            if req.matches(&v) {
+                Status::Ok
+            } else {
+                Status::NotMet
+            }
+        }
+        (Want::Majors(m), Some(v)) => {
+            if m.contains(&v.major) {
+                Status::Ok
+            } else {
+                Status::NotMet
+            }
+        }
+        _ => Status::Unknown,
+    };
+    row
+}
+
+/// The executable `name` on PATH, if any.
+fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// What identifies an executable for the cache: its resolved path, size
+/// and modification time.
+fn identity(path: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let m = std::fs::metadata(&real).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(format!(
+        "{}|{}|{mtime}|{}",
+        path.display(),
+        real.display(),
+        m.len()
+    ))
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Finds the tool and runs its `--version`, unless `cached` still holds.
+fn probe(tool: &Tool, cached: Option<Probe>) -> Probe {
+    let found = tool.commands.iter().find_map(|c| which(c));
+    let key = found.as_deref().and_then(identity);
+    if let Some(c) = cached
+        && c.key == key
+        && now().saturating_sub(c.probed_at) < CACHE_TTL.as_secs()
+        && (c.path.is_none() == found.is_none())
+    {
+        return Probe { cached: true, ..c };
+    }
+    let mut p = Probe {
+        path: found.clone(),
+        version: None,
+        output: String::new(),
+        error: None,
+        probed_at: now(),
+        key,
+        cached: false,
+    };
+    let Some(exe) = found else {
+        return p;
+    };
+    if !tool.versioned {
+        return p;
+    }
+    match run_version(&exe) {
+        Ok(text) => {
+            p.output = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            p.version = version_in(&text);
+        }
+        Err(e) => p.error = Some(e),
+    }
+    p
+}
+
+/// `EXE --version`'s stdout and stderr, within the timeout.
+fn run_version(exe: &Path) -> Result<String, String> {
+    let mut child = Command::new(exe)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {} --version: {e}", exe.display()))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > PROBE_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} --version did not finish within {} s",
+                    exe.display(),
+                    PROBE_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("{}: {e}", exe.display())),
+        }
+    }
+    let mut text = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&err.join().unwrap_or_default()));
+    Ok(text)
+}
+
+/// The first `N.N[.N]` in `text` (a lone number is skipped), as a SemVer
+/// version (missing parts 0): `Python 3.11.7` -> 3.11.7, `v20.20.2` ->
+/// 20.20.2, `st2 3.8.0, on Python 3.8.10` -> 3.8.0, `go1.22.1` -> 1.22.1.
+fn version_in(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit()
+            && (i == 0 || !(bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.'))
+        {
+            let mut parts: Vec<u64> = Vec::new();
+            let mut j = i;
+            loop {
+                let start = j;
+                while j < bytes.len() && bytes[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if j == start {
+                    break;
+                }
+                parts.push(text[start..j].parse().ok()?);
+                if parts.len() < 3
+                    && j + 1 < bytes.len()
+                    && bytes[j] == b'.'
+                    && bytes[j + 1].is_ascii_digit()
+                {
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            if parts.len() >= 2 {
+                parts.resize(3, 0);
+                return Some(format!("{}.{}.{}", parts[0], parts[1], parts[2]));
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_real_version_lines() {
+        assert_eq!(version_in("Python 3.11.7\n").as_deref(), Some("3.11.7"));
+        assert_eq!(version_in("v20.20.2\n").as_deref(), Some("20.20.2"));
+        assert_eq!(
+            version_in("st2 3.8.0, on Python 3.8.10\n").as_deref(),
+            Some("3.8.0")
+        );
+        assert_eq!(
+            version_in("GNU bash, version 5.2.15(1)-release").as_deref(),
+            Some("5.2.15")
+        );
+        assert_eq!(
+            version_in("go version go1.22.1 linux/amd64").as_deref(),
+            Some("1.22.1")
+        );
+        assert_eq!(version_in("Python 3.12").as_deref(), Some("3.12.0"));
+        assert_eq!(version_in("no digits"), None);
+        assert_eq!(version_in("build 7"), None);
+    }
+
+    #[test]
+    fn runtime_deps_split_name_and_requirement() {
+        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
+        assert_eq!(split_runtime("python3"), ("python3", None));
+        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
+        assert_eq!(
+            split_runtime("node >= 18, < 22"),
+            ("node", Some(">= 18, < 22"))
+        );
+    }
+}
