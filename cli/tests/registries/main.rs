@@ -4,8 +4,8 @@
 
 mod cli_tests;
 mod crash_tests;
-mod doctor_tests;
 mod direct_tests;
+mod doctor_tests;
 mod example_index_tests;
 mod fault_tests;
 mod git_tests;
