@@ -210,12 +210,7 @@ impl Entry {
         b: &Entry,
         vb: Option<&semver::Version>,
     ) -> Ordering {
-        a.pack_ref.cmp(&b.pack_ref).then_with(|| match (va, vb) {
-            (Some(x), Some(y)) => x.cmp_precedence(y).then_with(|| x.cmp(y)),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => a.version.cmp(&b.version),
-        })
+        index_order_of_parts(&a.pack_ref, &a.version, va, &b.pack_ref, &b.version, vb)
     }
 
     /// Same `(ref, version)`: semver equality, so `1.0.0+a` and `1.0.0+b`
@@ -227,6 +222,24 @@ impl Entry {
                 _ => self.version == other.version,
             }
     }
+}
+
+/// [`Entry::index_order_parsed`] on the parts it looks at: the refs, the
+/// version texts and the parsed versions.
+pub(crate) fn index_order_of_parts(
+    a_ref: &str,
+    a_version: &str,
+    va: Option<&semver::Version>,
+    b_ref: &str,
+    b_version: &str,
+    vb: Option<&semver::Version>,
+) -> Ordering {
+    a_ref.cmp(b_ref).then_with(|| match (va, vb) {
+        (Some(x), Some(y)) => x.cmp_precedence(y).then_with(|| x.cmp(y)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a_version.cmp(b_version),
+    })
 }
 
 impl Index {

@@ -5,13 +5,16 @@
 //! (also passes the Attune schema and policy: one version per ref, absolute
 //! `https://` sources, no knap additions or unknown fields outside `meta`).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, check_ref, is_commit_sha};
-use crate::index::{Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str};
+use crate::index::{
+    Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, index_order_of_parts,
+};
 use crate::manifest::check_version;
 use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
@@ -89,18 +92,8 @@ pub fn validate_entries(
     check_order: bool,
     p: &mut Problems,
 ) {
-    /// What makes a (ref, version) the same: semver precedence (build
-    /// metadata ignored), or the text of a version that is not SemVer.
-    #[derive(PartialEq, Eq, Hash)]
-    enum Id<'a> {
-        Semver(u64, u64, u64, semver::Prerelease),
-        Text(&'a str),
-    }
-    let mut seen: HashMap<(&str, Id<'_>), usize> = HashMap::with_capacity(entries.len());
-    let mut per_ref: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut list = EntryListCheck::new(base, compat, check_order, entries.len());
     let mut path = String::with_capacity(base.len() + 8);
-    let mut previous: Option<semver::Version> = None;
-    let mut unsorted = None;
     for (i, e) in entries.iter().enumerate() {
         path.clear();
         {
@@ -108,36 +101,106 @@ pub fn validate_entries(
             let _ = write!(path, "{base}[{i}]");
         }
         let version = validate_entry_parsed(e, &path, compat, p);
-        if check_order
-            && unsorted.is_none()
-            && i > 0
-            && Entry::index_order_parsed(&entries[i - 1], previous.as_ref(), e, version.as_ref())
-                == std::cmp::Ordering::Greater
-        {
-            unsorted = Some(i);
+        list.push(&e.pack_ref, &e.version, version, p);
+    }
+    list.finish(p);
+}
+
+/// The checks across the entries of a list: each (ref, version) is listed
+/// once, the list is sorted and, for [`Compat::Attune`], one version per ref.
+/// Entries are fed one at a time in list order with what
+/// [`validate_entry_parsed`] found, so a caller can check a long list
+/// without holding every entry (and check the entries themselves on several
+/// threads). [`validate_entries`] is this plus [`validate_entry_parsed`].
+pub struct EntryListCheck {
+    base: String,
+    compat: Compat,
+    check_order: bool,
+    seen: HashMap<(Box<str>, VersionId), usize>,
+    per_ref: BTreeMap<Box<str>, Vec<usize>>,
+    /// Ref, version text and parsed version of the entry before.
+    previous: Option<(Box<str>, Box<str>, Option<semver::Version>)>,
+    unsorted: Option<usize>,
+    next: usize,
+}
+
+/// What makes a (ref, version) the same: semver precedence (build metadata
+/// ignored), or the text of a version that is not SemVer.
+#[derive(PartialEq, Eq, Hash)]
+enum VersionId {
+    Semver(u64, u64, u64, semver::Prerelease),
+    Text(Box<str>),
+}
+
+impl EntryListCheck {
+    /// A check of the list at `base` (`$.packs`), expecting about
+    /// `capacity` entries.
+    pub fn new(base: &str, compat: Compat, check_order: bool, capacity: usize) -> Self {
+        Self {
+            base: base.to_owned(),
+            compat,
+            check_order,
+            seen: HashMap::with_capacity(capacity),
+            per_ref: BTreeMap::new(),
+            previous: None,
+            unsorted: None,
+            next: 0,
         }
-        let id = match &version {
-            Some(v) => Id::Semver(v.major, v.minor, v.patch, v.pre.clone()),
-            None => Id::Text(&e.version),
+    }
+
+    /// The next entry: its ref, its version text and that version parsed
+    /// (`None` if not valid SemVer). Reports a (ref, version) seen before.
+    pub fn push(
+        &mut self,
+        pack_ref: &str,
+        version: &str,
+        parsed: Option<semver::Version>,
+        p: &mut Problems,
+    ) {
+        let i = self.next;
+        self.next += 1;
+        if self.check_order
+            && self.unsorted.is_none()
+            && let Some((pr, pv, pparsed)) = &self.previous
+            && index_order_of_parts(pr, pv, pparsed.as_ref(), pack_ref, version, parsed.as_ref())
+                == Ordering::Greater
+        {
+            self.unsorted = Some(i);
+        }
+        let id = match &parsed {
+            Some(v) => VersionId::Semver(v.major, v.minor, v.patch, v.pre.clone()),
+            None => VersionId::Text(version.into()),
         };
-        if let Some(first) = seen.insert((e.pack_ref.as_str(), id), i) {
+        if let Some(first) = self.seen.insert((pack_ref.into(), id), i) {
             p.error(
-                format!("{path}.version"),
+                format!("{}.version", at(&self.base, i)),
                 format!(
-                    "`{}` version {} is listed twice (also at {}); a (ref, version) is published once",
-                    e.pack_ref,
-                    e.version,
-                    at(base, first)
+                    "`{pack_ref}` version {version} is listed twice (also at {}); a (ref, version) is published once",
+                    at(&self.base, first)
                 ),
             );
         }
-        if compat == Compat::Attune {
-            per_ref.entry(e.pack_ref.as_str()).or_default().push(i);
+        if self.compat == Compat::Attune {
+            self.per_ref.entry(pack_ref.into()).or_default().push(i);
         }
-        previous = version;
+        if self.check_order {
+            self.previous = Some((pack_ref.into(), version.into(), parsed));
+        }
     }
-    if compat == Compat::Attune {
-        for (r, idx) in per_ref {
+
+    /// How many entries were pushed.
+    pub fn len(&self) -> usize {
+        self.next
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next == 0
+    }
+
+    /// Reports what can only be known at the end of the list.
+    pub fn finish(self, p: &mut Problems) {
+        let base = &self.base;
+        for (r, idx) in self.per_ref {
             if idx.len() > 1 {
                 let where_: Vec<String> = idx.iter().map(|i| at(base, *i)).collect();
                 p.error(
@@ -150,12 +213,12 @@ pub fn validate_entries(
                 );
             }
         }
-    }
-    if let Some(i) = unsorted {
-        p.warning(
-            at(base, i),
-            "entries are not sorted by ref, then version; `knap-index update` and `merge` write them sorted",
-        );
+        if let Some(i) = self.unsorted {
+            p.warning(
+                at(base, i),
+                "entries are not sorted by ref, then version; `knap-index update` and `merge` write them sorted",
+            );
+        }
     }
 }
 
@@ -164,9 +227,10 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
     validate_entry_parsed(e, path, compat, p);
 }
 
-/// [`validate_entry`], giving the entry's version if it is valid SemVer.
-/// Paths of the entry's parts are only built for a problem.
-fn validate_entry_parsed(
+/// [`validate_entry`], giving the entry's version if it is valid SemVer
+/// (for [`EntryListCheck::push`]). Paths of the entry's parts are only
+/// built for a problem.
+pub fn validate_entry_parsed(
     e: &Entry,
     path: &str,
     compat: Compat,
