@@ -19,6 +19,9 @@ pub mod git;
 pub mod http_index;
 pub mod local;
 pub mod sparse;
+pub mod whole;
+
+pub use whole::{IndexSummary, check_index, parse_index};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,9 +31,7 @@ use knap_schema::config::RegistryConfig;
 use knap_schema::index::Entry;
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::urls::RegistryLocation;
-use knap_schema::validate::{
-    Compat, check_index_text, validate_index, validate_sparse_config, validate_sparse_pack,
-};
+use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
 use knap_schema::{Index, Problems};
 use url::Url;
 
@@ -333,7 +334,7 @@ pub(crate) fn read_sparse_pack_file(
     }
 }
 
-fn format_problems(p: &Problems) -> String {
+pub(crate) fn format_problems(p: &Problems) -> String {
     let errors: Vec<String> = p.errors().map(|e| format!("  {e}")).collect();
     let shown = errors.len().min(20);
     let mut s = errors[..shown].join("\n");
@@ -343,90 +344,12 @@ fn format_problems(p: &Problems) -> String {
     s
 }
 
-fn invalid(registry: &str, location: &str, problems: String) -> RegistryError {
+pub(crate) fn invalid(registry: &str, location: &str, problems: String) -> RegistryError {
     RegistryError::Invalid {
         registry: registry.to_owned(),
         location: location.to_owned(),
         problems,
     }
-}
-
-/// Parses and validates a whole index: the entries are parsed on every
-/// core (in a fresh process most of the parse is the heap growing, so two
-/// cores parse 10,000 entries in ~34 ms against ~48 ms for one), then the
-/// whole index is checked by `knap_schema::validate` on one thread (the
-/// same rules as `knap-index validate`, ~12 ms). A document that does not even
-/// parse is parsed again by `check_index_text`, which names the JSON path
-/// of the error.
-pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
-    let started = std::time::Instant::now();
-    let (index, problems) = match parse_whole(bytes) {
-        Some(index) => {
-            let parsed = started.elapsed();
-            let problems = validate_index(&index, Compat::Knap);
-            tracing::debug!(
-                "{location}: parsed in {parsed:?}, validated in {:?}",
-                started.elapsed() - parsed
-            );
-            (Some(index), problems)
-        }
-        None => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
-            check_index_text(text, Compat::Knap)
-        }
-    };
-    for w in problems.warnings() {
-        tracing::debug!("{location}: {w}");
-    }
-    match index {
-        Some(i) if !problems.has_errors() => Ok(i),
-        _ => Err(invalid(registry, location, format_problems(&problems))),
-    }
-}
-
-/// `index.json` with its entries still unparsed.
-#[derive(serde::Deserialize)]
-struct RawIndex<'a> {
-    #[serde(borrow)]
-    packs: Vec<&'a serde_json::value::RawValue>,
-    #[serde(flatten)]
-    rest: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The index, parsed (not validated) with its entries split over the
-/// cores; `None` if it does not parse as an index.
-fn parse_whole(bytes: &[u8]) -> Option<Index> {
-    let mut raw: RawIndex<'_> = serde_json::from_slice(bytes).ok()?;
-    raw.rest
-        .insert("packs".into(), serde_json::Value::Array(vec![]));
-    let mut index: Index = serde_json::from_value(serde_json::Value::Object(raw.rest)).ok()?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = raw.packs.len().div_ceil(threads).max(1);
-    let parts: Vec<Option<Vec<Entry>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw
-            .packs
-            .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    c.iter()
-                        .map(|r| serde_json::from_str(r.get()).ok())
-                        .collect::<Option<Vec<Entry>>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect()
-    });
-    index.packs.reserve_exact(raw.packs.len());
-    for part in parts {
-        index.packs.extend(part?);
-    }
-    Some(index)
 }
 
 /// Parses a cached whole index that validated when it was stored.
@@ -489,82 +412,5 @@ pub fn index_url(u: &Url) -> Url {
 }
 
 pub(crate) fn summary(index: &Index) -> String {
-    let refs: std::collections::BTreeSet<&str> =
-        index.packs.iter().map(|e| e.pack_ref.as_str()).collect();
-    format!("{} versions of {} packs", index.packs.len(), refs.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(r: &str, v: &str) -> serde_json::Value {
-        serde_json::json!({
-            "ref": r, "label": r, "description": "", "version": v, "author": "a",
-            "license": "MIT", "keywords": [], "runtime_deps": [],
-            "install_sources": [{"type": "archive", "url": "https://example.org/a.tgz",
-                "checksum": format!("sha256:{}", "0".repeat(64))}],
-            "contents": {}
-        })
-    }
-
-    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
-            "last_updated": "2026-11-21T12:00:00Z", "packs": packs
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn parse_index_accepts_a_valid_index_and_keeps_unknown_fields() {
-        let mut e = entry("a", "1.0.0");
-        e["x_custom"] = serde_json::json!(1);
-        let i = parse_index("r", "here", &doc(vec![e, entry("b", "1.0.0")])).unwrap();
-        assert_eq!(i.packs.len(), 2);
-        assert_eq!(i.packs[0].extra["x_custom"], 1);
-    }
-
-    #[test]
-    fn the_parallel_parse_keeps_every_entry_in_order() {
-        let packs: Vec<_> = (0..40)
-            .map(|i| entry(&format!("p{i:02}"), "1.0.0"))
-            .collect();
-        let i = parse_whole(&doc(packs)).expect("a valid index parses");
-        assert_eq!(i.packs.len(), 40);
-        assert_eq!(i.packs[39].pack_ref, "p39");
-    }
-
-    #[test]
-    fn parse_index_reports_duplicates_across_chunks_with_their_path() {
-        let packs: Vec<_> = (0..40)
-            .map(|i| entry(&format!("p{i:02}"), "1.0.0"))
-            .chain([entry("p00", "1.0.0")])
-            .collect();
-        let e = parse_index("r", "here", &doc(packs)).unwrap_err();
-        assert_eq!(e.kind(), Kind::Integrity);
-        assert!(e.to_string().contains("$.packs[40].version"), "{e}");
-    }
-
-    #[test]
-    fn parse_index_refuses_an_entry_that_parses_but_is_invalid() {
-        let mut e = entry("a", "1.0.0");
-        e["install_sources"][0]["checksum"] = serde_json::json!("sha256:abc");
-        let err = parse_index("r", "here", &doc(vec![entry("0", "1.0.0"), e])).unwrap_err();
-        assert_eq!(err.kind(), Kind::Integrity);
-        let text = err.to_string();
-        assert!(text.contains("$.packs[0].ref"), "{text}");
-        assert!(
-            text.contains("$.packs[1].install_sources[0].checksum"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn parse_index_locates_a_type_error() {
-        let mut e = entry("a", "1.0.0");
-        e["keywords"] = serde_json::json!("not a list");
-        let err = parse_index("r", "here", &doc(vec![e])).unwrap_err();
-        assert!(err.to_string().contains("$.packs[0].keywords"), "{err}");
-    }
+    IndexSummary::of(index).to_string()
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use url::Url;
 
 use super::{
-    Common, RegistryError, UpdateOutcome, parse_index, parse_sparse_config, parse_sparse_pack,
+    Common, RegistryError, UpdateOutcome, check_index, parse_sparse_config, parse_sparse_pack,
     parse_trusted_index,
 };
 use crate::cache::DocMeta;
@@ -268,7 +268,7 @@ impl SparseHttp {
         if !self.common.offline {
             let url = self.url_of("index.json").to_string();
             match self
-                .refresh("index.json", |b| parse_index(&name, &url, b).map(|_| ()))
+                .refresh("index.json", |b| check_index(&name, &url, b).map(|_| ()))
                 .await
             {
                 Ok(_) => {}

@@ -1,0 +1,476 @@
+//! Reading and validating a whole `index.json` on every core.
+//!
+//! The rules are exactly `knap_schema::validate::validate_index` (the same
+//! as `knap-index validate`), split so that they run in parallel: one thread
+//! scans the document and hands the raw entries, in batches, to workers that
+//! parse and check each entry on its own (`validate_entry_parsed`); then
+//! the checks across entries (`EntryListCheck`: duplicates, order) run in
+//! index order, so the problems come in the same order as from
+//! `validate_index`. The scan overlaps the parsing, and [`check_index`]
+//! drops each entry once checked, so the allocator reuses its memory for
+//! the next one instead of growing the heap (in a fresh process, growing
+//! the heap costs about as much as the parse). A document that does not
+//! even parse is parsed again by `check_index_text`, which names the JSON
+//! path of the error.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use knap_schema::index::Entry;
+use knap_schema::validate::{
+    Compat, EntryListCheck, check_index_text, validate_entry_parsed, validate_index,
+};
+use knap_schema::{Index, Problems};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{RegistryError, format_problems, invalid};
+
+/// Parses and validates a whole index, keeping it.
+pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
+    let (index, problems) = match check_whole::<Entry>(location, bytes) {
+        Some(mut c) => {
+            c.index.packs = c.held;
+            (Some(c.index), c.problems)
+        }
+        None => located_parse_error(registry, location, bytes)?,
+    };
+    refuse_invalid(registry, location, &problems)?;
+    index.ok_or_else(|| invalid(registry, location, format_problems(&problems)))
+}
+
+/// Validates a whole index without keeping it (for a registry that only
+/// stores the document): each entry is freed once checked, so a large
+/// index never lives in memory as a whole.
+pub fn check_index(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+) -> Result<IndexSummary, RegistryError> {
+    let (summary, problems) = match check_whole::<EntryKey>(location, bytes) {
+        Some(c) => (c.summary, c.problems),
+        None => {
+            let (index, problems) = located_parse_error(registry, location, bytes)?;
+            (
+                index.as_ref().map(IndexSummary::of).unwrap_or_default(),
+                problems,
+            )
+        }
+    };
+    refuse_invalid(registry, location, &problems)?;
+    Ok(summary)
+}
+
+/// How many versions of how many packs an index lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexSummary {
+    pub versions: usize,
+    pub packs: usize,
+}
+
+impl IndexSummary {
+    pub fn of(index: &Index) -> Self {
+        Self::count(index.packs.iter().map(|e| e.pack_ref.as_str()))
+    }
+
+    fn count<'a>(refs: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let versions = refs.len();
+        let refs: std::collections::HashSet<&str> = refs.collect();
+        Self {
+            versions,
+            packs: refs.len(),
+        }
+    }
+}
+
+impl fmt::Display for IndexSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} versions of {} packs", self.versions, self.packs)
+    }
+}
+
+/// The slow path for a document that does not parse as an index: parsed
+/// again, tracking the JSON path of the first error.
+fn located_parse_error(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+) -> Result<(Option<Index>, Problems), RegistryError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    Ok(check_index_text(text, Compat::Knap))
+}
+
+fn refuse_invalid(
+    registry: &str,
+    location: &str,
+    problems: &Problems,
+) -> Result<(), RegistryError> {
+    for w in problems.warnings() {
+        tracing::debug!("{location}: {w}");
+    }
+    if problems.has_errors() {
+        return Err(invalid(registry, location, format_problems(problems)));
+    }
+    Ok(())
+}
+
+/// What [`check_whole`] keeps of each entry once checked: the entry, or
+/// only what the checks across entries need ([`EntryKey`]).
+trait Held: Send + Sized {
+    fn hold(e: Entry) -> Self;
+    fn parts(&self) -> (&str, &str);
+}
+
+impl Held for Entry {
+    fn hold(e: Entry) -> Self {
+        e
+    }
+    fn parts(&self) -> (&str, &str) {
+        (&self.pack_ref, &self.version)
+    }
+}
+
+/// The ref and version of an entry.
+struct EntryKey {
+    pack_ref: String,
+    version: String,
+}
+
+impl Held for EntryKey {
+    fn hold(e: Entry) -> Self {
+        Self {
+            pack_ref: e.pack_ref,
+            version: e.version,
+        }
+    }
+    fn parts(&self) -> (&str, &str) {
+        (&self.pack_ref, &self.version)
+    }
+}
+
+/// An index read by [`check_whole`]: its own fields (no entries), what was
+/// held of each entry, the counts and every problem.
+struct Checked<T> {
+    index: Index,
+    held: Vec<T>,
+    summary: IndexSummary,
+    problems: Problems,
+}
+
+/// Raw entries handed from the scan to the workers: the index of the
+/// first, then the entries.
+type Batch<'a> = (usize, Vec<&'a RawValue>);
+
+/// A batch after the workers: its first index, what is held of each entry,
+/// and each entry's own problems and parsed version.
+type Done<T> = (usize, Vec<T>, Vec<(Problems, Option<semver::Version>)>);
+
+/// Entries per batch: small enough to spread a short index over the
+/// workers, large enough that handing batches over costs nothing.
+const BATCH: usize = 64;
+
+/// Parses and validates an index (see the module documentation). `None`
+/// if the document does not parse as an index.
+fn check_whole<T: Held>(location: &str, bytes: &[u8]) -> Option<Checked<T>> {
+    let started = std::time::Instant::now();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let (tx, rx) = mpsc::channel::<Batch<'_>>();
+    let rx = Mutex::new(rx);
+    let (scanned, done) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| work::<T>(&rx))).collect();
+        let scanned = scan(bytes, tx);
+        let done: Option<Vec<Done<T>>> = handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect::<Option<Vec<_>>>()
+            .map(|parts| parts.into_iter().flatten().collect());
+        (scanned, done)
+    });
+    let (rest, n) = scanned?;
+    let mut done = done?;
+    let parsed_at = started.elapsed();
+    let mut rest = rest;
+    rest.insert("packs".into(), serde_json::Value::Array(vec![]));
+    let index: Index = serde_json::from_value(serde_json::Value::Object(rest)).ok()?;
+    // The document's own fields first, as `validate_index` reports them.
+    let mut problems = validate_index(&index, Compat::Knap);
+    done.sort_unstable_by_key(|d| d.0);
+    let mut held = Vec::with_capacity(n);
+    let mut list = EntryListCheck::new("$.packs", Compat::Knap, true, n);
+    for (_, h, found) in done {
+        for (e, (p, parsed)) in h.iter().zip(found) {
+            problems.extend(p);
+            let (pack_ref, version) = e.parts();
+            list.push(pack_ref, version, parsed, &mut problems);
+        }
+        held.extend(h);
+    }
+    list.finish(&mut problems);
+    if held.len() != n {
+        return None;
+    }
+    let summary = IndexSummary::count(held.iter().map(|e| e.parts().0));
+    tracing::debug!(
+        "{location}: {summary} parsed and checked on {workers} threads in {parsed_at:?}, checked across entries in {:?}",
+        started.elapsed() - parsed_at
+    );
+    Some(Checked {
+        index,
+        held,
+        summary,
+        problems,
+    })
+}
+
+/// A worker: parses and checks the batches it receives until the scan is
+/// over; `None` if an entry does not parse.
+fn work<T: Held>(rx: &Mutex<mpsc::Receiver<Batch<'_>>>) -> Option<Vec<Done<T>>> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    loop {
+        let next = rx.lock().expect("batch queue lock").recv();
+        let Ok((first, raw)) = next else {
+            return Some(out);
+        };
+        let mut held = Vec::with_capacity(raw.len());
+        let mut found = Vec::with_capacity(raw.len());
+        for (j, r) in raw.iter().enumerate() {
+            let e: Entry = serde_json::from_str(r.get()).ok()?;
+            path.clear();
+            {
+                use std::fmt::Write;
+                let _ = write!(path, "$.packs[{}]", first + j);
+            }
+            let mut p = Problems::new();
+            let parsed = validate_entry_parsed(&e, &path, Compat::Knap, &mut p);
+            found.push((p, parsed));
+            held.push(T::hold(e));
+        }
+        out.push((first, held, found));
+    }
+}
+
+/// Scans the document: its fields other than `packs` are returned (with
+/// the number of entries), the raw entries are sent to `tx` in batches as
+/// they are found. `None` if it is not a JSON object with one `packs`
+/// array. Dropping `tx` on return tells the workers the scan is over.
+fn scan<'a>(
+    bytes: &'a [u8],
+    tx: mpsc::Sender<Batch<'a>>,
+) -> Option<(serde_json::Map<String, serde_json::Value>, usize)> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let top = de.deserialize_map(TopVisitor { tx }).ok()?;
+    de.end().ok()?;
+    Some(top)
+}
+
+/// The top-level object: `packs` streamed to the workers, the rest kept.
+struct TopVisitor<'a> {
+    tx: mpsc::Sender<Batch<'a>>,
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'de> {
+    type Value = (serde_json::Map<String, serde_json::Value>, usize);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an index (a JSON object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut count = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "packs" {
+                if count.is_some() {
+                    return Err(de::Error::duplicate_field("packs"));
+                }
+                count = Some(map.next_value_seed(PacksSeed { tx: &self.tx })?);
+            } else {
+                let value: serde_json::Value = map.next_value()?;
+                rest.insert(key, value);
+            }
+        }
+        let count = count.ok_or_else(|| de::Error::missing_field("packs"))?;
+        Ok((rest, count))
+    }
+}
+
+/// The `packs` array, sent to the workers in batches; gives its length.
+struct PacksSeed<'s, 'a> {
+    tx: &'s mpsc::Sender<Batch<'a>>,
+}
+
+impl<'de> DeserializeSeed<'de> for PacksSeed<'_, 'de> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PacksSeed<'_, 'de> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut sent = 0;
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            batch.push(raw);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                sent += full.len();
+                let _ = self.tx.send((sent - BATCH, full));
+            }
+        }
+        let total = sent + batch.len();
+        if !batch.is_empty() {
+            let _ = self.tx.send((sent, batch));
+        }
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    fn entry(r: &str, v: &str) -> serde_json::Value {
+        serde_json::json!({
+            "ref": r, "label": r, "description": "", "version": v, "author": "a",
+            "license": "MIT", "keywords": [], "runtime_deps": [],
+            "install_sources": [{"type": "archive", "url": "https://example.org/a.tgz",
+                "checksum": format!("sha256:{}", "0".repeat(64))}],
+            "contents": {}
+        })
+    }
+
+    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
+            "last_updated": "2026-11-21T12:00:00Z", "packs": packs
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn parse_index_accepts_a_valid_index_and_keeps_unknown_fields() {
+        let mut e = entry("a", "1.0.0");
+        e["x_custom"] = serde_json::json!(1);
+        let i = parse_index("r", "here", &doc(vec![e, entry("b", "1.0.0")])).unwrap();
+        assert_eq!(i.packs.len(), 2);
+        assert_eq!(i.packs[0].extra["x_custom"], 1);
+    }
+
+    #[test]
+    fn every_entry_is_kept_in_order_across_batches() {
+        let n = BATCH * 5 + 3;
+        let packs: Vec<_> = (0..n)
+            .map(|i| entry(&format!("p{i:04}"), "1.0.0"))
+            .collect();
+        let c = check_whole::<Entry>("here", &doc(packs)).expect("a valid index parses");
+        assert!(c.problems.is_empty(), "{}", c.problems);
+        assert_eq!(c.held.len(), n);
+        for (i, e) in c.held.iter().enumerate() {
+            assert_eq!(e.pack_ref, format!("p{i:04}"));
+        }
+        assert_eq!(
+            c.summary,
+            IndexSummary {
+                versions: n,
+                packs: n
+            }
+        );
+    }
+
+    #[test]
+    fn parse_index_reports_duplicates_across_batches_with_their_path() {
+        let n = BATCH * 3;
+        let packs: Vec<_> = (0..n)
+            .map(|i| entry(&format!("p{i:04}"), "1.0.0"))
+            .chain([entry("p0000", "1.0.0")])
+            .collect();
+        let e = parse_index("r", "here", &doc(packs)).unwrap_err();
+        assert_eq!(e.kind(), Kind::Integrity);
+        assert!(
+            e.to_string().contains(&format!(
+                "$.packs[{n}].version: `p0000` version 1.0.0 is listed twice (also at $.packs[0])"
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn parse_index_refuses_an_entry_that_parses_but_is_invalid() {
+        let mut e = entry("a", "1.0.0");
+        e["install_sources"][0]["checksum"] = serde_json::json!("sha256:abc");
+        let err = parse_index("r", "here", &doc(vec![entry("0", "1.0.0"), e])).unwrap_err();
+        assert_eq!(err.kind(), Kind::Integrity);
+        let text = err.to_string();
+        assert!(text.contains("$.packs[0].ref"), "{text}");
+        assert!(
+            text.contains("$.packs[1].install_sources[0].checksum"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn parse_index_locates_a_type_error() {
+        let mut e = entry("a", "1.0.0");
+        e["keywords"] = serde_json::json!("not a list");
+        let err = parse_index("r", "here", &doc(vec![e])).unwrap_err();
+        assert!(err.to_string().contains("$.packs[0].keywords"), "{err}");
+    }
+
+    #[test]
+    fn check_index_gives_the_counts_and_the_same_problems_in_the_same_order_as_validate_index() {
+        let mut packs: Vec<_> = (0..BATCH * 2)
+            .map(|i| entry(&format!("p{:04}", i / 2), &format!("1.{}.0", i % 2)))
+            .collect();
+        packs[3]["license"] = "".into();
+        packs[BATCH + 1]["install_sources"][0]["checksum"] = "sha256:0".into();
+        packs.push(entry("p0001", "1.1.0"));
+        packs.push(entry("a-unsorted", "1.0.0"));
+        let bytes = doc(packs);
+        let c = check_whole::<EntryKey>("here", &bytes).expect("parses");
+        let whole: Index = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(c.problems, validate_index(&whole, Compat::Knap));
+        assert_eq!(c.problems.errors().count(), 3, "{}", c.problems);
+        assert_eq!(c.problems.warnings().count(), 1, "{}", c.problems);
+        assert_eq!(
+            c.summary,
+            IndexSummary {
+                versions: BATCH * 2 + 2,
+                packs: BATCH + 1
+            }
+        );
+        let e = check_index("r", "here", &bytes).unwrap_err();
+        assert!(e.to_string().contains("$.packs[3].license"), "{e}");
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_index_is_refused_with_the_path_of_the_error() {
+        for (text, path) in [
+            (&b"{\"packs\": 3}"[..], "$.packs"),
+            (b"[1, 2]", "$"),
+            (b"{\"packs\": [], \"packs\": []}", "$"),
+            (
+                b"{\"registry_name\": \"r\", \"packs\": [{\"ref\": 1}]",
+                "$.packs[0].ref",
+            ),
+            (b"{\"packs\": [}", "$"),
+        ] {
+            let e = check_index("r", "here", text).unwrap_err();
+            assert_eq!(e.kind(), Kind::Integrity);
+            assert!(e.to_string().contains(&format!("error: {path}: ")), "{e}");
+        }
+    }
+}
