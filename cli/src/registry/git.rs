@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    Common, RegistryError, UpdateOutcome, View, parse_index, parse_sparse_config,
+    Common, RegistryError, UpdateOutcome, View, check_index, parse_sparse_config,
     parse_sparse_pack, parse_trusted_index,
 };
-use crate::cache::write_atomic;
+use crate::cache::{Staged, write_atomic};
 
 pub struct GitIndex {
     pub common: Common,
@@ -147,30 +147,38 @@ impl GitIndex {
             });
         }
         let location = |f: &str| format!("{url} ({f} at commit {})", &commit[..12]);
+        let cache_error = |e: std::io::Error| {
+            self.other(format!(
+                "cannot write the cache {}: {e}",
+                self.common.cache.dir.display()
+            ))
+        };
         let (layout, detail) = match &tree {
             Tree::Index(bytes) => {
-                let index = parse_index(&name, &location("index.json"), bytes)?;
-                let detail = super::summary(&index);
-                // Freeing a big index (tens of thousands of allocations)
-                // need not hold up the update.
-                std::thread::spawn(move || drop(index));
-                ("index", detail)
+                // The copy is written while the index is checked (the
+                // check starts on one core), and put in place only if it
+                // is valid.
+                let path = self.common.cache.path("index.json");
+                let (checked, staged) = std::thread::scope(|s| {
+                    let staged = s.spawn(|| Staged::write(&path, bytes));
+                    let checked = check_index(&name, &location("index.json"), bytes);
+                    (checked, staged.join().expect("the cache writer panicked"))
+                });
+                let summary = checked?;
+                tracing::debug!("git {url}: validated after {:?}", started.elapsed());
+                staged.and_then(Staged::commit).map_err(cache_error)?;
+                ("index", summary.to_string())
             }
             Tree::Sparse { config, packs } => {
                 parse_sparse_config(&name, &location("config.json"), config)?;
                 for (r, bytes) in packs {
                     parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
                 }
+                tracing::debug!("git {url}: validated after {:?}", started.elapsed());
+                self.store_sparse(config, packs).map_err(cache_error)?;
                 ("sparse", format!("sparse layout, {} packs", packs.len()))
             }
         };
-        tracing::debug!("git {url}: validated after {:?}", started.elapsed());
-        self.store(&tree).map_err(|e| {
-            self.other(format!(
-                "cannot write the cache {}: {e}",
-                self.common.cache.dir.display()
-            ))
-        })?;
         let state = State {
             url: url.clone(),
             commit: commit.clone(),
@@ -188,31 +196,26 @@ impl GitIndex {
         })
     }
 
-    /// Copies a validated tree into the cache; a sparse tree is written to
-    /// a new directory that then replaces the old one.
-    fn store(&self, tree: &Tree) -> std::io::Result<()> {
+    /// Copies a validated sparse tree into the cache: written to a new
+    /// directory that then replaces the old one.
+    fn store_sparse(&self, config: &[u8], packs: &[(String, Vec<u8>)]) -> std::io::Result<()> {
         let cache = &self.common.cache;
-        match tree {
-            Tree::Index(bytes) => write_atomic(&cache.path("index.json"), bytes),
-            Tree::Sparse { config, packs } => {
-                let new = cache.path("sparse.new");
-                let _ = std::fs::remove_dir_all(&new);
-                std::fs::create_dir_all(new.join("packs"))?;
-                write_atomic(&new.join("config.json"), config)?;
-                for (r, bytes) in packs {
-                    write_atomic(&new.join("packs").join(format!("{r}.json")), bytes)?;
-                }
-                let live = cache.path("sparse");
-                let old = cache.path("sparse.old");
-                let _ = std::fs::remove_dir_all(&old);
-                if live.exists() {
-                    std::fs::rename(&live, &old)?;
-                }
-                std::fs::rename(&new, &live)?;
-                let _ = std::fs::remove_dir_all(&old);
-                Ok(())
-            }
+        let new = cache.path("sparse.new");
+        let _ = std::fs::remove_dir_all(&new);
+        std::fs::create_dir_all(new.join("packs"))?;
+        write_atomic(&new.join("config.json"), config)?;
+        for (r, bytes) in packs {
+            write_atomic(&new.join("packs").join(format!("{r}.json")), bytes)?;
         }
+        let live = cache.path("sparse");
+        let old = cache.path("sparse.old");
+        let _ = std::fs::remove_dir_all(&old);
+        if live.exists() {
+            std::fs::rename(&live, &old)?;
+        }
+        std::fs::rename(&new, &live)?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
     }
 
     pub async fn view(&self) -> Result<View, RegistryError> {
@@ -341,68 +344,89 @@ pub(crate) fn no_prompt(
     }
 }
 
-/// Clones (depth 1) into `dir`, or fetches (depth 1) when a clone is
-/// there; returns the remote HEAD commit, the index files at it, and whether
-/// this was a clone.
+/// What a fetch asks the remote for: its HEAD, and main and master for a
+/// remote that advertises no HEAD. Written under `refs/knap/`, so the next
+/// fetch offers them as what it already has.
+const REFSPECS: [&str; 3] = [
+    "+HEAD:refs/knap/head",
+    "+refs/heads/main:refs/knap/main",
+    "+refs/heads/master:refs/knap/master",
+];
+
+/// Fetches (depth 1) into the repository at `dir`, creating it first when
+/// there is none (a clone); returns the remote HEAD commit, the index files
+/// at it, and whether this was a clone.
+///
+/// A clone is an empty repository plus the same fetch, not
+/// `gix::prepare_clone`: that connects to the remote twice for a shallow
+/// clone (once to find the default branch, once to fetch) and runs the
+/// `git` binary once to locate its installation's configuration, and
+/// neither is needed here. Nothing is checked out: the index files are read
+/// from the fetched objects.
 fn clone_or_fetch(
     url: &str,
     dir: &Path,
     setup: TransportSetup,
 ) -> Result<(String, Tree, bool), String> {
-    let interrupt = AtomicBool::new(false);
-    let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
     let existing = dir
         .join(".git")
         .is_dir()
         .then(|| gix::open(dir).ok())
         .flatten();
-    let (repo, outcome, cloned) = match existing {
-        Some(mut repo) => {
-            // Reflog entries need a committer; the user may have none configured.
-            repo.committer_or_set_generic_fallback().map_err(err)?;
-            let remote = repo
-                .find_remote("origin")
-                .map_err(|e| format!("the cached clone has no origin: {}", err(e)))?;
-            let mut conn = remote
-                .connect(gix::remote::Direction::Fetch)
-                .map_err(err)?
-                .with_credentials(no_prompt);
-            if let Some(o) = setup.options(&repo)? {
-                conn = conn.with_transport_options(o);
-            }
-            let outcome = conn
-                .prepare_fetch(gix::progress::Discard, Default::default())
-                .map_err(err)?
-                .with_shallow(depth)
-                .receive(gix::progress::Discard, &interrupt)
-                .map_err(err)?;
-            (repo, outcome, false)
-        }
+    let cloned = existing.is_none();
+    let mut repo = match existing {
+        Some(repo) => repo,
         None => {
             let _ = std::fs::remove_dir_all(dir);
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let (repo, outcome) = gix::prepare_clone(url, dir)
-                .map_err(err)?
-                .configure_connection(move |conn| {
-                    let opts = setup
-                        .options(conn.remote().repo())
-                        .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
-                    if let Some(o) = opts {
-                        conn.set_transport_options(o);
-                    }
-                    conn.set_credentials(no_prompt);
-                    Ok(())
-                })
-                .with_shallow(depth)
-                .fetch_only(gix::progress::Discard, &interrupt)
-                .map_err(err)?;
-            (repo, outcome, true)
+            gix::init(dir).map_err(err)?
+        }
+    };
+    let outcome = match fetch(&mut repo, url, setup) {
+        Ok(o) => o,
+        Err(m) => {
+            if cloned {
+                // As if never started: the next update clones again.
+                drop(repo);
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(m);
         }
     };
     let head = remote_head(&outcome.ref_map.remote_refs)
         .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
     let tree = read_tree(&repo, head)?;
     Ok((head.to_string(), tree, cloned))
+}
+
+/// One shallow fetch of [`REFSPECS`] from `url` into `repo`.
+fn fetch(
+    repo: &mut gix::Repository,
+    url: &str,
+    setup: TransportSetup,
+) -> Result<gix::remote::fetch::Outcome, String> {
+    let interrupt = AtomicBool::new(false);
+    let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
+    // Reflog entries need a committer; the user may have none configured.
+    repo.committer_or_set_generic_fallback().map_err(err)?;
+    let remote = repo
+        .remote_at(url)
+        .map_err(err)?
+        .with_refspecs(REFSPECS, gix::remote::Direction::Fetch)
+        .map_err(err)?
+        .with_fetch_tags(gix::remote::fetch::Tags::None);
+    let mut conn = remote
+        .connect(gix::remote::Direction::Fetch)
+        .map_err(err)?
+        .with_credentials(no_prompt);
+    if let Some(o) = setup.options(repo)? {
+        conn = conn.with_transport_options(o);
+    }
+    conn.prepare_fetch(gix::progress::Discard, Default::default())
+        .map_err(err)?
+        .with_shallow(depth)
+        .receive(gix::progress::Discard, &interrupt)
+        .map_err(err)
 }
 
 /// The commit the remote's HEAD points to, else its main/master branch.
