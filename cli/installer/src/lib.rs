@@ -20,5 +20,5 @@ pub use extract::{
     ArchiveFormat, ChecksumError, ExtractError, Extracted, Limits, detect_format, extract,
     verify_sha256,
 };
-pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan};
+pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan, scan_tree};
 pub use root::{InstallRoot, Recovery, RootError, Step};

@@ -11,8 +11,10 @@
 //! [`scan`] reads every file once: worker threads read and hash the files
 //! (one SHA-256 each) while the calling thread feeds the same bytes, in
 //! digest order, into the pack tree digest (formats.md §2; equal to
-//! `knap_schema::tree_digest`). [`compare`] names what changed, was added
-//! or went missing against a record.
+//! `knap_schema::tree_digest`). [`scan_tree`] is the same without the
+//! per-file hashes, for the common case of a check that finds nothing.
+//! [`compare`] names what changed, was added or went missing against a
+//! record.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -31,9 +33,13 @@ pub const RECORD_VERSION: u32 = 1;
 const FILE_TAG: &[u8] = b"attune-pack-file-v1";
 /// Files up to this size are read whole by a worker and handed to the tree
 /// hasher; larger ones are streamed twice (bounded memory).
-const INLINE_MAX: u64 = 256 * 1024;
-/// How far workers may run ahead of the tree hasher, in files.
-const WINDOW: usize = 256;
+const INLINE_MAX: u64 = 128 * 1024;
+/// Files a worker reads per hand-off to the tree hasher (one wake-up per
+/// chunk, not per file).
+const CHUNK: usize = 32;
+/// How far workers may run ahead of the tree hasher, in chunks: at most
+/// WINDOW * CHUNK * INLINE_MAX bytes are held (32 MiB).
+const WINDOW: usize = 8;
 const BUF_SIZE: usize = 256 * 1024;
 
 /// Every file of an installed pack as it was committed.
@@ -68,6 +74,9 @@ pub struct Scan {
     pub files: Vec<ScannedFile>,
     /// Symlinks, hard links, devices, FIFOs, sockets and non-UTF-8 names.
     pub irregular: Vec<Irregular>,
+    /// Whether each file's SHA-256 was computed ([`scan`]) or left zero
+    /// ([`scan_tree`]).
+    pub per_file: bool,
 }
 
 /// One regular file of a scan.
@@ -131,6 +140,7 @@ impl Scan {
     /// The record of this scan, for `pack_ref`; `None` when the tree holds
     /// something a pack may not.
     pub fn to_record(&self, pack_ref: &str) -> Option<FileRecord> {
+        assert!(self.per_file, "a record needs the per-file hashes");
         let tree = self.tree.clone()?;
         Some(FileRecord {
             version: RECORD_VERSION,
@@ -153,6 +163,7 @@ impl Scan {
 /// sorted by path. An irregular entry is `changed` when the record has a
 /// file at its path, else `added`.
 pub fn compare(record: &FileRecord, scan: &Scan) -> Diff {
+    assert!(scan.per_file, "compare needs the per-file hashes of `scan`");
     let mut diff = Diff::default();
     let (rec, now) = (&record.files, &scan.files);
     let (mut i, mut j) = (0, 0);
@@ -201,27 +212,46 @@ struct Listed {
 }
 
 /// Lists, reads and hashes every regular file under `dir` (the top-level
-/// `.git` excluded, as the pack tree digest does), on every core.
+/// `.git` excluded, as the pack tree digest does), on every core: the tree
+/// digest and each file's SHA-256.
 pub fn scan(dir: &Path) -> Result<Scan, ScanError> {
+    scan_with(dir, true)
+}
+
+/// [`scan`] without the per-file hashes (left zero): the tree digest alone,
+/// which is all a check against `knap.lock` needs until it differs.
+pub fn scan_tree(dir: &Path) -> Result<Scan, ScanError> {
+    scan_with(dir, false)
+}
+
+fn scan_with(dir: &Path, per_file: bool) -> Result<Scan, ScanError> {
     let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
     if !meta.is_dir() {
         return Err(ScanError::NotADirectory(dir.to_owned()));
     }
-    let (listed, irregular) = list(dir)?;
-    let (tree, hashed) = hash_all(&listed)?;
-    let files = listed
-        .into_iter()
-        .zip(hashed)
-        .map(|(l, (size, sha256))| ScannedFile {
-            path: l.path,
-            size,
-            sha256,
-        })
-        .collect();
+    let (listed, mut irregular) = list(dir)?;
+    let (tree, hashed) = hash_all(&listed, per_file)?;
+    let mut files = Vec::with_capacity(listed.len());
+    for (l, h) in listed.into_iter().zip(hashed) {
+        if h.hard_link {
+            irregular.push(Irregular {
+                path: l.path,
+                kind: "hard link",
+            });
+        } else {
+            files.push(ScannedFile {
+                path: l.path,
+                size: h.size,
+                sha256: h.sha256,
+            });
+        }
+    }
+    irregular.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan {
         tree: irregular.is_empty().then_some(tree),
         files,
         irregular,
+        per_file,
     })
 }
 
@@ -262,15 +292,11 @@ fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
         if ft.is_dir() {
             continue;
         }
+        // Hard links are found by the readers (one fstat per file).
         let kind = if ft.is_symlink() {
             Some("symbolic link")
         } else if !ft.is_file() {
             Some(special_kind(&ft))
-        } else if hard_linked(&entry.metadata().map_err(|e| ScanError::Io {
-            path: full.to_owned(),
-            source: e.into(),
-        })?) {
-            Some("hard link")
         } else {
             None
         };
@@ -321,50 +347,69 @@ fn special_kind(_ft: &std::fs::FileType) -> &'static str {
 struct Hashed {
     size: u64,
     sha256: [u8; 32],
-    /// The content when small; `None`: the tree hasher streams it itself.
-    inline: Option<Vec<u8>>,
+    /// The file has other names (a hard link).
+    hard_link: bool,
+    /// Where the content is in its chunk's buffer when small; `None`: the
+    /// tree hasher streams it itself.
+    inline: Option<std::ops::Range<usize>>,
 }
 
-/// A file's size and SHA-256.
-type SizeAndHash = (u64, [u8; 32]);
+/// What a worker hands over for a chunk of files: one buffer holding the
+/// contents of its small files (recycled, so its pages are not faulted in
+/// again for every chunk), and what was found for each file.
+struct Chunk {
+    data: Vec<u8>,
+    files: Vec<Hashed>,
+}
 
-/// Hashes every file (workers) and the tree digest (this thread, in order).
-/// Returns the tree digest and each file's size and SHA-256 in list order.
-fn hash_all(files: &[Listed]) -> Result<(String, Vec<SizeAndHash>), ScanError> {
+/// Hashes every file (workers, a chunk of files at a time) and the tree
+/// digest (this thread, in order). Returns the tree digest and what was
+/// found for each file, in list order (contents dropped).
+fn hash_all(files: &[Listed], per_file: bool) -> Result<(String, Vec<Hashed>), ScanError> {
     let n = files.len();
+    let chunks = n.div_ceil(CHUNK);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8)
-        .min(n.max(1));
+        .min(chunks.max(1));
     let next = AtomicUsize::new(0);
     let consumed = Mutex::new(0usize);
     let advanced = Condvar::new();
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Hashed, ScanError>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Chunk, ScanError>)>();
+    let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
     std::thread::scope(|s| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, consumed, advanced, stop) = (&next, &consumed, &advanced, &stop);
+            let (next, consumed, advanced, stop, pool) =
+                (&next, &consumed, &advanced, &stop, &pool);
             s.spawn(move || {
                 let mut buf = vec![0u8; BUF_SIZE];
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
+                    let c = next.fetch_add(1, Ordering::Relaxed);
+                    if c >= chunks {
                         break;
                     }
                     {
-                        let mut c = consumed.lock().expect("scan gate");
-                        while i >= *c + WINDOW && !stop.load(Ordering::Relaxed) {
-                            c = advanced.wait(c).expect("scan gate");
+                        let mut done = consumed.lock().expect("scan gate");
+                        while c >= *done + WINDOW && !stop.load(Ordering::Relaxed) {
+                            done = advanced.wait(done).expect("scan gate");
                         }
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let r = read_and_hash(&files[i].full, &mut buf);
-                    if tx.send((i, r)).is_err() {
+                    let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                    let mut data = pool.lock().expect("buffer pool").pop().unwrap_or_default();
+                    data.clear();
+                    let r = files[range]
+                        .iter()
+                        .map(|f| read_and_hash(&f.full, per_file, &mut data, &mut buf))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|files| Chunk { data, files });
+                    if tx.send((c, r)).is_err() {
                         break;
                     }
                 }
@@ -373,47 +418,49 @@ fn hash_all(files: &[Listed]) -> Result<(String, Vec<SizeAndHash>), ScanError> {
         drop(tx);
 
         let mut tree = Sha256::new();
-        let mut out: Vec<SizeAndHash> = Vec::with_capacity(n);
-        let mut pending: VecDeque<Option<Hashed>> = VecDeque::new();
+        let mut out: Vec<Hashed> = Vec::with_capacity(n);
+        let mut pending: VecDeque<Option<Chunk>> = VecDeque::new();
         let mut buf = vec![0u8; BUF_SIZE];
         let mut failure = None;
-        for (i, r) in &rx {
-            let h = match r {
+        let mut done_chunks = 0;
+        'receive: for (c, r) in &rx {
+            let chunk = match r {
                 Ok(h) => h,
                 Err(e) => {
                     failure = Some(e);
                     break;
                 }
             };
-            let slot = i - out.len();
+            let slot = c - done_chunks;
             if pending.len() <= slot {
                 pending.resize_with(slot + 1, || None);
             }
-            pending[slot] = Some(h);
-            let before = out.len();
+            pending[slot] = Some(chunk);
+            let before = done_chunks;
             while let Some(Some(_)) = pending.front() {
-                let h = pending.pop_front().flatten().expect("checked above");
-                let f = &files[out.len()];
-                tree.update(FILE_TAG);
-                tree.update((f.path.len() as u64).to_be_bytes());
-                tree.update(f.path.as_bytes());
-                tree.update(h.size.to_be_bytes());
-                match &h.inline {
-                    Some(bytes) => tree.update(bytes),
-                    None => {
-                        if let Err(e) = stream_into(&mut tree, &f.full, h.size, &mut buf) {
-                            failure = Some(e);
-                            break;
+                let chunk = pending.pop_front().flatten().expect("checked above");
+                for h in chunk.files {
+                    let f = &files[out.len()];
+                    tree.update(FILE_TAG);
+                    tree.update((f.path.len() as u64).to_be_bytes());
+                    tree.update(f.path.as_bytes());
+                    tree.update(h.size.to_be_bytes());
+                    match &h.inline {
+                        Some(range) => tree.update(&chunk.data[range.clone()]),
+                        None => {
+                            if let Err(e) = stream_into(&mut tree, &f.full, h.size, &mut buf) {
+                                failure = Some(e);
+                                break 'receive;
+                            }
                         }
                     }
+                    out.push(h);
                 }
-                out.push((h.size, h.sha256));
+                pool.lock().expect("buffer pool").push(chunk.data);
+                done_chunks += 1;
             }
-            if failure.is_some() {
-                break;
-            }
-            if out.len() != before {
-                *consumed.lock().expect("scan gate") = out.len();
+            if done_chunks != before {
+                *consumed.lock().expect("scan gate") = done_chunks;
                 advanced.notify_all();
             }
         }
@@ -429,17 +476,51 @@ fn hash_all(files: &[Listed]) -> Result<(String, Vec<SizeAndHash>), ScanError> {
     })
 }
 
-/// Reads one file: its size and SHA-256, and its bytes when small.
-fn read_and_hash(path: &Path, buf: &mut [u8]) -> Result<Hashed, ScanError> {
+/// Reads one file: one open, one fstat, one read (none when empty) for a
+/// small file; its size, link count and (when `per_file`) SHA-256, and its
+/// bytes (appended to `data`) when small.
+fn read_and_hash(
+    path: &Path,
+    per_file: bool,
+    data: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> Result<Hashed, ScanError> {
     let mut file = File::open(path).map_err(io_err(path))?;
-    let len = file.metadata().map_err(io_err(path))?.len();
+    let meta = file.metadata().map_err(io_err(path))?;
+    let hard_link = hard_linked(&meta);
+    let len = meta.len();
     if len <= INLINE_MAX {
-        let mut bytes = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut bytes).map_err(io_err(path))?;
+        // Exactly the size fstat gave (a file that shrank ends early; one
+        // that grows while it is read is not a state worth reading more of).
+        let start = data.len();
+        data.resize(start + len as usize, 0);
+        let mut end = start;
+        while end < data.len() {
+            let k = file.read(&mut data[end..]).map_err(io_err(path))?;
+            if k == 0 {
+                break;
+            }
+            end += k;
+        }
+        data.truncate(end);
         return Ok(Hashed {
-            size: bytes.len() as u64,
-            sha256: Sha256::digest(&bytes).into(),
-            inline: Some(bytes),
+            size: (end - start) as u64,
+            sha256: if per_file {
+                Sha256::digest(&data[start..end]).into()
+            } else {
+                [0; 32]
+            },
+            hard_link,
+            inline: Some(start..end),
+        });
+    }
+    if !per_file {
+        // The tree hasher streams it; only the size is needed here.
+        return Ok(Hashed {
+            size: len,
+            sha256: [0; 32],
+            hard_link,
+            inline: None,
         });
     }
     let mut h = Sha256::new();
@@ -455,6 +536,7 @@ fn read_and_hash(path: &Path, buf: &mut [u8]) -> Result<Hashed, ScanError> {
     Ok(Hashed {
         size,
         sha256: h.finalize().into(),
+        hard_link,
         inline: None,
     })
 }

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use knap_installer::{compare, scan};
+use knap_installer::{compare, scan, scan_tree};
 use knap_schema::tree_digest;
 use sha2::{Digest, Sha256};
 
@@ -46,6 +46,9 @@ fn the_scan_digest_is_the_pack_tree_digest_and_each_file_hash_is_its_sha256() {
     );
     assert!(s.irregular.is_empty());
     assert_eq!(s.files.len(), 705);
+    let t = scan_tree(tmp.path()).unwrap();
+    assert_eq!(t.tree, s.tree, "the tree-only scan gives the same digest");
+    assert!(!t.per_file && s.per_file);
     assert!(s.files.iter().all(|f| !f.path.starts_with(".git")));
     let ia = s.files.iter().position(|f| f.path == "a-c").unwrap();
     let ib = s.files.iter().position(|f| f.path == "a/b").unwrap();

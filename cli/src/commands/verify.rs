@@ -4,11 +4,13 @@
 //! comparing each file's SHA-256 with the per-file record written when the
 //! pack was committed. Any difference exits 4.
 //!
-//! Each pack is read once, on every core (`knap_installer::scan`).
+//! Each pack is read on every core (`knap_installer::scan_tree`); only a
+//! pack whose digest differs is read a second time for the per-file
+//! hashes (`knap_installer::scan`).
 
 use std::collections::BTreeSet;
 
-use knap_installer::{Diff, InstallRoot, Scan, compare, scan};
+use knap_installer::{Diff, InstallRoot, Scan, compare, scan, scan_tree};
 use knap_schema::lock::LockedPack;
 use serde_json::json;
 
@@ -67,7 +69,6 @@ pub struct Check {
 /// Checks one locked pack against its directory.
 pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     let dir = root.path().join(&p.pack_ref);
-    let record = root.read_record(p);
     let mut c = Check {
         pack_ref: p.pack_ref.clone(),
         version: p.version.clone(),
@@ -75,17 +76,19 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
         actual: None,
         status: Status::Ok,
         diff: Diff::default(),
-        has_record: record.is_some(),
+        has_record: root.record_path(&p.pack_ref, &p.tree).is_file(),
         irregular: Vec::new(),
     };
     if !dir.is_dir() {
         c.status = Status::Missing;
-        if let Some(r) = &record {
+        if let Some(r) = &root.read_record(p) {
             c.diff.missing = r.files.iter().map(|f| f.path.clone()).collect();
         }
         return c;
     }
-    let s: Scan = match scan(&dir) {
+    // The tree digest alone first; the per-file hashes only to name what
+    // differs.
+    let s: Scan = match scan_tree(&dir) {
         Ok(s) => s,
         Err(e) => {
             c.status = Status::Unreadable(e.to_string());
@@ -101,9 +104,18 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     if s.tree.as_deref() == Some(p.tree.as_str()) {
         return c;
     }
+    // Only now is the record read: a clean pack never needs it.
     c.status = Status::Modified;
+    let record = root.read_record(p);
+    c.has_record = record.is_some();
     if let Some(r) = &record {
-        c.diff = compare(r, &s);
+        match scan(&dir) {
+            Ok(full) => {
+                c.actual = full.tree.clone();
+                c.diff = compare(r, &full);
+            }
+            Err(e) => c.status = Status::Unreadable(e.to_string()),
+        }
     }
     c
 }
