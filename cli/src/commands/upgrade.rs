@@ -50,10 +50,19 @@ pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
     }
     require_installed(&lock, &refs, &root_path)?;
     if lock.packs.is_empty() {
-        ctx.say(&format!(
-            "no packs installed in {}: nothing to upgrade",
-            root_path.display()
-        ));
+        if ctx.json {
+            crate::output::print_json(&serde_json::json!({
+                "root": root_path,
+                "installed": [],
+                "unchanged": [],
+                "removed": [],
+            }));
+        } else {
+            ctx.say(&format!(
+                "no packs installed in {}: nothing to upgrade",
+                root_path.display()
+            ));
+        }
         return Ok(());
     }
     for r in &refs {
