@@ -121,6 +121,10 @@ impl GitIndex {
             }
             _ => Vec::new(),
         };
+        // gix asks for the local time zone when it writes the fetched refs,
+        // and the first such query reads the whole time zone database; it
+        // is read here on the side instead, while the fetch starts.
+        std::thread::spawn(gix::date::Time::now_local_or_utc);
         let fetched = {
             let url = url.clone();
             let repo_dir = repo_dir.clone();
@@ -379,7 +383,15 @@ fn clone_or_fetch(
         None => {
             let _ = std::fs::remove_dir_all(dir);
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            gix::init(dir).map_err(err)?
+            // Nothing is ever checked out, so the file system need not be
+            // probed for what a checkout could do (symlinks, executable bit).
+            let options = gix::create::Options {
+                fs_capabilities: Some(gix::fs::Capabilities::default()),
+                ..Default::default()
+            };
+            gix::ThreadSafeRepository::init(dir, gix::create::Kind::WithWorktree, options)
+                .map_err(err)?
+                .to_thread_local()
         }
     };
     let outcome = match fetch(&mut repo, url, setup) {
