@@ -6,7 +6,10 @@
 #   2. a no-op `knap update` of 5 HTTP registries (all revalidated in
 #      parallel: one conditional request each, 304, no body) against curl
 #      fetching the same 5 files.
-# Everything lives in tmpfs (/dev/shm). Prints best-of-BENCH_RUNS times.
+# Everything lives in tmpfs (/dev/shm). The commands compared are run in
+# turns (one run of each per round, BENCH_RUNS rounds), so that load from
+# other work on the machine falls on all of them alike; prints the median
+# and the best of the runs, and ratios of medians.
 # Env: KNAP=path/to/knap (skips the release build), BENCH_RUNS (default 5),
 # BENCH_ENTRIES (default 10000). Needs git, curl and python3.
 set -euo pipefail
@@ -27,21 +30,21 @@ cleanup() {
 trap cleanup EXIT
 unset KNAP_CONFIG KNAP_CACHE_DIR XDG_CONFIG_HOME XDG_CACHE_HOME
 
-now() { echo "$EPOCHREALTIME"; }
-# best OUTVAR CMD...: runs CMD (after running $SETUP, untimed) RUNS times.
-best() {
-    local var=$1; shift
-    local b=
-    for _ in $(seq "$RUNS"); do
-        eval "$SETUP"
-        local t0 t1 d
-        t0=$(now)
-        "$@" >/dev/null 2>"$W/last.err" || { cat "$W/last.err" >&2; exit 1; }
-        t1=$(now)
-        d=$(python3 -c "print(f'{$t1-$t0:.3f}')")
-        if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $d < $b else 1)"; then b=$d; fi
-    done
-    printf -v "$var" '%s' "$b"
+# timed OUTVAR SETUP CMD...: runs SETUP (untimed), then CMD; appends the
+# seconds CMD took to the array OUTVAR.
+timed() {
+    local -n out=$1
+    local setup=$2
+    shift 2
+    eval "$setup"
+    local t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>"$W/last.err" || { cat "$W/last.err" >&2; exit 1; }
+    local t1=$EPOCHREALTIME
+    out+=("$(python3 -c "print(f'{$t1-$t0:.4f}')")")
+}
+# pick median|best TIMES...
+pick() {
+    python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[2:]]; print(f'{(statistics.median(v) if sys.argv[1]==\"median\" else min(v)):.3f}')" "$@"
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
@@ -76,11 +79,14 @@ git clone -q --bare "$W/src" "$W/index.git"
 SIZE=$(stat -c %s "$W/src/index.json")
 URL="file://$W/index.git"
 
-SETUP='rm -rf "$W/k" "$W/g"; mkdir -p "$W/k"; KNAP_CONFIG=$W/k/c.toml KNAP_CACHE_DIR=$W/k/cache "$KNAP" -q registry add bench "git+$URL"'
-export W KNAP
-best T_KNAP_GIT env KNAP_CONFIG="$W/k/c.toml" KNAP_CACHE_DIR="$W/k/cache" "$KNAP" -q update
-best T_GIT git clone -q --depth 1 "$URL" "$W/g"
-best T_GIT_NC git clone -q --depth 1 --no-checkout "$URL" "$W/g"
+KNAP_SETUP='rm -rf "$W/k"; mkdir -p "$W/k"; KNAP_CONFIG=$W/k/c.toml KNAP_CACHE_DIR=$W/k/cache "$KNAP" -q registry add bench "git+$URL"'
+GIT_SETUP='rm -rf "$W/g"'
+R_KNAP_GIT=(); R_GIT=(); R_GIT_NC=()
+for _ in $(seq "$RUNS"); do
+    timed R_KNAP_GIT "$KNAP_SETUP" env KNAP_CONFIG="$W/k/c.toml" KNAP_CACHE_DIR="$W/k/cache" "$KNAP" -q update
+    timed R_GIT "$GIT_SETUP" git clone -q --depth 1 "$URL" "$W/g"
+    timed R_GIT_NC "$GIT_SETUP" git clone -q --depth 1 --no-checkout "$URL" "$W/g"
+done
 
 echo "== 5 HTTP registries (python3 http.server, Last-Modified / If-Modified-Since)" >&2
 SRC_INDEX=$ROOT/../shared/corpus/attune/index.json
@@ -99,28 +105,36 @@ KNAP_CONFIG=$W/h/c.toml KNAP_CACHE_DIR=$W/h/cache "$KNAP" -q update
 KNAP_CONFIG=$W/h/c.toml KNAP_CACHE_DIR=$W/h/cache "$KNAP" -q update
 NOOP_REQS=$(grep -c '"GET ' "$W/http.log" || true)
 NOOP_304=$(grep -c '" 304 ' "$W/http.log" || true)
-SETUP=':'
 URLS=()
 for i in 1 2 3 4 5; do URLS+=("http://127.0.0.1:$PORT/r$i/index.json"); done
-best T_KNAP_NOOP env KNAP_CONFIG="$W/h/c.toml" KNAP_CACHE_DIR="$W/h/cache" "$KNAP" -q update
 CURL_OUT=()
 for u in "${URLS[@]}"; do CURL_OUT+=(-o /dev/null "$u"); done
-best T_CURL curl -s "${CURL_OUT[@]}"
-best T_CURL_PAR curl -s --parallel "${CURL_OUT[@]}"
+R_KNAP_NOOP=(); R_CURL=(); R_CURL_PAR=()
+for _ in $(seq "$RUNS"); do
+    timed R_KNAP_NOOP : env KNAP_CONFIG="$W/h/c.toml" KNAP_CACHE_DIR="$W/h/cache" "$KNAP" -q update
+    timed R_CURL : curl -s "${CURL_OUT[@]}"
+    timed R_CURL_PAR : curl -s --parallel "${CURL_OUT[@]}"
+done
 HTTP_SIZE=$(stat -c %s "$SRC_INDEX")
 
+for v in KNAP_GIT GIT GIT_NC KNAP_NOOP CURL CURL_PAR; do
+    declare -n runs="R_$v"
+    printf -v "M_$v" '%s' "$(pick median "${runs[@]}")"
+    printf -v "B_$v" '%s' "$(pick best "${runs[@]}")"
+done
+
 cat <<OUT
-git index: $ENTRIES entries, index.json $SIZE bytes, over file://
-| measurement | best of $RUNS (s) | knap ÷ this |
-|---|---:|---:|
-| cold knap update (gix shallow clone + validate + cache) | $T_KNAP_GIT | 1.00 |
-| git clone --depth 1 | $T_GIT | $(ratio "$T_KNAP_GIT" "$T_GIT") |
-| git clone --depth 1 --no-checkout | $T_GIT_NC | $(ratio "$T_KNAP_GIT" "$T_GIT_NC") |
+git index: $ENTRIES entries, index.json $SIZE bytes, over file://; $RUNS rounds
+| measurement | median (s) | best (s) | knap ÷ this (medians) |
+|---|---:|---:|---:|
+| cold knap update (gix shallow clone + validate + cache) | $M_KNAP_GIT | $B_KNAP_GIT | 1.00 |
+| git clone --depth 1 | $M_GIT | $B_GIT | $(ratio "$M_KNAP_GIT" "$M_GIT") |
+| git clone --depth 1 --no-checkout | $M_GIT_NC | $B_GIT_NC | $(ratio "$M_KNAP_GIT" "$M_GIT_NC") |
 
 5 HTTP registries, index.json $HTTP_SIZE bytes each; no-op update sent $NOOP_REQS requests, $NOOP_304 answered 304
-| measurement | best of $RUNS (s) | knap ÷ this |
-|---|---:|---:|
-| no-op knap update (5 conditional GETs in parallel) | $T_KNAP_NOOP | 1.00 |
-| curl, 5 full downloads, one process | $T_CURL | $(ratio "$T_KNAP_NOOP" "$T_CURL") |
-| curl --parallel, 5 full downloads | $T_CURL_PAR | $(ratio "$T_KNAP_NOOP" "$T_CURL_PAR") |
+| measurement | median (s) | best (s) | knap ÷ this (medians) |
+|---|---:|---:|---:|
+| no-op knap update (5 conditional GETs in parallel) | $M_KNAP_NOOP | $B_KNAP_NOOP | 1.00 |
+| curl, 5 full downloads, one process | $M_CURL | $B_CURL | $(ratio "$M_KNAP_NOOP" "$M_CURL") |
+| curl --parallel, 5 full downloads | $M_CURL_PAR | $B_CURL_PAR | $(ratio "$M_KNAP_NOOP" "$M_CURL_PAR") |
 OUT
