@@ -91,6 +91,9 @@ pub enum Fetched {
 pub enum FetchError {
     #[error("{url}: {message}")]
     Network { url: String, message: String },
+    /// A redirect the policy refuses (see [`client_builder`]); not retried.
+    #[error("{url}: {message}")]
+    Redirect { url: String, message: String },
     #[error("{url}: the server answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error(
@@ -163,9 +166,13 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        let net = |e: reqwest::Error| FetchError::Network {
-            url: url.to_string(),
-            message: describe(&e),
+        let net = |e: reqwest::Error| {
+            let (url, message) = (url.to_string(), describe(&e));
+            if e.is_redirect() {
+                FetchError::Redirect { url, message }
+            } else {
+                FetchError::Network { url, message }
+            }
         };
         let mut req = self
             .client
@@ -253,11 +260,13 @@ fn build_client(
         .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
 }
 
-/// A reqwest client builder with knap's policy for one registry: no
-/// redirect to plain http (unless `allow_http` or loopback) or to another
-/// scheme, at most 10 redirects, knap's user agent, the connect and read
-/// timeouts, and the extra CA roots. Index fetches add a total timeout;
-/// archive downloads, which may be large, do not.
+/// A reqwest client builder with knap's policy for one registry: unless
+/// `allow_http`, no redirect from https to plain http (not even to a
+/// loopback host: that would be a downgrade) and none to plain http on
+/// another host than a loopback one; no redirect to another scheme; at
+/// most 10 redirects; knap's user agent, the connect and read timeouts,
+/// and the extra CA roots. Index fetches add a total timeout; archive
+/// downloads, which may be large, do not.
 pub(crate) fn client_builder(
     settings: &HttpSettings,
     allow_http: bool,
@@ -265,7 +274,14 @@ pub(crate) fn client_builder(
 ) -> Result<reqwest::ClientBuilder, FetchError> {
     let redirect = reqwest::redirect::Policy::custom(move |attempt| {
         let u = attempt.url();
-        if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
+        // `previous` starts with the URL first requested.
+        let from_https = attempt.previous().iter().any(|p| p.scheme() == "https");
+        if u.scheme() == "http" && !allow_http && from_https {
+            let msg = format!(
+                "refusing a redirect from https to plain http: {u}; the server should redirect to https (or add the registry with --allow-http if plain http is intended)"
+            );
+            attempt.error(msg)
+        } else if u.scheme() == "http" && !allow_http && !knap_schema::urls::is_loopback(u) {
             let msg = format!("refusing a redirect to plain http: {u}");
             attempt.error(msg)
         } else if !matches!(u.scheme(), "http" | "https") {
