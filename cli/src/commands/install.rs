@@ -21,7 +21,9 @@ use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
-use knap_schema::urls::{RegistryLocation, SourcePolicy, resolve_source_url};
+use knap_schema::urls::{
+    RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
+};
 use serde_json::json;
 use url::Url;
 
@@ -813,23 +815,43 @@ fn entry_sources(cfg: &RegistryConfig, e: &Entry) -> Vec<Source> {
     let policy = SourcePolicy {
         allow_http: cfg.allow_http,
     };
+    let git_hosted = matches!(
+        RegistryLocation::parse(&cfg.url, cfg.allow_http),
+        Ok(RegistryLocation::Git(_))
+    );
     e.install_sources
         .iter()
-        .map(|s| match resolve_source_url(&base, s.url(), policy) {
-            Err(m) => Source::Refused(format!("{} source `{}`: {m}", s.kind(), s.url())),
-            Ok(url) => match s {
-                InstallSource::Archive(a) => Source::Archive {
-                    url,
-                    checksum: a.checksum.clone(),
-                },
-                InstallSource::Git(g) => Source::Git {
-                    url,
-                    commit: g.git_ref.clone(),
-                    checksum: g.checksum.clone(),
-                },
-            },
+        .map(|s| {
+            if git_hosted && classify_source_url(s.url()) == Ok(SourceUrlKind::Relative) {
+                // The repository URL is not a web location of its files.
+                return Source::Refused(format!(
+                    "{} source `{}`: a relative URL in a git-hosted index has no location to download from; add the registry by the https:// or sparse+https:// URL of its published site instead (`knap-index build`), or list absolute URLs",
+                    s.kind(),
+                    s.url()
+                ));
+            }
+            source_of(&base, s, policy)
         })
         .collect()
+}
+
+/// One install source resolved against `base` and checked against the
+/// registry's URL policy.
+fn source_of(base: &Url, s: &InstallSource, policy: SourcePolicy) -> Source {
+    match resolve_source_url(base, s.url(), policy) {
+        Err(m) => Source::Refused(format!("{} source `{}`: {m}", s.kind(), s.url())),
+        Ok(url) => match s {
+            InstallSource::Archive(a) => Source::Archive {
+                url,
+                checksum: a.checksum.clone(),
+            },
+            InstallSource::Git(g) => Source::Git {
+                url,
+                commit: g.git_ref.clone(),
+                checksum: g.checksum.clone(),
+            },
+        },
+    }
 }
 
 fn checksum_of(s: &LockedSource) -> Option<&str> {

@@ -179,3 +179,44 @@ fn an_archive_over_the_download_limit_is_refused_with_exit_4() {
     assert!(!root.join("knap.lock").exists());
     assert_eq!(archive_requests(&server), 1);
 }
+
+#[test]
+fn a_relative_source_in_a_git_hosted_index_is_refused_with_what_to_do() {
+    let repo = tempfile::tempdir().unwrap();
+    let (mut core, core_dir) = publish(repo.path(), repo.path(), "core", "1.0.0", &[]);
+    let relative = core["install_sources"][0].clone();
+    let absolute = url::Url::from_file_path(repo.path().join(relative["url"].as_str().unwrap()))
+        .unwrap()
+        .to_string();
+    write_json(
+        &repo.path().join("index.json"),
+        &index("Git", vec![core.clone()]),
+    );
+    crate::git(repo.path(), &["init", "-q"]);
+    crate::git(repo.path(), &["add", "."]);
+    crate::git(repo.path(), &["commit", "-q", "-m", "index"]);
+    let url = format!(
+        "git+{}",
+        url::Url::from_directory_path(repo.path()).unwrap()
+    );
+    let k = Knap::new();
+    k.run(&["registry", "add", "g", &url]).ok();
+    let root = k.dir.path().join("root");
+    let o = k.run(&["--root", s(&root), "install", "core"]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains("git-hosted index") && o.stderr.contains("sparse+https://"),
+        "{}",
+        o.stderr
+    );
+    assert!(!root.join("core").exists());
+
+    // With an absolute source after it, that one is used.
+    core["install_sources"] = json!([relative, {"type": "archive", "url": absolute,
+        "checksum": relative["checksum"]}]);
+    write_json(&repo.path().join("index.json"), &index("Git", vec![core]));
+    crate::git(repo.path(), &["commit", "-q", "-am", "absolute source"]);
+    k.run(&["update"]).ok();
+    k.run(&["--root", s(&root), "install", "core"]).ok();
+    assert_eq!(digest(&root.join("core")), digest(&core_dir));
+}
