@@ -8,9 +8,11 @@
 //! `knap.lock`: each pack's dependencies on other packs, against what is
 //! installed.
 //!
-//! A runtime is probed by running its `--version` (`python3 --version`,
-//! `node --version`, `st2 --version`, ...) once per run, all in parallel,
-//! each with a timeout. Probes are cached in `<cache>/doctor/probes.json`,
+//! A runtime knap knows is probed by running its version flag
+//! (`python3 --version`, `node --version`, `st2 --version`, `go version`,
+//! ...) once per run, all in parallel, each with a timeout; any other name
+//! is only looked for on PATH (a pack's metadata never makes knap run an
+//! arbitrary program). Probes are cached in `<cache>/doctor/probes.json`,
 //! keyed by the executable found on `PATH` (its resolved path, size and
 //! modification time) and kept a day; `--refresh` probes again.
 
@@ -48,42 +50,43 @@ struct Tool {
     name: String,
     /// Executables to look for on PATH, in order.
     commands: Vec<String>,
-    /// Whether it has a meaningful `--version`.
-    versioned: bool,
+    /// The arguments that make it print its version; `None`: it is only
+    /// looked for on PATH, never run.
+    version_args: Option<Vec<&'static str>>,
 }
 
 impl Tool {
-    fn new(name: &str, commands: &[&str]) -> Self {
+    fn new(name: &str, commands: &[&str], version_args: Option<&[&'static str]>) -> Self {
         Self {
             name: name.to_owned(),
             commands: commands.iter().map(|c| c.to_string()).collect(),
-            versioned: true,
+            version_args: version_args.map(<[_]>::to_vec),
         }
     }
 }
 
+const DASH_VERSION: Option<&[&str]> = Some(&["--version"]);
+
 /// The tool for a runtime name as packs write it; `None` for `native`
-/// (native executables need no runtime).
+/// (native executables need no runtime). Only runtimes knap knows are run
+/// (with their version flag): a name it does not know is only looked for on
+/// PATH, since running an arbitrary program a pack names is not a check.
 fn tool_for(runtime: &str) -> Option<Tool> {
     let r = runtime.to_ascii_lowercase();
     Some(match r.as_str() {
         "native" | "binary" => return None,
-        "python" | "python3" => Tool::new("python3", &["python3", "python"]),
-        "python2" => Tool::new("python2", &["python2"]),
-        "node" | "nodejs" => Tool::new("node", &["node", "nodejs"]),
-        "shell" | "sh" => Tool {
-            name: "sh".into(),
-            commands: vec!["sh".into()],
-            versioned: false,
-        },
-        "stackstorm" | "st2" => Tool::new("st2", &["st2"]),
-        "attune" => Tool::new("attune", &["attune"]),
-        "golang" | "go" => Tool {
-            name: "go".into(),
-            commands: vec!["go".into()],
-            versioned: true,
-        },
-        other => Tool::new(other, &[other]),
+        "python" | "python3" => Tool::new("python3", &["python3", "python"], DASH_VERSION),
+        "python2" => Tool::new("python2", &["python2"], DASH_VERSION),
+        "node" | "nodejs" => Tool::new("node", &["node", "nodejs"], DASH_VERSION),
+        "shell" | "sh" => Tool::new("sh", &["sh"], None),
+        "stackstorm" | "st2" => Tool::new("st2", &["st2"], DASH_VERSION),
+        "attune" => Tool::new("attune", &["attune"], DASH_VERSION),
+        "golang" | "go" => Tool::new("go", &["go"], Some(&["version"])),
+        "java" => Tool::new("java", &["java"], Some(&["-version"])),
+        "ruby" | "perl" | "bash" | "php" | "pwsh" | "dotnet" | "docker" | "git" => {
+            Tool::new(&r, &[r.as_str()], DASH_VERSION)
+        }
+        other => Tool::new(other, &[other], None),
     })
 }
 
@@ -500,6 +503,13 @@ fn evaluate(n: &Need, probes: &BTreeMap<String, Probe>, lock: &Lockfile) -> Row 
         .and_then(|v| semver::Version::parse(v).ok());
     row.status = match (&n.want, version) {
         (Want::Present, _) => Status::Ok,
+        (_, None) if tool.version_args.is_none() => {
+            row.detail = Some(format!(
+                "found, but knap does not run programs it does not know to read a version; check `{}` by hand",
+                n.text
+            ));
+            Status::Unknown
+        }
         (_, None) => {
             row.detail
                 .get_or_insert_with(|| "no version in its --version output".into());
@@ -584,10 +594,10 @@ fn probe(tool: &Tool, cached: Option<Probe>) -> Probe {
     let Some(exe) = found else {
         return p;
     };
-    if !tool.versioned {
+    let Some(args) = &tool.version_args else {
         return p;
-    }
-    match run_version(&exe) {
+    };
+    match run_version(&exe, args) {
         Ok(text) => {
             p.output = text
                 .lines()
@@ -602,15 +612,16 @@ fn probe(tool: &Tool, cached: Option<Probe>) -> Probe {
     p
 }
 
-/// `EXE --version`'s stdout and stderr, within the timeout.
-fn run_version(exe: &Path) -> Result<String, String> {
+/// `EXE ARGS`' stdout and stderr (the version), within the timeout.
+fn run_version(exe: &Path, args: &[&str]) -> Result<String, String> {
+    let what = format!("{} {}", exe.display(), args.join(" "));
     let mut child = Command::new(exe)
-        .arg("--version")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {} --version: {e}", exe.display()))?;
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let out = std::thread::spawn(move || {
@@ -631,13 +642,12 @@ fn run_version(exe: &Path) -> Result<String, String> {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "{} --version did not finish within {} s",
-                    exe.display(),
+                    "{what} did not finish within {} s",
                     PROBE_TIMEOUT.as_secs()
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("{}: {e}", exe.display())),
+            Err(e) => return Err(format!("{what}: {e}")),
         }
     }
     let mut text = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();

@@ -33,12 +33,14 @@ fn machine_version(cmd: &str) -> Option<semver::Version> {
     Some(semver::Version::new(parts[0], parts[1], parts[2]))
 }
 
+/// An executable `name` in `dir` that prints `name version VERSION` and
+/// leaves `name.ran` beside itself whenever it runs.
 fn write_tool(dir: &Path, name: &str, version: &str) {
     use std::os::unix::fs::PermissionsExt;
     let p = dir.join(name);
     std::fs::write(
         &p,
-        format!("#!/bin/sh\necho \"{name} version {version}\"\n"),
+        format!("#!/bin/sh\ntouch \"$0.ran\"\necho \"{name} version {version}\"\n"),
     )
     .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -81,11 +83,15 @@ fn doctor_checks_runtimes_and_versions_against_this_machine_and_caches_probes() 
         "nodepack",
         "1.0.0",
         &["attunestyle@^1"],
-        "runtime_deps:\n  - nodejs>=18\n  - knap-no-such-runtime\n  - mytool>=1.3\n",
+        "runtime_deps:\n  - nodejs>=18\n  - knap-no-such-runtime\n  - ruby>=3.3\n  - mytool>=1.3\n",
         &[],
     );
     let mut k = site.knap();
+    // `ruby` (a runtime knap knows: it runs `ruby --version`) and `mytool`
+    // (one it does not: it only looks for it) are scripts of the test, ahead
+    // of everything else on knap's PATH.
     let bin = tempfile::tempdir().unwrap();
+    write_tool(bin.path(), "ruby", "3.2.9");
     write_tool(bin.path(), "mytool", "1.2.9");
     k.set(
         "PATH",
@@ -152,7 +158,13 @@ fn doctor_checks_runtimes_and_versions_against_this_machine_and_caches_probes() 
     assert_eq!(status("shell"), "ok");
     assert_eq!(status("native"), "ok");
     assert_eq!(status("knap-no-such-runtime"), "missing");
-    assert_eq!(status("mytool>=1.3"), "not met", "1.2.9 < 1.3");
+    assert_eq!(status("ruby>=3.3"), "not met", "3.2.9 < 3.3");
+    assert_eq!(status("mytool>=1.3"), "unknown");
+    assert!(
+        !bin.path().join("mytool.ran").exists(),
+        "a program knap does not know is never run"
+    );
+    assert!(bin.path().join("ruby.ran").exists());
     match machine_version("node") {
         Some(v) => assert_eq!(
             status("nodejs>=18"),
@@ -197,22 +209,24 @@ fn doctor_checks_runtimes_and_versions_against_this_machine_and_caches_probes() 
             .values()
             .all(|p| p["cached"] == true)
     );
-    write_tool(bin.path(), "mytool", "1.30.0");
-    let changed = at(&k, &root, &["doctor", "--json"]).json();
-    assert_eq!(changed["probes"]["mytool"]["cached"], false);
-    assert_eq!(changed["probes"]["mytool"]["version"], "1.30.0");
-    assert_eq!(changed["probes"]["python3"]["cached"], true);
-    assert_eq!(
-        check(&changed, "nodepack", "runtime_deps")["pack"],
-        "nodepack"
+    std::fs::remove_file(bin.path().join("ruby.ran")).unwrap();
+    at(&k, &root, &["doctor", "--json"]);
+    assert!(
+        !bin.path().join("ruby.ran").exists(),
+        "a cached probe runs nothing"
     );
-    let mytool = changed["checks"]
+    write_tool(bin.path(), "ruby", "3.30.0");
+    let changed = at(&k, &root, &["doctor", "--json"]).json();
+    assert_eq!(changed["probes"]["ruby"]["cached"], false);
+    assert_eq!(changed["probes"]["ruby"]["version"], "3.30.0");
+    assert_eq!(changed["probes"]["python3"]["cached"], true);
+    let ruby = changed["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["requirement"] == "mytool>=1.3")
+        .find(|c| c["requirement"] == "ruby>=3.3")
         .unwrap();
-    assert_eq!(mytool["status"], "ok");
+    assert_eq!(ruby["status"], "ok");
     let fresh = at(&k, &root, &["doctor", "--json", "--refresh"]).json();
     assert!(
         fresh["probes"]
