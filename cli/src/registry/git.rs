@@ -421,6 +421,15 @@ fn fetch(
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
     // Reflog entries need a committer; the user may have none configured.
     repo.committer_or_set_generic_fallback().map_err(err)?;
+    // The pack of an index holds a handful of objects: indexing it on one
+    // thread does the same work without the other threads' busy waiting.
+    {
+        let mut config = repo.config_snapshot_mut();
+        config
+            .set_value(&gix::config::tree::Pack::THREADS, "1")
+            .map_err(err)?;
+        config.commit().map_err(err)?;
+    }
     let remote = repo
         .remote_at(url)
         .map_err(err)?
