@@ -11,9 +11,11 @@
 //! A bare name is always a registry ref: a directory or archive is written
 //! as a path (`./hello`, `/srv/packs/hello`, `hello-1.0.0.tar.gz`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
+use knap_resolver::Candidates;
 use knap_schema::Dependency;
 use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};
@@ -22,6 +24,7 @@ use knap_schema::urls::is_loopback;
 use url::Url;
 
 use crate::error::{Kind, KnapError};
+use crate::index_set::Provided;
 use crate::registry::git::GitHttp;
 use crate::sources::archive::{self, Downloader};
 use crate::sources::{SourceError, git, inspect, path};
@@ -324,6 +327,45 @@ async fn fetch_archive(
         url: url.to_string(),
         checksum,
     })
+}
+
+/// The candidates the resolver sees: a direct pack (named on the command
+/// line, or kept from the lock) is the only candidate for its ref; every
+/// other ref comes from the registries' index lookups.
+pub struct WithPinned<'a> {
+    pub registries: &'a BTreeMap<String, Option<Provided>>,
+    pub pinned: &'a BTreeMap<String, Entry>,
+}
+
+impl Candidates for WithPinned<'_> {
+    type Error = std::convert::Infallible;
+
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+        if let Some(e) = self.pinned.get(pack_ref) {
+            return Ok(vec![e.clone()]);
+        }
+        Ok(self
+            .registries
+            .get(pack_ref)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.entries.clone())
+            .unwrap_or_default())
+    }
+}
+
+/// What to ask the registries for: the `wanted` refs and the dependencies
+/// of the pinned packs, but not the pinned refs themselves. Sorted, once
+/// each.
+pub fn refs_to_look_up<'a>(
+    wanted: impl IntoIterator<Item = &'a String>,
+    pinned: &BTreeMap<String, Entry>,
+) -> Vec<String> {
+    let mut refs: BTreeSet<String> = wanted.into_iter().cloned().collect();
+    for e in pinned.values() {
+        refs.extend(crate::index_set::dependency_refs(e));
+    }
+    refs.retain(|r| !pinned.contains_key(r));
+    refs.into_iter().collect()
 }
 
 /// The resolver's view of a pack read from its manifest.

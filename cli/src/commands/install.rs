@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use indicatif::MultiProgress;
 use knap_installer::InstallRoot;
-use knap_resolver::{Candidates, ResolveError};
+use knap_resolver::ResolveError;
 use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
@@ -30,7 +30,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use crate::error::{Kind, KnapError};
-use crate::index_set::{IndexSet, Provided};
+use crate::index_set::IndexSet;
 use crate::registry::git::GitHttp;
 use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
 use crate::sources::{SourceError, archive, git};
@@ -162,30 +162,6 @@ struct Staged {
 struct Shared {
     store: archive::Store,
     multi: Option<MultiProgress>,
-}
-
-/// The candidates the resolver sees: a direct pack (named on the command
-/// line, or kept from the lock) is the only candidate for its ref; every
-/// other ref comes from the registries' index lookups.
-struct Fetched<'a> {
-    registries: &'a BTreeMap<String, Option<Provided>>,
-    pinned: &'a BTreeMap<String, Entry>,
-}
-
-impl Candidates for Fetched<'_> {
-    type Error = std::convert::Infallible;
-
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
-        if let Some(e) = self.pinned.get(pack_ref) {
-            return Ok(vec![e.clone()]);
-        }
-        Ok(self
-            .registries
-            .get(pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.entries.clone())
-            .unwrap_or_default())
-    }
 }
 
 /// Staging directories of direct packs, removed on every early return.
@@ -333,23 +309,11 @@ pub(crate) async fn run_with(
     for (r, s) in &staged_direct {
         pinned.insert(r.clone(), s.entry.clone());
     }
-    let mut refs: BTreeSet<String> = requested
-        .keys()
-        .filter(|r| !pinned.contains_key(*r))
-        .cloned()
-        .collect();
-    for e in pinned.values() {
-        refs.extend(
-            crate::index_set::dependency_refs(e)
-                .into_iter()
-                .filter(|r| !pinned.contains_key(r)),
-        );
-    }
+    let refs = direct::refs_to_look_up(requested.keys(), &pinned);
     let provided = if refs.is_empty() {
         BTreeMap::new()
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        let refs: Vec<String> = refs.into_iter().collect();
         set.lookup_with_dependencies(&refs).await?
     };
     let options = knap_resolver::Options {
@@ -357,7 +321,7 @@ pub(crate) async fn run_with(
         upgrade,
         no_deps: args.no_deps,
     };
-    let candidates = Fetched {
+    let candidates = direct::WithPinned {
         registries: &provided,
         pinned: &pinned,
     };

@@ -6,38 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use knap_resolver::{Candidates, Upgrade};
+use knap_resolver::Upgrade;
 use knap_schema::Dependency;
 use knap_schema::index::Entry;
 use knap_schema::lock::Lockfile;
 use serde_json::json;
 
 use super::Ctx;
+use super::direct::WithPinned;
 use super::installed::{lock_of, open_for_reading, refresh};
 use crate::index_set::{IndexSet, Provided};
-
-/// The candidates of a resolution: locked direct packs are their own only
-/// candidate, every other ref comes from the registries.
-pub struct Available<'a> {
-    pub provided: &'a BTreeMap<String, Option<Provided>>,
-    pub pinned: BTreeMap<String, Entry>,
-}
-
-impl Candidates for Available<'_> {
-    type Error = std::convert::Infallible;
-
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
-        if let Some(e) = self.pinned.get(pack_ref) {
-            return Ok(vec![e.clone()]);
-        }
-        Ok(self
-            .provided
-            .get(pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.entries.clone())
-            .unwrap_or_default())
-    }
-}
 
 /// One row of the report.
 struct Row {
@@ -91,9 +69,9 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let set = IndexSet::open(&ctx.config, &ctx.env, None)?;
     refresh(ctx, &set).await?;
     let (provided, pinned) = lookup(&set, &lock).await?;
-    let candidates = Available {
-        provided: &provided,
-        pinned,
+    let candidates = WithPinned {
+        registries: &provided,
+        pinned: &pinned,
     };
     let (wanted, resolution_error) = match resolve_upgrade(&candidates, &lock) {
         Ok(w) => (w, None),
@@ -189,22 +167,12 @@ pub async fn lookup(
         .filter(|p| p.registry.is_none())
         .map(|p| (p.pack_ref.clone(), super::direct::entry_of_locked(p)))
         .collect();
-    let mut refs: Vec<String> = lock
-        .requested
-        .keys()
-        .chain(lock.packs.iter().map(|p| &p.pack_ref))
-        .filter(|r| !pinned.contains_key(*r))
-        .cloned()
-        .collect();
-    for e in pinned.values() {
-        refs.extend(
-            crate::index_set::dependency_refs(e)
-                .into_iter()
-                .filter(|r| !pinned.contains_key(r)),
-        );
-    }
-    refs.sort();
-    refs.dedup();
+    let refs = super::direct::refs_to_look_up(
+        lock.requested
+            .keys()
+            .chain(lock.packs.iter().map(|p| &p.pack_ref)),
+        &pinned,
+    );
     let provided = if refs.is_empty() {
         BTreeMap::new()
     } else {
@@ -215,7 +183,7 @@ pub async fn lookup(
 
 /// The version of each ref that `knap upgrade` (everything) would choose.
 fn resolve_upgrade(
-    candidates: &Available<'_>,
+    candidates: &WithPinned<'_>,
     lock: &Lockfile,
 ) -> Result<BTreeMap<String, String>, String> {
     let roots: Vec<Dependency> = lock

@@ -89,19 +89,7 @@ fn fetch(
             .configure_remote(move |r| {
                 r.with_refspecs([spec.as_str()], gix::remote::Direction::Fetch)
             })
-            .configure_connection({
-                let setup = setup();
-                move |conn| {
-                    let opts = setup
-                        .options(conn.remote().repo())
-                        .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
-                    if let Some(o) = opts {
-                        conn.set_transport_options(o);
-                    }
-                    conn.set_credentials(no_prompt);
-                    Ok(())
-                }
-            })
+            .configure_connection(connection(setup()))
             .fetch_only(gix::progress::Discard, &interrupt)
             .map_err(err)?;
         repo.find_commit(id).map_err(err)?;
@@ -126,22 +114,32 @@ fn fetch(
                 gix::remote::Direction::Fetch,
             )
         })
-        .configure_connection({
-            let setup = setup();
-            move |conn| {
-                let opts = setup
-                    .options(conn.remote().repo())
-                    .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
-                if let Some(o) = opts {
-                    conn.set_transport_options(o);
-                }
-                conn.set_credentials(no_prompt);
-                Ok(())
-            }
-        })
+        .configure_connection(connection(setup()))
         .fetch_only(gix::progress::Discard, &interrupt)
         .map_err(err)?;
     Ok(repo)
+}
+
+type Connection<'a, 'b, 'c> = gix::remote::Connection<
+    'a,
+    'b,
+    'c,
+    Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>,
+>;
+
+/// Sets up a clone's connection: the transport options (extra roots, the
+/// token) and no credential prompts.
+fn connection(setup: TransportSetup) -> impl FnMut(&mut Connection<'_, '_, '_>) -> gix::Result {
+    move |conn| {
+        let opts = setup
+            .options(conn.remote().repo())
+            .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
+        if let Some(o) = opts {
+            conn.set_transport_options(o);
+        }
+        conn.set_credentials(no_prompt);
+        Ok(())
+    }
 }
 
 fn write_tree(
