@@ -145,19 +145,24 @@ fn relative_path(root: &Path, full: &Path) -> Result<String, DigestError> {
     Ok(out)
 }
 
+/// True when a regular file has other names (a hard link), which a pack
+/// may not hold.
 #[cfg(unix)]
-fn hard_linked(meta: &std::fs::Metadata) -> bool {
+pub fn hard_linked(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
     meta.nlink() > 1
 }
 
+/// True when a regular file has other names (never known off Unix).
 #[cfg(not(unix))]
-fn hard_linked(_meta: &std::fs::Metadata) -> bool {
+pub fn hard_linked(_meta: &std::fs::Metadata) -> bool {
     false
 }
 
+/// What a file that is neither a regular file, a directory nor a link is,
+/// in words for an error message.
 #[cfg(unix)]
-fn special_kind(ft: &std::fs::FileType) -> &'static str {
+pub fn special_kind(ft: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_fifo() {
         "FIFO"
@@ -170,8 +175,9 @@ fn special_kind(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// What a special file is, in words (no detail off Unix).
 #[cfg(not(unix))]
-fn special_kind(_ft: &std::fs::FileType) -> &'static str {
+pub fn special_kind(_ft: &std::fs::FileType) -> &'static str {
     "special file"
 }
 

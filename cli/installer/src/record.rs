@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
+use knap_schema::digest::{hard_linked, special_kind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -311,36 +312,6 @@ fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
     files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     irregular.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, irregular))
-}
-
-#[cfg(unix)]
-fn hard_linked(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    meta.nlink() > 1
-}
-
-#[cfg(not(unix))]
-fn hard_linked(_meta: &std::fs::Metadata) -> bool {
-    false
-}
-
-#[cfg(unix)]
-fn special_kind(ft: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_fifo() {
-        "FIFO"
-    } else if ft.is_socket() {
-        "socket"
-    } else if ft.is_block_device() || ft.is_char_device() {
-        "device"
-    } else {
-        "special file"
-    }
-}
-
-#[cfg(not(unix))]
-fn special_kind(_ft: &std::fs::FileType) -> &'static str {
-    "special file"
 }
 
 /// What a worker produced for one file.
