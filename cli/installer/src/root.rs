@@ -637,29 +637,12 @@ impl InstallRoot {
     /// Removes every per-file record that `lock` does not name (all of them
     /// without a lock), and temp files.
     fn collect_records(&self, lock: Option<&Lockfile>) -> Result<(), RootError> {
-        let dir = self.files_dir();
-        let items = match fs::read_dir(&dir) {
-            Ok(i) => i,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io_err("list", &dir)(e)),
-        };
         let live: Vec<PathBuf> = lock
             .iter()
             .flat_map(|l| l.packs.iter())
             .map(|p| self.record_path(&p.pack_ref, &p.tree))
             .collect();
-        for item in items {
-            let path = item.map_err(io_err("list", &dir))?.path();
-            if !live.contains(&path) {
-                let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
-                if meta.is_dir() {
-                    fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
-                } else {
-                    remove_file(&path)?;
-                }
-            }
-        }
-        Ok(())
+        remove_entries(&self.files_dir(), |path| live.iter().any(|l| l == path))
     }
 
     /// Empties staging and trash and removes temp files.
@@ -867,6 +850,12 @@ fn write_atomic(path: &Path, bytes: &[u8], dir: &Path) -> Result<(), RootError> 
 
 /// Removes everything inside `dir` (which may not exist).
 fn clean_dir(dir: &Path) -> Result<(), RootError> {
+    remove_entries(dir, |_| false)
+}
+
+/// Removes every entry of `dir` (which may not exist) but those `keep`
+/// says to keep.
+fn remove_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<(), RootError> {
     let items = match fs::read_dir(dir) {
         Ok(i) => i,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -874,6 +863,9 @@ fn clean_dir(dir: &Path) -> Result<(), RootError> {
     };
     for item in items {
         let path = item.map_err(io_err("list", dir))?.path();
+        if keep(&path) {
+            continue;
+        }
         let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
         if meta.is_dir() {
             fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
