@@ -487,6 +487,40 @@ fn an_archive_that_does_not_match_its_checksum_exits_4() {
 }
 
 #[test]
+fn a_homepage_or_repository_that_is_not_a_web_address_is_shown_but_not_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    entries_registry(&reg, &[("alpha", "1.0.0"), ("beta", "1.0.0")]);
+    let alpha = reg.join("entries/alpha/1.0.0.json");
+    let mut e = read_json(&alpha);
+    e["homepage"] = json!("javascript:alert(1)");
+    e["repository"] = json!("data:text/html,x");
+    write(&alpha, serde_json::to_vec_pretty(&e).unwrap());
+    let beta = reg.join("entries/beta/1.0.0.json");
+    let mut e = read_json(&beta);
+    e["homepage"] = json!("https://beta.example/");
+    write(&beta, serde_json::to_vec_pretty(&e).unwrap());
+    let site = tmp.path().join("site");
+    let o = build(
+        &reg.join("entries"),
+        &site,
+        &["--name", "R", "--base-url", "https://r.example/"],
+    );
+    assert_exit(&o, 0);
+
+    let page = std::fs::read_to_string(site.join("p/alpha.html")).unwrap();
+    assert!(!page.contains("href=\"javascript"), "{page}");
+    assert!(!page.contains("href=\"data:text"), "{page}");
+    assert!(page.contains(r#"<span class="url">javascript:alert(1)</span>"#));
+    assert!(page.contains(r#"<span class="url">data:text&#x2f;html,x</span>"#));
+    let page = std::fs::read_to_string(site.join("p/beta.html")).unwrap();
+    assert!(
+        page.contains(r#"<a href="https:&#x2f;&#x2f;beta.example&#x2f;">"#),
+        "a web address is a link: {page}"
+    );
+}
+
+#[test]
 fn a_directory_that_is_not_a_built_site_is_not_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("docs");

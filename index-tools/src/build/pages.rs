@@ -90,8 +90,8 @@ struct PackView<'a> {
     author: &'a str,
     email: Option<&'a str>,
     license: &'a str,
-    homepage: Option<&'a str>,
-    repository: Option<&'a str>,
+    homepage: Option<LinkView<'a>>,
+    repository: Option<LinkView<'a>>,
     /// The newest version that is not yanked (the newest if all are).
     latest: &'a str,
     install: String,
@@ -103,6 +103,22 @@ struct PackView<'a> {
     /// The version shown as latest, whose contents the pack page lists.
     #[serde(skip)]
     newest: &'a Entry,
+}
+
+/// A URL a pack gives about itself (home page, repository): a link only
+/// when it is a web address. Validation accepts any absolute URL, and a
+/// `javascript:` or `data:` one must not become a link on the page.
+#[derive(Serialize)]
+struct LinkView<'a> {
+    url: &'a str,
+    linkable: bool,
+}
+
+impl<'a> LinkView<'a> {
+    fn new(url: &'a str) -> Self {
+        let linkable = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+        Self { url, linkable }
+    }
 }
 
 #[derive(Serialize)]
@@ -178,8 +194,8 @@ fn pack_view(versions: &[Entry]) -> PackView<'_> {
         author: &latest.author,
         email: latest.email.as_deref(),
         license: &latest.license,
-        homepage: latest.homepage.as_deref(),
-        repository: latest.repository.as_deref(),
+        homepage: latest.homepage.as_deref().map(LinkView::new),
+        repository: latest.repository.as_deref().map(LinkView::new),
         latest: &latest.version,
         install: format!("knap install {}", latest.pack_ref),
         search,
