@@ -37,7 +37,6 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         ));
     }
     // Warnings were printed as each file was read.
-    let base_url = a.base_url.as_deref().unwrap_or(&index.registry_url);
 
     let staging = site_dir::Staging::new(&a.output, &src.root)?;
     let copied = archives::copy_relative_archives(&index, &src.root, staging.path())?;
@@ -45,7 +44,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         dir: staging.path(),
         files: copied,
     };
-    let refs = write_site(&index, &src.indent, base_url, &mut site)?;
+    let refs = write_site(&index, &src.indent, &mut site)?;
     let files = site.files;
     staging.swap_in()?;
     eprintln!(
@@ -84,19 +83,15 @@ impl SiteWriter<'_> {
 }
 
 /// Writes every file of the site besides copied archives; returns the
-/// number of refs. `index.registry_url` is already the site's URL.
-fn write_site(
-    index: &Index,
-    indent: &[u8],
-    base_url: &str,
-    site: &mut SiteWriter<'_>,
-) -> anyhow::Result<usize> {
+/// number of refs. `index.registry_url` is already the site's URL
+/// (`--base-url` when given).
+fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow::Result<usize> {
     site.write("index.json", &to_json(index, indent))?;
 
     let config = SparseConfig {
         format: SPARSE_FORMAT.to_owned(),
         registry_name: index.registry_name.clone(),
-        registry_url: base_url.to_owned(),
+        registry_url: index.registry_url.clone(),
         last_updated: index.last_updated.clone(),
         extra: Default::default(),
     };
@@ -115,7 +110,7 @@ fn write_site(
         site.write(&name, &to_json(&pack, indent))?;
         refs += 1;
     }
-    pages::render(index, base_url, |rel, bytes| site.write(rel, bytes))?;
+    pages::render(index, |rel, bytes| site.write(rel, bytes))?;
     // Served as is by GitHub Pages when it is published from a branch.
     site.write(".nojekyll", b"")?;
     Ok(refs)

@@ -19,13 +19,13 @@ const CSS: &str = include_str!("../../templates/site.css");
 const JS: &str = include_str!("../../templates/site.js");
 
 /// Renders `index.html` and one `p/<ref>.html` per ref, handing each page
-/// to `emit(path, bytes)`. `base_url` is where the site is served (for
-/// canonical links and the registry line).
+/// to `emit(path, bytes)`. The index's `registry_url` is where the site is
+/// served (for canonical links and the registry line).
 pub fn render(
     index: &Index,
-    base_url: &str,
     mut emit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    let base_url = &index.registry_url;
     let packs = pack_views(index);
     let env = environment(index, &packs)?;
     let html = env.get_template("index.html")?.render(context! {
