@@ -155,18 +155,7 @@ struct ContentGroup<'a> {
 }
 
 fn pack_views(index: &Index) -> Vec<PackView<'_>> {
-    let mut out = Vec::new();
-    let mut rest = index.packs.as_slice();
-    while let Some(first) = rest.first() {
-        let n = rest
-            .iter()
-            .position(|e| e.pack_ref != first.pack_ref)
-            .unwrap_or(rest.len());
-        let (versions, tail) = rest.split_at(n);
-        out.push(pack_view(versions));
-        rest = tail;
-    }
-    out
+    super::by_ref(&index.packs).map(pack_view).collect()
 }
 
 /// `versions`: every version of one ref, in index order.
