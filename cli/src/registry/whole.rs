@@ -257,7 +257,8 @@ fn work<T: Held>(rx: &Mutex<mpsc::Receiver<Batch<'_>>>) -> Option<Vec<Done<T>>> 
 /// Scans the document: its fields other than `packs` are returned (with
 /// the number of entries), the raw entries are sent to `tx` in batches as
 /// they are found. `None` if it is not a JSON object with one `packs`
-/// array. Dropping `tx` on return tells the workers the scan is over.
+/// array, or if a key other than `packs` is repeated. Dropping `tx` on
+/// return tells the workers the scan is over.
 fn scan<'a>(
     bytes: &'a [u8],
     tx: mpsc::Sender<Batch<'a>>,
@@ -291,7 +292,11 @@ impl<'de> Visitor<'de> for TopVisitor<'de> {
                 count = Some(map.next_value_seed(PacksSeed { tx: &self.tx })?);
             } else {
                 let value: serde_json::Value = map.next_value()?;
-                rest.insert(key, value);
+                // A repeated key is an error for a known field and not for
+                // an unknown one: left to the exact parse of the slow path.
+                if rest.insert(key, value).is_some() {
+                    return Err(de::Error::custom("a repeated key"));
+                }
             }
         }
         let count = count.ok_or_else(|| de::Error::missing_field("packs"))?;
@@ -454,6 +459,35 @@ mod tests {
         );
         let e = check_index("r", "here", &bytes).unwrap_err();
         assert!(e.to_string().contains("$.packs[3].license"), "{e}");
+    }
+
+    #[test]
+    fn a_repeated_top_level_key_is_judged_as_validate_index_judges_it() {
+        let text = String::from_utf8(doc(vec![entry("a", "1.0.0")])).unwrap();
+        // A repeated known field: refused, as `check_index_text` refuses it.
+        let twice = text.replacen('{', r#"{"registry_name": "Other","#, 1);
+        assert!(check_index_text(&twice, Compat::Knap).1.has_errors());
+        let e = check_index("r", "here", twice.as_bytes()).unwrap_err();
+        assert_eq!(e.kind(), Kind::Integrity);
+        assert!(
+            e.to_string().contains("duplicate field `registry_name`"),
+            "{e}"
+        );
+        assert!(parse_index("r", "here", twice.as_bytes()).is_err());
+        // A repeated unknown key: accepted, keeping the last value.
+        let twice = text.replacen('{', r#"{"x": 1, "x": 2,"#, 1);
+        assert_eq!(
+            parse_index("r", "here", twice.as_bytes()).unwrap().extra["x"],
+            2
+        );
+        let summary = check_index("r", "here", twice.as_bytes()).unwrap();
+        assert_eq!(
+            summary,
+            IndexSummary {
+                versions: 1,
+                packs: 1
+            }
+        );
     }
 
     #[test]
