@@ -3,13 +3,12 @@
 //! source registry into the site and its checksum verified on the way.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use knap_schema::digest::sha256_file;
 use knap_schema::index::{Index, InstallSource};
 use knap_schema::urls::{SourceUrlKind, classify_source_url};
-use sha2::{Digest, Sha256};
 
 use crate::failure::{Kind, fail};
 
@@ -124,22 +123,14 @@ fn copy_verified(root: &Path, rel: &Path, checksum: &str, site: &Path) -> Result
         ));
     }
     let to = site.join(rel);
+    // The copy is what the site serves, so its bytes are the ones checked.
     let copy = || -> std::io::Result<String> {
         std::fs::create_dir_all(to.parent().expect("below the site"))?;
-        let mut input = std::fs::File::open(&real)?;
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&to)?);
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = input.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-        }
-        out.flush()?;
-        Ok(format!("sha256:{:x}", hasher.finalize()))
+        std::io::copy(
+            &mut std::fs::File::open(&real)?,
+            &mut std::fs::File::create(&to)?,
+        )?;
+        sha256_file(&to)
     };
     let actual = copy().map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
     if actual != checksum {
