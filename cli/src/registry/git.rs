@@ -287,9 +287,9 @@ fn with_hint(m: String) -> String {
 
 const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
 
-/// What the HTTP transport of one fetch is given (see [`GitHttp`]).
-/// How gix's HTTP transport is set up for one URL: extra trusted roots,
-/// and a token sent to one host only. Shared with git install sources.
+/// How gix's HTTP transport is set up for one URL (see [`GitHttp`]): extra
+/// trusted roots, and a token sent to one host only. Shared with git
+/// install sources.
 pub(crate) struct TransportSetup {
     pub url: String,
     pub token: Option<(String, String)>,
