@@ -188,15 +188,6 @@ impl EntryListCheck {
         }
     }
 
-    /// How many entries were pushed.
-    pub fn len(&self) -> usize {
-        self.next
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.next == 0
-    }
-
     /// Reports what can only be known at the end of the list.
     pub fn finish(self, p: &mut Problems) {
         let base = &self.base;
