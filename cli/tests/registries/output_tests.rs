@@ -222,6 +222,18 @@ struct Downgrade {
     _site: tempfile::TempDir,
 }
 
+impl Downgrade {
+    /// Adds the TLS server's `index.json` as registry `r`, trusting the CA,
+    /// with `extra` flags.
+    fn add_registry(&self, extra: &[&str]) {
+        let url = self.tls.url("/index.json");
+        let mut args = vec!["registry", "add", "r", &url, "--ca-file"];
+        args.push(self.ca.to_str().unwrap());
+        args.extend(extra);
+        self.k.run(&args).ok();
+    }
+}
+
 fn downgrade() -> Downgrade {
     let (ca_pem, cfg) = test_pki();
     let site = tempfile::tempdir().unwrap();
@@ -258,15 +270,7 @@ fn downgrade() -> Downgrade {
 fn a_redirect_from_https_to_plain_http_is_refused_and_the_http_url_never_requested() {
     let d = downgrade();
     let k = &d.k;
-    k.run(&[
-        "registry",
-        "add",
-        "r",
-        &d.tls.url("/index.json"),
-        "--ca-file",
-        d.ca.to_str().unwrap(),
-    ])
-    .ok();
+    d.add_registry(&[]);
     let o = k.run(&["update", "r"]);
     assert_eq!(o.code, 5, "{o:#?}");
     assert!(
@@ -298,16 +302,7 @@ fn a_redirect_from_https_to_plain_http_is_refused_and_the_http_url_never_request
 fn the_same_redirect_is_followed_for_a_registry_added_with_allow_http() {
     let d = downgrade();
     let k = &d.k;
-    k.run(&[
-        "registry",
-        "add",
-        "r",
-        &d.tls.url("/index.json"),
-        "--ca-file",
-        d.ca.to_str().unwrap(),
-        "--allow-http",
-    ])
-    .ok();
+    d.add_registry(&["--allow-http"]);
     let o = k.run(&["update", "r"]).ok();
     assert!(o.stdout.contains("r: updated"), "{o:#?}");
     assert_eq!(d.plain.requests().len(), 1, "{:?}", d.plain.requests());
