@@ -120,9 +120,10 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     c
 }
 
-/// True when the pack's directory is exactly the tree knap.lock records.
+/// True when the pack's directory is exactly the tree knap.lock records:
+/// the tree digest alone (no record, no per-file hashes: nothing is named).
 pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
-    check(root, p).status == Status::Ok
+    scan_tree(&root.path().join(&p.pack_ref)).is_ok_and(|s| s.tree.as_deref() == Some(&*p.tree))
 }
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
@@ -275,8 +276,6 @@ fn report(ctx: &Ctx, root: &std::path::Path, checks: &[Check], untracked: &[Stri
                         for (p, k) in &c.irregular {
                             ctx.say(&format!("    {}  {p} (a {k})", ctx.style.yellow("unsafe ")));
                         }
-                    }
-                    if !c.has_record {
                         ctx.say(&format!(
                             "    tree {} (knap.lock: {}); no per-file record to name the files (installed by an older knap)",
                             c.actual.as_deref().unwrap_or("none"),
