@@ -352,6 +352,16 @@ pub(crate) fn invalid(registry: &str, location: &str, problems: String) -> Regis
     }
 }
 
+/// `bytes` as text; a document that is not UTF-8 is invalid.
+pub(crate) fn utf8_text<'a>(
+    registry: &str,
+    location: &str,
+    bytes: &'a [u8],
+) -> Result<&'a str, RegistryError> {
+    std::str::from_utf8(bytes)
+        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))
+}
+
 /// Parses a cached whole index that validated when it was stored.
 pub fn parse_trusted_index(
     registry: &str,
@@ -373,8 +383,7 @@ pub fn parse_sparse_config(
     location: &str,
     bytes: &[u8],
 ) -> Result<SparseConfig, RegistryError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let text = utf8_text(registry, location, bytes)?;
     let c: SparseConfig = knap_schema::index::from_json_str(text)
         .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
     let p = validate_sparse_config(&c);
@@ -391,8 +400,7 @@ pub fn parse_sparse_pack(
     bytes: &[u8],
     pack_ref: &str,
 ) -> Result<SparsePack, RegistryError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let text = utf8_text(registry, location, bytes)?;
     let p: SparsePack = knap_schema::index::from_json_str(text)
         .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
     let problems = validate_sparse_pack(&p, Some(pack_ref));

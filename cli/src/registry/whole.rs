@@ -25,7 +25,7 @@ use knap_schema::{Index, Problems};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{RegistryError, format_problems, invalid};
+use super::{RegistryError, format_problems, invalid, utf8_text};
 
 /// Parses and validates a whole index, keeping it.
 pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
@@ -97,8 +97,7 @@ fn located_parse_error(
     location: &str,
     bytes: &[u8],
 ) -> Result<(Option<Index>, Problems), RegistryError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| invalid(registry, location, "  $: not UTF-8 text".into()))?;
+    let text = utf8_text(registry, location, bytes)?;
     Ok(check_index_text(text, Compat::Knap))
 }
 
