@@ -31,8 +31,9 @@ pub struct Downloader {
 }
 
 impl Downloader {
-    /// A client with the registry's redirect policy (no downgrade to plain
-    /// http unless allowed or loopback), timeouts and extra CA files.
+    /// A client with the registry's redirect policy (see
+    /// [`crate::http::client_builder`]: no redirect from https to plain
+    /// http unless allowed), timeouts and extra CA files.
     pub fn new(
         settings: &HttpSettings,
         allow_http: bool,
