@@ -156,3 +156,30 @@ fn an_invalid_pack_fails_with_knap_index_s_exit_code() {
     assert!(out.is_empty(), "{out:?}");
     assert!(!tmp.path().join("knap-dist").exists());
 }
+
+#[test]
+fn a_failing_entry_step_leaves_no_entry_file() {
+    let src = project().join("example-index/src/hello/1.0.0");
+    let tmp = tempfile::tempdir().unwrap();
+    // A branch name is not a pinned commit: `knap-index entry` refuses it.
+    let (o, out) = publish(
+        tmp.path(),
+        &[
+            ("PACK_DIR", src.to_str().unwrap()),
+            ("OUT_DIR", "dist"),
+            ("GIT_URL", "https://github.com/me/hello.git"),
+            ("GIT_REF", "main"),
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(out.is_empty(), "{out:?}");
+    let entries = tmp.path().join("dist/entries/hello");
+    let left: Vec<_> = std::fs::read_dir(&entries)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        entries.display()
+    );
+}

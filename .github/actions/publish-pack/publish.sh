@@ -54,7 +54,14 @@ if [ -n "$base" ]; then
   args+=(--archive-url "${base%/}/$ref-$version.tar.gz" --archive "$archive")
 fi
 entry_file="$out_dir/entries/$ref/$version.json"
-"$ki" "${args[@]}" >"$entry_file"
+# Written aside and moved into place: a failed `entry` leaves no entry file.
+rc=0
+"$ki" "${args[@]}" >"$entry_file.tmp" || rc=$?
+if [ "$rc" -ne 0 ]; then
+  rm -f "$entry_file.tmp"
+  exit "$rc"
+fi
+mv "$entry_file.tmp" "$entry_file"
 echo "wrote $entry_file"
 
 {
