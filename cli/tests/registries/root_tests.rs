@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use knap_schema::digest::{format_sha256, tree_digest};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+pub(crate) use crate::install_tests::{digest, lock_of};
+use crate::install_tests::{entry_with, make_pack, sha, tar_gz};
 use crate::server::{Server, files};
 use crate::{Knap, Out, index, write_json};
 
@@ -59,7 +59,8 @@ impl Site {
         self.publish_with_manifest(r, version, deps, "", extra)
     }
 
-    /// [`publish`](Self::publish) with more `pack.yaml` lines.
+    /// [`publish`](Self::publish) with more `pack.yaml` lines: the pack of
+    /// `install_tests::make_pack` plus `manifest_extra` and `extra` files.
     pub fn publish_with_manifest(
         &mut self,
         r: &str,
@@ -68,33 +69,11 @@ impl Site {
         manifest_extra: &str,
         extra: &[(String, Vec<u8>)],
     ) -> PathBuf {
-        let dir = self.work.path().join(format!("{r}-{version}"));
-        let deps_yaml = if deps.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "dependencies:\n{}",
-                deps.iter()
-                    .map(|d| format!("  - \"{d}\"\n"))
-                    .collect::<String>()
-            )
-        };
-        let mut all: Vec<(String, Vec<u8>)> = vec![
-            (
-                "pack.yaml".into(),
-                format!(
-                    "ref: {r}\nversion: {version}\nname: The {r} pack\ndescription: Does {r} things\nauthor: Test\n{deps_yaml}{manifest_extra}"
-                )
-                .into_bytes(),
-            ),
-            ("README.md".into(), format!("# {r} {version}\n").into_bytes()),
-            (
-                "actions/run.sh".into(),
-                format!("#!/bin/sh\necho {r} {version}\n").into_bytes(),
-            ),
-        ];
-        all.extend(extra.iter().cloned());
-        for (p, bytes) in &all {
+        let dir = make_pack(self.work.path(), r, version, deps);
+        let mut manifest = std::fs::read_to_string(dir.join("pack.yaml")).unwrap();
+        manifest.push_str(manifest_extra);
+        std::fs::write(dir.join("pack.yaml"), manifest).unwrap();
+        for (p, bytes) in extra {
             let f = dir.join(p);
             std::fs::create_dir_all(f.parent().unwrap()).unwrap();
             std::fs::write(f, bytes).unwrap();
@@ -103,35 +82,18 @@ impl Site {
         let name = format!("archives/{r}-{version}.tar.gz");
         std::fs::create_dir_all(self.dir.path().join("archives")).unwrap();
         std::fs::write(self.dir.path().join(&name), &bytes).unwrap();
-        let mut e = crate::entry(r, version, deps);
-        e["install_sources"] = json!([{
-            "type": "archive",
-            "url": name,
-            "checksum": format_sha256(&Sha256::digest(&bytes)),
-        }]);
+        let e = entry_with(
+            r,
+            version,
+            deps,
+            json!([{"type": "archive", "url": name, "checksum": sha(&bytes)}]),
+        );
         self.entries
             .insert((r.to_owned(), semver::Version::parse(version).unwrap()), e);
         let entries: Vec<Value> = self.entries.values().cloned().collect();
         write_json(&self.dir.path().join("index.json"), &index("Site", entries));
         dir
     }
-}
-
-/// A .tar.gz of `pack_dir` under a single top directory.
-pub fn tar_gz(pack_dir: &Path) -> Vec<u8> {
-    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(enc);
-    let top = pack_dir.file_name().unwrap().to_str().unwrap().to_owned();
-    b.append_dir_all(&top, pack_dir).unwrap();
-    b.into_inner().unwrap().finish().unwrap()
-}
-
-pub fn digest(p: &Path) -> String {
-    tree_digest(p).unwrap().checksum
-}
-
-pub fn lock_of(root: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(root.join("knap.lock")).unwrap()).unwrap()
 }
 
 /// (ref, version) of every pack in the root's knap.lock.
