@@ -3,6 +3,7 @@
 //! error naming both, unless `--prefer`. Nothing is written unless the
 //! result validates.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use knap_schema::index::{Entry, Index};
@@ -68,38 +69,18 @@ pub fn merge(inputs: Vec<(PathBuf, IndexFile)>, prefer: Option<Prefer>) -> anyho
     let mut iter = inputs.into_iter();
     let (first_path, first) = iter.next().expect("at least one input");
     let mut out = first.index;
-    let mut from: Vec<PathBuf> = vec![first_path; out.packs.len()];
-    let mut conflicts = Vec::new();
+    let mut tagged: Vec<(String, Entry)> = std::mem::take(&mut out.packs)
+        .into_iter()
+        .map(|e| (first_path.display().to_string(), e))
+        .collect();
     for (path, f) in iter {
-        let later = parse_time(&f.index.last_updated);
-        if later > parse_time(&out.last_updated) {
+        if parse_time(&f.index.last_updated) > parse_time(&out.last_updated) {
             out.last_updated = f.index.last_updated.clone();
         }
-        for entry in f.index.packs {
-            match out.packs.iter().position(|e| e.same_version(&entry)) {
-                None => {
-                    out.packs.push(entry);
-                    from.push(path.clone());
-                }
-                Some(i) if out.packs[i] == entry => {}
-                Some(i) => match prefer {
-                    Some(Prefer::First) => {}
-                    Some(Prefer::Last) => {
-                        out.packs[i] = entry;
-                        from[i] = path.clone();
-                    }
-                    None => conflicts.push(format!(
-                        "  {} {}: {} and {} differ in {}",
-                        entry.pack_ref,
-                        entry.version,
-                        from[i].display(),
-                        path.display(),
-                        differing_fields(&out.packs[i], &entry).join(", ")
-                    )),
-                },
-            }
-        }
+        let origin = path.display().to_string();
+        tagged.extend(f.index.packs.into_iter().map(|e| (origin.clone(), e)));
     }
+    let (packs, conflicts) = union(tagged, prefer);
     if !conflicts.is_empty() {
         return Err(fail(
             Kind::Integrity,
@@ -110,8 +91,49 @@ pub fn merge(inputs: Vec<(PathBuf, IndexFile)>, prefer: Option<Prefer>) -> anyho
             ),
         ));
     }
+    out.packs = packs;
     out.sort();
     Ok(out)
+}
+
+/// The union of entries, each tagged with where it came from, in the order
+/// first seen: identical duplicates collapse; the same `(ref, version)` with
+/// different content keeps the first or the last with `prefer`, else is a
+/// conflict line naming both origins and the fields that differ.
+pub(crate) fn union(
+    entries: impl IntoIterator<Item = (String, Entry)>,
+    prefer: Option<Prefer>,
+) -> (Vec<Entry>, Vec<String>) {
+    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    let mut out: Vec<(String, Entry)> = Vec::new();
+    let mut conflicts = Vec::new();
+    for (origin, entry) in entries {
+        match at.entry(entry.version_key()) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(out.len());
+                out.push((origin, entry));
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let i = *o.get();
+                if out[i].1 == entry {
+                    continue;
+                }
+                match prefer {
+                    Some(Prefer::First) => {}
+                    Some(Prefer::Last) => out[i] = (origin, entry),
+                    None => conflicts.push(format!(
+                        "  {} {}: {} and {} differ in {}",
+                        entry.pack_ref,
+                        entry.version,
+                        out[i].0,
+                        origin,
+                        differing_fields(&out[i].1, &entry).join(", ")
+                    )),
+                }
+            }
+        }
+    }
+    (out.into_iter().map(|(_, e)| e).collect(), conflicts)
 }
 
 /// Keeps the newest non-yanked version of each ref (the Attune form lists

@@ -215,6 +215,22 @@ impl Entry {
 
     /// Same `(ref, version)`: semver equality, so `1.0.0+a` and `1.0.0+b`
     /// are different versions only in build metadata and count as the same.
+    /// A key equal for two entries exactly when [`same_version`] holds:
+    /// the ref and the version without build metadata (or the text of a
+    /// version that is not SemVer).
+    ///
+    /// [`same_version`]: Self::same_version
+    pub fn version_key(&self) -> (String, String) {
+        let v = match self.semver() {
+            Some(mut v) => {
+                v.build = semver::BuildMetadata::EMPTY;
+                v.to_string()
+            }
+            None => self.version.clone(),
+        };
+        (self.pack_ref.clone(), v)
+    }
+
     pub fn same_version(&self, other: &Entry) -> bool {
         self.pack_ref == other.pack_ref
             && match (self.semver(), other.semver()) {

@@ -3,7 +3,6 @@
 //! (`<ref>/<version>.json`). Every file is validated; every problem is
 //! reported with its file and JSON path before anything is written.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -13,7 +12,6 @@ use knap_schema::validate::{Compat, validate_entry};
 
 use crate::failure::{Kind, fail};
 use crate::index_file::{now_rfc3339, print_warnings, read_index};
-use crate::update::differing_fields;
 
 /// A registry read from SRC, ready to publish.
 pub struct Source {
@@ -246,19 +244,6 @@ fn check_location(dir: &Path, path: &Path, entry: &Entry, p: &mut Problems) {
     }
 }
 
-/// What makes a `(ref, version)` the same: semver precedence (build
-/// metadata ignored), or the text of a version that is not SemVer.
-fn version_key(e: &Entry) -> (String, String) {
-    let v = match e.semver() {
-        Some(mut v) => {
-            v.build = semver::BuildMetadata::EMPTY;
-            v.to_string()
-        }
-        None => e.version.clone(),
-    };
-    (e.pack_ref.clone(), v)
-}
-
 /// The index's packs plus the entry files: identical duplicates collapse;
 /// a `(ref, version)` published with different content is an error naming
 /// both files. Also says whether the result equals the index's packs.
@@ -286,26 +271,7 @@ fn union_entries(
     first: Vec<(String, Entry)>,
     then: Vec<(String, Entry)>,
 ) -> anyhow::Result<Vec<Entry>> {
-    let mut at: HashMap<(String, String), usize> = HashMap::new();
-    let mut out: Vec<(String, Entry)> = Vec::with_capacity(first.len() + then.len());
-    let mut conflicts = Vec::new();
-    for (origin, entry) in first.into_iter().chain(then) {
-        match at.get(&version_key(&entry)) {
-            None => {
-                at.insert(version_key(&entry), out.len());
-                out.push((origin, entry));
-            }
-            Some(&i) if out[i].1 == entry => {}
-            Some(&i) => conflicts.push(format!(
-                "  {} {}: {} and {} differ in {}",
-                entry.pack_ref,
-                entry.version,
-                out[i].0,
-                origin,
-                differing_fields(&out[i].1, &entry).join(", ")
-            )),
-        }
-    }
+    let (mut packs, conflicts) = crate::merge::union(first.into_iter().chain(then), None);
     if !conflicts.is_empty() {
         return Err(fail(
             Kind::Integrity,
@@ -317,7 +283,6 @@ fn union_entries(
             ),
         ));
     }
-    let mut packs: Vec<Entry> = out.into_iter().map(|(_, e)| e).collect();
     packs.sort_by(Entry::index_order);
     Ok(packs)
 }
