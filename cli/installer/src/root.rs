@@ -473,6 +473,11 @@ impl InstallRoot {
                     "`{r}` is both installed and removed"
                 )));
             }
+            if new_lock.get(r).is_some() {
+                return Err(RootError::InvalidCommit(format!(
+                    "`{r}` is removed but the new knap.lock still lists it"
+                )));
+            }
         }
         let mut all: Vec<&String> = new_packs.iter().map(|(r, _)| r).chain(&removed).collect();
         all.sort();

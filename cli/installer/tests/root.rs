@@ -471,3 +471,20 @@ fn opening_a_missing_root_for_reading_creates_nothing() {
     );
     assert!(!missing.exists());
 }
+
+#[test]
+fn removing_a_pack_the_new_lock_still_lists_is_refused_before_any_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = InstallRoot::open(tmp.path()).unwrap();
+    let lock1 = transact(&root, &[("a", "1.0.0")], &[], &Lockfile::default(), |_| {
+        false
+    })
+    .unwrap();
+    // The directory would go while knap.lock kept listing it.
+    let err = root.commit(vec![], vec!["a".into()], &lock1).unwrap_err();
+    assert!(
+        matches!(&err, RootError::InvalidCommit(m) if m.contains("`a`")),
+        "{err:?}"
+    );
+    assert_eq!(assert_consistent(tmp.path()), state(&[("a", "1.0.0")]));
+}
