@@ -19,22 +19,7 @@ use crate::root_tests::{Site, assert_root_consistent, at, digest, pairs, version
 fn command(k: &Knap, root: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_knap"));
     c.arg("--root").arg(root).args(args);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("KNAP_")
-            || key.starts_with("XDG_")
-            || key == "SSL_CERT_FILE"
-            || key == "GIT_SSL_CAINFO"
-        {
-            c.env_remove(&key);
-        }
-    }
-    c.env("RUST_BACKTRACE", "0")
-        .env("HOME", k.dir.path())
-        .env("KNAP_CONFIG", k.config())
-        .env("KNAP_CACHE_DIR", k.cache());
-    for (key, v) in &k.env {
-        c.env(key, v);
-    }
+    k.isolate(&mut c);
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }

@@ -20,19 +20,8 @@ fn shell(k: &Knap, prefix: &[&str], script: &str) -> Output {
     let (program, rest) = prefix.split_first().expect("a program");
     let mut c = Command::new(program);
     c.args(rest).args(["sh", "-c", script]);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("KNAP_") || key.starts_with("XDG_") {
-            c.env_remove(&key);
-        }
-    }
-    c.env("RUST_BACKTRACE", "0")
-        .env("HOME", k.dir.path())
-        .env("KNAP_CONFIG", k.config())
-        .env("KNAP_CACHE_DIR", k.cache())
-        .env("KNAP", env!("CARGO_BIN_EXE_knap"));
-    for (key, v) in &k.env {
-        c.env(key, v);
-    }
+    k.isolate(&mut c);
+    c.env("KNAP", env!("CARGO_BIN_EXE_knap"));
     c.output().expect("the shell runs")
 }
 

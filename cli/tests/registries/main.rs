@@ -84,6 +84,19 @@ impl Knap {
     pub fn run(&self, args: &[&str]) -> Out {
         let mut c = Command::new(env!("CARGO_BIN_EXE_knap"));
         c.args(args);
+        self.isolate(&mut c);
+        let o = c.output().expect("knap runs");
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Gives `c` (knap, or a program that runs it) this knap's environment:
+    /// no inherited knap, XDG, CA or `NO_COLOR` variables; this config and
+    /// cache; then `env`.
+    pub fn isolate(&self, c: &mut Command) {
         for (k, _) in std::env::vars() {
             if k.starts_with("KNAP_")
                 || k.starts_with("XDG_")
@@ -100,12 +113,6 @@ impl Knap {
             .env("KNAP_CACHE_DIR", self.cache());
         for (k, v) in &self.env {
             c.env(k, v);
-        }
-        let o = c.output().expect("knap runs");
-        Out {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
 }
