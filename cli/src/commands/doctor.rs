@@ -140,10 +140,14 @@ struct Probe {
 
 pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     let root_path = super::install::root_dir(ctx);
-    let root = open_for_reading(ctx)?;
-    let lock = lock_of(root.as_ref())?;
-    drop(root);
-    let needs = needs(&root_path, &lock);
+    let (lock, needs) = {
+        let root = open_for_reading(ctx)?;
+        let lock = lock_of(root.as_ref())?;
+        // Under the root's lock, so each pack.yaml is that of the locked
+        // version; released before the probes, which may take seconds.
+        let needs = needs(&root_path, &lock);
+        (lock, needs)
+    };
 
     // Probe each tool once, all at once.
     let mut tools: Vec<Tool> = needs.iter().filter_map(|n| n.tool.clone()).collect();
