@@ -122,8 +122,7 @@ pub fn print_table<const N: usize>(ctx: &Ctx, header: &[String; N], rows: &[[Str
 
 /// The roots of the tree: requested packs, then installed packs that no
 /// one requested or needs.
-fn tree_roots(lock: &Lockfile) -> Vec<(String, Option<String>)> {
-    let all = edges(lock);
+fn tree_roots(lock: &Lockfile, all: &[Edge]) -> Vec<(String, Option<String>)> {
     let mut roots: Vec<(String, Option<String>)> = lock
         .requested
         .iter()
@@ -139,7 +138,7 @@ fn tree_roots(lock: &Lockfile) -> Vec<(String, Option<String>)> {
 
 fn tree(ctx: &Ctx, root: &std::path::Path, lock: &Lockfile) -> anyhow::Result<()> {
     let all = edges(lock);
-    let roots = tree_roots(lock);
+    let roots = tree_roots(lock, &all);
     if ctx.json {
         let mut path = Vec::new();
         let nodes: Vec<Value> = roots
