@@ -91,7 +91,13 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     for t in &targets {
         new_lock.requested.remove(t);
     }
-    let dependencies: Vec<&String> = removed.iter().filter(|r| !targets.contains(*r)).collect();
+    let why = |r: &String| {
+        if targets.contains(r) {
+            ""
+        } else {
+            " (no longer needed)"
+        }
+    };
 
     if args.dry_run {
         if ctx.json {
@@ -103,12 +109,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
             }));
         } else {
             for r in &removed {
-                let why = if targets.contains(r) {
-                    ""
-                } else {
-                    " (no longer needed)"
-                };
-                ctx.say(&format!("would remove {r}{why}"));
+                ctx.say(&format!("would remove {r}{}", why(r)));
             }
         }
         return Ok(());
@@ -131,12 +132,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
         }));
     } else {
         for r in &removed {
-            let why = if dependencies.contains(&r) {
-                " (no longer needed)"
-            } else {
-                ""
-            };
-            ctx.say(&format!("{} {r}{why}", ctx.style.green("removed")));
+            ctx.say(&format!("{} {r}{}", ctx.style.green("removed"), why(r)));
         }
     }
     Ok(())
