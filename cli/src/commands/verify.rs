@@ -81,8 +81,10 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     };
     if !dir.is_dir() {
         c.status = Status::Missing;
-        if let Some(r) = &root.read_record(p) {
-            c.diff.missing = r.files.iter().map(|f| f.path.clone()).collect();
+        let record = root.read_record(p);
+        c.has_record = record.is_some();
+        if let Some(r) = record {
+            c.diff.missing = r.files.into_iter().map(|f| f.path).collect();
         }
         return c;
     }

@@ -557,3 +557,27 @@ fn concurrent_installs_into_one_root_all_succeed_and_the_lock_lists_every_pack()
     assert_root_consistent(&root);
     at(&k, &root, &["verify"]).ok();
 }
+
+#[test]
+fn verify_of_a_missing_pack_with_an_unusable_record_says_it_has_none() {
+    let mut site = Site::new();
+    site.publish("gone", "1.0.0", &[], &[]);
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+    at(&k, &root, &["install", "gone"]).ok();
+    let tree = lock_of(&root)["packs"][0]["tree"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = root
+        .join(".knap/files")
+        .join(format!("gone.{}.json", &tree["sha256:".len()..]));
+    std::fs::write(&record, b"not a record").unwrap();
+    std::fs::remove_dir_all(root.join("gone")).unwrap();
+    let o = at(&k, &root, &["verify", "--json"]);
+    assert_eq!(o.code, 4, "{o:?}");
+    let p = &o.json()["packs"][0];
+    assert_eq!(p["status"], "missing");
+    assert_eq!(p["per_file_record"], false, "{p}");
+    assert_eq!(p["missing"], json!([]));
+}
