@@ -29,6 +29,7 @@ use url::Url;
 
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
+use super::installed::{open_for_writing, root_err};
 use crate::error::{Kind, KnapError};
 use crate::index_set::IndexSet;
 use crate::registry::git::GitHttp;
@@ -193,14 +194,6 @@ pub fn root_dir(ctx: &Ctx) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("packs"))
 }
 
-fn root_err(e: knap_installer::RootError) -> anyhow::Error {
-    let kind = match &e {
-        knap_installer::RootError::InvalidLock { .. } => Kind::Integrity,
-        _ => Kind::Other,
-    };
-    KnapError::new(kind, e.to_string()).into()
-}
-
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     run_with(ctx, args, knap_resolver::Upgrade::None).await
 }
@@ -236,14 +229,7 @@ pub(crate) async fn run_with(
         )
         .into());
     }
-    let root_path = root_dir(ctx);
-    let quiet = ctx.quiet || ctx.json;
-    let root = if quiet {
-        InstallRoot::open_with(&root_path, |_| {})
-    } else {
-        InstallRoot::open(&root_path)
-    }
-    .map_err(root_err)?;
+    let root = open_for_writing(ctx)?;
     let old = root.read_lock().map_err(root_err)?;
     if args.specs.is_empty() && upgrade == knap_resolver::Upgrade::None {
         return install_from_lock(ctx, &args, &root, old).await;
