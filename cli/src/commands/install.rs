@@ -328,6 +328,12 @@ pub(crate) async fn run_with(
         let e = &r.entry;
         let previous = old.as_ref().and_then(|l| l.get(&e.pack_ref));
         let on_disk = root.path().join(&e.pack_ref).is_dir();
+        // The installed pack, left as it is, with the dependencies it was
+        // resolved with now.
+        let kept = |p: &LockedPack| LockedPack {
+            dependencies: r.dependencies.clone(),
+            ..p.clone()
+        };
         if let Some(s) = staged_direct.remove(&e.pack_ref) {
             // Named now: unchanged only if the very same tree from the very
             // same place is installed.
@@ -338,9 +344,7 @@ pub(crate) async fn run_with(
                     && p.source == s.pack.source
             });
             if same && on_disk && !args.force {
-                let mut p = previous.expect("same implies a locked pack").clone();
-                p.dependencies = r.dependencies.clone();
-                keep.push(p);
+                keep.push(kept(previous.expect("same implies a locked pack")));
                 continue;
             }
             plan_install.push(json!({
@@ -360,9 +364,7 @@ pub(crate) async fn run_with(
             // lock says it came from.
             let p = previous.expect("a pinned ref from the lock is locked");
             if on_disk && !args.force {
-                let mut p = p.clone();
-                p.dependencies = r.dependencies.clone();
-                keep.push(p);
+                keep.push(kept(p));
                 continue;
             }
             plan_install.push(json!({
@@ -407,9 +409,7 @@ pub(crate) async fn run_with(
                 && on_disk
         });
         if installed && !args.force {
-            let mut p = previous.expect("installed implies a locked pack").clone();
-            p.dependencies = r.dependencies.clone();
-            keep.push(p);
+            keep.push(kept(previous.expect("installed implies a locked pack")));
             continue;
         }
         plan_install.push(json!({
