@@ -79,24 +79,8 @@ pub fn pack_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
         return Err(DigestError::NotADirectory(root.to_owned()));
     }
     let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .follow_root_links(true)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            DigestError::Io {
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
-                path,
-            }
-        })?;
-        if entry.depth() == 0 {
-            continue;
-        }
+    for entry in walk_pack(root) {
+        let entry = entry.map_err(|(path, source)| DigestError::Io { path, source })?;
         let ft = entry.file_type();
         let full = entry.path();
         let rel = relative_path(root, full)?;
@@ -127,6 +111,29 @@ pub fn pack_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
     }
     files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(files)
+}
+
+/// Every entry below a pack's `root` that the digest looks at, in walk
+/// order: links not followed (except `root` itself), the top-level `.git`
+/// skipped, `root` itself left out. An error carries the path it is about.
+pub fn walk_pack(
+    root: &Path,
+) -> impl Iterator<Item = Result<walkdir::DirEntry, (PathBuf, io::Error)>> + '_ {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .follow_root_links(true)
+        .into_iter()
+        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
+        .map(move |entry| {
+            entry.map_err(|e| {
+                let path = e.path().unwrap_or(root).to_owned();
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("filesystem loop"));
+                (path, source)
+            })
+        })
 }
 
 fn relative_path(root: &Path, full: &Path) -> Result<String, DigestError> {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-use knap_schema::digest::{hard_linked, special_kind};
+use knap_schema::digest::{hard_linked, special_kind, walk_pack};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -259,24 +259,8 @@ fn scan_with(dir: &Path, per_file: bool) -> Result<Scan, ScanError> {
 fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
     let mut files = Vec::new();
     let mut irregular = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .follow_root_links(true)
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(dir).to_owned();
-            ScanError::Io {
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("filesystem loop")),
-                path,
-            }
-        })?;
-        if entry.depth() == 0 {
-            continue;
-        }
+    for entry in walk_pack(dir) {
+        let entry = entry.map_err(|(path, source)| ScanError::Io { path, source })?;
         let ft = entry.file_type();
         let full = entry.path();
         let rel = full.strip_prefix(dir).unwrap_or(full);
