@@ -82,14 +82,14 @@ fn entry_files(entries: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Sorts entries as an index is sorted: by ref, then semver precedence.
+/// Sorts entries as an index is sorted: by ref, then newest first.
 fn sorted(mut entries: Vec<Value>) -> Vec<Value> {
     entries.sort_by(|a, b| {
         let v = |e: &Value| semver::Version::parse(e["version"].as_str().unwrap()).unwrap();
         a["ref"]
             .as_str()
             .cmp(&b["ref"].as_str())
-            .then_with(|| v(a).cmp_precedence(&v(b)))
+            .then_with(|| v(b).cmp_precedence(&v(a)))
     });
     entries
 }
@@ -131,8 +131,8 @@ fn assert_site(
     assert_eq!(index["last_updated"], last_updated);
     assert_eq!(
         packs(&index),
-        &sorted(entries.to_vec()),
-        "index.json's packs"
+        &attune_form(entries, url),
+        "index.json's packs: the Attune form"
     );
 
     let config_text = std::str::from_utf8(&got["config.json"]).unwrap();
@@ -161,6 +161,28 @@ fn assert_site(
         let problems = validate_sparse_pack(&pack, Some(r));
         assert!(problems.is_empty(), "packs/{r}.json: {problems}");
     }
+}
+
+/// The Attune form of entries (`attune_site.rs` checks it against Attune's
+/// own rules): the newest non-yanked entry of each ref, relative source
+/// URLs resolved against `base`.
+fn attune_form(entries: &[Value], base: &str) -> Vec<Value> {
+    let base = url::Url::parse(base).unwrap();
+    let mut out: Vec<Value> = Vec::new();
+    for e in sorted(entries.to_vec()) {
+        if e["yanked"] == true || out.last().is_some_and(|l| l["ref"] == e["ref"]) {
+            continue;
+        }
+        let mut e = e.clone();
+        for s in e["install_sources"].as_array_mut().unwrap() {
+            let u = s["url"].as_str().unwrap();
+            if !u.contains("://") {
+                s["url"] = json!(base.join(u).unwrap().to_string());
+            }
+        }
+        out.push(e);
+    }
+    out
 }
 
 /// The archives that entries name by a relative URL.
@@ -227,7 +249,15 @@ fn example_index_directory_builds_from_its_entry_files_with_its_archives() {
     assert!(!entries.is_empty());
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("_site");
+    // Relative URLs: the site's index.json needs --base-url.
     let o = build(&root, &site, &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--base-url"), "{}", stderr(&o));
+    let o = build(
+        &root,
+        &site,
+        &["--base-url", index["registry_url"].as_str().unwrap()],
+    );
     assert_exit(&o, 0);
     let archives = relative_archives(&entries);
     assert!(!archives.is_empty(), "example-index publishes archives");
@@ -695,7 +725,14 @@ fn discriminating_keyword(entries: &[Value]) -> String {
 fn browser_sites(tmp: &Path) -> Vec<(&'static str, PathBuf, Vec<Value>)> {
     let mut out = Vec::new();
     let example = tmp.join("site-example");
-    assert_exit(&build(&example_index(), &example, &[]), 0);
+    assert_exit(
+        &build(
+            &example_index(),
+            &example,
+            &["--base-url", "https://example.org/reg/"],
+        ),
+        0,
+    );
     let index = read_json(&example.join("index.json"));
     out.push(("example", example, packs(&index).clone()));
     if let Some(corpus) = corpus() {

@@ -19,12 +19,12 @@ fn matches(e: &Entry, q: &str) -> bool {
 /// The newest non-yanked version, else the newest.
 pub fn latest(entries: &[Entry]) -> Option<&Entry> {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
+    // Index order: newest first.
     sorted.sort_by(|a, b| Entry::index_order(a, b));
     sorted
         .iter()
-        .rev()
         .find(|e| !e.yanked)
-        .or(sorted.last())
+        .or(sorted.first())
         .copied()
 }
 

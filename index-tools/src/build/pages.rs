@@ -158,13 +158,9 @@ fn pack_views(index: &Index) -> Vec<PackView<'_>> {
     super::by_ref(&index.packs).map(pack_view).collect()
 }
 
-/// `versions`: every version of one ref, in index order.
+/// `versions`: every version of one ref, in index order (newest first).
 fn pack_view(versions: &[Entry]) -> PackView<'_> {
-    let latest = versions
-        .iter()
-        .rev()
-        .find(|e| !e.yanked)
-        .unwrap_or(&versions[versions.len() - 1]);
+    let latest = versions.iter().find(|e| !e.yanked).unwrap_or(&versions[0]);
     let mut search = String::with_capacity(latest.description.len() + 64);
     for part in [latest.pack_ref.as_str(), latest.label.as_str()]
         .into_iter()
@@ -192,7 +188,7 @@ fn pack_view(versions: &[Entry]) -> PackView<'_> {
             1 => "1 version".to_owned(),
             n => format!("{n} versions"),
         },
-        versions: versions.iter().rev().map(version_view).collect(),
+        versions: versions.iter().map(version_view).collect(),
         newest: latest,
     }
 }
