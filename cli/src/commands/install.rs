@@ -662,7 +662,9 @@ async fn install_from_lock(
         return Ok(());
     }
     let staged = run_jobs(root, jobs, args.jobs, shared(ctx)).await?;
-    // The lock stays as it is: the packs are what it already says.
+    // The lock stays as it is: the packs are what it already says. Only
+    // the tree digest of a pack an older knap locked is now written by the
+    // current rule (the same files).
     let mut new_lock = lock.clone();
     for s in &staged {
         if let Some(p) = new_lock
@@ -671,6 +673,7 @@ async fn install_from_lock(
             .find(|p| p.pack_ref == s.pack.pack_ref)
         {
             p.installed_at = s.pack.installed_at.clone();
+            p.tree = s.pack.tree.clone();
         }
     }
     finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
@@ -986,8 +989,16 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
                 m.pack_ref, m.version
             )));
         }
+        // A knap.lock written by an older knap holds its byte-order digest
+        // (formats.md §2): the same files restore it. Computed only when
+        // the current digest differs from the lock's.
+        let older_knap_lock = |t: &String| {
+            expect_lock_tree.as_ref() == Some(t)
+                && knap_schema::digest::legacy_tree_digest(&dest).is_ok_and(|d| &d.checksum == t)
+        };
         if let Some(t) = &expected_tree
             && &tree != t
+            && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(
                 "{what}: the checked-out tree's digest is {tree}, the index says {t}"
@@ -995,6 +1006,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
         }
         if let Some(t) = &expect_lock_tree
             && &tree != t
+            && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(
                 "{what}: the fetched tree's digest is {tree}, knap.lock says {t}"
