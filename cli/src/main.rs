@@ -107,6 +107,12 @@ enum Command {
     /// Check the runtimes and *_version requirements of installed packs
     /// against this machine (exit 1 if any is not met).
     Doctor(commands::doctor::DoctorArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish,
+    /// powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -160,6 +166,12 @@ fn main() {
             e.exit();
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        // Needs no configuration, cache or runtime.
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "knap", &mut std::io::stdout());
+        return;
+    }
     let stderr_tty = std::io::stderr().is_terminal();
     let color = output::use_color(cli.color, stderr_tty);
     init_logging(cli.verbose, cli.quiet, color);
@@ -265,5 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
         Command::Verify(args) => commands::verify::run(&ctx, &args),
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
+        // Printed by main before the configuration is read.
+        Command::Completions { .. } => Ok(()),
     }
 }
