@@ -192,6 +192,10 @@ pub struct BuildArgs {
     /// Sign the site as it is built, with this key for every role (a file or env:VAR); the tuf/ of the site being replaced is carried over
     #[arg(long, value_name = "KEY", num_args = 1..)]
     pub sign: Vec<KeySpec>,
+    /// A sentence or two about the registry, shown on its front page and
+    /// written to config.json (default: the `description` of SRC's config.json)
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
