@@ -348,7 +348,9 @@ impl InstallRoot {
     pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
         let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
         let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
-        (r.version == record::RECORD_VERSION && r.pack_ref == pack.pack_ref && r.tree == pack.tree)
+        (record::RECORD_VERSIONS_READ.contains(&r.version)
+            && r.pack_ref == pack.pack_ref
+            && r.tree == pack.tree)
             .then_some(r)
     }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::installed::{dependents, open_for_writing, reachable, require_installed, root_err};
-use crate::error::KnapError;
+use knap_registry::error::KnapError;
 
 /// The flags of `knap uninstall`.
 #[derive(Debug, clap::Args)]
