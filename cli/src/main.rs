@@ -11,15 +11,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod cache;
 mod commands;
-mod config;
-mod error;
-mod http;
-mod index_set;
 mod output;
-mod registry;
-mod sources;
+mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -27,8 +21,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::Ctx;
-use crate::error::{KnapError, kind_of};
+use knap_registry::error::KnapError;
+use knap_registry::{config, http, registry};
+
 use crate::output::{ColorChoice, Style};
+use crate::report::kind_of;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -234,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         env,
         json: cli.json,
         quiet: cli.quiet,
+        verbose: cli.verbose,
         style: Style { color },
         root: cli.root,
     };

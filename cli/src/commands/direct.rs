@@ -23,11 +23,11 @@ use knap_schema::manifest::Manifest;
 use knap_schema::urls::is_loopback;
 use url::Url;
 
-use crate::error::{Kind, KnapError};
-use crate::index_set::Provided;
-use crate::registry::git::GitHttp;
-use crate::sources::archive::{self, Downloader};
-use crate::sources::{SourceError, git, inspect, path};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::Provided;
+use knap_registry::registry::git::GitHttp;
+use knap_registry::sources::archive::{self, Downloader};
+use knap_registry::sources::{SourceError, git, inspect, path};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +83,13 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
         let url = Url::parse(spec)
             .map_err(|e| KnapError::usage(format!("`{spec}` is not a valid URL: {e}")))?;
         no_secrets(spec, &url)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            // knap.lock would record it, and a query string is how a
+            // signed or tokenised download URL carries its secret.
+            return Err(KnapError::usage(format!(
+                "`{spec}`: an archive URL with a query string or a fragment is refused (it would be stored in knap.lock); publish the archive at a plain URL"
+            )));
+        }
         return match url.scheme() {
             "https" => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
             "http" if is_loopback(&url) => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
@@ -158,6 +165,11 @@ fn parse_git(spec: &str, rest: &str) -> Result<Spec, KnapError> {
     }
     url.set_fragment(None);
     no_secrets(spec, &url)?;
+    if url.query().is_some() {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: a git URL with a query string is refused (it would be stored in knap.lock)"
+        )));
+    }
     match url.scheme() {
         "https" | "file" => {}
         "http" if is_loopback(&url) => {}
@@ -236,7 +248,8 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         Direct::Git { url, commit } => {
             let (u, c, d) = (url.to_string(), commit.clone(), unpacked.clone());
             let http = stager.git_http.clone();
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
+            let limits = stager.store.limits;
+            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
                 .await
                 .expect("the git task panicked")
                 .map_err(err)?;
@@ -362,7 +375,7 @@ pub fn refs_to_look_up<'a>(
 ) -> Vec<String> {
     let mut refs: BTreeSet<String> = wanted.into_iter().cloned().collect();
     for e in pinned.values() {
-        refs.extend(crate::index_set::dependency_refs(e));
+        refs.extend(knap_registry::index_set::dependency_refs(e));
     }
     refs.retain(|r| !pinned.contains_key(r));
     refs.into_iter().collect()

@@ -30,11 +30,11 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
-use crate::error::{Kind, KnapError};
-use crate::index_set::IndexSet;
-use crate::registry::git::GitHttp;
-use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
-use crate::sources::{SourceError, archive, git};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::IndexSet;
+use knap_registry::registry::git::GitHttp;
+use knap_registry::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
+use knap_registry::sources::{SourceError, archive, git};
 
 /// The flags of `knap install`.
 #[derive(Debug, Default, clap::Args)]
@@ -753,7 +753,7 @@ fn source_base(cfg: &RegistryConfig) -> Result<Url, String> {
             }
             .map_err(|()| format!("{}: not an absolute path", abs.display()))
         }
-        RegistryLocation::Http(u) => Ok(crate::registry::index_url(&u)),
+        RegistryLocation::Http(u) => Ok(knap_registry::registry::index_url(&u)),
         RegistryLocation::Sparse(u) | RegistryLocation::Git(u) => Ok(u),
     }
 }
@@ -928,9 +928,11 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
         Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
         Source::Path(p) => {
             let (src, dest) = (p.clone(), job.dest.clone());
-            tokio::task::spawn_blocking(move || crate::sources::path::copy_pack(&src, &dest))
-                .await
-                .expect("the copy task panicked")?;
+            tokio::task::spawn_blocking(move || {
+                knap_registry::sources::path::copy_pack(&src, &dest)
+            })
+            .await
+            .expect("the copy task panicked")?;
             None
         }
         Source::Archive { url, checksum } => {
@@ -964,9 +966,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             });
             let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
             let http = job.git_http.clone();
-            let r = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
-                .await
-                .expect("the git task panicked");
+            let limits = shared.store.limits;
+            let r = tokio::task::spawn_blocking(move || {
+                git::fetch_and_checkout(&u, &c, &d, &http, limits)
+            })
+            .await
+            .expect("the git task panicked");
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -979,7 +984,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
     let expect_lock_tree = job.expect_tree.clone();
     let what = source_text(source);
     tokio::task::spawn_blocking(move || {
-        let (m, tree) = crate::sources::inspect(&dest, &what)?;
+        let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let version_ok = semver::Version::parse(&version).is_ok_and(|v| v == m.version);
         if m.pack_ref != pack_ref || !version_ok {
             return Err(SourceError::integrity(format!(

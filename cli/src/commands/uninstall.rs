@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::installed::{dependents, open_for_writing, reachable, require_installed, root_err};
-use crate::error::KnapError;
+use knap_registry::error::KnapError;
 
 /// The flags of `knap uninstall`.
 #[derive(Debug, clap::Args)]
@@ -122,7 +122,9 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     root.commit(Vec::new(), present, &new_lock)
         .map_err(root_err)?;
     for r in &refusals {
-        tracing::warn!("--force: {r}; it is no longer installed (see `knap doctor`)");
+        ctx.warn(&format!(
+            "--force: {r}; it is no longer installed (see `knap doctor`)"
+        ));
     }
     if ctx.json {
         crate::output::print_json(&json!({

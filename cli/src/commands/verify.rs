@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::installed::{lock_of, open_for_reading, require_installed};
-use crate::error::{Kind, KnapError};
+use knap_registry::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
 #[derive(Debug, clap::Args)]
