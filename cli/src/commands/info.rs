@@ -165,13 +165,13 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
 fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entry> {
     let matches = |e: &&Entry| e.semver().is_some_and(|v| req.matches(&v));
     let mut sorted: Vec<&Entry> = entries.iter().collect();
+    // Index order: newest first.
     sorted.sort_by(|a, b| Entry::index_order(a, b));
     sorted
         .iter()
-        .rev()
         .find(|e| matches(e) && !e.yanked)
-        .or_else(|| sorted.iter().rev().find(|e| matches(e)))
-        .or(sorted.last())
+        .or_else(|| sorted.iter().find(|e| matches(e)))
+        .or(sorted.first())
         .copied()
 }
 
