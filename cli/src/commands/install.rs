@@ -20,7 +20,7 @@ use knap_resolver::ResolveError;
 use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
-use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
+use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
@@ -142,6 +142,8 @@ struct Job {
     pack_ref: String,
     version: String,
     registry: Option<String>,
+    /// The signed metadata the registry was verified with, if signed.
+    signed: Option<SignedProvenance>,
     dependencies: Vec<String>,
     yanked: bool,
     sources: Vec<Source>,
@@ -296,11 +298,24 @@ pub(crate) async fn run_with(
         pinned.insert(r.clone(), s.entry.clone());
     }
     let refs = direct::refs_to_look_up(requested.keys(), &pinned);
+    let mut signed: BTreeMap<String, SignedProvenance> = BTreeMap::new();
     let provided = if refs.is_empty() {
         BTreeMap::new()
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        set.lookup_with_dependencies(&refs).await?
+        let found = set.lookup_with_dependencies(&refs).await?;
+        for reg in &set.registries {
+            if let Some(p) = reg.provenance() {
+                signed.insert(
+                    reg.name.clone(),
+                    SignedProvenance {
+                        root_key_ids: p.root_key_ids,
+                        targets_version: p.targets_version,
+                    },
+                );
+            }
+        }
+        found
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
@@ -377,6 +392,7 @@ pub(crate) async fn run_with(
                 pack_ref: p.pack_ref.clone(),
                 version: p.version.clone(),
                 registry: None,
+                signed: p.signed.clone(),
                 dependencies: r.dependencies.clone(),
                 yanked: p.yanked,
                 sources: vec![Source::from_locked(&p.source)],
@@ -429,6 +445,7 @@ pub(crate) async fn run_with(
         jobs.push(Job {
             pack_ref: e.pack_ref.clone(),
             version: e.version.clone(),
+            signed: signed.get(&registry).cloned(),
             registry: Some(registry),
             dependencies: r.dependencies.clone(),
             yanked: e.yanked,
@@ -631,6 +648,7 @@ async fn install_from_lock(
             pack_ref: p.pack_ref.clone(),
             version: p.version.clone(),
             registry: p.registry.clone(),
+            signed: p.signed.clone(),
             dependencies: p.dependencies.clone(),
             yanked: p.yanked,
             sources: vec![source],
@@ -908,6 +926,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                         dependencies: job.dependencies.clone(),
                         installed_at,
                         yanked: job.yanked,
+                        signed: job.signed.clone(),
                     },
                     dest: job.dest.clone(),
                 });
