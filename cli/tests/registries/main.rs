@@ -9,6 +9,7 @@ mod direct_tests;
 mod doctor_tests;
 mod example_index_tests;
 mod fault_tests;
+mod friction_tests;
 mod git_tests;
 mod hostile_tests;
 mod http_tests;
