@@ -209,7 +209,22 @@ pub(crate) async fn run_with(
     let mut by_registry: Vec<(String, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
-        match direct::parse(spec)? {
+        let parsed = match direct::parse(spec) {
+            Ok(p) => p,
+            // A bare word that is no valid ref (`Diskwatch`): the refs it
+            // may have meant.
+            Err(e) if direct::is_bare_word(spec) => {
+                return Err(match super::suggest::did_you_mean(
+                    &super::suggest::near_refs(ctx, spec).await,
+                ) {
+                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    None => e,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match parsed {
             Spec::Registry { dep, req } => by_registry.push((dep.pack, req)),
             Spec::Direct(d) => directs.push(d),
         }
@@ -311,13 +326,20 @@ pub(crate) async fn run_with(
         registries: &provided,
         pinned: &pinned,
     };
-    let resolved =
-        knap_resolver::resolve(&candidates, &roots, &options).map_err(|e| -> anyhow::Error {
-            match e {
-                ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
-                other => KnapError::not_found(other.to_string()).into(),
-            }
-        })?;
+    let resolved = match knap_resolver::resolve(&candidates, &roots, &options) {
+        Ok(r) => r,
+        Err(ResolveError::NotFound {
+            pack_ref,
+            required_by,
+        }) => {
+            let e =
+                super::suggest::not_listed(ctx, &pack_ref, &required_by, args.registry.as_deref())
+                    .await;
+            return Err(e.into());
+        }
+        Err(e @ ResolveError::Candidates { .. }) => return Err(anyhow::anyhow!("{e}")),
+        Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+    };
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();

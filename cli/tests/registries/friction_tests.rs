@@ -250,3 +250,110 @@ fn uninstall_force_prints_a_plain_warning() {
     let o = at(&k, &root, &["-q", "uninstall", "app"]).ok();
     assert_eq!(o.stderr, "");
 }
+
+/// Two local registries: `mine` lists diskwatch (needing hello@^1),
+/// `example` lists hello.
+fn mine_and_example() -> Knap {
+    let k = Knap::new();
+    let mine = k.dir.path().join("mine/index.json");
+    write_json(
+        &mine,
+        &index("Mine", vec![entry("diskwatch", "1.0.0", &["hello@^1"])]),
+    );
+    let example = k.dir.path().join("example/index.json");
+    write_json(
+        &example,
+        &index("Example", vec![entry("hello", "1.0.0", &[])]),
+    );
+    k.run(&["registry", "add", "mine", s(&mine)]).ok();
+    k.run(&["registry", "add", "example", s(&example)]).ok();
+    k
+}
+
+#[test]
+fn install_with_registry_says_it_restricts_dependencies_and_who_provides_them() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwatch", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    for words in [
+        "registry `mine` provides no pack named `hello` (required by diskwatch 1.0.0)",
+        "`--registry mine` restricts the dependencies too",
+        "registry `example` provides `hello`",
+        "drop `--registry`",
+    ] {
+        assert!(o.stderr.contains(words), "`{words}` missing: {}", o.stderr);
+    }
+    let o = k.run(&["info", "hello", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("`--registry mine` hides it: registry `example` provides `hello`"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_or_miscased_ref_gets_the_nearest_refs_across_registries() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "helo"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `hello` (registry `example`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["info", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "kubernetes"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        !o.stderr.contains("did you mean"),
+        "nothing near: {}",
+        o.stderr
+    );
+
+    // Another case: the ref, and no path unless one exists.
+    let cwd = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
+        c.args(["--root", s(&root)])
+            .args(args)
+            .current_dir(cwd.path());
+        k.isolate(&mut c);
+        c.output().unwrap()
+    };
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("./Diskwatch"),
+        "no such path, so none is suggested: {err}"
+    );
+    std::fs::create_dir(cwd.path().join("Diskwatch")).unwrap();
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("write it as a path: `./Diskwatch`"), "{err}");
+}
