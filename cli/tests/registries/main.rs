@@ -11,6 +11,7 @@ mod example_index_tests;
 mod fault_tests;
 mod friction_tests;
 mod git_tests;
+mod hostile_tests;
 mod http_tests;
 mod install_flags_tests;
 mod install_tests;
