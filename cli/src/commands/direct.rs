@@ -242,6 +242,9 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
     let err = |e: SourceError| KnapError::new(e.kind, e.message);
     let source = match direct {
         Direct::Dir(src) => {
+            // A broken manifest is reported at the pack's own path.
+            knap_schema::manifest::read_pack_dir(src)
+                .map_err(|e| KnapError::new(Kind::Integrity, e.to_string()))?;
             let (src2, dest) = (src.clone(), unpacked.clone());
             tokio::task::spawn_blocking(move || path::copy_pack(&src2, &dest))
                 .await

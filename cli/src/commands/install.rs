@@ -11,7 +11,7 @@
 //! verified; any failure leaves the root and its lock untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::MultiProgress;
@@ -195,7 +195,27 @@ pub fn root_dir(ctx: &Ctx) -> PathBuf {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    run_with(ctx, args, knap_resolver::Upgrade::None).await
+    let root = root_dir(ctx);
+    let existed = root.exists();
+    let result = run_with(ctx, args, knap_resolver::Upgrade::None).await;
+    if result.is_err() && !existed {
+        remove_unused_root(&root);
+    }
+    result
+}
+
+/// After a failed install into a root that did not exist: removes what
+/// opening it made (the root with only knap's private area in it), so a
+/// failure leaves nothing behind. A root that holds anything else is kept.
+fn remove_unused_root(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.iter().all(|n| n == ".knap") {
+        let _ = std::fs::remove_dir_all(root.join(".knap"));
+        let _ = std::fs::remove_dir(root);
+    }
 }
 
 /// The install pipeline (resolve, fetch, verify, commit) with `upgrade`

@@ -357,3 +357,59 @@ fn a_mistyped_or_miscased_ref_gets_the_nearest_refs_across_registries() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("write it as a path: `./Diskwatch`"), "{err}");
 }
+
+#[test]
+fn a_broken_local_pack_is_reported_at_its_own_path_and_a_new_root_is_not_left_behind() {
+    let k = Knap::new();
+    let work = tempfile::tempdir().unwrap();
+    let broken = work.path().join("broken/num");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let root = k.dir.path().join("root3");
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: invalid pack manifest",
+            broken.join("pack.yaml").display()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("field `version`"), "{}", o.stderr);
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists(), "the failed install made no root");
+
+    // In an archive: named as the archive's pack.yaml, not the staging path.
+    let pack = crate::install_tests::make_pack(work.path(), "num", "1.0.0", &[]);
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let archive = work.path().join("num.tar.gz");
+    std::fs::write(&archive, crate::install_tests::tar_gz(&pack)).unwrap();
+    let o = at(&k, &root, &["install", s(&archive)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains("pack.yaml: invalid pack manifest"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists());
+
+    // A root that was there keeps what it had.
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("notes.txt"), "mine").unwrap();
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
