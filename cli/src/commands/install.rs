@@ -11,7 +11,7 @@
 //! verified; any failure leaves the root and its lock untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::MultiProgress;
@@ -195,7 +195,27 @@ pub fn root_dir(ctx: &Ctx) -> PathBuf {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    run_with(ctx, args, knap_resolver::Upgrade::None).await
+    let root = root_dir(ctx);
+    let existed = root.exists();
+    let result = run_with(ctx, args, knap_resolver::Upgrade::None).await;
+    if result.is_err() && !existed {
+        remove_unused_root(&root);
+    }
+    result
+}
+
+/// After a failed install into a root that did not exist: removes what
+/// opening it made (the root with only knap's private area in it), so a
+/// failure leaves nothing behind. A root that holds anything else is kept.
+fn remove_unused_root(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.iter().all(|n| n == ".knap") {
+        let _ = std::fs::remove_dir_all(root.join(".knap"));
+        let _ = std::fs::remove_dir(root);
+    }
 }
 
 /// The install pipeline (resolve, fetch, verify, commit) with `upgrade`
@@ -209,7 +229,22 @@ pub(crate) async fn run_with(
     let mut by_registry: Vec<(String, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
-        match direct::parse(spec)? {
+        let parsed = match direct::parse(spec) {
+            Ok(p) => p,
+            // A bare word that is no valid ref (`Diskwatch`): the refs it
+            // may have meant.
+            Err(e) if direct::is_bare_word(spec) => {
+                return Err(match super::suggest::did_you_mean(
+                    &super::suggest::near_refs(ctx, spec).await,
+                ) {
+                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    None => e,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match parsed {
             Spec::Registry { dep, req } => by_registry.push((dep.pack, req)),
             Spec::Direct(d) => directs.push(d),
         }
@@ -311,13 +346,20 @@ pub(crate) async fn run_with(
         registries: &provided,
         pinned: &pinned,
     };
-    let resolved =
-        knap_resolver::resolve(&candidates, &roots, &options).map_err(|e| -> anyhow::Error {
-            match e {
-                ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
-                other => KnapError::not_found(other.to_string()).into(),
-            }
-        })?;
+    let resolved = match knap_resolver::resolve(&candidates, &roots, &options) {
+        Ok(r) => r,
+        Err(ResolveError::NotFound {
+            pack_ref,
+            required_by,
+        }) => {
+            let e =
+                super::suggest::not_listed(ctx, &pack_ref, &required_by, args.registry.as_deref())
+                    .await;
+            return Err(e.into());
+        }
+        Err(e @ ResolveError::Candidates { .. }) => return Err(anyhow::anyhow!("{e}")),
+        Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+    };
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
