@@ -41,9 +41,33 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
         ));
         return Ok(());
     }
-    let rw = hits.iter().map(|h| h.row.pack_ref.len()).max().unwrap_or(3);
-    let vw = hits.iter().map(|h| h.row.version.len()).max().unwrap_or(7);
+    // Every column padded to its widest cell (and its heading), so the
+    // descriptions line up whatever the registry names' lengths.
+    let rw = hits
+        .iter()
+        .map(|h| h.row.pack_ref.len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let vw = hits
+        .iter()
+        .map(|h| h.row.version.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let gw = hits
+        .iter()
+        .map(|h| h.registry.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    ctx.say(&ctx.style.bold(&format!(
+        "{:<rw$}  {:<vw$}  {:<gw$}  DESCRIPTION",
+        "REF", "VERSION", "REGISTRY"
+    )));
     for h in hits {
+        let tag = format!("[{}]", h.registry);
+        let pad = " ".repeat(gw - tag.len());
         let shadow = if h.shadows.is_empty() {
             String::new()
         } else {
@@ -51,10 +75,10 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
                 .dim(&format!(" (shadows {})", h.shadows.join(", ")))
         };
         ctx.say(&format!(
-            "{}  {:<vw$}  {}  {}{shadow}",
+            "{}  {:<vw$}  {}{pad}  {}{shadow}",
             ctx.style.bold(&format!("{:<rw$}", h.row.pack_ref)),
             h.row.version,
-            ctx.style.dim(&format!("[{}]", h.registry)),
+            ctx.style.dim(&tag),
             h.row.description
         ));
     }
