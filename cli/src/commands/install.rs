@@ -30,6 +30,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
+use crate::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::git::GitHttp;
@@ -330,36 +331,43 @@ pub(crate) async fn run_with(
     for (r, s) in &staged_direct {
         pinned.insert(r.clone(), s.entry.clone());
     }
+    // The registries are read as the resolver asks, one ref at a time,
+    // the dependencies of the versions it looks at fetched ahead of need.
     let refs = direct::refs_to_look_up(requested.keys(), &pinned);
-    let provided = if refs.is_empty() {
-        BTreeMap::new()
+    let set = if refs.is_empty() {
+        None
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        set.lookup_with_dependencies(&refs).await?
+        Some(Arc::new(set))
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade,
         no_deps: args.no_deps,
     };
-    let candidates = direct::WithPinned {
-        registries: &provided,
-        pinned: &pinned,
-    };
-    let resolved = match knap_resolver::resolve(&candidates, &roots, &options) {
-        Ok(r) => r,
-        Err(ResolveError::NotFound {
-            pack_ref,
-            required_by,
-        }) => {
-            let e =
-                super::suggest::not_listed(ctx, &pack_ref, &required_by, args.registry.as_deref())
-                    .await;
-            return Err(e.into());
-        }
-        Err(e @ ResolveError::Candidates { .. }) => return Err(anyhow::anyhow!("{e}")),
-        Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
-    };
+    let candidates = Lazy::new(set, pinned.clone());
+    let resolved =
+        match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
+        {
+            Ok(r) => r,
+            Err(ResolveError::NotFound {
+                pack_ref,
+                required_by,
+            }) => {
+                let e = super::suggest::not_listed(
+                    ctx,
+                    &pack_ref,
+                    &required_by,
+                    args.registry.as_deref(),
+                )
+                .await;
+                return Err(e.into());
+            }
+            Err(ResolveError::Candidates { source, .. }) => {
+                return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
+            }
+            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+        };
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
@@ -429,10 +437,9 @@ pub(crate) async fn run_with(
             });
             continue;
         }
-        let registry = provided
-            .get(&e.pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.registry.clone())
+        let registry = candidates
+            .provider(&e.pack_ref)
+            .map(|p| p.registry)
             .ok_or_else(|| anyhow::anyhow!("no registry recorded for `{}`", e.pack_ref))?;
         let cfg = ctx
             .config
