@@ -10,6 +10,7 @@ mod doctor_tests;
 mod example_index_tests;
 mod fault_tests;
 mod git_tests;
+mod hostile_client_tests;
 mod http_tests;
 mod install_flags_tests;
 mod install_tests;
