@@ -91,6 +91,12 @@ impl Scene {
         }
     }
 
+    /// Takes the picture of "before" again (after the test changed the
+    /// configuration, say).
+    pub fn rebase(&mut self) {
+        self.before = snapshot(self.k.dir.path(), SKIP);
+    }
+
     pub fn at(&self, args: &[&str]) -> Out {
         at(&self.k, &self.root, args)
     }
@@ -222,4 +228,68 @@ fn read_only_commands_on_a_root_write_nothing_in_it() {
     }
     s.assert_unharmed();
     assert_root_consistent(&s.root);
+}
+
+// Finding 10: `--locked` fails when anything in the lock would change,
+// provenance included.
+
+#[test]
+fn install_locked_fails_when_a_higher_priority_registry_now_lists_the_same_bytes() {
+    let mut s = Scene::new();
+    // A mirror, first in priority, that lists the very same archive bytes
+    // at its own URL.
+    let mirror = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(s.site.dir.path().join("archives/victim-1.0.0.tar.gz")).unwrap();
+    std::fs::create_dir_all(mirror.path().join("m")).unwrap();
+    std::fs::write(mirror.path().join("m/victim.tar.gz"), &bytes).unwrap();
+    let e = crate::install_tests::entry_with(
+        "victim",
+        "1.0.0",
+        &[],
+        serde_json::json!([{"type": "archive", "url": "m/victim.tar.gz",
+            "checksum": crate::install_tests::sha(&bytes)}]),
+    );
+    crate::write_json(
+        &mirror.path().join("index.json"),
+        &crate::index("Mirror", vec![e]),
+    );
+    let server = crate::server::Server::start(crate::server::files(mirror.path().to_path_buf()));
+    s.k.run(&[
+        "registry",
+        "add",
+        "mirror",
+        &server.url("/"),
+        "--priority",
+        "10",
+    ])
+    .ok();
+    s.k.run(&["update"]).ok();
+    s.rebase();
+    for args in [
+        &["install", "--locked", "victim"][..],
+        &["install", "--locked"],
+    ] {
+        let o = s.at(args);
+        if args.len() == 2 {
+            // Restoring from the lock keeps each pack where it came from.
+            assert_eq!(o.code, 0, "{o:#?}");
+        } else {
+            assert_refused(
+                &o,
+                3,
+                "would come from registry `mirror` instead of registry `site`",
+            );
+        }
+        s.assert_unharmed();
+        assert_eq!(
+            crate::install_tests::lock_of(&s.root)["packs"][0]["registry"],
+            "site"
+        );
+    }
+    // Without --locked the lock follows the registries.
+    s.at(&["install", "victim"]).ok();
+    assert_eq!(
+        crate::install_tests::lock_of(&s.root)["packs"][0]["registry"],
+        "mirror"
+    );
 }
