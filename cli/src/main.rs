@@ -231,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         env,
         json: cli.json,
         quiet: cli.quiet,
+        verbose: cli.verbose,
         style: Style { color },
         root: cli.root,
     };

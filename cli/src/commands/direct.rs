@@ -83,6 +83,13 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
         let url = Url::parse(spec)
             .map_err(|e| KnapError::usage(format!("`{spec}` is not a valid URL: {e}")))?;
         no_secrets(spec, &url)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            // knap.lock would record it, and a query string is how a
+            // signed or tokenised download URL carries its secret.
+            return Err(KnapError::usage(format!(
+                "`{spec}`: an archive URL with a query string or a fragment is refused (it would be stored in knap.lock); publish the archive at a plain URL"
+            )));
+        }
         return match url.scheme() {
             "https" => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
             "http" if is_loopback(&url) => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
@@ -158,6 +165,11 @@ fn parse_git(spec: &str, rest: &str) -> Result<Spec, KnapError> {
     }
     url.set_fragment(None);
     no_secrets(spec, &url)?;
+    if url.query().is_some() {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: a git URL with a query string is refused (it would be stored in knap.lock)"
+        )));
+    }
     match url.scheme() {
         "https" | "file" => {}
         "http" if is_loopback(&url) => {}
@@ -236,7 +248,8 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         Direct::Git { url, commit } => {
             let (u, c, d) = (url.to_string(), commit.clone(), unpacked.clone());
             let http = stager.git_http.clone();
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
+            let limits = stager.store.limits;
+            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
                 .await
                 .expect("the git task panicked")
                 .map_err(err)?;

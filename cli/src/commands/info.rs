@@ -70,6 +70,44 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         p.registry,
         p.priority
     ));
+    // Who made it and what it holds, from the newest version that matches
+    // (the newest not yanked without a requirement).
+    if let Some(top) = about_version(&p.entries, &dep.req) {
+        let author = match &top.email {
+            Some(m) => format!("{} <{m}>", top.author),
+            None => top.author.clone(),
+        };
+        ctx.say(&format!("  {}: {}", s.dim("label"), top.label));
+        ctx.say(&format!("  {}: {author}", s.dim("author")));
+        ctx.say(&format!("  {}: {}", s.dim("license"), top.license));
+        if let Some(h) = &top.homepage {
+            ctx.say(&format!("  {}: {h}", s.dim("homepage")));
+        }
+        if let Some(r) = &top.repository {
+            ctx.say(&format!("  {}: {r}", s.dim("repository")));
+        }
+        if !top.keywords.is_empty() {
+            ctx.say(&format!(
+                "  {}: {}",
+                s.dim("keywords"),
+                top.keywords.join(", ")
+            ));
+        }
+        let groups = content_groups(top);
+        if groups.is_empty() {
+            ctx.say(&format!(
+                "  {} of {}: none listed",
+                s.dim("contents"),
+                top.version
+            ));
+        } else {
+            ctx.say(&format!("  {} of {}:", s.dim("contents"), top.version));
+            for (kind, names) in groups {
+                ctx.say(&format!("    {kind}: {}", names.join(", ")));
+            }
+        }
+    }
+    ctx.say(&format!("  {}:", s.dim("versions")));
     for e in &p.entries {
         let m = e.semver().is_some_and(|v| dep.req.matches(&v));
         let mut flags = Vec::new();
@@ -121,6 +159,46 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The version `info` describes the pack by: the newest that matches the
+/// requirement and is not yanked, else the newest that matches, else the
+/// newest.
+fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entry> {
+    let matches = |e: &&Entry| e.semver().is_some_and(|v| req.matches(&v));
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| Entry::index_order(a, b));
+    sorted
+        .iter()
+        .rev()
+        .find(|e| matches(e) && !e.yanked)
+        .or_else(|| sorted.iter().rev().find(|e| matches(e)))
+        .or(sorted.last())
+        .copied()
+}
+
+/// The components of a version by kind (`2 actions`, then their names);
+/// empty kinds left out.
+fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
+    let c = &e.contents;
+    [
+        ("action", "actions", &c.actions),
+        ("sensor", "sensors", &c.sensors),
+        ("trigger", "triggers", &c.triggers),
+        ("rule", "rules", &c.rules),
+        ("workflow", "workflows", &c.workflows),
+    ]
+    .into_iter()
+    .filter(|(_, _, items)| !items.is_empty())
+    .map(|(one, many, items)| {
+        let kind = if items.len() == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{} {many}", items.len())
+        };
+        (kind, items.iter().map(|i| i.name.as_str()).collect())
+    })
+    .collect()
+}
+
 fn info_json(
     pack: &str,
     req: &Requirement,
@@ -145,6 +223,14 @@ fn info_json(
                 "yanked": e.yanked,
                 "matches": e.semver().is_some_and(|v| req.matches(&v)),
                 "description": e.description,
+                "label": e.label,
+                "author": e.author,
+                "email": e.email,
+                "license": e.license,
+                "homepage": e.homepage,
+                "repository": e.repository,
+                "keywords": e.keywords,
+                "contents": e.contents,
                 "install_sources": e.install_sources,
                 "dependencies": deps,
                 "requires": e.dependencies.as_ref().map(|d| d.versions.clone()),

@@ -1007,9 +1007,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             });
             let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
             let http = job.git_http.clone();
-            let r = tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
-                .await
-                .expect("the git task panicked");
+            let limits = shared.store.limits;
+            let r = tokio::task::spawn_blocking(move || {
+                git::fetch_and_checkout(&u, &c, &d, &http, limits)
+            })
+            .await
+            .expect("the git task panicked");
             if let Some(b) = bar {
                 b.finish_and_clear();
             }

@@ -68,9 +68,28 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
         ));
         return Ok(());
     }
-    let rw = hits.iter().map(|h| h.0.len()).max().unwrap_or(3);
-    let vw = hits.iter().map(|h| h.2.version.len()).max().unwrap_or(7);
+    // Every column padded to its widest cell (and its heading), so the
+    // descriptions line up whatever the registry names' lengths.
+    let rw = hits.iter().map(|h| h.0.len()).max().unwrap_or(0).max(3);
+    let vw = hits
+        .iter()
+        .map(|h| h.2.version.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let gw = hits
+        .iter()
+        .map(|h| h.1.registry.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    ctx.say(&ctx.style.bold(&format!(
+        "{:<rw$}  {:<vw$}  {:<gw$}  DESCRIPTION",
+        "REF", "VERSION", "REGISTRY"
+    )));
     for (r, p, e) in hits {
+        let tag = format!("[{}]", p.registry);
+        let pad = " ".repeat(gw - tag.len());
         let shadow = if p.shadows.is_empty() {
             String::new()
         } else {
@@ -78,10 +97,10 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
                 .dim(&format!(" (shadows {})", p.shadows.join(", ")))
         };
         ctx.say(&format!(
-            "{}  {:<vw$}  {}  {}{shadow}",
+            "{}  {:<vw$}  {}{pad}  {}{shadow}",
             ctx.style.bold(&format!("{r:<rw$}")),
             e.version,
-            ctx.style.dim(&format!("[{}]", p.registry)),
+            ctx.style.dim(&tag),
             e.description
         ));
     }
