@@ -11,7 +11,6 @@ mod example_index_tests;
 mod fault_tests;
 mod friction_tests;
 mod git_tests;
-mod hostile_client_tests;
 mod hostile_tests;
 mod http_tests;
 mod install_flags_tests;
