@@ -497,24 +497,57 @@ pub(crate) async fn run_with(
         .collect();
 
     if args.locked {
-        let would_change = old.as_ref().is_none_or(|l| l.requested != requested)
-            || !removed.is_empty()
-            || !direct_staged.is_empty()
-            || jobs.iter().any(|j| {
-                let prev = old.as_ref().and_then(|l| l.get(&j.pack_ref));
-                prev.is_none_or(|p| {
-                    p.version != j.version
-                        || !j
-                            .sources
-                            .iter()
-                            .filter_map(Source::locked)
-                            .any(|s| checksum_of(&s) == checksum_of(&p.source))
-                })
-            });
-        if would_change {
-            return Err(KnapError::not_found(
-                "--locked: knap.lock would change (new packs, versions or requests); run without --locked to update it",
-            )
+        // Anything the lock records may not change, provenance included:
+        // the version, the registry, and the very source (URL and
+        // checksum) each pack is fetched from.
+        let mut changed: Vec<String> = Vec::new();
+        if old.as_ref().is_none_or(|l| l.requested != requested) {
+            changed.push("the requested packs".into());
+        }
+        changed.extend(removed.iter().map(|r| format!("`{r}` would be removed")));
+        changed.extend(
+            direct_staged
+                .iter()
+                .map(|s| format!("`{}` would be installed from a new source", s.pack.pack_ref)),
+        );
+        for j in &mut jobs {
+            let Some(p) = old.as_ref().and_then(|l| l.get(&j.pack_ref)) else {
+                changed.push(format!("`{}` would be added", j.pack_ref));
+                continue;
+            };
+            if p.version != j.version {
+                changed.push(format!(
+                    "`{}` would move from {} to {}",
+                    j.pack_ref, p.version, j.version
+                ));
+            } else if p.registry != j.registry {
+                changed.push(format!(
+                    "`{}` would come from {} instead of {}",
+                    j.pack_ref,
+                    registry_text(j.registry.as_deref()),
+                    registry_text(p.registry.as_deref())
+                ));
+            } else if let Some(s) = j
+                .sources
+                .iter()
+                .find(|s| s.locked().as_ref() == Some(&p.source))
+            {
+                // Fetched from the locked source only, so that the lock
+                // stays as it is.
+                j.sources = vec![s.clone()];
+            } else {
+                changed.push(format!(
+                    "`{}` would be fetched from another source than knap.lock's {}",
+                    j.pack_ref,
+                    source_text(&Source::from_locked(&p.source))
+                ));
+            }
+        }
+        if !changed.is_empty() {
+            return Err(KnapError::not_found(format!(
+                "--locked: knap.lock would change ({}); run without --locked to update it",
+                changed.join("; ")
+            ))
             .into());
         }
     }
@@ -853,6 +886,14 @@ fn source_of(base: &Url, s: &InstallSource, policy: SourcePolicy) -> Source {
                 checksum: g.checksum.clone(),
             },
         },
+    }
+}
+
+/// A registry as messages name it: `registry `NAME``, or a direct source.
+fn registry_text(r: Option<&str>) -> String {
+    match r {
+        Some(r) => format!("registry `{r}`"),
+        None => "a direct source".into(),
     }
 }
 
