@@ -101,7 +101,7 @@ fn registry_add_root_copies_the_root_and_pins_it_in_the_config() {
 
 #[test]
 fn a_warm_dry_run_of_a_signed_sparse_registry_sends_exactly_one_request() {
-    let (_site, server, k, _) = pinned();
+    let (_site, server, k, key) = pinned();
     k.run(&["install", "--dry-run", "app"]).ok();
     let cold: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
     assert!(
@@ -115,6 +115,16 @@ fn a_warm_dry_run_of_a_signed_sparse_registry_sends_exactly_one_request() {
         warm,
         ["/tuf/timestamp.json"],
         "one request when nothing changed"
+    );
+    // knap info says the pack comes from a signed registry.
+    let info = k.run(&["info", "app", "--json"]).ok().json();
+    assert_eq!(info["signed"]["targets_version"], 1, "{info}");
+    assert_eq!(info["signed"]["root_key_ids"][0], key.key_id());
+    let text = k.run(&["info", "app"]).ok();
+    assert!(
+        text.stdout.contains("signed (TUF targets version 1"),
+        "{}",
+        text.stdout
     );
 }
 
