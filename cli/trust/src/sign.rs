@@ -157,7 +157,12 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
             .copied()
             .unwrap_or(role.default_days())
     };
-    let expiry = |role: Role| request.now + SignedDuration::from_hours(24 * i64::from(days(role)));
+    // Whole seconds: TUF's date format is `YYYY-MM-DDTHH:MM:SSZ`, and the
+    // reference implementation refuses fractions.
+    let expiry = |role: Role| {
+        let t = request.now + SignedDuration::from_hours(24 * i64::from(days(role)));
+        Timestamp::from_second(t.as_second()).unwrap_or(t)
+    };
     // Re-sign a role whose file has less than half of its validity left.
     let stale = |role: Role, expires: Timestamp| {
         request.expires_days.contains_key(&role)
