@@ -24,11 +24,27 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let found = set.lookup(std::slice::from_ref(&dep.pack)).await?;
     let Some(p) = found.get(&dep.pack) else {
+        let outside = match pin {
+            Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
+            None => None,
+        };
+        let hint = match (pin, outside) {
+            (Some(pin), Some(other)) => format!(
+                "`--registry {pin}` hides it: registry `{other}` provides `{}`",
+                dep.pack
+            ),
+            _ => {
+                match super::suggest::did_you_mean(&super::suggest::near_refs(ctx, &dep.pack).await)
+                {
+                    Some(hint) => hint,
+                    None => format!("try `knap search {}` or `knap update`", dep.pack),
+                }
+            }
+        };
         return Err(KnapError::not_found(format!(
-            "no registry lists `{}` (searched {}); try `knap search {}` or `knap update`",
+            "no registry lists `{}` (searched {}); {hint}",
             dep.pack,
             set.names().join(", "),
-            dep.pack
         ))
         .into());
     };
