@@ -30,6 +30,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
+use crate::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::git::GitHttp;
@@ -330,36 +331,43 @@ pub(crate) async fn run_with(
     for (r, s) in &staged_direct {
         pinned.insert(r.clone(), s.entry.clone());
     }
+    // The registries are read as the resolver asks, one ref at a time,
+    // the dependencies of the versions it looks at fetched ahead of need.
     let refs = direct::refs_to_look_up(requested.keys(), &pinned);
-    let provided = if refs.is_empty() {
-        BTreeMap::new()
+    let set = if refs.is_empty() {
+        None
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        set.lookup_with_dependencies(&refs).await?
+        Some(Arc::new(set))
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade,
         no_deps: args.no_deps,
     };
-    let candidates = direct::WithPinned {
-        registries: &provided,
-        pinned: &pinned,
-    };
-    let resolved = match knap_resolver::resolve(&candidates, &roots, &options) {
-        Ok(r) => r,
-        Err(ResolveError::NotFound {
-            pack_ref,
-            required_by,
-        }) => {
-            let e =
-                super::suggest::not_listed(ctx, &pack_ref, &required_by, args.registry.as_deref())
-                    .await;
-            return Err(e.into());
-        }
-        Err(e @ ResolveError::Candidates { .. }) => return Err(anyhow::anyhow!("{e}")),
-        Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
-    };
+    let candidates = Lazy::new(set, pinned.clone());
+    let resolved =
+        match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
+        {
+            Ok(r) => r,
+            Err(ResolveError::NotFound {
+                pack_ref,
+                required_by,
+            }) => {
+                let e = super::suggest::not_listed(
+                    ctx,
+                    &pack_ref,
+                    &required_by,
+                    args.registry.as_deref(),
+                )
+                .await;
+                return Err(e.into());
+            }
+            Err(ResolveError::Candidates { source, .. }) => {
+                return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
+            }
+            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+        };
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
@@ -429,10 +437,9 @@ pub(crate) async fn run_with(
             });
             continue;
         }
-        let registry = provided
-            .get(&e.pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.registry.clone())
+        let registry = candidates
+            .provider(&e.pack_ref)
+            .map(|p| p.registry)
             .ok_or_else(|| anyhow::anyhow!("no registry recorded for `{}`", e.pack_ref))?;
         let cfg = ctx
             .config
@@ -490,24 +497,57 @@ pub(crate) async fn run_with(
         .collect();
 
     if args.locked {
-        let would_change = old.as_ref().is_none_or(|l| l.requested != requested)
-            || !removed.is_empty()
-            || !direct_staged.is_empty()
-            || jobs.iter().any(|j| {
-                let prev = old.as_ref().and_then(|l| l.get(&j.pack_ref));
-                prev.is_none_or(|p| {
-                    p.version != j.version
-                        || !j
-                            .sources
-                            .iter()
-                            .filter_map(Source::locked)
-                            .any(|s| checksum_of(&s) == checksum_of(&p.source))
-                })
-            });
-        if would_change {
-            return Err(KnapError::not_found(
-                "--locked: knap.lock would change (new packs, versions or requests); run without --locked to update it",
-            )
+        // Anything the lock records may not change, provenance included:
+        // the version, the registry, and the very source (URL and
+        // checksum) each pack is fetched from.
+        let mut changed: Vec<String> = Vec::new();
+        if old.as_ref().is_none_or(|l| l.requested != requested) {
+            changed.push("the requested packs".into());
+        }
+        changed.extend(removed.iter().map(|r| format!("`{r}` would be removed")));
+        changed.extend(
+            direct_staged
+                .iter()
+                .map(|s| format!("`{}` would be installed from a new source", s.pack.pack_ref)),
+        );
+        for j in &mut jobs {
+            let Some(p) = old.as_ref().and_then(|l| l.get(&j.pack_ref)) else {
+                changed.push(format!("`{}` would be added", j.pack_ref));
+                continue;
+            };
+            if p.version != j.version {
+                changed.push(format!(
+                    "`{}` would move from {} to {}",
+                    j.pack_ref, p.version, j.version
+                ));
+            } else if p.registry != j.registry {
+                changed.push(format!(
+                    "`{}` would come from {} instead of {}",
+                    j.pack_ref,
+                    registry_text(j.registry.as_deref()),
+                    registry_text(p.registry.as_deref())
+                ));
+            } else if let Some(s) = j
+                .sources
+                .iter()
+                .find(|s| s.locked().as_ref() == Some(&p.source))
+            {
+                // Fetched from the locked source only, so that the lock
+                // stays as it is.
+                j.sources = vec![s.clone()];
+            } else {
+                changed.push(format!(
+                    "`{}` would be fetched from another source than knap.lock's {}",
+                    j.pack_ref,
+                    source_text(&Source::from_locked(&p.source))
+                ));
+            }
+        }
+        if !changed.is_empty() {
+            return Err(KnapError::not_found(format!(
+                "--locked: knap.lock would change ({}); run without --locked to update it",
+                changed.join("; ")
+            ))
             .into());
         }
     }
@@ -892,6 +932,14 @@ fn source_of(base: &Url, s: &InstallSource, policy: SourcePolicy) -> Source {
                 checksum: g.checksum.clone(),
             },
         },
+    }
+}
+
+/// A registry as messages name it: `registry `NAME``, or a direct source.
+fn registry_text(r: Option<&str>) -> String {
+    match r {
+        Some(r) => format!("registry `{r}`"),
+        None => "a direct source".into(),
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn near_refs(ctx: &Ctx, wanted: &str) -> Vec<Near> {
             registry: p.registry.clone(),
         });
     }
-    if let Ok(all) = set.all().await {
+    if let Ok(all) = set.search_rows().await {
         for r in nearest(wanted, all.keys().map(String::as_str)) {
             if out.iter().all(|n| n.pack_ref != r) {
                 out.push(Near {
