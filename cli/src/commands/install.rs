@@ -616,9 +616,8 @@ pub(crate) async fn run_with(
         .iter()
         .flat_map(|l| l.packs.iter())
         .filter(|p| {
-            provided
-                .get(&p.pack_ref)
-                .and_then(|x| x.as_ref())
+            candidates
+                .provider(&p.pack_ref)
                 .is_some_and(|x| x.entries.iter().any(|e| e.version == p.version && e.yanked))
         })
         .map(|p| (p.pack_ref.clone(), p.version.clone()))

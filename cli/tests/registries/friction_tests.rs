@@ -473,3 +473,21 @@ fn a_yanked_install_is_reported_by_outdated_and_upgrade_says_downgraded_and_why(
     );
     assert!(!o.stderr.contains("))"), "no nested brackets: {}", o.stderr);
 }
+
+#[test]
+fn update_says_one_pack_and_one_version_in_the_singular() {
+    let k = local_registry(vec![entry("core", "1.0.0", &[])]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("1 version of 1 pack"), "{}", o.stdout);
+    assert!(
+        !o.stdout.contains("1 packs") && !o.stdout.contains("1 versions"),
+        "{}",
+        o.stdout
+    );
+    let k = local_registry(vec![
+        entry("core", "1.0.0", &[]),
+        entry("core", "1.1.0", &[]),
+    ]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("2 versions of 1 pack"), "{}", o.stdout);
+}
