@@ -491,3 +491,69 @@ fn update_says_one_pack_and_one_version_in_the_singular() {
     let o = k.run(&["--color", "never", "update"]).ok();
     assert!(o.stdout.contains("2 versions of 1 pack"), "{}", o.stdout);
 }
+
+#[test]
+fn git_errors_name_the_commit_or_the_repository_with_the_right_exit_code() {
+    let work = tempfile::tempdir().unwrap();
+    let (pack, _) = git_pack(work.path(), "gp", "1.0.0");
+    let not_git = work.path().join("not-git");
+    std::fs::create_dir(&not_git).unwrap();
+    let k = Knap::new();
+    let root = k.dir.path().join("root");
+    let missing = "a".repeat(40);
+    let url = |p: &Path| url::Url::from_directory_path(p).unwrap().to_string();
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&pack))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("commit {missing} is not in {}", url(&pack))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("An object with id"), "{}", o.stderr);
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&not_git))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("{} is not a git repository", url(&not_git))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("Could not verify"), "{}", o.stderr);
+
+    let gone = work.path().join("gone");
+    let o = at(
+        &k,
+        &root,
+        &[
+            "install",
+            &format!("git+file://{}#{missing}", gone.display()),
+        ],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr.contains("is not a git repository") && o.stderr.contains("does not exist"),
+        "{}",
+        o.stderr
+    );
+
+    // A server that cannot be reached is a network failure (exit 5), with the URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let down = format!("http://127.0.0.1:{port}/repo.git");
+    let o = at(&k, &root, &["install", &format!("git+{down}#{missing}")]);
+    assert_eq!(o.code, 5, "{o:?}");
+    assert!(o.stderr.contains(&down), "{}", o.stderr);
+    assert!(!root.exists(), "nothing was installed");
+}
