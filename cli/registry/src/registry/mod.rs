@@ -563,3 +563,12 @@ pub fn index_url(u: &Url) -> Url {
 pub(crate) fn summary(index: &WholeIndex) -> String {
     index.summary.to_string()
 }
+
+/// `1 pack`, `2 packs`, `0 packs`: for the reports of `update`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
