@@ -257,3 +257,35 @@ fn a_root_sha256_pin_is_checked_on_first_fetch() {
         out.stderr
     );
 }
+
+#[test]
+fn a_signed_local_directory_is_verified_whenever_it_is_read() {
+    let site = site();
+    let key = SigningKey::generate().unwrap().0;
+    sign(site.path(), &key, jiff::Timestamp::now());
+    let k = Knap::new();
+    let root = site.path().join("tuf/1.root.json");
+    k.run(&[
+        "registry",
+        "add",
+        "local",
+        site.path().to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+    ])
+    .ok();
+    k.run(&["install", "--dry-run", "app"]).ok();
+    // Someone with write access to the directory edits index.json.
+    write_json(
+        &site.path().join("index.json"),
+        &json!({"registry_name": "Signed", "registry_url": "https://example.org/signed/", "version": "1.0", "last_updated": "2026-11-21T12:00:00Z", "packs": [entry("app", "1.0.0", &[]), entry("core", "1.0.0", &[])]}),
+    );
+    let out = k.run(&["install", "--dry-run", "app"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("index.json differs from its signed targets entry"),
+        "{}",
+        out.stderr
+    );
+}
