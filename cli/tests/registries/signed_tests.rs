@@ -289,3 +289,58 @@ fn a_signed_local_directory_is_verified_whenever_it_is_read() {
         out.stderr
     );
 }
+
+#[test]
+fn a_signed_git_registry_is_verified_from_the_commits_tuf_and_a_tampered_commit_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    write_json(
+        &work.join("index.json"),
+        &crate::index("Git", vec![entry("core", "1.0.0", &[])]),
+    );
+    let key = SigningKey::generate().unwrap().0;
+    sign(&work, &key, jiff::Timestamp::now());
+    crate::git(&work, &["init", "-q", "-b", "main"]);
+    crate::git(&work, &["add", "."]);
+    crate::git(&work, &["commit", "-q", "-m", "signed index"]);
+    crate::git(root.path(), &["clone", "-q", "--bare", "work", "index.git"]);
+    let url = format!("git+file://{}", root.path().join("index.git").display());
+    let k = Knap::new();
+    let pin = work.join("tuf/1.root.json");
+    k.run(&[
+        "registry",
+        "add",
+        "g",
+        &url,
+        "--root",
+        pin.to_str().unwrap(),
+    ])
+    .ok();
+    k.run(&["update"]).ok();
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["signed"]["targets_version"], 1, "{info}");
+    // A commit that changes index.json without re-signing.
+    write_json(
+        &work.join("index.json"),
+        &crate::index(
+            "Git",
+            vec![entry("core", "1.0.0", &[]), entry("core", "6.6.6", &[])],
+        ),
+    );
+    crate::git(&work, &["commit", "-q", "-am", "unsigned change"]);
+    crate::git(&work, &["push", "-q", "../index.git", "main"]);
+    let out = k.run(&["update"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("index.json differs from its signed targets entry"),
+        "{}",
+        out.stderr
+    );
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(
+        info["versions"].as_array().unwrap().len(),
+        1,
+        "the verified copy stays: {info}"
+    );
+}
