@@ -344,3 +344,60 @@ fn a_signed_git_registry_is_verified_from_the_commits_tuf_and_a_tampered_commit_
         "the verified copy stays: {info}"
     );
 }
+
+#[test]
+fn a_signed_whole_index_over_http_is_verified_and_a_swapped_index_refused() {
+    let site = site();
+    let key = SigningKey::generate().unwrap().0;
+    sign(site.path(), &key, jiff::Timestamp::now());
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    let root = site.path().join("tuf/1.root.json");
+    k.run(&[
+        "registry",
+        "add",
+        "w",
+        &server.url("/index.json"),
+        "--root",
+        root.to_str().unwrap(),
+    ])
+    .ok();
+    k.run(&["update"]).ok();
+    server.clear_log();
+    // Nothing changed: the timestamp alone, the cached index matches its hash.
+    k.run(&["update"]).ok();
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/tuf/timestamp.json"]);
+    // The host swaps index.json and its hashed copy.
+    let evil = crate::index("Evil", vec![entry("app", "6.6.6", &[])]);
+    for f in std::fs::read_dir(site.path()).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("index.json")
+        {
+            write_json(&p, &evil);
+        }
+    }
+    let fresh = Knap::new();
+    fresh
+        .run(&[
+            "registry",
+            "add",
+            "w",
+            &server.url("/index.json"),
+            "--root",
+            root.to_str().unwrap(),
+        ])
+        .ok();
+    let out = fresh.run(&["update"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("index.json differs from its signed targets entry"),
+        "{}",
+        out.stderr
+    );
+}
