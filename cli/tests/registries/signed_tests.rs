@@ -401,3 +401,19 @@ fn a_signed_whole_index_over_http_is_verified_and_a_swapped_index_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn offline_uses_the_last_verified_copy_and_says_how_old_it_is() {
+    let (site, _server, k, _) = pinned();
+    k.run(&["install", "--dry-run", "app"]).ok();
+    // Even with the host's metadata gone, --offline reads the verified cache.
+    std::fs::remove_dir_all(site.path().join("tuf")).unwrap();
+    let out = k.run(&["--offline", "install", "--dry-run", "app"]).ok();
+    assert!(
+        out.stderr
+            .contains("--offline: using the signed metadata verified"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("seconds ago"), "{}", out.stderr);
+}
