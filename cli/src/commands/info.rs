@@ -1,9 +1,13 @@
 //! `knap info REF[@REQ]`: every version of a ref with its sources and
 //! dependencies, which registry provides it and which ones it shadows.
 //!
-//! It also looks up, transitively, every pack those versions depend on (so
-//! on a sparse registry it fetches `packs/REF.json` and the files of its
-//! dependencies, and nothing else) and says who provides each.
+//! It also looks up the packs those versions depend on directly (so on a
+//! sparse registry it fetches `packs/REF.json` and the files of its direct
+//! dependencies, and nothing else; a whole index reads the same files from
+//! its per-ref cache) and says who provides each. Their own dependencies
+//! are `knap info DEP`'s business.
+
+use std::collections::BTreeSet;
 
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::{Dependency, Requirement};
@@ -11,22 +15,36 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use knap_registry::error::KnapError;
-use knap_registry::index_set::{IndexSet, Provided};
+use knap_registry::index_set::{IndexSet, Provided, dependency_refs};
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)
         .map_err(|e| KnapError::usage(format!("{e}; write REF or REF@REQ, e.g. slack@^1.2")))?;
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
-    let found = set
-        .lookup_with_dependencies(std::slice::from_ref(&dep.pack))
-        .await?;
-    let Some(Some(p)) = found.get(&dep.pack) else {
+    let found = set.lookup(std::slice::from_ref(&dep.pack)).await?;
+    let Some(p) = found.get(&dep.pack) else {
+        let outside = match pin {
+            Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
+            None => None,
+        };
+        let hint = match (pin, outside) {
+            (Some(pin), Some(other)) => format!(
+                "`--registry {pin}` hides it: registry `{other}` provides `{}`",
+                dep.pack
+            ),
+            _ => {
+                match super::suggest::did_you_mean(&super::suggest::near_refs(ctx, &dep.pack).await)
+                {
+                    Some(hint) => hint,
+                    None => format!("try `knap search {}` or `knap update`", dep.pack),
+                }
+            }
+        };
         return Err(KnapError::not_found(format!(
-            "no registry lists `{}` (searched {}); try `knap search {}` or `knap update`",
+            "no registry lists `{}` (searched {}); {hint}",
             dep.pack,
             set.names().join(", "),
-            dep.pack
         ))
         .into());
     };
@@ -49,14 +67,28 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         ))
         .into());
     }
+    let direct: BTreeSet<String> = p
+        .entries
+        .iter()
+        .flat_map(dependency_refs)
+        .filter(|r| *r != dep.pack)
+        .collect();
+    let direct: Vec<String> = direct.into_iter().collect();
+    let providers = if direct.is_empty() {
+        Default::default()
+    } else {
+        set.lookup(&direct).await?
+    };
     let provider_of = |r: &str| -> Option<String> {
-        found
-            .get(r)
-            .and_then(|x| x.as_ref())
-            .map(|x| x.registry.clone())
+        if r == dep.pack {
+            return Some(p.registry.clone());
+        }
+        providers.get(r).map(|x| x.registry.clone())
     };
     if ctx.json {
-        crate::output::print_json(&info_json(&dep.pack, &dep.req, p, &provider_of));
+        let mut v = info_json(&dep.pack, &dep.req, p, &provider_of);
+        v["signed"] = signed_json(&set, &p.registry);
+        crate::output::print_json(&v);
         return Ok(());
     }
     let s = ctx.style;
@@ -64,8 +96,25 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     if !p.shadows.is_empty() {
         shadow = format!("; shadows {}", p.shadows.join(", "));
     }
+    let signed = match set
+        .registries
+        .iter()
+        .find(|r| r.name == p.registry)
+        .and_then(|r| r.provenance())
+    {
+        Some(pr) => format!(
+            "; signed (TUF targets version {}, root keys {})",
+            pr.targets_version,
+            pr.root_key_ids
+                .iter()
+                .map(|k| &k[..12.min(k.len())])
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "; unsigned".to_string(),
+    };
     ctx.say(&format!(
-        "{} — provided by registry `{}` (priority {}{shadow})",
+        "{} — provided by registry `{}` (priority {}{shadow}{signed})",
         s.bold(&dep.pack),
         p.registry,
         p.priority
@@ -197,6 +246,18 @@ fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
         (kind, items.iter().map(|i| i.name.as_str()).collect())
     })
     .collect()
+}
+
+/// `{"root_key_ids", "targets_version"}` when `registry` is signed, else null.
+fn signed_json(set: &IndexSet, registry: &str) -> Value {
+    set.registries
+        .iter()
+        .find(|r| r.name == registry)
+        .and_then(|r| r.provenance())
+        .map_or(
+            Value::Null,
+            |p| json!({"root_key_ids": p.root_key_ids, "targets_version": p.targets_version}),
+        )
 }
 
 fn info_json(

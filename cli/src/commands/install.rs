@@ -11,7 +11,7 @@
 //! verified; any failure leaves the root and its lock untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::MultiProgress;
@@ -20,7 +20,7 @@ use knap_resolver::ResolveError;
 use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
-use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
+use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
@@ -30,6 +30,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
+use crate::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::git::GitHttp;
@@ -142,6 +143,8 @@ struct Job {
     pack_ref: String,
     version: String,
     registry: Option<String>,
+    /// The signed metadata the registry was verified with, if signed.
+    signed: Option<SignedProvenance>,
     dependencies: Vec<String>,
     yanked: bool,
     sources: Vec<Source>,
@@ -195,7 +198,27 @@ pub fn root_dir(ctx: &Ctx) -> PathBuf {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    run_with(ctx, args, knap_resolver::Upgrade::None).await
+    let root = root_dir(ctx);
+    let existed = root.exists();
+    let result = run_with(ctx, args, knap_resolver::Upgrade::None).await;
+    if result.is_err() && !existed {
+        remove_unused_root(&root);
+    }
+    result
+}
+
+/// After a failed install into a root that did not exist: removes what
+/// opening it made (the root with only knap's private area in it), so a
+/// failure leaves nothing behind. A root that holds anything else is kept.
+fn remove_unused_root(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.iter().all(|n| n == ".knap") {
+        let _ = std::fs::remove_dir_all(root.join(".knap"));
+        let _ = std::fs::remove_dir(root);
+    }
 }
 
 /// The install pipeline (resolve, fetch, verify, commit) with `upgrade`
@@ -209,7 +232,22 @@ pub(crate) async fn run_with(
     let mut by_registry: Vec<(String, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
-        match direct::parse(spec)? {
+        let parsed = match direct::parse(spec) {
+            Ok(p) => p,
+            // A bare word that is no valid ref (`Diskwatch`): the refs it
+            // may have meant.
+            Err(e) if direct::is_bare_word(spec) => {
+                return Err(match super::suggest::did_you_mean(
+                    &super::suggest::near_refs(ctx, spec).await,
+                ) {
+                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    None => e,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match parsed {
             Spec::Registry { dep, req } => by_registry.push((dep.pack, req)),
             Spec::Direct(d) => directs.push(d),
         }
@@ -295,30 +333,58 @@ pub(crate) async fn run_with(
     for (r, s) in &staged_direct {
         pinned.insert(r.clone(), s.entry.clone());
     }
+    // The registries are read as the resolver asks, one ref at a time,
+    // the dependencies of the versions it looks at fetched ahead of need.
     let refs = direct::refs_to_look_up(requested.keys(), &pinned);
-    let provided = if refs.is_empty() {
-        BTreeMap::new()
+    let set = if refs.is_empty() {
+        None
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        set.lookup_with_dependencies(&refs).await?
+        Some(Arc::new(set))
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade,
         no_deps: args.no_deps,
     };
-    let candidates = direct::WithPinned {
-        registries: &provided,
-        pinned: &pinned,
-    };
+    let signed_set = set.clone();
+    let candidates = Lazy::new(set, pinned.clone());
     let resolved =
-        knap_resolver::resolve(&candidates, &roots, &options).map_err(|e| -> anyhow::Error {
-            match e {
-                ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
-                other => KnapError::not_found(other.to_string()).into(),
+        match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
+        {
+            Ok(r) => r,
+            Err(ResolveError::NotFound {
+                pack_ref,
+                required_by,
+            }) => {
+                let e = super::suggest::not_listed(
+                    ctx,
+                    &pack_ref,
+                    &required_by,
+                    args.registry.as_deref(),
+                )
+                .await;
+                return Err(e.into());
             }
-        })?;
+            Err(ResolveError::Candidates { source, .. }) => {
+                return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
+            }
+            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+        };
 
+    // What each signed registry's metadata was verified with, for the lock.
+    let mut signed: BTreeMap<String, SignedProvenance> = BTreeMap::new();
+    for reg in signed_set.iter().flat_map(|s| s.registries.iter()) {
+        if let Some(p) = reg.provenance() {
+            signed.insert(
+                reg.name.clone(),
+                SignedProvenance {
+                    root_key_ids: p.root_key_ids,
+                    targets_version: p.targets_version,
+                },
+            );
+        }
+    }
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
@@ -377,6 +443,7 @@ pub(crate) async fn run_with(
                 pack_ref: p.pack_ref.clone(),
                 version: p.version.clone(),
                 registry: None,
+                signed: p.signed.clone(),
                 dependencies: r.dependencies.clone(),
                 yanked: p.yanked,
                 sources: vec![Source::from_locked(&p.source)],
@@ -387,10 +454,9 @@ pub(crate) async fn run_with(
             });
             continue;
         }
-        let registry = provided
-            .get(&e.pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.registry.clone())
+        let registry = candidates
+            .provider(&e.pack_ref)
+            .map(|p| p.registry)
             .ok_or_else(|| anyhow::anyhow!("no registry recorded for `{}`", e.pack_ref))?;
         let cfg = ctx
             .config
@@ -429,6 +495,7 @@ pub(crate) async fn run_with(
         jobs.push(Job {
             pack_ref: e.pack_ref.clone(),
             version: e.version.clone(),
+            signed: signed.get(&registry).cloned(),
             registry: Some(registry),
             dependencies: r.dependencies.clone(),
             yanked: e.yanked,
@@ -448,24 +515,57 @@ pub(crate) async fn run_with(
         .collect();
 
     if args.locked {
-        let would_change = old.as_ref().is_none_or(|l| l.requested != requested)
-            || !removed.is_empty()
-            || !direct_staged.is_empty()
-            || jobs.iter().any(|j| {
-                let prev = old.as_ref().and_then(|l| l.get(&j.pack_ref));
-                prev.is_none_or(|p| {
-                    p.version != j.version
-                        || !j
-                            .sources
-                            .iter()
-                            .filter_map(Source::locked)
-                            .any(|s| checksum_of(&s) == checksum_of(&p.source))
-                })
-            });
-        if would_change {
-            return Err(KnapError::not_found(
-                "--locked: knap.lock would change (new packs, versions or requests); run without --locked to update it",
-            )
+        // Anything the lock records may not change, provenance included:
+        // the version, the registry, and the very source (URL and
+        // checksum) each pack is fetched from.
+        let mut changed: Vec<String> = Vec::new();
+        if old.as_ref().is_none_or(|l| l.requested != requested) {
+            changed.push("the requested packs".into());
+        }
+        changed.extend(removed.iter().map(|r| format!("`{r}` would be removed")));
+        changed.extend(
+            direct_staged
+                .iter()
+                .map(|s| format!("`{}` would be installed from a new source", s.pack.pack_ref)),
+        );
+        for j in &mut jobs {
+            let Some(p) = old.as_ref().and_then(|l| l.get(&j.pack_ref)) else {
+                changed.push(format!("`{}` would be added", j.pack_ref));
+                continue;
+            };
+            if p.version != j.version {
+                changed.push(format!(
+                    "`{}` would move from {} to {}",
+                    j.pack_ref, p.version, j.version
+                ));
+            } else if p.registry != j.registry {
+                changed.push(format!(
+                    "`{}` would come from {} instead of {}",
+                    j.pack_ref,
+                    registry_text(j.registry.as_deref()),
+                    registry_text(p.registry.as_deref())
+                ));
+            } else if let Some(s) = j
+                .sources
+                .iter()
+                .find(|s| s.locked().as_ref() == Some(&p.source))
+            {
+                // Fetched from the locked source only, so that the lock
+                // stays as it is.
+                j.sources = vec![s.clone()];
+            } else {
+                changed.push(format!(
+                    "`{}` would be fetched from another source than knap.lock's {}",
+                    j.pack_ref,
+                    source_text(&Source::from_locked(&p.source))
+                ));
+            }
+        }
+        if !changed.is_empty() {
+            return Err(KnapError::not_found(format!(
+                "--locked: knap.lock would change ({}); run without --locked to update it",
+                changed.join("; ")
+            ))
             .into());
         }
     }
@@ -528,7 +628,27 @@ pub(crate) async fn run_with(
         packs,
         ..old.clone().unwrap_or_default()
     };
-    finish(ctx, &root, old.as_ref(), new_lock, staged, removed)
+    // The installed versions their registry now marks yanked, to say why a
+    // pack moved down.
+    let yanked_now: BTreeSet<(String, String)> = old
+        .iter()
+        .flat_map(|l| l.packs.iter())
+        .filter(|p| {
+            candidates
+                .provider(&p.pack_ref)
+                .is_some_and(|x| x.entries.iter().any(|e| e.version == p.version && e.yanked))
+        })
+        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .collect();
+    finish(
+        ctx,
+        &root,
+        old.as_ref(),
+        new_lock,
+        staged,
+        removed,
+        &yanked_now,
+    )
 }
 
 /// Commits (unless nothing changed) and reports.
@@ -539,6 +659,7 @@ fn finish(
     new_lock: Lockfile,
     staged: Vec<Staged>,
     removed: Vec<String>,
+    yanked_now: &BTreeSet<(String, String)>,
 ) -> anyhow::Result<()> {
     let installed: Vec<(String, String)> = staged
         .iter()
@@ -576,7 +697,23 @@ fn finish(
         for (r, v) in &installed {
             match old.and_then(|l| l.get(r)).map(|p| &p.version) {
                 Some(was) if was != v => {
-                    ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    let older = semver::Version::parse(v)
+                        .ok()
+                        .zip(semver::Version::parse(was).ok())
+                        .is_some_and(|(new, old)| new < old);
+                    if older {
+                        let why = if yanked_now.contains(&(r.clone(), was.clone())) {
+                            format!(" ({was} was yanked)")
+                        } else {
+                            String::new()
+                        };
+                        ctx.say(&format!(
+                            "{} {r} {was} -> {v}{why}",
+                            ctx.style.yellow("downgraded")
+                        ))
+                    } else {
+                        ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    }
                 }
                 _ => ctx.say(&format!("{} {r} {v}", ctx.style.green("installed"))),
             }
@@ -631,6 +768,7 @@ async fn install_from_lock(
             pack_ref: p.pack_ref.clone(),
             version: p.version.clone(),
             registry: p.registry.clone(),
+            signed: p.signed.clone(),
             dependencies: p.dependencies.clone(),
             yanked: p.yanked,
             sources: vec![source],
@@ -676,7 +814,15 @@ async fn install_from_lock(
             p.tree = s.pack.tree.clone();
         }
     }
-    finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
+    finish(
+        ctx,
+        root,
+        Some(&lock),
+        new_lock,
+        staged,
+        Vec::new(),
+        &BTreeSet::new(),
+    )
 }
 
 fn shared(ctx: &Ctx) -> Shared {
@@ -807,6 +953,14 @@ fn source_of(base: &Url, s: &InstallSource, policy: SourcePolicy) -> Source {
     }
 }
 
+/// A registry as messages name it: `registry `NAME``, or a direct source.
+fn registry_text(r: Option<&str>) -> String {
+    match r {
+        Some(r) => format!("registry `{r}`"),
+        None => "a direct source".into(),
+    }
+}
+
 fn checksum_of(s: &LockedSource) -> Option<&str> {
     match s {
         LockedSource::Archive { checksum, .. } | LockedSource::Git { checksum, .. } => {
@@ -908,6 +1062,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                         dependencies: job.dependencies.clone(),
                         installed_at,
                         yanked: job.yanked,
+                        signed: job.signed.clone(),
                     },
                     dest: job.dest.clone(),
                 });

@@ -250,3 +250,310 @@ fn uninstall_force_prints_a_plain_warning() {
     let o = at(&k, &root, &["-q", "uninstall", "app"]).ok();
     assert_eq!(o.stderr, "");
 }
+
+/// Two local registries: `mine` lists diskwatch (needing hello@^1),
+/// `example` lists hello.
+fn mine_and_example() -> Knap {
+    let k = Knap::new();
+    let mine = k.dir.path().join("mine/index.json");
+    write_json(
+        &mine,
+        &index("Mine", vec![entry("diskwatch", "1.0.0", &["hello@^1"])]),
+    );
+    let example = k.dir.path().join("example/index.json");
+    write_json(
+        &example,
+        &index("Example", vec![entry("hello", "1.0.0", &[])]),
+    );
+    k.run(&["registry", "add", "mine", s(&mine)]).ok();
+    k.run(&["registry", "add", "example", s(&example)]).ok();
+    k
+}
+
+#[test]
+fn install_with_registry_says_it_restricts_dependencies_and_who_provides_them() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwatch", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    for words in [
+        "registry `mine` provides no pack named `hello` (required by diskwatch 1.0.0)",
+        "`--registry mine` restricts the dependencies too",
+        "registry `example` provides `hello`",
+        "drop `--registry`",
+    ] {
+        assert!(o.stderr.contains(words), "`{words}` missing: {}", o.stderr);
+    }
+    let o = k.run(&["info", "hello", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("`--registry mine` hides it: registry `example` provides `hello`"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_or_miscased_ref_gets_the_nearest_refs_across_registries() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "helo"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `hello` (registry `example`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["info", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "kubernetes"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        !o.stderr.contains("did you mean"),
+        "nothing near: {}",
+        o.stderr
+    );
+
+    // Another case: the ref, and no path unless one exists.
+    let cwd = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
+        c.args(["--root", s(&root)])
+            .args(args)
+            .current_dir(cwd.path());
+        k.isolate(&mut c);
+        c.output().unwrap()
+    };
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("./Diskwatch"),
+        "no such path, so none is suggested: {err}"
+    );
+    std::fs::create_dir(cwd.path().join("Diskwatch")).unwrap();
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("write it as a path: `./Diskwatch`"), "{err}");
+}
+
+#[test]
+fn a_broken_local_pack_is_reported_at_its_own_path_and_a_new_root_is_not_left_behind() {
+    let k = Knap::new();
+    let work = tempfile::tempdir().unwrap();
+    let broken = work.path().join("broken/num");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let root = k.dir.path().join("root3");
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: invalid pack manifest",
+            broken.join("pack.yaml").display()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("field `version`"), "{}", o.stderr);
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists(), "the failed install made no root");
+
+    // In an archive: named as the archive's pack.yaml, not the staging path.
+    let pack = crate::install_tests::make_pack(work.path(), "num", "1.0.0", &[]);
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let archive = work.path().join("num.tar.gz");
+    std::fs::write(&archive, crate::install_tests::tar_gz(&pack)).unwrap();
+    let o = at(&k, &root, &["install", s(&archive)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains("pack.yaml: invalid pack manifest"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists());
+
+    // A root that was there keeps what it had.
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("notes.txt"), "mine").unwrap();
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+/// Marks `r` `version` yanked in the site's index.
+fn yank(site: &mut Site, r: &str, version: &str) {
+    let key = (r.to_owned(), semver::Version::parse(version).unwrap());
+    site.entries.get_mut(&key).unwrap()["yanked"] = json!(true);
+    let entries: Vec<serde_json::Value> = site.entries.values().cloned().collect();
+    write_json(&site.dir.path().join("index.json"), &index("Site", entries));
+}
+
+#[test]
+fn a_yanked_install_is_reported_by_outdated_and_upgrade_says_downgraded_and_why() {
+    let mut site = Site::new();
+    site.publish("p", "1.0.0", &[], &[]);
+    site.publish("p", "1.1.0", &[], &[]);
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+    at(&k, &root, &["install", "p"]).ok();
+    yank(&mut site, "p", "1.1.0");
+
+    let o = at(&k, &root, &["--color", "never", "outdated"]).ok();
+    assert!(
+        o.stdout.contains("p    1.1.0 (yanked)  1.0.0"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stderr
+            .contains("warning: p 1.1.0 is yanked: `knap upgrade p` moves it to 1.0.0"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stdout.contains("up to date"), "{}", o.stdout);
+    let v = at(&k, &root, &["outdated", "--json"]).ok().json();
+    assert_eq!(v["packs"][0]["yanked"], true);
+    assert_eq!(v["packs"][0]["outdated"], true);
+
+    let o = at(&k, &root, &["--color", "never", "upgrade"]).ok();
+    assert!(
+        o.stdout
+            .contains("downgraded p 1.1.0 -> 1.0.0 (1.1.0 was yanked)"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("upgraded"), "{}", o.stdout);
+    let o = at(&k, &root, &["--color", "never", "outdated"]).ok();
+    assert!(
+        o.stdout.contains("the installed pack is up to date"),
+        "{}",
+        o.stdout
+    );
+
+    let o = at(&k, &root, &["--color", "never", "install", "p@=1.1.0"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr.contains("you asked for p@=1.1.0, which only the yanked p 1.1.0 satisfies: a yanked version is installed only when knap.lock already names it (available: 1.0.0; yanked, so not chosen: 1.1.0)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("))"), "no nested brackets: {}", o.stderr);
+}
+
+#[test]
+fn update_says_one_pack_and_one_version_in_the_singular() {
+    let k = local_registry(vec![entry("core", "1.0.0", &[])]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("1 version of 1 pack"), "{}", o.stdout);
+    assert!(
+        !o.stdout.contains("1 packs") && !o.stdout.contains("1 versions"),
+        "{}",
+        o.stdout
+    );
+    let k = local_registry(vec![
+        entry("core", "1.0.0", &[]),
+        entry("core", "1.1.0", &[]),
+    ]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("2 versions of 1 pack"), "{}", o.stdout);
+}
+
+#[test]
+fn git_errors_name_the_commit_or_the_repository_with_the_right_exit_code() {
+    let work = tempfile::tempdir().unwrap();
+    let (pack, _) = git_pack(work.path(), "gp", "1.0.0");
+    let not_git = work.path().join("not-git");
+    std::fs::create_dir(&not_git).unwrap();
+    let k = Knap::new();
+    let root = k.dir.path().join("root");
+    let missing = "a".repeat(40);
+    let url = |p: &Path| url::Url::from_directory_path(p).unwrap().to_string();
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&pack))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("commit {missing} is not in {}", url(&pack))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("An object with id"), "{}", o.stderr);
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&not_git))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("{} is not a git repository", url(&not_git))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("Could not verify"), "{}", o.stderr);
+
+    let gone = work.path().join("gone");
+    let o = at(
+        &k,
+        &root,
+        &[
+            "install",
+            &format!("git+file://{}#{missing}", gone.display()),
+        ],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr.contains("is not a git repository") && o.stderr.contains("does not exist"),
+        "{}",
+        o.stderr
+    );
+
+    // A server that cannot be reached is a network failure (exit 5), with the URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let down = format!("http://127.0.0.1:{port}/repo.git");
+    let o = at(&k, &root, &["install", &format!("git+{down}#{missing}")]);
+    assert_eq!(o.code, 5, "{o:?}");
+    assert!(o.stderr.contains(&down), "{}", o.stderr);
+    assert!(!root.exists(), "nothing was installed");
+}

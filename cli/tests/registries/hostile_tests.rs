@@ -389,8 +389,13 @@ fn git_scene(tree: &[(&str, &[u8])], config_extra: &str) -> (Scene, Out) {
 }
 
 #[test]
-fn a_git_tree_holding_dot_git_at_any_depth_is_refused() {
-    for name in [".git/config", "actions/.GIT/config", "a/.git./x"] {
+fn a_git_tree_holding_dot_git_at_any_depth_or_a_control_character_is_refused() {
+    for (name, reason) in [
+        (".git/config", ".git"),
+        ("actions/.GIT/config", ".git"),
+        ("a/.git./x", ".git"),
+        ("a\u{1b}[2J\u{1b}]0;owned\u{7}b", "control character"),
+    ] {
         let (s, o) = git_scene(
             &[
                 ("pack.yaml", PACK_YAML),
@@ -398,7 +403,7 @@ fn a_git_tree_holding_dot_git_at_any_depth_is_refused() {
             ],
             "",
         );
-        s.assert_refused(name, &o, 4, ".git");
+        s.assert_refused(name, &o, 4, reason);
     }
 }
 
@@ -833,4 +838,178 @@ fn kill_9_during_a_refused_install_leaves_the_old_version() {
         let o = at(&s.k, &s.root, &["install", "victim@2.0.0"]);
         s.assert_refused(&format!("after kill -9 at {delay_ms} ms"), &o, 4, ".git");
     }
+}
+
+// ---------------------------------------------------------------------
+// The client's transport and root (issue 11, findings 2, 3, 5, 8, 9, 10
+// and the client parts of 11).
+
+#[track_caller]
+fn assert_exit(o: &Out, code: i32, reason: &str) {
+    assert_eq!(o.code, code, "{o:#?}");
+    assert!(
+        o.stderr.contains(reason),
+        "expected `{reason}` in:\n{}",
+        o.stderr
+    );
+}
+
+// Finding 5: a symlinked private area is refused and nothing it names is
+// emptied or written.
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_private_directory_is_refused_by_every_command_and_nothing_outside_is_emptied() {
+    for part in [".knap/staging", ".knap/trash", ".knap/files", ".knap"] {
+        let mut s = Scene::new();
+        let sentinel = s.k.dir.path().join("sentinel");
+        s.site.publish("victim", "2.0.0", &[], &[]);
+        s.k.run(&["update"]).ok();
+        let link = s.root.join(part);
+        if part == ".knap" {
+            // The whole private area elsewhere: a copy beside the sentinel.
+            let moved = s.k.dir.path().join("moved-knap");
+            std::fs::rename(&link, &moved).unwrap();
+            std::os::unix::fs::symlink(&sentinel, &link).unwrap();
+        } else {
+            let _ = std::fs::remove_dir_all(&link);
+            std::os::unix::fs::symlink(&sentinel, &link).unwrap();
+        }
+        // The link itself is part of the "before" picture only through
+        // the private area, which the snapshot skips.
+        let before = snapshot(&sentinel, &[]);
+        for args in [
+            &["list"][..],
+            &["verify"],
+            &["outdated"],
+            &["doctor"],
+            &["install"],
+            &["install", "victim@=2.0.0"],
+            &["uninstall", "victim"],
+        ] {
+            let o = at(&s.k, &s.root, args);
+            assert_exit(&o, 4, "is a symbolic link");
+            assert!(
+                o.stderr.contains(part),
+                "{args:?} names the link: {}",
+                o.stderr
+            );
+            assert_eq!(
+                snapshot(&sentinel, &[]),
+                before,
+                "{args:?} with {part} linked changed what it names"
+            );
+        }
+        assert_eq!(digest(&s.root.join("victim")), s.good_tree);
+        assert_eq!(lock_of(&s.root)["packs"][0]["version"], "1.0.0");
+    }
+}
+
+#[test]
+fn read_only_commands_in_a_directory_that_is_not_a_root_create_nothing() {
+    let s = Scene::new();
+    let other = tempfile::tempdir().unwrap();
+    let plain = other.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::write(plain.join("notes.txt"), b"mine\n").unwrap();
+    let before = snapshot(&plain, &[]);
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["verify"],
+        &["outdated"],
+        &["doctor"],
+        &["info", "victim"],
+    ] {
+        let o = at(&s.k, &plain, args);
+        assert!(o.code == 0 || o.code == 3, "{args:?}: {o:#?}");
+        assert_eq!(
+            snapshot(&plain, &[]),
+            before,
+            "{args:?} wrote into {plain:?}"
+        );
+    }
+    s.assert_unharmed("");
+}
+
+#[test]
+fn read_only_commands_on_a_root_write_nothing_in_it() {
+    let s = Scene::new();
+    let before = snapshot(&s.root, &[]);
+    for args in [
+        &["list"][..],
+        &["list", "--tree"],
+        &["verify"],
+        &["outdated"],
+        &["doctor"],
+        &["info", "victim"],
+    ] {
+        let o = at(&s.k, &s.root, args);
+        assert_eq!(o.code, 0, "{args:?}: {o:#?}");
+        assert_eq!(
+            snapshot(&s.root, &[]),
+            before,
+            "{args:?} wrote into the root"
+        );
+    }
+    s.assert_unharmed("");
+    assert_root_consistent(&s.root);
+}
+
+// Finding 10: `--locked` fails when anything in the lock would change,
+// provenance included.
+
+#[test]
+fn install_locked_fails_when_a_higher_priority_registry_now_lists_the_same_bytes() {
+    let mut s = Scene::new();
+    // A mirror, first in priority, that lists the very same archive bytes
+    // at its own URL.
+    let mirror = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(s.site.dir.path().join("archives/victim-1.0.0.tar.gz")).unwrap();
+    std::fs::create_dir_all(mirror.path().join("m")).unwrap();
+    std::fs::write(mirror.path().join("m/victim.tar.gz"), &bytes).unwrap();
+    let e = crate::install_tests::entry_with(
+        "victim",
+        "1.0.0",
+        &[],
+        serde_json::json!([{"type": "archive", "url": "m/victim.tar.gz",
+            "checksum": crate::install_tests::sha(&bytes)}]),
+    );
+    crate::write_json(
+        &mirror.path().join("index.json"),
+        &crate::index("Mirror", vec![e]),
+    );
+    let server = crate::server::Server::start(crate::server::files(mirror.path().to_path_buf()));
+    s.k.run(&[
+        "registry",
+        "add",
+        "mirror",
+        &server.url("/"),
+        "--priority",
+        "10",
+    ])
+    .ok();
+    s.k.run(&["update"]).ok();
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    for args in [
+        &["install", "--locked", "victim"][..],
+        &["install", "--locked"],
+    ] {
+        let o = at(&s.k, &s.root, args);
+        if args.len() == 2 {
+            // Restoring from the lock keeps each pack where it came from.
+            assert_eq!(o.code, 0, "{o:#?}");
+        } else {
+            assert_exit(
+                &o,
+                3,
+                "would come from registry `mirror` instead of registry `site`",
+            );
+        }
+        s.assert_unharmed("");
+        assert_eq!(lock_of(&s.root)["packs"][0]["registry"], "site");
+    }
+    // Without --locked the lock follows the registries.
+    at(&s.k, &s.root, &["install", "victim"]).ok();
+    assert_eq!(lock_of(&s.root)["packs"][0]["registry"], "mirror");
 }

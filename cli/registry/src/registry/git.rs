@@ -3,7 +3,8 @@
 //! index is `index.json` or the sparse layout at the root of the remote's
 //! HEAD commit; it is validated, then copied into the cache (with the commit
 //! it came from), so reading never touches the repository and a bad commit
-//! leaves the last good copy in place.
+//! leaves the last good copy in place. An `index.json` is also split once
+//! per ref ([`super::by_ref`]), which is what lookups and search read.
 //!
 //! `git+file://` spawns `git upload-pack` (gix's file transport), so it
 //! needs a git binary on the PATH; `git+https://` does not.
@@ -28,10 +29,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{
-    Common, RegistryError, UpdateOutcome, View, check_index, parse_sparse_config,
-    parse_sparse_pack, parse_trusted_index,
-};
+use super::by_ref::{ByRef, Stamp};
+use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
 use crate::cache::{Staged, write_atomic};
 
 pub struct GitIndex {
@@ -39,6 +38,8 @@ pub struct GitIndex {
     url: Url,
     http: GitHttp,
     loaded: Mutex<Option<View>>,
+    /// Held while the cached index is split, so that it is split once.
+    splitting: tokio::sync::Mutex<()>,
 }
 
 /// What the HTTP transport of a `git+https://` registry is given.
@@ -78,6 +79,13 @@ enum Tree {
     },
 }
 
+/// The files of the commit's `tuf/` directory (a signed registry).
+type TufFiles = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// The largest `tuf/` file read from a commit (the verifier's own limits
+/// are smaller for everything but targets).
+const MAX_TUF_FILE: u64 = 64 * 1024 * 1024;
+
 impl GitIndex {
     pub fn new(common: Common, url: Url, http: GitHttp) -> Self {
         Self {
@@ -85,7 +93,38 @@ impl GitIndex {
             url,
             http,
             loaded: Mutex::new(None),
+            splitting: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn by_ref(&self) -> ByRef {
+        ByRef::new(self.common.cache.path("refs"))
+    }
+
+    /// Splits the cached `index.json` again (checking it again): for a
+    /// cache written before the split existed, or a damaged split.
+    pub async fn resplit(&self) -> Result<View, RegistryError> {
+        let _one = self.splitting.lock().await;
+        let name = &self.common.name;
+        let state = self
+            .state()
+            .ok_or_else(|| self.other(format!("no cached copy; run `knap update {name}`")))?;
+        let path = self.common.cache.path("index.json");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            self.other(format!(
+                "cannot read the cached index {}: {e}; run `knap update {name}`",
+                path.display()
+            ))
+        })?;
+        let stamp = Stamp {
+            len: bytes.len() as u64,
+            id: format!("commit:{}", state.commit),
+        };
+        self.by_ref()
+            .split(name, &path.display().to_string(), &bytes, &stamp)?;
+        let v = View::ByRef(self.by_ref());
+        *self.loaded.lock().expect("lock") = Some(v.clone());
+        Ok(v)
     }
 
     fn state(&self) -> Option<State> {
@@ -140,10 +179,28 @@ impl GitIndex {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        let (commit, tree, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
+        let (commit, tree, tuf, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
             registry: name.clone(),
             message: format!("git {url}: {}", with_hint(m)),
         })?;
+        // A signed registry: the commit's tuf/ is verified and every index
+        // file held to its targets entry before anything is cached.
+        if let Some(t) = &self.common.trust {
+            t.ensure_with(Arc::new(crate::trust::MemFetch(tuf))).await?;
+            match &tree {
+                Tree::Index(bytes) => t.check("index.json", bytes)?,
+                Tree::Sparse { config, packs } => {
+                    t.check("config.json", config)?;
+                    // `<sha256>.<ref>.json` copies are not refs: never read.
+                    for (r, bytes) in packs
+                        .iter()
+                        .filter(|(r, _)| knap_schema::ident::is_valid_ref(r))
+                    {
+                        t.check(&format!("packs/{r}.json"), bytes)?;
+                    }
+                }
+            }
+        }
         tracing::debug!("git {url}: fetched in {:?}", started.elapsed());
         if previous.as_deref() == Some(commit.as_str()) {
             return Ok(UpdateOutcome::NotModified {
@@ -163,9 +220,15 @@ impl GitIndex {
                 // check starts on one core), and put in place only if it
                 // is valid.
                 let path = self.common.cache.path("index.json");
+                let stamp = Stamp {
+                    len: bytes.len() as u64,
+                    id: format!("commit:{commit}"),
+                };
                 let (checked, staged) = std::thread::scope(|s| {
                     let staged = s.spawn(|| Staged::write(&path, bytes));
-                    let checked = check_index(&name, &location("index.json"), bytes);
+                    let checked =
+                        self.by_ref()
+                            .split(&name, &location("index.json"), bytes, &stamp);
                     (checked, staged.join().expect("the cache writer panicked"))
                 });
                 let summary = checked?;
@@ -180,7 +243,13 @@ impl GitIndex {
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
-                ("sparse", format!("sparse layout, {} packs", packs.len()))
+                (
+                    "sparse",
+                    format!(
+                        "sparse layout, {}",
+                        super::count(packs.len(), "pack", "packs")
+                    ),
+                )
             }
         };
         let state = State {
@@ -247,18 +316,17 @@ impl GitIndex {
         let v = if state.layout == "sparse" {
             View::SparseDir(self.common.cache.path("sparse"))
         } else {
-            let path = self.common.cache.path("index.json");
-            let bytes = std::fs::read(&path).map_err(|e| {
-                self.other(format!(
-                    "cannot read the cached index {}: {e}; run `knap update {name}`",
-                    path.display()
-                ))
-            })?;
-            View::Whole(Arc::new(parse_trusted_index(
-                &name,
-                &path.display().to_string(),
-                &bytes,
-            )?))
+            let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
+            let current = len.is_ok_and(|len| {
+                self.by_ref().is_current(&Stamp {
+                    len,
+                    id: format!("commit:{}", state.commit),
+                })
+            });
+            if !current {
+                return self.resplit().await;
+            }
+            View::ByRef(self.by_ref())
         };
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
@@ -371,7 +439,7 @@ fn clone_or_fetch(
     url: &str,
     dir: &Path,
     setup: TransportSetup,
-) -> Result<(String, Tree, bool), String> {
+) -> Result<(String, Tree, TufFiles, bool), String> {
     let existing = dir
         .join(".git")
         .is_dir()
@@ -408,7 +476,8 @@ fn clone_or_fetch(
     let head = remote_head(&outcome.ref_map.remote_refs)
         .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
     let tree = read_tree(&repo, head)?;
-    Ok((head.to_string(), tree, cloned))
+    let tuf = read_tuf(&repo, head)?;
+    Ok((head.to_string(), tree, tuf, cloned))
 }
 
 /// One shallow fetch of [`REFSPECS`] from `url` into `repo`.
@@ -463,6 +532,34 @@ fn remote_head(refs: &[gix::protocol::handshake::Ref]) -> Option<gix::ObjectId> 
     find("HEAD")
         .or_else(|| find("refs/heads/main"))
         .or_else(|| find("refs/heads/master"))
+}
+
+/// The blobs directly under `tuf/` at `commit`, by path (`tuf/<name>`);
+/// none when the commit has no `tuf/`. A blob above [`MAX_TUF_FILE`] is
+/// refused by its header, before it is read.
+fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, String> {
+    let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
+    let mut out = TufFiles::new();
+    let Some(entry) = tree.lookup_entry_by_path("tuf").map_err(err)? else {
+        return Ok(out);
+    };
+    let sub = entry.object().map_err(err)?.peel_to_tree().map_err(err)?;
+    for e in sub.iter() {
+        let e = e.map_err(err)?;
+        if !e.mode().is_blob() {
+            continue;
+        }
+        let header = repo.find_header(e.oid()).map_err(err)?;
+        if header.size() > MAX_TUF_FILE {
+            return Err(format!(
+                "tuf/{} is larger than {MAX_TUF_FILE} bytes",
+                e.filename()
+            ));
+        }
+        let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+        out.insert(format!("tuf/{}", e.filename()), data);
+    }
+    Ok(out)
 }
 
 fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, String> {

@@ -2,8 +2,9 @@
 //! where an index came from.
 //!
 //! A [`Registry`] answers [`Registry::versions`] for a batch of refs (a
-//! sparse registry fetches only those refs' files, in parallel), lists
-//! everything for search ([`Registry::all`]), and refreshes its cache
+//! sparse registry fetches only those refs' files, in parallel; a whole
+//! index reads them from its per-ref cache, [`by_ref`]), gives the search
+//! table ([`Registry::search_rows`]), and refreshes its cache
 //! ([`Registry::update`]). The transports:
 //!
 //! - [`local`]: a directory or `index.json` on disk (`file://` or a path);
@@ -15,6 +16,7 @@
 //! before they are cached; an invalid document is refused and the last good
 //! copy kept.
 
+pub mod by_ref;
 pub mod git;
 pub mod http_index;
 pub mod local;
@@ -23,7 +25,7 @@ pub mod whole;
 
 pub use whole::{IndexSummary, check_index, parse_index};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,6 +40,7 @@ use url::Url;
 use crate::cache::RegistryCache;
 use crate::error::Kind;
 use crate::http::{FetchError, FetchPolicy, Fetcher, HttpSettings};
+use crate::trust::{HttpFetch, Trust};
 
 /// Why a registry could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ pub enum RegistryError {
     },
     #[error("registry `{registry}`: {message}")]
     Unavailable { registry: String, message: String },
+    /// A signed registry whose metadata or files failed verification.
+    #[error("registry `{registry}`: {message}")]
+    Untrusted { registry: String, message: String },
     #[error("registry `{registry}`: {message}")]
     Other { registry: String, message: String },
 }
@@ -74,7 +80,7 @@ impl RegistryError {
                 ..
             } => Kind::Other,
             RegistryError::Fetch { .. } | RegistryError::Unavailable { .. } => Kind::Registry,
-            RegistryError::Invalid { .. } => Kind::Integrity,
+            RegistryError::Invalid { .. } | RegistryError::Untrusted { .. } => Kind::Integrity,
             RegistryError::Other { .. } => Kind::Other,
         }
     }
@@ -123,6 +129,9 @@ pub struct Common {
     pub cache: RegistryCache,
     pub offline: bool,
     pub progress: bool,
+    /// Set for a signed (pinned) registry: everything read from it is
+    /// verified first.
+    pub trust: Option<Arc<Trust>>,
 }
 
 impl Registry {
@@ -136,11 +145,18 @@ impl Registry {
                 message: m,
             }
         })?;
-        let common = Common {
+        let mut common = Common {
             name: name.clone(),
             cache: RegistryCache::new(&env.cache_root, &cfg.name, &cfg.url),
             offline: env.offline,
             progress: env.progress,
+            trust: None,
+        };
+        let pin = Trust::pin_of(cfg)?;
+        let datastore = common.cache.path("tuf");
+        let trust = |fetch: Option<Arc<dyn knap_trust::Fetch>>| {
+            pin.clone()
+                .map(|p| Arc::new(Trust::new(&name, p, datastore.clone(), env.offline, fetch)))
         };
         // The token goes to the registry's own host only.
         let token = |host: Option<&str>| match (&cfg.token_env, host) {
@@ -168,16 +184,34 @@ impl Registry {
             })
         };
         let transport = match location {
-            RegistryLocation::Local(p) => Transport::Local(local::LocalIndex::new(common, p)),
+            RegistryLocation::Local(p) => {
+                let dir = if p.is_dir() {
+                    p.clone()
+                } else {
+                    p.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                common.trust = trust(Some(crate::trust::dir_fetch(&dir)));
+                Transport::Local(local::LocalIndex::new(common, p))
+            }
             RegistryLocation::Http(u) => {
                 let f = fetcher(u.host_str())?;
+                let base = index_url(&u).join(".").expect("a directory of a URL");
+                common.trust = trust(Some(Arc::new(HttpFetch {
+                    fetcher: f.clone(),
+                    base,
+                })));
                 Transport::Http(http_index::HttpIndex::new(common, u, f))
             }
             RegistryLocation::Sparse(u) => {
                 let f = fetcher(u.host_str())?;
+                common.trust = trust(Some(Arc::new(HttpFetch {
+                    fetcher: f.clone(),
+                    base: u.clone(),
+                })));
                 Transport::Sparse(Arc::new(sparse::SparseHttp::new(common, u, f)))
             }
             RegistryLocation::Git(u) => {
+                common.trust = trust(None);
                 let http = git::GitHttp {
                     token: token(u.host_str()),
                     ca_files: ca_files.clone(),
@@ -192,10 +226,41 @@ impl Registry {
         })
     }
 
+    fn common(&self) -> &Common {
+        match &self.transport {
+            Transport::Local(l) => &l.common,
+            Transport::Http(h) => &h.common,
+            Transport::Sparse(s) => &s.common,
+            Transport::Git(g) => &g.common,
+        }
+    }
+
+    /// Whether the registry is signed (pinned with `tuf_root`).
+    pub fn is_signed(&self) -> bool {
+        self.common().trust.is_some()
+    }
+
+    /// For a signed registry: the root key ids and targets version verified
+    /// in this run, else the last ones kept in the cache.
+    pub fn provenance(&self) -> Option<crate::trust::Provenance> {
+        self.common().trust.as_ref()?.provenance()
+    }
+
+    /// A local signed registry is verified whenever it is read.
+    async fn verify_local(&self) -> Result<(), RegistryError> {
+        if let Transport::Local(l) = &self.transport
+            && let Some(t) = &l.common.trust
+        {
+            t.ensure().await?;
+        }
+        Ok(())
+    }
+
     /// Fetches or refreshes the index (network), keeping the last good copy
     /// on any failure.
     pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         if let Transport::Local(l) = &self.transport {
+            self.verify_local().await?;
             return l.update();
         }
         if self.is_offline() {
@@ -227,33 +292,91 @@ impl Registry {
         &self,
         refs: &[String],
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
+        self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
             Transport::Http(h) => h.view().await?,
             Transport::Git(g) => g.view().await?,
             Transport::Sparse(s) => return s.versions(refs).await,
         };
-        view.versions(&self.name, refs)
+        match view.versions(&self.name, refs) {
+            // A per-ref cache file that does not validate is never used:
+            // the cached index is split again (and checked again) instead.
+            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
+                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.resplit().await?.versions(&self.name, refs)
+            }
+            other => other,
+        }
     }
 
-    /// Everything this registry lists (for search). A sparse registry
-    /// without an `index.json` gives the refs it has cached.
-    pub async fn all(&self) -> Result<Vec<Entry>, RegistryError> {
+    /// The per-ref cache of a whole index, split again from the cached
+    /// document.
+    async fn resplit(&self) -> Result<View, RegistryError> {
+        match &self.transport {
+            Transport::Http(h) => h.resplit().await,
+            Transport::Git(g) => g.resplit().await,
+            Transport::Local(_) | Transport::Sparse(_) => {
+                unreachable!("only whole indices fetched over the network have a per-ref cache")
+            }
+        }
+    }
+
+    /// What search looks at: one row per ref this registry lists. A whole
+    /// index reads its search table; a sparse registry without an
+    /// `index.json` gives the refs it has cached.
+    pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
+        self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
             Transport::Http(h) => h.view().await?,
             Transport::Git(g) => g.view().await?,
-            Transport::Sparse(s) => return s.all().await,
+            Transport::Sparse(s) => return Ok(rows_of(s.all().await?)),
         };
-        view.all(&self.name)
+        match view.search_rows(&self.name) {
+            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
+                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.resplit().await?.search_rows(&self.name)
+            }
+            other => other,
+        }
     }
 }
 
-/// A readable index: a whole `index.json`, or a sparse directory on disk.
+/// The search rows of a list of entries.
+fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
+    let mut by: BTreeMap<String, Vec<by_ref::Fields>> = BTreeMap::new();
+    for e in entries {
+        by.entry(e.pack_ref.clone()).or_default().push(e.into());
+    }
+    by.values().filter_map(by_ref::SearchRow::of).collect()
+}
+
+/// A whole index held in memory, its entries grouped by ref once.
+#[derive(Debug)]
+pub struct WholeIndex {
+    by_ref: HashMap<String, Vec<Entry>>,
+    pub summary: IndexSummary,
+}
+
+impl WholeIndex {
+    pub fn new(index: Index) -> Self {
+        let summary = IndexSummary::of(&index);
+        let mut by_ref: HashMap<String, Vec<Entry>> = HashMap::new();
+        for e in index.packs {
+            by_ref.entry(e.pack_ref.clone()).or_default().push(e);
+        }
+        Self { by_ref, summary }
+    }
+}
+
+/// A readable index: a whole `index.json` in memory, a sparse directory on
+/// disk, or the per-ref cache of a whole index.
 #[derive(Debug, Clone)]
 pub enum View {
-    Whole(Arc<Index>),
+    Whole(Arc<WholeIndex>),
     SparseDir(PathBuf),
+    ByRef(by_ref::ByRef),
 }
 
 impl View {
@@ -266,8 +389,14 @@ impl View {
         match self {
             View::Whole(index) => {
                 for r in refs {
-                    let v: Vec<Entry> = index.versions(r).cloned().collect();
-                    if !v.is_empty() {
+                    if let Some(v) = index.by_ref.get(r) {
+                        out.insert(r.clone(), v.clone());
+                    }
+                }
+            }
+            View::ByRef(b) => {
+                for r in refs {
+                    if let Some(v) = b.versions(registry, r)? {
                         out.insert(r.clone(), v);
                     }
                 }
@@ -283,16 +412,28 @@ impl View {
         Ok(out)
     }
 
-    fn all(&self, registry: &str) -> Result<Vec<Entry>, RegistryError> {
+    fn search_rows(&self, registry: &str) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
         match self {
-            View::Whole(index) => Ok(index.packs.clone()),
+            View::Whole(index) => {
+                let mut rows: Vec<by_ref::SearchRow> = index
+                    .by_ref
+                    .values()
+                    .filter_map(|es| {
+                        let f: Vec<by_ref::Fields> = es.iter().cloned().map(Into::into).collect();
+                        by_ref::SearchRow::of(&f)
+                    })
+                    .collect();
+                rows.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
+                Ok(rows)
+            }
             View::SparseDir(dir) => {
                 let mut out = Vec::new();
                 for r in sparse_refs_in(&dir.join("packs")) {
                     out.extend(read_sparse_pack_file(registry, dir, &r)?.unwrap_or_default());
                 }
-                Ok(out)
+                Ok(rows_of(out))
             }
+            View::ByRef(b) => b.search_rows(registry),
         }
     }
 }
@@ -419,6 +560,15 @@ pub fn index_url(u: &Url) -> Url {
     }
 }
 
-pub(crate) fn summary(index: &Index) -> String {
-    IndexSummary::of(index).to_string()
+pub(crate) fn summary(index: &WholeIndex) -> String {
+    index.summary.to_string()
+}
+
+/// `1 pack`, `2 packs`, `0 packs`: for the reports of `update`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }

@@ -1,14 +1,21 @@
 //! A `sparse+https://` registry: `config.json`, then only the
 //! `packs/<ref>.json` files a lookup needs, fetched in parallel (at most
-//! [`PARALLEL`] at a time), each cached and revalidated with its ETag.
+//! [`PARALLEL`] at a time, across every lookup of the run), each cached and
+//! revalidated with its ETag.
 //!
-//! A lookup revalidates each pack file it needs once per run; `--offline`
-//! uses the cached files only. `update` revalidates `config.json` and every
+//! This is the one place pack files are fetched: [`SparseHttp::versions`]
+//! answers each ref from this run's answers, else fetches (or revalidates)
+//! its file once per run, however many lookups ask for it at the same time;
+//! resolution asks for refs one at a time as it needs them (see
+//! `candidates`). A cached file that does not validate is never used: it
+//! is fetched again in full. `--offline` uses the cached files only. `update` revalidates `config.json` and every
 //! pack file already cached. Search uses the registry's optional full
 //! `index.json` when it serves one, else the cached pack files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OnceCell, Semaphore};
 
 use knap_schema::index::Entry;
 use tokio::task::JoinSet;
@@ -20,17 +27,55 @@ use super::{
 };
 use crate::cache::DocMeta;
 use crate::http::{Fetched, Fetcher, Validators};
+use crate::trust::Trust;
+
+/// GETs a signed file by its consistent-snapshot URL, else by its plain
+/// URL (a host that keeps no hashed copies); the caller checks the bytes
+/// against the targets entry.
+pub(crate) async fn get_signed(
+    fetcher: &Fetcher,
+    registry: &str,
+    hashed: &Url,
+    plain: &Url,
+) -> Result<Vec<u8>, RegistryError> {
+    let fetch_err = |e| RegistryError::Fetch {
+        registry: registry.to_owned(),
+        source: e,
+    };
+    for url in [hashed, plain] {
+        match fetcher.get(url, None).await.map_err(fetch_err)? {
+            Fetched::Body { bytes, .. } => return Ok(bytes),
+            Fetched::NotFound | Fetched::NotModified => continue,
+        }
+    }
+    Err(RegistryError::Untrusted {
+        registry: registry.to_owned(),
+        message: format!(
+            "{plain} is listed in its signed targets but the registry does not serve it"
+        ),
+    })
+}
 
 /// How many pack files are fetched at once.
 pub const PARALLEL: usize = 16;
+
+/// One pack file's answer in this run: its versions, or `None` when the
+/// registry does not have it; filled once.
+type PackCell = OnceCell<Option<Vec<Entry>>>;
 
 pub struct SparseHttp {
     pub common: Common,
     base: Url,
     fetcher: Fetcher,
-    /// Pack files already looked at in this run: `None` when absent.
-    seen: Mutex<HashMap<String, Option<Vec<Entry>>>>,
+    /// Pack files looked at in this run, each fetched once: `None` when
+    /// the registry does not have it. A lookup that finds the cell being
+    /// filled waits for it.
+    seen: Mutex<HashMap<String, Arc<PackCell>>>,
+    /// Pack files being fetched at once, over every lookup.
+    fetches: Semaphore,
     config_checked: Mutex<bool>,
+    /// Held while `config.json` is first fetched, so it is fetched once.
+    config_lock: tokio::sync::Mutex<()>,
 }
 
 /// What happened to one document.
@@ -47,7 +92,9 @@ impl SparseHttp {
             base,
             fetcher,
             seen: Mutex::new(HashMap::new()),
+            fetches: Semaphore::new(PARALLEL),
             config_checked: Mutex::new(false),
+            config_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -62,11 +109,21 @@ impl SparseHttp {
         rel: &str,
         check: impl Fn(&[u8]) -> Result<(), RegistryError>,
     ) -> Result<Got, RegistryError> {
+        self.refresh_with(rel, check, true).await
+    }
+
+    /// [`Self::refresh`]; without `conditional`, a full GET whatever is
+    /// cached.
+    async fn refresh_with(
+        &self,
+        rel: &str,
+        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+        conditional: bool,
+    ) -> Result<Got, RegistryError> {
         let url = self.url_of(rel);
-        let cached = self
-            .common
-            .cache
-            .meta(rel)
+        let cached = conditional
+            .then(|| self.common.cache.meta(rel))
+            .flatten()
             .filter(|m| m.url == url.as_str());
         let validators = cached.as_ref().map(|m| Validators {
             etag: m.etag.clone(),
@@ -97,6 +154,7 @@ impl SparseHttp {
                     etag,
                     last_modified,
                     commit: None,
+                    sha256: None,
                 };
                 self.common
                     .cache
@@ -113,14 +171,61 @@ impl SparseHttp {
         }
     }
 
+    /// A signed registry's file: a cached copy whose hash matches the
+    /// verified targets is used without a request; a file the targets do
+    /// not list is absent; anything fetched must match its entry.
+    async fn fetch_signed(
+        &self,
+        trust: &Trust,
+        rel: &str,
+        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+    ) -> Result<Got, RegistryError> {
+        if trust.cached_matches(rel, &self.common.cache.path(rel)) {
+            return Ok(Got::Same);
+        }
+        let Some(info) = trust.verified().and_then(|v| v.target(rel).cloned()) else {
+            self.common.cache.remove(rel);
+            return Ok(Got::Absent);
+        };
+        if self.common.offline {
+            return Err(self.no_cache());
+        }
+        let plain = self.url_of(rel);
+        let hashed = self.url_of(&knap_trust::hashed_name(rel, &info.sha256));
+        let bytes = get_signed(&self.fetcher, &self.common.name, &hashed, &plain).await?;
+        trust.check(rel, &bytes)?;
+        check(&bytes)?;
+        let meta = DocMeta {
+            url: plain.to_string(),
+            etag: None,
+            last_modified: None,
+            commit: None,
+            sha256: Some(format!("sha256:{}", info.sha256)),
+        };
+        self.common
+            .cache
+            .write(rel, &bytes, &meta)
+            .map_err(|e| RegistryError::Other {
+                registry: self.common.name.clone(),
+                message: format!(
+                    "cannot write the cache {}: {e}",
+                    self.common.cache.dir.display()
+                ),
+            })?;
+        Ok(Got::New)
+    }
+
     async fn refresh_config(&self) -> Result<Got, RegistryError> {
         let name = self.common.name.clone();
         let url = self.url_of("config.json").to_string();
-        let got = self
-            .refresh("config.json", |b| {
-                parse_sparse_config(&name, &url, b).map(|_| ())
-            })
-            .await?;
+        let check = |b: &[u8]| parse_sparse_config(&name, &url, b).map(|_| ());
+        let got = match self.common.trust.clone() {
+            Some(t) => {
+                t.ensure().await?;
+                self.fetch_signed(&t, "config.json", check).await?
+            }
+            None => self.refresh("config.json", check).await?,
+        };
         if let Got::Absent = got {
             return Err(RegistryError::Unavailable {
                 registry: name,
@@ -136,6 +241,14 @@ impl SparseHttp {
     /// Makes sure a valid `config.json` is cached (fetching it only when
     /// there is none).
     async fn ensure_config(&self) -> Result<(), RegistryError> {
+        let _one_at_a_time = self.config_lock.lock().await;
+        if let Some(t) = self.common.trust.clone() {
+            t.ensure().await?;
+            if *self.config_checked.lock().expect("lock") {
+                return Ok(());
+            }
+            return self.refresh_config().await.map(|_| ());
+        }
         if *self.config_checked.lock().expect("lock")
             || self.common.cache.read("config.json").is_some()
         {
@@ -168,19 +281,35 @@ impl SparseHttp {
         self: Arc<Self>,
         pack_ref: String,
     ) -> Result<Option<Vec<Entry>>, RegistryError> {
-        if self.common.offline {
-            return self.cached_pack(&pack_ref);
-        }
         let rel = format!("packs/{pack_ref}.json");
         let name = self.common.name.clone();
         let url = self.url_of(&rel).to_string();
         let r = pack_ref.clone();
-        match self
-            .refresh(&rel, |b| parse_sparse_pack(&name, &url, b, &r).map(|_| ()))
-            .await
-        {
+        if let Some(t) = self.common.trust.clone() {
+            let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
+            return match self.fetch_signed(&t, &rel, check).await? {
+                Got::Absent => Ok(None),
+                _ => self.cached_pack(&pack_ref),
+            };
+        }
+        let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
+        match self.refresh(&rel, &check).await {
             Ok(Got::Absent) => Ok(None),
-            Ok(_) => self.cached_pack(&pack_ref),
+            Ok(Got::New) => self.cached_pack(&pack_ref),
+            Ok(Got::Same) => match self.cached_pack(&pack_ref) {
+                // The server says the cached copy is current, but the copy
+                // does not validate (damaged on disk): never used, fetched
+                // again in full.
+                Err(RegistryError::Invalid { location, .. }) => {
+                    tracing::warn!("{location}: the cached copy is damaged; fetching it again");
+                    self.common.cache.remove(&rel);
+                    match self.refresh_with(&rel, &check, false).await? {
+                        Got::Absent => Ok(None),
+                        _ => self.cached_pack(&pack_ref),
+                    }
+                }
+                other => other,
+            },
             Err(e @ RegistryError::Fetch { .. }) => match self.cached_pack(&pack_ref)? {
                 Some(v) => {
                     tracing::warn!("{e}; using the cached copy of `{pack_ref}`");
@@ -199,30 +328,37 @@ impl SparseHttp {
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
         self.ensure_config().await?;
         let mut out = BTreeMap::new();
-        let mut todo = Vec::new();
-        {
-            let seen = self.seen.lock().expect("lock");
-            for r in refs {
-                match seen.get(r) {
-                    Some(Some(v)) => {
-                        out.insert(r.clone(), v.clone());
-                    }
-                    Some(None) => {}
-                    None if knap_schema::ident::is_valid_ref(r) => todo.push(r.clone()),
-                    None => {}
-                }
-            }
-        }
+        let mut todo: Vec<&String> = refs
+            .iter()
+            .filter(|r| knap_schema::ident::is_valid_ref(r))
+            .collect();
         todo.sort();
         todo.dedup();
-        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let mut set = JoinSet::new();
         for r in todo {
+            let cell = Arc::clone(
+                self.seen
+                    .lock()
+                    .expect("lock")
+                    .entry(r.clone())
+                    .or_default(),
+            );
+            if let Some(v) = cell.get() {
+                if let Some(v) = v {
+                    out.insert(r.clone(), v.clone());
+                }
+                continue;
+            }
             let me = Arc::clone(self);
-            let sem = Arc::clone(&sem);
+            let r = r.clone();
             set.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
-                let got = me.fetch_pack(r.clone()).await;
+                let got = cell
+                    .get_or_try_init(|| async {
+                        let _permit = me.fetches.acquire().await.expect("semaphore open");
+                        Arc::clone(&me).fetch_pack(r.clone()).await
+                    })
+                    .await
+                    .cloned();
                 (r, got)
             });
         }
@@ -231,7 +367,6 @@ impl SparseHttp {
             let (r, got) = joined.expect("a fetch task panicked");
             match got {
                 Ok(v) => {
-                    self.seen.lock().expect("lock").insert(r.clone(), v.clone());
                     if let Some(v) = v {
                         out.insert(r, v);
                     }
@@ -265,7 +400,13 @@ impl SparseHttp {
     pub async fn all(self: &Arc<Self>) -> Result<Vec<Entry>, RegistryError> {
         self.ensure_config().await?;
         let name = self.common.name.clone();
-        if !self.common.offline {
+        if let Some(t) = self.common.trust.clone() {
+            let url = self.url_of("index.json").to_string();
+            self.fetch_signed(&t, "index.json", |b| {
+                check_index(&name, &url, b).map(|_| ())
+            })
+            .await?;
+        } else if !self.common.offline {
             let url = self.url_of("index.json").to_string();
             match self
                 .refresh("index.json", |b| check_index(&name, &url, b).map(|_| ()))
