@@ -131,6 +131,9 @@ enum RegistryCmd {
         /// A PEM file of CA certificates to trust for this registry.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
+        /// Add it without reading it first (offline set-up); `knap update` reads it later.
+        #[arg(long)]
+        no_fetch: bool,
     },
     /// List registries in search order.
     List,
@@ -245,17 +248,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 token_env,
                 allow_http,
                 ca_file,
-            } => commands::registry::add(
-                &mut ctx,
-                commands::registry::AddArgs {
-                    name,
-                    url,
-                    priority,
-                    token_env,
-                    allow_http,
-                    ca_file,
-                },
-            ),
+                no_fetch,
+            } => {
+                commands::registry::add(
+                    &mut ctx,
+                    commands::registry::AddArgs {
+                        name,
+                        url,
+                        priority,
+                        token_env,
+                        allow_http,
+                        ca_file,
+                        no_fetch,
+                    },
+                )
+                .await
+            }
             RegistryCmd::List => commands::registry::list(&ctx),
             RegistryCmd::Remove { name } => commands::registry::remove(&mut ctx, &name),
             RegistryCmd::SetPriority { name, priority } => {
