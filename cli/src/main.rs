@@ -134,6 +134,12 @@ enum RegistryCmd {
         /// Add it without reading it first (offline set-up); `knap update` reads it later.
         #[arg(long)]
         no_fetch: bool,
+        /// Pin a signed (TUF) registry to this trusted root file (its tuf/1.root.json, got out of band)
+        #[arg(long, value_name = "FILE", conflicts_with = "root_sha256")]
+        root: Option<PathBuf>,
+        /// Pin a signed (TUF) registry to the sha256 of its tuf/1.root.json, checked on first fetch
+        #[arg(long, value_name = "HEX")]
+        root_sha256: Option<String>,
     },
     /// List registries in search order.
     List,
@@ -249,6 +255,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 allow_http,
                 ca_file,
                 no_fetch,
+                root,
+                root_sha256,
             } => {
                 commands::registry::add(
                     &mut ctx,
@@ -260,6 +268,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         allow_http,
                         ca_file,
                         no_fetch,
+                        root,
+                        root_sha256,
                     },
                 )
                 .await

@@ -96,6 +96,7 @@ fn lock(pairs: &[(&str, &str)]) -> Lockfile {
             dependencies: vec![],
             installed_at: "2026-01-01T00:00:00Z".into(),
             yanked: false,
+            signed: None,
         });
     }
     lock

@@ -20,7 +20,7 @@ use knap_resolver::ResolveError;
 use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
-use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
+use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
@@ -143,6 +143,8 @@ struct Job {
     pack_ref: String,
     version: String,
     registry: Option<String>,
+    /// The signed metadata the registry was verified with, if signed.
+    signed: Option<SignedProvenance>,
     dependencies: Vec<String>,
     yanked: bool,
     sources: Vec<Source>,
@@ -345,6 +347,7 @@ pub(crate) async fn run_with(
         upgrade,
         no_deps: args.no_deps,
     };
+    let signed_set = set.clone();
     let candidates = Lazy::new(set, pinned.clone());
     let resolved =
         match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
@@ -369,6 +372,19 @@ pub(crate) async fn run_with(
             Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
         };
 
+    // What each signed registry's metadata was verified with, for the lock.
+    let mut signed: BTreeMap<String, SignedProvenance> = BTreeMap::new();
+    for reg in signed_set.iter().flat_map(|s| s.registries.iter()) {
+        if let Some(p) = reg.provenance() {
+            signed.insert(
+                reg.name.clone(),
+                SignedProvenance {
+                    root_key_ids: p.root_key_ids,
+                    targets_version: p.targets_version,
+                },
+            );
+        }
+    }
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
@@ -427,6 +443,7 @@ pub(crate) async fn run_with(
                 pack_ref: p.pack_ref.clone(),
                 version: p.version.clone(),
                 registry: None,
+                signed: p.signed.clone(),
                 dependencies: r.dependencies.clone(),
                 yanked: p.yanked,
                 sources: vec![Source::from_locked(&p.source)],
@@ -478,6 +495,7 @@ pub(crate) async fn run_with(
         jobs.push(Job {
             pack_ref: e.pack_ref.clone(),
             version: e.version.clone(),
+            signed: signed.get(&registry).cloned(),
             registry: Some(registry),
             dependencies: r.dependencies.clone(),
             yanked: e.yanked,
@@ -750,6 +768,7 @@ async fn install_from_lock(
             pack_ref: p.pack_ref.clone(),
             version: p.version.clone(),
             registry: p.registry.clone(),
+            signed: p.signed.clone(),
             dependencies: p.dependencies.clone(),
             yanked: p.yanked,
             sources: vec![source],
@@ -1043,6 +1062,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                         dependencies: job.dependencies.clone(),
                         installed_at,
                         yanked: job.yanked,
+                        signed: job.signed.clone(),
                     },
                     dest: job.dest.clone(),
                 });
