@@ -1091,7 +1091,14 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             None
         }
         Source::Archive { url, checksum } => {
-            let bar = shared.multi.as_ref().map(|m| {
+            // An archive already in the cache is not downloaded: no bar
+            // (it would stay on the screen as "0 B/0 B").
+            let cached = archive::checksum_hex(checksum).is_ok_and(|hex| {
+                archive::cache_dir(&shared.store.cache_root)
+                    .join(hex)
+                    .is_file()
+            });
+            let bar = shared.multi.as_ref().filter(|_| !cached).map(|m| {
                 m.add(crate::output::download_bar(
                     0,
                     &format!("{} {}", job.pack_ref, job.version),

@@ -326,6 +326,17 @@ impl Registry {
     /// index reads its search table; a sparse registry without an
     /// `index.json` gives the refs it has cached.
     pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
+        self.search_rows_inner().await
+    }
+
+    /// True when [`Registry::search_rows`] reads only what a lookup reads
+    /// anyway (a whole index, a git or local registry); on a sparse registry
+    /// it fetches a whole `index.json`, which no lookup needs.
+    pub fn lists_refs_cheaply(&self) -> bool {
+        !matches!(self.transport, Transport::Sparse(_))
+    }
+
+    async fn search_rows_inner(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
         self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,

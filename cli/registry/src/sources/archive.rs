@@ -144,6 +144,10 @@ pub async fn fetch_verified(
     let target = cache_dir(cache_root).join(hex);
     if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
         tracing::debug!("{url}: using the cached {}", target.display());
+        // Nothing is downloaded: no "0 B/0 B" bar is left on the screen.
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
         return Ok(target);
     }
     download(
