@@ -1008,3 +1008,133 @@ fn install_locked_fails_when_a_higher_priority_registry_now_lists_the_same_bytes
     at(&s.k, &s.root, &["install", "victim"]).ok();
     assert_eq!(lock_of(&s.root)["packs"][0]["registry"], "mirror");
 }
+
+// Finding 11 (client parts).
+
+/// A server that answers every request with 304 Not Modified, asked or not.
+fn always_304() -> Server {
+    Server::start(std::sync::Arc::new(|_req: &crate::server::Req| {
+        Reply::status(304, b"")
+    }))
+}
+
+#[test]
+fn a_304_without_a_cached_copy_is_not_up_to_date() {
+    let mut s = Scene::new();
+    let liar = always_304();
+    s.k.run(&["registry", "add", "liar", &liar.url("/index.json")])
+        .ok();
+    let sparse = always_304();
+    s.k.run(&[
+        "registry",
+        "add",
+        "sparse-liar",
+        &format!("sparse+{}", sparse.url("/")),
+    ])
+    .ok();
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    for name in ["liar", "sparse-liar"] {
+        let o = s.k.run(&["update", name]);
+        assert_eq!(o.code, 5, "{name}: {o:#?}");
+        assert!(
+            o.stderr
+                .contains("answered 304 Not Modified to a request that named no cached copy"),
+            "{name}: {}",
+            o.stderr
+        );
+        s.assert_unharmed(name);
+    }
+    // Every request was unconditional: there was nothing to revalidate.
+    for r in liar.requests().iter().chain(sparse.requests().iter()) {
+        assert!(r.header("if-none-match").is_none(), "{r:?}");
+        assert!(r.header("if-modified-since").is_none(), "{r:?}");
+    }
+}
+
+#[test]
+fn a_304_for_a_cached_copy_that_is_gone_refetches_unconditionally() {
+    let s = Scene::new();
+    // The cached copy of the site's index disappears (its metadata stays).
+    fn remove_indices(dir: &Path) -> usize {
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                n += remove_indices(&p);
+            } else if p.file_name().is_some_and(|f| f == "index.json") {
+                std::fs::remove_file(&p).unwrap();
+                n += 1;
+            }
+        }
+        n
+    }
+    let removed = remove_indices(&s.k.cache());
+    assert_eq!(removed, 1, "one cached index");
+    s.site.server.clear_log();
+    s.k.run(&["update"]).ok();
+    let index_gets: Vec<_> = s
+        .site
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("index.json"))
+        .collect();
+    assert_eq!(index_gets.len(), 1, "{index_gets:?}");
+    assert!(index_gets[0].header("if-none-match").is_none());
+    assert_eq!(index_gets[0].status, 200);
+    let o = at(&s.k, &s.root, &["info", "victim", "--offline"]).ok();
+    assert!(o.stdout.contains("victim"), "{o:?}");
+    s.assert_unharmed("");
+}
+
+#[test]
+fn knap_max_index_size_applies_to_local_and_git_registries() {
+    let mut s = Scene::new();
+    let d = tempfile::tempdir().unwrap();
+    // An index of some 200 KB: far over the limit set below, while the
+    // site's own index stays under it.
+    let many: Vec<Value> = (0..400)
+        .map(|i| crate::entry(&format!("pack{i:04}"), "1.0.0", &[]))
+        .collect();
+    let big = index("Big", many);
+    write_json(&d.path().join("local/index.json"), &big);
+    let work = d.path().join("work");
+    write_json(&work.join("index.json"), &big);
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "index.json"]);
+    git(&work, &["commit", "-q", "-m", "big"]);
+    let size = std::fs::metadata(work.join("index.json")).unwrap().len();
+    assert!(size > 100_000, "{size}");
+    s.k.run(&[
+        "registry",
+        "add",
+        "local-big",
+        d.path().join("local").to_str().unwrap(),
+    ])
+    .ok();
+    s.k.run(&[
+        "registry",
+        "add",
+        "git-big",
+        &format!("git+file://{}", work.display()),
+    ])
+    .ok();
+    s.k.set("KNAP_MAX_INDEX_SIZE", "20000");
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    for name in ["local-big", "git-big"] {
+        let o = s.k.run(&["update", name]);
+        assert_ne!(o.code, 0, "{name}: {o:#?}");
+        assert!(
+            o.stderr.contains("larger than the limit of 20000 bytes")
+                && o.stderr.contains("KNAP_MAX_INDEX_SIZE"),
+            "{name}: {}",
+            o.stderr
+        );
+        if name == "local-big" {
+            assert_eq!(o.code, 4, "{o:#?}");
+        }
+        s.assert_unharmed(name);
+    }
+    // The site, under the limit, still works.
+    s.k.run(&["update", "site"]).ok();
+}

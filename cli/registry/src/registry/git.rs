@@ -133,7 +133,8 @@ impl GitIndex {
                 token: self.http.token.clone(),
                 roots,
             };
-            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup))
+            let limit = self.common.max_size;
+            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup, limit))
                 .await
                 .expect("the git task panicked")
         };
@@ -371,6 +372,7 @@ fn clone_or_fetch(
     url: &str,
     dir: &Path,
     setup: TransportSetup,
+    limit: u64,
 ) -> Result<(String, Tree, bool), String> {
     let existing = dir
         .join(".git")
@@ -407,7 +409,7 @@ fn clone_or_fetch(
     };
     let head = remote_head(&outcome.ref_map.remote_refs)
         .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
-    let tree = read_tree(&repo, head)?;
+    let tree = read_tree(&repo, head, limit)?;
     Ok((head.to_string(), tree, cloned))
 }
 
@@ -465,11 +467,25 @@ fn remote_head(refs: &[gix::protocol::handshake::Ref]) -> Option<gix::ObjectId> 
         .or_else(|| find("refs/heads/master"))
 }
 
-fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, String> {
+/// The index files at `commit`; a file (or a sparse layout in all) larger
+/// than `limit` bytes is refused before it is read into memory.
+fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, String> {
     let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
-    let blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
+    let mut total = 0u64;
+    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, String> {
+        let size = repo.find_header(id).map_err(err)?.size();
+        total += size;
+        if size > limit || total > limit {
+            return Err(format!(
+                "{path} at commit {} is larger than the limit of {limit} bytes ({size} bytes); set KNAP_MAX_INDEX_SIZE to raise it",
+                commit.to_hex_with_len(12)
+            ));
+        }
+        Ok(repo.find_object(id).map_err(err)?.detach().data)
+    };
+    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
         match tree.lookup_entry_by_path(path).map_err(err)? {
-            Some(entry) => Ok(Some(entry.object().map_err(err)?.detach().data)),
+            Some(entry) => Ok(Some(sized(entry.object_id(), path)?)),
             None => Ok(None),
         }
     };
@@ -494,7 +510,7 @@ fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, Stri
             if !e.mode().is_blob() {
                 continue;
             }
-            let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+            let data = sized(e.oid().to_owned(), &format!("packs/{file}"))?;
             packs.push((r.to_owned(), data));
         }
     }
