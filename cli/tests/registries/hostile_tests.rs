@@ -1138,3 +1138,56 @@ fn knap_max_index_size_applies_to_local_and_git_registries() {
     // The site, under the limit, still works.
     s.k.run(&["update", "site"]).ok();
 }
+
+// Finding 8: archives are fetched with identity encoding and hashed as
+// published.
+
+#[test]
+fn an_archive_served_with_content_encoding_gzip_is_hashed_as_published() {
+    let mut s = Scene::new();
+    let v2 = s.site.publish("victim", "2.0.0", &[], &[]);
+    s.k.run(&["update"]).ok();
+    let files = crate::server::files(s.site.dir.path().to_path_buf());
+    s.site
+        .server
+        .set_handler(std::sync::Arc::new(move |req: &crate::server::Req| {
+            match files(req) {
+                // The published .tar.gz, labelled as gzip-encoded (as some
+                // servers and proxies do): decoding it would hash the tar.
+                Reply::Full {
+                    status,
+                    mut headers,
+                    body,
+                } if req.path().ends_with(".tar.gz") => {
+                    headers.push(("Content-Encoding".into(), "gzip".into()));
+                    Reply::Full {
+                        status,
+                        headers,
+                        body,
+                    }
+                }
+                other => other,
+            }
+        }));
+    s.site.server.clear_log();
+    at(&s.k, &s.root, &["install", "victim@=2.0.0"]).ok();
+    assert_eq!(digest(&s.root.join("victim")), digest(&v2));
+    assert_eq!(lock_of(&s.root)["packs"][0]["version"], "2.0.0");
+    let gets: Vec<_> = s
+        .site
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].header("accept-encoding"), Some("identity"));
+    assert_root_consistent(&s.root);
+    assert_eq!(
+        snapshot(&s.k.dir.path().join("sentinel"), &[]),
+        vec![
+            ("keep.txt".to_string(), Some(b"untouched\n".to_vec())),
+            ("sub".to_string(), None)
+        ]
+    );
+}
