@@ -1,9 +1,13 @@
 //! `knap info REF[@REQ]`: every version of a ref with its sources and
 //! dependencies, which registry provides it and which ones it shadows.
 //!
-//! It also looks up, transitively, every pack those versions depend on (so
-//! on a sparse registry it fetches `packs/REF.json` and the files of its
-//! dependencies, and nothing else) and says who provides each.
+//! It also looks up the packs those versions depend on directly (so on a
+//! sparse registry it fetches `packs/REF.json` and the files of its direct
+//! dependencies, and nothing else; a whole index reads the same files from
+//! its per-ref cache) and says who provides each. Their own dependencies
+//! are `knap info DEP`'s business.
+
+use std::collections::BTreeSet;
 
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::{Dependency, Requirement};
@@ -11,22 +15,36 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use knap_registry::error::KnapError;
-use knap_registry::index_set::{IndexSet, Provided};
+use knap_registry::index_set::{IndexSet, Provided, dependency_refs};
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)
         .map_err(|e| KnapError::usage(format!("{e}; write REF or REF@REQ, e.g. slack@^1.2")))?;
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
-    let found = set
-        .lookup_with_dependencies(std::slice::from_ref(&dep.pack))
-        .await?;
-    let Some(Some(p)) = found.get(&dep.pack) else {
+    let found = set.lookup(std::slice::from_ref(&dep.pack)).await?;
+    let Some(p) = found.get(&dep.pack) else {
+        let outside = match pin {
+            Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
+            None => None,
+        };
+        let hint = match (pin, outside) {
+            (Some(pin), Some(other)) => format!(
+                "`--registry {pin}` hides it: registry `{other}` provides `{}`",
+                dep.pack
+            ),
+            _ => {
+                match super::suggest::did_you_mean(&super::suggest::near_refs(ctx, &dep.pack).await)
+                {
+                    Some(hint) => hint,
+                    None => format!("try `knap search {}` or `knap update`", dep.pack),
+                }
+            }
+        };
         return Err(KnapError::not_found(format!(
-            "no registry lists `{}` (searched {}); try `knap search {}` or `knap update`",
+            "no registry lists `{}` (searched {}); {hint}",
             dep.pack,
             set.names().join(", "),
-            dep.pack
         ))
         .into());
     };
@@ -49,11 +67,23 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         ))
         .into());
     }
+    let direct: BTreeSet<String> = p
+        .entries
+        .iter()
+        .flat_map(dependency_refs)
+        .filter(|r| *r != dep.pack)
+        .collect();
+    let direct: Vec<String> = direct.into_iter().collect();
+    let providers = if direct.is_empty() {
+        Default::default()
+    } else {
+        set.lookup(&direct).await?
+    };
     let provider_of = |r: &str| -> Option<String> {
-        found
-            .get(r)
-            .and_then(|x| x.as_ref())
-            .map(|x| x.registry.clone())
+        if r == dep.pack {
+            return Some(p.registry.clone());
+        }
+        providers.get(r).map(|x| x.registry.clone())
     };
     if ctx.json {
         crate::output::print_json(&info_json(&dep.pack, &dep.req, p, &provider_of));

@@ -11,7 +11,7 @@
 //! verified; any failure leaves the root and its lock untouched.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indicatif::MultiProgress;
@@ -30,6 +30,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
+use crate::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::git::GitHttp;
@@ -195,7 +196,27 @@ pub fn root_dir(ctx: &Ctx) -> PathBuf {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    run_with(ctx, args, knap_resolver::Upgrade::None).await
+    let root = root_dir(ctx);
+    let existed = root.exists();
+    let result = run_with(ctx, args, knap_resolver::Upgrade::None).await;
+    if result.is_err() && !existed {
+        remove_unused_root(&root);
+    }
+    result
+}
+
+/// After a failed install into a root that did not exist: removes what
+/// opening it made (the root with only knap's private area in it), so a
+/// failure leaves nothing behind. A root that holds anything else is kept.
+fn remove_unused_root(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    if names.iter().all(|n| n == ".knap") {
+        let _ = std::fs::remove_dir_all(root.join(".knap"));
+        let _ = std::fs::remove_dir(root);
+    }
 }
 
 /// The install pipeline (resolve, fetch, verify, commit) with `upgrade`
@@ -209,7 +230,22 @@ pub(crate) async fn run_with(
     let mut by_registry: Vec<(String, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
-        match direct::parse(spec)? {
+        let parsed = match direct::parse(spec) {
+            Ok(p) => p,
+            // A bare word that is no valid ref (`Diskwatch`): the refs it
+            // may have meant.
+            Err(e) if direct::is_bare_word(spec) => {
+                return Err(match super::suggest::did_you_mean(
+                    &super::suggest::near_refs(ctx, spec).await,
+                ) {
+                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    None => e,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match parsed {
             Spec::Registry { dep, req } => by_registry.push((dep.pack, req)),
             Spec::Direct(d) => directs.push(d),
         }
@@ -295,29 +331,43 @@ pub(crate) async fn run_with(
     for (r, s) in &staged_direct {
         pinned.insert(r.clone(), s.entry.clone());
     }
+    // The registries are read as the resolver asks, one ref at a time,
+    // the dependencies of the versions it looks at fetched ahead of need.
     let refs = direct::refs_to_look_up(requested.keys(), &pinned);
-    let provided = if refs.is_empty() {
-        BTreeMap::new()
+    let set = if refs.is_empty() {
+        None
     } else {
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-        set.lookup_with_dependencies(&refs).await?
+        Some(Arc::new(set))
     };
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade,
         no_deps: args.no_deps,
     };
-    let candidates = direct::WithPinned {
-        registries: &provided,
-        pinned: &pinned,
-    };
+    let candidates = Lazy::new(set, pinned.clone());
     let resolved =
-        knap_resolver::resolve(&candidates, &roots, &options).map_err(|e| -> anyhow::Error {
-            match e {
-                ResolveError::Candidates { .. } => anyhow::anyhow!("{e}"),
-                other => KnapError::not_found(other.to_string()).into(),
+        match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
+        {
+            Ok(r) => r,
+            Err(ResolveError::NotFound {
+                pack_ref,
+                required_by,
+            }) => {
+                let e = super::suggest::not_listed(
+                    ctx,
+                    &pack_ref,
+                    &required_by,
+                    args.registry.as_deref(),
+                )
+                .await;
+                return Err(e.into());
             }
-        })?;
+            Err(ResolveError::Candidates { source, .. }) => {
+                return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
+            }
+            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+        };
 
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
@@ -387,10 +437,9 @@ pub(crate) async fn run_with(
             });
             continue;
         }
-        let registry = provided
-            .get(&e.pack_ref)
-            .and_then(|p| p.as_ref())
-            .map(|p| p.registry.clone())
+        let registry = candidates
+            .provider(&e.pack_ref)
+            .map(|p| p.registry)
             .ok_or_else(|| anyhow::anyhow!("no registry recorded for `{}`", e.pack_ref))?;
         let cfg = ctx
             .config

@@ -10,6 +10,7 @@ pub mod list;
 pub mod outdated;
 pub mod registry;
 pub mod search;
+pub mod suggest;
 pub mod uninstall;
 pub mod update;
 pub mod upgrade;

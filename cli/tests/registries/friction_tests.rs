@@ -250,3 +250,166 @@ fn uninstall_force_prints_a_plain_warning() {
     let o = at(&k, &root, &["-q", "uninstall", "app"]).ok();
     assert_eq!(o.stderr, "");
 }
+
+/// Two local registries: `mine` lists diskwatch (needing hello@^1),
+/// `example` lists hello.
+fn mine_and_example() -> Knap {
+    let k = Knap::new();
+    let mine = k.dir.path().join("mine/index.json");
+    write_json(
+        &mine,
+        &index("Mine", vec![entry("diskwatch", "1.0.0", &["hello@^1"])]),
+    );
+    let example = k.dir.path().join("example/index.json");
+    write_json(
+        &example,
+        &index("Example", vec![entry("hello", "1.0.0", &[])]),
+    );
+    k.run(&["registry", "add", "mine", s(&mine)]).ok();
+    k.run(&["registry", "add", "example", s(&example)]).ok();
+    k
+}
+
+#[test]
+fn install_with_registry_says_it_restricts_dependencies_and_who_provides_them() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwatch", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    for words in [
+        "registry `mine` provides no pack named `hello` (required by diskwatch 1.0.0)",
+        "`--registry mine` restricts the dependencies too",
+        "registry `example` provides `hello`",
+        "drop `--registry`",
+    ] {
+        assert!(o.stderr.contains(words), "`{words}` missing: {}", o.stderr);
+    }
+    let o = k.run(&["info", "hello", "--registry", "mine"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("`--registry mine` hides it: registry `example` provides `hello`"),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn a_mistyped_or_miscased_ref_gets_the_nearest_refs_across_registries() {
+    let k = mine_and_example();
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["install", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "helo"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `hello` (registry `example`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["info", "diskwach"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = at(&k, &root, &["install", "kubernetes"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        !o.stderr.contains("did you mean"),
+        "nothing near: {}",
+        o.stderr
+    );
+
+    // Another case: the ref, and no path unless one exists.
+    let cwd = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
+        c.args(["--root", s(&root)])
+            .args(args)
+            .current_dir(cwd.path());
+        k.isolate(&mut c);
+        c.output().unwrap()
+    };
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("did you mean `diskwatch` (registry `mine`)?"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("./Diskwatch"),
+        "no such path, so none is suggested: {err}"
+    );
+    std::fs::create_dir(cwd.path().join("Diskwatch")).unwrap();
+    let o = run_in(&["install", "Diskwatch"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("write it as a path: `./Diskwatch`"), "{err}");
+}
+
+#[test]
+fn a_broken_local_pack_is_reported_at_its_own_path_and_a_new_root_is_not_left_behind() {
+    let k = Knap::new();
+    let work = tempfile::tempdir().unwrap();
+    let broken = work.path().join("broken/num");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let root = k.dir.path().join("root3");
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains(&format!(
+            "{}: invalid pack manifest",
+            broken.join("pack.yaml").display()
+        )),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("field `version`"), "{}", o.stderr);
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists(), "the failed install made no root");
+
+    // In an archive: named as the archive's pack.yaml, not the staging path.
+    let pack = crate::install_tests::make_pack(work.path(), "num", "1.0.0", &[]);
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: num\nversion: 1.0\nauthor: A\n",
+    )
+    .unwrap();
+    let archive = work.path().join("num.tar.gz");
+    std::fs::write(&archive, crate::install_tests::tar_gz(&pack)).unwrap();
+    let o = at(&k, &root, &["install", s(&archive)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert!(
+        o.stderr.contains("pack.yaml: invalid pack manifest"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("staging"), "{}", o.stderr);
+    assert!(!root.exists());
+
+    // A root that was there keeps what it had.
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("notes.txt"), "mine").unwrap();
+    let o = at(&k, &root, &["install", s(&broken)]);
+    assert_eq!(o.code, 4, "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
