@@ -1191,3 +1191,52 @@ fn an_archive_served_with_content_encoding_gzip_is_hashed_as_published() {
         ]
     );
 }
+
+// Finding 3 (git, in part): a git server that stalls is cut off by
+// KNAP_HTTP_TIMEOUT (gix's transport used to keep its own 30 s and ignore
+// knap's settings), exit 5 naming the URL and the limit, and leaves no
+// clone behind. (A server that drips a byte at a time within the
+// inactivity limit is not yet cut off by a total deadline for git.)
+
+#[test]
+fn a_git_server_that_stalls_is_cut_off_by_knap_http_timeout_and_leaves_no_clone() {
+    let mut s = Scene::new();
+    let server = Server::start(std::sync::Arc::new(|_req: &crate::server::Req| {
+        Reply::Stall
+    }));
+    let url = format!("git+{}", server.url("/index.git"));
+    s.k.run(&["registry", "add", "slow", &url, "--priority", "10"])
+        .ok();
+    s.k.set("KNAP_HTTP_TIMEOUT", "2");
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    let o = s.k.run(&["update", "slow"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(
+        o.stderr.contains("timed out")
+            && o.stderr.contains("KNAP_HTTP_TIMEOUT")
+            && o.stderr.contains(&server.url("/index.git")),
+        "{}",
+        o.stderr
+    );
+    // No clone (or anything else) left in the cache by the failed fetch.
+    fn files_under(d: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    out.extend(files_under(&p));
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+    let left: Vec<PathBuf> = files_under(&s.k.cache())
+        .into_iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "repo"))
+        .collect();
+    assert!(left.is_empty(), "a clone was left: {left:?}");
+    s.assert_unharmed("stall");
+}

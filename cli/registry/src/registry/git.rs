@@ -50,6 +50,11 @@ pub struct GitHttp {
     /// PEM files whose certificates are trusted in addition to the system's
     /// (`SSL_CERT_FILE` is added when the transport is set up).
     pub ca_files: Vec<PathBuf>,
+    /// The time to connect and the total deadline of each HTTP request of
+    /// a fetch (`KNAP_HTTP_CONNECT_TIMEOUT`, `KNAP_HTTP_TIMEOUT`); `None`
+    /// keeps gix's own.
+    pub connect_timeout: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for GitHttp {
@@ -164,6 +169,8 @@ impl GitIndex {
                 url: url.clone(),
                 token: self.http.token.clone(),
                 roots,
+                connect_timeout: self.http.connect_timeout,
+                timeout: self.http.timeout,
             };
             let limit = self.common.max_size;
             tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup, limit))
@@ -314,6 +321,10 @@ fn with_hint(m: String) -> String {
         format!(
             "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
         )
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        format!(
+            "timed out ({m}); each request of a git fetch has KNAP_HTTP_CONNECT_TIMEOUT to connect and KNAP_HTTP_TIMEOUT in all: check the server, or raise them"
+        )
     } else if m.contains(NEEDS_TOKEN) {
         m
     } else if lower.contains("401") || lower.contains("authentication required") {
@@ -332,6 +343,8 @@ pub(crate) struct TransportSetup {
     pub url: String,
     pub token: Option<(String, String)>,
     pub roots: Vec<reqwest::Certificate>,
+    pub connect_timeout: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
 }
 
 type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
@@ -351,11 +364,22 @@ impl TransportSetup {
             .downcast::<HttpOptions>()
             .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
         let mut backend = ReqwestOptions::default();
-        if !self.roots.is_empty() {
-            let roots = self.roots.clone();
-            backend.configure_client =
-                Some(Box::new(move |b| Ok(b.tls_certs_merge(roots.clone()))));
-        }
+        // The timeouts bound every request of the fetch (the total one
+        // includes reading the body, so a server that drips is cut off);
+        // the extra roots are trusted besides the system's.
+        let (roots, connect, total) = (self.roots.clone(), self.connect_timeout, self.timeout);
+        backend.configure_client = Some(Box::new(move |mut b| {
+            if !roots.is_empty() {
+                b = b.tls_certs_merge(roots.clone());
+            }
+            if let Some(c) = connect {
+                b = b.connect_timeout(c);
+            }
+            if let Some(t) = total {
+                b = b.timeout(t);
+            }
+            Ok(b)
+        }));
         if let Some((host, token)) = self.token.clone() {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| "the registry token is not a valid header value".to_string())?;

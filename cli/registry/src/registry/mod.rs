@@ -187,6 +187,8 @@ impl Registry {
                 let http = git::GitHttp {
                     token: token(u.host_str()),
                     ca_files: ca_files.clone(),
+                    connect_timeout: Some(env.http.connect_timeout),
+                    timeout: Some(env.http.timeout),
                 };
                 Transport::Git(git::GitIndex::new(common, u, http))
             }
