@@ -610,7 +610,27 @@ pub(crate) async fn run_with(
         packs,
         ..old.clone().unwrap_or_default()
     };
-    finish(ctx, &root, old.as_ref(), new_lock, staged, removed)
+    // The installed versions their registry now marks yanked, to say why a
+    // pack moved down.
+    let yanked_now: BTreeSet<(String, String)> = old
+        .iter()
+        .flat_map(|l| l.packs.iter())
+        .filter(|p| {
+            candidates
+                .provider(&p.pack_ref)
+                .is_some_and(|x| x.entries.iter().any(|e| e.version == p.version && e.yanked))
+        })
+        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .collect();
+    finish(
+        ctx,
+        &root,
+        old.as_ref(),
+        new_lock,
+        staged,
+        removed,
+        &yanked_now,
+    )
 }
 
 /// Commits (unless nothing changed) and reports.
@@ -621,6 +641,7 @@ fn finish(
     new_lock: Lockfile,
     staged: Vec<Staged>,
     removed: Vec<String>,
+    yanked_now: &BTreeSet<(String, String)>,
 ) -> anyhow::Result<()> {
     let installed: Vec<(String, String)> = staged
         .iter()
@@ -658,7 +679,23 @@ fn finish(
         for (r, v) in &installed {
             match old.and_then(|l| l.get(r)).map(|p| &p.version) {
                 Some(was) if was != v => {
-                    ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    let older = semver::Version::parse(v)
+                        .ok()
+                        .zip(semver::Version::parse(was).ok())
+                        .is_some_and(|(new, old)| new < old);
+                    if older {
+                        let why = if yanked_now.contains(&(r.clone(), was.clone())) {
+                            format!(" ({was} was yanked)")
+                        } else {
+                            String::new()
+                        };
+                        ctx.say(&format!(
+                            "{} {r} {was} -> {v}{why}",
+                            ctx.style.yellow("downgraded")
+                        ))
+                    } else {
+                        ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    }
                 }
                 _ => ctx.say(&format!("{} {r} {v}", ctx.style.green("installed"))),
             }
@@ -758,7 +795,15 @@ async fn install_from_lock(
             p.tree = s.pack.tree.clone();
         }
     }
-    finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
+    finish(
+        ctx,
+        root,
+        Some(&lock),
+        new_lock,
+        staged,
+        Vec::new(),
+        &BTreeSet::new(),
+    )
 }
 
 fn shared(ctx: &Ctx) -> Shared {

@@ -226,7 +226,13 @@ impl GitIndex {
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
-                ("sparse", format!("sparse layout, {} packs", packs.len()))
+                (
+                    "sparse",
+                    format!(
+                        "sparse layout, {}",
+                        super::count(packs.len(), "pack", "packs")
+                    ),
+                )
             }
         };
         let state = State {

@@ -75,8 +75,12 @@ impl LocalIndex {
         let detail = match self.view()? {
             View::Whole(i) => super::summary(&i),
             View::SparseDir(d) => format!(
-                "sparse layout, {} packs",
-                super::sparse_refs_in(&d.join("packs")).len()
+                "sparse layout, {}",
+                super::count(
+                    super::sparse_refs_in(&d.join("packs")).len(),
+                    "pack",
+                    "packs"
+                )
             ),
             View::ByRef(_) => unreachable!("a local index is read in place, never split"),
         };

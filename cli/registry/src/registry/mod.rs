@@ -554,3 +554,12 @@ pub(crate) fn read_limited(
         Err(e) => Ok(Err(e)),
     }
 }
+
+/// `1 pack`, `2 packs`, `0 packs`: for the reports of `update`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
