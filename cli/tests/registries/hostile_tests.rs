@@ -1245,3 +1245,62 @@ fn a_git_server_that_stalls_is_cut_off_by_knap_http_timeout_and_leaves_no_clone(
     assert!(left.is_empty(), "a clone was left: {left:?}");
     s.assert_unharmed("stall");
 }
+
+// Finding 11: a read-only root after a crash says what happened and which
+// command recovers it.
+
+#[test]
+fn a_read_only_root_with_an_interrupted_commit_says_what_happened_and_how_to_recover() {
+    use crate::fault_tests::{mount_namespace, read, shell};
+    let mut site = Site::new();
+    site.publish("victim", "1.0.0", &[], &[]);
+    site.publish("victim", "2.0.0", &[], &[]);
+    let k = site.knap();
+    let Some(ns) = mount_namespace() else { return };
+    let root = k.dir.path().join("root");
+    let out = k.dir.path().join("out");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let script = format!(
+        r#"set -e
+R='{root}'; O='{out}'
+mount -t tmpfs -o size=8m knap-ro "$R"
+"$KNAP" --root "$R" install victim@=1.0.0 >/dev/null
+KNAP_TEST_CRASH_AFTER_STEP=2 "$KNAP" --root "$R" install victim@=2.0.0 >/dev/null 2>&1 || true
+test -f "$R/.knap/journal.json"
+mount -o remount,ro "$R"
+set +e
+"$KNAP" --root "$R" list >"$O/stdout" 2>"$O/stderr"; echo $? >"$O/code"
+mount -o remount,rw "$R"
+"$KNAP" --root "$R" install >"$O/restore" 2>&1; echo $? >"$O/restore_code"
+"$KNAP" --root "$R" list --json >"$O/list" 2>&1
+test ! -e "$R/.knap/journal.json"; echo $? >"$O/journal_gone"
+"#,
+        root = root.display(),
+        out = out.display()
+    );
+    let o = shell(&k, &ns, &script);
+    assert!(o.status.success(), "{o:?}");
+    let stderr = read(out.join("stderr"));
+    assert_eq!(read(out.join("code")).trim(), "1", "{stderr}");
+    assert!(
+        stderr.contains("a knap commit was interrupted")
+            && stderr.contains("not writable")
+            && stderr.contains("run `knap install` (with no arguments)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("unreadable") && !stderr.contains("delete it"),
+        "{stderr}"
+    );
+    // With write access, the named command recovers the root.
+    assert_eq!(
+        read(out.join("restore_code")).trim(),
+        "0",
+        "{}",
+        read(out.join("restore"))
+    );
+    assert_eq!(read(out.join("journal_gone")).trim(), "0");
+    let list: serde_json::Value = serde_json::from_str(&read(out.join("list"))).unwrap();
+    assert_eq!(list["packs"][0]["version"], "1.0.0", "{list}");
+}
