@@ -883,7 +883,12 @@ fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Dow
 /// What gix's HTTP transport is given for a registry's git sources.
 pub(super) fn git_http_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> GitHttp {
     let (ca_files, _, token) = source_access(ctx, cfg);
-    GitHttp { token, ca_files }
+    GitHttp {
+        token,
+        ca_files,
+        connect_timeout: Some(ctx.env.http.connect_timeout),
+        timeout: Some(ctx.env.http.timeout),
+    }
 }
 
 /// Where the registry's index was read from: relative source URLs resolve
