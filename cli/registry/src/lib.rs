@@ -11,8 +11,9 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod git_transport;
 pub mod http;
 pub mod index_set;
-pub mod progress;
+pub mod net;
 pub mod registry;
 pub mod sources;

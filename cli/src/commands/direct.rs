@@ -25,9 +25,9 @@ use url::Url;
 
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::Provided;
-use knap_registry::registry::git::GitHttp;
+use knap_registry::net::HttpPolicy;
 use knap_registry::sources::archive::{self, Downloader};
-use knap_registry::sources::{SourceError, git, inspect, path};
+use knap_registry::sources::{git, inspect, path};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,7 +198,7 @@ pub struct Stager<'a> {
     pub store: &'a archive::Store,
     pub checksum: Option<&'a str>,
     pub allow_unverified: bool,
-    pub git_http: &'a GitHttp,
+    pub git_http: &'a HttpPolicy,
 }
 
 /// Stages `direct` under `stager.staging_dir`, checks what can be checked
@@ -215,7 +215,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         ));
     }
     let unpacked = stager.staging_dir.join("unpacked");
-    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    let err = KnapError::from;
     let source = match direct {
         Direct::Dir(src) => {
             let (src2, dest) = (src.clone(), unpacked.clone());
@@ -305,7 +305,7 @@ async fn fetch_archive(
     stager: &Stager<'_>,
     dest: &Path,
 ) -> Result<LockedSource, KnapError> {
-    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    let err = KnapError::from;
     if stager.checksum.is_none() && url.scheme() != "file" {
         tracing::warn!("{url}: installing without a checksum (--allow-unverified)");
     }
@@ -315,7 +315,7 @@ async fn fetch_archive(
         stager.checksum,
         &stager.store.cache_root,
         stager.store.max_download,
-        None,
+        &knap_schema::progress::Silent,
     )
     .await
     .map_err(err)?;

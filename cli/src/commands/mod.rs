@@ -35,6 +35,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The install root (see `knap_registry::config::root_dir`).
+    pub fn root_dir(&self) -> PathBuf {
+        knap_registry::config::root_dir(self.root.as_deref(), &self.config)
+    }
+
     /// Prints a line of human output unless `-q`.
     pub fn say(&self, line: &str) {
         if !self.quiet {

@@ -122,15 +122,9 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     c
 }
 
-/// True when the pack's directory is exactly the tree knap.lock records:
-/// the tree digest alone (no record, no per-file hashes: nothing is named).
-pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
-    scan_tree(&root.path().join(&p.pack_ref)).is_ok_and(|s| s.tree.as_deref() == Some(&*p.tree))
-}
-
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
     let root = open_for_reading(ctx)?;
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     require_installed(&lock, &args.refs, &root_path)?;
     let Some(root) = root else {

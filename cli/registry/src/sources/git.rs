@@ -7,16 +7,17 @@
 //! is refused as a safety violation. The caller then compares the pack
 //! tree digest of what was written with the source's checksum.
 //!
-//! Over HTTPS the transport trusts the registry's CA files (and
-//! `SSL_CERT_FILE`) and sends the registry's token to its host only, as
-//! the registry's own git transport does.
+//! Over HTTPS the transport follows the registry's [`HttpPolicy`]: its CA
+//! files (and `SSL_CERT_FILE`), and its token for the registry's own
+//! scheme, host and port only, as the registry's own git transport does.
 
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use super::SourceError;
-use crate::registry::git::{GitHttp, TransportSetup, no_prompt};
+use crate::git_transport::{TransportSetup, no_prompt};
+use crate::net::HttpPolicy;
 
 fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
@@ -28,7 +29,7 @@ pub fn fetch_and_checkout(
     url: &str,
     commit: &str,
     dest: &Path,
-    http: &GitHttp,
+    http: &HttpPolicy,
 ) -> Result<(), SourceError> {
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| {
         SourceError::integrity(format!(
@@ -39,20 +40,21 @@ pub fn fetch_and_checkout(
         .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
     let is_http = url.starts_with("https://") || url.starts_with("http://");
     let roots = if is_http {
-        crate::http::extra_roots(&http.ca_files)
+        http.tls
+            .certificates()
             .map_err(|e| SourceError::other(format!("git {url}: {e}")))?
     } else {
         Vec::new()
     };
     let setup = || TransportSetup {
         url: url.to_owned(),
-        token: http.token.clone(),
+        auth: http.auth.clone(),
         roots: roots.clone(),
     };
     let repo = fetch(url, tmp.path(), id, setup)
         .map_err(|m| SourceError::network(format!("git {url}: {m}")))?;
     let commit_obj = repo.find_commit(id).map_err(|e| {
-        SourceError::network(format!(
+        SourceError::not_found(format!(
             "git {url}: commit {commit} is not in the repository's branches or tags: {}",
             err(e)
         ))
