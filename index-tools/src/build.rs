@@ -44,19 +44,80 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         dir: staging.path(),
         files: copied,
     };
-    let refs = write_site(&index, &src.indent, &mut site)?;
+    let description = match a.description {
+        Some(d) => Some(d),
+        None => src.description,
+    }
+    .filter(|d| !d.trim().is_empty());
+    let info = pages::SiteInfo {
+        base_url: a.base_url.as_deref(),
+        description: description.as_deref(),
+    };
+    let refs = write_site(&index, info, &src.indent, &mut site)?;
     let files = site.files;
+    let signed = if a.sign.is_empty() {
+        None
+    } else {
+        carry_over_tuf(&a.output, staging.path())?;
+        Some(crate::sign::sign_site(staging.path(), &a.sign)?)
+    };
     staging.swap_in()?;
+    if let Some(report) = &signed {
+        crate::sign::print_report(&a.output, report);
+    }
     eprintln!(
-        "{}: {refs} packs, {} versions, {files} files{}",
+        "{}: {}, {}, {}{}",
         a.output.display(),
-        index.packs.len(),
+        pages::plural(refs, "pack", "packs"),
+        pages::plural(index.packs.len(), "version", "versions"),
+        pages::plural(files, "file", "files"),
         if copied > 0 {
             format!(" ({copied} archives copied and verified)")
         } else {
             String::new()
         }
     );
+    Ok(())
+}
+
+/// Copies the TUF metadata of the site being replaced (and its
+/// `<sha256>.<name>` target copies, for readers of the previous
+/// publication) into the new site, so that signing continues its root
+/// chain and versions instead of starting over.
+fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<()> {
+    let tuf = old_site.join(knap_trust::TUF_DIR);
+    if !tuf.is_dir() {
+        return Ok(());
+    }
+    let copy = |from: &Path, to: &Path| -> anyhow::Result<()> {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+    };
+    for sub in [knap_trust::TUF_DIR, "", "packs"] {
+        let dir = old_site.join(sub);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let hashed = name
+                .split_once('.')
+                .is_some_and(|(h, _)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if sub == knap_trust::TUF_DIR || hashed {
+                copy(&entry.path(), &staging.join(sub).join(name))?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -85,7 +146,12 @@ impl SiteWriter<'_> {
 /// Writes every file of the site besides copied archives; returns the
 /// number of refs. `index.registry_url` is already the site's URL
 /// (`--base-url` when given).
-fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow::Result<usize> {
+fn write_site(
+    index: &Index,
+    info: pages::SiteInfo<'_>,
+    indent: &[u8],
+    site: &mut SiteWriter<'_>,
+) -> anyhow::Result<usize> {
     site.write("index.json", &to_json(index, indent))?;
 
     let config = SparseConfig {
@@ -93,6 +159,7 @@ fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow
         registry_name: index.registry_name.clone(),
         registry_url: index.registry_url.clone(),
         last_updated: index.last_updated.clone(),
+        description: info.description.map(str::to_owned),
         extra: Default::default(),
     };
     site.write("config.json", &to_json(&config, indent))?;
@@ -111,7 +178,7 @@ fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow
         site.write(&name, &to_json(&pack, indent))?;
         refs += 1;
     }
-    pages::render(index, |rel, bytes| site.write(rel, bytes))?;
+    pages::render(index, info, |rel, bytes| site.write(rel, bytes))?;
     // Served as is by GitHub Pages when it is published from a branch.
     site.write(".nojekyll", b"")?;
     Ok(refs)
