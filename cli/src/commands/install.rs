@@ -177,15 +177,6 @@ impl Drop for StagingGuard {
     }
 }
 
-/// Now, as RFC 3339 in whole seconds (`installed_at`).
-pub(super) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formats")
-}
-
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     let root = ctx.root_dir();
     let existed = root.exists();
@@ -956,7 +947,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                 let Some(locked) = source.locked() else {
                     unreachable!("a refused source never stages")
                 };
-                let installed_at = now_rfc3339();
+                let installed_at = super::now_rfc3339();
                 return Ok(Staged {
                     pack: LockedPack {
                         pack_ref: job.pack_ref.clone(),

@@ -57,3 +57,12 @@ impl Ctx {
         }
     }
 }
+
+/// Now, as RFC 3339 in whole seconds (`installed_at`).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 formats")
+}
