@@ -14,6 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod candidates;
 mod commands;
 mod output;
+mod progress;
 mod report;
 
 use std::io::IsTerminal;
@@ -26,7 +27,7 @@ use knap_registry::error::KnapError;
 use knap_registry::{config, http, registry};
 
 use crate::output::{ColorChoice, Style};
-use crate::report::kind_of;
+use crate::report::report_of;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,6 +57,10 @@ struct Cli {
     /// When to colour output (NO_COLOR is honoured with auto).
     #[arg(long, global = true, value_enum, default_value = "auto")]
     color: ColorChoice,
+    /// Progress on stderr: bars on a terminal (lines with -v), one JSON
+    /// event per line, or none.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    progress: progress::ProgressChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,11 +168,8 @@ fn main() {
                 e.exit();
             }
             if json_requested {
-                report(
-                    &KnapError::usage(e.to_string().trim().to_string()).into(),
-                    true,
-                    false,
-                );
+                let e = KnapError::usage(e.to_string().trim().to_string()).into();
+                report::print(&report_of(&e), true, false);
                 std::process::exit(2);
             }
             e.exit();
@@ -189,9 +191,9 @@ fn main() {
         .expect("a tokio runtime");
     let result = runtime.block_on(run(cli));
     if let Err(e) = result {
-        let code = kind_of(&e).exit_code();
-        report(&e, json, color);
-        std::process::exit(code);
+        let r = report_of(&e);
+        report::print(&r, json, color);
+        std::process::exit(r.kind.exit_code());
     }
 }
 
@@ -213,17 +215,6 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
         .init();
 }
 
-fn report(e: &anyhow::Error, json: bool, color: bool) {
-    let kind = kind_of(e);
-    let message = format!("{e:#}");
-    if json {
-        let v = serde_json::json!({"error": {"kind": kind.name(), "message": message}});
-        eprintln!("{v}");
-    } else {
-        eprintln!("{}: {message}", Style { color }.red("error"));
-    }
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config_path = config::config_path(cli.config.as_deref())?;
     let config = config::load(&config_path)?;
@@ -233,7 +224,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         offline: cli.offline,
         http: http::HttpSettings::from_env(),
         global_ca_file: config.ca_file.as_ref().map(PathBuf::from),
-        progress: output::progress_allowed(cli.quiet, cli.json),
+        reporter: std::sync::Arc::new(progress::Render::new(progress::Mode::choose(
+            cli.progress,
+            cli.quiet,
+            cli.json,
+            cli.verbose,
+            std::io::stderr().is_terminal(),
+        ))),
     };
     let mut ctx = Ctx {
         config_path,

@@ -1,7 +1,5 @@
-//! How the client talks to the user: colour (`--color`, `NO_COLOR`),
-//! progress bars (only when stderr is a terminal), and JSON output.
-
-use std::io::IsTerminal;
+//! How the client talks to the user: colour (`--color`, `NO_COLOR`) and
+//! JSON output (progress is [`crate::progress`], errors [`crate::report`]).
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,11 +18,6 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
             is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     }
-}
-
-/// Whether progress bars may be drawn.
-pub fn progress_allowed(quiet: bool, json: bool) -> bool {
-    !quiet && !json && std::io::stderr().is_terminal()
 }
 
 /// Styles text when colour is on.
@@ -57,8 +50,6 @@ impl Style {
         self.wrap("33", s)
     }
 }
-
-pub use knap_registry::progress::{download_bar, spinner};
 
 /// Prints a JSON value on stdout.
 pub fn print_json(v: &serde_json::Value) {

@@ -1,28 +1,16 @@
 //! Exit codes and error reports (cli.md): every error says what failed and
-//! where; with `--json`, stderr carries `{"error": {"kind", "message"}}`.
+//! where; with `--json`, stderr carries
+//! `{"error": {"kind", "message", "causes", "hint"}}`. The kinds and the
+//! layout are `knap_schema::report`, shared with the `knap` client.
 
 use std::fmt;
 
 use knap_schema::digest::DigestError;
 use knap_schema::manifest::ManifestError;
+use knap_schema::report::{Classified as KindAndHint, ErrorReport};
 
-/// The exit code classes of cli.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Other = 1,
-    Usage = 2,
-    Integrity = 4,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Other => "other",
-            Kind::Usage => "usage",
-            Kind::Integrity => "integrity",
-        }
-    }
-}
+/// The exit code classes of cli.md (the same enum as the client's).
+pub use knap_schema::ErrorKind as Kind;
 
 /// An error that knows its exit code; attach with [`fail`].
 #[derive(Debug)]
@@ -47,71 +35,41 @@ pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
+/// The kind of one error of a chain, for the types knap-index knows.
+fn classify(e: &(dyn std::error::Error + 'static)) -> KindAndHint {
+    let kind = if let Some(c) = e.downcast_ref::<Classified>() {
+        Some(c.kind)
+    } else if let Some(m) = e.downcast_ref::<ManifestError>() {
+        Some(m.kind())
+    } else {
+        e.downcast_ref::<DigestError>().map(DigestError::kind)
+    };
+    KindAndHint { kind, hint: None }
+}
+
 /// How an error ends the process.
 pub struct Failure {
     pub code: u8,
-    kind: Kind,
+    report: ErrorReport,
 }
 
 impl Failure {
     pub fn of(err: &anyhow::Error) -> Self {
-        let kind = err
-            .chain()
-            .find_map(|e| {
-                if let Some(c) = e.downcast_ref::<Classified>() {
-                    return Some(c.kind);
-                }
-                if let Some(m) = e.downcast_ref::<ManifestError>() {
-                    return Some(match m {
-                        ManifestError::Invalid { .. } => Kind::Integrity,
-                        ManifestError::Io { source, .. }
-                            if source.kind() == std::io::ErrorKind::NotFound =>
-                        {
-                            Kind::Integrity
-                        }
-                        ManifestError::Io { .. } => Kind::Other,
-                    });
-                }
-                if let Some(d) = e.downcast_ref::<DigestError>() {
-                    return Some(match d {
-                        DigestError::Io { .. } | DigestError::NotADirectory(_) => Kind::Other,
-                        _ => Kind::Integrity,
-                    });
-                }
-                None
-            })
-            .unwrap_or(Kind::Other);
+        let e: &(dyn std::error::Error + 'static) = err.as_ref();
+        let report = ErrorReport::from_chain(e, classify);
         Self {
-            code: kind as u8,
-            kind,
+            code: report.kind.exit_code() as u8,
+            report,
         }
     }
 
-    pub fn report(&self, err: &anyhow::Error, json: bool) {
-        let message = chain_message(err);
+    /// `error: what failed`, each cause once (`caused by:`), a hint; or the
+    /// JSON object.
+    pub fn report(&self, json: bool) {
         if json {
-            let v = serde_json::json!({"error": {"kind": self.kind.name(), "message": message}});
-            eprintln!("{v}");
+            eprintln!("{}", self.report.to_json());
         } else {
-            eprintln!("error: {message}");
+            eprintln!("{}", self.report);
         }
     }
-}
-
-/// The error and its causes joined with `: `, each cause once: a cause whose
-/// text the message above it already holds (an error that prints its source
-/// in its own text, as `path: source` does) is not repeated.
-pub fn chain_message(err: &anyhow::Error) -> String {
-    let mut message = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if message.contains(&text) {
-            continue;
-        }
-        if !message.is_empty() {
-            message.push_str(": ");
-        }
-        message.push_str(&text);
-    }
-    message
 }

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let failure = Failure::of(&err);
-            failure.report(&err, json);
+            failure.report(json);
             ExitCode::from(failure.code)
         }
     }

@@ -16,6 +16,10 @@
 //!   `REF@REQ` dependency string;
 //! - [`urls`]: which URLs an index may name and how relative ones resolve;
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
+//! - [`progress`]: the events long operations report to a [`progress::Reporter`]
+//!   instead of printing;
+//! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
+//!   an error and its causes are told ([`ErrorReport`]);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
 //!   in under `schema/json/`).
 //!
@@ -33,6 +37,8 @@ pub mod json_schema;
 pub mod lock;
 pub mod manifest;
 pub mod problem;
+pub mod progress;
+pub mod report;
 pub mod requirement;
 pub mod sparse;
 pub mod urls;
@@ -43,4 +49,5 @@ pub use digest::{TreeDigest, tree_digest};
 pub use index::{Entry, Index, InstallSource};
 pub use manifest::Manifest;
 pub use problem::{Problem, Problems, Severity};
+pub use report::{ErrorKind, ErrorReport};
 pub use requirement::Requirement;

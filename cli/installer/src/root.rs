@@ -36,16 +36,23 @@
 //! agrees with `knap.lock`, and staging and trash debris and records that
 //! the lock does not name are removed.
 //!
-//! For crash tests, `KNAP_TEST_CRASH_AFTER_STEP=N` makes [`InstallRoot::commit`]
-//! abort the process (no unwinding, no cleanup) right after its N-th
-//! [`Step`].
+//! Progress (waiting for the lock, committing) goes to the
+//! [`Reporter`] the root is opened with; nothing here prints.
+//!
+//! For crash tests, and only in builds with the `failpoints` cargo feature
+//! (never a release build), `KNAP_TEST_CRASH_AFTER_STEP=N` makes
+//! [`InstallRoot::commit`] abort the process (no unwinding, no cleanup)
+//! right after its N-th [`Step`].
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use std::sync::Arc;
+
 use knap_schema::lock::{LockedPack, Lockfile};
+use knap_schema::progress::{Event, Reporter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -54,7 +61,8 @@ use crate::record::{self, FileRecord, ScanError};
 const PRIVATE: &str = ".knap";
 const LOCK_FILE: &str = "knap.lock";
 const FILES: &str = "files";
-/// The crash-test failpoint (see the module documentation).
+/// The crash-test failpoint (see the module documentation; read only with
+/// the `failpoints` feature).
 pub const CRASH_AFTER_STEP_ENV: &str = "KNAP_TEST_CRASH_AFTER_STEP";
 
 /// Why an install root operation failed.
@@ -197,24 +205,38 @@ pub struct InstallRoot {
     root: PathBuf,
     recovery: Recovery,
     read_only: bool,
+    reporter: Arc<dyn Reporter>,
     _lock: File,
 }
 
 impl InstallRoot {
-    /// Opens (creating if needed) the root, takes its lock (printing once
-    /// to stderr and blocking if another process holds it), and recovers
-    /// from any interrupted commit.
+    /// Opens (creating if needed) the root, takes its lock (blocking if
+    /// another process holds it), and recovers from any interrupted commit;
+    /// reports nothing (see [`open_reporting`](Self::open_reporting)).
     pub fn open(root: &Path) -> Result<Self, RootError> {
-        Self::open_with(root, |root| {
-            eprintln!(
-                "waiting for another knap process to finish with {}",
-                root.display()
-            );
-        })
+        Self::open_with(root, |_| {})
     }
 
-    /// [`open`](Self::open), calling `on_wait` once instead of printing when
-    /// the lock is held elsewhere.
+    /// [`open`](Self::open), reporting [`Event::WaitingForLock`] when
+    /// another process holds the lock, and the commits, to `reporter`.
+    pub fn open_reporting(root: &Path, reporter: Arc<dyn Reporter>) -> Result<Self, RootError> {
+        let r = reporter.clone();
+        Self::open_with(root, move |root| {
+            r.report(Event::WaitingForLock {
+                root: root.to_owned(),
+            })
+        })
+        .map(|me| me.with_reporter(reporter))
+    }
+
+    /// The same root, reporting its commits to `reporter`.
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// [`open`](Self::open), calling `on_wait` once when the lock is held
+    /// elsewhere, and reporting nothing.
     pub fn open_with(root: &Path, on_wait: impl FnOnce(&Path)) -> Result<Self, RootError> {
         let private = root.join(PRIVATE);
         refuse_links(root)?;
@@ -239,6 +261,7 @@ impl InstallRoot {
             root: root.to_owned(),
             recovery: Recovery::Clean,
             read_only: false,
+            reporter: knap_schema::progress::silent(),
             _lock: lock,
         };
         me.recovery = me.recover()?;
@@ -300,6 +323,7 @@ impl InstallRoot {
             root: root.to_owned(),
             recovery: Recovery::Clean,
             read_only: true,
+            reporter: knap_schema::progress::silent(),
             _lock: lock,
         };
         if !me.needs_recovery()? {
@@ -437,18 +461,32 @@ impl InstallRoot {
         removed: Vec<String>,
         new_lock: &Lockfile,
     ) -> Result<(), RootError> {
-        let crash_after: Option<usize> = std::env::var(CRASH_AFTER_STEP_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
-        let mut n = 0;
-        self.commit_with(new_packs, removed, new_lock, |s| {
-            n += 1;
-            if crash_after == Some(n) {
-                eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
-                std::process::abort();
+        self.reporter.report(Event::Committing {
+            install: new_packs.len(),
+            remove: removed.len(),
+        });
+        #[cfg(feature = "failpoints")]
+        let hook = {
+            let crash_after: Option<usize> = std::env::var(CRASH_AFTER_STEP_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+            let mut n = 0;
+            move |s: &Step| {
+                n += 1;
+                if crash_after == Some(n) {
+                    eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                    std::process::abort();
+                }
+                true
             }
-            true
-        })
+        };
+        #[cfg(not(feature = "failpoints"))]
+        let hook = |_: &Step| true;
+        self.commit_with(new_packs, removed, new_lock, hook)?;
+        self.reporter.report(Event::Committed {
+            root: self.root.clone(),
+        });
+        Ok(())
     }
 
     /// [`commit`](Self::commit) calling `hook` after each step; when it
@@ -945,4 +983,25 @@ fn remove_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<(), RootEr
         }
     }
     Ok(())
+}
+
+impl InstallRoot {
+    /// True when the pack's directory is exactly the tree `knap.lock`
+    /// records: the tree digest alone (no record, no per-file hashes), so
+    /// an install can keep a pack that is already in place. A tree made by
+    /// an older knap's digest rule is intact too.
+    pub fn is_intact(&self, p: &LockedPack) -> bool {
+        let dir = self.path().join(&p.pack_ref);
+        match record::scan_tree(&dir) {
+            Ok(s) => match s.tree {
+                Some(t) => {
+                    t == p.tree
+                        || knap_schema::digest::legacy_tree_digest(&dir)
+                            .is_ok_and(|d| d.checksum == p.tree)
+                }
+                None => false,
+            },
+            Err(_) => false,
+        }
+    }
 }

@@ -31,6 +31,14 @@ pub fn config_path(flag: Option<&Path>) -> Result<PathBuf, KnapError> {
     ))
 }
 
+/// The install root: `flag` (`--root` or `KNAP_ROOT`), else the
+/// configuration's `root`, else `./packs`.
+pub fn root_dir(flag: Option<&Path>, config: &Config) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| config.root.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("packs"))
+}
+
 /// The cache directory: `$KNAP_CACHE_DIR`, else `$XDG_CACHE_HOME/knap`, else
 /// `~/.cache/knap`.
 pub fn cache_dir() -> Result<PathBuf, KnapError> {

@@ -1,55 +1,24 @@
-//! The client's error kinds and the exit codes they map to (cli.md).
+//! The client's errors: every library error type carries its kind (the
+//! exit-code class of cli.md, [`Kind`], shared with `knap-index` through
+//! `knap_schema::report`) and its cause chain (`#[source]`), so the binary
+//! picks the exit code, prints each cause once and builds the `--json`
+//! error object without parsing messages.
 //!
-//! Library modules return typed errors (`thiserror`); each converts into a
-//! [`KnapError`] that carries the kind, so `main` can pick the exit code and
-//! the `--json` error object without parsing messages.
+//! [`KnapError`] is the error of a step that has no richer type: a kind, a
+//! message naming what failed, an optional hint and an optional cause.
 
 use std::fmt;
 
-/// What kind of failure, as cli.md's exit codes classify them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Exit 1: anything else.
-    Other,
-    /// Exit 2: bad flags or arguments.
-    Usage,
-    /// Exit 3: unknown ref, registry or version.
-    NotFound,
-    /// Exit 4: invalid index, integrity or safety violation.
-    Integrity,
-    /// Exit 5: registry or network failure.
-    Registry,
-}
+pub use knap_schema::ErrorKind as Kind;
 
-impl Kind {
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Kind::Other => 1,
-            Kind::Usage => 2,
-            Kind::NotFound => 3,
-            Kind::Integrity => 4,
-            Kind::Registry => 5,
-        }
-    }
-
-    /// The `kind` of the `--json` error object.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Other => "other",
-            Kind::Usage => "usage",
-            Kind::NotFound => "not_found",
-            Kind::Integrity => "integrity",
-            Kind::Registry => "registry",
-        }
-    }
-}
-
-/// An error with its kind; the message names what failed, where, and what to
-/// do next.
+/// An error with its kind; the message names what failed and where, the
+/// hint what to do next, the source why.
 #[derive(Debug)]
 pub struct KnapError {
     pub kind: Kind,
     pub message: String,
+    pub hint: Option<String>,
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl KnapError {
@@ -57,6 +26,8 @@ impl KnapError {
         Self {
             kind,
             message: message.into(),
+            hint: None,
+            source: None,
         }
     }
 
@@ -67,6 +38,18 @@ impl KnapError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(Kind::NotFound, message)
     }
+
+    /// The same error with what to do about it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error caused by `source` (told on its own line).
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
 }
 
 impl fmt::Display for KnapError {
@@ -75,4 +58,10 @@ impl fmt::Display for KnapError {
     }
 }
 
-impl std::error::Error for KnapError {}
+impl std::error::Error for KnapError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

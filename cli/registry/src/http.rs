@@ -1,16 +1,13 @@
-//! HTTP(S) fetching for registries: conditional GET, gzip, a size limit
-//! enforced while streaming, timeouts, retries with backoff, a bearer token
-//! for the registry's own host only, and extra CA roots.
-//!
-//! Knobs for tests and slow links (environment): `KNAP_HTTP_TIMEOUT` (total
-//! seconds per request, default 60), `KNAP_HTTP_CONNECT_TIMEOUT` (default
-//! 10), `KNAP_HTTP_RETRIES` (default 3), `KNAP_HTTP_BACKOFF_MS` (first
-//! backoff, doubled each retry, default 200), `KNAP_MAX_INDEX_SIZE` (bytes,
-//! default 64 MiB).
+//! HTTP(S) fetching of index documents: conditional GET, gzip, a size
+//! limit enforced while streaming, and the reqwest clients every HTTP user
+//! of a registry shares, built from its [`HttpPolicy`] (timeouts, retries,
+//! the token for the registry's origin only, extra CA roots: see
+//! [`crate::net`], which also lists the `KNAP_HTTP_*` knobs).
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use knap_schema::progress::{Event, Reporter};
 
 use reqwest::StatusCode;
 use reqwest::header::{
@@ -19,50 +16,50 @@ use reqwest::header::{
 };
 use url::Url;
 
-/// The default largest document (64 MiB).
-pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+pub use crate::net::FetchError;
+pub use crate::net::{DEFAULT_MAX_SIZE, HttpSettings};
+use crate::net::{HttpPolicy, NetCause, TlsRoots};
 
-/// Timeouts, retries and the size limit.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub retries: u32,
-    pub backoff: Duration,
-    pub max_size: u64,
+/// The download events of one body: started, every 256 KiB, finished.
+pub(crate) struct Progress<'a> {
+    reporter: &'a dyn Reporter,
+    url: String,
+    bytes: u64,
+    reported: u64,
 }
 
-impl HttpSettings {
-    /// The defaults, overridden by the `KNAP_HTTP_*` variables.
-    pub fn from_env() -> Self {
-        fn num(name: &str) -> Option<f64> {
-            std::env::var(name).ok()?.trim().parse().ok()
-        }
+impl<'a> Progress<'a> {
+    pub(crate) fn start(reporter: &'a dyn Reporter, url: &Url, total: Option<u64>) -> Self {
+        let url = url.to_string();
+        reporter.report(Event::DownloadStarted {
+            url: url.clone(),
+            total,
+        });
         Self {
-            timeout: Duration::from_secs_f64(num("KNAP_HTTP_TIMEOUT").unwrap_or(60.0)),
-            connect_timeout: Duration::from_secs_f64(
-                num("KNAP_HTTP_CONNECT_TIMEOUT").unwrap_or(10.0),
-            ),
-            retries: num("KNAP_HTTP_RETRIES").map(|n| n as u32).unwrap_or(3),
-            backoff: Duration::from_millis(num("KNAP_HTTP_BACKOFF_MS").unwrap_or(200.0) as u64),
-            max_size: num("KNAP_MAX_INDEX_SIZE")
-                .map(|n| n as u64)
-                .unwrap_or(DEFAULT_MAX_SIZE),
+            reporter,
+            url,
+            bytes: 0,
+            reported: 0,
         }
     }
-}
 
-/// What one registry's fetcher is allowed and given.
-#[derive(Debug, Clone, Default)]
-pub struct FetchPolicy {
-    /// Plain http:// to non-loopback hosts (also on redirects).
-    pub allow_http: bool,
-    /// The token and the only host it is sent to.
-    pub token: Option<(String, String)>,
-    /// PEM files whose certificates are trusted in addition to the system's.
-    pub ca_files: Vec<PathBuf>,
-    /// Show a progress bar for bodies.
-    pub progress: bool,
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.bytes += n as u64;
+        if self.bytes - self.reported >= 256 * 1024 {
+            self.reported = self.bytes;
+            self.reporter.report(Event::Downloaded {
+                url: self.url.clone(),
+                bytes: self.bytes,
+            });
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        self.reporter.report(Event::DownloadFinished {
+            url: self.url,
+            bytes: self.bytes,
+        });
+    }
 }
 
 /// Validators of a cached copy, sent to revalidate it.
@@ -86,63 +83,36 @@ pub enum Fetched {
     },
 }
 
-/// Why a fetch failed; the message names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("{url}: {message}")]
-    Network { url: String, message: String },
-    /// A redirect the policy refuses (see [`client_builder`]); not retried.
-    #[error("{url}: {message}")]
-    Redirect { url: String, message: String },
-    #[error("{url}: the server answered HTTP {status}")]
-    Status { url: String, status: u16 },
-    #[error(
-        "{url}: the document is larger than the limit of {limit} bytes (set KNAP_MAX_INDEX_SIZE to raise it)"
-    )]
-    TooLarge { url: String, limit: u64 },
-    #[error("{0}")]
-    Setup(String),
-}
-
-/// What makes two registries' clients different: the redirect policy and
-/// the CA files.
-type ClientKey = (bool, Vec<PathBuf>);
+/// What makes two clients different: the redirect policy, whether a
+/// token is sent, the CA files, the timeouts and the total deadline.
+type ClientKey = (bool, bool, TlsRoots, HttpSettings, Option<Duration>);
 
 /// A client for one registry.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
-    settings: HttpSettings,
-    policy: FetchPolicy,
+    policy: HttpPolicy,
+    /// Where bodies report their progress.
+    reporter: Arc<dyn Reporter>,
 }
 
 impl Fetcher {
-    /// A fetcher for one registry. Registries with the same redirect policy
-    /// and CA files share one client (and so one connection pool and one
+    /// A fetcher for one registry. Registries with the same policy (but
+    /// their tokens) share one client (and so one connection pool and one
     /// load of the CA bundles).
-    pub fn new(settings: HttpSettings, policy: FetchPolicy) -> Result<Self, FetchError> {
-        static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
-        let key = (policy.allow_http, policy.ca_files.clone());
-        let mut clients = CLIENTS.lock().expect("client cache lock");
-        let client = match clients.iter().find(|(k, _)| *k == key) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = build_client(&settings, &policy)?;
-                clients.push((key, c.clone()));
-                c
-            }
-        };
+    pub fn new(policy: HttpPolicy, reporter: Arc<dyn Reporter>) -> Result<Self, FetchError> {
+        let client = shared_client(&policy, Some(policy.settings.timeout))?;
         Ok(Self {
             client,
-            settings,
             policy,
+            reporter,
         })
     }
 
     /// The same fetcher with a smaller size limit (TUF metadata reads).
     pub fn limited(&self, max_size: u64) -> Fetcher {
         let mut f = self.clone();
-        f.settings.max_size = max_size.min(self.settings.max_size);
+        f.policy.settings.max_size = max_size.min(self.policy.settings.max_size);
         f
     }
 
@@ -153,19 +123,7 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        let mut attempt = 0;
-        let mut backoff = self.settings.backoff;
-        loop {
-            match self.get_once(url, validators).await {
-                Err(e) if attempt < self.settings.retries && retryable(&e) => {
-                    attempt += 1;
-                    tracing::debug!("{e}; retry {attempt} in {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                other => return other,
-            }
-        }
+        crate::net::with_retries(&self.policy.settings, || self.get_once(url, validators)).await
     }
 
     async fn get_once(
@@ -173,25 +131,12 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        let net = |e: reqwest::Error| {
-            let (url, message) = (url.to_string(), describe(&e));
-            if e.is_redirect() {
-                FetchError::Redirect { url, message }
-            } else {
-                FetchError::Network { url, message }
-            }
-        };
+        let net = |e: reqwest::Error| network_error(url, &e);
         let mut req = self
             .client
             .get(url.clone())
             .header(ACCEPT, "application/json");
-        if let Some((host, token)) = &self.policy.token
-            && url.host_str() == Some(host.as_str())
-        {
-            let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                FetchError::Setup("the registry token is not a valid header value".into())
-            })?;
-            v.set_sensitive(true);
+        if let Some(v) = self.policy.auth.header_for(url)? {
             req = req.header(AUTHORIZATION, v);
         }
         if let Some(v) = validators {
@@ -217,7 +162,7 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
-        let limit = self.settings.max_size;
+        let limit = self.policy.settings.max_size;
         let too_large = || FetchError::TooLarge {
             url: url.to_string(),
             limit,
@@ -234,21 +179,16 @@ impl Fetcher {
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        let bar = (self.policy.progress && declared.is_some_and(|n| n > 256 * 1024))
-            .then(|| crate::progress::download_bar(declared.unwrap_or(0), url.as_str()));
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+        let mut progress = Progress::start(&*self.reporter, url, declared);
         while let Some(chunk) = resp.chunk().await.map_err(net)? {
             if bytes.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
-            if let Some(b) = &bar {
-                b.set_position(bytes.len() as u64);
-            }
+            progress.advance(chunk.len());
         }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
+        progress.finish();
         Ok(Fetched::Body {
             bytes,
             etag,
@@ -257,33 +197,56 @@ impl Fetcher {
     }
 }
 
-fn build_client(
-    settings: &HttpSettings,
-    policy: &FetchPolicy,
+/// The client for `policy` with the total `deadline` (`None`: only the
+/// connect and read timeouts), shared by every caller with the same key.
+pub(crate) fn shared_client(
+    policy: &HttpPolicy,
+    deadline: Option<Duration>,
 ) -> Result<reqwest::Client, FetchError> {
-    client_builder(settings, policy.allow_http, &policy.ca_files)?
-        .timeout(settings.timeout)
+    static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+    let key = (
+        policy.allow_http,
+        policy.auth.is_set(),
+        policy.tls.clone(),
+        policy.settings.clone(),
+        deadline,
+    );
+    let mut clients = CLIENTS.lock().expect("client cache lock");
+    if let Some((_, c)) = clients.iter().find(|(k, _)| *k == key) {
+        return Ok(c.clone());
+    }
+    let mut builder = client_builder(policy)?;
+    if let Some(d) = deadline {
+        builder = builder.timeout(d);
+    }
+    let c = builder
         .build()
-        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))
+        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
+    clients.push((key, c.clone()));
+    Ok(c)
 }
 
 /// A reqwest client builder with knap's policy for one registry: unless
 /// `allow_http`, no redirect from https to plain http (not even to a
 /// loopback host: that would be a downgrade) and none to plain http on
-/// another host than a loopback one; no redirect to another scheme; at
-/// most 10 redirects; knap's user agent, the connect and read timeouts,
-/// and the extra CA roots. Index fetches add a total timeout; archive
-/// downloads, which may be large, do not.
-pub(crate) fn client_builder(
-    settings: &HttpSettings,
-    allow_http: bool,
-    ca_files: &[PathBuf],
-) -> Result<reqwest::ClientBuilder, FetchError> {
+/// another host than a loopback one; with a token, no redirect from https
+/// to plain http at all; no redirect to another scheme; at most 10
+/// redirects; knap's user agent, the connect and read timeouts, and the
+/// extra CA roots. (reqwest itself drops the `Authorization` header on a
+/// redirect to another host or port.)
+pub(crate) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuilder, FetchError> {
+    let allow_http = policy.allow_http;
+    let with_token = policy.auth.is_set();
     let redirect = reqwest::redirect::Policy::custom(move |attempt| {
         let u = attempt.url();
         // `previous` starts with the URL first requested.
         let from_https = attempt.previous().iter().any(|p| p.scheme() == "https");
-        if u.scheme() == "http" && !allow_http && from_https {
+        if u.scheme() == "http" && from_https && with_token {
+            let msg = format!(
+                "refusing a redirect from https to plain http while sending the registry's token: {u}"
+            );
+            attempt.error(msg)
+        } else if u.scheme() == "http" && !allow_http && from_https {
             let msg = format!(
                 "refusing a redirect from https to plain http: {u}; the server should redirect to https (or add the registry with --allow-http if plain http is intended)"
             );
@@ -305,72 +268,45 @@ pub(crate) fn client_builder(
         USER_AGENT,
         HeaderValue::from_static(concat!("knap/", env!("CARGO_PKG_VERSION"))),
     );
+    let settings = &policy.settings;
     let mut builder = reqwest::Client::builder()
         .default_headers(headers)
         .redirect(redirect)
         .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.timeout);
-    let certs = extra_roots(ca_files)?;
+        .read_timeout(settings.read_timeout);
+    let certs = policy.tls.certificates()?;
     if !certs.is_empty() {
         builder = builder.tls_certs_merge(certs);
     }
     Ok(builder)
 }
 
-/// The certificates of `ca_files` and of `SSL_CERT_FILE` (if set), trusted
-/// in addition to the system's roots; shared with the git transport.
-pub(crate) fn extra_roots(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, FetchError> {
-    let mut certs = Vec::new();
-    let mut files = ca_files.to_vec();
-    if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
-        files.push(PathBuf::from(f));
-    }
-    for f in &files {
-        let pem = std::fs::read(f).map_err(|e| {
-            FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
-        })?;
-        let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            FetchError::Setup(format!(
-                "{}: not a PEM certificate bundle: {e}",
-                f.display()
-            ))
-        })?;
-        if found.is_empty() {
-            return Err(FetchError::Setup(format!(
-                "{}: holds no PEM certificate",
-                f.display()
-            )));
+/// A failed request as a typed error: a refused redirect, or a network
+/// failure with its [`NetCause`].
+pub(crate) fn network_error(url: &Url, e: &reqwest::Error) -> FetchError {
+    let (url, message) = (url.to_string(), describe(e));
+    let cause = NetCause::of(e);
+    if cause == NetCause::Redirect {
+        FetchError::Redirect { url, message }
+    } else {
+        FetchError::Network {
+            url,
+            message,
+            cause,
         }
-        certs.extend(found);
-    }
-    Ok(certs)
-}
-
-fn retryable(e: &FetchError) -> bool {
-    match e {
-        FetchError::Network { message, .. } => !message.contains("timed out"),
-        FetchError::Status { status, .. } => *status >= 500,
-        _ => false,
     }
 }
 
-/// The whole error chain of a reqwest error in one line, with a hint for
-/// the common causes.
+/// The whole error chain of a reqwest error in one line, saying what the
+/// common causes mean (the hint is [`FetchError::hint`]).
 fn describe(e: &reqwest::Error) -> String {
     let text = chain(e);
-    let lower = text.to_lowercase();
-    if e.is_timeout() || lower.contains("timed out") {
-        format!("timed out ({text}); check the server, or raise KNAP_HTTP_TIMEOUT")
-    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
-        format!(
-            "TLS certificate not trusted ({text}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
-        )
-    } else if e.is_connect() {
-        format!("cannot connect ({text})")
-    } else if e.is_body() || e.is_decode() {
-        format!("the response body was cut off or unreadable ({text})")
-    } else {
-        text
+    match NetCause::of(e) {
+        NetCause::Timeout => format!("timed out ({text})"),
+        NetCause::Tls => format!("TLS certificate not trusted ({text})"),
+        NetCause::Connect => format!("cannot connect ({text})"),
+        NetCause::Body => format!("the response body was cut off or unreadable ({text})"),
+        NetCause::Redirect | NetCause::Other => text,
     }
 }
 

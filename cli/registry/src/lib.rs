@@ -12,9 +12,10 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod git_transport;
 pub mod http;
 pub mod index_set;
-pub mod progress;
+pub mod net;
 pub mod registry;
 pub mod sources;
 pub mod trust;

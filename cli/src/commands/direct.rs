@@ -25,9 +25,9 @@ use url::Url;
 
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::Provided;
-use knap_registry::registry::git::GitHttp;
+use knap_registry::net::HttpPolicy;
 use knap_registry::sources::archive::{self, Downloader};
-use knap_registry::sources::{SourceError, git, inspect, path};
+use knap_registry::sources::{git, inspect, path};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +222,7 @@ pub struct Stager<'a> {
     pub store: &'a archive::Store,
     pub checksum: Option<&'a str>,
     pub allow_unverified: bool,
-    pub git_http: &'a GitHttp,
+    pub git_http: &'a HttpPolicy,
 }
 
 /// Stages `direct` under `stager.staging_dir`, checks what can be checked
@@ -239,7 +239,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         ));
     }
     let unpacked = stager.staging_dir.join("unpacked");
-    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    let err = KnapError::from;
     let source = match direct {
         Direct::Dir(src) => {
             // A broken manifest is reported at the pack's own path.
@@ -321,7 +321,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             source,
             tree,
             dependencies: Vec::new(),
-            installed_at: super::install::now_rfc3339(),
+            installed_at: super::now_rfc3339(),
             yanked: false,
             signed: None,
         },
@@ -334,7 +334,7 @@ async fn fetch_archive(
     stager: &Stager<'_>,
     dest: &Path,
 ) -> Result<LockedSource, KnapError> {
-    let err = |e: SourceError| KnapError::new(e.kind, e.message);
+    let err = KnapError::from;
     if stager.checksum.is_none() && url.scheme() != "file" {
         tracing::warn!("{url}: installing without a checksum (--allow-unverified)");
     }
@@ -344,7 +344,7 @@ async fn fetch_archive(
         stager.checksum,
         &stager.store.cache_root,
         stager.store.max_download,
-        None,
+        &knap_schema::progress::Silent,
     )
     .await
     .map_err(err)?;

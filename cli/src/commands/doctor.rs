@@ -139,7 +139,7 @@ struct Probe {
 }
 
 pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let (lock, needs) = {
         let root = open_for_reading(ctx)?;
         let lock = lock_of(root.as_ref())?;

@@ -14,13 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use indicatif::MultiProgress;
 use knap_installer::InstallRoot;
 use knap_resolver::ResolveError;
 use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
+use knap_schema::progress::{Event, Reporter};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
@@ -33,7 +33,7 @@ use super::installed::{open_for_writing, root_err};
 use crate::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
-use knap_registry::registry::git::GitHttp;
+use knap_registry::net::HttpPolicy;
 use knap_registry::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
 use knap_registry::sources::{SourceError, archive, git};
 
@@ -153,7 +153,7 @@ struct Job {
     /// `<staging>/<ref>`, not existing yet.
     dest: PathBuf,
     downloader: Downloader,
-    git_http: GitHttp,
+    git_http: HttpPolicy,
 }
 
 /// What one job produced.
@@ -165,7 +165,7 @@ struct Staged {
 /// Settings shared by every job.
 struct Shared {
     store: archive::Store,
-    multi: Option<MultiProgress>,
+    reporter: Arc<dyn Reporter>,
 }
 
 /// Staging directories of direct packs, removed on every early return.
@@ -179,26 +179,8 @@ impl Drop for StagingGuard {
     }
 }
 
-/// Now, as RFC 3339 in whole seconds (`installed_at`).
-pub(super) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formats")
-}
-
-/// `--root`, else `KNAP_ROOT` (both in `ctx.root`), else the configuration's
-/// `root`, else `./packs`.
-pub fn root_dir(ctx: &Ctx) -> PathBuf {
-    ctx.root
-        .clone()
-        .or_else(|| ctx.config.root.as_ref().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("packs"))
-}
-
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    let root = root_dir(ctx);
+    let root = ctx.root_dir();
     let existed = root.exists();
     let result = run_with(ctx, args, knap_resolver::Upgrade::None).await;
     if result.is_err() && !existed {
@@ -342,6 +324,9 @@ pub(crate) async fn run_with(
         let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
         Some(Arc::new(set))
     };
+    ctx.env
+        .reporter
+        .report(Event::Resolving { packs: roots.len() });
     let options = knap_resolver::Options {
         lock: old.clone(),
         upgrade,
@@ -756,7 +741,7 @@ async fn install_from_lock(
     };
     let mut jobs = Vec::new();
     for p in &lock.packs {
-        if !args.force && super::verify::intact(root, p) {
+        if !args.force && root.is_intact(p) {
             continue;
         }
         let cfg = p
@@ -837,58 +822,26 @@ fn shared(ctx: &Ctx) -> Shared {
                 max_entries: limits.entries.unwrap_or(defaults.max_entries),
             },
         },
-        multi: ctx.env.progress.then(MultiProgress::new),
+        reporter: ctx.env.reporter.clone(),
     }
 }
 
-/// What a registry's sources are fetched with: its CA files (plus the
-/// global ones), whether plain http is allowed, and its token with the only
-/// host it goes to. The defaults when the registry is not configured (any
-/// more), or for a direct SPEC.
-fn source_access(
-    ctx: &Ctx,
-    cfg: Option<&RegistryConfig>,
-) -> (Vec<PathBuf>, bool, Option<(String, String)>) {
-    let mut ca_files: Vec<PathBuf> = ctx.env.global_ca_file.iter().cloned().collect();
-    let mut allow_http = false;
-    let mut token = None;
-    if let Some(cfg) = cfg {
-        ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
-        allow_http = cfg.allow_http;
-        let host = RegistryLocation::parse(&cfg.url, cfg.allow_http)
-            .ok()
-            .and_then(|l| match l {
-                RegistryLocation::Http(u)
-                | RegistryLocation::Sparse(u)
-                | RegistryLocation::Git(u) => u.host_str().map(str::to_owned),
-                RegistryLocation::Local(_) => None,
-            });
-        if let (Some(var), Some(host)) = (&cfg.token_env, host) {
-            token = std::env::var(var)
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(|t| (host, t));
-        }
-    }
-    (ca_files, allow_http, token)
+/// The HTTP policy of a registry's sources: the registry's own (its CA
+/// files plus the global ones, its `allow_http`, its token for its origin
+/// only). The defaults when the registry is not configured (any more), or
+/// for a direct SPEC.
+fn source_policy(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> HttpPolicy {
+    HttpPolicy::for_registry(&ctx.env.http, ctx.env.global_ca_file.as_deref(), cfg)
 }
 
 /// The HTTP client for a registry's archive sources.
 fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Downloader> {
-    let (ca_files, allow_http, token) = source_access(ctx, cfg);
-    Downloader::new(&ctx.env.http, allow_http, &ca_files, token)
-        .map_err(|e| KnapError::new(e.kind, e.message).into())
+    Downloader::new(&source_policy(ctx, cfg)).map_err(|e| KnapError::from(e).into())
 }
 
 /// What gix's HTTP transport is given for a registry's git sources.
-pub(super) fn git_http_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> GitHttp {
-    let (ca_files, _, token) = source_access(ctx, cfg);
-    GitHttp {
-        token,
-        ca_files,
-        connect_timeout: Some(ctx.env.http.connect_timeout),
-        timeout: Some(ctx.env.http.timeout),
-    }
+pub(super) fn git_http_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> HttpPolicy {
+    source_policy(ctx, cfg)
 }
 
 /// Where the registry's index was read from: relative source URLs resolve
@@ -1026,6 +979,8 @@ async fn run_jobs(
             Kind::Integrity
         } else if kinds.contains(&Kind::Registry) {
             Kind::Registry
+        } else if kinds.contains(&Kind::NotFound) {
+            Kind::NotFound
         } else {
             Kind::Other
         };
@@ -1034,7 +989,7 @@ async fn run_jobs(
         for (name, errors) in &failures {
             message.push_str(&format!("\n{name}: every install source failed:"));
             for e in errors {
-                message.push_str(&format!("\n  - {e}"));
+                message.push_str(&format!("\n  - {}", knap_schema::report::chain_line(e)));
             }
         }
         return Err(KnapError::new(kind, message).into());
@@ -1056,7 +1011,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                 let Some(locked) = source.locked() else {
                     unreachable!("a refused source never stages")
                 };
-                let installed_at = now_rfc3339();
+                let installed_at = super::now_rfc3339();
                 return Ok(Staged {
                     pack: LockedPack {
                         pack_ref: job.pack_ref.clone(),
@@ -1096,18 +1051,10 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             None
         }
         Source::Archive { url, checksum } => {
-            // An archive already in the cache is not downloaded: no bar
-            // (it would stay on the screen as "0 B/0 B").
-            let cached = archive::checksum_hex(checksum).is_ok_and(|hex| {
-                archive::cache_dir(&shared.store.cache_root)
-                    .join(hex)
-                    .is_file()
-            });
-            let bar = shared.multi.as_ref().filter(|_| !cached).map(|m| {
-                m.add(crate::output::download_bar(
-                    0,
-                    &format!("{} {}", job.pack_ref, job.version),
-                ))
+            shared.reporter.report(Event::Extracting {
+                pack: job.pack_ref.clone(),
+                version: job.version.clone(),
+                from: source_text(source),
             });
             archive::fetch_and_extract(
                 &job.downloader,
@@ -1115,7 +1062,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
                 url,
                 checksum,
                 &job.dest,
-                bar,
+                &*shared.reporter,
             )
             .await?;
             None
@@ -1125,11 +1072,10 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             commit,
             checksum,
         } => {
-            let bar = shared.multi.as_ref().map(|m| {
-                m.add(crate::output::spinner(&format!(
-                    "{} {}: git {url}",
-                    job.pack_ref, job.version
-                )))
+            shared.reporter.report(Event::Extracting {
+                pack: job.pack_ref.clone(),
+                version: job.version.clone(),
+                from: source_text(source),
             });
             let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
             let http = job.git_http.clone();
@@ -1139,9 +1085,6 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             })
             .await
             .expect("the git task panicked");
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
             r?;
             Some(checksum.clone())
         }
@@ -1150,6 +1093,10 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
     let (pack_ref, version) = (job.pack_ref.clone(), job.version.clone());
     let expect_lock_tree = job.expect_tree.clone();
     let what = source_text(source);
+    shared.reporter.report(Event::Verifying {
+        pack: job.pack_ref.clone(),
+        version: job.version.clone(),
+    });
     tokio::task::spawn_blocking(move || {
         let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let version_ok = semver::Version::parse(&version).is_ok_and(|v| v == m.version);

@@ -9,6 +9,7 @@ use std::path::Path;
 use knap_installer::{InstallRoot, RootError};
 use knap_schema::Dependency;
 use knap_schema::lock::{LockedPack, Lockfile};
+use knap_schema::progress::Event;
 
 use super::Ctx;
 use knap_registry::error::{Kind, KnapError};
@@ -29,28 +30,18 @@ pub fn root_err(e: RootError) -> anyhow::Error {
 /// interrupted commit when it can write); `None` when the root does not
 /// exist.
 pub fn open_for_reading(ctx: &Ctx) -> anyhow::Result<Option<InstallRoot>> {
-    let path = super::install::root_dir(ctx);
-    let quiet = ctx.quiet || ctx.json;
+    let path = ctx.root_dir();
+    let reporter = ctx.env.reporter.clone();
     InstallRoot::open_for_reading(&path, |p| {
-        if !quiet {
-            eprintln!(
-                "waiting for another knap process to finish with {}",
-                p.display()
-            );
-        }
+        reporter.report(Event::WaitingForLock { root: p.to_owned() })
     })
     .map_err(root_err)
 }
 
 /// Opens the root to change it (creating it if needed).
 pub fn open_for_writing(ctx: &Ctx) -> anyhow::Result<InstallRoot> {
-    let path = super::install::root_dir(ctx);
-    if ctx.quiet || ctx.json {
-        InstallRoot::open_with(&path, |_| {})
-    } else {
-        InstallRoot::open(&path)
-    }
-    .map_err(root_err)
+    let path = ctx.root_dir();
+    InstallRoot::open_reporting(&path, ctx.env.reporter.clone()).map_err(root_err)
 }
 
 /// The root's lock, or an empty one when there is none.

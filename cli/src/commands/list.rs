@@ -21,7 +21,7 @@ pub struct ListArgs {
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     let root = open_for_reading(ctx)?;
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     if args.tree {
         return tree(ctx, &root_path, &lock);

@@ -38,6 +38,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The install root (see `knap_registry::config::root_dir`).
+    pub fn root_dir(&self) -> PathBuf {
+        knap_registry::config::root_dir(self.root.as_deref(), &self.config)
+    }
+
     /// Prints a line of human output unless `-q`.
     pub fn say(&self, line: &str) {
         if !self.quiet {
@@ -51,4 +56,13 @@ impl Ctx {
             eprintln!("{}: {text}", self.style.yellow("warning"));
         }
     }
+}
+
+/// Now, as RFC 3339 in whole seconds (`installed_at`).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 formats")
 }

@@ -55,7 +55,7 @@ fn latest(entries: &[Entry], current: &str) -> Option<String> {
 }
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let lock = {
         let root = open_for_reading(ctx)?;
         lock_of(root.as_ref())?

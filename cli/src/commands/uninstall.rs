@@ -30,7 +30,7 @@ pub struct UninstallArgs {
 }
 
 pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     if !root_path.exists() {
         require_installed(&Default::default(), &args.refs, &root_path)?;
     }

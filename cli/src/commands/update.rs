@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         results.push(j.expect("an update task panicked"));
     }
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut worst: Option<(Kind, String)> = None;
+    let mut worst: Option<(Kind, String, Option<String>)> = None;
     let mut out = Vec::new();
     for (name, r) in results {
         match r {
@@ -85,17 +85,18 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
                 out.push(v);
             }
             Err(e) => {
-                let kind = e.kind();
-                let msg = e.to_string();
+                let report = crate::report::report_of_error(&e);
+                let kind = report.kind;
+                let msg = report.one_line();
                 if !ctx.json {
-                    eprintln!("{}: {msg}", ctx.style.red("error"));
+                    crate::report::print(&report, false, ctx.style.color);
                 }
                 out.push(json!({"name": name, "status": "failed", "error": msg}));
                 if worst
                     .as_ref()
-                    .is_none_or(|(k, _)| k.exit_code() < kind.exit_code())
+                    .is_none_or(|(k, _, _)| k.exit_code() < kind.exit_code())
                 {
-                    worst = Some((kind, msg));
+                    worst = Some((kind, msg, report.hint));
                 }
             }
         }
@@ -104,13 +105,17 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         crate::output::print_json(&json!(out));
     }
     match worst {
-        Some((kind, msg)) => {
+        Some((kind, msg, hint)) => {
             let n = out.iter().filter(|v| v["status"] == "failed").count();
-            Err(KnapError::new(
+            let mut e = KnapError::new(
                 kind,
-                format!("{n} registr{} failed to update; the last good copies are kept. First failure: {msg}", if n == 1 { "y" } else { "ies" }),
-            )
-            .into())
+                format!(
+                    "{n} registr{} failed to update; the last good copies are kept. First failure: {msg}",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+            );
+            e.hint = hint;
+            Err(e.into())
         }
         None => Ok(()),
     }

@@ -34,7 +34,7 @@ pub struct UpgradeArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let lock = {
         let root = open_for_reading(ctx)?;
         lock_of(root.as_ref())?

@@ -163,23 +163,9 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     c
 }
 
-/// True when the pack's directory is exactly the tree knap.lock records:
-/// the tree digest alone (no record, no per-file hashes: nothing is named).
-/// A tree made by an older knap's digest rule is intact too.
-pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
-    let dir = root.path().join(&p.pack_ref);
-    match scan_tree(&dir) {
-        Ok(s) => match s.tree {
-            Some(t) => t == p.tree || matches_legacy(&dir, &p.tree),
-            None => false,
-        },
-        Err(_) => false,
-    }
-}
-
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
     let root = open_for_reading(ctx)?;
-    let root_path = super::install::root_dir(ctx);
+    let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     require_installed(&lock, &args.refs, &root_path)?;
     let Some(root) = root else {

@@ -209,3 +209,51 @@ fn ticketing_and_alerts_together_is_the_documented_conflict() {
     install_and_check(&k, "ticketing");
     install_and_check(&k, "alerts");
 }
+
+/// `--progress json` turns the libraries' progress events into one JSON
+/// object per line on stderr: staging, verifying and committing each pack
+/// of an install, in that order, and nothing else on stderr.
+#[test]
+fn progress_json_reports_each_step_of_an_install_as_ndjson() {
+    let k = knap_with_example_index();
+    let root = k.dir.path().join("root-progress");
+    let o = k
+        .run(&[
+            "--offline",
+            "--progress",
+            "json",
+            "--root",
+            root.to_str().unwrap(),
+            "install",
+            "hello",
+        ])
+        .ok();
+    let events: Vec<Value> = o
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let at = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("no `{name}` event in {names:?}"))
+    };
+    assert!(at("resolving") < at("extracting"), "{names:?}");
+    assert!(at("extracting") < at("verifying"), "{names:?}");
+    assert!(at("verifying") < at("committing"), "{names:?}");
+    assert!(at("committing") < at("committed"), "{names:?}");
+    let staged = events.iter().find(|e| e["event"] == "extracting").unwrap();
+    assert_eq!(staged["pack"], "hello", "{staged}");
+    let committed = events.iter().find(|e| e["event"] == "committed").unwrap();
+    assert_eq!(
+        committed["root"].as_str().map(PathBuf::from),
+        Some(root.clone()),
+        "{committed}"
+    );
+    assert!(root.join("hello/pack.yaml").is_file());
+}

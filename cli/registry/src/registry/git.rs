@@ -10,8 +10,8 @@
 //! needs a git binary on the PATH; `git+https://` does not.
 //!
 //! Over `git+https://`, gix's reqwest transport is given what the other
-//! HTTP registries get ([`GitHttp`]): the registry's token, sent as
-//! `Authorization: Bearer` to the registry's own host only (gix then refuses
+//! HTTP registries get ([`HttpPolicy`]): the registry's token, sent as
+//! `Authorization: Bearer` to the registry's own scheme, host and port only (gix then refuses
 //! to follow redirects, so it cannot leak elsewhere), and the extra CA roots
 //! (per-registry `ca_file`, global `ca_file`, `SSL_CERT_FILE`). gix's
 //! `http.sslCAInfo` / `http.extraHeader` keys are not used: its reqwest
@@ -20,9 +20,8 @@
 //! credentials here: a server that asks for them gets an error that
 //! points at `token_env`.
 
-use std::any::Any;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
@@ -32,38 +31,16 @@ use url::Url;
 use super::by_ref::{ByRef, Stamp};
 use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
 use crate::cache::{Staged, write_atomic};
+use crate::git_transport::{NEEDS_TOKEN, TransportSetup, no_prompt};
+use crate::net::HttpPolicy;
 
 pub struct GitIndex {
     pub common: Common,
     url: Url,
-    http: GitHttp,
+    http: HttpPolicy,
     loaded: Mutex<Option<View>>,
     /// Held while the cached index is split, so that it is split once.
     splitting: tokio::sync::Mutex<()>,
-}
-
-/// What the HTTP transport of a `git+https://` registry is given.
-#[derive(Clone, Default)]
-pub struct GitHttp {
-    /// The token and the only host it is sent to.
-    pub token: Option<(String, String)>,
-    /// PEM files whose certificates are trusted in addition to the system's
-    /// (`SSL_CERT_FILE` is added when the transport is set up).
-    pub ca_files: Vec<PathBuf>,
-    /// The time to connect and the total deadline of each HTTP request of
-    /// a fetch (`KNAP_HTTP_CONNECT_TIMEOUT`, `KNAP_HTTP_TIMEOUT`); `None`
-    /// keeps gix's own.
-    pub connect_timeout: Option<std::time::Duration>,
-    pub timeout: Option<std::time::Duration>,
-}
-
-impl std::fmt::Debug for GitHttp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitHttp")
-            .field("token_host", &self.token.as_ref().map(|(h, _)| h))
-            .field("ca_files", &self.ca_files)
-            .finish()
-    }
 }
 
 /// What the cache holds for a git registry.
@@ -92,7 +69,7 @@ type TufFiles = std::collections::BTreeMap<String, Vec<u8>>;
 const MAX_TUF_FILE: u64 = 64 * 1024 * 1024;
 
 impl GitIndex {
-    pub fn new(common: Common, url: Url, http: GitHttp) -> Self {
+    pub fn new(common: Common, url: Url, http: HttpPolicy) -> Self {
         Self {
             common,
             url,
@@ -151,18 +128,16 @@ impl GitIndex {
         let url = self.url.to_string();
         let repo_dir = self.common.cache.path("repo");
         let previous = self.state().map(|s| s.commit);
-        let bar = self
-            .common
-            .progress
-            .then(|| crate::progress::spinner(&format!("git: fetching {url}")));
         let started = std::time::Instant::now();
         let roots = match self.url.scheme() {
-            "https" | "http" => {
-                crate::http::extra_roots(&self.http.ca_files).map_err(|e| RegistryError::Fetch {
+            "https" | "http" => self
+                .http
+                .tls
+                .certificates()
+                .map_err(|e| RegistryError::Fetch {
                     registry: name.clone(),
                     source: e,
-                })?
-            }
+                })?,
             _ => Vec::new(),
         };
         // gix asks for the local time zone when it writes the fetched refs,
@@ -174,19 +149,16 @@ impl GitIndex {
             let repo_dir = repo_dir.clone();
             let setup = TransportSetup {
                 url: url.clone(),
-                token: self.http.token.clone(),
+                auth: self.http.auth.clone(),
                 roots,
-                connect_timeout: self.http.connect_timeout,
-                timeout: self.http.timeout,
+                connect_timeout: Some(self.http.settings.connect_timeout),
+                timeout: Some(self.http.settings.timeout),
             };
             let limit = self.common.max_size;
             tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup, limit))
                 .await
                 .expect("the git task panicked")
         };
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
         let (commit, tree, tuf, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
             registry: name.clone(),
             message: format!("git {url}: {}", with_hint(m)),
@@ -362,82 +334,6 @@ fn with_hint(m: String) -> String {
         format!("{m}; {NEEDS_TOKEN}")
     } else {
         m
-    }
-}
-
-const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
-
-/// How gix's HTTP transport is set up for one URL (see [`GitHttp`]): extra
-/// trusted roots, and a token sent to one host only. Shared with git
-/// install sources.
-pub(crate) struct TransportSetup {
-    pub url: String,
-    pub token: Option<(String, String)>,
-    pub roots: Vec<reqwest::Certificate>,
-    pub connect_timeout: Option<std::time::Duration>,
-    pub timeout: Option<std::time::Duration>,
-}
-
-type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
-type ReqwestOptions = gix::protocol::transport::client::blocking_io::http::reqwest::Options;
-
-impl TransportSetup {
-    /// gix's HTTP options for `repo` (from its git configuration) plus the
-    /// extra roots and the token; `None` for non-HTTP URLs.
-    pub(crate) fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
-        let Some(opts) = repo
-            .transport_options(self.url.as_str(), None)
-            .map_err(err)?
-        else {
-            return Ok(None);
-        };
-        let mut opts = opts
-            .downcast::<HttpOptions>()
-            .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
-        let mut backend = ReqwestOptions::default();
-        // The timeouts bound every request of the fetch (the total one
-        // includes reading the body, so a server that drips is cut off);
-        // the extra roots are trusted besides the system's.
-        let (roots, connect, total) = (self.roots.clone(), self.connect_timeout, self.timeout);
-        backend.configure_client = Some(Box::new(move |mut b| {
-            if !roots.is_empty() {
-                b = b.tls_certs_merge(roots.clone());
-            }
-            if let Some(c) = connect {
-                b = b.connect_timeout(c);
-            }
-            if let Some(t) = total {
-                b = b.timeout(t);
-            }
-            Ok(b)
-        }));
-        if let Some((host, token)) = self.token.clone() {
-            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| "the registry token is not a valid header value".to_string())?;
-            value.set_sensitive(true);
-            backend.configure_request = Some(Box::new(move |req| {
-                if req.url().host_str() == Some(host.as_str()) {
-                    req.headers_mut()
-                        .insert(reqwest::header::AUTHORIZATION, value.clone());
-                }
-                Ok(())
-            }));
-        }
-        opts.backend = Some(Arc::new(std::sync::Mutex::new(backend)));
-        Ok(Some(opts))
-    }
-}
-
-/// Answers gix's request for credentials: never a prompt, an error naming
-/// `token_env` instead.
-pub(crate) fn no_prompt(
-    action: gix::credentials::helper::Action,
-) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
-    match action {
-        gix::credentials::helper::Action::Get(_) => {
-            Err(gix::Error::from_error(std::io::Error::other(NEEDS_TOKEN)))
-        }
-        _ => Ok(None),
     }
 }
 

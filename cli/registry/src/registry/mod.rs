@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 use knap_schema::config::RegistryConfig;
 use knap_schema::index::Entry;
+use knap_schema::progress::{Event, Reporter};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::urls::RegistryLocation;
 use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
@@ -39,7 +40,8 @@ use url::Url;
 
 use crate::cache::RegistryCache;
 use crate::error::Kind;
-use crate::http::{FetchError, FetchPolicy, Fetcher, HttpSettings};
+use crate::http::{FetchError, Fetcher, HttpSettings};
+use crate::net::HttpPolicy;
 use crate::trust::{HttpFetch, Trust};
 
 /// Why a registry could not answer.
@@ -105,13 +107,16 @@ pub struct Env {
     pub offline: bool,
     pub http: HttpSettings,
     pub global_ca_file: Option<PathBuf>,
-    pub progress: bool,
+    /// Where fetches report their progress.
+    pub reporter: Arc<dyn Reporter>,
 }
 
 /// One configured registry.
 pub struct Registry {
     pub name: String,
     pub priority: i64,
+    /// The configured location (for progress events).
+    url: String,
     transport: Transport,
 }
 
@@ -122,13 +127,14 @@ enum Transport {
     Git(git::GitIndex),
 }
 
-/// What the transports share: the registry's name, cache and mode.
+/// What the transports share: the registry's name, cache and mode, and
+/// where to report progress.
 #[derive(Debug, Clone)]
 pub struct Common {
     pub name: String,
     pub cache: RegistryCache,
     pub offline: bool,
-    pub progress: bool,
+    pub reporter: Arc<dyn Reporter>,
     /// Set for a signed (pinned) registry: everything read from it is
     /// verified first.
     pub trust: Option<Arc<Trust>>,
@@ -152,7 +158,7 @@ impl Registry {
             name: name.clone(),
             cache: RegistryCache::new(&env.cache_root, &cfg.name, &cfg.url),
             offline: env.offline,
-            progress: env.progress,
+            reporter: env.reporter.clone(),
             trust: None,
             max_size: env.http.max_size,
         };
@@ -162,27 +168,11 @@ impl Registry {
             pin.clone()
                 .map(|p| Arc::new(Trust::new(&name, p, datastore.clone(), env.offline, fetch)))
         };
-        // The token goes to the registry's own host only.
-        let token = |host: Option<&str>| match (&cfg.token_env, host) {
-            (Some(var), Some(h)) => std::env::var(var)
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(|t| (h.to_owned(), t)),
-            _ => None,
-        };
-        let mut ca_files: Vec<PathBuf> = env.global_ca_file.iter().cloned().collect();
-        ca_files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
-        let fetcher = |host: Option<&str>| -> Result<Fetcher, RegistryError> {
-            Fetcher::new(
-                env.http.clone(),
-                FetchPolicy {
-                    allow_http: cfg.allow_http,
-                    token: token(host),
-                    ca_files: ca_files.clone(),
-                    progress: env.progress,
-                },
-            )
-            .map_err(|e| RegistryError::Fetch {
+        // One policy for the index and (see `HttpPolicy::for_registry`) the
+        // install sources: the token for the registry's own origin only.
+        let policy = HttpPolicy::for_registry(&env.http, env.global_ca_file.as_deref(), Some(cfg));
+        let fetcher = || -> Result<Fetcher, RegistryError> {
+            Fetcher::new(policy.clone(), env.reporter.clone()).map_err(|e| RegistryError::Fetch {
                 registry: name.clone(),
                 source: e,
             })
@@ -198,7 +188,7 @@ impl Registry {
                 Transport::Local(local::LocalIndex::new(common, p))
             }
             RegistryLocation::Http(u) => {
-                let f = fetcher(u.host_str())?;
+                let f = fetcher()?;
                 let base = index_url(&u).join(".").expect("a directory of a URL");
                 common.trust = trust(Some(Arc::new(HttpFetch {
                     fetcher: f.clone(),
@@ -207,7 +197,7 @@ impl Registry {
                 Transport::Http(http_index::HttpIndex::new(common, u, f))
             }
             RegistryLocation::Sparse(u) => {
-                let f = fetcher(u.host_str())?;
+                let f = fetcher()?;
                 common.trust = trust(Some(Arc::new(HttpFetch {
                     fetcher: f.clone(),
                     base: u.clone(),
@@ -216,18 +206,13 @@ impl Registry {
             }
             RegistryLocation::Git(u) => {
                 common.trust = trust(None);
-                let http = git::GitHttp {
-                    token: token(u.host_str()),
-                    ca_files: ca_files.clone(),
-                    connect_timeout: Some(env.http.connect_timeout),
-                    timeout: Some(env.http.timeout),
-                };
-                Transport::Git(git::GitIndex::new(common, u, http))
+                Transport::Git(git::GitIndex::new(common, u, policy))
             }
         };
         Ok(Self {
             name,
             priority: cfg.priority,
+            url: cfg.url.clone(),
             transport,
         })
     }
@@ -275,21 +260,23 @@ impl Registry {
                 message: "cannot update while --offline".into(),
             });
         }
-        match &self.transport {
+        let (reporter, registry) = (&self.common().reporter, self.name.clone());
+        reporter.report(Event::FetchingIndex {
+            registry: registry.clone(),
+            url: self.url.clone(),
+        });
+        let outcome = match &self.transport {
             Transport::Local(_) => unreachable!("handled above"),
             Transport::Http(h) => h.update().await,
             Transport::Sparse(s) => s.update().await,
             Transport::Git(g) => g.update().await,
-        }
+        };
+        reporter.report(Event::IndexFetched { registry });
+        outcome
     }
 
     fn is_offline(&self) -> bool {
-        match &self.transport {
-            Transport::Local(_) => false,
-            Transport::Http(h) => h.common.offline,
-            Transport::Sparse(s) => s.common.offline,
-            Transport::Git(g) => g.common.offline,
-        }
+        !matches!(self.transport, Transport::Local(_)) && self.common().offline
     }
 
     /// Every version of each of `refs` that this registry lists; refs it

@@ -10,14 +10,15 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use indicatif::ProgressBar;
 use knap_installer::Limits;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderValue};
+use knap_schema::progress::Reporter;
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::SourceError;
-use crate::http::HttpSettings;
+use crate::http::FetchError;
+use crate::net::HttpPolicy;
 
 /// The default largest archive download (256 MiB).
 pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
@@ -26,33 +27,34 @@ pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Downloader {
     client: reqwest::Client,
-    /// The token and the only host it is sent to.
-    token: Option<(String, String)>,
+    policy: HttpPolicy,
 }
 
 impl Downloader {
-    /// A client with the registry's redirect policy (see
-    /// [`crate::http::client_builder`]: no redirect from https to plain
-    /// http unless allowed), timeouts and extra CA files.
-    pub fn new(
-        settings: &HttpSettings,
-        allow_http: bool,
-        ca_files: &[PathBuf],
-        token: Option<(String, String)>,
-    ) -> Result<Self, SourceError> {
-        // No transparent decoding: the checksum is of the bytes published,
-        // whatever Content-Encoding a server or proxy claims.
-        let client = crate::http::client_builder(settings, allow_http, ca_files)
+    /// A client with the registry's [`HttpPolicy`]: its redirect rules (no
+    /// redirect from https to plain http unless allowed), the connect and
+    /// per-read timeouts and the download deadline, the extra CA files and
+    /// the token for the registry's origin only. No transparent decoding:
+    /// the checksum is of the bytes published, whatever Content-Encoding a
+    /// server or proxy claims.
+    pub fn new(policy: &HttpPolicy) -> Result<Self, SourceError> {
+        let client = crate::http::client_builder(policy)
             .and_then(|b| {
-                b.no_gzip().build().map_err(|e| {
-                    crate::http::FetchError::Setup(format!(
-                        "cannot set up HTTP: {}",
-                        crate::http::chain(&e)
-                    ))
-                })
+                b.timeout(policy.settings.download_timeout)
+                    .no_gzip()
+                    .build()
+                    .map_err(|e| {
+                        crate::http::FetchError::Setup(format!(
+                            "cannot set up HTTP: {}",
+                            crate::http::chain(&e)
+                        ))
+                    })
             })
-            .map_err(|e| SourceError::other(e.to_string()))?;
-        Ok(Self { client, token })
+            .map_err(|e| SourceError::from_fetch("cannot set up HTTP for downloads", e))?;
+        Ok(Self {
+            client,
+            policy: policy.clone(),
+        })
     }
 }
 
@@ -92,7 +94,7 @@ pub async fn fetch_and_extract(
     url: &Url,
     checksum: &str,
     dest: &Path,
-    bar: Option<ProgressBar>,
+    reporter: &dyn Reporter,
 ) -> Result<(), SourceError> {
     let cached = fetch_verified(
         downloader,
@@ -100,7 +102,7 @@ pub async fn fetch_and_extract(
         checksum,
         &store.cache_root,
         store.max_download,
-        bar,
+        reporter,
     )
     .await?;
     extract_cached(cached, url, dest, store.limits).await
@@ -140,16 +142,12 @@ pub async fn fetch_verified(
     checksum: &str,
     cache_root: &Path,
     max_download: u64,
-    bar: Option<ProgressBar>,
+    reporter: &dyn Reporter,
 ) -> Result<PathBuf, SourceError> {
     let hex = checksum_hex(checksum)?;
     let target = cache_dir(cache_root).join(hex);
     if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
         tracing::debug!("{url}: using the cached {}", target.display());
-        // Nothing is downloaded: no "0 B/0 B" bar is left on the screen.
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
         return Ok(target);
     }
     download(
@@ -158,7 +156,7 @@ pub async fn fetch_verified(
         Some(checksum),
         cache_root,
         max_download,
-        bar,
+        reporter,
     )
     .await
     .map(|(path, _)| path)
@@ -175,7 +173,7 @@ pub async fn download(
     expected: Option<&str>,
     cache_root: &Path,
     max_download: u64,
-    bar: Option<ProgressBar>,
+    reporter: &dyn Reporter,
 ) -> Result<(PathBuf, String), SourceError> {
     if let Some(c) = expected {
         checksum_hex(c)?;
@@ -216,37 +214,40 @@ pub async fn download(
             tmp.write_all(&buf[..n]).map_err(write_err)?;
         }
     } else {
-        let net =
-            |e: reqwest::Error| SourceError::network(format!("{url}: {}", crate::http::chain(&e)));
-        let mut req = downloader
-            .client
-            .get(url.clone())
-            .header(ACCEPT_ENCODING, "identity");
-        if let Some((host, token)) = &downloader.token
-            && url.host_str() == Some(host.as_str())
-        {
-            let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                SourceError::other("the registry token is not a valid header value")
-            })?;
-            v.set_sensitive(true);
-            req = req.header(AUTHORIZATION, v);
-        }
-        tracing::debug!("GET {url}");
-        let mut resp = req.send().await.map_err(net)?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(SourceError::network(format!(
-                "{url}: the server answered HTTP {}",
-                status.as_u16()
-            )));
-        }
+        let net = |e: FetchError| SourceError::from_fetch(format!("cannot download {url}"), e);
+        let auth = downloader.policy.auth.header_for(url).map_err(net)?;
+        // The request is retried (connection errors and 5xx, see
+        // `net::retryable`); a body cut off half-way is not.
+        let mut resp = crate::net::with_retries(&downloader.policy.settings, || async {
+            let mut req = downloader
+                .client
+                .get(url.clone())
+                .header(ACCEPT_ENCODING, "identity");
+            if let Some(v) = &auth {
+                req = req.header(AUTHORIZATION, v.clone());
+            }
+            tracing::debug!("GET {url}");
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| crate::http::network_error(url, &e))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    url: url.to_string(),
+                    status: status.as_u16(),
+                });
+            }
+            Ok(resp)
+        })
+        .await
+        .map_err(net)?;
+        let net = |e: reqwest::Error| net(crate::http::network_error(url, &e));
         let declared = resp.content_length();
         if declared.is_some_and(|n| n > max_download) {
             return Err(too_large());
         }
-        if let (Some(b), Some(n)) = (&bar, declared) {
-            b.set_length(n);
-        }
+        let mut progress = crate::http::Progress::start(reporter, url, declared);
         let mut total = 0u64;
         while let Some(chunk) = resp.chunk().await.map_err(net)? {
             total += chunk.len() as u64;
@@ -255,13 +256,9 @@ pub async fn download(
             }
             hasher.update(&chunk);
             tmp.write_all(&chunk).map_err(write_err)?;
-            if let Some(b) = &bar {
-                b.set_position(total);
-            }
+            progress.advance(chunk.len());
         }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
+        progress.finish();
     }
     let actual = knap_schema::digest::format_sha256(&hasher.finalize());
     if let Some(checksum) = expected

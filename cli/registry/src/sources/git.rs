@@ -12,9 +12,9 @@
 //! The caller then compares the pack tree digest of what was written with
 //! the source's checksum.
 //!
-//! Over HTTPS the transport trusts the registry's CA files (and
-//! `SSL_CERT_FILE`) and sends the registry's token to its host only, as
-//! the registry's own git transport does.
+//! Over HTTPS the transport follows the registry's [`HttpPolicy`]: its CA
+//! files (and `SSL_CERT_FILE`), and its token for the registry's own
+//! scheme, host and port only, as the registry's own git transport does.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -24,8 +24,8 @@ use knap_installer::Limits;
 use knap_schema::entry_name;
 
 use super::SourceError;
-use crate::error::Kind;
-use crate::registry::git::{GitHttp, TransportSetup, no_prompt};
+use crate::git_transport::{TransportSetup, no_prompt};
+use crate::net::HttpPolicy;
 
 fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
@@ -37,7 +37,7 @@ pub fn fetch_and_checkout(
     url: &str,
     commit: &str,
     dest: &Path,
-    http: &GitHttp,
+    http: &HttpPolicy,
     limits: Limits,
 ) -> Result<(), SourceError> {
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| {
@@ -49,24 +49,24 @@ pub fn fetch_and_checkout(
         .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
     let is_http = url.starts_with("https://") || url.starts_with("http://");
     let roots = if is_http {
-        crate::http::extra_roots(&http.ca_files)
+        http.tls
+            .certificates()
             .map_err(|e| SourceError::other(format!("git {url}: {e}")))?
     } else {
         Vec::new()
     };
     let setup = || TransportSetup {
         url: url.to_owned(),
-        token: http.token.clone(),
+        auth: http.auth.clone(),
         roots: roots.clone(),
-        connect_timeout: http.connect_timeout,
-        timeout: http.timeout,
+        connect_timeout: Some(http.settings.connect_timeout),
+        timeout: Some(http.settings.timeout),
     };
     let repo = fetch(url, tmp.path(), id, setup).map_err(|m| fetch_failure(url, &m))?;
-    let commit_obj = repo.find_commit(id).map_err(|_| SourceError {
-        kind: Kind::NotFound,
-        message: format!(
+    let commit_obj = repo.find_commit(id).map_err(|_| {
+        SourceError::not_found(format!(
             "commit {commit} is not in {url} (not on any branch or tag it serves, and the server would not send it by id)"
-        ),
+        ))
     })?;
     let tree = commit_obj
         .tree()
@@ -103,17 +103,11 @@ fn fetch_failure(url: &str, message: &str) -> SourceError {
         || lower.contains("repository not found")
         || lower.contains("404");
     match local {
-        Some(p) if !p.exists() => SourceError {
-            kind: Kind::NotFound,
-            message: format!(
-                "{url} is not a git repository: {} does not exist",
-                p.display()
-            ),
-        },
-        _ if not_a_repo => SourceError {
-            kind: Kind::NotFound,
-            message: format!("{url} is not a git repository"),
-        },
+        Some(p) if !p.exists() => SourceError::not_found(format!(
+            "{url} is not a git repository: {} does not exist",
+            p.display()
+        )),
+        _ if not_a_repo => SourceError::not_found(format!("{url} is not a git repository")),
         _ => SourceError::network(format!("git {url}: {message}")),
     }
 }

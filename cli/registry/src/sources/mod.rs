@@ -13,34 +13,59 @@ pub mod path;
 
 use crate::error::Kind;
 
-/// Why one source could not provide a pack.
+/// Why one source could not provide a pack: its kind, a message naming
+/// the source, and the cause (told on its own line, or with
+/// `knap_schema::report::chain_line` where several failures are listed).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct SourceError {
     pub kind: Kind,
     pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl SourceError {
-    pub fn integrity(message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
         Self {
-            kind: Kind::Integrity,
+            kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(Kind::Integrity, message)
     }
 
     pub fn network(message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::Registry,
-            message: message.into(),
-        }
+        Self::new(Kind::Registry, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(Kind::NotFound, message)
     }
 
     pub fn other(message: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::Other,
-            message: message.into(),
-        }
+        Self::new(Kind::Other, message)
+    }
+
+    /// The same error caused by `source`.
+    pub fn caused_by(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The kind of a failed HTTP request: a refused or impossible setup is
+    /// "other", a size limit an integrity failure, the rest the network's.
+    pub fn from_fetch(message: impl Into<String>, e: crate::http::FetchError) -> Self {
+        use crate::http::FetchError as F;
+        let kind = match &e {
+            F::Setup(_) => Kind::Other,
+            F::TooLarge { .. } => Kind::Integrity,
+            F::Network { .. } | F::Redirect { .. } | F::Status { .. } => Kind::Registry,
+        };
+        Self::new(kind, message).caused_by(e)
     }
 }
 
@@ -63,4 +88,15 @@ pub fn inspect(
         .map_err(|e| SourceError::integrity(format!("{what}: {e}")))?
         .checksum;
     Ok((manifest, tree))
+}
+
+impl From<SourceError> for crate::error::KnapError {
+    fn from(e: SourceError) -> Self {
+        Self {
+            kind: e.kind,
+            message: e.message,
+            hint: None,
+            source: e.source,
+        }
+    }
 }

@@ -1,0 +1,533 @@
+//! The HTTP policy of one registry, used alike by its index fetches
+//! ([`crate::http::Fetcher`]), its archive sources
+//! ([`crate::sources::archive::Downloader`]) and gix's HTTP transport (git
+//! registries and git sources, [`crate::git_transport`]):
+//!
+//! - [`Auth`]: the registry's token, and the one decision of whether a
+//!   request URL gets it: only the registry's own scheme, host and port
+//!   (so never over a downgraded scheme, another port or another host);
+//! - [`TlsRoots`]: the extra CA roots (the global `ca_file`, the
+//!   registry's `ca_file`, `SSL_CERT_FILE`) trusted besides the system's;
+//! - [`HttpSettings`]: timeouts (connect, per-read inactivity, a total
+//!   deadline for index documents and another for archive downloads), the
+//!   retries and their backoff, and the size limit;
+//! - whether plain http is allowed.
+//!
+//! Retries are decided on the typed [`NetCause`] of a failure
+//! ([`retryable`]), never on the text of a message.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use knap_schema::config::RegistryConfig;
+use knap_schema::urls::RegistryLocation;
+use reqwest::header::HeaderValue;
+use url::Url;
+
+/// The default largest document (64 MiB).
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Timeouts, retries and the size limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// The total deadline of one index or pack document request.
+    pub timeout: Duration,
+    /// The time to connect.
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes of a response (inactivity).
+    pub read_timeout: Duration,
+    /// The total deadline of one archive download (archives may be large).
+    pub download_timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub max_size: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            download_timeout: Duration::from_secs(30 * 60),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The defaults, overridden by the `KNAP_HTTP_*` variables
+    /// (`KNAP_HTTP_READ_TIMEOUT` defaults to `KNAP_HTTP_TIMEOUT`).
+    pub fn from_env() -> Self {
+        fn num(name: &str) -> Option<f64> {
+            std::env::var(name)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        }
+        let d = Self::default();
+        let timeout = num("KNAP_HTTP_TIMEOUT")
+            .map(Duration::from_secs_f64)
+            .unwrap_or(d.timeout);
+        Self {
+            timeout,
+            connect_timeout: num("KNAP_HTTP_CONNECT_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.connect_timeout),
+            read_timeout: num("KNAP_HTTP_READ_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(timeout),
+            download_timeout: num("KNAP_HTTP_DOWNLOAD_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.download_timeout),
+            retries: num("KNAP_HTTP_RETRIES")
+                .map(|n| n as u32)
+                .unwrap_or(d.retries),
+            backoff: num("KNAP_HTTP_BACKOFF_MS")
+                .map(|n| Duration::from_millis(n as u64))
+                .unwrap_or(d.backoff),
+            max_size: num("KNAP_MAX_INDEX_SIZE")
+                .map(|n| n as u64)
+                .unwrap_or(d.max_size),
+        }
+    }
+}
+
+/// The scheme, host and port a token is scoped to.
+#[derive(Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Option<Self> {
+        Some(Self {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        })
+    }
+}
+
+/// The registry's token and where it may go.
+#[derive(Clone, Default)]
+pub struct Auth {
+    token: Option<(Origin, String)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scope = self
+            .token
+            .as_ref()
+            .map(|(o, _)| format!("{}://{}:{:?}", o.scheme, o.host, o.port));
+        f.debug_struct("Auth").field("scope", &scope).finish()
+    }
+}
+
+impl Auth {
+    /// No token.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// `token` as `Authorization: Bearer`, for requests to `registry`'s
+    /// scheme, host and port only. An empty token, or a URL without a host,
+    /// gives no token at all.
+    pub fn bearer(registry: &Url, token: impl Into<String>) -> Self {
+        let token = token.into();
+        match Origin::of(registry) {
+            Some(o) if !token.is_empty() => Self {
+                token: Some((o, token)),
+            },
+            _ => Self::none(),
+        }
+    }
+
+    /// Whether there is a token at all.
+    pub fn is_set(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether a request to `url` carries the token: the same scheme, host
+    /// and port as the registry.
+    pub fn applies_to(&self, url: &Url) -> bool {
+        match (&self.token, Origin::of(url)) {
+            (Some((scope, _)), Some(o)) => *scope == o,
+            _ => false,
+        }
+    }
+
+    /// The `Authorization` header for a request to `url`, if it gets one.
+    pub fn header_for(&self, url: &Url) -> Result<Option<HeaderValue>, FetchError> {
+        match &self.token {
+            Some((_, token)) if self.applies_to(url) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    FetchError::Setup("the registry token is not a valid header value".into())
+                })?;
+                v.set_sensitive(true);
+                Ok(Some(v))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The CA files trusted in addition to the system's roots (plus
+/// `SSL_CERT_FILE` when set), read when a client is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsRoots {
+    files: Vec<PathBuf>,
+}
+
+impl TlsRoots {
+    pub fn new(files: Vec<PathBuf>) -> Self {
+        Self { files }
+    }
+
+    /// The configured files (without `SSL_CERT_FILE`).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The certificates of every file and of `SSL_CERT_FILE`; a file that
+    /// cannot be read or holds no certificate is an error naming it.
+    pub fn certificates(&self) -> Result<Vec<reqwest::Certificate>, FetchError> {
+        let mut certs = Vec::new();
+        let mut files = self.files.clone();
+        if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
+            files.push(PathBuf::from(f));
+        }
+        for f in &files {
+            let pem = std::fs::read(f).map_err(|e| {
+                FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
+            })?;
+            let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                FetchError::Setup(format!(
+                    "{}: not a PEM certificate bundle: {e}",
+                    f.display()
+                ))
+            })?;
+            if found.is_empty() {
+                return Err(FetchError::Setup(format!(
+                    "{}: holds no PEM certificate",
+                    f.display()
+                )));
+            }
+            certs.extend(found);
+        }
+        Ok(certs)
+    }
+}
+
+/// Everything one registry's HTTP traffic follows.
+#[derive(Debug, Clone, Default)]
+pub struct HttpPolicy {
+    pub settings: HttpSettings,
+    /// Plain http:// to non-loopback hosts (also on redirects).
+    pub allow_http: bool,
+    pub auth: Auth,
+    pub tls: TlsRoots,
+}
+
+impl HttpPolicy {
+    /// The policy of a configured registry: its token (from `token_env`)
+    /// scoped to its location, the global and its own CA files, and its
+    /// `allow_http`. Without a registry (a direct install), no token, the
+    /// global CA file and https only.
+    pub fn for_registry(
+        settings: &HttpSettings,
+        global_ca_file: Option<&Path>,
+        cfg: Option<&RegistryConfig>,
+    ) -> Self {
+        let mut files: Vec<PathBuf> = global_ca_file.into_iter().map(Path::to_path_buf).collect();
+        let mut allow_http = false;
+        let mut auth = Auth::none();
+        if let Some(cfg) = cfg {
+            files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
+            allow_http = cfg.allow_http;
+            let location = RegistryLocation::parse(&cfg.url, cfg.allow_http)
+                .ok()
+                .and_then(|l| match l {
+                    RegistryLocation::Http(u)
+                    | RegistryLocation::Sparse(u)
+                    | RegistryLocation::Git(u) => Some(u),
+                    RegistryLocation::Local(_) => None,
+                });
+            if let (Some(var), Some(url)) = (&cfg.token_env, location)
+                && let Some(token) = crate::config::non_empty_env(var)
+            {
+                auth = Auth::bearer(&url, token);
+            }
+        }
+        Self {
+            settings: settings.clone(),
+            allow_http,
+            auth,
+            tls: TlsRoots::new(files),
+        }
+    }
+}
+
+/// Why a fetch failed; the message names the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: {message}")]
+    Network {
+        url: String,
+        message: String,
+        cause: NetCause,
+    },
+    /// A redirect the policy refuses (see `http::client_builder`); not retried.
+    #[error("{url}: {message}")]
+    Redirect { url: String, message: String },
+    #[error("{url}: the server answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error(
+        "{url}: the document is larger than the limit of {limit} bytes (set KNAP_MAX_INDEX_SIZE to raise it)"
+    )]
+    TooLarge { url: String, limit: u64 },
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl FetchError {
+    /// The exit-code class: a size limit is an integrity failure, a setup
+    /// problem (a CA file, a token) "other", the rest the network's.
+    pub fn kind(&self) -> crate::error::Kind {
+        use crate::error::Kind;
+        match self {
+            FetchError::TooLarge { .. } => Kind::Integrity,
+            FetchError::Setup(_) => Kind::Other,
+            FetchError::Network { .. }
+            | FetchError::Redirect { .. }
+            | FetchError::Status { .. } => Kind::Registry,
+        }
+    }
+
+    /// What to do about it, when there is something.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            FetchError::Network { cause, .. } => cause.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request failed, as far as retrying and the hint are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetCause {
+    /// A deadline or inactivity timeout.
+    Timeout,
+    /// The TLS handshake failed (typically an untrusted certificate).
+    Tls,
+    /// The connection could not be made.
+    Connect,
+    /// The body was cut off or could not be decoded.
+    Body,
+    /// A redirect the policy refuses.
+    Redirect,
+    /// Anything else.
+    Other,
+}
+
+impl NetCause {
+    /// Classifies a reqwest error by its type and its cause chain.
+    pub fn of(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            NetCause::Timeout
+        } else if e.is_redirect() {
+            NetCause::Redirect
+        } else if has_tls_error(e) {
+            NetCause::Tls
+        } else if e.is_connect() {
+            NetCause::Connect
+        } else if e.is_body() || e.is_decode() {
+            NetCause::Body
+        } else {
+            NetCause::Other
+        }
+    }
+
+    /// What to do about it, when there is something.
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            NetCause::Timeout => Some("check the server, or raise KNAP_HTTP_TIMEOUT"),
+            NetCause::Tls => Some(
+                "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a rustls error is anywhere in `e`'s chain (also inside an
+/// `io::Error`, whose `source()` skips the error it wraps).
+fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && has_tls_error(inner)
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// Whether a failed request is worth another try: a connection error, a
+/// cut-off body or a 5xx; never a timeout (the server is slow: another try
+/// would only wait as long again), a TLS failure, a refused redirect or a
+/// size limit.
+pub fn retryable(e: &FetchError) -> bool {
+    match e {
+        FetchError::Network { cause, .. } => {
+            matches!(cause, NetCause::Connect | NetCause::Body | NetCause::Other)
+        }
+        FetchError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with an error that is not
+/// [`retryable`], or the retries of `settings` are spent, with exponential
+/// backoff between tries.
+pub async fn with_retries<T, F, Fut>(
+    settings: &HttpSettings,
+    mut attempt: F,
+) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, FetchError>>,
+{
+    let mut tries = 0;
+    let mut backoff = settings.backoff;
+    loop {
+        match attempt().await {
+            Err(e) if tries < settings.retries && retryable(&e) => {
+                tries += 1;
+                tracing::debug!("{e}; retry {tries} in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_token_goes_to_the_registrys_scheme_host_and_port_only() {
+        let auth = Auth::bearer(&u("https://reg.example/index/"), "t");
+        assert!(auth.applies_to(&u("https://reg.example/packs/a.tar.gz")));
+        assert!(auth.applies_to(&u("https://REG.example:443/x")));
+        assert!(
+            !auth.applies_to(&u("http://reg.example/x")),
+            "downgraded scheme"
+        );
+        assert!(
+            !auth.applies_to(&u("https://reg.example:8443/x")),
+            "another port"
+        );
+        assert!(
+            !auth.applies_to(&u("https://cdn.example/x")),
+            "another host"
+        );
+        assert!(!auth.applies_to(&u("https://reg.example.evil/x")));
+        let h = auth
+            .header_for(&u("https://reg.example/x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.to_str().unwrap(), "Bearer t");
+        assert!(h.is_sensitive());
+        assert!(
+            auth.header_for(&u("http://reg.example/x"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn no_token_without_a_token_or_a_host() {
+        assert!(!Auth::bearer(&u("https://reg.example/"), "").is_set());
+        assert!(!Auth::bearer(&u("file:///srv/index"), "t").is_set());
+        assert!(!Auth::none().applies_to(&u("https://reg.example/")));
+    }
+
+    #[test]
+    fn the_debug_form_never_shows_the_token() {
+        let auth = Auth::bearer(&u("https://reg.example/"), "s3cret");
+        let text = format!("{auth:?}");
+        assert!(
+            !text.contains("s3cret") && text.contains("reg.example"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn retries_are_decided_on_the_cause() {
+        let net = |cause| FetchError::Network {
+            url: "u".into(),
+            message: "m".into(),
+            cause,
+        };
+        assert!(retryable(&net(NetCause::Connect)));
+        assert!(retryable(&net(NetCause::Body)));
+        assert!(!retryable(&net(NetCause::Timeout)));
+        assert!(!retryable(&net(NetCause::Tls)));
+        assert!(!retryable(&net(NetCause::Redirect)));
+        let status = |status| FetchError::Status {
+            url: "u".into(),
+            status,
+        };
+        assert!(retryable(&status(503)));
+        assert!(!retryable(&status(403)));
+    }
+
+    #[test]
+    fn a_policy_scopes_the_token_to_the_registry_location() {
+        let var = "KNAP_NET_TEST_TOKEN_SCOPE";
+        // SAFETY: this test is the only user of the variable.
+        unsafe { std::env::set_var(var, "tok") };
+        let cfg = RegistryConfig {
+            name: "r".into(),
+            url: "sparse+https://reg.example:8443/r".into(),
+            priority: 100,
+            token_env: Some(var.into()),
+            allow_http: false,
+            ca_file: Some("/ca.pem".into()),
+            tuf_root: None,
+        };
+        let p = HttpPolicy::for_registry(
+            &HttpSettings::default(),
+            Some(Path::new("/global.pem")),
+            Some(&cfg),
+        );
+        assert!(p.auth.applies_to(&u("https://reg.example:8443/a.tar.gz")));
+        assert!(!p.auth.applies_to(&u("https://reg.example/a.tar.gz")));
+        assert_eq!(
+            p.tls.files(),
+            [PathBuf::from("/global.pem"), PathBuf::from("/ca.pem")]
+        );
+        let direct = HttpPolicy::for_registry(&HttpSettings::default(), None, None);
+        assert!(!direct.auth.is_set() && !direct.allow_http);
+    }
+}
