@@ -14,12 +14,17 @@
 //!   `REF@REQ` dependency string;
 //! - [`urls`]: which URLs an index may name and how relative ones resolve;
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
+//! - [`ident`]: the validated identifiers ([`PackRef`], [`Checksum`],
+//!   [`ident::CommitId`]);
+//! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
+//!   rename, directory fsync);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
 //!   in under `schema/json/`).
 //!
 //! Nothing here touches the network; the crate is shared by `knap-index`
 //! (which must stay small) and the `knap` client.
 
+pub mod atomic;
 pub mod config;
 pub mod contents;
 pub mod dependency;
@@ -37,6 +42,7 @@ pub mod validate;
 
 pub use dependency::Dependency;
 pub use digest::{TreeDigest, tree_digest};
+pub use ident::{Checksum, PackRef};
 pub use index::{Entry, Index, InstallSource};
 pub use manifest::Manifest;
 pub use problem::{Problem, Problems, Severity};

@@ -117,16 +117,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 if options.upgrade.allows(&p.pack_ref) {
                     continue;
                 }
-                match Version::parse(&p.version) {
-                    Ok(v) => {
-                        preferred.insert(p.pack_ref.clone(), v);
-                    }
-                    Err(e) => tracing::warn!(
-                        "knap.lock names {} version `{}`, which is not SemVer ({e}); ignoring it",
-                        p.pack_ref,
-                        p.version
-                    ),
-                }
+                preferred.insert(p.pack_ref.to_string(), p.version.clone());
             }
         }
         Self {
@@ -217,7 +208,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 continue;
             }
             let set = self.versions(&dep.pack)?.set_of(dep);
-            let key = Pkg::Pack(dep.pack.clone());
+            let key = Pkg::Pack(dep.pack.to_string());
             let set = match map.get(&key) {
                 Some(prev) => prev.intersection(&set),
                 None => set,
@@ -347,7 +338,7 @@ pub fn resolve<C: Candidates>(
             .deps
             .borrow()
             .get(&(r.clone(), version.clone()))
-            .map(|deps| deps.iter().map(ToString::to_string).collect())
+            .cloned()
             .unwrap_or_default();
         out.push(Resolved {
             entry,

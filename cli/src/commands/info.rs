@@ -19,9 +19,9 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let found = set
-        .lookup_with_dependencies(std::slice::from_ref(&dep.pack))
+        .lookup_with_dependencies(&[dep.pack.to_string()])
         .await?;
-    let Some(Some(p)) = found.get(&dep.pack) else {
+    let Some(Some(p)) = found.get(dep.pack.as_str()) else {
         return Err(KnapError::not_found(format!(
             "no registry lists `{}` (searched {}); try `knap search {}` or `knap update`",
             dep.pack,

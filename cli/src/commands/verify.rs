@@ -15,7 +15,7 @@ use knap_schema::lock::LockedPack;
 use serde_json::json;
 
 use super::Ctx;
-use super::installed::{lock_of, open_for_reading, require_installed};
+use super::installed::{installed_refs, lock_of, open_for_reading};
 use crate::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
@@ -68,11 +68,11 @@ pub struct Check {
 
 /// Checks one locked pack against its directory.
 pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
-    let dir = root.path().join(&p.pack_ref);
+    let dir = root.pack_dir(&p.pack_ref);
     let mut c = Check {
-        pack_ref: p.pack_ref.clone(),
-        version: p.version.clone(),
-        expected: p.tree.clone(),
+        pack_ref: p.pack_ref.to_string(),
+        version: p.version.to_string(),
+        expected: p.tree.to_string(),
         actual: None,
         status: Status::Ok,
         diff: Diff::default(),
@@ -103,7 +103,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
         .iter()
         .map(|i| (i.path.clone(), i.kind.to_owned()))
         .collect();
-    if s.tree.as_deref() == Some(p.tree.as_str()) {
+    if s.tree.as_ref().is_some_and(|t| p.tree == *t) {
         return c;
     }
     // Only now is the record read: a clean pack never needs it.
@@ -125,23 +125,24 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
 /// True when the pack's directory is exactly the tree knap.lock records:
 /// the tree digest alone (no record, no per-file hashes: nothing is named).
 pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
-    scan_tree(&root.path().join(&p.pack_ref)).is_ok_and(|s| s.tree.as_deref() == Some(&*p.tree))
+    scan_tree(&root.pack_dir(&p.pack_ref))
+        .is_ok_and(|s| s.tree.as_ref().is_some_and(|t| p.tree == *t))
 }
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
     let root = open_for_reading(ctx)?;
     let root_path = super::install::root_dir(ctx);
     let lock = lock_of(root.as_ref())?;
-    require_installed(&lock, &args.refs, &root_path)?;
+    installed_refs(&lock, &args.refs, &root_path)?;
     let Some(root) = root else {
         report(ctx, &root_path, &[], &[]);
         return Ok(());
     };
-    let wanted: BTreeSet<&String> = args.refs.iter().collect();
+    let wanted: BTreeSet<&str> = args.refs.iter().map(String::as_str).collect();
     let checks: Vec<Check> = lock
         .packs
         .iter()
-        .filter(|p| wanted.is_empty() || wanted.contains(&p.pack_ref))
+        .filter(|p| wanted.is_empty() || wanted.contains(p.pack_ref.as_str()))
         .map(|p| check(&root, p))
         .collect();
     let untracked = if wanted.is_empty() {
