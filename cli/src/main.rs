@@ -11,15 +11,9 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod cache;
 mod commands;
-mod config;
-mod error;
-mod http;
-mod index_set;
 mod output;
-mod registry;
-mod sources;
+mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -27,8 +21,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::Ctx;
-use crate::error::{KnapError, kind_of};
+use knap_registry::error::KnapError;
+use knap_registry::{config, http, registry};
+
 use crate::output::{ColorChoice, Style};
+use crate::report::kind_of;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -107,6 +104,12 @@ enum Command {
     /// Check the runtimes and *_version requirements of installed packs
     /// against this machine (exit 1 if any is not met).
     Doctor(commands::doctor::DoctorArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish,
+    /// powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -160,6 +163,12 @@ fn main() {
             e.exit();
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        // Needs no configuration, cache or runtime.
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "knap", &mut std::io::stdout());
+        return;
+    }
     let stderr_tty = std::io::stderr().is_terminal();
     let color = output::use_color(cli.color, stderr_tty);
     init_logging(cli.verbose, cli.quiet, color);
@@ -265,5 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
         Command::Verify(args) => commands::verify::run(&ctx, &args),
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
+        // Printed by main before the configuration is read.
+        Command::Completions { .. } => Ok(()),
     }
 }

@@ -1,9 +1,9 @@
 //! `knap-index pack`: a reproducible `.tar.gz` of a pack directory.
 //!
-//! Entries are sorted by path bytes (directories before their contents),
-//! with mtime 0, uid/gid 0, no user or group names, and modes 0755 for
-//! directories and executables and 0644 otherwise; the top-level `.git` is
-//! left out. The same tree always gives the same bytes, whatever its
+//! Entries are in digest order (Attune's `Path` order, directories before
+//! their contents), with mtime 0, uid/gid 0, no user or group names, and
+//! modes 0755 for directories and executables and 0644 otherwise; every
+//! `.git` file or directory is left out, as the digest leaves it out. The same tree always gives the same bytes, whatever its
 //! mtimes, owners or umask. Files sit at the archive root (no wrapping
 //! directory).
 

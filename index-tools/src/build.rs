@@ -44,13 +44,24 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         dir: staging.path(),
         files: copied,
     };
-    let refs = write_site(&index, &src.indent, &mut site)?;
+    let description = match a.description {
+        Some(d) => Some(d),
+        None => src.description,
+    }
+    .filter(|d| !d.trim().is_empty());
+    let info = pages::SiteInfo {
+        base_url: a.base_url.as_deref(),
+        description: description.as_deref(),
+    };
+    let refs = write_site(&index, info, &src.indent, &mut site)?;
     let files = site.files;
     staging.swap_in()?;
     eprintln!(
-        "{}: {refs} packs, {} versions, {files} files{}",
+        "{}: {}, {}, {}{}",
         a.output.display(),
-        index.packs.len(),
+        pages::plural(refs, "pack", "packs"),
+        pages::plural(index.packs.len(), "version", "versions"),
+        pages::plural(files, "file", "files"),
         if copied > 0 {
             format!(" ({copied} archives copied and verified)")
         } else {
@@ -85,7 +96,12 @@ impl SiteWriter<'_> {
 /// Writes every file of the site besides copied archives; returns the
 /// number of refs. `index.registry_url` is already the site's URL
 /// (`--base-url` when given).
-fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow::Result<usize> {
+fn write_site(
+    index: &Index,
+    info: pages::SiteInfo<'_>,
+    indent: &[u8],
+    site: &mut SiteWriter<'_>,
+) -> anyhow::Result<usize> {
     site.write("index.json", &to_json(index, indent))?;
 
     let config = SparseConfig {
@@ -93,6 +109,7 @@ fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow
         registry_name: index.registry_name.clone(),
         registry_url: index.registry_url.clone(),
         last_updated: index.last_updated.clone(),
+        description: info.description.map(str::to_owned),
         extra: Default::default(),
     };
     site.write("config.json", &to_json(&config, indent))?;
@@ -111,7 +128,7 @@ fn write_site(index: &Index, indent: &[u8], site: &mut SiteWriter<'_>) -> anyhow
         site.write(&name, &to_json(&pack, indent))?;
         refs += 1;
     }
-    pages::render(index, |rel, bytes| site.write(rel, bytes))?;
+    pages::render(index, info, |rel, bytes| site.write(rel, bytes))?;
     // Served as is by GitHub Pages when it is published from a branch.
     site.write(".nojekyll", b"")?;
     Ok(refs)

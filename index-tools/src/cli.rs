@@ -183,6 +183,10 @@ pub struct BuildArgs {
     /// The registry name (default: the registry_name of SRC's index.json)
     #[arg(long)]
     pub name: Option<String>,
+    /// A sentence or two about the registry, shown on its front page and
+    /// written to config.json (default: the `description` of SRC's config.json)
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
 }
 
 /// An absolute `https://` or `http://` URL without credentials, query or

@@ -18,10 +18,17 @@ use crate::cli::{ChecksumArgs, EntryArgs, SourceArgs};
 use crate::failure::{Kind, fail};
 use crate::index_file::{indent_lines, to_json};
 
+/// Prints the tree digest of a pack directory, after checking that it is a
+/// pack: its `pack.yaml` is read and validated with or without `--json`
+/// (exit 4 when it is missing or invalid), since a digest of a directory
+/// that is no pack is of no use to anyone.
 pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
     let digest = tree_digest(&a.pack_dir)?;
+    let m = manifest::read_pack_dir(&a.pack_dir)?;
+    for w in &m.warnings {
+        eprintln!("warning: {}: {w}", a.pack_dir.display());
+    }
     if a.json {
-        let m = manifest::read_pack_dir(&a.pack_dir)?;
         let v = serde_json::json!({
             "ref": m.pack_ref,
             "version": m.version.to_string(),

@@ -88,7 +88,7 @@ impl Failure {
     }
 
     pub fn report(&self, err: &anyhow::Error, json: bool) {
-        let message = format!("{err:#}");
+        let message = chain_message(err);
         if json {
             let v = serde_json::json!({"error": {"kind": self.kind.name(), "message": message}});
             eprintln!("{v}");
@@ -96,4 +96,22 @@ impl Failure {
             eprintln!("error: {message}");
         }
     }
+}
+
+/// The error and its causes joined with `: `, each cause once: a cause whose
+/// text the message above it already holds (an error that prints its source
+/// in its own text, as `path: source` does) is not repeated.
+pub fn chain_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }

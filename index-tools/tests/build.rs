@@ -1040,3 +1040,408 @@ fn browser_pages_fit_a_phone_screen_and_the_screenshots_are_kept() {
         }
     }
 }
+
+// --- what the front page tells ------------------------------------------------
+
+/// `target/test-artifacts/`, created.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Takes a screenshot of the page open in `browser` into
+/// `target/test-artifacts/NAME.png` and checks that it is a PNG.
+fn screenshot(browser: &mut Browser, name: &str) {
+    let shot = browser.call(
+        "Page.captureScreenshot",
+        json!({"format": "png", "captureBeyondViewport": true}),
+    );
+    let png = decode_base64(shot["data"].as_str().unwrap());
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+    let path = artifacts().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c).expect("base64") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// What a card must say of one ref, worked out from `packs/<ref>.json`: the
+/// actions, sensors and workflows of the newest version that is not yanked,
+/// and how many versions there are.
+fn expected_summary(site: &Path, r: &str) -> String {
+    let versions = read_json(&site.join(format!("packs/{r}.json")))["versions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let versions = sorted(versions);
+    let newest = versions
+        .iter()
+        .rev()
+        .find(|e| e["yanked"] != true)
+        .unwrap_or(versions.last().unwrap());
+    let mut parts = Vec::new();
+    for (kind, one) in [
+        ("actions", "action"),
+        ("sensors", "sensor"),
+        ("workflows", "workflow"),
+    ] {
+        match newest["contents"][kind].as_array().map_or(0, Vec::len) {
+            0 => {}
+            1 => parts.push(format!("1 {one}")),
+            n => parts.push(format!("{n} {kind}")),
+        }
+    }
+    parts.push(match versions.len() {
+        1 => "1 version".to_owned(),
+        n => format!("{n} versions"),
+    });
+    parts.join(" · ")
+}
+
+#[test]
+fn browser_front_page_names_the_registry_once_with_its_description_counts_and_add_command() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let o = build(
+        &example_index(),
+        &site,
+        &[
+            "--base-url",
+            "https://packs.example.org/team",
+            "--description",
+            "Packs the example team keeps for its own runbooks.",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains(": 5 packs, 8 versions, "),
+        "{}",
+        stderr(&o)
+    );
+    // The description is knap's own (config.json), never a field of the
+    // index.json that Attune's client reads.
+    let config = read_json(&site.join("config.json"));
+    assert_eq!(
+        config["description"],
+        "Packs the example team keeps for its own runbooks."
+    );
+    assert!(
+        read_json(&site.join("index.json"))
+            .get("description")
+            .is_none()
+    );
+
+    let mut browser = Browser::launch(&chrome);
+    browser.open(&file_url(&site.join("index.html")), 1280, 900);
+    let name = "knap example registry";
+    assert_eq!(
+        browser.eval(&format!(
+            "document.body.innerText.split({}).length - 1",
+            json!(name)
+        )),
+        json!(1),
+        "the registry name is on the page once"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('h1').textContent"),
+        name
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('header .about').textContent"),
+        "Packs the example team keeps for its own runbooks."
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('#use-h + .cmd code').textContent"),
+        "knap registry add knap-example-registry sparse+https://packs.example.org/team/",
+        "the command is built from --base-url"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('link[rel=canonical]').href"),
+        "https://packs.example.org/team/"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('.lead').textContent"),
+        "5 packs, 8 versions. Install one with knap install REF."
+    );
+    // Every card says what it holds, without opening anything.
+    let summaries = browser.eval(
+        "JSON.stringify(Object.fromEntries(Array.from(document.querySelectorAll('#packs > li')).map(li => [li.id.slice(5), li.querySelector('.summary').innerText])))",
+    );
+    let summaries: BTreeMap<String, String> =
+        serde_json::from_str(summaries.as_str().unwrap()).unwrap();
+    assert_eq!(summaries.len(), 5);
+    for (r, text) in &summaries {
+        assert_eq!(text, &expected_summary(&site, r), "the card of {r}");
+    }
+    assert_eq!(summaries["notify"], "2 actions · 3 versions");
+    assert_eq!(
+        browser.eval("Array.from(document.querySelectorAll('#packs .summary')).every(p => p.offsetHeight > 0)"),
+        json!(true),
+        "the counts are visible with every disclosure closed"
+    );
+    screenshot(&mut browser, "site-front-page");
+}
+
+#[test]
+fn browser_a_dependency_in_the_same_registry_links_to_its_page() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // uptime needs alerts@^1 (in the registry) and python_version (not a pack).
+    let reg = tmp.path().join("reg");
+    copy_tree(&example_index(), &reg);
+    let mut e = read_json(&reg.join("entries/uptime/0.1.0.json"));
+    e["dependencies"]["packs"] = json!(["alerts@^1", "elsewhere@^2"]);
+    write(
+        &reg.join("entries/uptime/0.1.0.json"),
+        serde_json::to_vec_pretty(&e).unwrap(),
+    );
+    // The entry files alone (index.json would disagree with the edit).
+    std::fs::remove_file(reg.join("index.json")).unwrap();
+    let site = tmp.path().join("site");
+    let o = build(
+        &reg,
+        &site,
+        &["--name", "Deps", "--base-url", "https://deps.example.org/"],
+    );
+    assert_exit(&o, 0);
+
+    let mut browser = Browser::launch(&chrome);
+    browser.open(&file_url(&site.join("p/uptime.html")), 1280, 900);
+    let requires = browser.eval(
+        "JSON.stringify(Array.from(document.querySelectorAll('#v-0\\\\.1\\\\.0 dt')).filter(dt => dt.textContent === 'Requires').map(dt => Array.from(dt.nextElementSibling.querySelectorAll('code')).map(c => [c.textContent, c.closest('a') ? c.closest('a').getAttribute('href') : null]))[0])",
+    );
+    let requires: Vec<(String, Option<String>)> =
+        serde_json::from_str(requires.as_str().unwrap()).unwrap();
+    assert_eq!(
+        requires,
+        [
+            ("alerts@^1".to_owned(), Some("../p/alerts.html".to_owned())),
+            ("elsewhere@^2".to_owned(), None),
+            ("python_version >=3.9".to_owned(), None),
+        ],
+        "only a pack this registry publishes is a link"
+    );
+    screenshot(&mut browser, "site-pack-dependencies");
+    // Following the link opens the page of that pack.
+    browser.eval("document.querySelector('a.dep').click(), true");
+    for _ in 0..100 {
+        if browser.send(
+            "Runtime.evaluate",
+            json!({"expression": "location.pathname.endsWith('/p/alerts.html') && document.readyState === 'complete'", "returnByValue": true}),
+        )["result"]["result"]["value"]
+            == true
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        browser.eval("document.querySelector('h1').firstChild.textContent.trim()"),
+        "alerts"
+    );
+}
+
+#[test]
+fn browser_an_empty_registry_says_how_to_add_a_pack() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("index.json");
+    write(
+        &src,
+        serde_json::to_vec_pretty(&json!({
+            "registry_name": "Fresh packs",
+            "registry_url": "https://fresh.example.org/",
+            "version": "1.0",
+            "last_updated": "2026-11-21T12:00:00Z",
+            "packs": [],
+        }))
+        .unwrap(),
+    );
+    let site = tmp.path().join("site");
+    let o = build(&src, &site, &["--base-url", "https://fresh.example.org/"]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains(": 0 packs, 0 versions, "),
+        "{}",
+        stderr(&o)
+    );
+
+    let mut browser = Browser::launch(&chrome);
+    browser.open(&file_url(&site.join("index.html")), 1280, 900);
+    let empty = browser.eval("document.getElementById('empty').innerText");
+    let empty = empty.as_str().unwrap();
+    assert!(empty.starts_with("No packs yet"), "{empty}");
+    for w in [
+        "knap-index entry",
+        "knap-index update",
+        "entries/REF/VERSION.json",
+        "knap-index build",
+    ] {
+        assert!(empty.contains(w), "`{w}` missing from: {empty}");
+    }
+    assert_eq!(
+        browser.eval("[!!document.getElementById('packs'), !!document.getElementById('search')]"),
+        json!([false, false]),
+        "no empty list and no search box"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('.lead').textContent"),
+        "0 packs, 0 versions."
+    );
+    screenshot(&mut browser, "site-empty");
+}
+
+#[test]
+fn browser_without_base_url_the_page_says_the_address_is_unknown() {
+    let Some(chrome) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // As the real Attune index does: registry_url is the GitHub repository
+    // page, which serves no sparse layout.
+    let src = tmp.path().join("reg");
+    copy_tree(&example_index(), &src);
+    let mut index = read_json(&src.join("index.json"));
+    index["registry_url"] = json!("https://github.com/example/index");
+    write(
+        &src.join("index.json"),
+        serde_json::to_vec_pretty(&index).unwrap(),
+    );
+    let site = tmp.path().join("site");
+    assert_exit(&build(&src, &site, &[]), 0);
+
+    let mut browser = Browser::launch(&chrome);
+    browser.open(&file_url(&site.join("index.html")), 1280, 900);
+    let use_section = browser.eval("document.querySelector('section.use').innerText");
+    let use_section = use_section.as_str().unwrap();
+    assert!(
+        use_section.contains("The address of this site is unknown")
+            && use_section.contains("--base-url"),
+        "{use_section}"
+    );
+    assert_eq!(
+        browser.eval("document.body.innerHTML.includes('sparse+https://github.com/example/index')"),
+        json!(false),
+        "no command that cannot work"
+    );
+    assert_eq!(
+        browser.eval("document.querySelector('link[rel=canonical]')"),
+        json!(null),
+        "no canonical link to an address that is not the site's"
+    );
+    screenshot(&mut browser, "site-no-base-url");
+}
+
+#[test]
+fn the_description_comes_from_config_json_and_the_flag_wins() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = tmp.path().join("reg");
+    copy_tree(&example_index(), &reg);
+    write(
+        &reg.join("config.json"),
+        r#"{"description": "From <config.json> & friends"}"#,
+    );
+    let site = tmp.path().join("site");
+    assert_exit(&build(&reg, &site, &[]), 0);
+    assert_eq!(
+        read_json(&site.join("config.json"))["description"],
+        "From <config.json> & friends"
+    );
+    let html = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(
+        html.contains(r#"<p class="about">From &lt;config.json&gt; &amp; friends</p>"#),
+        "shown, escaped"
+    );
+    // A site built from a built site keeps it.
+    let again = tmp.path().join("again");
+    assert_exit(&build(&site.join("index.json"), &again, &[]), 0);
+    assert_eq!(
+        read_json(&again.join("config.json"))["description"],
+        "From <config.json> & friends"
+    );
+
+    assert_exit(&build(&reg, &site, &["--description", "From the flag"]), 0);
+    assert_eq!(
+        read_json(&site.join("config.json"))["description"],
+        "From the flag"
+    );
+
+    write(&reg.join("config.json"), r#"{"description": 7}"#);
+    let o = build(&reg, &tmp.path().join("bad"), &[]);
+    assert_exit(&o, 4);
+    assert!(
+        stderr(&o).contains("config.json: error: $.description: must be a string"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("bad").exists(), "nothing written");
+
+    // Without either, config.json has no description and the page no line.
+    std::fs::remove_file(reg.join("config.json")).unwrap();
+    assert_exit(&build(&reg, &site, &[]), 0);
+    assert!(
+        read_json(&site.join("config.json"))
+            .get("description")
+            .is_none()
+    );
+    let html = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(!html.contains(r#"class="about""#));
+}
+
+#[test]
+fn one_pack_and_one_version_are_singular() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("one");
+    make_pack(&dir.join("src"), "solo", "1.0.0");
+    let index = dir.join("index.json");
+    let o = knap_index([
+        "update",
+        "--index",
+        index.to_str().unwrap(),
+        dir.join("src").to_str().unwrap(),
+        "--git-url",
+        "https://example.org/solo.git",
+        "--git-ref",
+        SHA_A,
+        "--create",
+        "--name",
+        "Solo",
+        "--url",
+        "https://solo.example.org/",
+    ]);
+    assert_exit(&o, 0);
+    let site = tmp.path().join("site");
+    let o = build(&index, &site, &[]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains(": 1 pack, 1 version, "),
+        "{}",
+        stderr(&o)
+    );
+    let html = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(
+        html.contains(r#"<p class="lead">1 pack, 1 version."#),
+        "lead"
+    );
+    assert!(html.contains("<p>1 pack, 1 version · updated"), "footer");
+    assert!(html.contains(r#"aria-atomic="true">1 pack</p>"#), "count");
+    assert!(!html.contains("1 packs") && !html.contains("1 versions"));
+}

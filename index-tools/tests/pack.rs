@@ -23,7 +23,13 @@ fn tree(dir: &Path) -> BTreeMap<String, (Vec<u8>, bool)> {
         .into_iter()
         .map(|e| e.unwrap())
         .filter(|e| e.file_type().is_file())
-        .filter(|e| !e.path().strip_prefix(dir).unwrap().starts_with(".git"))
+        .filter(|e| {
+            !e.path()
+                .strip_prefix(dir)
+                .unwrap()
+                .components()
+                .any(|c| c.as_os_str() == ".git")
+        })
         .map(|e| {
             let rel = e
                 .path()
@@ -64,11 +70,12 @@ fn archive_tree(tgz: &Path) -> BTreeMap<String, (Vec<u8>, bool)> {
             other => panic!("{path}: unexpected entry type {other:?}"),
         }
     }
-    // Files in digest order (by path bytes); each directory just before its first file.
+    // Files in digest order (Attune's `Path` order); each directory just
+    // before its first file.
     let files: Vec<&String> = order.iter().filter(|p| !p.ends_with('/')).collect();
     let mut sorted = files.clone();
-    sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    assert_eq!(files, sorted, "files sorted by path bytes");
+    sorted.sort_by(|a, b| Path::new(a.as_str()).cmp(Path::new(b.as_str())));
+    assert_eq!(files, sorted, "files sorted in Path order");
     for (i, p) in order.iter().enumerate() {
         if let Some((parent, _)) = p.trim_end_matches('/').rsplit_once('/') {
             let d = format!("{parent}/");
@@ -94,6 +101,11 @@ fn sample(dir: &Path) {
     )
     .unwrap();
     write(&dir.join(".git/HEAD"), "ref: refs/heads/main\n");
+    write(&dir.join("lib/vendor/.git/config"), "[core]\n");
+    write(
+        &dir.join("actions/.git"),
+        "gitdir: ../.git/modules/actions\n",
+    );
     std::fs::create_dir_all(dir.join("empty")).unwrap();
 }
 

@@ -2,9 +2,11 @@
 //! pack, byte-compatible with the Attune standard index.
 //!
 //! ```text
-//! files  = every regular file under the pack root, excluding the top-level .git
+//! files  = every regular file under the pack root, excluding every file or
+//!          directory named `.git`, at any depth (with all it contains)
 //! path   = relative, '/'-separated, UTF-8 (anything else is an error)
-//! order  = by the bytes of path
+//! order  = component by component, each component by its bytes (Rust's
+//!          `Path` order): `a/b` before `a.b`, `a/c` before `a-b/c`
 //! digest = SHA-256 over, per file: b"attune-pack-file-v1" || u64be(len(path)) || path
 //!                                  || u64be(len(content)) || content
 //! ```
@@ -12,7 +14,15 @@
 //! Files are streamed through a fixed buffer, so a digest never holds a whole
 //! file in memory. Symlinks, hard links, devices, FIFOs and sockets are
 //! errors: a pack is only regular files and directories.
+//!
+//! This is the rule of Attune's own client (`calculate_directory_checksum`
+//! walks the tree, skips `.git` below the root and sorts `Path`s). An
+//! older knap sorted by the bytes of the whole path and skipped only the
+//! top-level `.git`; [`legacy_tree_digest`] still computes that rule, so a
+//! root installed by an older knap can be verified (formats.md §2).
 
+use std::cmp::Ordering;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -71,15 +81,71 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DigestError + '_ {
     }
 }
 
+/// The digest's order of two '/'-separated relative paths: component by
+/// component, each by its bytes (what Rust's `Path` ordering gives for
+/// relative paths of normal components). `a/b` < `a.b`; `a/c` < `a-b/c`.
+pub fn path_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// The digest skips a file or directory with exactly this name, at any
+/// depth (Attune's rule: case-sensitive, no trimming).
+pub fn is_skipped_git(name: &OsStr) -> bool {
+    name == ".git"
+}
+
+/// A name that a filesystem may treat as `.git`: `.git` in any case, with
+/// any trailing dots and spaces (`.GIT`, `.Git`, `.git.`, `.git  `). An
+/// installed pack never holds one: the digest cannot see an exact `.git`,
+/// and git itself would act on the others on case-insensitive filesystems.
+pub fn is_git_like(name: &OsStr) -> bool {
+    let Some(s) = name.to_str() else {
+        return false;
+    };
+    s.trim_end_matches(['.', ' ']).eq_ignore_ascii_case(".git")
+}
+
+/// Which digest rule a tree is hashed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// formats.md §2 as of now: Attune's `Path` order, `.git` skipped at
+    /// any depth.
+    Attune,
+    /// An older knap's rule: the bytes of the whole path, only the top-level
+    /// `.git` skipped. Read-only: only to verify roots an older knap
+    /// installed.
+    LegacyBytes,
+}
+
+impl Rule {
+    fn order(self, a: &str, b: &str) -> Ordering {
+        match self {
+            Rule::Attune => path_order(a, b),
+            Rule::LegacyBytes => a.as_bytes().cmp(b.as_bytes()),
+        }
+    }
+
+    fn skips(self, e: &walkdir::DirEntry) -> bool {
+        match self {
+            Rule::Attune => is_skipped_git(e.file_name()),
+            Rule::LegacyBytes => e.depth() == 1 && e.file_name() == ".git",
+        }
+    }
+}
+
 /// Lists the regular files of a pack in digest order, refusing anything
 /// that is not a regular file or directory.
 pub fn pack_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
+    pack_files_with(root, Rule::Attune)
+}
+
+fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError> {
     let meta = std::fs::metadata(root).map_err(io_err(root))?;
     if !meta.is_dir() {
         return Err(DigestError::NotADirectory(root.to_owned()));
     }
     let mut files = Vec::new();
-    for entry in walk_pack(root) {
+    for entry in walk(root, move |e| rule.skips(e)) {
         let entry = entry.map_err(|(path, source)| DigestError::Io { path, source })?;
         let ft = entry.file_type();
         let full = entry.path();
@@ -109,22 +175,32 @@ pub fn pack_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
             size: meta.len(),
         });
     }
-    files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    files.sort_unstable_by(|a, b| rule.order(&a.path, &b.path));
     Ok(files)
 }
 
 /// Every entry below a pack's `root` that the digest looks at, in walk
-/// order: links not followed (except `root` itself), the top-level `.git`
-/// skipped, `root` itself left out. An error carries the path it is about.
+/// order: links not followed (except `root` itself), every `.git` skipped
+/// (with what it holds), `root` itself left out. An error carries the path
+/// it is about.
 pub fn walk_pack(
     root: &Path,
 ) -> impl Iterator<Item = Result<walkdir::DirEntry, (PathBuf, io::Error)>> + '_ {
+    walk(root, |e| is_skipped_git(e.file_name()))
+}
+
+/// [`walk_pack`] with the caller's rule of what to skip (with what it
+/// holds): `skip` sees every entry below `root` once.
+pub fn walk<'a>(
+    root: &'a Path,
+    mut skip: impl FnMut(&walkdir::DirEntry) -> bool + 'a,
+) -> impl Iterator<Item = Result<walkdir::DirEntry, (PathBuf, io::Error)>> + 'a {
     walkdir::WalkDir::new(root)
         .min_depth(1)
         .follow_links(false)
         .follow_root_links(true)
         .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"))
+        .filter_entry(move |e| !skip(e))
         .map(move |entry| {
             entry.map_err(|e| {
                 let path = e.path().unwrap_or(root).to_owned();
@@ -194,6 +270,14 @@ pub fn tree_digest(root: &Path) -> Result<TreeDigest, DigestError> {
     digest_files(&files)
 }
 
+/// The digest by an older knap's rule ([`Rule::LegacyBytes`]): what
+/// an older knap wrote in `knap.lock` and its per-file records. Only for
+/// checking a root it installed; nothing new is published with it.
+pub fn legacy_tree_digest(root: &Path) -> Result<TreeDigest, DigestError> {
+    let files = pack_files_with(root, Rule::LegacyBytes)?;
+    digest_files(&files)
+}
+
 /// Computes the digest of files already listed in digest order.
 pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     let mut hasher = Sha256::new();
@@ -230,10 +314,14 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
 }
 
 /// The digest of an in-memory tree given as `(path, content)` pairs, in any
-/// order: the same function over bytes (used by tests and by archive checks).
+/// order: the same function over bytes (used by tests and by archive
+/// checks). A path with a `.git` component is skipped, as on disk.
 pub fn digest_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    let mut entries: Vec<_> = entries.into_iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let mut entries: Vec<_> = entries
+        .into_iter()
+        .filter(|(p, _)| !p.split('/').any(|c| c == ".git"))
+        .collect();
+    entries.sort_unstable_by(|a, b| path_order(a.0, b.0));
     let mut hasher = Sha256::new();
     for (path, content) in entries {
         hasher.update(FILE_TAG);

@@ -6,6 +6,8 @@
 //! - [`manifest`]: tolerant reading of a pack's `pack.yaml`;
 //! - [`contents`]: the component summary (`contents`) of a pack directory;
 //! - [`digest`]: the pack tree digest, streamed file by file;
+//! - [`entry_name`]: the names a file in a pack may have, and how an
+//!   untrusted name is shown in a message;
 //! - [`index`]: `index.json`, its entries and install sources, and
 //!   [`sparse`] for the sparse layout;
 //! - [`validate`]: every rule an index must satisfy, each problem located by
@@ -29,6 +31,7 @@ pub mod config;
 pub mod contents;
 pub mod dependency;
 pub mod digest;
+pub mod entry_name;
 pub mod ident;
 pub mod index;
 pub mod json_schema;

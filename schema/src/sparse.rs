@@ -18,6 +18,11 @@ pub struct SparseConfig {
     pub registry_name: String,
     pub registry_url: String,
     pub last_updated: String,
+    /// What the registry is for, in a sentence or two (shown on its site).
+    /// It lives here and not in `index.json`, whose Attune form admits no
+    /// field beyond Attune's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(flatten)]
     #[schemars(skip)]
     pub extra: Map<String, Value>,

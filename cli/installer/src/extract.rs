@@ -5,9 +5,15 @@
 //! Entries are streamed one by one and written by hand (never with the
 //! archive crates' own unpackers), refusing anything a pack may not hold
 //! (formats.md §1): absolute paths, `..` components, symlinks, hard links,
-//! devices, FIFOs and every other non-regular entry type. Limits bound the
-//! total extracted size and the number of entries; a zip entry must hold
-//! exactly the size it declares (decompression bombs lie about it).
+//! devices, FIFOs, sparse files (GNU or PAX) and every other non-regular
+//! entry type, names that [`knap_schema::entry_name`] refuses (`.git` in any
+//! spelling, control characters, over-long names), a name given twice (tar
+//! or zip), and a file that sniffs as two formats at once (a tar/zip
+//! polyglot installs differently depending on who reads it). Limits bound
+//! the total extracted size and the number of entries; a zip entry must hold
+//! exactly the size it declares (decompression bombs lie about it). Entry
+//! names in errors are escaped ([`knap_schema::entry_name::escape`]): no
+//! terminal escape or line break from an archive reaches a message.
 //!
 //! Nothing is written outside the destination: it must not exist beforehand,
 //! each path is checked component by component, directories are created one
@@ -22,6 +28,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use knap_schema::entry_name::{self, NameProblem};
 
 /// Bounds on what an archive may expand to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +93,15 @@ pub enum ExtractError {
     ParentComponent { entry: String },
     #[error("unsafe archive: entry `{entry}` has an unusable path: {reason}")]
     BadPath { entry: String, reason: &'static str },
+    /// A name [`knap_schema::entry_name`] refuses (`.git`, control
+    /// characters, too long, too deep).
+    #[error("unsafe archive: entry `{entry}` is refused: {problem}")]
+    BadName { entry: String, problem: NameProblem },
+    /// The content sniffs as more than one format.
+    #[error(
+        "unsafe archive: {} is both {formats} (a polyglot: each reader would install something else)", path.display()
+    )]
+    Polyglot { path: PathBuf, formats: String },
     #[error(
         "unsafe archive: entry `{entry}` is a symbolic link; a pack holds only regular files and directories"
     )]
@@ -109,6 +126,10 @@ pub enum ExtractError {
     SizeMismatch { entry: String, declared: u64 },
     #[error("unsafe archive: entry `{entry}` clashes with an earlier entry of the same path")]
     Duplicate { entry: String },
+    /// Data before a zip's first entry, or a central directory the reader
+    /// cannot walk.
+    #[error("unsafe archive: {detail}")]
+    ZipLayout { detail: String },
     #[error("corrupt archive at `{entry}`: {source}")]
     Corrupt {
         entry: String,
@@ -170,31 +191,72 @@ pub fn verify_sha256(file: &Path, expected: &str) -> Result<(), ChecksumError> {
     }
 }
 
-/// Detects the format of an archive from its first bytes.
+/// Detects the format of an archive from its content: its first bytes (gzip
+/// magic, zip local header magic, `ustar` at 257) and its last (a zip's
+/// end of central directory record that ends the file exactly, which is
+/// where zip readers look). Content that sniffs as two formats is refused
+/// as a polyglot.
 pub fn detect_format(archive: &Path) -> Result<ArchiveFormat, ExtractError> {
     let mut file = File::open(archive).map_err(io_err("open", archive))?;
-    let mut head = [0u8; 262];
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err("read", archive)(e)),
-        }
+    let head = read_up_to(&mut file, 262).map_err(io_err("read", archive))?;
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(io_err("read", archive))?;
+    // The EOCD record is 22 bytes plus a comment of at most 65535.
+    let tail_len = len.min(22 + 65_535);
+    file.seek(SeekFrom::Start(len - tail_len))
+        .map_err(io_err("read", archive))?;
+    let tail = read_up_to(&mut file, tail_len as usize).map_err(io_err("read", archive))?;
+
+    let gz = head.starts_with(&[0x1f, 0x8b]);
+    let zip_head = head.starts_with(b"PK\x03\x04");
+    let tar = head.len() >= 262 && &head[257..262] == b"ustar";
+    let zip_tail = ends_with_zip_directory(&tail);
+    let mut found = Vec::new();
+    if gz {
+        found.push("gzip");
     }
-    let head = &head[..n];
-    if head.starts_with(&[0x1f, 0x8b]) {
+    if tar {
+        found.push("tar");
+    }
+    if zip_head || zip_tail {
+        found.push("zip");
+    }
+    if found.len() > 1 {
+        return Err(ExtractError::Polyglot {
+            path: archive.to_owned(),
+            formats: found.join(" and "),
+        });
+    }
+    if gz {
         Ok(ArchiveFormat::TarGz)
-    } else if head.starts_with(b"PK\x03\x04") {
+    } else if zip_head {
         Ok(ArchiveFormat::Zip)
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+    } else if tar {
         Ok(ArchiveFormat::Tar)
     } else {
         Err(ExtractError::UnknownFormat {
             path: archive.to_owned(),
         })
     }
+}
+
+fn read_up_to(file: &mut File, max: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(max);
+    file.take(max as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// True when `tail` (the file's last bytes) ends with a zip end of central
+/// directory record: its signature, then 18 bytes whose comment length
+/// reaches exactly the end of the file.
+fn ends_with_zip_directory(tail: &[u8]) -> bool {
+    (0..tail.len().saturating_sub(21)).rev().any(|i| {
+        tail[i..].starts_with(b"PK\x05\x06") && {
+            let comment = u16::from_le_bytes([tail[i + 20], tail[i + 21]]) as usize;
+            i + 22 + comment == tail.len()
+        }
+    })
 }
 
 /// Extracts `archive` into `dest`, which must not exist yet (its parent
@@ -392,17 +454,16 @@ impl Sink<'_> {
     }
 }
 
-/// Checks an entry's raw path; returns its normal components (possibly
-/// none, for `./`).
+/// Checks an entry's raw path; returns its name escaped for messages and
+/// its normal components (possibly none, for `./`).
 fn safe_parts(raw: &[u8]) -> Result<(String, Vec<String>), ExtractError> {
-    let lossy = String::from_utf8_lossy(raw).into_owned();
+    let entry = entry_name::escape(raw);
     let Ok(text) = std::str::from_utf8(raw) else {
         return Err(ExtractError::BadPath {
-            entry: lossy,
+            entry,
             reason: "it is not valid UTF-8",
         });
     };
-    let entry = text.to_owned();
     let bad = |reason| ExtractError::BadPath {
         entry: entry.clone(),
         reason,
@@ -425,9 +486,13 @@ fn safe_parts(raw: &[u8]) -> Result<(String, Vec<String>), ExtractError> {
             p if p.contains('\\') => {
                 return Err(bad("it contains a backslash (a Windows separator)"));
             }
-            p => parts.push(p.to_owned()),
+            p => parts.push(p),
         }
     }
+    if let Err(problem) = entry_name::check_path(&parts) {
+        return Err(ExtractError::BadName { entry, problem });
+    }
+    let parts = parts.into_iter().map(str::to_owned).collect();
     Ok((entry, parts))
 }
 
@@ -491,6 +556,19 @@ fn extract_tar<R: Read>(reader: R, sink: &mut Sink<'_>) -> Result<(), ExtractErr
         }
         let (entry, parts) = safe_parts(&raw)?;
         last.clone_from(&entry);
+        // PAX sparse files (GNU.sparse.* records) look like regular files
+        // whose data is a sparse map: refuse them like GNU sparse entries.
+        let sparse = item
+            .pax_extensions()
+            .map_err(|e| corrupt(&entry, e))?
+            .is_some_and(|records| {
+                records
+                    .flatten()
+                    .any(|r| r.key_bytes().starts_with(b"GNU.sparse."))
+            });
+        if sparse {
+            return Err(special(entry, "PAX sparse file"));
+        }
         use tar::EntryType as T;
         match kind {
             T::Regular | T::Continuous => {
@@ -545,14 +623,32 @@ fn special(entry: String, kind: &str) -> ExtractError {
 fn extract_zip(mut file: File, sink: &mut Sink<'_>) -> Result<(), ExtractError> {
     file.seek(SeekFrom::Start(0))
         .map_err(|e| zip_corrupt("<archive>", e))?;
+    let mut scan = file.try_clone().map_err(|e| zip_corrupt("<archive>", e))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| zip_corrupt("<central directory>", io::Error::other(e)))?;
     let limits = sink.limits;
+    if archive.offset() != 0 {
+        return Err(ExtractError::ZipLayout {
+            detail: format!(
+                "{} bytes of something else precede the zip",
+                archive.offset()
+            ),
+        });
+    }
+    if archive.has_duplicate_names() {
+        // The reader keeps only one entry per name; name the one given twice.
+        let start = archive.central_directory_start();
+        let entry = duplicate_zip_name(&mut scan, start, limits.max_entries).map_or_else(
+            || "<a name listed twice>".to_owned(),
+            |n| entry_name::escape(&n),
+        );
+        return Err(ExtractError::Duplicate { entry });
+    }
     if archive.len() as u64 > limits.max_entries {
         let name = archive
             .name_for_index(limits.max_entries as usize)
             .and_then(Result::ok)
-            .map_or_else(|| "<entry>".to_owned(), |n| n.into_owned());
+            .map_or_else(|| "<entry>".to_owned(), |n| entry_name::escape_str(&n));
         return Err(ExtractError::TooManyEntries {
             entry: name,
             limit: limits.max_entries,
@@ -567,7 +663,7 @@ fn extract_zip(mut file: File, sink: &mut Sink<'_>) -> Result<(), ExtractError> 
         declared_total = declared_total.saturating_add(f.size());
         if declared_total > limits.max_total_bytes {
             return Err(ExtractError::TooLarge {
-                entry: String::from_utf8_lossy(f.name_raw()).into_owned(),
+                entry: entry_name::escape(f.name_raw()),
                 limit: limits.max_total_bytes,
             });
         }
@@ -606,6 +702,29 @@ fn extract_zip(mut file: File, sink: &mut Sink<'_>) -> Result<(), ExtractError> 
         sink.file(&entry, &parts, declared, executable, &mut f)?;
     }
     Ok(())
+}
+
+/// Walks the central directory's headers from `start` (at most `max`
+/// plus one) and returns the first name listed twice.
+fn duplicate_zip_name<R: Read + Seek>(reader: &mut R, start: u64, max: u64) -> Option<Vec<u8>> {
+    reader.seek(SeekFrom::Start(start)).ok()?;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..=max {
+        let mut fixed = [0u8; 46];
+        reader.read_exact(&mut fixed).ok()?;
+        if !fixed.starts_with(b"PK\x01\x02") {
+            return None;
+        }
+        let field = |at: usize| u16::from_le_bytes([fixed[at], fixed[at + 1]]) as usize;
+        let mut name = vec![0u8; field(28)];
+        reader.read_exact(&mut name).ok()?;
+        let skip = (field(30) + field(32)) as i64;
+        reader.seek(SeekFrom::Current(skip)).ok()?;
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+    }
+    None
 }
 
 fn zip_corrupt(entry: &str, source: io::Error) -> ExtractError {

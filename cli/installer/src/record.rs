@@ -15,6 +15,19 @@
 //! per-file hashes, for the common case of a check that finds nothing.
 //! [`compare`] names what changed, was added or went missing against a
 //! record.
+//!
+//! An installed pack never holds a `.git` entry (any depth, any case, with
+//! trailing dots or spaces: [`knap_schema::digest::is_git_like`]): the
+//! digest cannot see an exact `.git`, so one would be an unverified file
+//! (a planted `core.fsmonitor` runs on the next `git status`). A scan
+//! lists each such entry as irregular (kind ".git entry"), without
+//! descending, so verify reports it as added and a restore replaces the
+//! pack.
+//!
+//! Record version 2 is written by this knap (files in the digest's `Path`
+//! order, `.git` skipped at any depth); version 1 records, written by an
+//! older knap whose digest sorted by path bytes, are still read:
+//! [`compare`] does not depend on the order of a record's files.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -23,12 +36,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-use knap_schema::digest::{hard_linked, special_kind, walk_pack};
+use knap_schema::digest::{hard_linked, is_git_like, path_order, special_kind, walk};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The record format version written.
-pub const RECORD_VERSION: u32 = 1;
+/// The record format version written: 2, the digest in Attune's `Path`
+/// order.
+pub const RECORD_VERSION: u32 = 2;
+
+/// The record versions read: 1 (an older knap's byte-order digest) and 2.
+pub const RECORD_VERSIONS_READ: [u32; 2] = [1, RECORD_VERSION];
 
 /// The same framing as `knap_schema::digest` (formats.md §2).
 const FILE_TAG: &[u8] = b"attune-pack-file-v1";
@@ -51,7 +68,7 @@ pub struct FileRecord {
     pub pack_ref: String,
     /// The pack tree digest of exactly these files.
     pub tree: String,
-    /// Sorted by the bytes of `path`.
+    /// In digest order (version 2) or by the bytes of `path` (version 1).
     pub files: Vec<RecordedFile>,
 }
 
@@ -71,9 +88,10 @@ pub struct Scan {
     /// The pack tree digest, `None` when the directory holds something a
     /// pack may not (then [`irregular`](Self::irregular) says what).
     pub tree: Option<String>,
-    /// Regular files, sorted by the bytes of `path`.
+    /// Regular files, in digest order.
     pub files: Vec<ScannedFile>,
-    /// Symlinks, hard links, devices, FIFOs, sockets and non-UTF-8 names.
+    /// Symlinks, hard links, devices, FIFOs, sockets, non-UTF-8 names and
+    /// `.git` entries.
     pub irregular: Vec<Irregular>,
     /// Whether each file's SHA-256 was computed ([`scan`]) or left zero
     /// ([`scan_tree`]).
@@ -162,11 +180,16 @@ impl Scan {
 
 /// Names every file that differs between `record` and `scan`, each list
 /// sorted by path. An irregular entry is `changed` when the record has a
-/// file at its path, else `added`.
+/// file at its path, else `added`. The record's files may be in any order
+/// (version 1 records are in byte order).
 pub fn compare(record: &FileRecord, scan: &Scan) -> Diff {
     assert!(scan.per_file, "compare needs the per-file hashes of `scan`");
     let mut diff = Diff::default();
-    let (rec, now) = (&record.files, &scan.files);
+    let mut rec: Vec<&RecordedFile> = record.files.iter().collect();
+    rec.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let mut now: Vec<&ScannedFile> = scan.files.iter().collect();
+    now.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let (rec, now) = (&rec, &now);
     let (mut i, mut j) = (0, 0);
     while i < rec.len() || j < now.len() {
         let order = match (rec.get(i), now.get(j)) {
@@ -212,9 +235,9 @@ struct Listed {
     full: PathBuf,
 }
 
-/// Lists, reads and hashes every regular file under `dir` (the top-level
-/// `.git` excluded, as the pack tree digest does), on every core: the tree
-/// digest and each file's SHA-256.
+/// Lists, reads and hashes every regular file under `dir` (every `.git`
+/// entry listed as irregular instead), on every core: the tree digest and
+/// each file's SHA-256.
 pub fn scan(dir: &Path) -> Result<Scan, ScanError> {
     scan_with(dir, true)
 }
@@ -259,7 +282,14 @@ fn scan_with(dir: &Path, per_file: bool) -> Result<Scan, ScanError> {
 fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
     let mut files = Vec::new();
     let mut irregular = Vec::new();
-    for entry in walk_pack(dir) {
+    let git = std::cell::RefCell::new(Vec::new());
+    for entry in walk(dir, |e| {
+        let found = is_git_like(e.file_name());
+        if found {
+            git.borrow_mut().push(e.path().to_owned());
+        }
+        found
+    }) {
         let entry = entry.map_err(|(path, source)| ScanError::Io { path, source })?;
         let ft = entry.file_type();
         let full = entry.path();
@@ -293,7 +323,16 @@ fn list(dir: &Path) -> Result<(Vec<Listed>, Vec<Irregular>), ScanError> {
             }),
         }
     }
-    files.sort_unstable_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    for full in git.into_inner() {
+        let rel = full.strip_prefix(dir).unwrap_or(&full);
+        irregular.push(Irregular {
+            path: rel
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/"),
+            kind: ".git entry",
+        });
+    }
+    files.sort_unstable_by(|a, b| path_order(&a.path, &b.path));
     irregular.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, irregular))
 }

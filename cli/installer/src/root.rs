@@ -376,7 +376,7 @@ impl InstallRoot {
     pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
         let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
         let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
-        let sound = r.version == record::RECORD_VERSION
+        let sound = record::RECORD_VERSIONS_READ.contains(&r.version)
             && r.pack_ref == pack.pack_ref
             && pack.tree == r.tree
             && r.files.iter().all(|f| record_file_path_ok(&f.path));

@@ -11,6 +11,7 @@ use flate2::write::GzEncoder;
 use knap_installer::{
     ArchiveFormat, ChecksumError, ExtractError, Limits, detect_format, extract, verify_sha256,
 };
+use knap_schema::entry_name::NameProblem;
 use tar::{EntryType, Header};
 use zip::write::SimpleFileOptions;
 
@@ -70,6 +71,62 @@ fn lie_about_zip_sizes(mut bytes: Vec<u8>, size: u32) -> Vec<u8> {
         }
         i += 1;
     }
+    bytes
+}
+
+/// PAX extended header records (`<len> <key>=<value>\n` each).
+fn pax_records(records: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        let body = format!(" {k}={v}\n");
+        let mut len = body.len() + 1;
+        while format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        out.extend_from_slice(format!("{len}{body}").as_bytes());
+    }
+    out
+}
+
+/// A GNU long-name entry (`././@LongLink`, type `L`) naming the next entry.
+fn gnu_long_name(b: &mut tar::Builder<Vec<u8>>, name: &[u8]) {
+    let mut h = Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(EntryType::GNULongName);
+    let mut data = name.to_vec();
+    data.push(0);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append(&h, data.as_slice()).unwrap();
+}
+
+/// Renames every occurrence of `from` to `to` (same length) in raw bytes:
+/// local and central headers alike.
+fn rename_in(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+        }
+        i += 1;
+    }
+    bytes
+}
+
+/// A tar whose first entry's name starts with the zip magic, followed by a
+/// whole zip: it sniffs as both formats.
+fn tar_zip_polyglot() -> Vec<u8> {
+    let mut bytes = tar_of(|b| {
+        raw_entry(b, b"PK\x03\x04tar-half", EntryType::Regular, b"", b"tar");
+        file(b, "pack.yaml", b"ref: tarhalf\n");
+    });
+    bytes.extend(zip_of(|w| {
+        w.start_file("pack.yaml", SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"ref: ziphalf\n").unwrap();
+    }));
     bytes
 }
 
@@ -211,6 +268,217 @@ fn hostile_cases() -> Vec<Case> {
             expect: |e| matches!(e, ExtractError::BadPath { reason, .. } if reason.contains("UTF-8")),
         },
         Case {
+            name: "tar .git/config at the top",
+            archive: tar_of(|b| {
+                file(b, "pack.yaml", b"ref: x\n");
+                file(
+                    b,
+                    ".git/config",
+                    b"[core]\n\tfsmonitor = touch /tmp/knap-evil\n",
+                );
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::BadName { entry, problem: NameProblem::DotGit } if entry == ".git/config"),
+        },
+        Case {
+            name: "tar .GIT deep down",
+            archive: tar_of(|b| file(b, "top/actions/.GIT/config", b"x")),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::BadName { entry, problem: NameProblem::DotGit } if entry == "top/actions/.GIT/config"),
+        },
+        Case {
+            name: "tar `.git ` with a trailing space",
+            archive: tar_of(|b| file(b, "a/.git /config", b"x")),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::DotGit,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "tar `.Git.` directory entry with a trailing dot",
+            archive: tar_of(|b| raw_entry(b, b".Git./", EntryType::Directory, b"", b"")),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::DotGit,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "zip .git/hooks/post-checkout",
+            archive: zip_of(|w| {
+                w.start_file("pack.yaml", SimpleFileOptions::default())
+                    .unwrap();
+                w.start_file(".git/hooks/post-checkout", SimpleFileOptions::default())
+                    .unwrap();
+                w.write_all(b"#!/bin/sh\n").unwrap();
+            }),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::DotGit,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "zip duplicate name (the last one would win)",
+            archive: rename_in(
+                zip_of(|w| {
+                    w.start_file("pack.yaml", SimpleFileOptions::default())
+                        .unwrap();
+                    w.write_all(b"ref: honest\n").unwrap();
+                    w.start_file("pack.yamX", SimpleFileOptions::default())
+                        .unwrap();
+                    w.write_all(b"ref: evil\n").unwrap();
+                }),
+                b"pack.yamX",
+                b"pack.yaml",
+            ),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::Duplicate { entry } if entry == "pack.yaml"),
+        },
+        Case {
+            name: "tar name with a terminal escape and a newline",
+            archive: tar_of(|b| file(b, "evil\u{1b}[2J\nname", b"x")),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::BadName { entry, problem: NameProblem::Control } if entry == "evil\\u{1b}[2J\\nname"),
+        },
+        Case {
+            name: "zip name with a C1 control (CSI)",
+            archive: zip_of(|w| {
+                w.start_file("a\u{9b}31m", SimpleFileOptions::default())
+                    .unwrap();
+            }),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::Control,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "GNU long name with a 300-byte component",
+            archive: tar_of(|b| {
+                gnu_long_name(b, "n".repeat(300).as_bytes());
+                file(b, "placeholder", b"x");
+            }),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::ComponentTooLong,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "PAX path 200 directories deep",
+            archive: tar_of(|b| {
+                let deep = format!("{}f", "d/".repeat(200));
+                let pax = pax_records(&[("path", &deep)]);
+                raw_entry(b, b"PaxHeader", EntryType::XHeader, b"", &pax);
+                file(b, "placeholder", b"x");
+            }),
+            limits: d,
+            expect: |e| {
+                matches!(
+                    e,
+                    ExtractError::BadName {
+                        problem: NameProblem::TooDeep,
+                        ..
+                    }
+                )
+            },
+        },
+        Case {
+            name: "tar/zip polyglot",
+            archive: tar_zip_polyglot(),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::Polyglot { .. }),
+        },
+        Case {
+            name: "PAX sparse file (GNU.sparse 1.0)",
+            archive: tar_of(|b| {
+                let pax = pax_records(&[
+                    ("GNU.sparse.major", "1"),
+                    ("GNU.sparse.minor", "0"),
+                    ("GNU.sparse.name", "big"),
+                    ("GNU.sparse.realsize", "1048576"),
+                ]);
+                raw_entry(b, b"PaxHeader", EntryType::XHeader, b"", &pax);
+                file(b, "GNUSparseFile.0/big", b"1\n0\n512\n");
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::SpecialFile { kind, .. } if kind.contains("sparse")),
+        },
+        Case {
+            name: "PAX path ../x overriding an innocent name",
+            archive: tar_of(|b| {
+                let pax = pax_records(&[("path", "../x")]);
+                raw_entry(b, b"PaxHeader", EntryType::XHeader, b"", &pax);
+                file(b, "innocent", b"x");
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::ParentComponent { entry } if entry == "../x"),
+        },
+        Case {
+            name: "PAX linkpath on a symlink",
+            archive: tar_of(|b| {
+                let pax = pax_records(&[("linkpath", "/etc/passwd")]);
+                raw_entry(b, b"PaxHeader", EntryType::XHeader, b"", &pax);
+                raw_entry(b, b"l", EntryType::Symlink, b"x", b"");
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::Symlink { entry } if entry == "l"),
+        },
+        Case {
+            name: "GNU long name ../../x",
+            archive: tar_of(|b| {
+                gnu_long_name(b, b"a/../../x");
+                file(b, "innocent", b"x");
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::ParentComponent { entry } if entry == "a/../../x"),
+        },
+        Case {
+            name: "ustar prefix `..`",
+            archive: tar_of(|b| {
+                let mut h = Header::new_ustar();
+                {
+                    let u = h.as_ustar_mut().unwrap();
+                    u.prefix[..2].copy_from_slice(b"..");
+                    u.name[..1].copy_from_slice(b"x");
+                }
+                h.set_entry_type(EntryType::Regular);
+                h.set_size(1);
+                h.set_mode(0o644);
+                h.set_cksum();
+                b.append(&h, b"x".as_slice()).unwrap();
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::ParentComponent { entry } if entry == "../x"),
+        },
+        Case {
             name: "zip ../evil",
             archive: zip_of(|w| {
                 w.start_file("../evil", SimpleFileOptions::default())
@@ -303,9 +571,15 @@ fn hostile_archives_are_refused_and_nothing_escapes() {
         };
         assert!((case.expect)(&err), "{}: wrong error {err:?}", case.name);
         assert!(err.is_safety_violation(), "{}: {err:?}", case.name);
+        let message = err.to_string();
         assert!(
-            err.to_string().contains("unsafe archive"),
-            "{}: {err}",
+            message.contains("unsafe archive"),
+            "{}: {message}",
+            case.name
+        );
+        assert!(
+            !message.chars().any(char::is_control),
+            "{}: the message carries a raw control character: {message:?}",
             case.name
         );
 
@@ -327,7 +601,9 @@ fn hostile_archives_are_refused_and_nothing_escapes() {
             );
         }
         assert!(!Path::new("/tmp/knap-evil").exists());
-        fs::remove_dir_all(&dest).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        if dest.exists() {
+            fs::remove_dir_all(&dest).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        }
         assert!(!dest.exists());
     }
 }
@@ -519,5 +795,28 @@ fn sha256_is_verified() {
             ),
             "{malformed}"
         );
+    }
+}
+
+#[test]
+fn a_pack_shipping_a_zip_file_is_not_a_polyglot() {
+    // A tar (and its .tar.gz) whose last member is itself a zip: the zip's
+    // end record sits before the tar's end blocks, so only tar is sniffed.
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = pack_zip();
+    let tar = tar_of(|b| {
+        file(b, "pack.yaml", b"ref: demo\nversion: 1.0.0\n");
+        file(b, "files/bundle.zip", &inner);
+    });
+    for (name, bytes, format) in [
+        ("a.tar", tar.clone(), ArchiveFormat::Tar),
+        ("a.tar.gz", gz(&tar), ArchiveFormat::TarGz),
+    ] {
+        let archive = tmp.path().join(name);
+        fs::write(&archive, bytes).unwrap();
+        assert_eq!(detect_format(&archive).unwrap(), format, "{name}");
+        let dest = tmp.path().join(format!("out-{name}"));
+        extract(&archive, &dest, &Limits::default()).unwrap();
+        assert_eq!(fs::read(dest.join("files/bundle.zip")).unwrap(), inner);
     }
 }

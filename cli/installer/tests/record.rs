@@ -15,8 +15,8 @@ fn write(p: &Path, bytes: &[u8]) {
     fs::write(p, bytes).unwrap();
 }
 
-/// A tree with paths whose byte order differs from a depth-first walk
-/// (`a-c` sorts before `a/b`), empty and large (streamed) files, and
+/// A tree with paths whose byte order differs from the digest's `Path`
+/// order (`a/b` comes before `a-c`, though `-` is below `/`), empty and large (streamed) files, and
 /// enough files for the workers to run ahead of the tree hasher.
 fn tree(dir: &Path) {
     write(&dir.join("pack.yaml"), b"ref: t\nversion: 1.0.0\n");
@@ -31,8 +31,6 @@ fn tree(dir: &Path) {
             format!("file {i}\n").repeat(i % 50 + 1).as_bytes(),
         );
     }
-    // Excluded by the digest, and so by the scan.
-    write(&dir.join(".git/HEAD"), b"ref: refs/heads/main\n");
 }
 
 #[test]
@@ -49,10 +47,9 @@ fn the_scan_digest_is_the_pack_tree_digest_and_each_file_hash_is_its_sha256() {
     let t = scan_tree(tmp.path()).unwrap();
     assert_eq!(t.tree, s.tree, "the tree-only scan gives the same digest");
     assert!(!t.per_file && s.per_file);
-    assert!(s.files.iter().all(|f| !f.path.starts_with(".git")));
     let ia = s.files.iter().position(|f| f.path == "a-c").unwrap();
     let ib = s.files.iter().position(|f| f.path == "a/b").unwrap();
-    assert!(ia < ib, "sorted by the bytes of the path");
+    assert!(ib < ia, "in the digest's Path order");
     for f in &s.files {
         let bytes = fs::read(tmp.path().join(&f.path)).unwrap();
         assert_eq!(f.size, bytes.len() as u64, "{}", f.path);
@@ -108,4 +105,87 @@ fn a_hard_link_is_irregular() {
     assert_eq!(s.tree, None);
     assert_eq!(s.irregular.len(), 1);
     assert_eq!(s.irregular[0].kind, "hard link");
+}
+
+/// A `.git` entry in an installed pack (any depth, any case, trailing dots
+/// or spaces) is irregular, so the scan has no digest and `compare` names
+/// it as added; nothing inside it is read.
+#[test]
+fn git_entries_are_irregular_and_compare_as_added() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("pack.yaml"), b"ref: t\nversion: 1.0.0\n");
+    write(&tmp.path().join("actions/run.sh"), b"echo\n");
+    let record = scan(tmp.path()).unwrap().to_record("t").unwrap();
+    for name in [
+        ".git/config",
+        "actions/.git",
+        "lib/.GIT/HEAD",
+        "x/.Git./HEAD",
+        "y/.git  /HEAD",
+    ] {
+        write(
+            &tmp.path().join(name),
+            b"[core]\n\tfsmonitor = touch /tmp/pwned\n",
+        );
+    }
+    // Names that only look alike are ordinary files.
+    write(&tmp.path().join("actions/.gitignore"), b"*.pyc\n");
+    write(&tmp.path().join("actions/git"), b"x");
+    let s = scan(tmp.path()).unwrap();
+    assert_eq!(s.tree, None);
+    let mut git: Vec<(&str, &str)> = s
+        .irregular
+        .iter()
+        .map(|i| (i.path.as_str(), i.kind))
+        .collect();
+    git.sort();
+    assert_eq!(
+        git,
+        [
+            (".git", ".git entry"),
+            ("actions/.git", ".git entry"),
+            ("lib/.GIT", ".git entry"),
+            ("x/.Git.", ".git entry"),
+            ("y/.git  ", ".git entry"),
+        ]
+    );
+    assert!(s.files.iter().all(|f| !f.path.contains("HEAD")));
+    let d = compare(&record, &s);
+    assert_eq!(
+        d.added,
+        [
+            ".git",
+            "actions/.git",
+            "actions/.gitignore",
+            "actions/git",
+            "lib/.GIT",
+            "x/.Git.",
+            "y/.git  "
+        ]
+    );
+    assert!(d.changed.is_empty() && d.missing.is_empty());
+}
+
+/// A record written by an older knap (version 1, files in byte order) is
+/// compared file by file as well as a current one.
+#[test]
+fn a_version_1_record_in_byte_order_still_compares() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("lib.py"), b"x");
+    write(&tmp.path().join("lib/x.py"), b"y");
+    write(&tmp.path().join("a-b/c"), b"1");
+    write(&tmp.path().join("a/c"), b"2");
+    let mut old = scan(tmp.path()).unwrap().to_record("t").unwrap();
+    old.version = 1;
+    old.files
+        .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    assert_eq!(old.files[0].path, "a-b/c", "byte order");
+    assert!(compare(&old, &scan(tmp.path()).unwrap()).is_empty());
+    write(&tmp.path().join("lib/x.py"), b"Y");
+    write(&tmp.path().join("lib/new.py"), b"n");
+    fs::remove_file(tmp.path().join("a-b/c")).unwrap();
+    let d = compare(&old, &scan(tmp.path()).unwrap());
+    assert_eq!(d.changed, ["lib/x.py"]);
+    assert_eq!(d.added, ["lib/new.py"]);
+    assert_eq!(d.missing, ["a-b/c"]);
 }

@@ -23,11 +23,11 @@ use knap_schema::urls::is_loopback;
 use knap_schema::{Checksum, Dependency, PackRef};
 use url::Url;
 
-use crate::error::{Kind, KnapError};
-use crate::index_set::Provided;
-use crate::registry::git::GitHttp;
-use crate::sources::archive::{self, Downloader};
-use crate::sources::{SourceError, git, inspect, path};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::Provided;
+use knap_registry::registry::git::GitHttp;
+use knap_registry::sources::archive::{self, Downloader};
+use knap_registry::sources::{SourceError, git, inspect, path};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,7 +366,7 @@ pub fn refs_to_look_up<'a>(
 ) -> Vec<String> {
     let mut refs: BTreeSet<String> = wanted.into_iter().map(str::to_owned).collect();
     for e in pinned.values() {
-        refs.extend(crate::index_set::dependency_refs(e));
+        refs.extend(knap_registry::index_set::dependency_refs(e));
     }
     refs.retain(|r| !pinned.contains_key(r));
     refs.into_iter().collect()

@@ -10,8 +10,8 @@ use knap_schema::{Dependency, Requirement};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::error::KnapError;
-use crate::index_set::{IndexSet, Provided};
+use knap_registry::error::KnapError;
+use knap_registry::index_set::{IndexSet, Provided};
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)

@@ -31,11 +31,11 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
-use crate::error::{Kind, KnapError};
-use crate::index_set::IndexSet;
-use crate::registry::git::GitHttp;
-use crate::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
-use crate::sources::{SourceError, archive, git};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::IndexSet;
+use knap_registry::registry::git::GitHttp;
+use knap_registry::sources::archive::{DEFAULT_DOWNLOAD_LIMIT, Downloader};
+use knap_registry::sources::{SourceError, archive, git};
 
 /// The flags of `knap install`.
 #[derive(Debug, Default, clap::Args)]
@@ -671,7 +671,9 @@ async fn install_from_lock(
         return Ok(());
     }
     let staged = run_jobs(root, jobs, args.jobs, shared(ctx)).await?;
-    // The lock stays as it is: the packs are what it already says.
+    // The lock stays as it is: the packs are what it already says. Only
+    // the tree digest of a pack an older knap locked is now written by the
+    // current rule (the same files).
     let mut new_lock = lock.clone();
     for s in &staged {
         if let Some(p) = new_lock
@@ -680,6 +682,7 @@ async fn install_from_lock(
             .find(|p| p.pack_ref == s.pack.pack_ref)
         {
             p.installed_at = s.pack.installed_at.clone();
+            p.tree = s.pack.tree;
         }
     }
     finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
@@ -759,7 +762,7 @@ fn source_base(cfg: &RegistryConfig) -> Result<Url, String> {
             }
             .map_err(|()| format!("{}: not an absolute path", abs.display()))
         }
-        RegistryLocation::Http(u) => Ok(crate::registry::index_url(&u)),
+        RegistryLocation::Http(u) => Ok(knap_registry::registry::index_url(&u)),
         RegistryLocation::Sparse(u) | RegistryLocation::Git(u) => Ok(u),
     }
 }
@@ -933,9 +936,11 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
         Source::Path(p) => {
             let (src, dest) = (p.clone(), job.dest.clone());
-            tokio::task::spawn_blocking(move || crate::sources::path::copy_pack(&src, &dest))
-                .await
-                .expect("the copy task panicked")?;
+            tokio::task::spawn_blocking(move || {
+                knap_registry::sources::path::copy_pack(&src, &dest)
+            })
+            .await
+            .expect("the copy task panicked")?;
             None
         }
         Source::Archive { url, checksum } => {
@@ -984,7 +989,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
     let expect_lock_tree = job.expect_tree;
     let what = source_text(source);
     tokio::task::spawn_blocking(move || {
-        let (m, tree) = crate::sources::inspect(&dest, &what)?;
+        let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
             return Err(SourceError::integrity(format!(
@@ -992,8 +997,16 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
                 m.pack_ref, m.version
             )));
         }
+        // A knap.lock written by an older knap holds its byte-order digest
+        // (formats.md §2): the same files restore it. Computed only when
+        // the current digest differs from the lock's.
+        let older_knap_lock = |t: &Checksum| {
+            expect_lock_tree.as_ref() == Some(t)
+                && knap_schema::digest::legacy_tree_digest(&dest).is_ok_and(|d| *t == d.checksum)
+        };
         if let Some(t) = &expected_tree
             && tree != *t
+            && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(
                 "{what}: the checked-out tree's digest is {tree}, the index says {t}"
@@ -1001,6 +1014,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         }
         if let Some(t) = &expect_lock_tree
             && tree != *t
+            && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(
                 "{what}: the fetched tree's digest is {tree}, knap.lock says {t}"

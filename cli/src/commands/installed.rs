@@ -11,8 +11,8 @@ use knap_schema::PackRef;
 use knap_schema::lock::{LockedPack, Lockfile};
 
 use super::Ctx;
-use crate::error::{Kind, KnapError};
-use crate::index_set::IndexSet;
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::IndexSet;
 
 /// An install root error with its exit code: integrity (4) for an invalid
 /// lock or tree, else other (1).

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use knap_schema::config::Config;
 
 use crate::output::Style;
-use crate::registry::Env;
+use knap_registry::registry::Env;
 
 /// What every command gets: the configuration and how to talk.
 pub struct Ctx {

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::Ctx;
 use super::direct::WithPinned;
 use super::installed::{lock_of, open_for_reading, refresh};
-use crate::index_set::{IndexSet, Provided};
+use knap_registry::index_set::{IndexSet, Provided};
 
 /// One row of the report.
 struct Row {

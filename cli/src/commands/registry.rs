@@ -8,8 +8,8 @@ use knap_schema::urls::RegistryLocation;
 use serde_json::json;
 
 use super::Ctx;
-use crate::cache::RegistryCache;
-use crate::error::KnapError;
+use knap_registry::cache::RegistryCache;
+use knap_registry::error::KnapError;
 
 /// The arguments of `registry add`.
 pub struct AddArgs {
@@ -92,7 +92,7 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         ca_file,
     };
     ctx.config.registries.push(reg.clone());
-    crate::config::save(&ctx.config_path, &ctx.config)?;
+    knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     if ctx.json {
         crate::output::print_json(&registry_json(ctx, &reg));
     } else {
@@ -172,7 +172,7 @@ fn find<'a>(ctx: &'a mut Ctx, name: &str) -> Result<&'a mut RegistryConfig, Knap
 pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
     let r = find(ctx, name)?.clone();
     ctx.config.registries.retain(|x| x.name != name);
-    crate::config::save(&ctx.config_path, &ctx.config)?;
+    knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
     if let Err(e) = cache.clear() {
         tracing::warn!("could not remove the cache {}: {e}", cache.dir.display());
@@ -183,7 +183,7 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
 
 pub fn set_priority(ctx: &mut Ctx, name: &str, priority: i64) -> anyhow::Result<()> {
     find(ctx, name)?.priority = priority;
-    crate::config::save(&ctx.config_path, &ctx.config)?;
+    knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     ctx.say(&format!("registry `{name}` now has priority {priority}"));
     Ok(())
 }

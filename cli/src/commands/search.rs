@@ -6,7 +6,7 @@ use knap_schema::index::Entry;
 use serde_json::json;
 
 use super::Ctx;
-use crate::index_set::IndexSet;
+use knap_registry::index_set::IndexSet;
 
 fn matches(e: &Entry, q: &str) -> bool {
     q.is_empty()

@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::Ctx;
+use knap_registry::error::KnapError;
 use knap_schema::PackRef;
 
 use super::installed::{dependents, installed_refs, open_for_writing, reachable, root_err};
-use crate::error::KnapError;
 
 /// The flags of `knap uninstall`.
 #[derive(Debug, clap::Args)]

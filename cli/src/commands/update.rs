@@ -6,8 +6,8 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::Ctx;
-use crate::error::{Kind, KnapError};
-use crate::registry::{Registry, UpdateOutcome};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::registry::{Registry, UpdateOutcome};
 
 pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     if ctx.env.offline {

@@ -13,8 +13,8 @@ use knap_schema::Dependency;
 use super::Ctx;
 use super::install::InstallArgs;
 use super::installed::{lock_of, open_for_reading, refresh, require_installed};
-use crate::error::KnapError;
-use crate::index_set::IndexSet;
+use knap_registry::error::KnapError;
+use knap_registry::index_set::IndexSet;
 
 /// The flags of `knap upgrade`.
 #[derive(Debug, clap::Args)]

@@ -7,6 +7,13 @@
 //! Each pack is read on every core (`knap_installer::scan_tree`); only a
 //! pack whose digest differs is read a second time for the per-file
 //! hashes (`knap_installer::scan`).
+//!
+//! A root installed by an older knap recorded digests by the older rule
+//! (whole paths sorted by their bytes, only the top-level `.git` skipped:
+//! formats.md §2 before it followed Attune). When the digest differs from
+//! `knap.lock` and the pack holds nothing a pack may not, the older rule is
+//! tried too; a match is intact, reported as made by an older knap. Any
+//! `.git` entry (any depth, any case) is an added file in every case.
 
 use std::collections::BTreeSet;
 
@@ -16,7 +23,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::installed::{installed_refs, lock_of, open_for_reading};
-use crate::error::{Kind, KnapError};
+use knap_registry::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
 #[derive(Debug, clap::Args)]
@@ -64,6 +71,34 @@ pub struct Check {
     pub has_record: bool,
     /// Entries a pack may not hold: (path, kind).
     pub irregular: Vec<(String, String)>,
+    /// The digest rule `expected` was made with, when known to match:
+    /// `Rule::LegacyBytes` for a pack an older knap installed.
+    pub rule: Rule,
+}
+
+/// The digest rule a lock entry was made with, as verify found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// This knap's rule (Attune's `Path` order), or unknown when the pack
+    /// differs by both rules.
+    Current,
+    /// An older knap's byte-order rule.
+    LegacyBytes,
+}
+
+impl Rule {
+    fn word(self) -> &'static str {
+        match self {
+            Rule::Current => "attune-path-order",
+            Rule::LegacyBytes => "older-knap-byte-order",
+        }
+    }
+}
+
+/// True when `dir`, which holds only regular files, has the tree digest
+/// `expected` by an older knap's rule.
+fn matches_legacy(dir: &std::path::Path, expected: &knap_schema::Checksum) -> bool {
+    knap_schema::digest::legacy_tree_digest(dir).is_ok_and(|d| *expected == d.checksum)
 }
 
 /// Checks one locked pack against its directory.
@@ -78,6 +113,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
         diff: Diff::default(),
         has_record: root.record_path(&p.pack_ref, &p.tree).is_file(),
         irregular: Vec::new(),
+        rule: Rule::Current,
     };
     if !dir.is_dir() {
         c.status = Status::Missing;
@@ -106,6 +142,11 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     if s.tree.as_ref().is_some_and(|t| p.tree == *t) {
         return c;
     }
+    if s.tree.is_some() && matches_legacy(&dir, &p.tree) {
+        c.actual = Some(p.tree.to_string());
+        c.rule = Rule::LegacyBytes;
+        return c;
+    }
     // Only now is the record read: a clean pack never needs it.
     c.status = Status::Modified;
     let record = root.read_record(p);
@@ -124,9 +165,16 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
 
 /// True when the pack's directory is exactly the tree knap.lock records:
 /// the tree digest alone (no record, no per-file hashes: nothing is named).
+/// A tree made by an older knap's digest rule is intact too.
 pub fn intact(root: &InstallRoot, p: &LockedPack) -> bool {
-    scan_tree(&root.pack_dir(&p.pack_ref))
-        .is_ok_and(|s| s.tree.as_ref().is_some_and(|t| p.tree == *t))
+    let dir = root.pack_dir(&p.pack_ref);
+    match scan_tree(&dir) {
+        Ok(s) => match s.tree {
+            Some(t) => p.tree == t || matches_legacy(&dir, &p.tree),
+            None => false,
+        },
+        Err(_) => false,
+    }
 }
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
@@ -220,6 +268,7 @@ fn report(ctx: &Ctx, root: &std::path::Path, checks: &[Check], untracked: &[Stri
                     "missing": c.diff.missing,
                     "irregular": c.irregular.iter().map(|(p, k)| json!({"path": p, "kind": k})).collect::<Vec<_>>(),
                     "per_file_record": c.has_record,
+                    "digest_rule": c.rule.word(),
                     "error": match &c.status { Status::Unreadable(m) => Some(m), _ => None },
                 })
             })
@@ -239,6 +288,10 @@ fn report(ctx: &Ctx, root: &std::path::Path, checks: &[Check], untracked: &[Stri
     for c in checks {
         let label = format!("{:width$} {}", c.pack_ref, c.version);
         match &c.status {
+            Status::Ok if c.rule == Rule::LegacyBytes => ctx.say(&format!(
+                "{label}  {} (knap.lock's digest was made by an older knap's rule)",
+                ctx.style.green("ok")
+            )),
             Status::Ok => ctx.say(&format!("{label}  {}", ctx.style.green("ok"))),
             Status::Unreadable(m) => {
                 ctx.say(&format!("{label}  {}: {m}", ctx.style.red("unreadable")))

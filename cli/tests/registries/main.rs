@@ -3,6 +3,7 @@
 //! real files, each test with its own configuration and cache directory.
 
 mod cli_tests;
+mod completions_tests;
 mod crash_tests;
 mod direct_tests;
 mod doctor_tests;

@@ -4,6 +4,9 @@
 //! autoescaped. Everything is inline (no CDN, fonts or external scripts), and
 //! a Content-Security-Policy pins the inline style and script by hash.
 
+use std::collections::BTreeSet;
+
+use knap_schema::dependency::Dependency;
 use knap_schema::index::{Component, Entry, Index, InstallSource};
 use knap_schema::urls::{SourceUrlKind, classify_source_url};
 use minijinja::value::Serde;
@@ -18,20 +21,35 @@ const SOURCES: &str = include_str!("../../templates/sources.html");
 const CSS: &str = include_str!("../../templates/site.css");
 const JS: &str = include_str!("../../templates/site.js");
 
+/// What the pages say about the site itself, beyond the index.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SiteInfo<'a> {
+    /// Where the site is served (`--base-url`, ending in `/`), when known:
+    /// the "Use this registry" command and the canonical links are built
+    /// from it. The index's `registry_url` is no substitute: for a registry
+    /// kept on GitHub it is often the repository's page, which serves no
+    /// index.
+    pub base_url: Option<&'a str>,
+    /// A sentence or two about the registry (`--description`, or the
+    /// `description` of SRC's `config.json`).
+    pub description: Option<&'a str>,
+}
+
 /// Renders `index.html` and one `p/<ref>.html` per ref, handing each page
-/// to `emit(path, bytes)`. The index's `registry_url` is where the site is
-/// served (for canonical links and the registry line).
+/// to `emit(path, bytes)`.
 pub fn render(
     index: &Index,
+    site: SiteInfo<'_>,
     mut emit: impl FnMut(&str, &[u8]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let base_url = &index.registry_url;
+    let base_url = site.base_url;
     let packs = pack_views(index);
     let env = environment(index, &packs)?;
     let html = env.get_template("index.html")?.render(context! {
         root => "",
         canonical => base_url,
-        add_line => format!("knap registry add {} sparse+{base_url}", slug(&index.registry_name)),
+        description => site.description,
+        add_line => base_url.map(|u| format!("knap registry add {} sparse+{u}", slug(&index.registry_name))),
         packs => Value::from(Serde(&packs)),
     })?;
     emit("index.html", html.as_bytes())?;
@@ -39,7 +57,7 @@ pub fn render(
     for p in &packs {
         let html = tmpl.render(context! {
             root => "../",
-            canonical => format!("{base_url}p/{}.html", p.pack_ref),
+            canonical => base_url.map(|u| format!("{u}p/{}.html", p.pack_ref)),
             p => Value::from(Serde(p)),
             contents => Value::from(Serde(contents(p.newest))),
         })?;
@@ -74,9 +92,26 @@ fn environment(index: &Index, packs: &[PackView<'_>]) -> anyhow::Result<Environm
     env.add_global("tool", concat!("knap-index ", env!("CARGO_PKG_VERSION")));
     env.add_global("registry_name", index.registry_name.clone());
     env.add_global("last_updated", index.last_updated.clone());
+    env.add_global(
+        "counts",
+        format!(
+            "{}, {}",
+            plural(packs.len(), "pack", "packs"),
+            plural(index.packs.len(), "version", "versions")
+        ),
+    );
+    env.add_global("packs_text", plural(packs.len(), "pack", "packs"));
     env.add_global("pack_count", packs.len());
-    env.add_global("version_count", index.packs.len());
     Ok(env)
+}
+
+/// `1 pack`, `2 packs`, `0 packs`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// What the templates show of one ref.
@@ -98,6 +133,9 @@ struct PackView<'a> {
     /// Lower-case ref, label, keywords and description, for the search box.
     search: String,
     versions_text: String,
+    /// What the newest version holds and how many versions there are, for
+    /// the card: `3 actions · 1 sensor · 2 versions`.
+    summary: Vec<String>,
     /// Newest first.
     versions: Vec<VersionView<'a>>,
     /// The version shown as latest, whose contents the pack page lists.
@@ -131,8 +169,16 @@ struct VersionView<'a> {
     author: &'a str,
     license: &'a str,
     runtime_deps: &'a [String],
-    requires: Vec<String>,
+    requires: Vec<RequireView>,
     sources: Vec<SourceView<'a>>,
+}
+
+/// One dependency of a version; `link` is the ref's page when the pack is
+/// in this registry.
+#[derive(Serialize)]
+struct RequireView {
+    text: String,
+    link: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -155,11 +201,15 @@ struct ContentGroup<'a> {
 }
 
 fn pack_views(index: &Index) -> Vec<PackView<'_>> {
-    super::by_ref(&index.packs).map(pack_view).collect()
+    let here: BTreeSet<&str> = index.packs.iter().map(|e| e.pack_ref.as_str()).collect();
+    super::by_ref(&index.packs)
+        .map(|versions| pack_view(versions, &here))
+        .collect()
 }
 
-/// `versions`: every version of one ref, in index order.
-fn pack_view(versions: &[Entry]) -> PackView<'_> {
+/// `versions`: every version of one ref, in index order; `here`: the refs
+/// of this registry.
+fn pack_view<'a>(versions: &'a [Entry], here: &BTreeSet<&str>) -> PackView<'a> {
     let latest = versions
         .iter()
         .rev()
@@ -188,24 +238,43 @@ fn pack_view(versions: &[Entry]) -> PackView<'_> {
         latest: &latest.version,
         install: format!("knap install {}", latest.pack_ref),
         search,
-        versions_text: match versions.len() {
-            1 => "1 version".to_owned(),
-            n => format!("{n} versions"),
-        },
-        versions: versions.iter().rev().map(version_view).collect(),
+        versions_text: plural(versions.len(), "version", "versions"),
+        summary: contents(latest)
+            .iter()
+            .filter(|g| matches!(g.kind, "actions" | "sensors" | "workflows"))
+            .map(|g| g.summary.clone())
+            .chain([plural(versions.len(), "version", "versions")])
+            .collect(),
+        versions: versions
+            .iter()
+            .rev()
+            .map(|e| version_view(e, here))
+            .collect(),
         newest: latest,
     }
 }
 
-fn version_view(e: &Entry) -> VersionView<'_> {
-    let mut requires: Vec<String> = Vec::new();
+fn version_view<'a>(e: &'a Entry, here: &BTreeSet<&str>) -> VersionView<'a> {
+    let mut requires: Vec<RequireView> = Vec::new();
     if let Some(d) = &e.dependencies {
-        requires.extend(d.packs.iter().cloned());
-        for (k, v) in &d.versions {
-            match v.as_str() {
-                Some(s) => requires.push(format!("{k} {s}")),
-                None => requires.push(format!("{k} {v}")),
+        requires.extend(d.packs.iter().map(|text| {
+            // The index was validated, so every dependency parses; the
+            // pages link only a ref this registry publishes.
+            let link = Dependency::parse(text)
+                .ok()
+                .filter(|dep| here.contains(dep.pack.as_str()))
+                .map(|dep| format!("p/{}.html", dep.pack));
+            RequireView {
+                text: text.clone(),
+                link,
             }
+        }));
+        for (k, v) in &d.versions {
+            let text = match v.as_str() {
+                Some(s) => format!("{k} {s}"),
+                None => format!("{k} {v}"),
+            };
+            requires.push(RequireView { text, link: None });
         }
     }
     VersionView {

@@ -23,6 +23,9 @@ pub struct Source {
     pub root: PathBuf,
     /// The files read, for messages.
     pub described: String,
+    /// The `description` of the `config.json` beside SRC's `index.json` or
+    /// `entries/`, when there is one.
+    pub description: Option<String>,
 }
 
 /// Where the packs of SRC are.
@@ -140,12 +143,52 @@ pub fn read_source(src: &Path, name: Option<&str>, url: Option<&str>) -> anyhow:
     if let Some(u) = url {
         index.registry_url = u.to_owned();
     }
+    let description = match &layout {
+        Layout::Index(p) => config_description(&root, p.parent())?,
+        Layout::Registry { .. } => config_description(&root, Some(src))?,
+        Layout::Entries(_) => None,
+    };
     Ok(Source {
         index,
         indent,
         root,
         described,
+        description,
     })
+}
+
+/// The `description` string of `DIR/config.json` (DIR: where SRC's
+/// `index.json` or `entries/` is), if the file exists. The file is a
+/// sparse `config.json` or just `{"description": "..."}`; its other fields
+/// are made anew by the build.
+fn config_description(root: &Path, dir: Option<&Path>) -> anyhow::Result<Option<String>> {
+    let dir = match dir {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => root,
+    };
+    let path = dir.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        fail(
+            Kind::Integrity,
+            format!("{}: not valid JSON: {e}", path.display()),
+        )
+    })?;
+    match v.get("description") {
+        None => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(fail(
+            Kind::Integrity,
+            format!(
+                "{}: error: $.description: must be a string (a sentence or two about the registry)",
+                path.display()
+            ),
+        )),
+    }
 }
 
 /// The time for a `last_updated` that changed: `SOURCE_DATE_EPOCH`, or now.

@@ -13,8 +13,26 @@ use knap_schema::Dependency;
 use knap_schema::config::Config;
 use knap_schema::index::Entry;
 
-use crate::error::KnapError;
+use crate::error::{Kind, KnapError};
 use crate::registry::{Env, Registry, RegistryError};
+
+/// Why the set of registries could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Knap(#[from] KnapError),
+}
+
+impl OpenError {
+    pub fn kind(&self) -> Kind {
+        match self {
+            OpenError::Registry(e) => e.kind(),
+            OpenError::Knap(e) => e.kind,
+        }
+    }
+}
 
 /// Who provides one ref.
 #[derive(Debug, Clone)]
@@ -34,7 +52,7 @@ pub struct IndexSet {
 
 impl IndexSet {
     /// Opens every configured registry, or only `pin` (`--registry NAME`).
-    pub fn open(config: &Config, env: &Env, pin: Option<&str>) -> anyhow::Result<Self> {
+    pub fn open(config: &Config, env: &Env, pin: Option<&str>) -> Result<Self, OpenError> {
         let mut registries = Vec::new();
         for cfg in config.registries_in_order() {
             if pin.is_some_and(|p| p != cfg.name) {

@@ -228,7 +228,7 @@ impl Fetcher {
             return Err(too_large());
         }
         let bar = (self.policy.progress && declared.is_some_and(|n| n > 256 * 1024))
-            .then(|| crate::output::download_bar(declared.unwrap_or(0), url.as_str()));
+            .then(|| crate::progress::download_bar(declared.unwrap_or(0), url.as_str()));
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
         while let Some(chunk) = resp.chunk().await.map_err(net)? {
             if bytes.len() as u64 + chunk.len() as u64 > limit {

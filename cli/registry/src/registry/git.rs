@@ -110,7 +110,7 @@ impl GitIndex {
         let bar = self
             .common
             .progress
-            .then(|| crate::output::spinner(&format!("git: fetching {url}")));
+            .then(|| crate::progress::spinner(&format!("git: fetching {url}")));
         let started = std::time::Instant::now();
         let roots = match self.url.scheme() {
             "https" | "http" => {

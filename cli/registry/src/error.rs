@@ -76,17 +76,3 @@ impl fmt::Display for KnapError {
 }
 
 impl std::error::Error for KnapError {}
-
-/// The kind of any error: a [`KnapError`] or a registry error anywhere in
-/// the chain, else [`Kind::Other`].
-pub fn kind_of(err: &anyhow::Error) -> Kind {
-    for cause in err.chain() {
-        if let Some(k) = cause.downcast_ref::<KnapError>() {
-            return k.kind;
-        }
-        if let Some(r) = cause.downcast_ref::<crate::registry::RegistryError>() {
-            return r.kind();
-        }
-    }
-    Kind::Other
-}

@@ -1,0 +1,18 @@
+//! knap's transport layer, as a library: the client configuration
+//! ([`config`]), the registry kinds ([`registry`]: local, https index with
+//! conditional GET, sparse, git via gix), the index cache ([`cache`]), the
+//! set of registries in priority order ([`index_set`]: shadowing, fail
+//! closed), HTTP ([`http`]) and fetching install sources ([`sources`]:
+//! archive download, git checkout, local path).
+//!
+//! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
+//! the priority-shadowed view ([`index_set`]) that resolution reads.
+
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod index_set;
+pub mod progress;
+pub mod registry;
+pub mod sources;
