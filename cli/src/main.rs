@@ -11,6 +11,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod candidates;
 mod commands;
 mod output;
 mod report;
@@ -231,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         env,
         json: cli.json,
         quiet: cli.quiet,
+        verbose: cli.verbose,
         style: Style { color },
         root: cli.root,
     };

@@ -55,7 +55,16 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     };
     let refs = write_site(&index, info, &src.indent, &mut site)?;
     let files = site.files;
+    let signed = if a.sign.is_empty() {
+        None
+    } else {
+        carry_over_tuf(&a.output, staging.path())?;
+        Some(crate::sign::sign_site(staging.path(), &a.sign)?)
+    };
     staging.swap_in()?;
+    if let Some(report) = &signed {
+        crate::sign::print_report(&a.output, report);
+    }
     eprintln!(
         "{}: {}, {}, {}{}",
         a.output.display(),
@@ -68,6 +77,47 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
             String::new()
         }
     );
+    Ok(())
+}
+
+/// Copies the TUF metadata of the site being replaced (and its
+/// `<sha256>.<name>` target copies, for readers of the previous
+/// publication) into the new site, so that signing continues its root
+/// chain and versions instead of starting over.
+fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<()> {
+    let tuf = old_site.join(knap_trust::TUF_DIR);
+    if !tuf.is_dir() {
+        return Ok(());
+    }
+    let copy = |from: &Path, to: &Path| -> anyhow::Result<()> {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+    };
+    for sub in [knap_trust::TUF_DIR, "", "packs"] {
+        let dir = old_site.join(sub);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let hashed = name
+                .split_once('.')
+                .is_some_and(|(h, _)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if sub == knap_trust::TUF_DIR || hashed {
+                copy(&entry.path(), &staging.join(sub).join(name))?;
+            }
+        }
+    }
     Ok(())
 }
 

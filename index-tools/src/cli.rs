@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use knap_trust::{KeySpec, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +32,11 @@ pub enum Command {
     Pack(PackArgs),
     /// Build the static site of a registry: index.json, the sparse layout and browsable pages
     Build(BuildArgs),
+    /// Make signing keys for a signed (TUF) registry
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write or update the TUF metadata (tuf/) of a site or registry repository
+    Sign(SignArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -183,10 +189,68 @@ pub struct BuildArgs {
     /// The registry name (default: the registry_name of SRC's index.json)
     #[arg(long)]
     pub name: Option<String>,
+    /// Sign the site as it is built, with this key for every role (a file or env:VAR); the tuf/ of the site being replaced is carried over
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub sign: Vec<KeySpec>,
     /// A sentence or two about the registry, shown on its front page and
     /// written to config.json (default: the `description` of SRC's config.json)
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate an ed25519 signing key into a new file (mode 0600) and print its key id
+    Generate {
+        /// The key file to create (never overwritten)
+        #[arg(short = 'o', long = "output", value_name = "KEY_FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The built site or registry repository (index.json at its top)
+    #[arg(value_name = "SITE_OR_REPO")]
+    pub dir: PathBuf,
+    /// A signing key for every role not named by --role: a file, or env:VAR for a CI secret
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub key: Vec<KeySpec>,
+    /// A key for one role (repeat for several keys): ROLE=KEY, ROLE one of root, targets, snapshot, timestamp
+    #[arg(long = "role", value_name = "ROLE=KEY", value_parser = parse_role_key)]
+    pub roles: Vec<(Role, KeySpec)>,
+    /// A key of the previous root, to sign a new root version (key rotation)
+    #[arg(long, value_name = "KEY")]
+    pub old_root_key: Vec<KeySpec>,
+    /// Signatures needed for a role: ROLE=N (default: the current root's, else 1)
+    #[arg(long, value_name = "ROLE=N", value_parser = parse_role_number)]
+    pub threshold: Vec<(Role, u64)>,
+    /// Validity of newly signed files: ROLE=DAYS (defaults root=365, targets=90, snapshot=7, timestamp=1)
+    #[arg(long, value_name = "ROLE=DAYS", value_parser = parse_role_number)]
+    pub expires: Vec<(Role, u64)>,
+    /// Re-sign timestamp.json alone (the scheduled job that keeps a registry fresh)
+    #[arg(long)]
+    pub timestamp_only: bool,
+}
+
+fn parse_role_key(s: &str) -> Result<(Role, KeySpec), String> {
+    let (role, key) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected ROLE=KEY"))?;
+    Ok((role.parse()?, key.parse()?))
+}
+
+fn parse_role_number(s: &str) -> Result<(Role, u64), String> {
+    let (role, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected ROLE=NUMBER"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}`: {n} is not a whole number"))?;
+    if n == 0 {
+        return Err(format!("`{s}`: must be at least 1"));
+    }
+    Ok((role.parse()?, n))
 }
 
 /// An absolute `https://` or `http://` URL without credentials, query or

@@ -1,7 +1,7 @@
 //! `knap-index`: the tool pack authors and index operators run in CI.
 //!
 //! It turns a pack directory into an index entry or a reproducible archive,
-//! and maintains, validates and publishes `index.json`. It has no network
+//! and maintains, validates, signs (TUF) and publishes `index.json`. It has no network
 //! stack, so it installs fast.
 
 mod archive;
@@ -11,6 +11,7 @@ mod entry;
 mod failure;
 mod index_file;
 mod merge;
+mod sign;
 mod update;
 mod validate;
 
@@ -43,6 +44,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(a) => validate::validate_command(a),
         Command::Pack(a) => archive::pack_command(a),
         Command::Build(a) => build::build_command(a),
+        Command::Keys(c) => sign::keys_command(c),
+        Command::Sign(a) => sign::sign_command(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -5,6 +5,15 @@
 //! hosts or a registry allowed to use it; `file://` only from an index read
 //! from a local path; relative URLs resolve against where the index was read
 //! from. A URL with credentials, a query string or a fragment is invalid.
+//!
+//! A URL is checked as written, before the WHATWG parser rewrites it: that
+//! parser reads `\` as `/` in http(s) and file URLs and silently drops
+//! tabs, line breaks and leading or trailing spaces and control
+//! characters, so `\\host\a.tgz`, `/\host/a.tgz` or `/<TAB>/host/a.tgz`
+//! would otherwise resolve as `//host/...`: another host, past the check
+//! for scheme-relative URLs. Backslashes, whitespace and control characters
+//! are therefore refused anywhere in a source URL (a space in a path is
+//! written `%20`).
 
 use std::path::PathBuf;
 
@@ -24,6 +33,17 @@ pub enum SourceUrlKind {
 pub fn classify_source_url(s: &str) -> Result<SourceUrlKind, String> {
     if s.is_empty() {
         return Err("the URL is empty".into());
+    }
+    if s.contains('\\') {
+        return Err(
+            "a URL with a backslash is not allowed (URL parsers read it as `/`, so `\\\\host` names another host); write `/`".into(),
+        );
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "a URL with whitespace or a control character ({}) is not allowed; percent-encode it",
+            c.escape_default()
+        ));
     }
     match Url::parse(s) {
         Ok(u) => {
@@ -226,6 +246,28 @@ mod tests {
         assert!(resolve_source_url(&web, "file:///etc/passwd", p).is_err());
         let local = Url::parse("file:///srv/reg/index.json").unwrap();
         assert!(resolve_source_url(&local, "file:///srv/reg/a.tgz", p).is_ok());
+    }
+
+    #[test]
+    fn tricks_that_reach_another_host_are_refused() {
+        let web = Url::parse("https://example.org/reg/index.json").unwrap();
+        let p = SourcePolicy::default();
+        for s in [
+            "\\\\127.0.0.1:9\\a.tar.gz",
+            "\\\\evil.example\\a.tgz",
+            "/\\evil.example/a.tgz",
+            "\\/evil.example/a.tgz",
+            "https://example.org\\@evil.example/a.tgz",
+            "archives\\a.tgz",
+            "/\t/evil.example/a.tgz",
+            "/\n/evil.example/a.tgz",
+            " //evil.example/a.tgz",
+            "\u{1}//evil.example/a.tgz",
+            "https://example.org/a.tgz\u{7f}",
+        ] {
+            assert!(classify_source_url(s).is_err(), "classify {s:?}");
+            assert!(resolve_source_url(&web, s, p).is_err(), "resolve {s:?}");
+        }
     }
 
     #[test]

@@ -89,6 +89,20 @@ pub enum RootError {
     InvalidLock { path: PathBuf, message: String },
     #[error("{}: unreadable journal ({message}); inspect {} and the pack directories by hand, then delete it", path.display(), path.display())]
     InvalidJournal { path: PathBuf, message: String },
+    /// A commit was interrupted (its journal is there) and the root cannot
+    /// be written, so it can be neither finished nor undone now.
+    #[error(
+        "{}: a knap commit was interrupted (the process was killed or the machine stopped while it changed the root), and the root is not writable, so the commit can be neither finished nor undone now; make the root writable and run `knap install` (with no arguments) on it: it completes or rolls back the interrupted commit, then restores the root to knap.lock",
+        root.display()
+    )]
+    InterruptedReadOnly { root: PathBuf },
+    /// Part of the root's private area is a symbolic link: knap never
+    /// follows one there (it would empty or write the directory it names).
+    #[error(
+        "{} is a symbolic link; knap's private area (`.knap` and its `staging`, `trash` and `files`) must be plain directories inside the root, so nothing was read or changed; remove the link (and check where it pointed)",
+        path.display()
+    )]
+    Symlink { path: PathBuf },
     #[error("invalid commit: {0}")]
     InvalidCommit(String),
     /// The commit was stopped by its step hook (crash simulation).
@@ -102,7 +116,9 @@ impl RootError {
     pub fn is_integrity(&self) -> bool {
         matches!(
             self,
-            RootError::InvalidLock { .. } | RootError::TreeMismatch { .. }
+            RootError::InvalidLock { .. }
+                | RootError::TreeMismatch { .. }
+                | RootError::Symlink { .. }
         )
     }
 }
@@ -222,6 +238,7 @@ impl InstallRoot {
     /// the lock is held elsewhere.
     pub fn open_with(root: &Path, on_wait: impl FnOnce(&Path)) -> Result<Self, RootError> {
         let private = root.join(PRIVATE);
+        refuse_links(root)?;
         fs::create_dir_all(&private).map_err(io_err("create", &private))?;
         let lock_path = private.join("lock");
         let lock = OpenOptions::new()
@@ -250,11 +267,15 @@ impl InstallRoot {
     }
 
     /// Opens an existing root for commands that only read it: `Ok(None)`
-    /// when `root` does not exist (nothing is created). Like
-    /// [`open_with`](Self::open_with) (exclusive lock, crash recovery)
-    /// when the root is writable; when it is not (a read-only file system,
-    /// or no write permission), takes a shared lock instead and refuses a
-    /// root with an interrupted commit, which only a writer can recover.
+    /// when `root` does not exist. Nothing is created or written: a
+    /// directory that is not yet a root (no `.knap`) is read without a
+    /// lock, and an existing root under a shared lock (which commits wait
+    /// for, and which never waits for another reader). Only when a commit
+    /// was interrupted (a journal, or staging or trash debris) does it
+    /// recover the root as [`open_with`](Self::open_with) does, under the
+    /// exclusive lock; when the root is not writable it refuses a root with
+    /// an interrupted commit instead, saying which command recovers it. A
+    /// symlinked private area is refused.
     pub fn open_for_reading(
         root: &Path,
         on_wait: impl FnOnce(&Path),
@@ -270,21 +291,13 @@ impl InstallRoot {
             }
             Ok(_) => {}
         }
+        refuse_links(root)?;
         let mut waited = Some(on_wait);
         let mut wait = |p: &Path| {
             if let Some(f) = waited.take() {
                 f(p)
             }
         };
-        match Self::open_with(root, &mut wait) {
-            Ok(r) => return Ok(Some(r)),
-            Err(RootError::Io { source, .. })
-                if matches!(
-                    source.kind(),
-                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
-                ) => {}
-            Err(e) => return Err(e),
-        }
         let lock_path = root.join(PRIVATE).join("lock");
         let lock = match File::open(&lock_path) {
             Ok(f) => {
@@ -310,13 +323,40 @@ impl InstallRoot {
             read_only: true,
             _lock: lock,
         };
-        if exists(&me.journal_path())? {
-            return Err(RootError::InvalidJournal {
-                path: me.journal_path(),
-                message: "a commit was interrupted and the root is not writable, so it cannot be recovered now; run any knap command with write access to the root".into(),
-            });
+        if !me.needs_recovery()? {
+            return Ok(Some(me));
         }
-        Ok(Some(me))
+        drop(me);
+        match Self::open_with(root, &mut wait) {
+            Ok(r) => Ok(Some(r)),
+            Err(RootError::Io { source, .. })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Err(RootError::InterruptedReadOnly {
+                    root: root.to_owned(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether an interrupted commit left anything that
+    /// [`recover`](Self::recover) would act on: a journal, staging or
+    /// trash entries, or temp files.
+    fn needs_recovery(&self) -> Result<bool, RootError> {
+        let non_empty = |dir: &Path| match fs::read_dir(dir) {
+            Ok(mut i) => Ok(i.next().is_some()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("list", dir)(e)),
+        };
+        Ok(exists(&self.journal_path())?
+            || exists(&self.private().join("journal.json.tmp"))?
+            || exists(&self.root.join(format!("{LOCK_FILE}.tmp")))?
+            || non_empty(&self.staging_root())?
+            || non_empty(&self.trash())?)
     }
 
     /// True when opened with a shared lock because the root is not writable.
@@ -883,6 +923,30 @@ fn remove_temp_files(dir: &Path) -> Result<(), RootError> {
         let item = item.map_err(io_err("list", dir))?;
         if is_temp_name(&item.file_name()) {
             remove_file(&item.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a root whose private area, or a directory in it, is a symbolic
+/// link (or a dangling one): opening, cleaning or writing through it would
+/// reach whatever it names.
+fn refuse_links(root: &Path) -> Result<(), RootError> {
+    let private = root.join(PRIVATE);
+    for path in [
+        private.clone(),
+        private.join("staging"),
+        private.join("trash"),
+        private.join(FILES),
+        private.join("lock"),
+        private.join("journal.json"),
+    ] {
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Err(RootError::Symlink { path }),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {}
+            Err(e) => return Err(io_err("inspect", &path)(e)),
         }
     }
     Ok(())

@@ -64,6 +64,10 @@ pub struct DocMeta {
     /// For git registries: the commit the document was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// `sha256:HEX` of the document, for a whole index (which copy its
+    /// per-ref cache was split from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// The cache directory of one registry.
@@ -113,6 +117,12 @@ impl RegistryCache {
     /// Stores a validated document, then its metadata.
     pub fn write(&self, rel: &str, body: &[u8], meta: &DocMeta) -> std::io::Result<()> {
         write_atomic(&self.path(rel), body)?;
+        let m = serde_json::to_vec_pretty(meta).expect("meta serialises");
+        write_atomic(&self.path(&format!("{rel}.meta.json")), &m)
+    }
+
+    /// Replaces only the metadata of a cached document.
+    pub fn write_meta(&self, rel: &str, meta: &DocMeta) -> std::io::Result<()> {
         let m = serde_json::to_vec_pretty(meta).expect("meta serialises");
         write_atomic(&self.path(&format!("{rel}.meta.json")), &m)
     }

@@ -14,6 +14,7 @@ use knap_schema::config::Config;
 use knap_schema::index::Entry;
 
 use crate::error::{Kind, KnapError};
+use crate::registry::by_ref::SearchRow;
 use crate::registry::{Env, Registry, RegistryError};
 
 /// Why the set of registries could not be opened.
@@ -32,6 +33,15 @@ impl OpenError {
             OpenError::Knap(e) => e.kind,
         }
     }
+}
+
+/// One ref as search shows it, from the registry that provides it.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub registry: String,
+    pub row: SearchRow,
+    /// Lower-priority registries that also list the ref.
+    pub shadows: Vec<String>,
 }
 
 /// Who provides one ref.
@@ -134,16 +144,26 @@ impl IndexSet {
         Ok(all)
     }
 
-    /// Every ref listed anywhere, each from the registry that provides it.
-    pub async fn all(&self) -> Result<BTreeMap<String, Provided>, RegistryError> {
-        let mut out: BTreeMap<String, Provided> = BTreeMap::new();
+    /// Every ref listed anywhere, each from the registry that provides it
+    /// (what search reads: each registry's search table).
+    pub async fn search_rows(&self) -> Result<BTreeMap<String, SearchHit>, RegistryError> {
+        let mut out: BTreeMap<String, SearchHit> = BTreeMap::new();
         for reg in &self.registries {
-            let entries = reg.all().await?;
-            let mut by_ref: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-            for e in entries {
-                by_ref.entry(e.pack_ref.clone()).or_default().push(e);
+            for row in reg.search_rows().await? {
+                match out.get_mut(&row.pack_ref) {
+                    Some(h) => h.shadows.push(reg.name.clone()),
+                    None => {
+                        out.insert(
+                            row.pack_ref.clone(),
+                            SearchHit {
+                                registry: reg.name.clone(),
+                                row,
+                                shadows: Vec::new(),
+                            },
+                        );
+                    }
+                }
             }
-            provide(&mut out, reg, by_ref);
         }
         Ok(out)
     }

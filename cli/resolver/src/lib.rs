@@ -43,6 +43,17 @@ pub trait Candidates {
     /// Every version of `pack_ref` (yanked ones included) from the registry
     /// that provides it, in any order; empty when no registry lists it.
     fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error>;
+
+    /// A hint: [`Candidates::versions`] will soon be asked for these refs.
+    /// A source that fetches over the network starts fetching them now, in
+    /// parallel, so that the answers are there when resolution needs them.
+    /// The resolver hints the dependencies of each version it looks at, and
+    /// the dependencies of the version it expects to choose for each of
+    /// those (the preferred or newest one that fits), never anything else.
+    /// The default ignores the hint.
+    fn prefetch(&self, pack_refs: &[&str]) {
+        let _ = pack_refs;
+    }
 }
 
 /// Which locked refs may move to another version.

@@ -189,6 +189,32 @@ impl<'a, C: Candidates> Provider<'a, C> {
         Ok(rc)
     }
 
+    /// Hints the source with the dependencies of the version of `pack_ref`
+    /// that [`DependencyProvider::choose_version`] would pick within `set`
+    /// (the locked one, else the newest), so that they are fetched before
+    /// that version's dependencies are asked for.
+    fn look_ahead(&self, pack_ref: &str, pv: &PackVersions, set: &Set) {
+        if self.no_deps {
+            return;
+        }
+        let likely = match self.preferred.get(pack_ref) {
+            Some(l) if set.contains(l) && pv.get(l).is_some() => pv.get(l),
+            _ => pv.matching(set).next_back().and_then(|v| pv.get(v)),
+        };
+        let Some(entry) = likely else { return };
+        let Ok(deps) = entry_dependencies(entry) else {
+            return;
+        };
+        let wanted: Vec<&str> = deps
+            .iter()
+            .map(|d| d.pack.as_str())
+            .filter(|r| *r != pack_ref && self.cached(r).is_none())
+            .collect();
+        if !wanted.is_empty() {
+            self.source.prefetch(&wanted);
+        }
+    }
+
     /// The versions of a ref already fetched.
     pub(crate) fn cached(&self, pack_ref: &str) -> Option<Rc<PackVersions>> {
         self.versions.borrow().get(pack_ref).cloned()
@@ -200,14 +226,25 @@ impl<'a, C: Candidates> Provider<'a, C> {
         deps: &[Dependency],
     ) -> Result<Dependencies<Pkg, Set, String>, SourceFailure<C::Error>> {
         let mut map: DependencyConstraints<Pkg, Set> = DependencyConstraints::default();
+        let is_owner = |dep: &Dependency| matches!(owner, Pkg::Pack(me) if *me == dep.pack);
+        // Every dependency's versions are needed now: ask for all of them at
+        // once, so that a source that fetches them does so in parallel.
+        let wanted: Vec<&str> = deps
+            .iter()
+            .filter(|d| !is_owner(d) && self.cached(&d.pack).is_none())
+            .map(|d| d.pack.as_str())
+            .collect();
+        if !wanted.is_empty() {
+            self.source.prefetch(&wanted);
+        }
         for dep in deps {
-            if let Pkg::Pack(me) = owner
-                && *me == dep.pack
-            {
+            if is_owner(dep) {
                 // A pack that names itself: harmless if its own version fits.
                 continue;
             }
-            let set = self.versions(&dep.pack)?.set_of(dep);
+            let pv = self.versions(&dep.pack)?;
+            let set = pv.set_of(dep);
+            self.look_ahead(&dep.pack, &pv, &set);
             let key = Pkg::Pack(dep.pack.to_string());
             let set = match map.get(&key) {
                 Some(prev) => prev.intersection(&set),

@@ -83,6 +83,13 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
         let url = Url::parse(spec)
             .map_err(|e| KnapError::usage(format!("`{spec}` is not a valid URL: {e}")))?;
         no_secrets(spec, &url)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            // knap.lock would record it, and a query string is how a
+            // signed or tokenised download URL carries its secret.
+            return Err(KnapError::usage(format!(
+                "`{spec}`: an archive URL with a query string or a fragment is refused (it would be stored in knap.lock); publish the archive at a plain URL"
+            )));
+        }
         return match url.scheme() {
             "https" => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
             "http" if is_loopback(&url) => Ok(Spec::Direct(Direct::ArchiveUrl(url))),
@@ -100,23 +107,35 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
             ))),
         };
     }
-    let looks_like_path = spec.contains('/')
-        || spec.contains(std::path::MAIN_SEPARATOR)
-        || spec.starts_with('.')
-        || ARCHIVE_SUFFIXES.iter().any(|s| spec.ends_with(s));
-    if looks_like_path {
+    if !is_bare_word(spec) {
         return local(spec, Path::new(spec));
     }
     let dep = Dependency::parse(spec).map_err(|e| {
-        KnapError::usage(format!(
-            "{e} (a directory or archive is written as a path, e.g. `./{spec}`)"
-        ))
+        // A path is suggested only when there is something at it.
+        if Path::new(spec).exists() {
+            KnapError::usage(format!(
+                "{e}; to install the directory or archive `{spec}`, write it as a path: `./{spec}`"
+            ))
+        } else {
+            KnapError::usage(e.to_string())
+        }
     })?;
     let req = match spec.split_once('@') {
         Some((_, r)) => r.trim().to_owned(),
         None => "*".to_owned(),
     };
     Ok(Spec::Registry { dep, req })
+}
+
+/// A SPEC read as a registry ref: no `/`, no leading `.`, no archive
+/// suffix (and no URL, which [`parse`] handles first).
+pub fn is_bare_word(spec: &str) -> bool {
+    !(spec.contains('/')
+        || spec.contains(std::path::MAIN_SEPARATOR)
+        || spec.starts_with('.')
+        || spec.contains("://")
+        || spec.starts_with("git+")
+        || ARCHIVE_SUFFIXES.iter().any(|s| spec.ends_with(s)))
 }
 
 fn local(spec: &str, p: &Path) -> Result<Spec, KnapError> {
@@ -158,6 +177,11 @@ fn parse_git(spec: &str, rest: &str) -> Result<Spec, KnapError> {
     }
     url.set_fragment(None);
     no_secrets(spec, &url)?;
+    if url.query().is_some() {
+        return Err(KnapError::usage(format!(
+            "`{spec}`: a git URL with a query string is refused (it would be stored in knap.lock)"
+        )));
+    }
     match url.scheme() {
         "https" | "file" => {}
         "http" if is_loopback(&url) => {}
@@ -218,6 +242,9 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
     let err = |e: SourceError| KnapError::new(e.kind, e.message);
     let source = match direct {
         Direct::Dir(src) => {
+            // A broken manifest is reported at the pack's own path.
+            knap_schema::manifest::read_pack_dir(src)
+                .map_err(|e| KnapError::new(Kind::Integrity, e.to_string()))?;
             let (src2, dest) = (src.clone(), unpacked.clone());
             tokio::task::spawn_blocking(move || path::copy_pack(&src2, &dest))
                 .await
@@ -236,7 +263,8 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         Direct::Git { url, commit } => {
             let (u, c, d) = (url.to_string(), commit.clone(), unpacked.clone());
             let http = stager.git_http.clone();
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http))
+            let limits = stager.store.limits;
+            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
                 .await
                 .expect("the git task panicked")
                 .map_err(err)?;

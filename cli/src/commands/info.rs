@@ -1,9 +1,13 @@
 //! `knap info REF[@REQ]`: every version of a ref with its sources and
 //! dependencies, which registry provides it and which ones it shadows.
 //!
-//! It also looks up, transitively, every pack those versions depend on (so
-//! on a sparse registry it fetches `packs/REF.json` and the files of its
-//! dependencies, and nothing else) and says who provides each.
+//! It also looks up the packs those versions depend on directly (so on a
+//! sparse registry it fetches `packs/REF.json` and the files of its direct
+//! dependencies, and nothing else; a whole index reads the same files from
+//! its per-ref cache) and says who provides each. Their own dependencies
+//! are `knap info DEP`'s business.
+
+use std::collections::BTreeSet;
 
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::{Dependency, Requirement};
@@ -11,22 +15,36 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use knap_registry::error::KnapError;
-use knap_registry::index_set::{IndexSet, Provided};
+use knap_registry::index_set::{IndexSet, Provided, dependency_refs};
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)
         .map_err(|e| KnapError::usage(format!("{e}; write REF or REF@REQ, e.g. slack@^1.2")))?;
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
-    let found = set
-        .lookup_with_dependencies(&[dep.pack.to_string()])
-        .await?;
-    let Some(Some(p)) = found.get(dep.pack.as_str()) else {
+    let found = set.lookup(&[dep.pack.to_string()]).await?;
+    let Some(p) = found.get(dep.pack.as_str()) else {
+        let outside = match pin {
+            Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
+            None => None,
+        };
+        let hint = match (pin, outside) {
+            (Some(pin), Some(other)) => format!(
+                "`--registry {pin}` hides it: registry `{other}` provides `{}`",
+                dep.pack
+            ),
+            _ => {
+                match super::suggest::did_you_mean(&super::suggest::near_refs(ctx, &dep.pack).await)
+                {
+                    Some(hint) => hint,
+                    None => format!("try `knap search {}` or `knap update`", dep.pack),
+                }
+            }
+        };
         return Err(KnapError::not_found(format!(
-            "no registry lists `{}` (searched {}); try `knap search {}` or `knap update`",
+            "no registry lists `{}` (searched {}); {hint}",
             dep.pack,
             set.names().join(", "),
-            dep.pack
         ))
         .into());
     };
@@ -49,11 +67,23 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         ))
         .into());
     }
+    let direct: BTreeSet<String> = p
+        .entries
+        .iter()
+        .flat_map(dependency_refs)
+        .filter(|r| *r != dep.pack)
+        .collect();
+    let direct: Vec<String> = direct.into_iter().collect();
+    let providers = if direct.is_empty() {
+        Default::default()
+    } else {
+        set.lookup(&direct).await?
+    };
     let provider_of = |r: &str| -> Option<String> {
-        found
-            .get(r)
-            .and_then(|x| x.as_ref())
-            .map(|x| x.registry.clone())
+        if r == dep.pack {
+            return Some(p.registry.clone());
+        }
+        providers.get(r).map(|x| x.registry.clone())
     };
     if ctx.json {
         crate::output::print_json(&info_json(&dep.pack, &dep.req, p, &provider_of));
@@ -70,6 +100,44 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         p.registry,
         p.priority
     ));
+    // Who made it and what it holds, from the newest version that matches
+    // (the newest not yanked without a requirement).
+    if let Some(top) = about_version(&p.entries, &dep.req) {
+        let author = match &top.email {
+            Some(m) => format!("{} <{m}>", top.author),
+            None => top.author.clone(),
+        };
+        ctx.say(&format!("  {}: {}", s.dim("label"), top.label));
+        ctx.say(&format!("  {}: {author}", s.dim("author")));
+        ctx.say(&format!("  {}: {}", s.dim("license"), top.license));
+        if let Some(h) = &top.homepage {
+            ctx.say(&format!("  {}: {h}", s.dim("homepage")));
+        }
+        if let Some(r) = &top.repository {
+            ctx.say(&format!("  {}: {r}", s.dim("repository")));
+        }
+        if !top.keywords.is_empty() {
+            ctx.say(&format!(
+                "  {}: {}",
+                s.dim("keywords"),
+                top.keywords.join(", ")
+            ));
+        }
+        let groups = content_groups(top);
+        if groups.is_empty() {
+            ctx.say(&format!(
+                "  {} of {}: none listed",
+                s.dim("contents"),
+                top.version
+            ));
+        } else {
+            ctx.say(&format!("  {} of {}:", s.dim("contents"), top.version));
+            for (kind, names) in groups {
+                ctx.say(&format!("    {kind}: {}", names.join(", ")));
+            }
+        }
+    }
+    ctx.say(&format!("  {}:", s.dim("versions")));
     for e in &p.entries {
         let m = e.semver().is_some_and(|v| dep.req.matches(&v));
         let mut flags = Vec::new();
@@ -121,6 +189,46 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The version `info` describes the pack by: the newest that matches the
+/// requirement and is not yanked, else the newest that matches, else the
+/// newest.
+fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entry> {
+    let matches = |e: &&Entry| e.semver().is_some_and(|v| req.matches(&v));
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| Entry::index_order(a, b));
+    sorted
+        .iter()
+        .rev()
+        .find(|e| matches(e) && !e.yanked)
+        .or_else(|| sorted.iter().rev().find(|e| matches(e)))
+        .or(sorted.last())
+        .copied()
+}
+
+/// The components of a version by kind (`2 actions`, then their names);
+/// empty kinds left out.
+fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
+    let c = &e.contents;
+    [
+        ("action", "actions", &c.actions),
+        ("sensor", "sensors", &c.sensors),
+        ("trigger", "triggers", &c.triggers),
+        ("rule", "rules", &c.rules),
+        ("workflow", "workflows", &c.workflows),
+    ]
+    .into_iter()
+    .filter(|(_, _, items)| !items.is_empty())
+    .map(|(one, many, items)| {
+        let kind = if items.len() == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{} {many}", items.len())
+        };
+        (kind, items.iter().map(|i| i.name.as_str()).collect())
+    })
+    .collect()
+}
+
 fn info_json(
     pack: &str,
     req: &Requirement,
@@ -145,6 +253,14 @@ fn info_json(
                 "yanked": e.yanked,
                 "matches": e.semver().is_some_and(|v| req.matches(&v)),
                 "description": e.description,
+                "label": e.label,
+                "author": e.author,
+                "email": e.email,
+                "license": e.license,
+                "homepage": e.homepage,
+                "repository": e.repository,
+                "keywords": e.keywords,
+                "contents": e.contents,
                 "install_sources": e.install_sources,
                 "dependencies": deps,
                 "requires": e.dependencies.as_ref().map(|d| d.versions.clone()),

@@ -200,6 +200,45 @@ pub fn dependents(lock: &Lockfile, pack_ref: &str, among: &BTreeSet<PackRef>) ->
 }
 
 /// "registry `NAME`" or where a direct install came from.
+/// [`origin`] short enough for a table column: a URL as its host and the
+/// last parts of its path (`github.com/…/repo.git`), a commit as 7 digits.
+pub fn short_origin(p: &LockedPack) -> String {
+    match (&p.registry, &p.source) {
+        (Some(r), _) => r.clone(),
+        (None, knap_schema::lock::LockedSource::Path { path }) => format!("path {path}"),
+        (None, knap_schema::lock::LockedSource::Archive { url, .. }) => short_url(url),
+        (None, knap_schema::lock::LockedSource::Git { url, git_ref, .. }) => {
+            let commit: String = git_ref.chars().take(7).collect();
+            format!("git {}#{commit}", short_url(url))
+        }
+    }
+}
+
+/// `https://github.com/owner/repo.git` -> `github.com/owner/repo.git`;
+/// a longer path keeps its first and last parts (`host/a/…/z`); other
+/// schemes keep theirs (`file://…/repo.git`).
+fn short_url(url: &str) -> String {
+    let Ok(u) = url::Url::parse(url.strip_prefix("git+").unwrap_or(url)) else {
+        return url.to_owned();
+    };
+    let segments: Vec<&str> = u
+        .path_segments()
+        .map(|s| s.filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
+    let path = match segments.as_slice() {
+        [] => String::new(),
+        [a] => format!("/{a}"),
+        [a, b] if u.scheme() != "file" => format!("/{a}/{b}"),
+        [a, .., z] if u.scheme() != "file" => format!("/{a}/…/{z}"),
+        [.., z] => format!("/…/{z}"),
+    };
+    let host = u.host_str().unwrap_or("");
+    match u.scheme() {
+        "https" => format!("{host}{path}"),
+        scheme => format!("{scheme}://{host}{path}"),
+    }
+}
+
 pub fn origin(p: &LockedPack) -> String {
     match (&p.registry, &p.source) {
         (Some(r), _) => r.clone(),

@@ -81,12 +81,14 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
             if !p.pack_ref.dir_in(&root_path).is_dir() {
                 why.push_str("; directory missing: run `knap install`");
             }
-            [
-                p.pack_ref.to_string(),
-                version,
-                super::installed::origin(p),
-                why,
-            ]
+            // A git or archive URL can be 100 characters: shortened
+            // unless -v (--json always has it whole).
+            let from = if ctx.verbose > 0 {
+                super::installed::origin(p)
+            } else {
+                super::installed::short_origin(p)
+            };
+            [p.pack_ref.to_string(), version, from, why]
         })
         .collect();
     let header = ["REF", "VERSION", "FROM", "WHY"].map(String::from);

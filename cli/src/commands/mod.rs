@@ -10,6 +10,7 @@ pub mod list;
 pub mod outdated;
 pub mod registry;
 pub mod search;
+pub mod suggest;
 pub mod uninstall;
 pub mod update;
 pub mod upgrade;
@@ -29,6 +30,8 @@ pub struct Ctx {
     pub env: Env,
     pub json: bool,
     pub quiet: bool,
+    /// `-v` count: 1 shows full URLs and the steps of an install.
+    pub verbose: u8,
     pub style: Style,
     /// `--root` / `KNAP_ROOT` (used by the install family).
     pub root: Option<PathBuf>,
@@ -39,6 +42,13 @@ impl Ctx {
     pub fn say(&self, line: &str) {
         if !self.quiet {
             println!("{line}");
+        }
+    }
+
+    /// Prints `warning: TEXT` on stderr unless `-q`.
+    pub fn warn(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}: {text}", self.style.yellow("warning"));
         }
     }
 }

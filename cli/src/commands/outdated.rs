@@ -149,9 +149,17 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"].map(String::from);
     super::list::print_table(ctx, &header, &outdated);
-    ctx.say(&ctx.style.dim(
-        "`knap upgrade` installs WANTED; for LATEST beyond it, give a new requirement: `knap upgrade REF@REQ`",
-    ));
+    // The hint about LATEST only when some LATEST is beyond its WANTED.
+    if rows
+        .iter()
+        .any(|r| r.outdated() && r.latest.is_some() && r.latest != r.wanted)
+    {
+        ctx.say(&ctx.style.dim(
+            "`knap upgrade` installs WANTED; for LATEST beyond it, give a new requirement: `knap upgrade REF@REQ`",
+        ));
+    } else {
+        ctx.say(&ctx.style.dim("`knap upgrade` installs WANTED"));
+    }
     Ok(())
 }
 

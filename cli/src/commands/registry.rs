@@ -45,13 +45,6 @@ fn absolute(p: &Path) -> Result<String, KnapError> {
 
 pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     check_name(&a.name)?;
-    if ctx.config.registries.iter().any(|r| r.name == a.name) {
-        return Err(KnapError::usage(format!(
-            "a registry named `{}` already exists; remove it first or pick another name",
-            a.name
-        ))
-        .into());
-    }
     if let Some(var) = &a.token_env
         && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {
@@ -67,6 +60,36 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         RegistryLocation::Local(p) if !a.url.starts_with("file:") => absolute(p)?,
         _ => a.url.clone(),
     };
+    // Adding what is already there is a no-op, so a quick start can be run
+    // twice; the same name for another URL is refused.
+    if let Some(have) = ctx.config.registries.iter().find(|r| r.name == a.name) {
+        if have.url != url {
+            return Err(KnapError::usage(format!(
+                "a registry named `{}` already exists with the URL {}; to point it at {url}, run `knap registry remove {}` first, or add this one under another name",
+                a.name, have.url, a.name
+            ))
+            .into());
+        }
+        let have = have.clone();
+        if ctx.json {
+            let mut v = registry_json(ctx, &have);
+            v["unchanged"] = json!(true);
+            crate::output::print_json(&v);
+        } else {
+            let mut line = format!(
+                "registry `{}` is already configured with {}; nothing changed",
+                have.name, have.url
+            );
+            if a.priority.is_some_and(|p| p != have.priority) {
+                line.push_str(&format!(
+                    " (its priority is {}: change it with `knap registry set-priority {} N`)",
+                    have.priority, have.name
+                ));
+            }
+            ctx.say(&line);
+        }
+        return Ok(());
+    }
     let ca_file = match &a.ca_file {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| {

@@ -1,59 +1,32 @@
 //! `knap search [QUERY] [--registry NAME]`: the refs whose ref, label,
-//! description or keywords contain QUERY (case-insensitive), each from the
-//! registry that provides it, showing its latest version.
+//! description or keywords (of any version) contain QUERY
+//! (case-insensitive), each from the registry that provides it, showing its
+//! latest version. Whole indices answer from their search table (written
+//! once per `knap update`), so a search never parses a whole index.
 
-use knap_schema::index::Entry;
 use serde_json::json;
 
 use super::Ctx;
 use knap_registry::index_set::IndexSet;
 
-fn matches(e: &Entry, q: &str) -> bool {
-    q.is_empty()
-        || e.pack_ref.to_lowercase().contains(q)
-        || e.label.to_lowercase().contains(q)
-        || e.description.to_lowercase().contains(q)
-        || e.keywords.iter().any(|k| k.to_lowercase().contains(q))
-}
-
-/// The newest non-yanked version, else the newest.
-pub fn latest(entries: &[Entry]) -> Option<&Entry> {
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
-    sorted.sort_by(|a, b| Entry::index_order(a, b));
-    sorted
-        .iter()
-        .rev()
-        .find(|e| !e.yanked)
-        .or(sorted.last())
-        .copied()
-}
-
 pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::Result<()> {
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let q = query.unwrap_or("").to_lowercase();
-    let all = set.all().await?;
-    let mut hits = Vec::new();
-    for (r, p) in &all {
-        let Some(latest) = latest(&p.entries) else {
-            continue;
-        };
-        if p.entries.iter().any(|e| matches(e, &q)) {
-            hits.push((r, p, latest));
-        }
-    }
+    let all = set.search_rows().await?;
+    let hits: Vec<_> = all.values().filter(|h| h.row.matches(&q)).collect();
     if ctx.json {
         let v: Vec<_> = hits
             .iter()
-            .map(|(r, p, e)| {
+            .map(|h| {
                 json!({
-                    "ref": r,
-                    "version": e.version,
-                    "versions": p.entries.iter().map(|e| e.version.clone()).collect::<Vec<_>>(),
-                    "label": e.label,
-                    "description": e.description,
-                    "keywords": e.keywords,
-                    "registry": p.registry,
-                    "shadows": p.shadows,
+                    "ref": h.row.pack_ref,
+                    "version": h.row.version,
+                    "versions": h.row.versions,
+                    "label": h.row.label,
+                    "description": h.row.description,
+                    "keywords": h.row.keywords,
+                    "registry": h.registry,
+                    "shadows": h.shadows,
                 })
             })
             .collect();
@@ -68,21 +41,45 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
         ));
         return Ok(());
     }
-    let rw = hits.iter().map(|h| h.0.len()).max().unwrap_or(3);
-    let vw = hits.iter().map(|h| h.2.version.len()).max().unwrap_or(7);
-    for (r, p, e) in hits {
-        let shadow = if p.shadows.is_empty() {
+    // Every column padded to its widest cell (and its heading), so the
+    // descriptions line up whatever the registry names' lengths.
+    let rw = hits
+        .iter()
+        .map(|h| h.row.pack_ref.len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let vw = hits
+        .iter()
+        .map(|h| h.row.version.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let gw = hits
+        .iter()
+        .map(|h| h.registry.len() + 2)
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    ctx.say(&ctx.style.bold(&format!(
+        "{:<rw$}  {:<vw$}  {:<gw$}  DESCRIPTION",
+        "REF", "VERSION", "REGISTRY"
+    )));
+    for h in hits {
+        let tag = format!("[{}]", h.registry);
+        let pad = " ".repeat(gw - tag.len());
+        let shadow = if h.shadows.is_empty() {
             String::new()
         } else {
             ctx.style
-                .dim(&format!(" (shadows {})", p.shadows.join(", ")))
+                .dim(&format!(" (shadows {})", h.shadows.join(", ")))
         };
         ctx.say(&format!(
-            "{}  {:<vw$}  {}  {}{shadow}",
-            ctx.style.bold(&format!("{r:<rw$}")),
-            e.version,
-            ctx.style.dim(&format!("[{}]", p.registry)),
-            e.description
+            "{}  {:<vw$}  {}{pad}  {}{shadow}",
+            ctx.style.bold(&format!("{:<rw$}", h.row.pack_ref)),
+            h.row.version,
+            ctx.style.dim(&tag),
+            h.row.description
         ));
     }
     Ok(())

@@ -124,7 +124,9 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     root.commit(Vec::new(), present, &new_lock)
         .map_err(root_err)?;
     for r in &refusals {
-        tracing::warn!("--force: {r}; it is no longer installed (see `knap doctor`)");
+        ctx.warn(&format!(
+            "--force: {r}; it is no longer installed (see `knap doctor`)"
+        ));
     }
     if ctx.json {
         crate::output::print_json(&json!({

@@ -288,3 +288,128 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// An index of a (two versions, the newer depending on b), b and c, served
+/// and fetched: the knap, its server, the site and the per-ref cache dir.
+fn split_registry() -> (Knap, Server, tempfile::TempDir, std::path::PathBuf) {
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Split",
+            vec![
+                entry("a", "1.0.0", &[]),
+                entry("a", "1.1.0", &["b@^1"]),
+                entry("b", "1.0.0", &[]),
+                entry("c", "2.0.0", &[]),
+            ],
+        ),
+    );
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&["registry", "add", "split", &server.url("/")]).ok();
+    k.run(&["update"]).ok();
+    let dir = std::fs::read_dir(k.cache().join("registries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("refs");
+    (k, server, site, dir)
+}
+
+#[test]
+fn update_splits_the_index_per_ref_and_info_and_search_read_the_split() {
+    let (k, server, _site, dir) = split_registry();
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("packs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["a.json", "b.json", "c.json"]);
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("packs/a.json")).unwrap()).unwrap();
+    assert_eq!(a["ref"], "a");
+    assert_eq!(a["versions"][1]["version"], "1.1.0");
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("search.json")).unwrap()).unwrap();
+    assert_eq!(table[0]["ref"], "a");
+    assert_eq!(table[0]["version"], "1.1.0", "the newest version");
+    assert_eq!(table[0]["versions"], serde_json::json!(["1.0.0", "1.1.0"]));
+
+    // What info and search show comes from these files (a valid change to
+    // them shows), not from index.json, and needs no request.
+    server.clear_log();
+    let mut a2 = a.clone();
+    a2["versions"][1]["description"] = "From the per-ref file".into();
+    write_json(&dir.join("packs/a.json"), &a2);
+    let info = k.run(&["info", "a", "--json"]).ok().json();
+    assert_eq!(info["versions"][1]["description"], "From the per-ref file");
+    assert_eq!(
+        info["versions"][1]["dependencies"][0],
+        serde_json::json!({"spec": "b@^1", "registry": "split"})
+    );
+    let mut t2 = table.clone();
+    t2[2]["description"] = "From the search table".into();
+    write_json(&dir.join("search.json"), &t2);
+    let hits = k.run(&["search", "c", "--json"]).ok().json();
+    let c = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["ref"] == "c")
+        .unwrap();
+    assert_eq!(c["description"], "From the search table");
+    assert_eq!(c["version"], "2.0.0");
+    assert_eq!(server.requests().len(), 0, "{:?}", server.requests());
+}
+
+#[test]
+fn a_damaged_per_ref_cache_is_refused_and_split_again_from_the_index() {
+    let (k, server, _site, dir) = split_registry();
+    let good_a = std::fs::read(dir.join("packs/a.json")).unwrap();
+    let good_table = std::fs::read(dir.join("search.json")).unwrap();
+    server.clear_log();
+
+    // A per-ref file that parses but names another ref, and a torn one.
+    std::fs::write(
+        dir.join("packs/a.json"),
+        br#"{"ref": "evil", "versions": []}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("packs/b.json"), b"{\"ref\": \"b\", \"vers").unwrap();
+    let info = k.run(&["info", "a", "--json"]).ok().json();
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2, "{info}");
+    assert_eq!(info["versions"][1]["dependencies"][0]["registry"], "split");
+    assert_eq!(std::fs::read(dir.join("packs/a.json")).unwrap(), good_a);
+
+    // A search table that is not one.
+    std::fs::write(dir.join("search.json"), b"[{\"ref\": \"../x\"}]").unwrap();
+    let hits = k.run(&["search", "", "--json"]).ok().json();
+    let refs: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["a", "b", "c"]);
+    assert_eq!(std::fs::read(dir.join("search.json")).unwrap(), good_table);
+    assert_eq!(
+        server.requests().len(),
+        0,
+        "split again from the cached copy"
+    );
+}
+
+#[test]
+fn a_cache_without_a_split_is_split_on_first_use() {
+    let (k, server, _site, dir) = split_registry();
+    std::fs::remove_dir_all(&dir).unwrap();
+    server.clear_log();
+    let info = k.run(&["info", "c", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "2.0.0");
+    assert!(dir.join("packs/c.json").is_file() && dir.join("search.json").is_file());
+    assert_eq!(server.requests().len(), 0);
+}

@@ -1,6 +1,7 @@
 //! The sparse layout over HTTP: a lookup fetches `config.json` and only the
-//! pack files it needs (the ref and, transitively, its dependencies), in
-//! parallel, and revalidates them with If-None-Match.
+//! pack files it needs (for `info`, the ref and its direct dependencies;
+//! for a resolution, the refs the resolver asks about), in parallel, each
+//! once, and revalidates them with If-None-Match.
 
 use std::collections::BTreeSet;
 
@@ -55,18 +56,19 @@ fn info_fetches_only_the_ref_and_its_dependencies() {
         info["versions"][0]["dependencies"][0],
         json!({"spec": "web@^1", "registry": "sp"})
     );
+    // The direct dependencies only: web's own dependency (core) is not
+    // fetched, nor anything else.
     let want: BTreeSet<String> = [
         "/config.json",
         "/packs/app.json",
         "/packs/web.json",
         "/packs/log.json",
-        "/packs/core.json",
     ]
     .into_iter()
     .map(String::from)
     .collect();
     assert_eq!(paths(&server), want, "nothing else is fetched");
-    assert_eq!(server.requests().len(), 5, "each file once");
+    assert_eq!(server.requests().len(), 4, "each file once");
 
     // A second lookup revalidates each pack file with its ETag: 304s, no bodies.
     server.clear_log();
@@ -74,8 +76,8 @@ fn info_fetches_only_the_ref_and_its_dependencies() {
     let again = server.requests();
     assert_eq!(
         again.len(),
-        4,
-        "config.json is cached, the four pack files revalidated"
+        3,
+        "config.json is cached, the three pack files revalidated"
     );
     for r in &again {
         assert!(r.header("if-none-match").is_some(), "{r:?}");
@@ -141,4 +143,131 @@ fn local_sparse_directory_works_the_same() {
     let info = k.run(&["info", "web", "--json"]).ok().json();
     assert_eq!(info["registry"], "dir");
     assert_eq!(info["versions"][1]["version"], "1.1.0");
+}
+
+/// A site where only the older version of `app` needs `old`, and `web`
+/// needs `core`: what a resolution of `app` asks about is app, web, log
+/// and core (the newest app fits), never `old` or `unrelated`.
+fn site_with_an_unneeded_branch() -> tempfile::TempDir {
+    let d = sparse_site();
+    write_json(
+        &d.path().join("packs/app.json"),
+        &json!({"ref": "app", "versions": [
+            entry("app", "1.0.0", &["old@^1"]),
+            entry("app", "1.1.0", &["web@^1", "log"]),
+        ]}),
+    );
+    write_json(
+        &d.path().join("packs/old.json"),
+        &json!({"ref": "old", "versions": [entry("old", "1.0.0", &[])]}),
+    );
+    d
+}
+
+#[test]
+fn a_resolution_fetches_only_the_files_it_needs_each_once_then_revalidates_only_those() {
+    let site = site_with_an_unneeded_branch();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&[
+        "registry",
+        "add",
+        "sp",
+        &format!("sparse+{}", server.url("/")),
+    ])
+    .ok();
+    let root = k.dir.path().join("root");
+    let r = root.to_str().unwrap();
+    let plan = k
+        .run(&["--root", r, "install", "app", "--dry-run", "--json"])
+        .ok()
+        .json();
+    let mut planned: Vec<String> = plan["install"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["ref"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    planned.sort();
+    assert_eq!(
+        planned,
+        ["app@1.1.0", "core@1.1.0", "log@1.1.0", "web@1.1.0"]
+    );
+    let want: BTreeSet<String> = [
+        "/config.json",
+        "/packs/app.json",
+        "/packs/web.json",
+        "/packs/log.json",
+        "/packs/core.json",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(
+        paths(&server),
+        want,
+        "old.json (needed by an older app only) and unrelated.json are not fetched"
+    );
+    assert_eq!(server.requests().len(), 5, "each file once");
+
+    // Warm: the same four pack files, each revalidated once (304), nothing
+    // else; config.json is cached.
+    server.clear_log();
+    k.run(&["--root", r, "install", "app", "--dry-run"]).ok();
+    let again = server.requests();
+    let again_paths: BTreeSet<String> = again.iter().map(|r| r.path.clone()).collect();
+    let mut want_warm = want.clone();
+    want_warm.remove("/config.json");
+    assert_eq!(again_paths, want_warm);
+    assert_eq!(again.len(), 4, "{again:?}");
+    for r in &again {
+        assert_eq!(r.status, 304, "{r:?}");
+    }
+}
+
+#[test]
+fn a_damaged_cached_pack_file_is_never_used_but_fetched_again() {
+    let site = sparse_site();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&[
+        "registry",
+        "add",
+        "sp",
+        &format!("sparse+{}", server.url("/")),
+    ])
+    .ok();
+    k.run(&["info", "log"]).ok();
+    let cached = std::fs::read_dir(k.cache().join("registries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("packs/log.json");
+    let good = std::fs::read(&cached).unwrap();
+    // Valid JSON naming another ref: the server would answer 304, but the
+    // copy must not be believed.
+    std::fs::write(&cached, br#"{"ref": "evil", "versions": []}"#).unwrap();
+    server.clear_log();
+    let info = k.run(&["info", "log", "--json"]).ok().json();
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2, "{info}");
+    let reqs = server.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [304, 200],
+        "revalidated, then fetched again in full: {reqs:?}"
+    );
+    assert!(reqs[1].header("if-none-match").is_none(), "{reqs:?}");
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        good,
+        "the cache is repaired"
+    );
 }

@@ -3,7 +3,8 @@
 //! index is `index.json` or the sparse layout at the root of the remote's
 //! HEAD commit; it is validated, then copied into the cache (with the commit
 //! it came from), so reading never touches the repository and a bad commit
-//! leaves the last good copy in place.
+//! leaves the last good copy in place. An `index.json` is also split once
+//! per ref ([`super::by_ref`]), which is what lookups and search read.
 //!
 //! `git+file://` spawns `git upload-pack` (gix's file transport), so it
 //! needs a git binary on the PATH; `git+https://` does not.
@@ -28,10 +29,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{
-    Common, RegistryError, UpdateOutcome, View, check_index, parse_sparse_config,
-    parse_sparse_pack, parse_trusted_index,
-};
+use super::by_ref::{ByRef, Stamp};
+use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
 use crate::cache::{Staged, write_atomic};
 
 pub struct GitIndex {
@@ -39,6 +38,8 @@ pub struct GitIndex {
     url: Url,
     http: GitHttp,
     loaded: Mutex<Option<View>>,
+    /// Held while the cached index is split, so that it is split once.
+    splitting: tokio::sync::Mutex<()>,
 }
 
 /// What the HTTP transport of a `git+https://` registry is given.
@@ -85,7 +86,38 @@ impl GitIndex {
             url,
             http,
             loaded: Mutex::new(None),
+            splitting: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn by_ref(&self) -> ByRef {
+        ByRef::new(self.common.cache.path("refs"))
+    }
+
+    /// Splits the cached `index.json` again (checking it again): for a
+    /// cache written before the split existed, or a damaged split.
+    pub async fn resplit(&self) -> Result<View, RegistryError> {
+        let _one = self.splitting.lock().await;
+        let name = &self.common.name;
+        let state = self
+            .state()
+            .ok_or_else(|| self.other(format!("no cached copy; run `knap update {name}`")))?;
+        let path = self.common.cache.path("index.json");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            self.other(format!(
+                "cannot read the cached index {}: {e}; run `knap update {name}`",
+                path.display()
+            ))
+        })?;
+        let stamp = Stamp {
+            len: bytes.len() as u64,
+            id: format!("commit:{}", state.commit),
+        };
+        self.by_ref()
+            .split(name, &path.display().to_string(), &bytes, &stamp)?;
+        let v = View::ByRef(self.by_ref());
+        *self.loaded.lock().expect("lock") = Some(v.clone());
+        Ok(v)
     }
 
     fn state(&self) -> Option<State> {
@@ -163,9 +195,15 @@ impl GitIndex {
                 // check starts on one core), and put in place only if it
                 // is valid.
                 let path = self.common.cache.path("index.json");
+                let stamp = Stamp {
+                    len: bytes.len() as u64,
+                    id: format!("commit:{commit}"),
+                };
                 let (checked, staged) = std::thread::scope(|s| {
                     let staged = s.spawn(|| Staged::write(&path, bytes));
-                    let checked = check_index(&name, &location("index.json"), bytes);
+                    let checked =
+                        self.by_ref()
+                            .split(&name, &location("index.json"), bytes, &stamp);
                     (checked, staged.join().expect("the cache writer panicked"))
                 });
                 let summary = checked?;
@@ -247,18 +285,17 @@ impl GitIndex {
         let v = if state.layout == "sparse" {
             View::SparseDir(self.common.cache.path("sparse"))
         } else {
-            let path = self.common.cache.path("index.json");
-            let bytes = std::fs::read(&path).map_err(|e| {
-                self.other(format!(
-                    "cannot read the cached index {}: {e}; run `knap update {name}`",
-                    path.display()
-                ))
-            })?;
-            View::Whole(Arc::new(parse_trusted_index(
-                &name,
-                &path.display().to_string(),
-                &bytes,
-            )?))
+            let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
+            let current = len.is_ok_and(|len| {
+                self.by_ref().is_current(&Stamp {
+                    len,
+                    id: format!("commit:{}", state.commit),
+                })
+            });
+            if !current {
+                return self.resplit().await;
+            }
+            View::ByRef(self.by_ref())
         };
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)

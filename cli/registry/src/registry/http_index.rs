@@ -1,14 +1,16 @@
 //! A registry served as one `index.json` over `https://` (or loopback or
 //! allowed `http://`). The cache holds the last good copy and its ETag and
-//! Last-Modified, sent back as If-None-Match / If-Modified-Since.
+//! Last-Modified, sent back as If-None-Match / If-Modified-Since, and the
+//! copy split once per ref ([`super::by_ref`]), which is what lookups and
+//! search read.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
+use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::{
-    Common, RegistryError, UpdateOutcome, View, index_url, parse_index, parse_trusted_index,
-};
+use super::by_ref::{ByRef, Stamp};
+use super::{Common, RegistryError, UpdateOutcome, View, index_url};
 use crate::cache::DocMeta;
 use crate::http::{Fetched, Fetcher, Validators};
 
@@ -19,6 +21,20 @@ pub struct HttpIndex {
     url: Url,
     fetcher: Fetcher,
     loaded: Mutex<Option<View>>,
+    /// Held while the cached copy is split, so that it is split once.
+    splitting: tokio::sync::Mutex<()>,
+}
+
+/// The stamp of a copy of the document.
+fn stamp_of(bytes: &[u8]) -> Stamp {
+    let hash = Sha256::digest(bytes);
+    Stamp {
+        len: bytes.len() as u64,
+        id: format!(
+            "sha256:{}",
+            hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+    }
 }
 
 impl HttpIndex {
@@ -28,6 +44,21 @@ impl HttpIndex {
             url: index_url(&url),
             fetcher,
             loaded: Mutex::new(None),
+            splitting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn by_ref(&self) -> ByRef {
+        ByRef::new(self.common.cache.path("refs"))
+    }
+
+    fn cache_error(&self, e: std::io::Error) -> RegistryError {
+        RegistryError::Other {
+            registry: self.common.name.clone(),
+            message: format!(
+                "cannot write the cache {}: {e}",
+                self.common.cache.dir.display()
+            ),
         }
     }
 
@@ -66,38 +97,42 @@ impl HttpIndex {
                 etag,
                 last_modified,
             } => {
-                let index = parse_index(name, self.url.as_str(), &bytes)?;
+                let _one = self.splitting.lock().await;
+                let stamp = stamp_of(&bytes);
+                // Checked and split in one pass; the copy is stored only
+                // if it is valid.
+                let summary = self
+                    .by_ref()
+                    .split(name, self.url.as_str(), &bytes, &stamp)?;
                 let meta = DocMeta {
                     url: self.url.to_string(),
                     etag,
                     last_modified,
                     commit: None,
+                    sha256: Some(stamp.id.clone()),
                 };
                 self.common
                     .cache
                     .write(DOC, &bytes, &meta)
-                    .map_err(|e| RegistryError::Other {
-                        registry: name.clone(),
-                        message: format!(
-                            "cannot write the cache {}: {e}",
-                            self.common.cache.dir.display()
-                        ),
-                    })?;
-                let detail = super::summary(&index);
-                *self.loaded.lock().expect("lock") = Some(View::Whole(Arc::new(index)));
-                Ok(UpdateOutcome::Updated { detail })
+                    .map_err(|e| self.cache_error(e))?;
+                *self.loaded.lock().expect("lock") = Some(View::ByRef(self.by_ref()));
+                Ok(UpdateOutcome::Updated {
+                    detail: summary.to_string(),
+                })
             }
         }
     }
 
-    /// The cached index; fetched first when there is no cached copy (and
-    /// not offline).
+    /// The cached index (its per-ref cache); fetched first when there is no
+    /// cached copy (and not offline), split again when the split is not
+    /// that of the cached copy.
     pub async fn view(&self) -> Result<View, RegistryError> {
         if let Some(v) = self.loaded.lock().expect("lock").clone() {
             return Ok(v);
         }
         let name = &self.common.name;
-        if self.common.cache.read(DOC).is_none() {
+        let meta = self.common.cache.meta(DOC);
+        if meta.is_none() {
             if self.common.offline {
                 return Err(RegistryError::Unavailable {
                     registry: name.clone(),
@@ -112,20 +147,43 @@ impl HttpIndex {
                 return Ok(v);
             }
         }
-        let (bytes, _) = self
-            .common
-            .cache
-            .read(DOC)
-            .ok_or_else(|| RegistryError::Unavailable {
-                registry: name.clone(),
-                message: format!("no cached copy of {}; run `knap update {name}`", self.url),
-            })?;
-        let index = parse_trusted_index(
-            name,
-            &self.common.cache.path(DOC).display().to_string(),
-            &bytes,
-        )?;
-        let v = View::Whole(Arc::new(index));
+        let len = std::fs::metadata(self.common.cache.path(DOC)).map(|m| m.len());
+        let current = match (meta.and_then(|m| m.sha256), len) {
+            (Some(id), Ok(len)) => self.by_ref().is_current(&Stamp { len, id }),
+            _ => false,
+        };
+        if !current {
+            return self.resplit().await;
+        }
+        let v = View::ByRef(self.by_ref());
+        *self.loaded.lock().expect("lock") = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Splits the cached copy again (checking it again): for a cache
+    /// written before the split existed, or a damaged split.
+    pub async fn resplit(&self) -> Result<View, RegistryError> {
+        let _one = self.splitting.lock().await;
+        let name = &self.common.name;
+        let (bytes, mut meta) =
+            self.common
+                .cache
+                .read(DOC)
+                .ok_or_else(|| RegistryError::Unavailable {
+                    registry: name.clone(),
+                    message: format!("no cached copy of {}; run `knap update {name}`", self.url),
+                })?;
+        let stamp = stamp_of(&bytes);
+        let location = self.common.cache.path(DOC).display().to_string();
+        self.by_ref().split(name, &location, &bytes, &stamp)?;
+        if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
+            meta.sha256 = Some(stamp.id);
+            self.common
+                .cache
+                .write_meta(DOC, &meta)
+                .map_err(|e| self.cache_error(e))?;
+        }
+        let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
     }

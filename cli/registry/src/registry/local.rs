@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{Common, RegistryError, UpdateOutcome, View, parse_index, parse_sparse_config};
+use super::{
+    Common, RegistryError, UpdateOutcome, View, WholeIndex, parse_index, parse_sparse_config,
+};
 
 pub struct LocalIndex {
     pub common: Common,
@@ -64,7 +66,7 @@ impl LocalIndex {
             ))
         })?;
         let index = parse_index(name, &file.display().to_string(), &bytes)?;
-        let v = View::Whole(Arc::new(index));
+        let v = View::Whole(Arc::new(WholeIndex::new(index)));
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
     }
@@ -76,6 +78,7 @@ impl LocalIndex {
                 "sparse layout, {} packs",
                 super::sparse_refs_in(&d.join("packs")).len()
             ),
+            View::ByRef(_) => unreachable!("a local index is read in place, never split"),
         };
         Ok(UpdateOutcome::Local { detail })
     }

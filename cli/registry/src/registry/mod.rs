@@ -2,8 +2,9 @@
 //! where an index came from.
 //!
 //! A [`Registry`] answers [`Registry::versions`] for a batch of refs (a
-//! sparse registry fetches only those refs' files, in parallel), lists
-//! everything for search ([`Registry::all`]), and refreshes its cache
+//! sparse registry fetches only those refs' files, in parallel; a whole
+//! index reads them from its per-ref cache, [`by_ref`]), gives the search
+//! table ([`Registry::search_rows`]), and refreshes its cache
 //! ([`Registry::update`]). The transports:
 //!
 //! - [`local`]: a directory or `index.json` on disk (`file://` or a path);
@@ -15,6 +16,7 @@
 //! before they are cached; an invalid document is refused and the last good
 //! copy kept.
 
+pub mod by_ref;
 pub mod git;
 pub mod http_index;
 pub mod local;
@@ -23,7 +25,7 @@ pub mod whole;
 
 pub use whole::{IndexSummary, check_index, parse_index};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -233,27 +235,83 @@ impl Registry {
             Transport::Git(g) => g.view().await?,
             Transport::Sparse(s) => return s.versions(refs).await,
         };
-        view.versions(&self.name, refs)
+        match view.versions(&self.name, refs) {
+            // A per-ref cache file that does not validate is never used:
+            // the cached index is split again (and checked again) instead.
+            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
+                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.resplit().await?.versions(&self.name, refs)
+            }
+            other => other,
+        }
     }
 
-    /// Everything this registry lists (for search). A sparse registry
-    /// without an `index.json` gives the refs it has cached.
-    pub async fn all(&self) -> Result<Vec<Entry>, RegistryError> {
+    /// The per-ref cache of a whole index, split again from the cached
+    /// document.
+    async fn resplit(&self) -> Result<View, RegistryError> {
+        match &self.transport {
+            Transport::Http(h) => h.resplit().await,
+            Transport::Git(g) => g.resplit().await,
+            Transport::Local(_) | Transport::Sparse(_) => {
+                unreachable!("only whole indices fetched over the network have a per-ref cache")
+            }
+        }
+    }
+
+    /// What search looks at: one row per ref this registry lists. A whole
+    /// index reads its search table; a sparse registry without an
+    /// `index.json` gives the refs it has cached.
+    pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
             Transport::Http(h) => h.view().await?,
             Transport::Git(g) => g.view().await?,
-            Transport::Sparse(s) => return s.all().await,
+            Transport::Sparse(s) => return Ok(rows_of(s.all().await?)),
         };
-        view.all(&self.name)
+        match view.search_rows(&self.name) {
+            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
+                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.resplit().await?.search_rows(&self.name)
+            }
+            other => other,
+        }
     }
 }
 
-/// A readable index: a whole `index.json`, or a sparse directory on disk.
+/// The search rows of a list of entries.
+fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
+    let mut by: BTreeMap<String, Vec<by_ref::Fields>> = BTreeMap::new();
+    for e in entries {
+        by.entry(e.pack_ref.clone()).or_default().push(e.into());
+    }
+    by.values().filter_map(by_ref::SearchRow::of).collect()
+}
+
+/// A whole index held in memory, its entries grouped by ref once.
+#[derive(Debug)]
+pub struct WholeIndex {
+    by_ref: HashMap<String, Vec<Entry>>,
+    pub summary: IndexSummary,
+}
+
+impl WholeIndex {
+    pub fn new(index: Index) -> Self {
+        let summary = IndexSummary::of(&index);
+        let mut by_ref: HashMap<String, Vec<Entry>> = HashMap::new();
+        for e in index.packs {
+            by_ref.entry(e.pack_ref.clone()).or_default().push(e);
+        }
+        Self { by_ref, summary }
+    }
+}
+
+/// A readable index: a whole `index.json` in memory, a sparse directory on
+/// disk, or the per-ref cache of a whole index.
 #[derive(Debug, Clone)]
 pub enum View {
-    Whole(Arc<Index>),
+    Whole(Arc<WholeIndex>),
     SparseDir(PathBuf),
+    ByRef(by_ref::ByRef),
 }
 
 impl View {
@@ -266,8 +324,14 @@ impl View {
         match self {
             View::Whole(index) => {
                 for r in refs {
-                    let v: Vec<Entry> = index.versions(r).cloned().collect();
-                    if !v.is_empty() {
+                    if let Some(v) = index.by_ref.get(r) {
+                        out.insert(r.clone(), v.clone());
+                    }
+                }
+            }
+            View::ByRef(b) => {
+                for r in refs {
+                    if let Some(v) = b.versions(registry, r)? {
                         out.insert(r.clone(), v);
                     }
                 }
@@ -283,16 +347,28 @@ impl View {
         Ok(out)
     }
 
-    fn all(&self, registry: &str) -> Result<Vec<Entry>, RegistryError> {
+    fn search_rows(&self, registry: &str) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
         match self {
-            View::Whole(index) => Ok(index.packs.clone()),
+            View::Whole(index) => {
+                let mut rows: Vec<by_ref::SearchRow> = index
+                    .by_ref
+                    .values()
+                    .filter_map(|es| {
+                        let f: Vec<by_ref::Fields> = es.iter().cloned().map(Into::into).collect();
+                        by_ref::SearchRow::of(&f)
+                    })
+                    .collect();
+                rows.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
+                Ok(rows)
+            }
             View::SparseDir(dir) => {
                 let mut out = Vec::new();
                 for r in sparse_refs_in(&dir.join("packs")) {
                     out.extend(read_sparse_pack_file(registry, dir, &r)?.unwrap_or_default());
                 }
-                Ok(out)
+                Ok(rows_of(out))
             }
+            View::ByRef(b) => b.search_rows(registry),
         }
     }
 }
@@ -419,6 +495,6 @@ pub fn index_url(u: &Url) -> Url {
     }
 }
 
-pub(crate) fn summary(index: &Index) -> String {
-    IndexSummary::of(index).to_string()
+pub(crate) fn summary(index: &WholeIndex) -> String {
+    index.summary.to_string()
 }

@@ -1,14 +1,21 @@
 //! A `sparse+https://` registry: `config.json`, then only the
 //! `packs/<ref>.json` files a lookup needs, fetched in parallel (at most
-//! [`PARALLEL`] at a time), each cached and revalidated with its ETag.
+//! [`PARALLEL`] at a time, across every lookup of the run), each cached and
+//! revalidated with its ETag.
 //!
-//! A lookup revalidates each pack file it needs once per run; `--offline`
-//! uses the cached files only. `update` revalidates `config.json` and every
+//! This is the one place pack files are fetched: [`SparseHttp::versions`]
+//! answers each ref from this run's answers, else fetches (or revalidates)
+//! its file once per run, however many lookups ask for it at the same time;
+//! resolution asks for refs one at a time as it needs them (see
+//! `candidates`). A cached file that does not validate is never used: it
+//! is fetched again in full. `--offline` uses the cached files only. `update` revalidates `config.json` and every
 //! pack file already cached. Search uses the registry's optional full
 //! `index.json` when it serves one, else the cached pack files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OnceCell, Semaphore};
 
 use knap_schema::index::Entry;
 use tokio::task::JoinSet;
@@ -24,13 +31,23 @@ use crate::http::{Fetched, Fetcher, Validators};
 /// How many pack files are fetched at once.
 pub const PARALLEL: usize = 16;
 
+/// One pack file's answer in this run: its versions, or `None` when the
+/// registry does not have it; filled once.
+type PackCell = OnceCell<Option<Vec<Entry>>>;
+
 pub struct SparseHttp {
     pub common: Common,
     base: Url,
     fetcher: Fetcher,
-    /// Pack files already looked at in this run: `None` when absent.
-    seen: Mutex<HashMap<String, Option<Vec<Entry>>>>,
+    /// Pack files looked at in this run, each fetched once: `None` when
+    /// the registry does not have it. A lookup that finds the cell being
+    /// filled waits for it.
+    seen: Mutex<HashMap<String, Arc<PackCell>>>,
+    /// Pack files being fetched at once, over every lookup.
+    fetches: Semaphore,
     config_checked: Mutex<bool>,
+    /// Held while `config.json` is first fetched, so it is fetched once.
+    config_lock: tokio::sync::Mutex<()>,
 }
 
 /// What happened to one document.
@@ -47,7 +64,9 @@ impl SparseHttp {
             base,
             fetcher,
             seen: Mutex::new(HashMap::new()),
+            fetches: Semaphore::new(PARALLEL),
             config_checked: Mutex::new(false),
+            config_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -62,11 +81,21 @@ impl SparseHttp {
         rel: &str,
         check: impl Fn(&[u8]) -> Result<(), RegistryError>,
     ) -> Result<Got, RegistryError> {
+        self.refresh_with(rel, check, true).await
+    }
+
+    /// [`Self::refresh`]; without `conditional`, a full GET whatever is
+    /// cached.
+    async fn refresh_with(
+        &self,
+        rel: &str,
+        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+        conditional: bool,
+    ) -> Result<Got, RegistryError> {
         let url = self.url_of(rel);
-        let cached = self
-            .common
-            .cache
-            .meta(rel)
+        let cached = conditional
+            .then(|| self.common.cache.meta(rel))
+            .flatten()
             .filter(|m| m.url == url.as_str());
         let validators = cached.as_ref().map(|m| Validators {
             etag: m.etag.clone(),
@@ -97,6 +126,7 @@ impl SparseHttp {
                     etag,
                     last_modified,
                     commit: None,
+                    sha256: None,
                 };
                 self.common
                     .cache
@@ -136,6 +166,7 @@ impl SparseHttp {
     /// Makes sure a valid `config.json` is cached (fetching it only when
     /// there is none).
     async fn ensure_config(&self) -> Result<(), RegistryError> {
+        let _one_at_a_time = self.config_lock.lock().await;
         if *self.config_checked.lock().expect("lock")
             || self.common.cache.read("config.json").is_some()
         {
@@ -175,12 +206,24 @@ impl SparseHttp {
         let name = self.common.name.clone();
         let url = self.url_of(&rel).to_string();
         let r = pack_ref.clone();
-        match self
-            .refresh(&rel, |b| parse_sparse_pack(&name, &url, b, &r).map(|_| ()))
-            .await
-        {
+        let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
+        match self.refresh(&rel, &check).await {
             Ok(Got::Absent) => Ok(None),
-            Ok(_) => self.cached_pack(&pack_ref),
+            Ok(Got::New) => self.cached_pack(&pack_ref),
+            Ok(Got::Same) => match self.cached_pack(&pack_ref) {
+                // The server says the cached copy is current, but the copy
+                // does not validate (damaged on disk): never used, fetched
+                // again in full.
+                Err(RegistryError::Invalid { location, .. }) => {
+                    tracing::warn!("{location}: the cached copy is damaged; fetching it again");
+                    self.common.cache.remove(&rel);
+                    match self.refresh_with(&rel, &check, false).await? {
+                        Got::Absent => Ok(None),
+                        _ => self.cached_pack(&pack_ref),
+                    }
+                }
+                other => other,
+            },
             Err(e @ RegistryError::Fetch { .. }) => match self.cached_pack(&pack_ref)? {
                 Some(v) => {
                     tracing::warn!("{e}; using the cached copy of `{pack_ref}`");
@@ -199,30 +242,37 @@ impl SparseHttp {
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
         self.ensure_config().await?;
         let mut out = BTreeMap::new();
-        let mut todo = Vec::new();
-        {
-            let seen = self.seen.lock().expect("lock");
-            for r in refs {
-                match seen.get(r) {
-                    Some(Some(v)) => {
-                        out.insert(r.clone(), v.clone());
-                    }
-                    Some(None) => {}
-                    None if knap_schema::ident::is_valid_ref(r) => todo.push(r.clone()),
-                    None => {}
-                }
-            }
-        }
+        let mut todo: Vec<&String> = refs
+            .iter()
+            .filter(|r| knap_schema::ident::is_valid_ref(r))
+            .collect();
         todo.sort();
         todo.dedup();
-        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let mut set = JoinSet::new();
         for r in todo {
+            let cell = Arc::clone(
+                self.seen
+                    .lock()
+                    .expect("lock")
+                    .entry(r.clone())
+                    .or_default(),
+            );
+            if let Some(v) = cell.get() {
+                if let Some(v) = v {
+                    out.insert(r.clone(), v.clone());
+                }
+                continue;
+            }
             let me = Arc::clone(self);
-            let sem = Arc::clone(&sem);
+            let r = r.clone();
             set.spawn(async move {
-                let _permit = sem.acquire_owned().await.expect("semaphore open");
-                let got = me.fetch_pack(r.clone()).await;
+                let got = cell
+                    .get_or_try_init(|| async {
+                        let _permit = me.fetches.acquire().await.expect("semaphore open");
+                        Arc::clone(&me).fetch_pack(r.clone()).await
+                    })
+                    .await
+                    .cloned();
                 (r, got)
             });
         }
@@ -231,7 +281,6 @@ impl SparseHttp {
             let (r, got) = joined.expect("a fetch task panicked");
             match got {
                 Ok(v) => {
-                    self.seen.lock().expect("lock").insert(r.clone(), v.clone());
                     if let Some(v) = v {
                         out.insert(r, v);
                     }

@@ -115,15 +115,58 @@ fn refuse_invalid(
     Ok(())
 }
 
+/// Checks a whole index (as [`check_index`]) and gives, with its counts,
+/// each entry's raw bytes in the document and its search fields, in index
+/// order: what the per-ref cache ([`super::by_ref`]) is written from.
+pub(crate) fn check_and_split<'a>(
+    registry: &str,
+    location: &str,
+    bytes: &'a [u8],
+) -> Result<(IndexSummary, Vec<SplitEntry<'a>>), RegistryError> {
+    match check_whole::<SplitEntry<'a>>(location, bytes) {
+        Some(c) => {
+            refuse_invalid(registry, location, &c.problems)?;
+            Ok((c.summary, c.held))
+        }
+        None => {
+            let (_, problems) = located_parse_error(registry, location, bytes)?;
+            refuse_invalid(registry, location, &problems)?;
+            // Parsed by the exact parser but not by the fast one: refused
+            // like any document the fast path cannot read.
+            Err(invalid(registry, location, format_problems(&problems)))
+        }
+    }
+}
+
+/// One entry of a checked index, as the per-ref cache needs it.
+pub(crate) struct SplitEntry<'a> {
+    /// The entry's own bytes in the document.
+    pub raw: &'a RawValue,
+    pub fields: super::by_ref::Fields,
+}
+
 /// What [`check_whole`] keeps of each entry once checked: the entry, or
-/// only what the checks across entries need ([`EntryKey`]).
-trait Held: Send + Sized {
-    fn hold(e: Entry) -> Self;
+/// only what the checks across entries need ([`EntryKey`]), or what the
+/// per-ref cache needs ([`SplitEntry`]).
+trait Held<'a>: Send + Sized {
+    fn hold(e: Entry, raw: &'a RawValue) -> Self;
     fn parts(&self) -> (&str, &str);
 }
 
-impl Held for Entry {
-    fn hold(e: Entry) -> Self {
+impl<'a> Held<'a> for SplitEntry<'a> {
+    fn hold(e: Entry, raw: &'a RawValue) -> Self {
+        Self {
+            raw,
+            fields: super::by_ref::Fields::from(e),
+        }
+    }
+    fn parts(&self) -> (&str, &str) {
+        (&self.fields.pack_ref, &self.fields.version)
+    }
+}
+
+impl Held<'_> for Entry {
+    fn hold(e: Entry, _: &RawValue) -> Self {
         e
     }
     fn parts(&self) -> (&str, &str) {
@@ -137,8 +180,8 @@ struct EntryKey {
     version: String,
 }
 
-impl Held for EntryKey {
-    fn hold(e: Entry) -> Self {
+impl Held<'_> for EntryKey {
+    fn hold(e: Entry, _: &RawValue) -> Self {
         Self {
             pack_ref: e.pack_ref,
             version: e.version,
@@ -172,12 +215,12 @@ const BATCH: usize = 64;
 
 /// Parses and validates an index (see the module documentation). `None`
 /// if the document does not parse as an index.
-fn check_whole<T: Held>(location: &str, bytes: &[u8]) -> Option<Checked<T>> {
+fn check_whole<'a, T: Held<'a>>(location: &str, bytes: &'a [u8]) -> Option<Checked<T>> {
     let started = std::time::Instant::now();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    let (tx, rx) = mpsc::channel::<Batch<'_>>();
+    let (tx, rx) = mpsc::channel::<Batch<'a>>();
     let rx = Mutex::new(rx);
     let (scanned, done) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| work::<T>(&rx))).collect();
@@ -225,7 +268,7 @@ fn check_whole<T: Held>(location: &str, bytes: &[u8]) -> Option<Checked<T>> {
 
 /// A worker: parses and checks the batches it receives until the scan is
 /// over; `None` if an entry does not parse.
-fn work<T: Held>(rx: &Mutex<mpsc::Receiver<Batch<'_>>>) -> Option<Vec<Done<T>>> {
+fn work<'a, T: Held<'a>>(rx: &Mutex<mpsc::Receiver<Batch<'a>>>) -> Option<Vec<Done<T>>> {
     let mut out = Vec::new();
     let mut path = String::new();
     loop {
@@ -245,7 +288,7 @@ fn work<T: Held>(rx: &Mutex<mpsc::Receiver<Batch<'_>>>) -> Option<Vec<Done<T>>> 
             let mut p = Problems::new();
             let parsed = validate_entry_parsed(&e, &path, Compat::Knap, &mut p);
             found.push((p, parsed));
-            held.push(T::hold(e));
+            held.push(T::hold(e, r));
         }
         out.push((first, held, found));
     }

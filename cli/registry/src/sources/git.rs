@@ -2,10 +2,15 @@
 //! repository's branches and tags from `file://` or smart HTTP(S), then a
 //! checkout of the pinned commit's tree into staging without `.git`.
 //!
-//! The tree is written entry by entry: a symlink, a submodule or a name
-//! that could escape the destination (`..`, a separator, `.git` at the top)
-//! is refused as a safety violation. The caller then compares the pack
-//! tree digest of what was written with the source's checksum.
+//! The tree is written entry by entry under the same limits as an archive
+//! (`limits.entries`, `limits.extracted_size`: each blob's size is read
+//! from its header before it is loaded, and one buffer serves every
+//! object, so memory stays at the largest allowed blob). A symlink, a
+//! submodule, or a name [`knap_schema::entry_name`] refuses (`..`, a
+//! separator, a control character, `.git` in any spelling and at any
+//! depth) is a safety violation, with the name escaped in the message.
+//! The caller then compares the pack tree digest of what was written with
+//! the source's checksum.
 //!
 //! Over HTTPS the transport trusts the registry's CA files (and
 //! `SSL_CERT_FILE`) and sends the registry's token to its host only, as
@@ -14,6 +19,9 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+
+use knap_installer::Limits;
+use knap_schema::entry_name;
 
 use super::SourceError;
 use crate::registry::git::{GitHttp, TransportSetup, no_prompt};
@@ -29,6 +37,7 @@ pub fn fetch_and_checkout(
     commit: &str,
     dest: &Path,
     http: &GitHttp,
+    limits: Limits,
 ) -> Result<(), SourceError> {
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| {
         SourceError::integrity(format!(
@@ -62,7 +71,15 @@ pub fn fetch_and_checkout(
         .map_err(|e| SourceError::other(format!("git {url}: {}", err(e))))?;
     std::fs::create_dir(dest)
         .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dest.display())))?;
-    let result = write_tree(&repo, &tree, dest, "", url);
+    let mut writer = TreeWriter {
+        repo: &repo,
+        url,
+        limits,
+        entries: 0,
+        bytes: 0,
+        buf: Vec::new(),
+    };
+    let result = writer.write(&tree.id, dest, &mut Vec::new());
     if result.is_err() {
         let _ = std::fs::remove_dir_all(dest);
     }
@@ -142,66 +159,179 @@ fn connection(setup: TransportSetup) -> impl FnMut(&mut Connection<'_, '_, '_>) 
     }
 }
 
-fn write_tree(
-    repo: &gix::Repository,
-    tree: &gix::Tree<'_>,
-    dir: &Path,
-    prefix: &str,
-    url: &str,
-) -> Result<(), SourceError> {
-    let other = |m: String| SourceError::other(format!("git {url}: {m}"));
-    for entry in tree.iter() {
-        let entry = entry.map_err(|e| other(err(e)))?;
-        let name = entry.filename().to_string();
-        let path = format!("{prefix}{name}");
-        if name.is_empty()
-            || name == "."
-            || name == ".."
-            || name.contains('/')
-            || name.contains('\\')
-            || name.contains('\0')
-        {
-            return Err(SourceError::integrity(format!(
-                "git {url}: unsafe path `{path}` in the tree refused"
-            )));
-        }
-        if prefix.is_empty() && name == ".git" {
-            continue;
-        }
-        let mode = entry.mode();
-        let target = dir.join(&name);
-        if mode.is_tree() {
-            let sub = repo
-                .find_object(entry.oid())
-                .map_err(|e| other(err(e)))?
-                .peel_to_tree()
-                .map_err(|e| other(err(e)))?;
-            std::fs::create_dir(&target)
-                .map_err(|e| other(format!("cannot create {}: {e}", target.display())))?;
-            write_tree(repo, &sub, &target, &format!("{path}/"), url)?;
-        } else if mode.is_link() {
-            return Err(SourceError::integrity(format!(
-                "git {url}: `{path}` is a symlink; a pack holds only regular files and directories"
-            )));
-        } else if mode.is_commit() {
-            return Err(SourceError::integrity(format!(
-                "git {url}: `{path}` is a submodule; a pack holds only regular files and directories"
-            )));
+/// Writes a git tree into a fresh directory under the archive limits,
+/// refusing what a pack may not hold.
+struct TreeWriter<'r> {
+    repo: &'r gix::Repository,
+    url: &'r str,
+    limits: Limits,
+    entries: u64,
+    bytes: u64,
+    /// One buffer for every object, so memory stays at the largest blob
+    /// (itself bounded by the limit, checked from its header first).
+    buf: Vec<u8>,
+}
+
+/// The largest a tree object can be per entry it holds: mode, space, a
+/// 255-byte name, NUL and a 20-byte id.
+const MAX_TREE_ENTRY_BYTES: u64 = 7 + 255 + 1 + 20;
+
+impl TreeWriter<'_> {
+    fn other(&self, m: String) -> SourceError {
+        SourceError::other(format!("git {}: {m}", self.url))
+    }
+
+    fn refuse(&self, m: String) -> SourceError {
+        SourceError::integrity(format!("git {}: {m}", self.url))
+    }
+
+    /// An I/O error at `target`; a name that is already there is a tree
+    /// that lists it twice.
+    fn io(&self, e: std::io::Error, action: &str, target: &Path, path: &str) -> SourceError {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            self.refuse(format!("the tree lists `{path}` twice"))
         } else {
-            let data = repo
-                .find_object(entry.oid())
-                .map_err(|e| other(err(e)))?
-                .detach()
-                .data;
-            std::fs::write(&target, &data)
-                .map_err(|e| other(format!("cannot write {}: {e}", target.display())))?;
-            #[cfg(unix)]
-            if mode.is_executable() {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| other(format!("cannot chmod {}: {e}", target.display())))?;
-            }
+            self.other(format!("cannot {action} {}: {e}", target.display()))
         }
     }
-    Ok(())
+
+    fn count(&mut self, path: &str) -> Result<(), SourceError> {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(self.refuse(format!(
+                "the tree has more than {} entries (refused at `{path}`; raise `limits.entries` in the configuration)",
+                self.limits.max_entries
+            )));
+        }
+        Ok(())
+    }
+
+    /// The size of object `id` from its header, without loading it.
+    fn size_of(&self, id: &gix::oid) -> Result<u64, SourceError> {
+        use gix::odb::find::Header;
+        self.repo
+            .find_header(id)
+            .map(|h| match h {
+                Header::Loose { size, .. } => size,
+                Header::Packed(o) => o.object_size,
+            })
+            .map_err(|e| self.other(err(e)))
+    }
+
+    /// Loads object `id` into the shared buffer.
+    fn load(&mut self, id: &gix::oid) -> Result<(), SourceError> {
+        use gix::prelude::Find;
+        let found = self
+            .repo
+            .objects
+            .try_find(id, &mut self.buf)
+            .map_err(|e| SourceError::other(format!("git {}: {}", self.url, err(e))))?;
+        if found.is_none() {
+            return Err(self.other(format!("object {id} is missing from the fetch")));
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        tree_id: &gix::oid,
+        dir: &Path,
+        parents: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        let left = self.limits.max_entries.saturating_sub(self.entries) + 1;
+        if self.size_of(tree_id)? > left.saturating_mul(MAX_TREE_ENTRY_BYTES) {
+            return Err(self.refuse(format!(
+                "a tree under `{}` holds more than the {} entries `limits.entries` allows",
+                entry_name::escape_str(&parents.join("/")),
+                self.limits.max_entries
+            )));
+        }
+        self.load(tree_id)?;
+        let tree = gix::objs::TreeRef::from_bytes(&self.buf, self.repo.object_hash())
+            .map_err(|e| self.other(format!("a corrupt tree: {}", err(e))))?;
+        let entries: Vec<(String, gix::objs::tree::EntryMode, gix::ObjectId)> = tree
+            .entries
+            .iter()
+            .map(|e| {
+                let shown = entry_name::escape(e.filename);
+                let path = if parents.is_empty() {
+                    shown.clone()
+                } else {
+                    format!("{}/{shown}", parents.join("/"))
+                };
+                let name = std::str::from_utf8(e.filename)
+                    .map_err(|_| format!("`{path}` is not valid UTF-8"))?;
+                parents.push(name.to_owned());
+                let checked = {
+                    let parts: Vec<&str> = parents.iter().map(String::as_str).collect();
+                    entry_name::check_path(&parts)
+                };
+                parents.pop();
+                checked.map_err(|problem| {
+                    format!("unsafe path `{path}` in the tree refused: {problem}")
+                })?;
+                Ok((name.to_owned(), e.mode, e.oid.to_owned()))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|m| self.refuse(m))?;
+        for (name, mode, oid) in entries {
+            parents.push(name);
+            let path = parents.join("/");
+            let target = dir.join(parents.last().expect("just pushed"));
+            self.count(&path)?;
+            if mode.is_tree() {
+                std::fs::create_dir(&target).map_err(|e| self.io(e, "create", &target, &path))?;
+                self.write(&oid, &target, parents)?;
+            } else if mode.is_link() {
+                return Err(self.refuse(format!(
+                    "`{path}` is a symlink; a pack holds only regular files and directories"
+                )));
+            } else if mode.is_commit() {
+                return Err(self.refuse(format!(
+                    "`{path}` is a submodule; a pack holds only regular files and directories"
+                )));
+            } else {
+                self.blob(&oid, &target, &path, mode.is_executable())?;
+            }
+            parents.pop();
+        }
+        Ok(())
+    }
+
+    fn blob(
+        &mut self,
+        oid: &gix::oid,
+        target: &Path,
+        path: &str,
+        executable: bool,
+    ) -> Result<(), SourceError> {
+        let size = self.size_of(oid)?;
+        if size > self.limits.max_total_bytes.saturating_sub(self.bytes) {
+            return Err(self.refuse(format!(
+                "writing `{path}` ({size} bytes) would exceed the limit of {} bytes in total (raise `limits.extracted_size` in the configuration)",
+                self.limits.max_total_bytes
+            )));
+        }
+        self.load(oid)?;
+        if self.buf.len() as u64 != size {
+            return Err(self.refuse(format!(
+                "`{path}` does not hold the {size} bytes its header declares"
+            )));
+        }
+        self.bytes += size;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if executable { 0o755 } else { 0o644 });
+        }
+        #[cfg(not(unix))]
+        let _ = executable;
+        let write = |options: &std::fs::OpenOptions| -> std::io::Result<()> {
+            use std::io::Write;
+            options.open(target)?.write_all(&self.buf)
+        };
+        write(&options).map_err(|e| self.io(e, "write", target, path))
+    }
 }

@@ -52,7 +52,12 @@ pub fn inspect(
     what: &str,
 ) -> Result<(knap_schema::manifest::Manifest, String), SourceError> {
     let manifest = knap_schema::manifest::read_pack_dir(dest).map_err(|e| {
-        SourceError::integrity(format!("{what}: the pack's manifest is not valid: {e}"))
+        // Named as the pack's own `pack.yaml`, not by the staging path.
+        let staged = dest.join(knap_schema::manifest::MANIFEST_FILE);
+        let text = e
+            .to_string()
+            .replacen(&staged.display().to_string(), "pack.yaml", 1);
+        SourceError::integrity(format!("{what}: the pack's manifest is not valid: {text}"))
     })?;
     let tree = knap_schema::tree_digest(dest)
         .map_err(|e| SourceError::integrity(format!("{what}: {e}")))?

@@ -1,0 +1,159 @@
+//! What to say when no registry lists a ref: the same ref in another case
+//! and the nearest refs by edit distance, across every configured registry
+//! (did-you-mean), and, when `--registry` hid it, which registry does
+//! provide it.
+//!
+//! Best effort: a registry that cannot be read adds no suggestion, and the
+//! error being reported stays the error.
+
+use knap_registry::index_set::IndexSet;
+use knap_schema::ident::is_valid_ref;
+
+use super::Ctx;
+use knap_registry::error::KnapError;
+
+/// A ref near the one asked for, and the registry that provides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Near {
+    pub pack_ref: String,
+    pub registry: String,
+}
+
+/// The largest edit distance still suggested for a name of `len`
+/// characters: 1 for short names, up to 3 for long ones.
+fn max_distance(len: usize) -> usize {
+    (len / 4).clamp(1, 3)
+}
+
+/// The refs of `known` nearest to `wanted`: a case-insensitive match first,
+/// then those within [`max_distance`] (Damerau-Levenshtein, so a swapped
+/// pair of letters counts once), nearest first, at most three.
+pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let lower = wanted.to_lowercase();
+    let limit = max_distance(lower.chars().count());
+    let mut scored: Vec<(usize, &str)> = known
+        .into_iter()
+        .filter(|k| *k != wanted)
+        .filter_map(|k| {
+            let d = if k.to_lowercase() == lower {
+                0
+            } else {
+                strsim::damerau_levenshtein(&lower, &k.to_lowercase())
+            };
+            (d <= limit).then_some((d, k))
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// The refs near `wanted` across every configured registry (not only a
+/// `--registry` one), each with the registry that provides it.
+pub async fn near_refs(ctx: &Ctx, wanted: &str) -> Vec<Near> {
+    let Ok(set) = IndexSet::open(&ctx.config, &ctx.env, None) else {
+        return Vec::new();
+    };
+    // The lower-case spelling is one cheap lookup even on a sparse registry.
+    let lower = wanted.to_lowercase();
+    let mut out = Vec::new();
+    if lower != wanted
+        && is_valid_ref(&lower)
+        && let Ok(found) = set.lookup(std::slice::from_ref(&lower)).await
+        && let Some(p) = found.get(&lower)
+    {
+        out.push(Near {
+            pack_ref: lower.clone(),
+            registry: p.registry.clone(),
+        });
+    }
+    if let Ok(all) = set.search_rows().await {
+        for r in nearest(wanted, all.keys().map(String::as_str)) {
+            if out.iter().all(|n| n.pack_ref != r) {
+                out.push(Near {
+                    pack_ref: r.to_owned(),
+                    registry: all[r].registry.clone(),
+                });
+            }
+        }
+    }
+    out.truncate(3);
+    out
+}
+
+/// `did you mean `diskwatch` (registry `mine`)?`, or nothing.
+pub fn did_you_mean(near: &[Near]) -> Option<String> {
+    let list: Vec<String> = near
+        .iter()
+        .map(|n| format!("`{}` (registry `{}`)", n.pack_ref, n.registry))
+        .collect();
+    match list.as_slice() {
+        [] => None,
+        [one] => Some(format!("did you mean {one}?")),
+        _ => Some(format!("did you mean one of {}?", list.join(", "))),
+    }
+}
+
+/// Who provides `pack_ref` when `--registry PIN` hid the others: the
+/// registry that would answer without the flag.
+pub async fn provider_outside(ctx: &Ctx, pack_ref: &str) -> Option<String> {
+    let set = IndexSet::open(&ctx.config, &ctx.env, None).ok()?;
+    let found = set.lookup(&[pack_ref.to_owned()]).await.ok()?;
+    found.get(pack_ref).map(|p| p.registry.clone())
+}
+
+/// The error for a ref that no registry (or not the `--registry` one)
+/// provides: who asked for it, which other registry has it when `pin` hid
+/// it, else the nearest refs, else how to look.
+pub async fn not_listed(
+    ctx: &Ctx,
+    pack_ref: &str,
+    required_by: &[String],
+    pin: Option<&str>,
+) -> KnapError {
+    let by = if required_by.is_empty() {
+        String::new()
+    } else {
+        format!(" (required by {})", required_by.join(", "))
+    };
+    if let Some(pin) = pin
+        && let Some(other) = provider_outside(ctx, pack_ref).await
+    {
+        return KnapError::not_found(format!(
+            "registry `{pin}` provides no pack named `{pack_ref}`{by}: `--registry {pin}` restricts the dependencies too, and registry `{other}` provides `{pack_ref}`; drop `--registry` to resolve from every registry in priority order, or publish `{pack_ref}` in `{pin}`"
+        ));
+    }
+    let place = match pin {
+        Some(p) => format!("registry `{p}` provides"),
+        None => "no registry provides".to_owned(),
+    };
+    let place = if pin.is_some() {
+        format!("{place} no pack named `{pack_ref}`{by}")
+    } else {
+        format!("{place} a pack named `{pack_ref}`{by}")
+    };
+    match did_you_mean(&near_refs(ctx, pack_ref).await) {
+        Some(hint) => KnapError::not_found(format!("{place}; {hint}")),
+        None => KnapError::not_found(format!(
+            "{place}; check the name with `knap search`, or refresh the indices with `knap update`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typo_a_swap_and_another_case_are_near() {
+        let known = ["diskwatch", "netwatch", "core", "dns"];
+        assert_eq!(nearest("diskwach", known), ["diskwatch"]);
+        assert_eq!(nearest("dsikwatch", known), ["diskwatch"]);
+        assert_eq!(nearest("Diskwatch", known), ["diskwatch"]);
+        assert_eq!(nearest("DNS", known), ["dns"]);
+        assert!(nearest("kubernetes", known).is_empty());
+        // Short names tolerate one edit only.
+        assert_eq!(nearest("cor", known), ["core"]);
+        assert!(nearest("cx", known).is_empty());
+    }
+}

@@ -1,0 +1,140 @@
+//! `knap-index keys generate` and `knap-index sign`: the command lines over
+//! knap-trust's signing (formats.md section 7). Keys come from files or
+//! environment variables, never from an argument.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use knap_trust::sign::{SignError, sign_blocking};
+use knap_trust::{KeyError, KeySpec, Role, SignReport, SignRequest, SigningKey};
+
+use crate::cli::{KeysCommand, SignArgs};
+use crate::failure::{Kind, fail};
+
+pub fn keys_command(c: KeysCommand) -> anyhow::Result<()> {
+    match c {
+        KeysCommand::Generate { output } => {
+            let key = SigningKey::generate_file(&output).map_err(key_failure)?;
+            eprintln!(
+                "{}: a new ed25519 signing key (keep it secret; mode 0600)",
+                output.display()
+            );
+            println!("{}", key.key_id());
+            Ok(())
+        }
+    }
+}
+
+pub fn sign_command(a: SignArgs) -> anyhow::Result<()> {
+    let mut role_keys: BTreeMap<Role, Vec<SigningKey>> = BTreeMap::new();
+    for (role, spec) in &a.roles {
+        role_keys
+            .entry(*role)
+            .or_default()
+            .push(SigningKey::load(spec).map_err(key_failure)?);
+    }
+    let defaults = load_all(&a.key)?;
+    for role in Role::ALL {
+        if !role_keys.contains_key(&role) && !defaults.is_empty() {
+            role_keys.insert(role, defaults.clone());
+        }
+    }
+    if role_keys.is_empty() {
+        return Err(fail(
+            Kind::Usage,
+            "no signing key: pass --key KEY (a file or env:VAR) or --role ROLE=KEY",
+        ));
+    }
+    let mut expires_days = BTreeMap::new();
+    for (role, days) in &a.expires {
+        let days = u32::try_from(*days)
+            .ok()
+            .filter(|d| *d <= 36_500)
+            .ok_or_else(|| {
+                fail(
+                    Kind::Usage,
+                    format!("--expires {role}={days}: at most 36500 days"),
+                )
+            })?;
+        expires_days.insert(*role, days);
+    }
+    let request = SignRequest {
+        dir: a.dir.clone(),
+        role_keys,
+        old_root_keys: load_all(&a.old_root_key)?,
+        thresholds: a.threshold.iter().copied().collect(),
+        expires_days,
+        timestamp_only: a.timestamp_only,
+        now: jiff_now(),
+    };
+    let report = sign_blocking(&request).map_err(sign_failure)?;
+    print_report(&a.dir, &report);
+    Ok(())
+}
+
+/// Signs a freshly built site with `keys` for every role (`build --sign`).
+pub fn sign_site(dir: &Path, keys: &[KeySpec]) -> anyhow::Result<SignReport> {
+    let keys = load_all(keys)?;
+    let request = SignRequest {
+        dir: dir.to_path_buf(),
+        role_keys: Role::ALL.iter().map(|r| (*r, keys.clone())).collect(),
+        old_root_keys: Vec::new(),
+        thresholds: BTreeMap::new(),
+        expires_days: BTreeMap::new(),
+        timestamp_only: false,
+        now: jiff_now(),
+    };
+    sign_blocking(&request).map_err(sign_failure)
+}
+
+pub fn print_report(dir: &Path, r: &SignReport) {
+    let resigned = if r.resigned.is_empty() {
+        "nothing changed, nothing re-signed".to_string()
+    } else {
+        let names: Vec<&str> = r.resigned.iter().map(|r| r.name()).collect();
+        format!("re-signed {}", names.join(", "))
+    };
+    eprintln!(
+        "{}: root v{}, targets v{} ({} files), snapshot v{}, timestamp v{} (expires {}); {resigned}",
+        dir.display(),
+        r.root_version,
+        r.targets_version,
+        r.targets,
+        r.snapshot_version,
+        r.timestamp_version,
+        r.timestamp_expires,
+    );
+    println!("root key ids: {}", r.root_key_ids.join(" "));
+}
+
+fn jiff_now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+fn load_all(specs: &[KeySpec]) -> anyhow::Result<Vec<SigningKey>> {
+    specs
+        .iter()
+        .map(|s| SigningKey::load(s).map_err(key_failure))
+        .collect()
+}
+
+fn key_failure(e: KeyError) -> anyhow::Error {
+    let kind = match e {
+        KeyError::Exists { .. } | KeyError::EnvMissing(_) | KeyError::Invalid { .. } => Kind::Usage,
+        _ => Kind::Other,
+    };
+    fail(kind, e.to_string())
+}
+
+fn sign_failure(e: SignError) -> anyhow::Error {
+    let kind = match e {
+        SignError::BadMetadata { .. } | SignError::RootGap { .. } => Kind::Integrity,
+        SignError::NoRoleKeys { .. }
+        | SignError::MissingKey { .. }
+        | SignError::Threshold { .. }
+        | SignError::RotationUnsigned { .. }
+        | SignError::NothingToRefresh { .. } => Kind::Usage,
+        _ => Kind::Other,
+    };
+    fail(kind, e.to_string())
+}
