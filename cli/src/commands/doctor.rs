@@ -183,10 +183,9 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         if let Some(dir) = cache_file.parent()
             && std::fs::create_dir_all(dir).is_ok()
         {
-            let tmp = cache_file.with_extension("json.tmp");
             let bytes = serde_json::to_vec_pretty(&cache).expect("probes serialise");
-            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, &cache_file).is_err() {
-                tracing::warn!("cannot write the probe cache {}", cache_file.display());
+            if let Err(e) = knap_schema::atomic::write_atomic(&cache_file, &bytes) {
+                tracing::warn!("the probe cache is not saved: {e}");
             }
         }
     }
