@@ -402,26 +402,7 @@ pub fn refs_to_look_up<'a>(
 
 /// The resolver's view of a pack read from its manifest.
 pub fn entry_of(m: &Manifest) -> Entry {
-    Entry {
-        pack_ref: m.pack_ref.clone(),
-        label: m.label.clone(),
-        description: m.description.clone(),
-        version: m.version.to_string(),
-        author: m.author.clone().unwrap_or_default(),
-        email: m.email.clone(),
-        homepage: m.homepage.clone(),
-        repository: m.repository_url.clone(),
-        license: m.license.clone(),
-        keywords: m.keywords.clone(),
-        runtime_deps: m.runtime_deps.clone(),
-        use_case: m.use_case.clone(),
-        dependencies: m.dependencies.clone(),
-        install_sources: Vec::new(),
-        contents: Contents::default(),
-        yanked: false,
-        meta: None,
-        extra: Default::default(),
-    }
+    Entry::from_manifest(m)
 }
 
 /// The resolver's view of a pack `knap.lock` holds without a registry
