@@ -131,6 +131,12 @@ enum RegistryCmd {
         /// A PEM file of CA certificates to trust for this registry.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
+        /// Pin a signed (TUF) registry to this trusted root file (its tuf/1.root.json, got out of band)
+        #[arg(long, value_name = "FILE", conflicts_with = "root_sha256")]
+        root: Option<PathBuf>,
+        /// Pin a signed (TUF) registry to the sha256 of its tuf/1.root.json, checked on first fetch
+        #[arg(long, value_name = "HEX")]
+        root_sha256: Option<String>,
     },
     /// List registries in search order.
     List,
@@ -245,6 +251,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 token_env,
                 allow_http,
                 ca_file,
+                root,
+                root_sha256,
             } => commands::registry::add(
                 &mut ctx,
                 commands::registry::AddArgs {
@@ -254,6 +262,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     token_env,
                     allow_http,
                     ca_file,
+                    root,
+                    root_sha256,
                 },
             ),
             RegistryCmd::List => commands::registry::list(&ctx),

@@ -41,6 +41,12 @@ pub struct RegistryConfig {
     /// A PEM file of CA certificates trusted for this registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// The registry is signed (TUF, formats.md section 7) and pinned: the
+    /// path of a trusted root file (copied into knap's configuration
+    /// directory by `knap registry add --root`), or `sha256:HEX`, the
+    /// fingerprint of the registry's `tuf/1.root.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuf_root: Option<String>,
 }
 
 fn default_priority() -> i64 {

@@ -94,15 +94,14 @@ pub fn is_skipped_git(name: &OsStr) -> bool {
     name == ".git"
 }
 
-/// A name that a filesystem may treat as `.git`: `.git` in any case, with
-/// any trailing dots and spaces (`.GIT`, `.Git`, `.git.`, `.git  `). An
+/// A name that a filesystem or git may treat as `.git`: `.git` in any
+/// case, with any trailing dots and spaces (`.GIT`, `.Git`, `.git.`,
+/// `.git  `), and the other spellings [`crate::entry_name::is_dot_git`]
+/// lists (the one rule the extractor and git sources refuse by). An
 /// installed pack never holds one: the digest cannot see an exact `.git`,
 /// and git itself would act on the others on case-insensitive filesystems.
 pub fn is_git_like(name: &OsStr) -> bool {
-    let Some(s) = name.to_str() else {
-        return false;
-    };
-    s.trim_end_matches(['.', ' ']).eq_ignore_ascii_case(".git")
+    name.to_str().is_some_and(crate::entry_name::is_dot_git)
 }
 
 /// Which digest rule a tree is hashed with.

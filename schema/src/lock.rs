@@ -133,6 +133,19 @@ pub struct LockedPack {
     pub installed_at: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yanked: bool,
+    /// Set when the registry is signed (TUF): what its metadata was
+    /// verified with when the pack was resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedProvenance>,
+}
+
+/// The signed metadata a locked pack was resolved from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignedProvenance {
+    /// The key ids of the registry's root role (hex), sorted.
+    pub root_key_ids: Vec<String>,
+    /// The version of the registry's targets metadata.
+    pub targets_version: u64,
 }
 
 /// Where an installed pack came from.

@@ -38,6 +38,7 @@ fn stage_pack(dir: &Path, r: &str, version: &str) -> LockedPack {
         dependencies: vec![],
         installed_at: "2026-01-01T00:00:00Z".into(),
         yanked: false,
+        signed: None,
     }
 }
 

@@ -139,6 +139,13 @@ impl Fetcher {
         })
     }
 
+    /// The same fetcher with a smaller size limit (TUF metadata reads).
+    pub fn limited(&self, max_size: u64) -> Fetcher {
+        let mut f = self.clone();
+        f.settings.max_size = max_size.min(self.settings.max_size);
+        f
+    }
+
     /// GET `url`, conditional on `validators`, retrying connection errors
     /// and 5xx with exponential backoff.
     pub async fn get(

@@ -3,7 +3,8 @@
 //! conditional GET, sparse, git via gix), the index cache ([`cache`]), the
 //! set of registries in priority order ([`index_set`]: shadowing, fail
 //! closed), HTTP ([`http`]) and fetching install sources ([`sources`]:
-//! archive download, git checkout, local path).
+//! archive download, git checkout, local path), and the verification of
+//! signed registries ([`trust`], over knap-trust).
 //!
 //! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
 //! the priority-shadowed view ([`index_set`]) that resolution reads.
@@ -16,3 +17,4 @@ pub mod index_set;
 pub mod progress;
 pub mod registry;
 pub mod sources;
+pub mod trust;

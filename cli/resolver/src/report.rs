@@ -213,9 +213,41 @@ impl<C: Candidates> Words<'_, '_, C> {
         };
         if !pv.yanked.is_empty() {
             let y: Vec<String> = pv.yanked.iter().map(ToString::to_string).collect();
-            s.push_str(&format!(" (yanked, not chosen: {})", y.join(", ")));
+            s.push_str(&format!("; yanked, so not chosen: {}", y.join(", ")));
         }
         s
+    }
+
+    /// The yanked versions of `d` that what `p` asks of it would have
+    /// taken (`set` holds the candidates only, so the requirements are
+    /// asked).
+    fn yanked_in(&self, p: &Pkg, d: &str, set: &Set) -> Vec<String> {
+        let Some(pv) = self.provider.cached(d) else {
+            return Vec::new();
+        };
+        let mut reqs = Vec::new();
+        match p {
+            Pkg::Root => reqs.extend(
+                self.provider
+                    .roots()
+                    .iter()
+                    .filter(|x| x.pack == d)
+                    .map(|x| x.req.clone()),
+            ),
+            Pkg::Pack(r) => {
+                let deps = self.provider.deps.borrow();
+                for ((owner, _), list) in deps.iter() {
+                    if owner == r {
+                        reqs.extend(list.iter().filter(|x| x.pack == d).map(|x| x.req.clone()));
+                    }
+                }
+            }
+        }
+        pv.yanked
+            .iter()
+            .filter(|v| set.contains(v) || reqs.iter().any(|q| q.matches(v)))
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// The `p ps depends on d ds` sentence, for both the root and packs.
@@ -276,10 +308,19 @@ impl<C: Candidates> ReportFormatter<Pkg, Set, String> for Words<'_, '_, C> {
                     && self.versions_in(r, ds).is_empty()
                     && self.provider.cached(r).is_some_and(|pv| !pv.unknown)
                 {
-                    s.push_str(&format!(
-                        ", which no available version of {r} satisfies (available: {})",
-                        self.available(r)
-                    ));
+                    let yanked = self.yanked_in(p, r, ds);
+                    if yanked.is_empty() {
+                        s.push_str(&format!(
+                            ", which no available version of {r} satisfies (available: {})",
+                            self.available(r)
+                        ));
+                    } else {
+                        s.push_str(&format!(
+                            ", which only the yanked {r} {} satisfies: a yanked version is installed only when knap.lock already names it (available: {})",
+                            yanked.join(", "),
+                            self.available(r)
+                        ));
+                    }
                 }
                 s
             }

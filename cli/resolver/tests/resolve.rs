@@ -96,6 +96,7 @@ fn lock(pairs: &[(&str, &str)]) -> Lockfile {
             dependencies: vec![],
             installed_at: "2026-01-01T00:00:00Z".into(),
             yanked: false,
+            signed: None,
         });
     }
     lock
@@ -202,7 +203,11 @@ fn yanked_skipped_unless_locked() {
     // Only yanked versions fit: no solution, and the message says so.
     let err = resolve(&reg, &roots(&["lib@=1.1.0"]), &Options::default()).unwrap_err();
     assert!(
-        err.to_string().contains("yanked, not chosen: 1.1.0"),
+        err.to_string()
+            .contains("which only the yanked lib 1.1.0 satisfies")
+            && err
+                .to_string()
+                .contains("(available: 1.0.0; yanked, so not chosen: 1.1.0)"),
         "{err}"
     );
 

@@ -326,6 +326,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             dependencies: Vec::new(),
             installed_at: super::install::now_rfc3339(),
             yanked: false,
+            signed: None,
         },
         dest,
     })

@@ -86,7 +86,9 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         providers.get(r).map(|x| x.registry.clone())
     };
     if ctx.json {
-        crate::output::print_json(&info_json(&dep.pack, &dep.req, p, &provider_of));
+        let mut v = info_json(&dep.pack, &dep.req, p, &provider_of);
+        v["signed"] = signed_json(&set, &p.registry);
+        crate::output::print_json(&v);
         return Ok(());
     }
     let s = ctx.style;
@@ -94,8 +96,25 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     if !p.shadows.is_empty() {
         shadow = format!("; shadows {}", p.shadows.join(", "));
     }
+    let signed = match set
+        .registries
+        .iter()
+        .find(|r| r.name == p.registry)
+        .and_then(|r| r.provenance())
+    {
+        Some(pr) => format!(
+            "; signed (TUF targets version {}, root keys {})",
+            pr.targets_version,
+            pr.root_key_ids
+                .iter()
+                .map(|k| &k[..12.min(k.len())])
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "; unsigned".to_string(),
+    };
     ctx.say(&format!(
-        "{} — provided by registry `{}` (priority {}{shadow})",
+        "{} — provided by registry `{}` (priority {}{shadow}{signed})",
         s.bold(&dep.pack),
         p.registry,
         p.priority
@@ -227,6 +246,18 @@ fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
         (kind, items.iter().map(|i| i.name.as_str()).collect())
     })
     .collect()
+}
+
+/// `{"root_key_ids", "targets_version"}` when `registry` is signed, else null.
+fn signed_json(set: &IndexSet, registry: &str) -> Value {
+    set.registries
+        .iter()
+        .find(|r| r.name == registry)
+        .and_then(|r| r.provenance())
+        .map_or(
+            Value::Null,
+            |p| json!({"root_key_ids": p.root_key_ids, "targets_version": p.targets_version}),
+        )
 }
 
 fn info_json(

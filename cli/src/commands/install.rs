@@ -20,7 +20,7 @@ use knap_resolver::ResolveError;
 use knap_schema::config::RegistryConfig;
 use knap_schema::ident::CommitId;
 use knap_schema::index::{Entry, InstallSource};
-use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
+use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
@@ -144,6 +144,8 @@ struct Job {
     pack_ref: PackRef,
     version: semver::Version,
     registry: Option<String>,
+    /// The signed metadata the registry was verified with, if signed.
+    signed: Option<SignedProvenance>,
     dependencies: Vec<Dependency>,
     yanked: bool,
     sources: Vec<Source>,
@@ -346,6 +348,7 @@ pub(crate) async fn run_with(
         upgrade,
         no_deps: args.no_deps,
     };
+    let signed_set = set.clone();
     let candidates = Lazy::new(set, pinned.clone());
     let resolved =
         match tokio::task::block_in_place(|| knap_resolver::resolve(&candidates, &roots, &options))
@@ -370,6 +373,19 @@ pub(crate) async fn run_with(
             Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
         };
 
+    // What each signed registry's metadata was verified with, for the lock.
+    let mut signed: BTreeMap<String, SignedProvenance> = BTreeMap::new();
+    for reg in signed_set.iter().flat_map(|s| s.registries.iter()) {
+        if let Some(p) = reg.provenance() {
+            signed.insert(
+                reg.name.clone(),
+                SignedProvenance {
+                    root_key_ids: p.root_key_ids,
+                    targets_version: p.targets_version,
+                },
+            );
+        }
+    }
     let mut downloaders: BTreeMap<String, Downloader> = BTreeMap::new();
     let mut keep: Vec<LockedPack> = Vec::new();
     let mut jobs: Vec<Job> = Vec::new();
@@ -436,6 +452,7 @@ pub(crate) async fn run_with(
                 pack_ref: p.pack_ref.clone(),
                 version: p.version.clone(),
                 registry: None,
+                signed: p.signed.clone(),
                 dependencies: r.dependencies.clone(),
                 yanked: p.yanked,
                 sources: vec![Source::from_locked(&p.source)],
@@ -487,6 +504,7 @@ pub(crate) async fn run_with(
         jobs.push(Job {
             pack_ref,
             version,
+            signed: signed.get(&registry).cloned(),
             registry: Some(registry),
             dependencies: r.dependencies.clone(),
             yanked: e.yanked,
@@ -619,7 +637,29 @@ pub(crate) async fn run_with(
         packs,
         ..old.clone().unwrap_or_default()
     };
-    finish(ctx, &root, old.as_ref(), new_lock, staged, removed)
+    // The installed versions their registry now marks yanked, to say why a
+    // pack moved down.
+    let yanked_now: BTreeSet<(PackRef, semver::Version)> = old
+        .iter()
+        .flat_map(|l| l.packs.iter())
+        .filter(|p| {
+            candidates.provider(&p.pack_ref).is_some_and(|x| {
+                x.entries
+                    .iter()
+                    .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
+            })
+        })
+        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .collect();
+    finish(
+        ctx,
+        &root,
+        old.as_ref(),
+        new_lock,
+        staged,
+        removed,
+        &yanked_now,
+    )
 }
 
 /// Commits (unless nothing changed) and reports.
@@ -630,6 +670,7 @@ fn finish(
     new_lock: Lockfile,
     staged: Vec<Staged>,
     removed: Vec<PackRef>,
+    yanked_now: &BTreeSet<(PackRef, semver::Version)>,
 ) -> anyhow::Result<()> {
     let installed: Vec<(PackRef, semver::Version)> = staged
         .iter()
@@ -667,7 +708,20 @@ fn finish(
         for (r, v) in &installed {
             match old.and_then(|l| l.get(r)).map(|p| &p.version) {
                 Some(was) if was != v => {
-                    ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    let older = v < was;
+                    if older {
+                        let why = if yanked_now.contains(&(r.clone(), was.clone())) {
+                            format!(" ({was} was yanked)")
+                        } else {
+                            String::new()
+                        };
+                        ctx.say(&format!(
+                            "{} {r} {was} -> {v}{why}",
+                            ctx.style.yellow("downgraded")
+                        ))
+                    } else {
+                        ctx.say(&format!("{} {r} {was} -> {v}", ctx.style.green("upgraded")))
+                    }
                 }
                 _ => ctx.say(&format!("{} {r} {v}", ctx.style.green("installed"))),
             }
@@ -722,6 +776,7 @@ async fn install_from_lock(
             pack_ref: p.pack_ref.clone(),
             version: p.version.clone(),
             registry: p.registry.clone(),
+            signed: p.signed.clone(),
             dependencies: p.dependencies.clone(),
             yanked: p.yanked,
             sources: vec![source],
@@ -767,7 +822,15 @@ async fn install_from_lock(
             p.tree = s.pack.tree;
         }
     }
-    finish(ctx, root, Some(&lock), new_lock, staged, Vec::new())
+    finish(
+        ctx,
+        root,
+        Some(&lock),
+        new_lock,
+        staged,
+        Vec::new(),
+        &BTreeSet::new(),
+    )
 }
 
 fn shared(ctx: &Ctx) -> Shared {
@@ -1006,6 +1069,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
                         dependencies: job.dependencies.clone(),
                         installed_at,
                         yanked: job.yanked,
+                        signed: job.signed.clone(),
                     },
                     dest: job.dest.clone(),
                 });

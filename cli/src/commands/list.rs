@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                     "required_by": needed_by(&p.pack_ref).iter().map(|e| json!({"ref": e.from, "requirement": e.req})).collect::<Vec<_>>(),
                     "dependencies": p.dependencies,
                     "installed_at": p.installed_at,
+                    "signed": p.signed,
                     "yanked": p.yanked,
                     "present": p.pack_ref.dir_in(&root_path).is_dir(),
                 })
@@ -84,7 +85,22 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
             // A git or archive URL can be 100 characters: shortened
             // unless -v (--json always has it whole).
             let from = if ctx.verbose > 0 {
-                super::installed::origin(p)
+                match &p.signed {
+                    Some(sp) => format!(
+                        "{} [signed: targets v{}, root {}]",
+                        super::installed::origin(p),
+                        sp.targets_version,
+                        sp.root_key_ids
+                            .iter()
+                            .map(|k| &k[..12.min(k.len())])
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    None if p.registry.is_some() => {
+                        format!("{} [unsigned]", super::installed::origin(p))
+                    }
+                    None => super::installed::origin(p),
+                }
             } else {
                 super::installed::short_origin(p)
             };

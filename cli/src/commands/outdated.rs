@@ -24,6 +24,8 @@ struct Row {
     wanted: Option<String>,
     latest: Option<String>,
     registry: Option<String>,
+    /// The installed version is yanked in its registry.
+    yanked: bool,
 }
 
 impl Row {
@@ -35,7 +37,7 @@ impl Row {
                 .zip(cur.clone())
                 .is_some_and(|(v, c)| v > c)
         };
-        newer(&self.wanted) || newer(&self.latest)
+        self.yanked || newer(&self.wanted) || newer(&self.latest)
     }
 }
 
@@ -96,6 +98,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 } else {
                     prov.map(|x| x.registry.clone())
                 },
+                yanked: p.registry.is_some()
+                    && prov.is_some_and(|x| {
+                        x.entries
+                            .iter()
+                            .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
+                    }),
             }
         })
         .collect();
@@ -111,6 +119,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     "latest": r.latest,
                     "registry": r.registry,
                     "outdated": r.outdated(),
+                    "yanked": r.yanked,
                 })
             })
             .collect();
@@ -133,7 +142,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         .map(|r| {
             [
                 r.pack_ref.clone(),
-                r.current.clone(),
+                if r.yanked {
+                    format!("{} (yanked)", r.current)
+                } else {
+                    r.current.clone()
+                },
                 r.wanted.clone().unwrap_or_else(|| "-".into()),
                 r.latest.clone().unwrap_or_else(|| "-".into()),
                 r.registry.clone().unwrap_or_else(|| "-".into()),
@@ -141,14 +154,27 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         })
         .collect();
     if outdated.is_empty() {
-        ctx.say(&format!(
-            "all {} installed packs are up to date",
-            rows.len()
-        ));
+        ctx.say(&match rows.len() {
+            1 => "the installed pack is up to date".to_owned(),
+            n => format!("all {n} installed packs are up to date"),
+        });
         return Ok(());
     }
     let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"].map(String::from);
     super::list::print_table(ctx, &header, &outdated);
+    for r in rows.iter().filter(|r| r.yanked) {
+        let line = match &r.wanted {
+            Some(w) if w != &r.current => format!(
+                "{} {} is yanked: `knap upgrade {}` moves it to {w}",
+                r.pack_ref, r.current, r.pack_ref
+            ),
+            _ => format!(
+                "{} {} is yanked and no other version meets its requirement: give a new one, `knap upgrade {}@REQ`",
+                r.pack_ref, r.current, r.pack_ref
+            ),
+        };
+        ctx.warn(&line);
+    }
     // The hint about LATEST only when some LATEST is beyond its WANTED.
     if rows
         .iter()

@@ -19,6 +19,51 @@ pub struct AddArgs {
     pub token_env: Option<String>,
     pub allow_http: bool,
     pub ca_file: Option<std::path::PathBuf>,
+    pub root: Option<std::path::PathBuf>,
+    pub root_sha256: Option<String>,
+}
+
+/// The `tuf_root` pin of `--root FILE` (checked, then copied beside the
+/// configuration) or `--root-sha256 HEX`.
+fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
+    if let Some(hex) = &a.root_sha256 {
+        let hex = hex.to_ascii_lowercase();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(KnapError::usage(format!(
+                "--root-sha256 takes the 64 hex digits of sha256(tuf/1.root.json), not `{hex}`"
+            )));
+        }
+        return Ok(Some(format!("sha256:{hex}")));
+    }
+    let Some(file) = &a.root else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(file)
+        .map_err(|e| KnapError::usage(format!("--root {}: cannot read it: {e}", file.display())))?;
+    let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
+        KnapError::new(
+            knap_registry::error::Kind::Integrity,
+            format!("--root {}: {e}", file.display()),
+        )
+    })?;
+    let dir = ctx
+        .config_path
+        .parent()
+        .map(|p| p.join("roots"))
+        .unwrap_or_else(|| Path::new("roots").to_path_buf());
+    let copy = dir.join(format!("{}.root.json", a.name));
+    knap_registry::cache::write_atomic(&copy, &bytes).map_err(|e| {
+        KnapError::new(
+            knap_registry::error::Kind::Other,
+            format!("cannot copy the root to {}: {e}", copy.display()),
+        )
+    })?;
+    tracing::debug!(
+        "pinned root version {} (root key ids {})",
+        info.version,
+        info.root_key_ids.join(", ")
+    );
+    Ok(Some(absolute(&copy)?))
 }
 
 fn check_name(name: &str) -> Result<(), KnapError> {
@@ -106,6 +151,7 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let tuf_root = tuf_pin(ctx, &a)?;
     let reg = RegistryConfig {
         name: a.name.clone(),
         url,
@@ -113,6 +159,7 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         token_env: a.token_env,
         allow_http: a.allow_http,
         ca_file,
+        tuf_root,
     };
     ctx.config.registries.push(reg.clone());
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
@@ -120,8 +167,16 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         crate::output::print_json(&registry_json(ctx, &reg));
     } else {
         ctx.say(&format!(
-            "added registry `{}` ({}, priority {}); fetch it with `knap update {}`",
-            reg.name, reg.url, reg.priority, reg.name
+            "added registry `{}` ({}, priority {}{}); fetch it with `knap update {}`",
+            reg.name,
+            reg.url,
+            reg.priority,
+            if reg.tuf_root.is_some() {
+                ", signed: every update is verified"
+            } else {
+                ""
+            },
+            reg.name
         ));
     }
     Ok(())
@@ -136,6 +191,7 @@ fn registry_json(ctx: &Ctx, r: &RegistryConfig) -> serde_json::Value {
         "token_env": r.token_env,
         "allow_http": r.allow_http,
         "ca_file": r.ca_file,
+        "tuf_root": r.tuf_root,
         "cached": cache.dir.exists(),
     })
 }

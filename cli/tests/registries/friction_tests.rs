@@ -413,3 +413,147 @@ fn a_broken_local_pack_is_reported_at_its_own_path_and_a_new_root_is_not_left_be
         "mine"
     );
 }
+
+/// Marks `r` `version` yanked in the site's index.
+fn yank(site: &mut Site, r: &str, version: &str) {
+    let key = (r.to_owned(), semver::Version::parse(version).unwrap());
+    site.entries.get_mut(&key).unwrap()["yanked"] = json!(true);
+    let entries: Vec<serde_json::Value> = site.entries.values().cloned().collect();
+    write_json(&site.dir.path().join("index.json"), &index("Site", entries));
+}
+
+#[test]
+fn a_yanked_install_is_reported_by_outdated_and_upgrade_says_downgraded_and_why() {
+    let mut site = Site::new();
+    site.publish("p", "1.0.0", &[], &[]);
+    site.publish("p", "1.1.0", &[], &[]);
+    let k = site.knap();
+    let root = k.dir.path().join("root");
+    at(&k, &root, &["install", "p"]).ok();
+    yank(&mut site, "p", "1.1.0");
+
+    let o = at(&k, &root, &["--color", "never", "outdated"]).ok();
+    assert!(
+        o.stdout.contains("p    1.1.0 (yanked)  1.0.0"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stderr
+            .contains("warning: p 1.1.0 is yanked: `knap upgrade p` moves it to 1.0.0"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stdout.contains("up to date"), "{}", o.stdout);
+    let v = at(&k, &root, &["outdated", "--json"]).ok().json();
+    assert_eq!(v["packs"][0]["yanked"], true);
+    assert_eq!(v["packs"][0]["outdated"], true);
+
+    let o = at(&k, &root, &["--color", "never", "upgrade"]).ok();
+    assert!(
+        o.stdout
+            .contains("downgraded p 1.1.0 -> 1.0.0 (1.1.0 was yanked)"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("upgraded"), "{}", o.stdout);
+    let o = at(&k, &root, &["--color", "never", "outdated"]).ok();
+    assert!(
+        o.stdout.contains("the installed pack is up to date"),
+        "{}",
+        o.stdout
+    );
+
+    let o = at(&k, &root, &["--color", "never", "install", "p@=1.1.0"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr.contains("you asked for p@=1.1.0, which only the yanked p 1.1.0 satisfies: a yanked version is installed only when knap.lock already names it (available: 1.0.0; yanked, so not chosen: 1.1.0)"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("))"), "no nested brackets: {}", o.stderr);
+}
+
+#[test]
+fn update_says_one_pack_and_one_version_in_the_singular() {
+    let k = local_registry(vec![entry("core", "1.0.0", &[])]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("1 version of 1 pack"), "{}", o.stdout);
+    assert!(
+        !o.stdout.contains("1 packs") && !o.stdout.contains("1 versions"),
+        "{}",
+        o.stdout
+    );
+    let k = local_registry(vec![
+        entry("core", "1.0.0", &[]),
+        entry("core", "1.1.0", &[]),
+    ]);
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(o.stdout.contains("2 versions of 1 pack"), "{}", o.stdout);
+}
+
+#[test]
+fn git_errors_name_the_commit_or_the_repository_with_the_right_exit_code() {
+    let work = tempfile::tempdir().unwrap();
+    let (pack, _) = git_pack(work.path(), "gp", "1.0.0");
+    let not_git = work.path().join("not-git");
+    std::fs::create_dir(&not_git).unwrap();
+    let k = Knap::new();
+    let root = k.dir.path().join("root");
+    let missing = "a".repeat(40);
+    let url = |p: &Path| url::Url::from_directory_path(p).unwrap().to_string();
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&pack))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("commit {missing} is not in {}", url(&pack))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("An object with id"), "{}", o.stderr);
+
+    let o = at(
+        &k,
+        &root,
+        &["install", &format!("git+{}#{missing}", url(&not_git))],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr
+            .contains(&format!("{} is not a git repository", url(&not_git))),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("Could not verify"), "{}", o.stderr);
+
+    let gone = work.path().join("gone");
+    let o = at(
+        &k,
+        &root,
+        &[
+            "install",
+            &format!("git+file://{}#{missing}", gone.display()),
+        ],
+    );
+    assert_eq!(o.code, 3, "{o:?}");
+    assert!(
+        o.stderr.contains("is not a git repository") && o.stderr.contains("does not exist"),
+        "{}",
+        o.stderr
+    );
+
+    // A server that cannot be reached is a network failure (exit 5), with the URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let down = format!("http://127.0.0.1:{port}/repo.git");
+    let o = at(&k, &root, &["install", &format!("git+{down}#{missing}")]);
+    assert_eq!(o.code, 5, "{o:?}");
+    assert!(o.stderr.contains(&down), "{}", o.stderr);
+    assert!(!root.exists(), "nothing was installed");
+}

@@ -389,8 +389,13 @@ fn git_scene(tree: &[(&str, &[u8])], config_extra: &str) -> (Scene, Out) {
 }
 
 #[test]
-fn a_git_tree_holding_dot_git_at_any_depth_is_refused() {
-    for name in [".git/config", "actions/.GIT/config", "a/.git./x"] {
+fn a_git_tree_holding_dot_git_at_any_depth_or_a_control_character_is_refused() {
+    for (name, reason) in [
+        (".git/config", ".git"),
+        ("actions/.GIT/config", ".git"),
+        ("a/.git./x", ".git"),
+        ("a\u{1b}[2J\u{1b}]0;owned\u{7}b", "control character"),
+    ] {
         let (s, o) = git_scene(
             &[
                 ("pack.yaml", PACK_YAML),
@@ -398,7 +403,7 @@ fn a_git_tree_holding_dot_git_at_any_depth_is_refused() {
             ],
             "",
         );
-        s.assert_refused(name, &o, 4, ".git");
+        s.assert_refused(name, &o, 4, reason);
     }
 }
 

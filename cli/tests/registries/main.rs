@@ -20,6 +20,7 @@ mod output_tests;
 mod priority_tests;
 mod root_tests;
 mod server;
+mod signed_tests;
 mod sparse_tests;
 mod tls_tests;
 

@@ -100,13 +100,23 @@ fn unknown_ref_on_a_sparse_registry_is_exit_3_after_one_404() {
     .ok();
     let o = k.run(&["info", "nothing"]);
     assert_eq!(o.code, 3, "{o:#?}");
+    // One pack file asked for (404); the did-you-mean suggestion reads the
+    // registry's search index (`index.json`, absent here), never the other
+    // pack files.
     assert_eq!(
         paths(&server),
-        ["/config.json", "/packs/nothing.json"]
+        ["/config.json", "/index.json", "/packs/nothing.json"]
             .into_iter()
             .map(String::from)
             .collect()
     );
+    let packs: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/packs/"))
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert_eq!(packs[0].status, 404);
 }
 
 #[test]

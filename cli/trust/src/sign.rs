@@ -157,7 +157,12 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
             .copied()
             .unwrap_or(role.default_days())
     };
-    let expiry = |role: Role| request.now + SignedDuration::from_hours(24 * i64::from(days(role)));
+    // Whole seconds: TUF's date format is `YYYY-MM-DDTHH:MM:SSZ`, and the
+    // reference implementation refuses fractions.
+    let expiry = |role: Role| {
+        let t = request.now + SignedDuration::from_hours(24 * i64::from(days(role)));
+        Timestamp::from_second(t.as_second()).unwrap_or(t)
+    };
     // Re-sign a role whose file has less than half of its validity left.
     let stale = |role: Role, expires: Timestamp| {
         request.expires_days.contains_key(&role)
@@ -207,6 +212,24 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
             root_key_ids: root_key_ids(&root.signed),
             timestamp_expires: signed.signed().signed.expires.to_string(),
         };
+        // A rebuilt site lacks the consistent-snapshot copies: restore those
+        // of files that are still what the current targets say.
+        if let Some(targets) = &current.targets {
+            for (name, bytes) in target_files(dir)? {
+                let hash = hex::sha256(&bytes);
+                let listed = TargetName::new(name.as_str()).ok().and_then(|n| {
+                    targets
+                        .signed
+                        .targets
+                        .get(&n)
+                        .map(|t| hex::encode(&t.hashes.sha256))
+                });
+                let copy = dir.join(hashed_name(&name, &hash));
+                if listed.as_deref() == Some(hash.as_str()) && !copy.is_file() {
+                    write_atomic(&copy, &bytes)?;
+                }
+            }
+        }
         write_atomic(&tuf.join("timestamp.json"), signed.buffer())?;
         return Ok(report);
     }

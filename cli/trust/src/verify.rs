@@ -244,6 +244,30 @@ const PINNED_ROOT: &str = "pinned.root.json";
 const RAW_DIR: &str = "raw";
 const TOUGH_DIR: &str = "tough";
 
+/// What a trusted root file says, once it is known to be a self-signed root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootInfo {
+    pub version: u64,
+    pub root_key_ids: Vec<String>,
+}
+
+/// Checks that `bytes` are a TUF root signed by a threshold of its own root
+/// keys (what `--root FILE` must be).
+pub fn inspect_root(bytes: &[u8]) -> Result<RootInfo, TrustError> {
+    let root: Signed<Root> = serde_json::from_slice(bytes).map_err(|e| TrustError::PinnedRoot {
+        reason: format!("not a TUF root.json ({e})"),
+    })?;
+    root.signed
+        .verify_role(&root)
+        .map_err(|e| TrustError::PinnedRoot {
+            reason: format!("not signed by its own root keys ({e})"),
+        })?;
+    Ok(RootInfo {
+        version: root.signed.version.get(),
+        root_key_ids: root_key_ids(&root.signed),
+    })
+}
+
 /// The last verified state kept in `datastore`, if any (for `--offline`).
 pub fn last_verified(datastore: &Path) -> Result<Option<Verified>, TrustError> {
     let path = datastore.join(VERIFIED_FILE);

@@ -106,11 +106,25 @@ impl SearchRow {
     /// description or keywords of any version.
     pub fn matches(&self, q: &str) -> bool {
         q.is_empty()
-            || self.pack_ref.to_lowercase().contains(q)
-            || self.label.to_lowercase().contains(q)
-            || self.description.to_lowercase().contains(q)
-            || self.keywords.iter().any(|k| k.to_lowercase().contains(q))
-            || self.other_text.iter().any(|k| k.to_lowercase().contains(q))
+            || contains_lower(&self.pack_ref, q)
+            || contains_lower(&self.label, q)
+            || contains_lower(&self.description, q)
+            || self.keywords.iter().any(|k| contains_lower(k, q))
+            || self.other_text.iter().any(|k| contains_lower(k, q))
+    }
+}
+
+/// True when `text`, lowercased, contains `q` (lowercase); without an
+/// allocation when both are ASCII, as they nearly always are.
+fn contains_lower(text: &str, q: &str) -> bool {
+    if q.is_empty() {
+        return true;
+    }
+    if text.is_ascii() && q.is_ascii() {
+        let (t, q) = (text.as_bytes(), q.as_bytes());
+        q.len() <= t.len() && t.windows(q.len()).any(|w| w.eq_ignore_ascii_case(q))
+    } else {
+        text.to_lowercase().contains(q)
     }
 }
 
@@ -200,25 +214,26 @@ impl ByRef {
                 .or_default()
                 .push(e);
         }
-        let mut rows = Vec::with_capacity(by_ref.len());
-        let mut buf = Vec::new();
-        for (r, es) in &by_ref {
-            buf.clear();
-            buf.extend_from_slice(b"{\"ref\":");
-            serde_json::to_writer(&mut buf, r).expect("a string serialises");
-            buf.extend_from_slice(b",\"versions\":[");
-            for (i, e) in es.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                buf.extend_from_slice(e.raw.get().as_bytes());
-            }
-            buf.extend_from_slice(b"]}\n");
-            // Not synced one by one: the directory is put in place whole,
-            // and a torn file is refused when read.
-            std::fs::File::create(packs.join(format!("{r}.json")))?.write_all(&buf)?;
-            rows.extend(SearchRow::of(es.iter().map(|e| &e.fields)));
-        }
+        let groups: Vec<(&str, Vec<&SplitEntry<'_>>)> = by_ref.into_iter().collect();
+        // The files are written on every core: creating thousands of small
+        // files is most of the cost of a split.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let per = groups.len().div_ceil(workers).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = groups
+                .chunks(per)
+                .map(|chunk| s.spawn(|| write_packs(&packs, chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("a cache writer panicked"))
+        })?;
+        let rows: Vec<SearchRow> = groups
+            .iter()
+            .filter_map(|(_, es)| SearchRow::of(es.iter().map(|e| &e.fields)))
+            .collect();
         let table = serde_json::to_vec(&rows).expect("rows serialise");
         std::fs::write(new.path().join("search.json"), table)?;
         std::fs::write(
@@ -266,5 +281,76 @@ impl ByRef {
             }
         }
         Ok(rows)
+    }
+}
+
+/// Writes `packs/<ref>.json` for each group: `{"ref": REF, "versions": [...]}`
+/// with each entry's own bytes. Not synced one by one: the directory is put
+/// in place whole, and a torn file is refused when read.
+fn write_packs(packs: &Path, groups: &[(&str, Vec<&SplitEntry<'_>>)]) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    for (r, es) in groups {
+        buf.clear();
+        buf.extend_from_slice(b"{\"ref\":");
+        serde_json::to_writer(&mut buf, r).expect("a string serialises");
+        buf.extend_from_slice(b",\"versions\":[");
+        for (i, e) in es.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(e.raw.get().as_bytes());
+        }
+        buf.extend_from_slice(b"]}\n");
+        std::fs::File::create(packs.join(format!("{r}.json")))?.write_all(&buf)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: &str, yanked: bool, desc: &str) -> Fields {
+        Fields {
+            pack_ref: "p".into(),
+            version: v.into(),
+            label: "P".into(),
+            description: desc.into(),
+            keywords: vec!["k".into()],
+            yanked,
+        }
+    }
+
+    #[test]
+    fn the_row_shows_the_newest_version_not_yanked_and_matches_any_version() {
+        let fs = [
+            f("1.2.0", false, "Old words"),
+            f("1.10.0", false, "New words"),
+            f("2.0.0", true, "Yanked words"),
+        ];
+        let row = SearchRow::of(&fs).unwrap();
+        assert_eq!(
+            row.version, "1.10.0",
+            "SemVer order, the yanked 2.0.0 skipped"
+        );
+        assert_eq!(row.description, "New words");
+        assert_eq!(row.versions, ["1.2.0", "1.10.0", "2.0.0"]);
+        assert!(
+            row.matches("old wo"),
+            "a query matches an older version's text"
+        );
+        assert!(row.matches("new"));
+        assert!(!row.matches("absent"));
+        let all_yanked = [f("1.0.0", true, "a"), f("1.1.0", true, "b")];
+        assert_eq!(SearchRow::of(&all_yanked).unwrap().version, "1.1.0");
+        assert!(SearchRow::of(&[]).is_none());
+    }
+
+    #[test]
+    fn matching_ignores_case_in_ascii_and_beyond() {
+        assert!(contains_lower("Slack Notifier", "slack n"));
+        assert!(contains_lower("ÉCLAIR", "éclair"));
+        assert!(!contains_lower("ab", "abc"));
+        assert!(contains_lower("", ""));
     }
 }

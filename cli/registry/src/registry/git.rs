@@ -79,6 +79,13 @@ enum Tree {
     },
 }
 
+/// The files of the commit's `tuf/` directory (a signed registry).
+type TufFiles = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// The largest `tuf/` file read from a commit (the verifier's own limits
+/// are smaller for everything but targets).
+const MAX_TUF_FILE: u64 = 64 * 1024 * 1024;
+
 impl GitIndex {
     pub fn new(common: Common, url: Url, http: GitHttp) -> Self {
         Self {
@@ -172,10 +179,28 @@ impl GitIndex {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        let (commit, tree, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
+        let (commit, tree, tuf, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
             registry: name.clone(),
             message: format!("git {url}: {}", with_hint(m)),
         })?;
+        // A signed registry: the commit's tuf/ is verified and every index
+        // file held to its targets entry before anything is cached.
+        if let Some(t) = &self.common.trust {
+            t.ensure_with(Arc::new(crate::trust::MemFetch(tuf))).await?;
+            match &tree {
+                Tree::Index(bytes) => t.check("index.json", bytes)?,
+                Tree::Sparse { config, packs } => {
+                    t.check("config.json", config)?;
+                    // `<sha256>.<ref>.json` copies are not refs: never read.
+                    for (r, bytes) in packs
+                        .iter()
+                        .filter(|(r, _)| knap_schema::ident::is_valid_ref(r))
+                    {
+                        t.check(&format!("packs/{r}.json"), bytes)?;
+                    }
+                }
+            }
+        }
         tracing::debug!("git {url}: fetched in {:?}", started.elapsed());
         if previous.as_deref() == Some(commit.as_str()) {
             return Ok(UpdateOutcome::NotModified {
@@ -218,7 +243,13 @@ impl GitIndex {
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
-                ("sparse", format!("sparse layout, {} packs", packs.len()))
+                (
+                    "sparse",
+                    format!(
+                        "sparse layout, {}",
+                        super::count(packs.len(), "pack", "packs")
+                    ),
+                )
             }
         };
         let state = State {
@@ -408,7 +439,7 @@ fn clone_or_fetch(
     url: &str,
     dir: &Path,
     setup: TransportSetup,
-) -> Result<(String, Tree, bool), String> {
+) -> Result<(String, Tree, TufFiles, bool), String> {
     let existing = dir
         .join(".git")
         .is_dir()
@@ -445,7 +476,8 @@ fn clone_or_fetch(
     let head = remote_head(&outcome.ref_map.remote_refs)
         .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
     let tree = read_tree(&repo, head)?;
-    Ok((head.to_string(), tree, cloned))
+    let tuf = read_tuf(&repo, head)?;
+    Ok((head.to_string(), tree, tuf, cloned))
 }
 
 /// One shallow fetch of [`REFSPECS`] from `url` into `repo`.
@@ -500,6 +532,34 @@ fn remote_head(refs: &[gix::protocol::handshake::Ref]) -> Option<gix::ObjectId> 
     find("HEAD")
         .or_else(|| find("refs/heads/main"))
         .or_else(|| find("refs/heads/master"))
+}
+
+/// The blobs directly under `tuf/` at `commit`, by path (`tuf/<name>`);
+/// none when the commit has no `tuf/`. A blob above [`MAX_TUF_FILE`] is
+/// refused by its header, before it is read.
+fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, String> {
+    let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
+    let mut out = TufFiles::new();
+    let Some(entry) = tree.lookup_entry_by_path("tuf").map_err(err)? else {
+        return Ok(out);
+    };
+    let sub = entry.object().map_err(err)?.peel_to_tree().map_err(err)?;
+    for e in sub.iter() {
+        let e = e.map_err(err)?;
+        if !e.mode().is_blob() {
+            continue;
+        }
+        let header = repo.find_header(e.oid()).map_err(err)?;
+        if header.size() > MAX_TUF_FILE {
+            return Err(format!(
+                "tuf/{} is larger than {MAX_TUF_FILE} bytes",
+                e.filename()
+            ));
+        }
+        let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+        out.insert(format!("tuf/{}", e.filename()), data);
+    }
+    Ok(out)
 }
 
 fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, String> {

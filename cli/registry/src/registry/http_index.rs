@@ -63,6 +63,9 @@ impl HttpIndex {
     }
 
     pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
+        if let Some(t) = self.common.trust.clone() {
+            return self.update_signed(&t).await;
+        }
         let name = &self.common.name;
         let cached = self
             .common
@@ -121,6 +124,52 @@ impl HttpIndex {
                 })
             }
         }
+    }
+
+    /// A signed registry: the verified metadata names `index.json` by hash,
+    /// so a matching cached copy needs no request; a new one is fetched by
+    /// its consistent-snapshot name (`<sha256>.index.json`, the plain name
+    /// if the host has none) and must match.
+    async fn update_signed(
+        &self,
+        trust: &crate::trust::Trust,
+    ) -> Result<UpdateOutcome, RegistryError> {
+        let name = &self.common.name;
+        let v = trust.ensure().await?;
+        let signed = format!("signed, targets version {}", v.targets_version);
+        if trust.cached_matches(DOC, &self.common.cache.path(DOC)) {
+            return Ok(UpdateOutcome::NotModified { detail: signed });
+        }
+        let info = v.target(DOC).ok_or_else(|| RegistryError::Untrusted {
+            registry: name.clone(),
+            message: "its signed targets do not list index.json".into(),
+        })?;
+        let hashed = self
+            .url
+            .join(&knap_trust::hashed_name(DOC, &info.sha256))
+            .expect("a file name joins");
+        let bytes = super::sparse::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
+        trust.check(DOC, &bytes)?;
+        let _one = self.splitting.lock().await;
+        let stamp = stamp_of(&bytes);
+        let summary = self
+            .by_ref()
+            .split(name, self.url.as_str(), &bytes, &stamp)?;
+        let meta = DocMeta {
+            url: self.url.to_string(),
+            etag: None,
+            last_modified: None,
+            commit: None,
+            sha256: Some(stamp.id.clone()),
+        };
+        self.common
+            .cache
+            .write(DOC, &bytes, &meta)
+            .map_err(|e| self.cache_error(e))?;
+        *self.loaded.lock().expect("lock") = Some(View::ByRef(self.by_ref()));
+        Ok(UpdateOutcome::Updated {
+            detail: format!("{summary}, {signed}"),
+        })
     }
 
     /// The cached index (its per-ref cache); fetched first when there is no

@@ -46,6 +46,20 @@ impl LocalIndex {
             } else if cfg.is_file() {
                 let bytes = std::fs::read(&cfg)
                     .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
+                if let Some(t) = &self.common.trust {
+                    t.check("config.json", &bytes)?;
+                    // Every pack file read later must be the signed one.
+                    for r in super::sparse_refs_in(&self.path.join("packs")) {
+                        let rel = format!("packs/{r}.json");
+                        let pack = std::fs::read(self.path.join(&rel)).map_err(|e| {
+                            self.err(format!(
+                                "cannot read {}: {e}",
+                                self.path.join(&rel).display()
+                            ))
+                        })?;
+                        t.check(&rel, &pack)?;
+                    }
+                }
                 parse_sparse_config(name, &cfg.display().to_string(), &bytes)?;
                 let v = View::SparseDir(self.path.clone());
                 *self.loaded.lock().expect("lock") = Some(v.clone());
@@ -65,6 +79,9 @@ impl LocalIndex {
                 file.display()
             ))
         })?;
+        if let Some(t) = &self.common.trust {
+            t.check("index.json", &bytes)?;
+        }
         let index = parse_index(name, &file.display().to_string(), &bytes)?;
         let v = View::Whole(Arc::new(WholeIndex::new(index)));
         *self.loaded.lock().expect("lock") = Some(v.clone());
@@ -75,8 +92,12 @@ impl LocalIndex {
         let detail = match self.view()? {
             View::Whole(i) => super::summary(&i),
             View::SparseDir(d) => format!(
-                "sparse layout, {} packs",
-                super::sparse_refs_in(&d.join("packs")).len()
+                "sparse layout, {}",
+                super::count(
+                    super::sparse_refs_in(&d.join("packs")).len(),
+                    "pack",
+                    "packs"
+                )
             ),
             View::ByRef(_) => unreachable!("a local index is read in place, never split"),
         };

@@ -40,6 +40,7 @@ use url::Url;
 use crate::cache::RegistryCache;
 use crate::error::Kind;
 use crate::http::{FetchError, FetchPolicy, Fetcher, HttpSettings};
+use crate::trust::{HttpFetch, Trust};
 
 /// Why a registry could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,9 @@ pub enum RegistryError {
     },
     #[error("registry `{registry}`: {message}")]
     Unavailable { registry: String, message: String },
+    /// A signed registry whose metadata or files failed verification.
+    #[error("registry `{registry}`: {message}")]
+    Untrusted { registry: String, message: String },
     #[error("registry `{registry}`: {message}")]
     Other { registry: String, message: String },
 }
@@ -76,7 +80,7 @@ impl RegistryError {
                 ..
             } => Kind::Other,
             RegistryError::Fetch { .. } | RegistryError::Unavailable { .. } => Kind::Registry,
-            RegistryError::Invalid { .. } => Kind::Integrity,
+            RegistryError::Invalid { .. } | RegistryError::Untrusted { .. } => Kind::Integrity,
             RegistryError::Other { .. } => Kind::Other,
         }
     }
@@ -125,6 +129,9 @@ pub struct Common {
     pub cache: RegistryCache,
     pub offline: bool,
     pub progress: bool,
+    /// Set for a signed (pinned) registry: everything read from it is
+    /// verified first.
+    pub trust: Option<Arc<Trust>>,
 }
 
 impl Registry {
@@ -138,11 +145,18 @@ impl Registry {
                 message: m,
             }
         })?;
-        let common = Common {
+        let mut common = Common {
             name: name.clone(),
             cache: RegistryCache::new(&env.cache_root, &cfg.name, &cfg.url),
             offline: env.offline,
             progress: env.progress,
+            trust: None,
+        };
+        let pin = Trust::pin_of(cfg)?;
+        let datastore = common.cache.path("tuf");
+        let trust = |fetch: Option<Arc<dyn knap_trust::Fetch>>| {
+            pin.clone()
+                .map(|p| Arc::new(Trust::new(&name, p, datastore.clone(), env.offline, fetch)))
         };
         // The token goes to the registry's own host only.
         let token = |host: Option<&str>| match (&cfg.token_env, host) {
@@ -170,16 +184,34 @@ impl Registry {
             })
         };
         let transport = match location {
-            RegistryLocation::Local(p) => Transport::Local(local::LocalIndex::new(common, p)),
+            RegistryLocation::Local(p) => {
+                let dir = if p.is_dir() {
+                    p.clone()
+                } else {
+                    p.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                common.trust = trust(Some(crate::trust::dir_fetch(&dir)));
+                Transport::Local(local::LocalIndex::new(common, p))
+            }
             RegistryLocation::Http(u) => {
                 let f = fetcher(u.host_str())?;
+                let base = index_url(&u).join(".").expect("a directory of a URL");
+                common.trust = trust(Some(Arc::new(HttpFetch {
+                    fetcher: f.clone(),
+                    base,
+                })));
                 Transport::Http(http_index::HttpIndex::new(common, u, f))
             }
             RegistryLocation::Sparse(u) => {
                 let f = fetcher(u.host_str())?;
+                common.trust = trust(Some(Arc::new(HttpFetch {
+                    fetcher: f.clone(),
+                    base: u.clone(),
+                })));
                 Transport::Sparse(Arc::new(sparse::SparseHttp::new(common, u, f)))
             }
             RegistryLocation::Git(u) => {
+                common.trust = trust(None);
                 let http = git::GitHttp {
                     token: token(u.host_str()),
                     ca_files: ca_files.clone(),
@@ -194,10 +226,41 @@ impl Registry {
         })
     }
 
+    fn common(&self) -> &Common {
+        match &self.transport {
+            Transport::Local(l) => &l.common,
+            Transport::Http(h) => &h.common,
+            Transport::Sparse(s) => &s.common,
+            Transport::Git(g) => &g.common,
+        }
+    }
+
+    /// Whether the registry is signed (pinned with `tuf_root`).
+    pub fn is_signed(&self) -> bool {
+        self.common().trust.is_some()
+    }
+
+    /// For a signed registry: the root key ids and targets version verified
+    /// in this run, else the last ones kept in the cache.
+    pub fn provenance(&self) -> Option<crate::trust::Provenance> {
+        self.common().trust.as_ref()?.provenance()
+    }
+
+    /// A local signed registry is verified whenever it is read.
+    async fn verify_local(&self) -> Result<(), RegistryError> {
+        if let Transport::Local(l) = &self.transport
+            && let Some(t) = &l.common.trust
+        {
+            t.ensure().await?;
+        }
+        Ok(())
+    }
+
     /// Fetches or refreshes the index (network), keeping the last good copy
     /// on any failure.
     pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         if let Transport::Local(l) = &self.transport {
+            self.verify_local().await?;
             return l.update();
         }
         if self.is_offline() {
@@ -229,6 +292,7 @@ impl Registry {
         &self,
         refs: &[String],
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
+        self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
             Transport::Http(h) => h.view().await?,
@@ -262,6 +326,7 @@ impl Registry {
     /// index reads its search table; a sparse registry without an
     /// `index.json` gives the refs it has cached.
     pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
+        self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
             Transport::Http(h) => h.view().await?,
@@ -497,4 +562,13 @@ pub fn index_url(u: &Url) -> Url {
 
 pub(crate) fn summary(index: &WholeIndex) -> String {
     index.summary.to_string()
+}
+
+/// `1 pack`, `2 packs`, `0 packs`: for the reports of `update`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }

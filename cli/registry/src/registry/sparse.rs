@@ -27,6 +27,34 @@ use super::{
 };
 use crate::cache::DocMeta;
 use crate::http::{Fetched, Fetcher, Validators};
+use crate::trust::Trust;
+
+/// GETs a signed file by its consistent-snapshot URL, else by its plain
+/// URL (a host that keeps no hashed copies); the caller checks the bytes
+/// against the targets entry.
+pub(crate) async fn get_signed(
+    fetcher: &Fetcher,
+    registry: &str,
+    hashed: &Url,
+    plain: &Url,
+) -> Result<Vec<u8>, RegistryError> {
+    let fetch_err = |e| RegistryError::Fetch {
+        registry: registry.to_owned(),
+        source: e,
+    };
+    for url in [hashed, plain] {
+        match fetcher.get(url, None).await.map_err(fetch_err)? {
+            Fetched::Body { bytes, .. } => return Ok(bytes),
+            Fetched::NotFound | Fetched::NotModified => continue,
+        }
+    }
+    Err(RegistryError::Untrusted {
+        registry: registry.to_owned(),
+        message: format!(
+            "{plain} is listed in its signed targets but the registry does not serve it"
+        ),
+    })
+}
 
 /// How many pack files are fetched at once.
 pub const PARALLEL: usize = 16;
@@ -143,14 +171,61 @@ impl SparseHttp {
         }
     }
 
+    /// A signed registry's file: a cached copy whose hash matches the
+    /// verified targets is used without a request; a file the targets do
+    /// not list is absent; anything fetched must match its entry.
+    async fn fetch_signed(
+        &self,
+        trust: &Trust,
+        rel: &str,
+        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+    ) -> Result<Got, RegistryError> {
+        if trust.cached_matches(rel, &self.common.cache.path(rel)) {
+            return Ok(Got::Same);
+        }
+        let Some(info) = trust.verified().and_then(|v| v.target(rel).cloned()) else {
+            self.common.cache.remove(rel);
+            return Ok(Got::Absent);
+        };
+        if self.common.offline {
+            return Err(self.no_cache());
+        }
+        let plain = self.url_of(rel);
+        let hashed = self.url_of(&knap_trust::hashed_name(rel, &info.sha256));
+        let bytes = get_signed(&self.fetcher, &self.common.name, &hashed, &plain).await?;
+        trust.check(rel, &bytes)?;
+        check(&bytes)?;
+        let meta = DocMeta {
+            url: plain.to_string(),
+            etag: None,
+            last_modified: None,
+            commit: None,
+            sha256: Some(format!("sha256:{}", info.sha256)),
+        };
+        self.common
+            .cache
+            .write(rel, &bytes, &meta)
+            .map_err(|e| RegistryError::Other {
+                registry: self.common.name.clone(),
+                message: format!(
+                    "cannot write the cache {}: {e}",
+                    self.common.cache.dir.display()
+                ),
+            })?;
+        Ok(Got::New)
+    }
+
     async fn refresh_config(&self) -> Result<Got, RegistryError> {
         let name = self.common.name.clone();
         let url = self.url_of("config.json").to_string();
-        let got = self
-            .refresh("config.json", |b| {
-                parse_sparse_config(&name, &url, b).map(|_| ())
-            })
-            .await?;
+        let check = |b: &[u8]| parse_sparse_config(&name, &url, b).map(|_| ());
+        let got = match self.common.trust.clone() {
+            Some(t) => {
+                t.ensure().await?;
+                self.fetch_signed(&t, "config.json", check).await?
+            }
+            None => self.refresh("config.json", check).await?,
+        };
         if let Got::Absent = got {
             return Err(RegistryError::Unavailable {
                 registry: name,
@@ -167,6 +242,13 @@ impl SparseHttp {
     /// there is none).
     async fn ensure_config(&self) -> Result<(), RegistryError> {
         let _one_at_a_time = self.config_lock.lock().await;
+        if let Some(t) = self.common.trust.clone() {
+            t.ensure().await?;
+            if *self.config_checked.lock().expect("lock") {
+                return Ok(());
+            }
+            return self.refresh_config().await.map(|_| ());
+        }
         if *self.config_checked.lock().expect("lock")
             || self.common.cache.read("config.json").is_some()
         {
@@ -199,13 +281,17 @@ impl SparseHttp {
         self: Arc<Self>,
         pack_ref: String,
     ) -> Result<Option<Vec<Entry>>, RegistryError> {
-        if self.common.offline {
-            return self.cached_pack(&pack_ref);
-        }
         let rel = format!("packs/{pack_ref}.json");
         let name = self.common.name.clone();
         let url = self.url_of(&rel).to_string();
         let r = pack_ref.clone();
+        if let Some(t) = self.common.trust.clone() {
+            let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
+            return match self.fetch_signed(&t, &rel, check).await? {
+                Got::Absent => Ok(None),
+                _ => self.cached_pack(&pack_ref),
+            };
+        }
         let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
         match self.refresh(&rel, &check).await {
             Ok(Got::Absent) => Ok(None),
@@ -314,7 +400,13 @@ impl SparseHttp {
     pub async fn all(self: &Arc<Self>) -> Result<Vec<Entry>, RegistryError> {
         self.ensure_config().await?;
         let name = self.common.name.clone();
-        if !self.common.offline {
+        if let Some(t) = self.common.trust.clone() {
+            let url = self.url_of("index.json").to_string();
+            self.fetch_signed(&t, "index.json", |b| {
+                check_index(&name, &url, b).map(|_| ())
+            })
+            .await?;
+        } else if !self.common.offline {
             let url = self.url_of("index.json").to_string();
             match self
                 .refresh("index.json", |b| check_index(&name, &url, b).map(|_| ()))

@@ -86,7 +86,12 @@ impl IndexSummary {
 
 impl fmt::Display for IndexSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} versions of {} packs", self.versions, self.packs)
+        write!(
+            f,
+            "{} of {}",
+            super::count(self.versions, "version", "versions"),
+            super::count(self.packs, "pack", "packs")
+        )
     }
 }
 

@@ -24,6 +24,7 @@ use knap_installer::Limits;
 use knap_schema::entry_name;
 
 use super::SourceError;
+use crate::error::Kind;
 use crate::registry::git::{GitHttp, TransportSetup, no_prompt};
 
 fn err(e: impl std::error::Error) -> String {
@@ -58,13 +59,12 @@ pub fn fetch_and_checkout(
         token: http.token.clone(),
         roots: roots.clone(),
     };
-    let repo = fetch(url, tmp.path(), id, setup)
-        .map_err(|m| SourceError::network(format!("git {url}: {m}")))?;
-    let commit_obj = repo.find_commit(id).map_err(|e| {
-        SourceError::network(format!(
-            "git {url}: commit {commit} is not in the repository's branches or tags: {}",
-            err(e)
-        ))
+    let repo = fetch(url, tmp.path(), id, setup).map_err(|m| fetch_failure(url, &m))?;
+    let commit_obj = repo.find_commit(id).map_err(|_| SourceError {
+        kind: Kind::NotFound,
+        message: format!(
+            "commit {commit} is not in {url} (not on any branch or tag it serves, and the server would not send it by id)"
+        ),
     })?;
     let tree = commit_obj
         .tree()
@@ -84,6 +84,36 @@ pub fn fetch_and_checkout(
         let _ = std::fs::remove_dir_all(dest);
     }
     result
+}
+
+/// What a failed fetch means for the user: a place that holds no git
+/// repository is "not found" (exit 3), naming the URL; anything else (a
+/// server that cannot be reached, a broken transfer) is a network failure
+/// (exit 5) with gix's words.
+fn fetch_failure(url: &str, message: &str) -> SourceError {
+    let lower = message.to_lowercase();
+    let local = url
+        .strip_prefix("file://")
+        .map(std::path::Path::new)
+        .filter(|p| p.is_absolute());
+    let not_a_repo = lower.contains("is a valid git directory")
+        || lower.contains("not a git repository")
+        || lower.contains("repository not found")
+        || lower.contains("404");
+    match local {
+        Some(p) if !p.exists() => SourceError {
+            kind: Kind::NotFound,
+            message: format!(
+                "{url} is not a git repository: {} does not exist",
+                p.display()
+            ),
+        },
+        _ if not_a_repo => SourceError {
+            kind: Kind::NotFound,
+            message: format!("{url} is not a git repository"),
+        },
+        _ => SourceError::network(format!("git {url}: {message}")),
+    }
 }
 
 /// A bare fetch: first only the pinned commit at depth 1 (servers that
