@@ -131,6 +131,9 @@ enum RegistryCmd {
         /// A PEM file of CA certificates to trust for this registry.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
+        /// Add it without reading it first (offline set-up); `knap update` reads it later.
+        #[arg(long)]
+        no_fetch: bool,
         /// Pin a signed (TUF) registry to this trusted root file (its tuf/1.root.json, got out of band)
         #[arg(long, value_name = "FILE", conflicts_with = "root_sha256")]
         root: Option<PathBuf>,
@@ -251,21 +254,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 token_env,
                 allow_http,
                 ca_file,
+                no_fetch,
                 root,
                 root_sha256,
-            } => commands::registry::add(
-                &mut ctx,
-                commands::registry::AddArgs {
-                    name,
-                    url,
-                    priority,
-                    token_env,
-                    allow_http,
-                    ca_file,
-                    root,
-                    root_sha256,
-                },
-            ),
+            } => {
+                commands::registry::add(
+                    &mut ctx,
+                    commands::registry::AddArgs {
+                        name,
+                        url,
+                        priority,
+                        token_env,
+                        allow_http,
+                        ca_file,
+                        no_fetch,
+                        root,
+                        root_sha256,
+                    },
+                )
+                .await
+            }
             RegistryCmd::List => commands::registry::list(&ctx),
             RegistryCmd::Remove { name } => commands::registry::remove(&mut ctx, &name),
             RegistryCmd::SetPriority { name, priority } => {

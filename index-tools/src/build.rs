@@ -1,6 +1,6 @@
 //! `knap-index build SRC -o SITE_DIR`: the static site of a registry, for
-//! GitHub Pages or any web host. It holds `index.json` (validated, sorted),
-//! the sparse layout (`config.json`, `packs/<ref>.json`), the archives the
+//! GitHub Pages or any web host. It holds `index.json` in the Attune form
+//! (for Attune's own client: [`crate::attune_form`]), the sparse layout (`config.json`, `packs/<ref>.json`), the archives the
 //! index names by relative URL, and browsable pages (`index.html`,
 //! `p/<ref>.html`). The site is built beside SITE_DIR and swapped in whole;
 //! invalid input exits 4 and writes nothing. The same input gives the same
@@ -16,7 +16,9 @@ use std::path::Path;
 use anyhow::Context;
 use knap_schema::index::{Entry, Index};
 use knap_schema::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
-use knap_schema::validate::{Compat, validate_index};
+use knap_schema::validate::{Compat, UnmetDependency, validate_index, validate_index_with};
+
+use crate::attune_form::NonHttps;
 
 use crate::cli::BuildArgs;
 use crate::failure::{Kind, fail};
@@ -37,8 +39,8 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         ));
     }
     // Warnings were printed as each file was read.
-
     let staging = site_dir::Staging::new(&a.output, &src.root)?;
+    let attune = site_attune_index(&index, a.base_url.as_deref())?;
     let copied = archives::copy_relative_archives(&index, &src.root, staging.path())?;
     let mut site = SiteWriter {
         dir: staging.path(),
@@ -53,7 +55,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         base_url: a.base_url.as_deref(),
         description: description.as_deref(),
     };
-    let refs = write_site(&index, info, &src.indent, &mut site)?;
+    let refs = write_site(&index, &attune, info, &src.indent, &mut site)?;
     let files = site.files;
     let signed = if a.sign.is_empty() {
         None
@@ -143,16 +145,50 @@ impl SiteWriter<'_> {
     }
 }
 
+/// The site's `index.json`: the Attune form of the registry (one entry per
+/// ref, the newest not yanked, absolute https:// URLs resolved against
+/// `--base-url`, no knap-only fields), checked against the Attune rules.
+/// What is left out is printed; an unmet dependency is a warning (the
+/// sparse layout still has every version); anything else Attune would
+/// refuse is an error (exit 4, nothing written).
+fn site_attune_index(index: &Index, base_url: Option<&str>) -> anyhow::Result<Index> {
+    let base = base_url
+        .map(url::Url::parse)
+        .transpose()
+        .map_err(|e| fail(Kind::Usage, format!("--base-url: {e}")))?;
+    let (attune, notes) =
+        crate::attune_form::attune_form(index, base.as_ref(), "--base-url", NonHttps::Drop)?;
+    for n in &notes {
+        eprintln!("note: index.json (Attune form): {n}");
+    }
+    let problems = validate_index_with(&attune, Compat::Attune, UnmetDependency::Warning);
+    if problems.has_errors() {
+        return Err(fail(
+            Kind::Integrity,
+            format!(
+                "the site's index.json would not be in the form Attune's client accepts, so nothing was written:\n{}",
+                indent_lines(&problems)
+            ),
+        ));
+    }
+    for w in problems.warnings() {
+        eprintln!("index.json (Attune form): {w}");
+    }
+    Ok(attune)
+}
+
 /// Writes every file of the site besides copied archives; returns the
 /// number of refs. `index.registry_url` is already the site's URL
-/// (`--base-url` when given).
+/// (`--base-url` when given); `attune` is its Attune form, the site's
+/// `index.json`.
 fn write_site(
     index: &Index,
+    attune: &Index,
     info: pages::SiteInfo<'_>,
     indent: &[u8],
     site: &mut SiteWriter<'_>,
 ) -> anyhow::Result<usize> {
-    site.write("index.json", &to_json(index, indent))?;
+    site.write("index.json", &to_json(attune, indent))?;
 
     let config = SparseConfig {
         format: SPARSE_FORMAT.to_owned(),

@@ -74,6 +74,9 @@ pub struct SourceArgs {
     /// Accept a branch or tag as --git-ref (development only; never publish it)
     #[arg(long)]
     pub allow_mutable_ref: bool,
+    /// The local git repository holding the --git-ref commit (default: the one holding PACK_DIR); its tree is hashed, never the work tree
+    #[arg(long, value_name = "DIR", requires = "git_ref")]
+    pub repo: Option<PathBuf>,
     /// An archive URL (absolute, or relative to the index)
     #[arg(long, value_name = "URL")]
     pub archive_url: Option<String>,
@@ -152,6 +155,9 @@ pub struct MergeArgs {
     /// Emit the Attune form: the newest non-yanked version of each ref, no knap additions
     #[arg(long, value_enum)]
     pub compat: Option<CompatArg>,
+    /// With --compat attune: where the merged index is served, to make relative source URLs absolute (needed when there are any)
+    #[arg(long, value_name = "URL", value_parser = parse_base_url, requires = "compat")]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -183,7 +189,7 @@ pub struct BuildArgs {
     /// The site directory to write; an existing site there is replaced as a whole
     #[arg(short = 'o', long = "output", value_name = "SITE_DIR")]
     pub output: PathBuf,
-    /// Where the site is served (https://owner.github.io/repo/): written as registry_url and used for canonical links (default: the index's registry_url)
+    /// Where the site is served (https://owner.github.io/repo/): written as registry_url, used for canonical links, and the base that relative source URLs resolve against in the site's index.json (required when there are any; default: the index's registry_url)
     #[arg(long, value_name = "URL", value_parser = parse_base_url)]
     pub base_url: Option<String>,
     /// The registry name (default: the registry_name of SRC's index.json)

@@ -91,11 +91,21 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
                 ));
             }
         }
-        let digest = tree_digest(pack_dir)?;
+        // The commit's tree, as `knap install` hashes it; a branch or tag
+        // (development only) has no fixed tree: the work tree is hashed.
+        let checksum = if is_commit_sha(git_ref) {
+            let d = crate::git_tree::commit_digest(pack_dir, s.repo.as_deref(), git_ref)?;
+            for w in &d.warnings {
+                eprintln!("warning: {w}");
+            }
+            d.checksum
+        } else {
+            tree_digest(pack_dir)?.checksum
+        };
         sources.push(InstallSource::Git(GitSource {
             url: url.clone(),
             git_ref: git_ref.clone(),
-            checksum: digest.checksum,
+            checksum,
             extra: Map::new(),
         }));
     }

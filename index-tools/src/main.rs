@@ -5,10 +5,12 @@
 //! stack, so it installs fast.
 
 mod archive;
+mod attune_form;
 mod build;
 mod cli;
 mod entry;
 mod failure;
+mod git_tree;
 mod index_file;
 mod merge;
 mod sign;

@@ -6,8 +6,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use knap_schema::dependency::Dependency;
 use knap_schema::index::{Entry, Index};
-use knap_schema::validate::{Compat, validate_index};
+use knap_schema::problem::{Problems, at};
+use knap_schema::validate::{Compat, UnmetDependency, validate_index_with};
+
+use crate::attune_form::{NonHttps, attune_form};
 
 use crate::cli::{CompatArg, MergeArgs, Prefer};
 use crate::failure::{Kind, fail};
@@ -40,10 +44,24 @@ pub fn merge_command(a: MergeArgs) -> anyhow::Result<()> {
     };
     let indent = inputs[0].1.indent.clone();
     let mut merged = merge(inputs, a.prefer)?;
+    let mut problems = Problems::new();
     if compat == Compat::Attune {
-        to_attune_form(&mut merged);
+        let base = a.base_url.as_deref().map(url::Url::parse).transpose()?;
+        let full = merged;
+        let (form, notes) = attune_form(&full, base.as_ref(), "--base-url", NonHttps::Keep)?;
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+        unkept_dependencies(&full, &form, &mut problems);
+        merged = form;
     }
-    let problems = validate_index(&merged, compat);
+    // An unmet dependency is said, not fatal: one version per ref cannot
+    // always meet every requirement (`validate --compat attune` refuses it).
+    problems.extend(validate_index_with(
+        &merged,
+        compat,
+        UnmetDependency::Warning,
+    ));
     if problems.has_errors() {
         return Err(fail(
             Kind::Integrity,
@@ -53,6 +71,9 @@ pub fn merge_command(a: MergeArgs) -> anyhow::Result<()> {
                 indent_lines(&problems)
             ),
         ));
+    }
+    for w in problems.warnings() {
+        eprintln!("{w}");
     }
     write_atomic(&a.output, &to_json(&merged, &indent))?;
     eprintln!(
@@ -137,7 +158,7 @@ pub(crate) fn union(
 }
 
 /// Keeps the newest non-yanked version of each ref (the Attune form lists
-/// one version per ref).
+/// one version per ref): the first of each ref in index order.
 pub fn to_attune_form(index: &mut Index) {
     let mut kept: Vec<Entry> = Vec::new();
     index.sort();
@@ -145,10 +166,43 @@ pub fn to_attune_form(index: &mut Index) {
         .into_iter()
         .filter(|e| !e.yanked)
     {
-        match kept.last_mut() {
-            Some(last) if last.pack_ref == e.pack_ref => *last = e,
-            _ => kept.push(e),
+        if kept.last().is_none_or(|last| last.pack_ref != e.pack_ref) {
+            kept.push(e);
         }
     }
     index.packs = kept;
+}
+
+/// A kept entry's dependency on a ref that the inputs list but the Attune
+/// form keeps no version of (every one yanked): it cannot be met from the
+/// output (a warning, as for every unmet dependency of the form). (A dependency on a kept ref at a version the form does not keep
+/// is found by `validate_index`.)
+fn unkept_dependencies(full: &Index, form: &Index, p: &mut Problems) {
+    for (i, e) in form.packs.iter().enumerate() {
+        let Some(deps) = &e.dependencies else {
+            continue;
+        };
+        for (j, d) in deps.packs.iter().enumerate() {
+            let Ok(dep) = Dependency::parse(d) else {
+                continue;
+            };
+            let kept = form.packs.iter().any(|k| k.pack_ref == dep.pack);
+            let listed: Vec<&str> = full
+                .versions(&dep.pack)
+                .map(|v| v.version.as_str())
+                .collect();
+            if !kept && !listed.is_empty() {
+                p.warning(
+                    format!("{}.dependencies.packs[{j}]", at("$.packs", i)),
+                    format!(
+                        "`{}` {} needs `{d}`, but the Attune form keeps no version of {} (the inputs list only yanked ones: {}); Attune's client cannot install its dependencies",
+                        e.pack_ref,
+                        e.version,
+                        dep.pack,
+                        listed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -37,13 +37,20 @@ fn entry_reproduces_the_attune_standard_index() {
             .unwrap();
         let git = &real["install_sources"][0];
         let archive = &real["install_sources"][1];
+        // The checksum of a git source is of a commit's tree in a local
+        // repository: the corpus copy, committed (its own commit, not the
+        // real one: the corpus has placeholders).
+        let tmp = tempfile::tempdir().unwrap();
+        let copy = tmp.path().join(dir);
+        copy_tree(&corpus.join("packs").join(dir), &copy);
+        let sha = commit_all(&copy);
         let o = knap_index([
             "entry",
-            corpus.join("packs").join(dir).to_str().unwrap(),
+            copy.to_str().unwrap(),
             "--git-url",
             git["url"].as_str().unwrap(),
             "--git-ref",
-            git["ref"].as_str().unwrap(),
+            &sha,
             "--archive-url",
             archive["url"].as_str().unwrap(),
             "--archive-checksum",
@@ -60,7 +67,8 @@ fn entry_reproduces_the_attune_standard_index() {
         }
         // Both sources are emitted in order; the archive checksum is the one given.
         assert_eq!(ours["install_sources"][0]["type"], "git");
-        assert_eq!(ours["install_sources"][0]["ref"], git["ref"]);
+        assert_eq!(ours["install_sources"][0]["ref"], sha.as_str());
+        assert_eq!(ours["install_sources"][0]["url"], git["url"]);
         assert_eq!(ours["install_sources"][1], *archive);
         assert_eq!(
             ours["repository"], real["repository"],
@@ -72,7 +80,9 @@ fn entry_reproduces_the_attune_standard_index() {
 #[test]
 fn git_source_checksum_is_the_tree_digest() {
     let Some(corpus) = corpus() else { return };
-    let dir = corpus.join("packs/attunepacks-jira");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("jira");
+    copy_tree(&corpus.join("packs/attunepacks-jira"), &dir);
     let o = entry_with_git(&dir);
     assert_exit(&o, 0);
     let entry: Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -82,14 +82,14 @@ fn entry_files(entries: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Sorts entries as an index is sorted: by ref, then semver precedence.
+/// Sorts entries as an index is sorted: by ref, then newest first.
 fn sorted(mut entries: Vec<Value>) -> Vec<Value> {
     entries.sort_by(|a, b| {
         let v = |e: &Value| semver::Version::parse(e["version"].as_str().unwrap()).unwrap();
         a["ref"]
             .as_str()
             .cmp(&b["ref"].as_str())
-            .then_with(|| v(a).cmp_precedence(&v(b)))
+            .then_with(|| v(b).cmp_precedence(&v(a)))
     });
     entries
 }
@@ -131,8 +131,8 @@ fn assert_site(
     assert_eq!(index["last_updated"], last_updated);
     assert_eq!(
         packs(&index),
-        &sorted(entries.to_vec()),
-        "index.json's packs"
+        &attune_form(entries, url),
+        "index.json's packs: the Attune form"
     );
 
     let config_text = std::str::from_utf8(&got["config.json"]).unwrap();
@@ -161,6 +161,28 @@ fn assert_site(
         let problems = validate_sparse_pack(&pack, Some(r));
         assert!(problems.is_empty(), "packs/{r}.json: {problems}");
     }
+}
+
+/// The Attune form of entries (`attune_site.rs` checks it against Attune's
+/// own rules): the newest non-yanked entry of each ref, relative source
+/// URLs resolved against `base`.
+fn attune_form(entries: &[Value], base: &str) -> Vec<Value> {
+    let base = url::Url::parse(base).unwrap();
+    let mut out: Vec<Value> = Vec::new();
+    for e in sorted(entries.to_vec()) {
+        if e["yanked"] == true || out.last().is_some_and(|l| l["ref"] == e["ref"]) {
+            continue;
+        }
+        let mut e = e.clone();
+        for s in e["install_sources"].as_array_mut().unwrap() {
+            let u = s["url"].as_str().unwrap();
+            if !u.contains("://") {
+                s["url"] = json!(base.join(u).unwrap().to_string());
+            }
+        }
+        out.push(e);
+    }
+    out
 }
 
 /// The archives that entries name by a relative URL.
@@ -227,7 +249,15 @@ fn example_index_directory_builds_from_its_entry_files_with_its_archives() {
     assert!(!entries.is_empty());
     let tmp = tempfile::tempdir().unwrap();
     let site = tmp.path().join("_site");
+    // Relative URLs: the site's index.json needs --base-url.
     let o = build(&root, &site, &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--base-url"), "{}", stderr(&o));
+    let o = build(
+        &root,
+        &site,
+        &["--base-url", index["registry_url"].as_str().unwrap()],
+    );
     assert_exit(&o, 0);
     let archives = relative_archives(&entries);
     assert!(!archives.is_empty(), "example-index publishes archives");
@@ -695,7 +725,14 @@ fn discriminating_keyword(entries: &[Value]) -> String {
 fn browser_sites(tmp: &Path) -> Vec<(&'static str, PathBuf, Vec<Value>)> {
     let mut out = Vec::new();
     let example = tmp.join("site-example");
-    assert_exit(&build(&example_index(), &example, &[]), 0);
+    assert_exit(
+        &build(
+            &example_index(),
+            &example,
+            &["--base-url", "https://example.org/reg/"],
+        ),
+        0,
+    );
     let index = read_json(&example.join("index.json"));
     out.push(("example", example, packs(&index).clone()));
     if let Some(corpus) = corpus() {
@@ -1093,11 +1130,11 @@ fn expected_summary(site: &Path, r: &str) -> String {
         .unwrap()
         .clone();
     let versions = sorted(versions);
+    // Index order: newest first.
     let newest = versions
         .iter()
-        .rev()
         .find(|e| e["yanked"] != true)
-        .unwrap_or(versions.last().unwrap());
+        .unwrap_or(&versions[0]);
     let mut parts = Vec::new();
     for (kind, one) in [
         ("actions", "action"),
@@ -1321,6 +1358,18 @@ fn browser_without_base_url_the_page_says_the_address_is_unknown() {
     copy_tree(&example_index(), &src);
     let mut index = read_json(&src.join("index.json"));
     index["registry_url"] = json!("https://github.com/example/index");
+    // And its archive URLs absolute, as the Attune index's are (relative
+    // ones would need --base-url for the site's index.json); the index
+    // alone, without the entry files that still say otherwise.
+    std::fs::remove_dir_all(src.join("entries")).unwrap();
+    for e in index["packs"].as_array_mut().unwrap() {
+        for s in e["install_sources"].as_array_mut().unwrap() {
+            let u = s["url"].as_str().unwrap().to_owned();
+            if !u.contains("://") {
+                s["url"] = json!(format!("https://files.example.org/{u}"));
+            }
+        }
+    }
     write(
         &src.join("index.json"),
         serde_json::to_vec_pretty(&index).unwrap(),
@@ -1350,6 +1399,10 @@ fn browser_without_base_url_the_page_says_the_address_is_unknown() {
     screenshot(&mut browser, "site-no-base-url");
 }
 
+/// Where the example registry's site is served in these tests (its
+/// relative archive URLs need one for the site's index.json).
+const BASE: &str = "https://example.org/reg/";
+
 #[test]
 fn the_description_comes_from_config_json_and_the_flag_wins() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1360,7 +1413,7 @@ fn the_description_comes_from_config_json_and_the_flag_wins() {
         r#"{"description": "From <config.json> & friends"}"#,
     );
     let site = tmp.path().join("site");
-    assert_exit(&build(&reg, &site, &[]), 0);
+    assert_exit(&build(&reg, &site, &["--base-url", BASE]), 0);
     assert_eq!(
         read_json(&site.join("config.json"))["description"],
         "From <config.json> & friends"
@@ -1378,14 +1431,21 @@ fn the_description_comes_from_config_json_and_the_flag_wins() {
         "From <config.json> & friends"
     );
 
-    assert_exit(&build(&reg, &site, &["--description", "From the flag"]), 0);
+    assert_exit(
+        &build(
+            &reg,
+            &site,
+            &["--base-url", BASE, "--description", "From the flag"],
+        ),
+        0,
+    );
     assert_eq!(
         read_json(&site.join("config.json"))["description"],
         "From the flag"
     );
 
     write(&reg.join("config.json"), r#"{"description": 7}"#);
-    let o = build(&reg, &tmp.path().join("bad"), &[]);
+    let o = build(&reg, &tmp.path().join("bad"), &["--base-url", BASE]);
     assert_exit(&o, 4);
     assert!(
         stderr(&o).contains("config.json: error: $.description: must be a string"),
@@ -1396,7 +1456,7 @@ fn the_description_comes_from_config_json_and_the_flag_wins() {
 
     // Without either, config.json has no description and the page no line.
     std::fs::remove_file(reg.join("config.json")).unwrap();
-    assert_exit(&build(&reg, &site, &[]), 0);
+    assert_exit(&build(&reg, &site, &["--base-url", BASE]), 0);
     assert!(
         read_json(&site.join("config.json"))
             .get("description")
@@ -1411,6 +1471,7 @@ fn one_pack_and_one_version_are_singular() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("one");
     make_pack(&dir.join("src"), "solo", "1.0.0");
+    let sha = commit_all(&dir.join("src"));
     let index = dir.join("index.json");
     let o = knap_index([
         "update",
@@ -1420,7 +1481,7 @@ fn one_pack_and_one_version_are_singular() {
         "--git-url",
         "https://example.org/solo.git",
         "--git-ref",
-        SHA_A,
+        &sha,
         "--create",
         "--name",
         "Solo",

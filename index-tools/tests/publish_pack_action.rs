@@ -98,9 +98,13 @@ fn makes_the_published_entry_and_archive_of_every_example_pack() {
 
 #[test]
 fn a_git_source_pins_the_commit_and_the_tree_digest() {
-    let src = project().join("example-index/src/hello/1.0.0");
+    // The pack repository as the action sees it: a checkout of the commit
+    // (the git checksum is read from the commit's tree).
     let tmp = tempfile::tempdir().unwrap();
-    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let src = tmp.path().join("hello");
+    copy_tree(&project().join("example-index/src/hello/1.0.0"), &src);
+    let sha = commit_all(&src);
+    let sha = sha.as_str();
     let (o, out) = publish(
         tmp.path(),
         &[

@@ -47,6 +47,8 @@ fn built_site(tmp: &Path) -> PathBuf {
             example_index().to_str().unwrap(),
             "-o",
             site.to_str().unwrap(),
+            "--base-url",
+            "https://example.org/reg/",
         ]),
         0,
     );
@@ -268,7 +270,14 @@ fn build_sign_signs_the_site_and_a_rebuild_continues_its_versions() {
     copy_tree(&example_index(), &src);
     let site = tmp.path().join("site");
     let build = |extra: &[&str]| {
-        let mut args = vec!["build", src.to_str().unwrap(), "-o", site.to_str().unwrap()];
+        let mut args = vec![
+            "build",
+            src.to_str().unwrap(),
+            "-o",
+            site.to_str().unwrap(),
+            "--base-url",
+            "https://example.org/reg/",
+        ];
         args.extend(extra);
         knap_index(args)
     };

@@ -11,6 +11,7 @@ use common::*;
 use serde_json::Value;
 
 fn update(index: &Path, pack: &Path, extra: &[&str]) -> std::process::Output {
+    let sha = commit_all(pack);
     let mut args = vec![
         "update",
         "--index",
@@ -19,7 +20,7 @@ fn update(index: &Path, pack: &Path, extra: &[&str]) -> std::process::Output {
         "--git-url",
         "https://example.org/p.git",
         "--git-ref",
-        SHA_A,
+        &sha,
     ];
     args.extend_from_slice(extra);
     knap_index(args)
@@ -74,11 +75,11 @@ fn update_creates_adds_sorted_and_is_idempotent() {
             )
         })
         .collect();
-    let want = [("alpha", "1.0.0"), ("beta", "1.10.0"), ("beta", "2.0.0")];
+    let want = [("alpha", "1.0.0"), ("beta", "2.0.0"), ("beta", "1.10.0")];
     assert_eq!(
         ids,
         want.map(|(a, b)| (a.to_owned(), b.to_owned())),
-        "sorted by ref then semver"
+        "sorted by ref, then newest first (Attune's client takes the first)"
     );
     assert_exit(&knap_index(["validate", index.to_str().unwrap()]), 0);
 
@@ -106,7 +107,8 @@ fn knap_index_at(index: &Path, pack: &Path, epoch: &str) -> std::process::Output
             index.to_str().unwrap(),
             pack.to_str().unwrap(),
         ])
-        .args(["--git-url", "https://example.org/p.git", "--git-ref", SHA_A])
+        .args(["--git-url", "https://example.org/p.git", "--git-ref"])
+        .arg(commit_all(pack))
         .env("SOURCE_DATE_EPOCH", epoch)
         .output()
         .unwrap()
@@ -146,7 +148,8 @@ fn a_published_version_is_immutable_without_force() {
             index.to_str().unwrap(),
             pack.to_str().unwrap(),
         ])
-        .args(["--git-url", "https://example.org/p.git", "--git-ref", SHA_A])
+        .args(["--git-url", "https://example.org/p.git", "--git-ref"])
+        .arg(commit_all(&pack))
         .env("SOURCE_DATE_EPOCH", "1800000000")
         .output()
         .unwrap();

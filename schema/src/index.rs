@@ -36,7 +36,7 @@ pub struct Index {
     /// RFC 3339 time of the last change.
     #[schemars(extend("format" = "date-time"))]
     pub last_updated: String,
-    /// Every published version, sorted by ref then by semver precedence.
+    /// Every published version, sorted by ref, then newest first.
     pub packs: Vec<Entry>,
     #[serde(flatten)]
     #[schemars(skip)]
@@ -226,8 +226,10 @@ impl Entry {
         semver::Version::parse(&self.version).ok()
     }
 
-    /// The order of entries in an index: by ref, then by semver precedence
-    /// (unparsable versions last, by text).
+    /// The order of entries in an index: by ref, then newest first by
+    /// semver precedence (unparsable versions last, by text). Newest first
+    /// because Attune's client takes the first entry of a ref, so even an
+    /// Attune client reading a multi-version index gets the newest.
     pub fn index_order(a: &Entry, b: &Entry) -> Ordering {
         a.pack_ref
             .cmp(&b.pack_ref)
@@ -283,7 +285,7 @@ pub(crate) fn index_order_of_parts(
     vb: Option<&semver::Version>,
 ) -> Ordering {
     a_ref.cmp(b_ref).then_with(|| match (va, vb) {
-        (Some(x), Some(y)) => x.cmp_precedence(y).then_with(|| x.cmp(y)),
+        (Some(x), Some(y)) => y.cmp_precedence(x).then_with(|| y.cmp(x)),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => a_version.cmp(b_version),

@@ -59,8 +59,25 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
     }
 }
 
+/// How [`validate_index_with`] reports an Attune-form entry whose pack
+/// dependency no entry of the index satisfies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmetDependency {
+    /// An error (`validate --compat attune`, `merge --compat attune`).
+    Error,
+    /// A warning (the site's `index.json`: the knap sparse layout beside it
+    /// still has every version).
+    Warning,
+}
+
 /// Validates a whole index.
 pub fn validate_index(index: &Index, compat: Compat) -> Problems {
+    validate_index_with(index, compat, UnmetDependency::Error)
+}
+
+/// [`validate_index`], saying how an unmet dependency of the Attune form is
+/// reported.
+pub fn validate_index_with(index: &Index, compat: Compat, unmet: UnmetDependency) -> Problems {
     let mut p = Problems::new();
     if index.registry_name.trim().is_empty() {
         p.error("$.registry_name", "must not be empty");
@@ -80,7 +97,67 @@ pub fn validate_index(index: &Index, compat: Compat) -> Problems {
         no_extra(&index.extra, "$", &mut p);
     }
     validate_entries(&index.packs, "$.packs", compat, true, &mut p);
+    if compat == Compat::Attune {
+        check_dependencies_within(&index.packs, "$.packs", unmet, &mut p);
+    }
     p
+}
+
+/// The Attune form lists one version per ref, and Attune's client installs
+/// a pack's dependencies from the same index: a dependency whose ref is
+/// listed at a version its requirement does not allow cannot be met (an
+/// error, or a warning by `unmet`). A ref the index does not list at all is
+/// a warning: it must come from elsewhere (Attune's built-in `core`, or
+/// another registry).
+pub fn check_dependencies_within(
+    packs: &[Entry],
+    base: &str,
+    unmet: UnmetDependency,
+    p: &mut Problems,
+) {
+    let listed: HashMap<&str, Vec<&Entry>> = packs.iter().fold(HashMap::new(), |mut m, e| {
+        m.entry(e.pack_ref.as_str()).or_default().push(e);
+        m
+    });
+    for (i, e) in packs.iter().enumerate() {
+        let Some(deps) = &e.dependencies else {
+            continue;
+        };
+        for (j, d) in deps.packs.iter().enumerate() {
+            let Ok(dep) = Dependency::parse(d) else {
+                continue; // reported by validate_entry
+            };
+            let path = format!("{}.dependencies.packs[{j}]", at(base, i));
+            match listed.get(dep.pack.as_str()) {
+                None => p.warning(
+                    path,
+                    format!(
+                        "`{}` {} needs `{d}`, which this index does not list; it must come from elsewhere (Attune's built-in packs or another registry)",
+                        e.pack_ref, e.version
+                    ),
+                ),
+                Some(have) => {
+                    let ok = have.iter().any(|h| {
+                        semver::Version::parse(&h.version).is_ok_and(|v| dep.req.matches(&v))
+                    });
+                    if !ok {
+                        let versions: Vec<&str> = have.iter().map(|h| h.version.as_str()).collect();
+                        let message = format!(
+                            "`{}` {} needs `{d}`, but this index lists only {} {}; Attune's client cannot install its dependencies (publish or un-yank a matching version)",
+                            e.pack_ref,
+                            e.version,
+                            dep.pack,
+                            versions.join(", ")
+                        );
+                        match unmet {
+                            UnmetDependency::Error => p.error(path, message),
+                            UnmetDependency::Warning => p.warning(path, message),
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Validates a list of entries (the `packs` of an index or the `versions`
@@ -207,7 +284,7 @@ impl EntryListCheck {
         if let Some(i) = self.unsorted {
             p.warning(
                 at(base, i),
-                "entries are not sorted by ref, then version; `knap-index update` and `merge` write them sorted",
+                "entries are not sorted by ref, then newest version first (the order Attune's client needs, as it takes the first entry of a ref); `knap-index update` and `merge` write them sorted",
             );
         }
     }

@@ -92,6 +92,13 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         return Ok(());
     }
     let s = ctx.style;
+    let registry_url = ctx
+        .config
+        .registries
+        .iter()
+        .find(|r| r.name == p.registry)
+        .map(|r| r.url.clone())
+        .unwrap_or_default();
     let mut shadow = String::new();
     if !p.shadows.is_empty() {
         shadow = format!("; shadows {}", p.shadows.join(", "));
@@ -181,7 +188,12 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
                 InstallSource::Git(g) => format!("git {} @ {} ({})", g.url, g.git_ref, g.checksum),
                 InstallSource::Archive(a) => format!("archive {} ({})", a.url, a.checksum),
             };
-            ctx.say(&format!("    source: {line}"));
+            let mark = if unfetchable_relative(&registry_url, src.url()) {
+                s.yellow(" [a relative URL in a git registry: nothing serves it, so install fails]")
+            } else {
+                String::new()
+            };
+            ctx.say(&format!("    source: {line}{mark}"));
         }
         if let Some(d) = &e.dependencies {
             for pk in &d.packs {
@@ -214,13 +226,13 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
 fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entry> {
     let matches = |e: &&Entry| e.semver().is_some_and(|v| req.matches(&v));
     let mut sorted: Vec<&Entry> = entries.iter().collect();
+    // Index order: newest first.
     sorted.sort_by(|a, b| Entry::index_order(a, b));
     sorted
         .iter()
-        .rev()
         .find(|e| matches(e) && !e.yanked)
-        .or_else(|| sorted.iter().rev().find(|e| matches(e)))
-        .or(sorted.last())
+        .or_else(|| sorted.iter().find(|e| matches(e)))
+        .or(sorted.first())
         .copied()
 }
 
@@ -306,4 +318,12 @@ fn info_json(
         "shadows": p.shadows,
         "versions": versions,
     })
+}
+
+/// A source URL relative to a git registry: a git repository serves no
+/// files over HTTP, so such an archive cannot be fetched.
+pub fn unfetchable_relative(registry_url: &str, source_url: &str) -> bool {
+    registry_url.starts_with("git+")
+        && knap_schema::urls::classify_source_url(source_url)
+            .is_ok_and(|k| k == knap_schema::urls::SourceUrlKind::Relative)
 }

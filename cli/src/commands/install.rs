@@ -891,7 +891,12 @@ fn downloader_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> anyhow::Result<Dow
 /// What gix's HTTP transport is given for a registry's git sources.
 pub(super) fn git_http_for(ctx: &Ctx, cfg: Option<&RegistryConfig>) -> GitHttp {
     let (ca_files, _, token) = source_access(ctx, cfg);
-    GitHttp { token, ca_files }
+    GitHttp {
+        token,
+        ca_files,
+        connect_timeout: Some(ctx.env.http.connect_timeout),
+        timeout: Some(ctx.env.http.timeout),
+    }
 }
 
 /// Where the registry's index was read from: relative source URLs resolve
@@ -1098,7 +1103,14 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
             None
         }
         Source::Archive { url, checksum } => {
-            let bar = shared.multi.as_ref().map(|m| {
+            // An archive already in the cache is not downloaded: no bar
+            // (it would stay on the screen as "0 B/0 B").
+            let cached = archive::checksum_hex(checksum).is_ok_and(|hex| {
+                archive::cache_dir(&shared.store.cache_root)
+                    .join(hex)
+                    .is_file()
+            });
+            let bar = shared.multi.as_ref().filter(|_| !cached).map(|m| {
                 m.add(crate::output::download_bar(
                     0,
                     &format!("{} {}", job.pack_ref, job.version),

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Ctx;
 use knap_registry::cache::RegistryCache;
 use knap_registry::error::KnapError;
+use knap_registry::registry::Registry;
 
 /// The arguments of `registry add`.
 pub struct AddArgs {
@@ -19,6 +20,8 @@ pub struct AddArgs {
     pub token_env: Option<String>,
     pub allow_http: bool,
     pub ca_file: Option<std::path::PathBuf>,
+    /// Skip reading the registry before adding it.
+    pub no_fetch: bool,
     pub root: Option<std::path::PathBuf>,
     pub root_sha256: Option<String>,
 }
@@ -88,7 +91,7 @@ fn absolute(p: &Path) -> Result<String, KnapError> {
         .map_err(|e| KnapError::usage(format!("{}: {e}", p.display())))
 }
 
-pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
+pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     check_name(&a.name)?;
     if let Some(var) = &a.token_env
         && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -161,23 +164,49 @@ pub fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         ca_file,
         tuf_root,
     };
+    // Read once before it is added (which also fills the cache), so a
+    // registry that cannot be read is refused now, with the reason, rather
+    // than failing every later search and install.
+    let fetched = if a.no_fetch || ctx.env.offline {
+        false
+    } else {
+        let checked = match Registry::open(&reg, &ctx.env) {
+            Ok(r) => r.update().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            return Err(KnapError::new(
+                e.kind(),
+                format!(
+                    "cannot read registry `{}` at {}: {e}; it was not added (fix the URL, or pass --no-fetch to add it anyway and read it later with `knap update {}`)",
+                    reg.name, reg.url, reg.name
+                ),
+            )
+            .into());
+        }
+        true
+    };
     ctx.config.registries.push(reg.clone());
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     if ctx.json {
         crate::output::print_json(&registry_json(ctx, &reg));
     } else {
-        ctx.say(&format!(
-            "added registry `{}` ({}, priority {}{}); fetch it with `knap update {}`",
-            reg.name,
-            reg.url,
-            reg.priority,
-            if reg.tuf_root.is_some() {
-                ", signed: every update is verified"
-            } else {
-                ""
-            },
-            reg.name
-        ));
+        let signed = if reg.tuf_root.is_some() {
+            ", signed: every update is verified"
+        } else {
+            ""
+        };
+        if fetched {
+            ctx.say(&format!(
+                "added registry `{}` ({}, priority {}{signed})",
+                reg.name, reg.url, reg.priority
+            ));
+        } else {
+            ctx.say(&format!(
+                "added registry `{}` ({}, priority {}{signed}) without reading it; fetch it with `knap update {}`",
+                reg.name, reg.url, reg.priority, reg.name
+            ));
+        }
     }
     Ok(())
 }

@@ -67,14 +67,26 @@ pub async fn near_refs(ctx: &Ctx, wanted: &str) -> Vec<Near> {
             registry: p.registry.clone(),
         });
     }
-    if let Ok(all) = set.search_rows().await {
-        for r in nearest(wanted, all.keys().map(String::as_str)) {
-            if out.iter().all(|n| n.pack_ref != r) {
-                out.push(Near {
-                    pack_ref: r.to_owned(),
-                    registry: all[r].registry.clone(),
-                });
+    // The refs of the registries that list theirs without extra requests
+    // (a sparse one would fetch a whole index.json for a suggestion).
+    let mut known: Vec<(String, String)> = Vec::new();
+    for reg in set.registries.iter().filter(|r| r.lists_refs_cheaply()) {
+        if let Ok(rows) = reg.search_rows().await {
+            for row in rows {
+                if !known.iter().any(|(r, _)| *r == row.pack_ref) {
+                    known.push((row.pack_ref, reg.name.clone()));
+                }
             }
+        }
+    }
+    for r in nearest(wanted, known.iter().map(|(r, _)| r.as_str())) {
+        if out.iter().all(|n| n.pack_ref != r)
+            && let Some((_, registry)) = known.iter().find(|(k, _)| k == r)
+        {
+            out.push(Near {
+                pack_ref: r.to_owned(),
+                registry: registry.clone(),
+            });
         }
     }
     out.truncate(3);

@@ -28,11 +28,27 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         }
         let reg = Registry::open(cfg, &ctx.env);
         let name = cfg.name.clone();
+        let url = cfg.url.clone();
         set.spawn(async move {
+            let mut relative = 0;
             let r = match reg {
-                Ok(reg) => reg.update().await,
+                Ok(reg) => {
+                    let r = reg.update().await;
+                    if r.is_ok() && url.starts_with("git+") {
+                        relative = relative_sources(&reg, &url).await;
+                    }
+                    r
+                }
                 Err(e) => Err(e),
             };
+            if relative > 0 {
+                eprintln!(
+                    "warning: registry `{name}`: {relative} version{} name{} an archive by a relative URL, which a git registry cannot serve: installing {} fails (see `knap info REF`); its index should give absolute https:// URLs",
+                    if relative == 1 { "" } else { "s" },
+                    if relative == 1 { "s" } else { "" },
+                    if relative == 1 { "it" } else { "them" },
+                );
+            }
             (name, r)
         });
     }
@@ -98,4 +114,24 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// How many versions of a git registry name an archive by a relative URL.
+async fn relative_sources(reg: &Registry, url: &str) -> usize {
+    let Ok(rows) = reg.search_rows().await else {
+        return 0;
+    };
+    let refs: Vec<String> = rows.into_iter().map(|r| r.pack_ref).collect();
+    let Ok(found) = reg.versions(&refs).await else {
+        return 0;
+    };
+    found
+        .values()
+        .flatten()
+        .filter(|e| {
+            e.install_sources
+                .iter()
+                .any(|s| super::info::unfetchable_relative(url, s.url()))
+        })
+        .count()
 }

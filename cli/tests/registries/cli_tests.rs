@@ -49,10 +49,16 @@ fn config_is_found_through_xdg_config_home_and_the_flag() {
         .push(("XDG_CONFIG_HOME".into(), xdg.display().to_string()));
     // Without KNAP_CONFIG the XDG location is used.
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
-    c.args(["registry", "add", "x", "https://example.org/i.json"])
-        .env_remove("KNAP_CONFIG")
-        .env("XDG_CONFIG_HOME", &xdg)
-        .env("KNAP_CACHE_DIR", k.cache());
+    c.args([
+        "registry",
+        "add",
+        "x",
+        "https://example.org/i.json",
+        "--no-fetch",
+    ])
+    .env_remove("KNAP_CONFIG")
+    .env("XDG_CONFIG_HOME", &xdg)
+    .env("KNAP_CACHE_DIR", k.cache());
     assert!(c.status().unwrap().success());
     assert!(xdg.join("knap/config.toml").is_file());
     let other = k.dir.path().join("other.toml");

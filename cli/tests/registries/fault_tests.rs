@@ -16,7 +16,7 @@ use crate::Knap;
 use crate::root_tests::{Site, at, digest};
 
 /// The environment `Knap::run` gives knap, for a shell that runs it.
-fn shell(k: &Knap, prefix: &[&str], script: &str) -> Output {
+pub(crate) fn shell(k: &Knap, prefix: &[&str], script: &str) -> Output {
     let (program, rest) = prefix.split_first().expect("a program");
     let mut c = Command::new(program);
     c.args(rest).args(["sh", "-c", script]);
@@ -26,7 +26,7 @@ fn shell(k: &Knap, prefix: &[&str], script: &str) -> Output {
 }
 
 /// How to get a private mount namespace in which `mount` works, if any.
-fn mount_namespace() -> Option<Vec<&'static str>> {
+pub(crate) fn mount_namespace() -> Option<Vec<&'static str>> {
     for prefix in [vec!["unshare", "-m"], vec!["unshare", "-r", "-m"]] {
         let ok = Command::new(prefix[0])
             .args(&prefix[1..])
@@ -85,7 +85,7 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn read(p: PathBuf) -> String {
+pub(crate) fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

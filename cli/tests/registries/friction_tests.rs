@@ -557,3 +557,81 @@ fn git_errors_name_the_commit_or_the_repository_with_the_right_exit_code() {
     assert!(o.stderr.contains(&down), "{}", o.stderr);
     assert!(!root.exists(), "nothing was installed");
 }
+
+#[test]
+fn registry_add_reads_the_registry_first_and_refuses_one_it_cannot_read() {
+    let k = Knap::new();
+    let nowhere = k.dir.path().join("does-not-exist");
+    let o = k.run_exactly(&["registry", "add", "bad", s(&nowhere)]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(
+        o.stderr.contains("cannot read registry `bad`"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("it was not added"), "{}", o.stderr);
+    assert!(o.stderr.contains("--no-fetch"), "{}", o.stderr);
+    let list = k.run(&["registry", "list", "--json"]).ok().json();
+    assert_eq!(list, json!([]), "nothing was added");
+
+    // --no-fetch adds it unread (offline set-up).
+    let o = k
+        .run(&["registry", "add", "bad", s(&nowhere), "--no-fetch"])
+        .ok();
+    assert!(o.stdout.contains("without reading it"), "{}", o.stdout);
+    k.run(&["registry", "remove", "bad"]).ok();
+
+    // A readable one is read once, which fills the cache.
+    let mut site = Site::new();
+    site.publish("core", "1.0.0", &[], &[]);
+    let o = k
+        .run_exactly(&["registry", "add", "site", &site.server.url("/")])
+        .ok();
+    assert!(o.stdout.contains("added registry `site`"), "{}", o.stdout);
+    assert!(!o.stdout.contains("without reading it"), "{}", o.stdout);
+    let requests = site.server.requests().len();
+    assert!(requests >= 1, "read once at add");
+    let hits = k
+        .run(&["--offline", "search", "core", "--json"])
+        .ok()
+        .json();
+    assert_eq!(hits[0]["ref"], "core", "the cache was filled");
+}
+
+#[test]
+fn a_git_registry_with_relative_archive_urls_is_flagged_at_update_and_in_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    let mut rel = entry("relpack", "1.0.0", &[]);
+    rel["install_sources"][0]["url"] = json!("archives/relpack-1.0.0.tar.gz");
+    write_json(
+        &work.join("index.json"),
+        &index("Git", vec![entry("core", "1.0.0", &[]), rel]),
+    );
+    crate::git(&work, &["init", "-q"]);
+    crate::git(&work, &["add", "index.json"]);
+    crate::git(&work, &["commit", "-q", "-m", "index"]);
+    crate::git(tmp.path(), &["clone", "-q", "--bare", "work", "index.git"]);
+    let k = Knap::new();
+    let url = format!("git+file://{}", tmp.path().join("index.git").display());
+    k.run(&["registry", "add", "gitreg", &url]).ok();
+    let o = k.run(&["--color", "never", "update"]).ok();
+    assert!(
+        o.stderr
+            .contains("warning: registry `gitreg`: 1 version names an archive by a relative URL"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["--color", "never", "info", "relpack"]).ok();
+    assert!(
+        o.stdout
+            .contains("source: archive archives/relpack-1.0.0.tar.gz")
+            && o.stdout.contains(
+                "[a relative URL in a git registry: nothing serves it, so install fails]"
+            ),
+        "{}",
+        o.stdout
+    );
+    let o = k.run(&["--color", "never", "info", "core"]).ok();
+    assert!(!o.stdout.contains("relative URL"), "{}", o.stdout);
+}

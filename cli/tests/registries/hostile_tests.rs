@@ -1013,3 +1013,294 @@ fn install_locked_fails_when_a_higher_priority_registry_now_lists_the_same_bytes
     at(&s.k, &s.root, &["install", "victim"]).ok();
     assert_eq!(lock_of(&s.root)["packs"][0]["registry"], "mirror");
 }
+
+// Finding 11 (client parts).
+
+/// A server that answers every request with 304 Not Modified, asked or not.
+fn always_304() -> Server {
+    Server::start(std::sync::Arc::new(|_req: &crate::server::Req| {
+        Reply::status(304, b"")
+    }))
+}
+
+#[test]
+fn a_304_without_a_cached_copy_is_not_up_to_date() {
+    let mut s = Scene::new();
+    let liar = always_304();
+    s.k.run(&["registry", "add", "liar", &liar.url("/index.json")])
+        .ok();
+    let sparse = always_304();
+    s.k.run(&[
+        "registry",
+        "add",
+        "sparse-liar",
+        &format!("sparse+{}", sparse.url("/")),
+    ])
+    .ok();
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    for name in ["liar", "sparse-liar"] {
+        let o = s.k.run(&["update", name]);
+        assert_eq!(o.code, 5, "{name}: {o:#?}");
+        assert!(
+            o.stderr
+                .contains("answered 304 Not Modified to a request that named no cached copy"),
+            "{name}: {}",
+            o.stderr
+        );
+        s.assert_unharmed(name);
+    }
+    // Every request was unconditional: there was nothing to revalidate.
+    for r in liar.requests().iter().chain(sparse.requests().iter()) {
+        assert!(r.header("if-none-match").is_none(), "{r:?}");
+        assert!(r.header("if-modified-since").is_none(), "{r:?}");
+    }
+}
+
+#[test]
+fn a_304_for_a_cached_copy_that_is_gone_refetches_unconditionally() {
+    let s = Scene::new();
+    // The cached copy of the site's index disappears (its metadata stays).
+    fn remove_indices(dir: &Path) -> usize {
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                n += remove_indices(&p);
+            } else if p.file_name().is_some_and(|f| f == "index.json") {
+                std::fs::remove_file(&p).unwrap();
+                n += 1;
+            }
+        }
+        n
+    }
+    let removed = remove_indices(&s.k.cache());
+    assert_eq!(removed, 1, "one cached index");
+    s.site.server.clear_log();
+    s.k.run(&["update"]).ok();
+    let index_gets: Vec<_> = s
+        .site
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("index.json"))
+        .collect();
+    assert_eq!(index_gets.len(), 1, "{index_gets:?}");
+    assert!(index_gets[0].header("if-none-match").is_none());
+    assert_eq!(index_gets[0].status, 200);
+    let o = at(&s.k, &s.root, &["info", "victim", "--offline"]).ok();
+    assert!(o.stdout.contains("victim"), "{o:?}");
+    s.assert_unharmed("");
+}
+
+#[test]
+fn knap_max_index_size_applies_to_local_and_git_registries() {
+    let mut s = Scene::new();
+    let d = tempfile::tempdir().unwrap();
+    // An index of some 200 KB: far over the limit set below, while the
+    // site's own index stays under it.
+    let many: Vec<Value> = (0..400)
+        .map(|i| crate::entry(&format!("pack{i:04}"), "1.0.0", &[]))
+        .collect();
+    let big = index("Big", many);
+    write_json(&d.path().join("local/index.json"), &big);
+    let work = d.path().join("work");
+    write_json(&work.join("index.json"), &big);
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "index.json"]);
+    git(&work, &["commit", "-q", "-m", "big"]);
+    let size = std::fs::metadata(work.join("index.json")).unwrap().len();
+    assert!(size > 100_000, "{size}");
+    s.k.run(&[
+        "registry",
+        "add",
+        "local-big",
+        d.path().join("local").to_str().unwrap(),
+    ])
+    .ok();
+    s.k.run(&[
+        "registry",
+        "add",
+        "git-big",
+        &format!("git+file://{}", work.display()),
+    ])
+    .ok();
+    s.k.set("KNAP_MAX_INDEX_SIZE", "20000");
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    for name in ["local-big", "git-big"] {
+        let o = s.k.run(&["update", name]);
+        assert_ne!(o.code, 0, "{name}: {o:#?}");
+        assert!(
+            o.stderr.contains("larger than the limit of 20000 bytes")
+                && o.stderr.contains("KNAP_MAX_INDEX_SIZE"),
+            "{name}: {}",
+            o.stderr
+        );
+        if name == "local-big" {
+            assert_eq!(o.code, 4, "{o:#?}");
+        }
+        s.assert_unharmed(name);
+    }
+    // The site, under the limit, still works.
+    s.k.run(&["update", "site"]).ok();
+}
+
+// Finding 8: archives are fetched with identity encoding and hashed as
+// published.
+
+#[test]
+fn an_archive_served_with_content_encoding_gzip_is_hashed_as_published() {
+    let mut s = Scene::new();
+    let v2 = s.site.publish("victim", "2.0.0", &[], &[]);
+    s.k.run(&["update"]).ok();
+    let files = crate::server::files(s.site.dir.path().to_path_buf());
+    s.site
+        .server
+        .set_handler(std::sync::Arc::new(move |req: &crate::server::Req| {
+            match files(req) {
+                // The published .tar.gz, labelled as gzip-encoded (as some
+                // servers and proxies do): decoding it would hash the tar.
+                Reply::Full {
+                    status,
+                    mut headers,
+                    body,
+                } if req.path().ends_with(".tar.gz") => {
+                    headers.push(("Content-Encoding".into(), "gzip".into()));
+                    Reply::Full {
+                        status,
+                        headers,
+                        body,
+                    }
+                }
+                other => other,
+            }
+        }));
+    s.site.server.clear_log();
+    at(&s.k, &s.root, &["install", "victim@=2.0.0"]).ok();
+    assert_eq!(digest(&s.root.join("victim")), digest(&v2));
+    assert_eq!(lock_of(&s.root)["packs"][0]["version"], "2.0.0");
+    let gets: Vec<_> = s
+        .site
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].header("accept-encoding"), Some("identity"));
+    assert_root_consistent(&s.root);
+    assert_eq!(
+        snapshot(&s.k.dir.path().join("sentinel"), &[]),
+        vec![
+            ("keep.txt".to_string(), Some(b"untouched\n".to_vec())),
+            ("sub".to_string(), None)
+        ]
+    );
+}
+
+// Finding 3 (git, in part): a git server that stalls is cut off by
+// KNAP_HTTP_TIMEOUT (gix's transport used to keep its own 30 s and ignore
+// knap's settings), exit 5 naming the URL and the limit, and leaves no
+// clone behind. (A server that drips a byte at a time within the
+// inactivity limit is not yet cut off by a total deadline for git.)
+
+#[test]
+fn a_git_server_that_stalls_is_cut_off_by_knap_http_timeout_and_leaves_no_clone() {
+    let mut s = Scene::new();
+    let server = Server::start(std::sync::Arc::new(|_req: &crate::server::Req| {
+        Reply::Stall
+    }));
+    let url = format!("git+{}", server.url("/index.git"));
+    s.k.run(&["registry", "add", "slow", &url, "--priority", "10"])
+        .ok();
+    s.k.set("KNAP_HTTP_TIMEOUT", "2");
+    s.before = snapshot(s.k.dir.path(), SKIP);
+    let o = s.k.run(&["update", "slow"]);
+    assert_eq!(o.code, 5, "{o:#?}");
+    assert!(
+        o.stderr.contains("timed out")
+            && o.stderr.contains("KNAP_HTTP_TIMEOUT")
+            && o.stderr.contains(&server.url("/index.git")),
+        "{}",
+        o.stderr
+    );
+    // No clone (or anything else) left in the cache by the failed fetch.
+    fn files_under(d: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    out.extend(files_under(&p));
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+    let left: Vec<PathBuf> = files_under(&s.k.cache())
+        .into_iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "repo"))
+        .collect();
+    assert!(left.is_empty(), "a clone was left: {left:?}");
+    s.assert_unharmed("stall");
+}
+
+// Finding 11: a read-only root after a crash says what happened and which
+// command recovers it.
+
+#[test]
+fn a_read_only_root_with_an_interrupted_commit_says_what_happened_and_how_to_recover() {
+    use crate::fault_tests::{mount_namespace, read, shell};
+    let mut site = Site::new();
+    site.publish("victim", "1.0.0", &[], &[]);
+    site.publish("victim", "2.0.0", &[], &[]);
+    let k = site.knap();
+    let Some(ns) = mount_namespace() else { return };
+    let root = k.dir.path().join("root");
+    let out = k.dir.path().join("out");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let script = format!(
+        r#"set -e
+R='{root}'; O='{out}'
+mount -t tmpfs -o size=8m knap-ro "$R"
+"$KNAP" --root "$R" install victim@=1.0.0 >/dev/null
+KNAP_TEST_CRASH_AFTER_STEP=2 "$KNAP" --root "$R" install victim@=2.0.0 >/dev/null 2>&1 || true
+test -f "$R/.knap/journal.json"
+mount -o remount,ro "$R"
+set +e
+"$KNAP" --root "$R" list >"$O/stdout" 2>"$O/stderr"; echo $? >"$O/code"
+mount -o remount,rw "$R"
+"$KNAP" --root "$R" install >"$O/restore" 2>&1; echo $? >"$O/restore_code"
+"$KNAP" --root "$R" list --json >"$O/list" 2>&1
+test ! -e "$R/.knap/journal.json"; echo $? >"$O/journal_gone"
+"#,
+        root = root.display(),
+        out = out.display()
+    );
+    let o = shell(&k, &ns, &script);
+    assert!(o.status.success(), "{o:?}");
+    let stderr = read(out.join("stderr"));
+    assert_eq!(read(out.join("code")).trim(), "1", "{stderr}");
+    assert!(
+        stderr.contains("a knap commit was interrupted")
+            && stderr.contains("not writable")
+            && stderr.contains("run `knap install` (with no arguments)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("unreadable") && !stderr.contains("delete it"),
+        "{stderr}"
+    );
+    // With write access, the named command recovers the root.
+    assert_eq!(
+        read(out.join("restore_code")).trim(),
+        "0",
+        "{}",
+        read(out.join("restore"))
+    );
+    assert_eq!(read(out.join("journal_gone")).trim(), "0");
+    let list: serde_json::Value = serde_json::from_str(&read(out.join("list"))).unwrap();
+    assert_eq!(list["packs"][0]["version"], "1.0.0", "{list}");
+}

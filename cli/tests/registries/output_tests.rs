@@ -307,3 +307,28 @@ fn the_same_redirect_is_followed_for_a_registry_added_with_allow_http() {
     assert!(o.stdout.contains("r: updated"), "{o:#?}");
     assert_eq!(d.plain.requests().len(), 1, "{:?}", d.plain.requests());
 }
+
+#[test]
+fn a_cached_archive_shows_no_empty_progress_bar_on_a_terminal() {
+    let mut site = crate::root_tests::Site::new();
+    site.publish("core", "1.0.0", &[], &[]);
+    let k = site.knap();
+    let first = k.dir.path().join("first");
+    k.run(&["--root", first.to_str().unwrap(), "install", "core"])
+        .ok();
+    // The archive is now in the cache: a second root installs it from there.
+    let second = k.dir.path().join("second");
+    let Some(o) = run_in_terminal(
+        &k,
+        &["--root", second.to_str().unwrap(), "install", "core"],
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert!(o.stdout.contains("installed\u{1b}[0m core 1.0.0"), "{o:#?}");
+    assert!(
+        !o.stdout.contains("0 B/0 B"),
+        "an empty bar for a cached pack: {o:#?}"
+    );
+}

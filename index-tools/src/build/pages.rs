@@ -207,14 +207,10 @@ fn pack_views(index: &Index) -> Vec<PackView<'_>> {
         .collect()
 }
 
-/// `versions`: every version of one ref, in index order; `here`: the refs
-/// of this registry.
+/// `versions`: every version of one ref, in index order (newest first);
+/// `here`: the refs of this registry.
 fn pack_view<'a>(versions: &'a [Entry], here: &BTreeSet<&str>) -> PackView<'a> {
-    let latest = versions
-        .iter()
-        .rev()
-        .find(|e| !e.yanked)
-        .unwrap_or(&versions[versions.len() - 1]);
+    let latest = versions.iter().find(|e| !e.yanked).unwrap_or(&versions[0]);
     let mut search = String::with_capacity(latest.description.len() + 64);
     for part in [latest.pack_ref.as_str(), latest.label.as_str()]
         .into_iter()
@@ -245,11 +241,7 @@ fn pack_view<'a>(versions: &'a [Entry], here: &BTreeSet<&str>) -> PackView<'a> {
             .map(|g| g.summary.clone())
             .chain([plural(versions.len(), "version", "versions")])
             .collect(),
-        versions: versions
-            .iter()
-            .rev()
-            .map(|e| version_view(e, here))
-            .collect(),
+        versions: versions.iter().map(|e| version_view(e, here)).collect(),
         newest: latest,
     }
 }

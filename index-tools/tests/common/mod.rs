@@ -90,17 +90,53 @@ pub fn make_pack(dir: &Path, pack_ref: &str, version: &str) {
     write(&dir.join("actions/hello.py"), "print('hello')\n");
 }
 
-pub const SHA_A: &str = "0123456789abcdef0123456789abcdef01234567";
-pub const SHA_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
+/// Runs the git binary in `dir` with a fixed identity and time; panics on
+/// failure; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.org")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.org")
+        .env("GIT_AUTHOR_DATE", "2026-11-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-01T00:00:00Z")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("runs git");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
 
-/// `knap-index entry DIR` with a git source pinned to [`SHA_A`].
+/// Makes `dir` a git repository on first use and commits everything in it
+/// when anything changed; returns the commit SHA of HEAD.
+pub fn commit_all(dir: &Path) -> String {
+    if !dir.join(".git").exists() {
+        git(dir, &["init", "-q", "-b", "main"]);
+    }
+    git(dir, &["add", "-A"]);
+    if !git(dir, &["status", "--porcelain"]).is_empty() {
+        git(dir, &["commit", "-q", "-m", "pack"]);
+    }
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// `knap-index entry DIR` with a git source pinned to the commit of DIR's
+/// content ([`commit_all`]).
 pub fn entry_with_git(dir: impl AsRef<Path>) -> Output {
+    let sha = commit_all(dir.as_ref());
     knap_index([
         "entry",
         dir.as_ref().to_str().unwrap(),
         "--git-url",
         "https://example.org/p.git",
         "--git-ref",
-        SHA_A,
+        &sha,
     ])
 }

@@ -50,6 +50,11 @@ pub struct GitHttp {
     /// PEM files whose certificates are trusted in addition to the system's
     /// (`SSL_CERT_FILE` is added when the transport is set up).
     pub ca_files: Vec<PathBuf>,
+    /// The time to connect and the total deadline of each HTTP request of
+    /// a fetch (`KNAP_HTTP_CONNECT_TIMEOUT`, `KNAP_HTTP_TIMEOUT`); `None`
+    /// keeps gix's own.
+    pub connect_timeout: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for GitHttp {
@@ -171,8 +176,11 @@ impl GitIndex {
                 url: url.clone(),
                 token: self.http.token.clone(),
                 roots,
+                connect_timeout: self.http.connect_timeout,
+                timeout: self.http.timeout,
             };
-            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup))
+            let limit = self.common.max_size;
+            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup, limit))
                 .await
                 .expect("the git task panicked")
         };
@@ -344,6 +352,10 @@ fn with_hint(m: String) -> String {
         format!(
             "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
         )
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        format!(
+            "timed out ({m}); each request of a git fetch has KNAP_HTTP_CONNECT_TIMEOUT to connect and KNAP_HTTP_TIMEOUT in all: check the server, or raise them"
+        )
     } else if m.contains(NEEDS_TOKEN) {
         m
     } else if lower.contains("401") || lower.contains("authentication required") {
@@ -362,6 +374,8 @@ pub(crate) struct TransportSetup {
     pub url: String,
     pub token: Option<(String, String)>,
     pub roots: Vec<reqwest::Certificate>,
+    pub connect_timeout: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
 }
 
 type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
@@ -381,11 +395,22 @@ impl TransportSetup {
             .downcast::<HttpOptions>()
             .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
         let mut backend = ReqwestOptions::default();
-        if !self.roots.is_empty() {
-            let roots = self.roots.clone();
-            backend.configure_client =
-                Some(Box::new(move |b| Ok(b.tls_certs_merge(roots.clone()))));
-        }
+        // The timeouts bound every request of the fetch (the total one
+        // includes reading the body, so a server that drips is cut off);
+        // the extra roots are trusted besides the system's.
+        let (roots, connect, total) = (self.roots.clone(), self.connect_timeout, self.timeout);
+        backend.configure_client = Some(Box::new(move |mut b| {
+            if !roots.is_empty() {
+                b = b.tls_certs_merge(roots.clone());
+            }
+            if let Some(c) = connect {
+                b = b.connect_timeout(c);
+            }
+            if let Some(t) = total {
+                b = b.timeout(t);
+            }
+            Ok(b)
+        }));
         if let Some((host, token)) = self.token.clone() {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| "the registry token is not a valid header value".to_string())?;
@@ -439,6 +464,7 @@ fn clone_or_fetch(
     url: &str,
     dir: &Path,
     setup: TransportSetup,
+    limit: u64,
 ) -> Result<(String, Tree, TufFiles, bool), String> {
     let existing = dir
         .join(".git")
@@ -475,7 +501,7 @@ fn clone_or_fetch(
     };
     let head = remote_head(&outcome.ref_map.remote_refs)
         .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
-    let tree = read_tree(&repo, head)?;
+    let tree = read_tree(&repo, head, limit)?;
     let tuf = read_tuf(&repo, head)?;
     Ok((head.to_string(), tree, tuf, cloned))
 }
@@ -562,11 +588,25 @@ fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, S
     Ok(out)
 }
 
-fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, String> {
+/// The index files at `commit`; a file (or a sparse layout in all) larger
+/// than `limit` bytes is refused before it is read into memory.
+fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, String> {
     let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
-    let blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
+    let mut total = 0u64;
+    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, String> {
+        let size = repo.find_header(id).map_err(err)?.size();
+        total += size;
+        if size > limit || total > limit {
+            return Err(format!(
+                "{path} at commit {} is larger than the limit of {limit} bytes ({size} bytes); set KNAP_MAX_INDEX_SIZE to raise it",
+                commit.to_hex_with_len(12)
+            ));
+        }
+        Ok(repo.find_object(id).map_err(err)?.detach().data)
+    };
+    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
         match tree.lookup_entry_by_path(path).map_err(err)? {
-            Some(entry) => Ok(Some(entry.object().map_err(err)?.detach().data)),
+            Some(entry) => Ok(Some(sized(entry.object_id(), path)?)),
             None => Ok(None),
         }
     };
@@ -591,7 +631,7 @@ fn read_tree(repo: &gix::Repository, commit: gix::ObjectId) -> Result<Tree, Stri
             if !e.mode().is_blob() {
                 continue;
             }
-            let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+            let data = sized(e.oid().to_owned(), &format!("packs/{file}"))?;
             packs.push((r.to_owned(), data));
         }
     }

@@ -72,18 +72,28 @@ impl HttpIndex {
             .cache
             .meta(DOC)
             .filter(|m| m.url == self.url.as_str());
-        let validators = cached.as_ref().map(|m| Validators {
+        let mut validators = cached.as_ref().map(|m| Validators {
             etag: m.etag.clone(),
             last_modified: m.last_modified.clone(),
         });
-        let fetched = self
-            .fetcher
-            .get(&self.url, validators.as_ref())
-            .await
-            .map_err(|e| RegistryError::Fetch {
-                registry: name.clone(),
-                source: e,
-            })?;
+        let fetched = loop {
+            let f = self
+                .fetcher
+                .get(&self.url, validators.as_ref())
+                .await
+                .map_err(|e| RegistryError::Fetch {
+                    registry: name.clone(),
+                    source: e,
+                })?;
+            // A 304 is only an answer when there is a cached copy to keep.
+            if matches!(f, Fetched::NotModified) && self.common.cache.read(DOC).is_none() {
+                if validators.take().is_some() {
+                    continue;
+                }
+                return Err(unconditional_304(name, &self.url));
+            }
+            break f;
+        };
         match fetched {
             Fetched::NotModified => Ok(UpdateOutcome::NotModified {
                 detail: "not modified (304)".into(),
@@ -235,5 +245,16 @@ impl HttpIndex {
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
+    }
+}
+
+/// A server that answered `304 Not Modified` to a request without
+/// validators (knap has no cached copy it could mean).
+pub(crate) fn unconditional_304(registry: &str, url: &Url) -> RegistryError {
+    RegistryError::Unavailable {
+        registry: registry.to_owned(),
+        message: format!(
+            "{url}: the server answered 304 Not Modified to a request that named no cached copy (there is none), so there is no index to use; the server or a proxy in between is misconfigured"
+        ),
     }
 }

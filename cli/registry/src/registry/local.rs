@@ -44,7 +44,7 @@ impl LocalIndex {
             if idx.is_file() {
                 idx
             } else if cfg.is_file() {
-                let bytes = std::fs::read(&cfg)
+                let bytes = super::read_limited(name, &cfg, self.common.max_size)?
                     .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
                 if let Some(t) = &self.common.trust {
                     t.check("config.json", &bytes)?;
@@ -73,7 +73,7 @@ impl LocalIndex {
         } else {
             self.path.clone()
         };
-        let bytes = std::fs::read(&file).map_err(|e| {
+        let bytes = super::read_limited(name, &file, self.common.max_size)?.map_err(|e| {
             self.err(format!(
                 "cannot read {}: {e}; check the path, or `knap registry remove {name}`",
                 file.display()

@@ -132,6 +132,9 @@ pub struct Common {
     /// Set for a signed (pinned) registry: everything read from it is
     /// verified first.
     pub trust: Option<Arc<Trust>>,
+    /// The largest index document read, from any transport
+    /// (`KNAP_MAX_INDEX_SIZE`).
+    pub max_size: u64,
 }
 
 impl Registry {
@@ -151,6 +154,7 @@ impl Registry {
             offline: env.offline,
             progress: env.progress,
             trust: None,
+            max_size: env.http.max_size,
         };
         let pin = Trust::pin_of(cfg)?;
         let datastore = common.cache.path("tuf");
@@ -215,6 +219,8 @@ impl Registry {
                 let http = git::GitHttp {
                     token: token(u.host_str()),
                     ca_files: ca_files.clone(),
+                    connect_timeout: Some(env.http.connect_timeout),
+                    timeout: Some(env.http.timeout),
                 };
                 Transport::Git(git::GitIndex::new(common, u, http))
             }
@@ -326,6 +332,17 @@ impl Registry {
     /// index reads its search table; a sparse registry without an
     /// `index.json` gives the refs it has cached.
     pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
+        self.search_rows_inner().await
+    }
+
+    /// True when [`Registry::search_rows`] reads only what a lookup reads
+    /// anyway (a whole index, a git or local registry); on a sparse registry
+    /// it fetches a whole `index.json`, which no lookup needs.
+    pub fn lists_refs_cheaply(&self) -> bool {
+        !matches!(self.transport, Transport::Sparse(_))
+    }
+
+    async fn search_rows_inner(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
         self.verify_local().await?;
         let view = match &self.transport {
             Transport::Local(l) => l.view()?,
@@ -562,6 +579,56 @@ pub fn index_url(u: &Url) -> Url {
 
 pub(crate) fn summary(index: &WholeIndex) -> String {
     index.summary.to_string()
+}
+
+/// A document over the size limit (`KNAP_MAX_INDEX_SIZE`), from a local or
+/// git registry (HTTP fetches report [`FetchError::TooLarge`]).
+pub(crate) fn too_large(registry: &str, location: &str, size: u64, limit: u64) -> RegistryError {
+    RegistryError::Fetch {
+        registry: registry.to_owned(),
+        source: FetchError::TooLarge {
+            url: format!("{location} ({size} bytes)"),
+            limit,
+        },
+    }
+}
+
+/// Reads the file at `path`, refusing it (before reading it) when it is
+/// larger than `limit` bytes.
+pub(crate) fn read_limited(
+    registry: &str,
+    path: &Path,
+    limit: u64,
+) -> Result<std::io::Result<Vec<u8>>, RegistryError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
+    let size = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return Ok(Err(e)),
+    };
+    if size > limit {
+        return Err(too_large(
+            registry,
+            &path.display().to_string(),
+            size,
+            limit,
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // A file that grows while it is read still stops at the limit.
+    match file.take(limit + 1).read_to_end(&mut bytes) {
+        Ok(_) if bytes.len() as u64 > limit => Err(too_large(
+            registry,
+            &path.display().to_string(),
+            bytes.len() as u64,
+            limit,
+        )),
+        Ok(_) => Ok(Ok(bytes)),
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 /// `1 pack`, `2 packs`, `0 packs`: for the reports of `update`.

@@ -125,18 +125,31 @@ impl SparseHttp {
             .then(|| self.common.cache.meta(rel))
             .flatten()
             .filter(|m| m.url == url.as_str());
-        let validators = cached.as_ref().map(|m| Validators {
+        let mut validators = cached.as_ref().map(|m| Validators {
             etag: m.etag.clone(),
             last_modified: m.last_modified.clone(),
         });
-        let fetched = self
-            .fetcher
-            .get(&url, validators.as_ref())
-            .await
-            .map_err(|e| RegistryError::Fetch {
-                registry: self.common.name.clone(),
-                source: e,
-            })?;
+        let fetched = loop {
+            let f = self
+                .fetcher
+                .get(&url, validators.as_ref())
+                .await
+                .map_err(|e| RegistryError::Fetch {
+                    registry: self.common.name.clone(),
+                    source: e,
+                })?;
+            // A 304 is only an answer when there is a cached copy to keep.
+            if matches!(f, Fetched::NotModified) && self.common.cache.read(rel).is_none() {
+                if validators.take().is_some() {
+                    continue;
+                }
+                return Err(super::http_index::unconditional_304(
+                    &self.common.name,
+                    &url,
+                ));
+            }
+            break f;
+        };
         match fetched {
             Fetched::NotModified => Ok(Got::Same),
             Fetched::NotFound => {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
 use knap_installer::Limits;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderValue};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -40,9 +40,11 @@ impl Downloader {
         ca_files: &[PathBuf],
         token: Option<(String, String)>,
     ) -> Result<Self, SourceError> {
+        // No transparent decoding: the checksum is of the bytes published,
+        // whatever Content-Encoding a server or proxy claims.
         let client = crate::http::client_builder(settings, allow_http, ca_files)
             .and_then(|b| {
-                b.build().map_err(|e| {
+                b.no_gzip().build().map_err(|e| {
                     crate::http::FetchError::Setup(format!(
                         "cannot set up HTTP: {}",
                         crate::http::chain(&e)
@@ -144,6 +146,10 @@ pub async fn fetch_verified(
     let target = cache_dir(cache_root).join(hex);
     if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
         tracing::debug!("{url}: using the cached {}", target.display());
+        // Nothing is downloaded: no "0 B/0 B" bar is left on the screen.
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
         return Ok(target);
     }
     download(
@@ -212,7 +218,10 @@ pub async fn download(
     } else {
         let net =
             |e: reqwest::Error| SourceError::network(format!("{url}: {}", crate::http::chain(&e)));
-        let mut req = downloader.client.get(url.clone());
+        let mut req = downloader
+            .client
+            .get(url.clone())
+            .header(ACCEPT_ENCODING, "identity");
         if let Some((host, token)) = &downloader.token
             && url.host_str() == Some(host.as_str())
         {

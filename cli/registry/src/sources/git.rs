@@ -58,6 +58,8 @@ pub fn fetch_and_checkout(
         url: url.to_owned(),
         token: http.token.clone(),
         roots: roots.clone(),
+        connect_timeout: http.connect_timeout,
+        timeout: http.timeout,
     };
     let repo = fetch(url, tmp.path(), id, setup).map_err(|m| fetch_failure(url, &m))?;
     let commit_obj = repo.find_commit(id).map_err(|_| SourceError {
