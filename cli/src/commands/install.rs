@@ -1105,11 +1105,9 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         Source::Archive { url, checksum } => {
             // An archive already in the cache is not downloaded: no bar
             // (it would stay on the screen as "0 B/0 B").
-            let cached = archive::checksum_hex(checksum).is_ok_and(|hex| {
-                archive::cache_dir(&shared.store.cache_root)
-                    .join(hex)
-                    .is_file()
-            });
+            let cached = archive::cache_dir(&shared.store.cache_root)
+                .join(checksum.hex())
+                .is_file();
             let bar = shared.multi.as_ref().filter(|_| !cached).map(|m| {
                 m.add(crate::output::download_bar(
                     0,
