@@ -180,32 +180,18 @@ fn entry_from_manifest(
     contents: knap_schema::index::Contents,
     commit: Option<&str>,
 ) -> Entry {
-    let mut meta = Map::new();
-    if let Some(c) = &m.category {
-        meta.insert("category".into(), Value::String(c.clone()));
-    }
+    let base = Entry::from_manifest(m);
+    let mut meta = base.meta.clone().unwrap_or_default();
     if let Some(c) = commit {
         meta.insert("commit".into(), Value::String(c.to_owned()));
     }
     Entry {
-        pack_ref: m.pack_ref.clone(),
-        label: m.label.clone(),
-        description: m.description.clone(),
-        version: m.version.to_string(),
         author,
-        email: m.email.clone(),
-        homepage: m.homepage.clone(),
         repository,
-        license: m.license.clone(),
-        keywords: m.keywords.clone(),
-        runtime_deps: m.runtime_deps.clone(),
-        use_case: m.use_case.clone(),
-        dependencies: m.dependencies.clone(),
         install_sources,
         contents,
-        yanked: false,
         meta: (!meta.is_empty()).then_some(meta),
-        extra: Map::new(),
+        ..base
     }
 }
 

@@ -2,7 +2,6 @@
 //! replacement (temporary file, fsync, rename) on the way out, and the
 //! file's own indentation kept so diffs stay small.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
@@ -77,25 +76,7 @@ pub fn to_json(value: &impl Serialize, indent: &[u8]) -> Vec<u8> {
 /// directory, fsync, rename, fsync of the directory. A crash leaves either
 /// the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".knap-index-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    Ok(knap_schema::atomic::write_atomic(path, bytes)?)
 }
 
 /// Now (or `SOURCE_DATE_EPOCH`), as RFC 3339 UTC with seconds.

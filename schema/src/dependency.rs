@@ -3,14 +3,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ident::check_ref;
+use crate::ident::{PackRef, check_ref};
 use crate::requirement::{Requirement, RequirementError};
 
-/// One pack's dependency on another.
+/// One pack's dependency on another. Reads (serde) from and writes to the
+/// `REF` / `REF@REQ` string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
     /// The ref depended on.
-    pub pack: String,
+    pub pack: PackRef,
     /// What versions will do; `*` when the string named only the ref.
     pub req: Requirement,
 }
@@ -63,7 +64,7 @@ impl Dependency {
                 }
             }
         }
-        check_ref(name).map_err(bad_ref)?;
+        let name = PackRef::parse(name).map_err(|e| bad_ref(e.reason))?;
         let req = match req {
             None => Requirement::any(),
             Some(r) => Requirement::parse(r).map_err(|source| DependencyError::Req {
@@ -71,9 +72,39 @@ impl Dependency {
                 source,
             })?,
         };
-        Ok(Self {
-            pack: name.to_owned(),
-            req,
+        Ok(Self { pack: name, req })
+    }
+
+    /// `pack` at any version that `req` matches.
+    pub fn new(pack: PackRef, req: Requirement) -> Self {
+        Self { pack, req }
+    }
+}
+
+impl serde::Serialize for Dependency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Dependency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Dependency {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dependency".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]*(@.+)?$",
         })
     }
 }

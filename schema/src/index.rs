@@ -189,6 +189,38 @@ pub struct Component {
 }
 
 impl Entry {
+    /// The entry a pack's `pack.yaml` describes, with no install sources
+    /// and empty contents (the caller adds those): the one mapping from
+    /// manifest fields to index fields, used by `knap-index entry` and by
+    /// the client for a pack installed directly. `meta.category` holds the
+    /// manifest's category, if any.
+    pub fn from_manifest(m: &crate::manifest::Manifest) -> Entry {
+        let mut meta = Map::new();
+        if let Some(c) = &m.category {
+            meta.insert("category".into(), Value::String(c.clone()));
+        }
+        Entry {
+            pack_ref: m.pack_ref.clone(),
+            label: m.label.clone(),
+            description: m.description.clone(),
+            version: m.version.to_string(),
+            author: m.author.clone().unwrap_or_default(),
+            email: m.email.clone(),
+            homepage: m.homepage.clone(),
+            repository: m.repository_url.clone(),
+            license: m.license.clone(),
+            keywords: m.keywords.clone(),
+            runtime_deps: m.runtime_deps.clone(),
+            use_case: m.use_case.clone(),
+            dependencies: m.dependencies.clone(),
+            install_sources: Vec::new(),
+            contents: Contents::default(),
+            yanked: false,
+            meta: (!meta.is_empty()).then_some(meta),
+            extra: Map::new(),
+        }
+    }
+
     /// The parsed version, if it is valid SemVer.
     pub fn semver(&self) -> Option<semver::Version> {
         semver::Version::parse(&self.version).ok()

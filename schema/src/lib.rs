@@ -20,12 +20,17 @@
 //!   instead of printing;
 //! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
 //!   an error and its causes are told ([`ErrorReport`]);
+//! - [`ident`]: the validated identifiers ([`PackRef`], [`Checksum`],
+//!   [`ident::CommitId`]);
+//! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
+//!   rename, directory fsync);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
 //!   in under `schema/json/`).
 //!
 //! Nothing here touches the network; the crate is shared by `knap-index`
 //! (which must stay small) and the `knap` client.
 
+pub mod atomic;
 pub mod config;
 pub mod contents;
 pub mod dependency;
@@ -46,6 +51,7 @@ pub mod validate;
 
 pub use dependency::Dependency;
 pub use digest::{TreeDigest, tree_digest};
+pub use ident::{Checksum, PackRef};
 pub use index::{Entry, Index, InstallSource};
 pub use manifest::Manifest;
 pub use problem::{Problem, Problems, Severity};

@@ -1,9 +1,19 @@
 //! `knap.lock`: the state of an install root, replaced atomically.
+//!
+//! A lock is shared like `package-lock.json`, so it is untrusted input:
+//! every ref, version, checksum, commit, dependency, URL and path in it is
+//! a validated type or is checked as it is read, and a lock of a format
+//! version this crate does not know is refused. A lock that reads is one
+//! whose refs can name directories ([`PackRef::dir_in`]) safely.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::dependency::Dependency;
+use crate::ident::{Checksum, CommitId, PackRef};
+use crate::requirement::Requirement;
 
 /// The `$schema` pointer written into every lock file.
 pub const LOCK_SCHEMA_URL: &str =
@@ -17,10 +27,13 @@ pub struct Lockfile {
     #[serde(rename = "$schema", default = "default_schema")]
     pub schema: String,
     /// Always 1.
+    #[serde(deserialize_with = "lock_version")]
     pub version: u32,
-    /// What the user asked for: ref to requirement (`*` for any version).
-    #[serde(default)]
-    pub requested: BTreeMap<String, String>,
+    /// What the user asked for: ref to requirement (`*` for any version),
+    /// kept as the user wrote it.
+    #[serde(default, deserialize_with = "requested_map")]
+    #[schemars(with = "BTreeMap<PackRef, String>")]
+    pub requested: BTreeMap<PackRef, String>,
     /// Every installed pack, sorted by ref.
     #[serde(default)]
     pub packs: Vec<LockedPack>,
@@ -41,22 +54,81 @@ impl Default for Lockfile {
     }
 }
 
+/// Reads `version`: 1, or an error saying what to do.
+fn lock_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u64::deserialize(d)?;
+    if v == u64::from(LOCK_VERSION) {
+        return Ok(LOCK_VERSION);
+    }
+    Err(serde::de::Error::custom(if v > u64::from(LOCK_VERSION) {
+        format!(
+            "knap.lock format version {v} is newer than this knap understands (it reads version {LOCK_VERSION}): upgrade knap to use this install root"
+        )
+    } else {
+        format!("knap.lock format version {v} does not exist (the first is 1)")
+    }))
+}
+
+/// Reads `requested`: each key a pack ref, each value a requirement.
+fn requested_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<PackRef, String>, D::Error> {
+    let map = BTreeMap::<PackRef, String>::deserialize(d)?;
+    for (r, req) in &map {
+        Requirement::parse(req).map_err(|e| serde::de::Error::custom(format!("`{r}`: {e}")))?;
+    }
+    Ok(map)
+}
+
+/// Reads a URL of a locked source: an absolute URL.
+fn locked_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    url::Url::parse(&s)
+        .map_err(|e| serde::de::Error::custom(format!("`{s}`: not an absolute URL: {e}")))?;
+    if s.chars().any(char::is_control) {
+        return Err(serde::de::Error::custom(format!(
+            "{s:?}: control characters in a URL"
+        )));
+    }
+    Ok(s)
+}
+
+/// Reads the directory of a locked path source: absolute, without `.` or
+/// `..` components or control characters.
+fn locked_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let p = std::path::Path::new(&s);
+    let plain = p.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::RootDir
+                | std::path::Component::Prefix(_)
+                | std::path::Component::Normal(_)
+        )
+    });
+    if !p.is_absolute() || !plain || s.chars().any(char::is_control) {
+        return Err(serde::de::Error::custom(format!(
+            "{s:?}: a path source must be an absolute directory path without `.` or `..` components"
+        )));
+    }
+    Ok(s)
+}
+
 /// One installed pack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LockedPack {
     #[serde(rename = "ref")]
-    pub pack_ref: String,
-    pub version: String,
+    pub pack_ref: PackRef,
+    /// A SemVer 2.0 version.
+    #[schemars(with = "String")]
+    pub version: semver::Version,
     /// The registry that provided it; absent for a local or URL install.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<String>,
     pub source: LockedSource,
     /// The pack tree digest of the installed files.
-    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
-    pub tree: String,
+    pub tree: Checksum,
     /// The dependencies it was resolved with (`REF` or `REF@REQ`).
     #[serde(default)]
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<Dependency>,
     /// RFC 3339.
     pub installed_at: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -81,24 +153,51 @@ pub struct SignedProvenance {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum LockedSource {
     Archive {
+        #[serde(deserialize_with = "locked_url")]
         url: String,
-        checksum: String,
+        checksum: Checksum,
     },
     Git {
+        #[serde(deserialize_with = "locked_url")]
         url: String,
         #[serde(rename = "ref")]
-        git_ref: String,
-        checksum: String,
+        git_ref: CommitId,
+        checksum: Checksum,
     },
     /// A local pack directory.
     Path {
+        #[serde(deserialize_with = "locked_path")]
         path: String,
     },
+}
+
+impl LockedSource {
+    /// The checksum the source was verified with (none for a path).
+    pub fn checksum(&self) -> Option<&Checksum> {
+        match self {
+            LockedSource::Archive { checksum, .. } | LockedSource::Git { checksum, .. } => {
+                Some(checksum)
+            }
+            LockedSource::Path { .. } => None,
+        }
+    }
 }
 
 impl Lockfile {
     pub fn get(&self, pack_ref: &str) -> Option<&LockedPack> {
         self.packs.iter().find(|p| p.pack_ref == pack_ref)
+    }
+
+    /// What was asked for, as dependencies of the root (an error only for
+    /// a requirement put into `requested` without being checked: a lock
+    /// that was read has valid ones).
+    pub fn requested_dependencies(
+        &self,
+    ) -> Result<Vec<Dependency>, crate::requirement::RequirementError> {
+        self.requested
+            .iter()
+            .map(|(r, req)| Ok(Dependency::new(r.clone(), Requirement::parse(req)?)))
+            .collect()
     }
 
     /// Serialises in the stable, pretty-printed form written to disk.

@@ -45,14 +45,16 @@
 //! right after its N-th [`Step`].
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use std::sync::Arc;
 
+use knap_schema::atomic::{self, is_temp_name};
 use knap_schema::lock::{LockedPack, Lockfile};
 use knap_schema::progress::{Event, Reporter};
+use knap_schema::{Checksum, PackRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -162,8 +164,8 @@ pub enum Step {
     /// Every staged pack was scanned and its per-file record written.
     RecordsWritten,
     JournalWritten,
-    OldMovedToTrash(String),
-    NewMovedIntoPlace(String),
+    OldMovedToTrash(PackRef),
+    NewMovedIntoPlace(PackRef),
     LockWritten,
     JournalRemoved,
     Cleaned,
@@ -188,14 +190,33 @@ struct Journal {
     /// Packs replaced or added: ref and staged dir relative to the root.
     swaps: Vec<Swap>,
     /// Packs removed.
-    removed: Vec<String>,
+    removed: Vec<PackRef>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Swap {
     #[serde(rename = "ref")]
-    pack_ref: String,
+    pack_ref: PackRef,
+    #[serde(deserialize_with = "staged_path")]
     staged: PathBuf,
+}
+
+/// Reads a journal's staged directory: relative, under `.knap/staging/`,
+/// plain components only (the journal is read back after a crash, and is
+/// as untrusted as any file in the root).
+fn staged_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let p = PathBuf::deserialize(d)?;
+    let plain = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if plain && p.starts_with(Path::new(PRIVATE).join("staging")) && p.components().count() > 2 {
+        Ok(p)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{}: a staged directory must be under {PRIVATE}/staging/",
+            p.display()
+        )))
+    }
 }
 
 /// An open install root, holding its lock until dropped: exclusive, or
@@ -400,22 +421,36 @@ impl InstallRoot {
         self.private().join(FILES)
     }
 
+    /// The directory of an installed pack: `<root>/<ref>`. Refs are
+    /// validated types, so this never names anything outside the root.
+    pub fn pack_dir(&self, pack_ref: &PackRef) -> PathBuf {
+        pack_ref.dir_in(&self.root)
+    }
+
     /// Where the per-file record of `pack_ref` with tree digest `tree` lives.
-    pub fn record_path(&self, pack_ref: &str, tree: &str) -> PathBuf {
-        let hex = tree.strip_prefix("sha256:").unwrap_or(tree);
-        self.files_dir().join(format!("{pack_ref}.{hex}.json"))
+    pub fn record_path(&self, pack_ref: &PackRef, tree: &Checksum) -> PathBuf {
+        self.files_dir()
+            .join(format!("{pack_ref}.{}.json", tree.hex()))
     }
 
     /// The per-file record of a locked pack, `None` when there is none
-    /// (a root written by an older knap) or it is unreadable or does not
-    /// describe that pack's tree.
+    /// (a root written by an older knap) or it is unreadable, does not
+    /// describe that pack's tree, or names a file that no pack can hold
+    /// (an absolute path, `..`, a control character).
     pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
         let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
         let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
-        (record::RECORD_VERSIONS_READ.contains(&r.version)
+        let sound = record::RECORD_VERSIONS_READ.contains(&r.version)
             && r.pack_ref == pack.pack_ref
-            && r.tree == pack.tree)
-            .then_some(r)
+            && pack.tree == r.tree
+            && r.files.iter().all(|f| record_file_path_ok(&f.path));
+        if !sound {
+            tracing::warn!(
+                "ignoring the per-file record of `{}`: it does not describe the locked tree or names an impossible file",
+                pack.pack_ref
+            );
+        }
+        sound.then_some(r)
     }
 
     /// The root's `knap.lock`, if it has one.
@@ -457,8 +492,8 @@ impl InstallRoot {
     /// [`new_staging_dir`]: Self::new_staging_dir
     pub fn commit(
         &self,
-        new_packs: Vec<(String, PathBuf)>,
-        removed: Vec<String>,
+        new_packs: Vec<(PackRef, PathBuf)>,
+        removed: Vec<PackRef>,
         new_lock: &Lockfile,
     ) -> Result<(), RootError> {
         self.reporter.report(Event::Committing {
@@ -494,8 +529,8 @@ impl InstallRoot {
     /// (for crash tests), returning [`RootError::Interrupted`].
     pub fn commit_with(
         &self,
-        new_packs: Vec<(String, PathBuf)>,
-        removed: Vec<String>,
+        new_packs: Vec<(PackRef, PathBuf)>,
+        removed: Vec<PackRef>,
         new_lock: &Lockfile,
         mut hook: impl FnMut(&Step) -> bool,
     ) -> Result<(), RootError> {
@@ -515,8 +550,6 @@ impl InstallRoot {
         let staging_root = self.staging_root();
         let mut swaps = Vec::new();
         for (r, staged) in &new_packs {
-            knap_schema::ident::check_ref(r)
-                .map_err(|e| RootError::InvalidCommit(format!("`{r}`: {e}")))?;
             let rel = staged
                 .strip_prefix(&self.root)
                 .ok()
@@ -546,8 +579,6 @@ impl InstallRoot {
             });
         }
         for r in &removed {
-            knap_schema::ident::check_ref(r)
-                .map_err(|e| RootError::InvalidCommit(format!("`{r}`: {e}")))?;
             if new_packs.iter().any(|(n, _)| n == r) {
                 return Err(RootError::InvalidCommit(format!(
                     "`{r}` is both installed and removed"
@@ -559,7 +590,7 @@ impl InstallRoot {
                 )));
             }
         }
-        let mut all: Vec<&String> = new_packs.iter().map(|(r, _)| r).chain(&removed).collect();
+        let mut all: Vec<&PackRef> = new_packs.iter().map(|(r, _)| r).chain(&removed).collect();
         all.sort();
         if all.windows(2).any(|w| w[0] == w[1]) {
             return Err(RootError::InvalidCommit("a ref appears twice".into()));
@@ -600,7 +631,7 @@ impl InstallRoot {
     /// The steps of a validated commit.
     fn apply(
         &self,
-        new_packs: &[(String, PathBuf)],
+        new_packs: &[(PackRef, PathBuf)],
         journal: &Journal,
         lock_bytes: &[u8],
         new_lock: &Lockfile,
@@ -613,15 +644,15 @@ impl InstallRoot {
         for (r, staged) in new_packs {
             let expected = &new_lock.get(r).expect("checked by commit_with").tree;
             let scan = record::scan(staged).map_err(|source| RootError::Scan {
-                pack_ref: r.clone(),
+                pack_ref: r.to_string(),
                 source,
             })?;
             let rec = match scan.to_record(r) {
-                Some(rec) if &rec.tree == expected => rec,
+                Some(rec) if *expected == rec.tree => rec,
                 Some(rec) => {
                     return Err(RootError::TreeMismatch {
-                        pack_ref: r.clone(),
-                        expected: expected.clone(),
+                        pack_ref: r.to_string(),
+                        expected: expected.to_string(),
                         actual: rec.tree,
                     });
                 }
@@ -632,14 +663,14 @@ impl InstallRoot {
                         .map(|i| format!("{} ({})", i.path, i.kind))
                         .collect();
                     return Err(RootError::TreeMismatch {
-                        pack_ref: r.clone(),
-                        expected: expected.clone(),
+                        pack_ref: r.to_string(),
+                        expected: expected.to_string(),
                         actual: format!("none: it holds {}", what.join(", ")),
                     });
                 }
             };
             let bytes = serde_json::to_vec(&rec).expect("a record serialises");
-            write_atomic(&self.record_path(r, expected), &bytes, &files)?;
+            write_atomic(&self.record_path(r, expected), &bytes)?;
         }
         // The staged trees' data must be on disk before any rename can
         // make them live.
@@ -650,7 +681,7 @@ impl InstallRoot {
         let trash = self.trash();
         fs::create_dir_all(&trash).map_err(io_err("create", &trash))?;
         let journal_bytes = serde_json::to_vec_pretty(journal).expect("journal serialises");
-        write_atomic(&self.journal_path(), &journal_bytes, &private)?;
+        write_atomic(&self.journal_path(), &journal_bytes)?;
         step(Step::JournalWritten)?;
 
         let moves = journal
@@ -659,9 +690,9 @@ impl InstallRoot {
             .map(|s| (&s.pack_ref, Some(&s.staged)))
             .chain(journal.removed.iter().map(|r| (r, None)));
         for (r, staged) in moves {
-            let live = self.root.join(r);
+            let live = self.pack_dir(r);
             if exists(&live)? {
-                rename(&live, &trash.join(r))?;
+                rename(&live, &r.dir_in(&trash))?;
                 sync_dir(&trash)?;
                 sync_dir(&self.root)?;
                 step(Step::OldMovedToTrash(r.clone()))?;
@@ -673,7 +704,7 @@ impl InstallRoot {
             }
         }
 
-        write_atomic(&self.lock_path(), lock_bytes, &self.root)?;
+        write_atomic(&self.lock_path(), lock_bytes)?;
         *lock_written = true;
         step(Step::LockWritten)?;
         remove_file(&self.journal_path())?;
@@ -734,13 +765,8 @@ impl InstallRoot {
     fn remove_debris(&self) -> Result<(), RootError> {
         clean_dir(&self.trash())?;
         clean_dir(&self.staging_root())?;
-        for tmp in [
-            self.root.join(format!("{LOCK_FILE}.tmp")),
-            self.private().join("journal.json.tmp"),
-        ] {
-            if exists(&tmp)? {
-                remove_file(&tmp)?;
-            }
+        for dir in [self.root.clone(), self.private()] {
+            remove_temp_files(&dir)?;
         }
         Ok(())
     }
@@ -793,12 +819,12 @@ impl InstallRoot {
             return Ok(false);
         }
         for s in &journal.swaps {
-            if exists(&self.root.join(&s.staged))? || !exists(&self.root.join(&s.pack_ref))? {
+            if exists(&self.root.join(&s.staged))? || !exists(&self.pack_dir(&s.pack_ref))? {
                 return Ok(false);
             }
         }
         for r in &journal.removed {
-            if exists(&self.root.join(r))? {
+            if exists(&self.pack_dir(r))? {
                 return Ok(false);
             }
         }
@@ -812,7 +838,7 @@ impl InstallRoot {
     fn roll_back(&self, journal: &Journal) -> Result<(), RootError> {
         let trash = self.trash();
         for s in &journal.swaps {
-            let live = self.root.join(&s.pack_ref);
+            let live = self.pack_dir(&s.pack_ref);
             let staged = self.root.join(&s.staged);
             // The live dir is the new one once the staged dir has moved:
             // put it back where it came from.
@@ -823,14 +849,16 @@ impl InstallRoot {
                 rename(&live, &staged)?;
             }
             // The old dir is in the trash only if it left its place.
-            if !exists(&live)? && exists(&trash.join(&s.pack_ref))? {
-                rename(&trash.join(&s.pack_ref), &live)?;
+            let old = s.pack_ref.dir_in(&trash);
+            if !exists(&live)? && exists(&old)? {
+                rename(&old, &live)?;
             }
         }
         for r in &journal.removed {
-            let live = self.root.join(r);
-            if !exists(&live)? && exists(&trash.join(r))? {
-                rename(&trash.join(r), &live)?;
+            let live = self.pack_dir(r);
+            let old = r.dir_in(&trash);
+            if !exists(&live)? && exists(&old)? {
+                rename(&old, &live)?;
             }
         }
         sync_dir(&self.root)?;
@@ -917,6 +945,27 @@ fn sync_trees(trees: &[&Path]) -> Result<(), RootError> {
     })
 }
 
+/// Replaces `path` atomically (`knap_schema::atomic`).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RootError> {
+    atomic::write_atomic(path, bytes).map_err(io_err("write", path))
+}
+
+/// Removes the temporary files a crashed [`write_atomic`] left in `dir`.
+fn remove_temp_files(dir: &Path) -> Result<(), RootError> {
+    let items = match fs::read_dir(dir) {
+        Ok(i) => i,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("list", dir)(e)),
+    };
+    for item in items {
+        let item = item.map_err(io_err("list", dir))?;
+        if is_temp_name(&item.file_name()) {
+            remove_file(&item.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a root whose private area, or a directory in it, is a symbolic
 /// link (or a dangling one): opening, cleaning or writing through it would
 /// reach whatever it names.
@@ -941,20 +990,15 @@ fn refuse_links(root: &Path) -> Result<(), RootError> {
     Ok(())
 }
 
-/// Writes `path` via a temp file beside it in `dir`: write, fsync, rename,
-/// fsync the directory.
-fn write_atomic(path: &Path, bytes: &[u8], dir: &Path) -> Result<(), RootError> {
-    let name = path
-        .file_name()
-        .expect("a file path has a name")
-        .to_string_lossy();
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("sync", &tmp))?;
-    drop(f);
-    rename(&tmp, path)?;
-    sync_dir(dir)
+/// True for a file path a per-file record may hold: relative,
+/// '/'-separated plain names, no control characters.
+fn record_file_path_ok(path: &str) -> bool {
+    !path.is_empty()
+        && !path.chars().any(char::is_control)
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 /// Removes everything inside `dir` (which may not exist).
@@ -991,13 +1035,13 @@ impl InstallRoot {
     /// an install can keep a pack that is already in place. A tree made by
     /// an older knap's digest rule is intact too.
     pub fn is_intact(&self, p: &LockedPack) -> bool {
-        let dir = self.path().join(&p.pack_ref);
+        let dir = self.pack_dir(&p.pack_ref);
         match record::scan_tree(&dir) {
             Ok(s) => match s.tree {
                 Some(t) => {
-                    t == p.tree
+                    p.tree == t
                         || knap_schema::digest::legacy_tree_digest(&dir)
-                            .is_ok_and(|d| d.checksum == p.tree)
+                            .is_ok_and(|d| p.tree == d.checksum)
                 }
                 None => false,
             },

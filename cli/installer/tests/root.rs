@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use knap_installer::{FileRecord, InstallRoot, Recovery, RootError, Step};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
-use knap_schema::tree_digest;
+use knap_schema::{PackRef, tree_digest};
 
 /// Writes a pack tree for `r` at `version` into `dir` and returns its
 /// lock entry (tree = the pack tree digest of what was written).
@@ -28,13 +28,13 @@ fn stage_pack(dir: &Path, r: &str, version: &str) -> LockedPack {
     )
     .unwrap();
     LockedPack {
-        pack_ref: r.to_owned(),
-        version: version.to_owned(),
+        pack_ref: pr(r),
+        version: version.parse().unwrap(),
         registry: Some("test".into()),
         source: LockedSource::Path {
             path: dir.display().to_string(),
         },
-        tree: tree_digest(dir).unwrap().checksum,
+        tree: tree_digest(dir).unwrap().checksum.parse().unwrap(),
         dependencies: vec![],
         installed_at: "2026-01-01T00:00:00Z".into(),
         yanked: false,
@@ -60,8 +60,8 @@ fn transact(
     for (r, v) in packs {
         let dir = staging.join(r);
         lock.packs.push(stage_pack(&dir, r, v));
-        lock.requested.insert(r.to_string(), "*".into());
-        new_packs.push((r.to_string(), dir));
+        lock.requested.insert(pr(r), "*".into());
+        new_packs.push((pr(r), dir));
     }
     for r in removed {
         lock.requested.remove(*r);
@@ -69,7 +69,7 @@ fn transact(
     lock.packs.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
     root.commit_with(
         new_packs,
-        removed.iter().map(|s| s.to_string()).collect(),
+        removed.iter().map(|s| pr(s)).collect(),
         &lock,
         |s| !stop(s),
     )?;
@@ -89,8 +89,13 @@ fn assert_consistent(root: &Path) -> Vec<(String, String)> {
     let lock: Lockfile =
         serde_json::from_str(&fs::read_to_string(root.join("knap.lock")).unwrap()).unwrap();
     for p in &lock.packs {
-        let got = tree_digest(&root.join(&p.pack_ref)).unwrap().checksum;
-        assert_eq!(got, p.tree, "{} does not match knap.lock", p.pack_ref);
+        let got = tree_digest(&p.pack_ref.dir_in(root)).unwrap().checksum;
+        assert_eq!(
+            got,
+            p.tree.to_string(),
+            "{} does not match knap.lock",
+            p.pack_ref
+        );
     }
     // Exactly one per-file record per locked pack, and it describes the
     // pack as it is.
@@ -104,17 +109,17 @@ fn assert_consistent(root: &Path) -> Vec<(String, String)> {
     let expected: Vec<String> = lock
         .packs
         .iter()
-        .map(|p| format!("{}.{}.json", p.pack_ref, &p.tree["sha256:".len()..]))
+        .map(|p| format!("{}.{}.json", p.pack_ref, p.tree.hex()))
         .collect();
     assert_eq!(records, expected, "the records are those of knap.lock");
     for (p, name) in lock.packs.iter().zip(&expected) {
         let rec: FileRecord =
             serde_json::from_slice(&fs::read(private.join("files").join(name)).unwrap()).unwrap();
         assert_eq!(
-            (rec.pack_ref.as_str(), &rec.tree),
-            (p.pack_ref.as_str(), &p.tree)
+            (rec.pack_ref.as_str(), rec.tree.as_str()),
+            (p.pack_ref.as_str(), p.tree.to_string().as_str())
         );
-        let scan = knap_installer::scan(&root.join(&p.pack_ref)).unwrap();
+        let scan = knap_installer::scan(&p.pack_ref.dir_in(root)).unwrap();
         assert!(knap_installer::compare(&rec, &scan).is_empty(), "{name}");
     }
     for item in fs::read_dir(root).unwrap() {
@@ -126,8 +131,13 @@ fn assert_consistent(root: &Path) -> Vec<(String, String)> {
     }
     lock.packs
         .iter()
-        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .map(|p| (p.pack_ref.to_string(), p.version.to_string()))
         .collect()
+}
+
+/// A pack ref known to be valid.
+fn pr(r: &str) -> PackRef {
+    PackRef::parse(r).unwrap()
 }
 
 fn state(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -213,10 +223,10 @@ fn a_crash_after_any_step_recovers_wholly_old_or_wholly_new() {
         [
             Step::RecordsWritten,
             Step::JournalWritten,
-            Step::OldMovedToTrash("a".into()),
-            Step::NewMovedIntoPlace("a".into()),
-            Step::NewMovedIntoPlace("c".into()),
-            Step::OldMovedToTrash("b".into()),
+            Step::OldMovedToTrash(pr("a")),
+            Step::NewMovedIntoPlace(pr("a")),
+            Step::NewMovedIntoPlace(pr("c")),
+            Step::OldMovedToTrash(pr("b")),
             Step::LockWritten,
             Step::JournalRemoved,
             Step::Cleaned,
@@ -287,7 +297,7 @@ fn recovery_survives_a_second_crash_during_roll_back() {
         })
         .unwrap();
         let _ = transact(&root, &[("a", "2.0.0")], &[], &lock1, |s| {
-            *s == Step::NewMovedIntoPlace("a".into())
+            *s == Step::NewMovedIntoPlace(pr("a"))
         });
     }
     // Do by hand what roll back does first (new dir back to staging, old
@@ -314,19 +324,12 @@ fn staged_dirs_must_come_from_the_roots_staging_area() {
     let elsewhere = tmp.path().join("elsewhere");
     stage_pack(&elsewhere, "a", "1.0.0");
     let err = root
-        .commit(vec![("a".into(), elsewhere)], vec![], &Lockfile::default())
+        .commit(vec![(pr("a"), elsewhere)], vec![], &Lockfile::default())
         .unwrap_err();
     assert!(matches!(err, RootError::InvalidCommit(_)), "{err:?}");
-    let staging = root.new_staging_dir().unwrap();
-    stage_pack(&staging.join("x"), "Bad", "1.0.0");
-    let err = root
-        .commit(
-            vec![("Bad".into(), staging.join("x"))],
-            vec![],
-            &Lockfile::default(),
-        )
-        .unwrap_err();
-    assert!(matches!(err, RootError::InvalidCommit(_)), "{err:?}");
+    // A ref that is not valid cannot even be named: commit takes `PackRef`s.
+    assert!(PackRef::parse("Bad").is_err());
+    assert!(PackRef::parse("../x").is_err());
 }
 
 #[test]
@@ -449,7 +452,7 @@ fn a_staged_tree_that_is_not_the_locked_one_is_refused_before_any_change() {
     lock2.packs[0] = stage_pack(&staging.join("a"), "a", "2.0.0");
     fs::write(staging.join("a/extra"), "not in the locked tree").unwrap();
     let err = root
-        .commit(vec![("a".into(), staging.join("a"))], vec![], &lock2)
+        .commit(vec![(pr("a"), staging.join("a"))], vec![], &lock2)
         .unwrap_err();
     assert!(matches!(&err, RootError::TreeMismatch { .. }), "{err:?}");
     assert!(err.is_integrity());
@@ -482,7 +485,7 @@ fn removing_a_pack_the_new_lock_still_lists_is_refused_before_any_change() {
     })
     .unwrap();
     // The directory would go while knap.lock kept listing it.
-    let err = root.commit(vec![], vec!["a".into()], &lock1).unwrap_err();
+    let err = root.commit(vec![], vec![pr("a")], &lock1).unwrap_err();
     assert!(
         matches!(&err, RootError::InvalidCommit(m) if m.contains("`a`")),
         "{err:?}"

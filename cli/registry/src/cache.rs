@@ -6,13 +6,13 @@
 //! rename, fsync of the directory), and only after it validated, so a failed
 //! or invalid fetch leaves the last good copy in place.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically (`knap_schema::atomic`), creating
+/// its directory first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Staged::write(path, bytes)?.commit()
 }
@@ -21,34 +21,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// temporary file next to `path`. [`Staged::commit`] puts it in place;
 /// dropping it instead removes it. Lets a caller write while it is still
 /// validating what it writes.
-pub struct Staged {
-    tmp: tempfile::NamedTempFile,
-    path: PathBuf,
-}
+pub struct Staged(knap_schema::atomic::Staged);
 
 impl Staged {
     pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<Self> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".knap-tmp-")
-            .tempfile_in(dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        Ok(Self {
-            tmp,
-            path: path.to_owned(),
-        })
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        knap_schema::atomic::Staged::write(path, bytes).map(Self)
     }
 
     /// Renames the file to its path and syncs the directory.
     pub fn commit(self) -> std::io::Result<()> {
-        self.tmp.persist(&self.path).map_err(|e| e.error)?;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        self.0.commit()
     }
 }
 

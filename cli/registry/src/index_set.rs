@@ -200,6 +200,6 @@ pub fn dependency_refs(e: &Entry) -> Vec<String> {
     e.dependencies
         .iter()
         .flat_map(|d| d.packs.iter())
-        .filter_map(|s| Dependency::parse(s).ok().map(|d| d.pack))
+        .filter_map(|s| Dependency::parse(s).ok().map(|d| d.pack.into()))
         .collect()
 }

@@ -29,7 +29,7 @@ mod report;
 
 use std::collections::BTreeSet;
 
-use knap_schema::{Dependency, Entry, lock::Lockfile};
+use knap_schema::{Dependency, Entry, PackRef, lock::Lockfile};
 
 pub use provider::resolve;
 
@@ -65,7 +65,7 @@ pub enum Upgrade {
     /// Ignore the lock's versions: choose the newest of everything.
     All,
     /// Ignore the lock's versions for these refs only.
-    Packs(BTreeSet<String>),
+    Packs(BTreeSet<PackRef>),
 }
 
 impl Upgrade {
@@ -95,9 +95,9 @@ pub struct Options {
 pub struct Resolved {
     /// The chosen index entry.
     pub entry: Entry,
-    /// Its pack dependencies as resolved, normalised (`REF` or `REF@REQ`),
-    /// for the lock's `dependencies` field. Empty with [`Options::no_deps`].
-    pub dependencies: Vec<String>,
+    /// Its pack dependencies as resolved, for the lock's `dependencies`
+    /// field. Empty with [`Options::no_deps`].
+    pub dependencies: Vec<Dependency>,
 }
 
 impl Resolved {

@@ -117,16 +117,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 if options.upgrade.allows(&p.pack_ref) {
                     continue;
                 }
-                match Version::parse(&p.version) {
-                    Ok(v) => {
-                        preferred.insert(p.pack_ref.clone(), v);
-                    }
-                    Err(e) => tracing::warn!(
-                        "knap.lock names {} version `{}`, which is not SemVer ({e}); ignoring it",
-                        p.pack_ref,
-                        p.version
-                    ),
-                }
+                preferred.insert(p.pack_ref.to_string(), p.version.clone());
             }
         }
         Self {
@@ -254,7 +245,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
             let pv = self.versions(&dep.pack)?;
             let set = pv.set_of(dep);
             self.look_ahead(&dep.pack, &pv, &set);
-            let key = Pkg::Pack(dep.pack.clone());
+            let key = Pkg::Pack(dep.pack.to_string());
             let set = match map.get(&key) {
                 Some(prev) => prev.intersection(&set),
                 None => set,
@@ -384,7 +375,7 @@ pub fn resolve<C: Candidates>(
             .deps
             .borrow()
             .get(&(r.clone(), version.clone()))
-            .map(|deps| deps.iter().map(ToString::to_string).collect())
+            .cloned()
             .unwrap_or_default();
         out.push(Resolved {
             entry,

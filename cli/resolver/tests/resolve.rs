@@ -7,7 +7,7 @@ use std::convert::Infallible;
 
 use knap_resolver::{Candidates, Options, ResolveError, Resolved, Upgrade, resolve};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
-use knap_schema::{Dependency, Entry};
+use knap_schema::{Checksum, Dependency, Entry};
 
 /// A registry: entries parsed from index JSON, like the client's.
 #[derive(Default)]
@@ -85,14 +85,14 @@ fn lock(pairs: &[(&str, &str)]) -> Lockfile {
     let mut lock = Lockfile::default();
     for (r, v) in pairs {
         lock.packs.push(LockedPack {
-            pack_ref: r.to_string(),
-            version: v.to_string(),
+            pack_ref: r.parse().unwrap(),
+            version: v.parse().unwrap(),
             registry: Some("test".into()),
             source: LockedSource::Archive {
                 url: format!("{r}-{v}.tar.gz"),
-                checksum: format!("sha256:{}", "0".repeat(64)),
+                checksum: Checksum::from_bytes([0; 32]),
             },
-            tree: format!("sha256:{}", "0".repeat(64)),
+            tree: Checksum::from_bytes([0; 32]),
             dependencies: vec![],
             installed_at: "2026-01-01T00:00:00Z".into(),
             yanked: false,
@@ -124,8 +124,15 @@ fn transitive_resolution_picks_newest_fitting() {
     // Sorted by ref, with the dependencies each was resolved with.
     let refs: Vec<&str> = out.iter().map(|r| r.pack_ref()).collect();
     assert_eq!(refs, ["app", "core", "lib"]);
-    assert_eq!(out[0].dependencies, ["lib@^1.1"]);
-    assert_eq!(out[2].dependencies, ["core@~0.3"]);
+    let deps = |i: usize| -> Vec<String> {
+        out[i]
+            .dependencies
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(deps(0), ["lib@^1.1"]);
+    assert_eq!(deps(2), ["core@~0.3"]);
     assert!(out[1].dependencies.is_empty());
 }
 
@@ -223,7 +230,7 @@ fn yanked_skipped_unless_locked() {
     // Upgrading a ref drops its lock, yanked pin included.
     let upgrade = Options {
         lock: Some(lock(&[("lib", "1.1.0")])),
-        upgrade: Upgrade::Packs(BTreeSet::from(["lib".to_owned()])),
+        upgrade: Upgrade::Packs(BTreeSet::from(["lib".parse().unwrap()])),
         ..Options::default()
     };
     let out = resolve(&reg, &roots(&["lib"]), &upgrade).unwrap();
@@ -248,7 +255,7 @@ fn locked_version_kept_when_newer_exists_and_moved_when_asked() {
 
     let only_lib = Options {
         lock: Some(previous.clone()),
-        upgrade: Upgrade::Packs(BTreeSet::from(["lib".to_owned()])),
+        upgrade: Upgrade::Packs(BTreeSet::from(["lib".parse().unwrap()])),
         ..Options::default()
     };
     let out = resolve(&reg, &roots(&["app"]), &only_lib).unwrap();

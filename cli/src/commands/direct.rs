@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
 use knap_resolver::Candidates;
-use knap_schema::Dependency;
 use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};
 use knap_schema::manifest::Manifest;
 use knap_schema::urls::is_loopback;
+use knap_schema::{Checksum, Dependency, PackRef};
 use url::Url;
 
 use knap_registry::error::{Kind, KnapError};
@@ -270,9 +270,9 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
                 .map_err(err)?;
             LockedSource::Git {
                 url: url.to_string(),
-                git_ref: commit.clone(),
+                git_ref: knap_schema::ident::CommitId::parse(commit).map_err(KnapError::usage)?,
                 // The tree digest, filled in below.
-                checksum: String::new(),
+                checksum: Checksum::from_bytes([0; 32]),
             }
         }
     };
@@ -281,6 +281,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         .await
         .expect("the verify task panicked")
         .map_err(err)?;
+    let tree = Checksum::parse(&tree).map_err(|e| KnapError::new(Kind::Other, e.to_string()))?;
     let source = match source {
         LockedSource::Git {
             url,
@@ -289,14 +290,14 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         } => LockedSource::Git {
             url,
             git_ref,
-            checksum: tree.clone(),
+            checksum: tree,
         },
         other => other,
     };
     // For archives `--checksum` was the archive's SHA-256 (checked while
     // downloading); for a directory or a git commit it is the tree digest.
     if let (Some(expected), Direct::Dir(_) | Direct::Git { .. }) = (stager.checksum, direct)
-        && expected != tree
+        && tree != expected
     {
         return Err(KnapError::new(
             Kind::Integrity,
@@ -305,7 +306,9 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             ),
         ));
     }
-    let dest = stager.staging_dir.join(&manifest.pack_ref);
+    let pack_ref = PackRef::parse(&manifest.pack_ref)
+        .map_err(|e| KnapError::new(Kind::Integrity, format!("{what}: pack.yaml: {e}")))?;
+    let dest = pack_ref.dir_in(&stager.staging_dir);
     std::fs::rename(&unpacked, &dest).map_err(|e| {
         KnapError::new(
             Kind::Other,
@@ -315,8 +318,8 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
     Ok(StagedDirect {
         entry: entry_of(&manifest),
         pack: LockedPack {
-            pack_ref: manifest.pack_ref.clone(),
-            version: manifest.version.to_string(),
+            pack_ref,
+            version: manifest.version.clone(),
             registry: None,
             source,
             tree,
@@ -354,7 +357,8 @@ async fn fetch_archive(
         .map_err(err)?;
     Ok(LockedSource::Archive {
         url: url.to_string(),
-        checksum,
+        checksum: Checksum::parse(&checksum)
+            .map_err(|e| KnapError::new(Kind::Other, e.to_string()))?,
     })
 }
 
@@ -386,10 +390,10 @@ impl Candidates for WithPinned<'_> {
 /// of the pinned packs, but not the pinned refs themselves. Sorted, once
 /// each.
 pub fn refs_to_look_up<'a>(
-    wanted: impl IntoIterator<Item = &'a String>,
+    wanted: impl IntoIterator<Item = &'a str>,
     pinned: &BTreeMap<String, Entry>,
 ) -> Vec<String> {
-    let mut refs: BTreeSet<String> = wanted.into_iter().cloned().collect();
+    let mut refs: BTreeSet<String> = wanted.into_iter().map(str::to_owned).collect();
     for e in pinned.values() {
         refs.extend(knap_registry::index_set::dependency_refs(e));
     }
@@ -399,36 +403,17 @@ pub fn refs_to_look_up<'a>(
 
 /// The resolver's view of a pack read from its manifest.
 pub fn entry_of(m: &Manifest) -> Entry {
-    Entry {
-        pack_ref: m.pack_ref.clone(),
-        label: m.label.clone(),
-        description: m.description.clone(),
-        version: m.version.to_string(),
-        author: m.author.clone().unwrap_or_default(),
-        email: m.email.clone(),
-        homepage: m.homepage.clone(),
-        repository: m.repository_url.clone(),
-        license: m.license.clone(),
-        keywords: m.keywords.clone(),
-        runtime_deps: m.runtime_deps.clone(),
-        use_case: m.use_case.clone(),
-        dependencies: m.dependencies.clone(),
-        install_sources: Vec::new(),
-        contents: Contents::default(),
-        yanked: false,
-        meta: None,
-        extra: Default::default(),
-    }
+    Entry::from_manifest(m)
 }
 
 /// The resolver's view of a pack `knap.lock` holds without a registry
 /// (installed directly): the only candidate for its ref.
 pub fn entry_of_locked(p: &LockedPack) -> Entry {
     Entry {
-        pack_ref: p.pack_ref.clone(),
-        label: p.pack_ref.clone(),
+        pack_ref: p.pack_ref.to_string(),
+        label: p.pack_ref.to_string(),
         description: String::new(),
-        version: p.version.clone(),
+        version: p.version.to_string(),
         author: String::new(),
         email: None,
         homepage: None,
@@ -438,7 +423,7 @@ pub fn entry_of_locked(p: &LockedPack) -> Entry {
         runtime_deps: Vec::new(),
         use_case: None,
         dependencies: Some(Dependencies {
-            packs: p.dependencies.clone(),
+            packs: p.dependencies.iter().map(ToString::to_string).collect(),
             versions: Default::default(),
         }),
         install_sources: Vec::new(),

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use knap_schema::Requirement;
 use knap_schema::lock::Lockfile;
-use knap_schema::{Dependency, Requirement};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -183,10 +183,9 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         if let Some(dir) = cache_file.parent()
             && std::fs::create_dir_all(dir).is_ok()
         {
-            let tmp = cache_file.with_extension("json.tmp");
             let bytes = serde_json::to_vec_pretty(&cache).expect("probes serialise");
-            if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, &cache_file).is_err() {
-                tracing::warn!("cannot write the probe cache {}", cache_file.display());
+            if let Err(e) = knap_schema::atomic::write_atomic(&cache_file, &bytes) {
+                tracing::warn!("the probe cache is not saved: {e}");
             }
         }
     }
@@ -284,8 +283,8 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
 fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
     let mut out = Vec::new();
     for p in &lock.packs {
-        let pack = p.pack_ref.clone();
-        let yaml = root.join(&pack).join("pack.yaml");
+        let pack = p.pack_ref.to_string();
+        let yaml = p.pack_ref.dir_in(root).join("pack.yaml");
         let doc: Option<Value> = std::fs::read_to_string(&yaml)
             .ok()
             .and_then(|t| serde_saphyr::from_str(&t).ok());
@@ -368,17 +367,14 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
             });
         }
         for d in &p.dependencies {
-            let want = match Dependency::parse(d) {
-                Ok(dep) => Want::Pack {
-                    pack_ref: dep.pack,
-                    req: dep.req,
-                },
-                Err(e) => Want::Unreadable(e.to_string()),
+            let want = Want::Pack {
+                pack_ref: d.pack.to_string(),
+                req: d.req.clone(),
             };
             out.push(Need {
                 pack: pack.clone(),
                 field: "pack dependency".into(),
-                text: d.clone(),
+                text: d.to_string(),
                 tool: None,
                 want,
             });
@@ -474,8 +470,8 @@ fn evaluate(n: &Need, probes: &BTreeMap<String, Probe>, lock: &Lockfile) -> Row 
                 }
                 Some(p) => {
                     row.found = format!("{} {}", p.pack_ref, p.version);
-                    row.version = Some(p.version.clone());
-                    let ok = semver::Version::parse(&p.version).is_ok_and(|v| req.matches(&v));
+                    row.version = Some(p.version.to_string());
+                    let ok = req.matches(&p.version);
                     row.status = if ok { Status::Ok } else { Status::NotMet };
                 }
             }

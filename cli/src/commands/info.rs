@@ -22,8 +22,8 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         .map_err(|e| KnapError::usage(format!("{e}; write REF or REF@REQ, e.g. slack@^1.2")))?;
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
-    let found = set.lookup(std::slice::from_ref(&dep.pack)).await?;
-    let Some(p) = found.get(&dep.pack) else {
+    let found = set.lookup(&[dep.pack.to_string()]).await?;
+    let Some(p) = found.get(dep.pack.as_str()) else {
         let outside = match pin {
             Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
             None => None,

@@ -16,14 +16,15 @@ use std::sync::Arc;
 
 use knap_installer::InstallRoot;
 use knap_resolver::ResolveError;
-use knap_schema::Dependency;
 use knap_schema::config::RegistryConfig;
+use knap_schema::ident::CommitId;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile, SignedProvenance};
 use knap_schema::progress::{Event, Reporter};
 use knap_schema::urls::{
     RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
 };
+use knap_schema::{Checksum, Dependency, PackRef, Requirement};
 use serde_json::json;
 use url::Url;
 
@@ -75,12 +76,12 @@ pub struct InstallArgs {
 enum Source {
     Archive {
         url: Url,
-        checksum: String,
+        checksum: Checksum,
     },
     Git {
         url: Url,
-        commit: String,
-        checksum: String,
+        commit: CommitId,
+        checksum: Checksum,
     },
     /// A local pack directory (a direct install recorded in the lock).
     Path(PathBuf),
@@ -93,7 +94,7 @@ impl Source {
         match self {
             Source::Archive { url, checksum } => Some(LockedSource::Archive {
                 url: url.to_string(),
-                checksum: checksum.clone(),
+                checksum: *checksum,
             }),
             Source::Git {
                 url,
@@ -102,7 +103,7 @@ impl Source {
             } => Some(LockedSource::Git {
                 url: url.to_string(),
                 git_ref: commit.clone(),
-                checksum: checksum.clone(),
+                checksum: *checksum,
             }),
             Source::Path(p) => Some(LockedSource::Path {
                 path: p.display().to_string(),
@@ -117,7 +118,7 @@ impl Source {
             LockedSource::Archive { url, checksum } => match Url::parse(url) {
                 Ok(url) => Source::Archive {
                     url,
-                    checksum: checksum.clone(),
+                    checksum: *checksum,
                 },
                 Err(e) => Source::Refused(format!("{url}: {e}")),
             },
@@ -129,7 +130,7 @@ impl Source {
                 Ok(url) => Source::Git {
                     url,
                     commit: git_ref.clone(),
-                    checksum: checksum.clone(),
+                    checksum: *checksum,
                 },
                 Err(e) => Source::Refused(format!("{url}: {e}")),
             },
@@ -140,16 +141,16 @@ impl Source {
 
 /// One pack to fetch into staging.
 struct Job {
-    pack_ref: String,
-    version: String,
+    pack_ref: PackRef,
+    version: semver::Version,
     registry: Option<String>,
     /// The signed metadata the registry was verified with, if signed.
     signed: Option<SignedProvenance>,
-    dependencies: Vec<String>,
+    dependencies: Vec<Dependency>,
     yanked: bool,
     sources: Vec<Source>,
     /// The tree digest the result must have (installs from the lock).
-    expect_tree: Option<String>,
+    expect_tree: Option<Checksum>,
     /// `<staging>/<ref>`, not existing yet.
     dest: PathBuf,
     downloader: Downloader,
@@ -211,7 +212,7 @@ pub(crate) async fn run_with(
     args: InstallArgs,
     upgrade: knap_resolver::Upgrade,
 ) -> anyhow::Result<()> {
-    let mut by_registry: Vec<(String, String)> = Vec::new();
+    let mut by_registry: Vec<(PackRef, String)> = Vec::new();
     let mut directs: Vec<Direct> = Vec::new();
     for spec in &args.specs {
         let parsed = match direct::parse(spec) {
@@ -258,7 +259,7 @@ pub(crate) async fn run_with(
 
     // Direct packs first: only their pack.yaml says what they are.
     let mut guard = StagingGuard(Vec::new());
-    let mut staged_direct: BTreeMap<String, direct::StagedDirect> = BTreeMap::new();
+    let mut staged_direct: BTreeMap<PackRef, direct::StagedDirect> = BTreeMap::new();
     if !directs.is_empty() {
         let downloader = downloader_for(ctx, None)?;
         let git_http = git_http_for(ctx, None);
@@ -275,7 +276,7 @@ pub(crate) async fn run_with(
             };
             let s = direct::stage(d, &stager).await?;
             let r = s.pack.pack_ref.clone();
-            if staged_direct.contains_key(&r) || by_registry.iter().any(|(b, _)| b == &r) {
+            if staged_direct.contains_key(&r) || by_registry.iter().any(|(b, _)| *b == r) {
                 return Err(KnapError::usage(format!(
                     "`{r}` is named twice on the command line ({}); install one of them",
                     d.describe()
@@ -288,7 +289,7 @@ pub(crate) async fn run_with(
 
     // What is asked for: the previous requests plus the new specs. A direct
     // pack is asked for at its exact version.
-    let mut requested: BTreeMap<String, String> = old
+    let mut requested: BTreeMap<PackRef, String> = old
         .as_ref()
         .map(|l| l.requested.clone())
         .unwrap_or_default();
@@ -300,8 +301,8 @@ pub(crate) async fn run_with(
     }
     let roots: Vec<Dependency> = requested
         .iter()
-        .map(|(r, req)| Dependency::parse(&format!("{r}@{req}")))
-        .collect::<Result<_, _>>()
+        .map(|(r, req)| Ok(Dependency::new(r.clone(), Requirement::parse(req)?)))
+        .collect::<Result<_, knap_schema::requirement::RequirementError>>()
         .map_err(|e| KnapError::usage(format!("knap.lock `requested`: {e}")))?;
 
     // Pinned candidates: direct packs named now, and those the lock holds
@@ -309,15 +310,15 @@ pub(crate) async fn run_with(
     let mut pinned: BTreeMap<String, Entry> = BTreeMap::new();
     for p in old.iter().flat_map(|l| l.packs.iter()) {
         if p.registry.is_none() && !by_registry.iter().any(|(r, _)| r == &p.pack_ref) {
-            pinned.insert(p.pack_ref.clone(), direct::entry_of_locked(p));
+            pinned.insert(p.pack_ref.to_string(), direct::entry_of_locked(p));
         }
     }
     for (r, s) in &staged_direct {
-        pinned.insert(r.clone(), s.entry.clone());
+        pinned.insert(r.to_string(), s.entry.clone());
     }
     // The registries are read as the resolver asks, one ref at a time,
     // the dependencies of the versions it looks at fetched ahead of need.
-    let refs = direct::refs_to_look_up(requested.keys(), &pinned);
+    let refs = direct::refs_to_look_up(requested.keys().map(PackRef::as_str), &pinned);
     let set = if refs.is_empty() {
         None
     } else {
@@ -377,15 +378,23 @@ pub(crate) async fn run_with(
     let mut direct_staged: Vec<Staged> = Vec::new();
     for r in &resolved {
         let e = &r.entry;
-        let previous = old.as_ref().and_then(|l| l.get(&e.pack_ref));
-        let on_disk = root.path().join(&e.pack_ref).is_dir();
+        let pack_ref = PackRef::parse(&e.pack_ref)
+            .map_err(|err| KnapError::new(Kind::Integrity, format!("index entry: {err}")))?;
+        let version = e.semver().ok_or_else(|| {
+            KnapError::new(
+                Kind::Integrity,
+                format!("{pack_ref}: `{}` is not a SemVer version", e.version),
+            )
+        })?;
+        let previous = old.as_ref().and_then(|l| l.get(&pack_ref));
+        let on_disk = root.pack_dir(&pack_ref).is_dir();
         // The installed pack, left as it is, with the dependencies it was
         // resolved with now.
         let kept = |p: &LockedPack| LockedPack {
             dependencies: r.dependencies.clone(),
             ..p.clone()
         };
-        if let Some(s) = staged_direct.remove(&e.pack_ref) {
+        if let Some(s) = staged_direct.remove(&pack_ref) {
             // Named now: unchanged only if the very same tree from the very
             // same place is installed.
             let same = previous.is_some_and(|p| {
@@ -403,7 +412,7 @@ pub(crate) async fn run_with(
                 "version": e.version,
                 "registry": null,
                 "source": source_text(&Source::from_locked(&s.pack.source)),
-                "previous": previous.map(|p| p.version.clone()),
+                "previous": previous.map(|p| p.version.to_string()),
             }));
             let mut pack = s.pack;
             pack.dependencies = r.dependencies.clone();
@@ -432,7 +441,7 @@ pub(crate) async fn run_with(
                 dependencies: r.dependencies.clone(),
                 yanked: p.yanked,
                 sources: vec![Source::from_locked(&p.source)],
-                expect_tree: Some(p.tree.clone()),
+                expect_tree: Some(p.tree),
                 dest: PathBuf::new(),
                 downloader: downloader_for(ctx, None)?,
                 git_http: git_http_for(ctx, None),
@@ -451,12 +460,12 @@ pub(crate) async fn run_with(
             .ok_or_else(|| anyhow::anyhow!("registry `{registry}` is not configured"))?;
         let sources = entry_sources(cfg, e);
         let installed = previous.is_some_and(|p| {
-            p.version == e.version
+            p.version == version
                 && p.registry.as_deref() == Some(registry.as_str())
                 && sources
                     .iter()
                     .filter_map(Source::locked)
-                    .any(|s| checksum_of(&s) == checksum_of(&p.source))
+                    .any(|s| s.checksum() == p.source.checksum())
                 && on_disk
         });
         if installed && !args.force {
@@ -467,7 +476,7 @@ pub(crate) async fn run_with(
             "ref": e.pack_ref,
             "version": e.version,
             "registry": registry,
-            "previous": previous.map(|p| p.version.clone()),
+            "previous": previous.map(|p| p.version.to_string()),
         }));
         let downloader = match downloaders.get(&registry) {
             Some(d) => d.clone(),
@@ -478,8 +487,8 @@ pub(crate) async fn run_with(
             }
         };
         jobs.push(Job {
-            pack_ref: e.pack_ref.clone(),
-            version: e.version.clone(),
+            pack_ref,
+            version,
             signed: signed.get(&registry).cloned(),
             registry: Some(registry),
             dependencies: r.dependencies.clone(),
@@ -492,7 +501,7 @@ pub(crate) async fn run_with(
         });
     }
     let resolved_refs: BTreeSet<&str> = resolved.iter().map(|r| r.pack_ref()).collect();
-    let removed: Vec<String> = old
+    let removed: Vec<PackRef> = old
         .iter()
         .flat_map(|l| l.packs.iter())
         .map(|p| p.pack_ref.clone())
@@ -589,7 +598,7 @@ pub(crate) async fn run_with(
                 ctx.say(&format!(
                     "unchanged {} {}",
                     p.pack_ref,
-                    ctx.style.dim(&p.version)
+                    ctx.style.dim(&p.version.to_string())
                 ));
             }
             for r in &removed {
@@ -615,13 +624,15 @@ pub(crate) async fn run_with(
     };
     // The installed versions their registry now marks yanked, to say why a
     // pack moved down.
-    let yanked_now: BTreeSet<(String, String)> = old
+    let yanked_now: BTreeSet<(PackRef, semver::Version)> = old
         .iter()
         .flat_map(|l| l.packs.iter())
         .filter(|p| {
-            candidates
-                .provider(&p.pack_ref)
-                .is_some_and(|x| x.entries.iter().any(|e| e.version == p.version && e.yanked))
+            candidates.provider(&p.pack_ref).is_some_and(|x| {
+                x.entries
+                    .iter()
+                    .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
+            })
         })
         .map(|p| (p.pack_ref.clone(), p.version.clone()))
         .collect();
@@ -643,17 +654,17 @@ fn finish(
     old: Option<&Lockfile>,
     new_lock: Lockfile,
     staged: Vec<Staged>,
-    removed: Vec<String>,
-    yanked_now: &BTreeSet<(String, String)>,
+    removed: Vec<PackRef>,
+    yanked_now: &BTreeSet<(PackRef, semver::Version)>,
 ) -> anyhow::Result<()> {
-    let installed: Vec<(String, String)> = staged
+    let installed: Vec<(PackRef, semver::Version)> = staged
         .iter()
         .map(|s| (s.pack.pack_ref.clone(), s.pack.version.clone()))
         .collect();
-    let unchanged: Vec<(String, String)> = new_lock
+    let unchanged: Vec<(PackRef, semver::Version)> = new_lock
         .packs
         .iter()
-        .filter(|p| !installed.iter().any(|(r, _)| r == &p.pack_ref))
+        .filter(|p| !installed.iter().any(|(r, _)| *r == p.pack_ref))
         .map(|p| (p.pack_ref.clone(), p.version.clone()))
         .collect();
     if staged.is_empty() && removed.is_empty() && old == Some(&new_lock) {
@@ -667,7 +678,7 @@ fn finish(
             .map_err(root_err)?;
     }
     if ctx.json {
-        let list = |v: &[(String, String)]| -> Vec<serde_json::Value> {
+        let list = |v: &[(PackRef, semver::Version)]| -> Vec<serde_json::Value> {
             v.iter()
                 .map(|(r, ver)| json!({"ref": r, "version": ver}))
                 .collect()
@@ -682,10 +693,7 @@ fn finish(
         for (r, v) in &installed {
             match old.and_then(|l| l.get(r)).map(|p| &p.version) {
                 Some(was) if was != v => {
-                    let older = semver::Version::parse(v)
-                        .ok()
-                        .zip(semver::Version::parse(was).ok())
-                        .is_some_and(|(new, old)| new < old);
+                    let older = v < was;
                     if older {
                         let why = if yanked_now.contains(&(r.clone(), was.clone())) {
                             format!(" ({was} was yanked)")
@@ -757,7 +765,7 @@ async fn install_from_lock(
             dependencies: p.dependencies.clone(),
             yanked: p.yanked,
             sources: vec![source],
-            expect_tree: Some(p.tree.clone()),
+            expect_tree: Some(p.tree),
             dest: PathBuf::new(),
             downloader: downloader_for(ctx, cfg)?,
             git_http: git_http_for(ctx, cfg),
@@ -796,7 +804,7 @@ async fn install_from_lock(
             .find(|p| p.pack_ref == s.pack.pack_ref)
         {
             p.installed_at = s.pack.installed_at.clone();
-            p.tree = s.pack.tree.clone();
+            p.tree = s.pack.tree;
         }
     }
     finish(
@@ -897,17 +905,25 @@ fn entry_sources(cfg: &RegistryConfig, e: &Entry) -> Vec<Source> {
 fn source_of(base: &Url, s: &InstallSource, policy: SourcePolicy) -> Source {
     match resolve_source_url(base, s.url(), policy) {
         Err(m) => Source::Refused(format!("{} source `{}`: {m}", s.kind(), s.url())),
-        Ok(url) => match s {
-            InstallSource::Archive(a) => Source::Archive {
-                url,
-                checksum: a.checksum.clone(),
-            },
-            InstallSource::Git(g) => Source::Git {
-                url,
-                commit: g.git_ref.clone(),
-                checksum: g.checksum.clone(),
-            },
-        },
+        Ok(url) => {
+            let checksum = match Checksum::parse(s.checksum()) {
+                Ok(c) => c,
+                Err(m) => {
+                    return Source::Refused(format!("{} source `{}`: {m}", s.kind(), s.url()));
+                }
+            };
+            match s {
+                InstallSource::Archive(_) => Source::Archive { url, checksum },
+                InstallSource::Git(g) => match CommitId::parse(&g.git_ref) {
+                    Ok(commit) => Source::Git {
+                        url,
+                        commit,
+                        checksum,
+                    },
+                    Err(m) => Source::Refused(format!("git source `{}`: {m}", s.url())),
+                },
+            }
+        }
     }
 }
 
@@ -916,15 +932,6 @@ fn registry_text(r: Option<&str>) -> String {
     match r {
         Some(r) => format!("registry `{r}`"),
         None => "a direct source".into(),
-    }
-}
-
-fn checksum_of(s: &LockedSource) -> Option<&str> {
-    match s {
-        LockedSource::Archive { checksum, .. } | LockedSource::Git { checksum, .. } => {
-            Some(checksum)
-        }
-        LockedSource::Path { .. } => None,
     }
 }
 
@@ -939,7 +946,7 @@ async fn run_jobs(
     let mut staging_dirs = Vec::new();
     for j in &mut jobs {
         let dir = root.new_staging_dir().map_err(root_err)?;
-        j.dest = dir.join(&j.pack_ref);
+        j.dest = j.pack_ref.dir_in(&dir);
         staging_dirs.push(dir);
     }
     let shared = Arc::new(shared);
@@ -1038,7 +1045,7 @@ async fn fetch_job(job: Job, shared: &Shared) -> Result<Staged, Vec<SourceError>
 }
 
 /// Stages the pack from one source and verifies it; returns its tree digest.
-async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String, SourceError> {
+async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checksum, SourceError> {
     let expected_tree = match source {
         Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
         Source::Path(p) => {
@@ -1052,15 +1059,15 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
         }
         Source::Archive { url, checksum } => {
             shared.reporter.report(Event::Extracting {
-                pack: job.pack_ref.clone(),
-                version: job.version.clone(),
+                pack: job.pack_ref.to_string(),
+                version: job.version.to_string(),
                 from: source_text(source),
             });
             archive::fetch_and_extract(
                 &job.downloader,
                 &shared.store,
                 url,
-                checksum,
+                &checksum.to_string(),
                 &job.dest,
                 &*shared.reporter,
             )
@@ -1073,8 +1080,8 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             checksum,
         } => {
             shared.reporter.report(Event::Extracting {
-                pack: job.pack_ref.clone(),
-                version: job.version.clone(),
+                pack: job.pack_ref.to_string(),
+                version: job.version.to_string(),
                 from: source_text(source),
             });
             let (u, c, d) = (url.to_string(), commit.clone(), job.dest.clone());
@@ -1086,21 +1093,21 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             .await
             .expect("the git task panicked");
             r?;
-            Some(checksum.clone())
+            Some(*checksum)
         }
     };
     let dest = job.dest.clone();
     let (pack_ref, version) = (job.pack_ref.clone(), job.version.clone());
-    let expect_lock_tree = job.expect_tree.clone();
+    let expect_lock_tree = job.expect_tree;
     let what = source_text(source);
     shared.reporter.report(Event::Verifying {
-        pack: job.pack_ref.clone(),
-        version: job.version.clone(),
+        pack: job.pack_ref.to_string(),
+        version: job.version.to_string(),
     });
     tokio::task::spawn_blocking(move || {
         let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
-        let version_ok = semver::Version::parse(&version).is_ok_and(|v| v == m.version);
-        if m.pack_ref != pack_ref || !version_ok {
+        let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
+        if m.pack_ref != pack_ref || m.version != version {
             return Err(SourceError::integrity(format!(
                 "{what}: pack.yaml says {} {}, but the index entry is {pack_ref} {version}; tell the registry's maintainer",
                 m.pack_ref, m.version
@@ -1109,12 +1116,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
         // A knap.lock written by an older knap holds its byte-order digest
         // (formats.md §2): the same files restore it. Computed only when
         // the current digest differs from the lock's.
-        let older_knap_lock = |t: &String| {
+        let older_knap_lock = |t: &Checksum| {
             expect_lock_tree.as_ref() == Some(t)
-                && knap_schema::digest::legacy_tree_digest(&dest).is_ok_and(|d| &d.checksum == t)
+                && knap_schema::digest::legacy_tree_digest(&dest).is_ok_and(|d| *t == d.checksum)
         };
         if let Some(t) = &expected_tree
-            && &tree != t
+            && tree != *t
             && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(
@@ -1122,7 +1129,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<String
             )));
         }
         if let Some(t) = &expect_lock_tree
-            && &tree != t
+            && tree != *t
             && !older_knap_lock(t)
         {
             return Err(SourceError::integrity(format!(

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use knap_installer::{InstallRoot, RootError};
-use knap_schema::Dependency;
+use knap_schema::PackRef;
 use knap_schema::lock::{LockedPack, Lockfile};
 use knap_schema::progress::Event;
 
@@ -55,10 +55,10 @@ pub fn lock_of(root: Option<&InstallRoot>) -> anyhow::Result<Lockfile> {
 /// Exit 3 for each of `refs` that the lock does not list.
 pub fn require_installed<'a>(
     lock: &Lockfile,
-    refs: impl IntoIterator<Item = &'a String>,
+    refs: impl IntoIterator<Item = &'a PackRef>,
     root: &Path,
 ) -> anyhow::Result<()> {
-    let missing: Vec<&String> = refs.into_iter().filter(|r| lock.get(r).is_none()).collect();
+    let missing: Vec<&PackRef> = refs.into_iter().filter(|r| lock.get(r).is_none()).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -70,6 +70,33 @@ pub fn require_installed<'a>(
         root.display()
     ))
     .into())
+}
+
+/// The refs named on a command line, each of which must be installed
+/// (exit 3 for one that is not, an invalid name included).
+pub fn installed_refs(
+    lock: &Lockfile,
+    names: &[String],
+    root: &Path,
+) -> anyhow::Result<Vec<PackRef>> {
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| lock.get(n).is_none())
+        .map(|n| format!("`{n}`"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(KnapError::not_found(format!(
+            "{} {} not installed in {} (see `knap list`)",
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" },
+            root.display()
+        ))
+        .into());
+    }
+    Ok(names
+        .iter()
+        .filter_map(|n| lock.get(n).map(|p| p.pack_ref.clone()))
+        .collect())
 }
 
 /// Fetches fresh indices of every registry (unless `--offline`), so that a
@@ -96,55 +123,59 @@ pub async fn refresh(ctx: &Ctx, set: &IndexSet) -> anyhow::Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
     /// The pack that depends.
-    pub from: String,
+    pub from: PackRef,
     /// The pack depended on.
-    pub to: String,
+    pub to: PackRef,
     /// The requirement, `*` for any version.
     pub req: String,
 }
 
-/// Every dependency the lock records, as edges (unparsable strings skipped).
-pub fn edges(lock: &Lockfile) -> Vec<Edge> {
-    let mut out = Vec::new();
-    for p in &lock.packs {
-        for d in &p.dependencies {
-            if let Ok(dep) = Dependency::parse(d) {
-                let req = d
-                    .split_once('@')
-                    .map(|(_, r)| r.trim().to_owned())
-                    .unwrap_or_else(|| "*".into());
-                out.push(Edge {
-                    from: p.pack_ref.clone(),
-                    to: dep.pack,
-                    req,
-                });
-            }
+impl Edge {
+    /// The dependency as the lock records it (`REF` or `REF@REQ`).
+    pub fn dependency_text(&self) -> String {
+        if self.req == "*" {
+            self.to.to_string()
+        } else {
+            format!("{}@{}", self.to, self.req)
         }
     }
-    out
+}
+
+/// Every dependency the lock records, as edges.
+pub fn edges(lock: &Lockfile) -> Vec<Edge> {
+    lock.packs
+        .iter()
+        .flat_map(|p| {
+            p.dependencies.iter().map(|d| Edge {
+                from: p.pack_ref.clone(),
+                to: d.pack.clone(),
+                req: d.req.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The packs reachable from `roots` through the recorded dependencies,
 /// never entering `skip`.
 pub fn reachable(
     lock: &Lockfile,
-    roots: impl IntoIterator<Item = String>,
-    skip: &BTreeSet<String>,
-) -> BTreeSet<String> {
-    let mut by_from: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    roots: impl IntoIterator<Item = PackRef>,
+    skip: &BTreeSet<PackRef>,
+) -> BTreeSet<PackRef> {
+    let mut by_from: BTreeMap<&PackRef, Vec<&PackRef>> = BTreeMap::new();
     let all = edges(lock);
     for e in &all {
         by_from.entry(&e.from).or_default().push(&e.to);
     }
     let mut seen = BTreeSet::new();
-    let mut stack: Vec<String> = roots.into_iter().filter(|r| !skip.contains(r)).collect();
+    let mut stack: Vec<PackRef> = roots.into_iter().filter(|r| !skip.contains(r)).collect();
     while let Some(r) = stack.pop() {
         if lock.get(&r).is_none() || !seen.insert(r.clone()) {
             continue;
         }
-        for to in by_from.get(r.as_str()).into_iter().flatten() {
+        for to in by_from.get(&r).into_iter().flatten() {
             if !skip.contains(*to) && !seen.contains(*to) {
-                stack.push((*to).to_owned());
+                stack.push((*to).clone());
             }
         }
     }
@@ -152,7 +183,7 @@ pub fn reachable(
 }
 
 /// Who depends on `pack_ref` among `among`, with what requirement.
-pub fn dependents(lock: &Lockfile, pack_ref: &str, among: &BTreeSet<String>) -> Vec<Edge> {
+pub fn dependents(lock: &Lockfile, pack_ref: &str, among: &BTreeSet<PackRef>) -> Vec<Edge> {
     edges(lock)
         .into_iter()
         .filter(|e| e.to == pack_ref && among.contains(&e.from))

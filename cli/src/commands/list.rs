@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                     "installed_at": p.installed_at,
                     "signed": p.signed,
                     "yanked": p.yanked,
-                    "present": root_path.join(&p.pack_ref).is_dir(),
+                    "present": p.pack_ref.dir_in(&root_path).is_dir(),
                 })
             })
             .collect();
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                 None => {
                     let by: Vec<String> = needed_by(&p.pack_ref)
                         .iter()
-                        .map(|e| e.from.clone())
+                        .map(|e| e.from.to_string())
                         .collect();
                     if by.is_empty() {
                         "not needed by any pack".into()
@@ -74,12 +74,12 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                     }
                 }
             };
-            let mut version = p.version.clone();
+            let mut version = p.version.to_string();
             if p.yanked {
                 version.push_str(" (yanked)");
             }
             let mut why = why;
-            if !root_path.join(&p.pack_ref).is_dir() {
+            if !p.pack_ref.dir_in(&root_path).is_dir() {
                 why.push_str("; directory missing: run `knap install`");
             }
             // A git or archive URL can be 100 characters: shortened
@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
             } else {
                 super::installed::short_origin(p)
             };
-            [p.pack_ref.clone(), version, from, why]
+            [p.pack_ref.to_string(), version, from, why]
         })
         .collect();
     let header = ["REF", "VERSION", "FROM", "WHY"].map(String::from);
@@ -144,11 +144,11 @@ fn tree_roots(lock: &Lockfile, all: &[Edge]) -> Vec<(String, Option<String>)> {
     let mut roots: Vec<(String, Option<String>)> = lock
         .requested
         .iter()
-        .map(|(r, req)| (r.clone(), Some(req.clone())))
+        .map(|(r, req)| (r.to_string(), Some(req.clone())))
         .collect();
     for p in &lock.packs {
         if !lock.requested.contains_key(&p.pack_ref) && !all.iter().any(|e| e.to == p.pack_ref) {
-            roots.push((p.pack_ref.clone(), None));
+            roots.push((p.pack_ref.to_string(), None));
         }
     }
     roots

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use knap_resolver::Upgrade;
-use knap_schema::Dependency;
+use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use knap_schema::lock::Lockfile;
 use serde_json::json;
@@ -43,8 +43,8 @@ impl Row {
 
 /// The newest version a registry lists that is not yanked; pre-releases
 /// only when the installed version is one.
-fn latest(entries: &[Entry], current: &str) -> Option<String> {
-    let pre_ok = semver::Version::parse(current).is_ok_and(|v| !v.pre.is_empty());
+fn latest(entries: &[Entry], current: &semver::Version) -> Option<String> {
+    let pre_ok = !current.pre.is_empty();
     entries
         .iter()
         .filter(|e| !e.yanked)
@@ -83,11 +83,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         .packs
         .iter()
         .map(|p| {
-            let prov = provided.get(&p.pack_ref).and_then(|x| x.as_ref());
+            let prov = provided.get(p.pack_ref.as_str()).and_then(|x| x.as_ref());
             Row {
-                pack_ref: p.pack_ref.clone(),
-                current: p.version.clone(),
-                wanted: wanted.get(&p.pack_ref).cloned(),
+                pack_ref: p.pack_ref.to_string(),
+                current: p.version.to_string(),
+                wanted: wanted.get(p.pack_ref.as_str()).cloned(),
                 latest: if p.registry.is_none() {
                     None
                 } else {
@@ -100,7 +100,9 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 },
                 yanked: p.registry.is_some()
                     && prov.is_some_and(|x| {
-                        x.entries.iter().any(|e| e.version == p.version && e.yanked)
+                        x.entries
+                            .iter()
+                            .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
                     }),
             }
         })
@@ -197,12 +199,13 @@ pub async fn lookup(
         .packs
         .iter()
         .filter(|p| p.registry.is_none())
-        .map(|p| (p.pack_ref.clone(), super::direct::entry_of_locked(p)))
+        .map(|p| (p.pack_ref.to_string(), super::direct::entry_of_locked(p)))
         .collect();
     let refs = super::direct::refs_to_look_up(
         lock.requested
             .keys()
-            .chain(lock.packs.iter().map(|p| &p.pack_ref)),
+            .chain(lock.packs.iter().map(|p| &p.pack_ref))
+            .map(PackRef::as_str),
         &pinned,
     );
     let provided = if refs.is_empty() {
@@ -218,11 +221,8 @@ fn resolve_upgrade(
     candidates: &WithPinned<'_>,
     lock: &Lockfile,
 ) -> Result<BTreeMap<String, String>, String> {
-    let roots: Vec<Dependency> = lock
-        .requested
-        .iter()
-        .map(|(r, req)| Dependency::parse(&format!("{r}@{req}")))
-        .collect::<Result<_, _>>()
+    let roots = lock
+        .requested_dependencies()
         .map_err(|e| format!("knap.lock `requested`: {e}"))?;
     let options = knap_resolver::Options {
         lock: Some(lock.clone()),

@@ -12,8 +12,10 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::Ctx;
-use super::installed::{dependents, open_for_writing, reachable, require_installed, root_err};
 use knap_registry::error::KnapError;
+use knap_schema::PackRef;
+
+use super::installed::{dependents, installed_refs, open_for_writing, reachable, root_err};
 
 /// The flags of `knap uninstall`.
 #[derive(Debug, clap::Args)]
@@ -32,12 +34,13 @@ pub struct UninstallArgs {
 pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
     if !root_path.exists() {
-        require_installed(&Default::default(), &args.refs, &root_path)?;
+        installed_refs(&Default::default(), &args.refs, &root_path)?;
     }
     let root = open_for_writing(ctx)?;
     let old = root.read_lock().map_err(root_err)?.unwrap_or_default();
-    require_installed(&old, &args.refs, root.path())?;
-    let targets: BTreeSet<String> = args.refs.iter().cloned().collect();
+    let targets: BTreeSet<PackRef> = installed_refs(&old, &args.refs, root.path())?
+        .into_iter()
+        .collect();
 
     // What stays needed: the remaining requests and what they reach,
     // never through a pack being removed.
@@ -58,12 +61,11 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
         if still_needed.contains(t) {
             for e in dependents(&old, t, &still_needed) {
                 if !targets.contains(&e.from) {
-                    let v = old.get(&e.from).map(|p| p.version.as_str()).unwrap_or("?");
-                    let need = if e.req == "*" {
-                        t.clone()
-                    } else {
-                        format!("{t}@{}", e.req)
-                    };
+                    let v = old
+                        .get(&e.from)
+                        .map(|p| p.version.to_string())
+                        .unwrap_or_else(|| "?".into());
+                    let need = e.dependency_text();
                     refusals.push(format!("`{t}` is needed by {} {v} ({need})", e.from));
                     broken.push(json!({"ref": e.from, "needs": need}));
                 }
@@ -79,7 +81,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     }
 
     // Removed: the targets, and every pack only they made needed.
-    let mut removed: Vec<String> = old
+    let mut removed: Vec<PackRef> = old
         .packs
         .iter()
         .map(|p| p.pack_ref.clone())
@@ -91,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     for t in &targets {
         new_lock.requested.remove(t);
     }
-    let why = |r: &String| {
+    let why = |r: &PackRef| {
         if targets.contains(r) {
             ""
         } else {
@@ -114,9 +116,9 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let present: Vec<String> = removed
+    let present: Vec<PackRef> = removed
         .iter()
-        .filter(|r| root.path().join(r).exists())
+        .filter(|r| root.pack_dir(r).exists())
         .cloned()
         .collect();
     root.commit(Vec::new(), present, &new_lock)

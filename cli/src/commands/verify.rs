@@ -22,7 +22,7 @@ use knap_schema::lock::LockedPack;
 use serde_json::json;
 
 use super::Ctx;
-use super::installed::{lock_of, open_for_reading, require_installed};
+use super::installed::{installed_refs, lock_of, open_for_reading};
 use knap_registry::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
@@ -97,17 +97,17 @@ impl Rule {
 
 /// True when `dir`, which holds only regular files, has the tree digest
 /// `expected` by an older knap's rule.
-fn matches_legacy(dir: &std::path::Path, expected: &str) -> bool {
-    knap_schema::digest::legacy_tree_digest(dir).is_ok_and(|d| d.checksum == expected)
+fn matches_legacy(dir: &std::path::Path, expected: &knap_schema::Checksum) -> bool {
+    knap_schema::digest::legacy_tree_digest(dir).is_ok_and(|d| *expected == d.checksum)
 }
 
 /// Checks one locked pack against its directory.
 pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
-    let dir = root.path().join(&p.pack_ref);
+    let dir = root.pack_dir(&p.pack_ref);
     let mut c = Check {
-        pack_ref: p.pack_ref.clone(),
-        version: p.version.clone(),
-        expected: p.tree.clone(),
+        pack_ref: p.pack_ref.to_string(),
+        version: p.version.to_string(),
+        expected: p.tree.to_string(),
         actual: None,
         status: Status::Ok,
         diff: Diff::default(),
@@ -139,11 +139,11 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
         .iter()
         .map(|i| (i.path.clone(), i.kind.to_owned()))
         .collect();
-    if s.tree.as_deref() == Some(p.tree.as_str()) {
+    if s.tree.as_ref().is_some_and(|t| p.tree == *t) {
         return c;
     }
     if s.tree.is_some() && matches_legacy(&dir, &p.tree) {
-        c.actual = Some(p.tree.clone());
+        c.actual = Some(p.tree.to_string());
         c.rule = Rule::LegacyBytes;
         return c;
     }
@@ -167,16 +167,16 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
     let root = open_for_reading(ctx)?;
     let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
-    require_installed(&lock, &args.refs, &root_path)?;
+    installed_refs(&lock, &args.refs, &root_path)?;
     let Some(root) = root else {
         report(ctx, &root_path, &[], &[]);
         return Ok(());
     };
-    let wanted: BTreeSet<&String> = args.refs.iter().collect();
+    let wanted: BTreeSet<&str> = args.refs.iter().map(String::as_str).collect();
     let checks: Vec<Check> = lock
         .packs
         .iter()
-        .filter(|p| wanted.is_empty() || wanted.contains(&p.pack_ref))
+        .filter(|p| wanted.is_empty() || wanted.contains(p.pack_ref.as_str()))
         .map(|p| check(&root, p))
         .collect();
     let untracked = if wanted.is_empty() {

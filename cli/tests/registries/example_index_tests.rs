@@ -108,7 +108,7 @@ fn install_and_check(k: &Knap, spec: &str) -> BTreeMap<String, String> {
     for m in &manifests {
         for d in m.dependencies.iter().flat_map(|d| &d.packs) {
             let d = Dependency::parse(d).unwrap();
-            let v = installed.get(&d.pack).unwrap_or_else(|| {
+            let v = installed.get(d.pack.as_str()).unwrap_or_else(|| {
                 panic!("{spec}: {} needs {}, not installed", m.pack_ref, d.pack)
             });
             assert!(

@@ -15,6 +15,7 @@ mod hostile_tests;
 mod http_tests;
 mod install_flags_tests;
 mod install_tests;
+mod lock_tests;
 mod output_tests;
 mod priority_tests;
 mod root_tests;

@@ -122,13 +122,21 @@ pub fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 /// directory; exactly one per-file record per locked pack.
 pub fn assert_root_consistent(root: &Path) {
     let private = root.join(".knap");
-    for gone in ["journal.json", "journal.json.tmp"] {
-        assert!(!private.join(gone).exists(), "{gone} left behind");
-    }
     assert!(
-        !root.join("knap.lock.tmp").exists(),
-        "knap.lock.tmp left behind"
+        !private.join("journal.json").exists(),
+        "journal.json left behind"
     );
+    for dir in [root, private.as_path()] {
+        let temps: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| knap_schema::atomic::is_temp_name(n))
+            .collect();
+        assert!(
+            temps.is_empty(),
+            "temporary files left in {dir:?}: {temps:?}"
+        );
+    }
     for debris in ["staging", "trash"] {
         if let Ok(d) = std::fs::read_dir(private.join(debris)) {
             let left: Vec<_> = d.map(|e| e.unwrap().file_name()).collect();
