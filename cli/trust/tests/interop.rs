@@ -16,8 +16,14 @@ use common::{Registry, block, write};
 use knap_trust::verify::{DirFetch, Pin, Verifier};
 
 /// `target/tuf-venv/bin/python` with `tuf` and `cryptography`, or `None`
-/// when PyPI is unreachable.
+/// when PyPI is unreachable. Made once per test process: the tests run in
+/// parallel and would otherwise build the same venv at the same time.
 fn python() -> Option<PathBuf> {
+    static VENV: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    VENV.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tuf-venv");
     let py = venv.join("bin/python");
     let ready = || {
