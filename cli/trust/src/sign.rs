@@ -889,18 +889,14 @@ fn prune(
     Ok(())
 }
 
-/// Writes through a temporary file in the same directory and a rename.
+/// [`knap_schema::atomic::write_atomic`] (temporary file in the same
+/// directory, fsync, rename, directory fsync), creating the directory
+/// first, with the path in the error.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SignError> {
-    use std::io::Write;
     let io = |source| SignError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(io)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).map_err(io)?;
+    knap_schema::atomic::write_atomic(path, bytes).map_err(io)
 }

@@ -310,16 +310,10 @@ impl Verifier {
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), TrustError> {
-        use std::io::Write;
         let path = self.datastore.join(name);
         let parent = path.parent().unwrap_or(&self.datastore).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| self.store_err(&parent, e))?;
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&parent).map_err(|e| self.store_err(&path, e))?;
-        tmp.write_all(bytes).map_err(|e| self.store_err(&path, e))?;
-        tmp.persist(&path)
-            .map_err(|e| self.store_err(&path, e.error))?;
-        Ok(())
+        knap_schema::atomic::write_atomic(&path, bytes).map_err(|e| self.store_err(&path, e))
     }
 
     fn read_store(&self, name: &str) -> Option<Vec<u8>> {
