@@ -69,6 +69,16 @@ fn sign(dir: &Path, key: &SigningKey, now: jiff::Timestamp) {
     knap_trust::sign::sign_blocking(&request(dir, key, now)).unwrap();
 }
 
+/// Rotates every role of `dir` to a new key, the new root signed by
+/// `old` (the current root key) and the new key; returns the new key.
+fn rotate(dir: &Path, old: &SigningKey) -> SigningKey {
+    let new = SigningKey::generate().unwrap().0;
+    let mut req = request(dir, &new, jiff::Timestamp::now());
+    req.old_root_keys = vec![old.clone()];
+    knap_trust::sign::sign_blocking(&req).unwrap();
+    new
+}
+
 /// A knap with the sparse registry `signed` at `server`, pinned to
 /// `site`'s `tuf/1.root.json`.
 fn pin(site: &Path, server: &Server) -> Knap {
@@ -98,8 +108,7 @@ struct Published {
     work: tempfile::TempDir,
     entries: Vec<Value>,
     key: SigningKey,
-    /// Kept alive while the test runs.
-    _server: Server,
+    server: Server,
     k: Knap,
 }
 
@@ -121,7 +130,7 @@ impl Published {
             work,
             entries,
             key,
-            _server: server,
+            server,
             k,
         }
     }
@@ -659,6 +668,162 @@ fn targets_of_one_publication_with_the_snapshot_of_another_are_exit_4() {
     assert!(
         out.stderr
             .contains("tuf/2.targets.json does not match what the signed metadata says"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.installed(), before, "nothing installed");
+}
+
+#[test]
+fn a_huge_timestamp_is_exit_4_after_a_bounded_read() {
+    let p = Published::new();
+    p.run(&["install", "app"]).ok();
+    let before = p.installed();
+    // 50 MB of spaces on the host (served gzipped: a bounded decompression too).
+    let path = p.site.path().join("tuf/timestamp.json");
+    std::fs::write(&path, vec![b' '; 50 * 1024 * 1024]).unwrap();
+    let limit = knap_trust::verify::SizeLimits::default().timestamp;
+    let message = format!("tuf/timestamp.json is larger than the {limit} bytes allowed");
+    let out = p.run(&["install", "core@1.0.0"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains(&message), "{}", out.stderr);
+    // A server that declares 50 MB and sends only 100 KB before closing:
+    // a client reading it all would fail on the short body, not the size.
+    let files = files(p.site.path().to_path_buf());
+    p.server.set_handler(std::sync::Arc::new(move |req| {
+        if req.path() == "/tuf/timestamp.json" {
+            crate::server::Reply::Truncated {
+                declared: 50 * 1024 * 1024,
+                body: vec![b' '; 100 * 1024],
+            }
+        } else {
+            files(req)
+        }
+    }));
+    let out = p.run(&["update"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains(&message), "{}", out.stderr);
+    assert_eq!(p.installed(), before, "nothing installed");
+}
+
+#[test]
+fn metadata_signed_by_an_unknown_key_or_below_its_threshold_is_exit_4() {
+    let p = Published::new();
+    p.run(&["install", "app"]).ok();
+    let before = p.installed();
+    let good = std::fs::read(p.site.path().join("tuf/timestamp.json")).unwrap();
+    // An intruder's own signed site: its timestamp on this host.
+    let (evil, _, _, _) = pinned();
+    std::fs::copy(
+        evil.path().join("tuf/timestamp.json"),
+        p.site.path().join("tuf/timestamp.json"),
+    )
+    .unwrap();
+    let refused = "the timestamp metadata is not signed by a threshold of its trusted keys";
+    let out = p.run(&["install", "core@1.0.0"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains(refused), "{}", out.stderr);
+    assert_eq!(p.installed(), before, "nothing installed");
+    std::fs::write(p.site.path().join("tuf/timestamp.json"), &good).unwrap();
+    p.run(&["update"]).ok();
+    // Threshold 2 for the timestamp (two keys), served with one signature.
+    let second = SigningKey::generate().unwrap().0;
+    let mut req = request(p.site.path(), &p.key, jiff::Timestamp::now());
+    req.role_keys
+        .insert(Role::Timestamp, vec![p.key.clone(), second]);
+    req.thresholds.insert(Role::Timestamp, 2);
+    knap_trust::sign::sign_blocking(&req).unwrap();
+    let path = p.site.path().join("tuf/timestamp.json");
+    let both = std::fs::read(&path).unwrap();
+    let mut ts: Value = serde_json::from_slice(&both).unwrap();
+    assert_eq!(ts["signatures"].as_array().unwrap().len(), 2);
+    ts["signatures"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, serde_json::to_vec(&ts).unwrap()).unwrap();
+    let out = p.run(&["update"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains(refused), "{}", out.stderr);
+    assert_eq!(p.installed(), before, "nothing installed");
+    // With both signatures the same metadata is accepted.
+    std::fs::write(&path, &both).unwrap();
+    p.run(&["update"]).ok();
+}
+
+#[test]
+fn a_client_pinned_to_root_v1_follows_v2_and_v3_signed_correctly() {
+    let mut p = Published::new();
+    p.run(&["install", "app"]).ok();
+    let b = rotate(p.site.path(), &p.key);
+    let c = rotate(p.site.path(), &b);
+    for n in 1..=3 {
+        assert!(p.site.path().join(format!("tuf/{n}.root.json")).is_file());
+    }
+    p.key = c.clone();
+    p.add_version("core", "1.1.0");
+    p.run(&["install", "core@1.1.0"]).ok();
+    let lock = lock_of(&p.root());
+    let core = lock["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["ref"] == "core")
+        .unwrap()
+        .clone();
+    assert_eq!(core["version"], "1.1.0", "{lock}");
+    assert_eq!(
+        core["signed"]["root_key_ids"],
+        json!([c.key_id()]),
+        "{core}"
+    );
+}
+
+#[test]
+fn a_root_chain_with_a_gap_is_exit_4() {
+    let p = Published::new();
+    p.run(&["install", "app"]).ok();
+    let before = p.installed();
+    let b = rotate(p.site.path(), &p.key);
+    rotate(p.site.path(), &b);
+    std::fs::remove_file(p.site.path().join("tuf/2.root.json")).unwrap();
+    assert!(p.site.path().join("tuf/3.root.json").is_file());
+    // Without v2 the client stays at v1, whose keys did not sign the rest.
+    let out = p.run(&["install", "core@1.0.0"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the timestamp metadata is not signed by a threshold of its trusted keys"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(p.installed(), before, "nothing installed");
+}
+
+#[test]
+fn a_root_v2_not_signed_by_v1_keys_is_exit_4() {
+    let p = Published::new();
+    p.run(&["install", "app"]).ok();
+    let before = p.installed();
+    // Another chain whose v1 and v2 are key B's alone.
+    let other = site();
+    let b = SigningKey::generate().unwrap().0;
+    let mut req = request(other.path(), &b, jiff::Timestamp::now());
+    knap_trust::sign::sign_blocking(&req).unwrap();
+    req.expires_days.insert(Role::Root, 300);
+    assert_eq!(
+        knap_trust::sign::sign_blocking(&req).unwrap().root_version,
+        2
+    );
+    // The attacker puts B's v2 (and B's other metadata) on the host.
+    for f in std::fs::read_dir(other.path().join("tuf")).unwrap() {
+        let f = f.unwrap().path();
+        if f.file_name().unwrap() != "1.root.json" {
+            std::fs::copy(&f, p.site.path().join("tuf").join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = p.run(&["update"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the root metadata is not signed by a threshold of its trusted keys"),
         "{}",
         out.stderr
     );
