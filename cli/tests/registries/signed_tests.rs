@@ -299,19 +299,7 @@ fn a_modified_pack_file_is_exit_4_naming_it_and_the_verified_copy_stays() {
         }
     }
     // A fresh client (no cached copy) is refused.
-    let fresh = Knap::new();
-    let root = site.path().join("tuf/1.root.json");
-    let url = format!("sparse+{}", server.url("/"));
-    fresh
-        .run(&[
-            "registry",
-            "add",
-            "signed",
-            &url,
-            "--root",
-            root.to_str().unwrap(),
-        ])
-        .ok();
+    let fresh = pin(site.path(), &server);
     let out = fresh.run(&["install", "--dry-run", "app"]);
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
@@ -335,17 +323,7 @@ fn an_expired_timestamp_is_exit_4_saying_when_it_expired() {
         jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72),
     );
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    let root = site.path().join("tuf/1.root.json");
-    k.run(&[
-        "registry",
-        "add",
-        "signed",
-        &format!("sparse+{}", server.url("/")),
-        "--root",
-        root.to_str().unwrap(),
-    ])
-    .ok();
+    let k = pin(site.path(), &server);
     let out = k.run(&["install", "--dry-run", "app"]);
     assert_eq!(out.code, 4, "{out:?}");
     assert!(
