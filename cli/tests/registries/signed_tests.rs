@@ -1,8 +1,12 @@
 //! Signed (TUF) registries with the real `knap` binary and a real HTTP
 //! server: metadata made by knap-trust's signing code (what `knap-index
 //! sign` runs), pinned with `knap registry add --root / --root-sha256`.
-//! Tampering, freezing and a registry that drops its metadata are exit 4;
-//! a warm resolution of a signed sparse registry sends one request.
+//! Each attack of TUF's threat list (tampering, rollback, freeze, mix and
+//! match, endless data, unknown keys, thresholds, root chain gaps and
+//! unsigned rotations, dropped metadata) is exit 4 naming the role, with
+//! the install root unchanged; real installs record the signed provenance
+//! in knap.lock; a warm resolution of a signed sparse registry sends one
+//! request.
 
 use std::collections::BTreeMap;
 use std::path::Path;
