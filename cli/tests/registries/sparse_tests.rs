@@ -280,3 +280,27 @@ fn a_damaged_cached_pack_file_is_never_used_but_fetched_again() {
         "the cache is repaired"
     );
 }
+
+#[test]
+fn offline_uses_the_cached_pack_files_and_sends_no_request() {
+    let site = sparse_site();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&[
+        "registry",
+        "add",
+        "sp",
+        &format!("sparse+{}", server.url("/")),
+    ])
+    .ok();
+    k.run(&["info", "app", "--json"]).ok();
+    server.clear_log();
+    let info = k.run(&["--offline", "info", "app", "--json"]).ok().json();
+    assert_eq!(info["registry"], "sp");
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        paths(&server),
+        BTreeSet::new(),
+        "--offline sent requests for cached pack files"
+    );
+}

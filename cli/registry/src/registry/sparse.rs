@@ -305,6 +305,9 @@ impl SparseHttp {
                 _ => self.cached_pack(&pack_ref),
             };
         }
+        if self.common.offline {
+            return self.cached_pack(&pack_ref);
+        }
         let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
         match self.refresh(&rel, &check).await {
             Ok(Got::Absent) => Ok(None),
