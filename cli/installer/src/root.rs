@@ -376,9 +376,23 @@ impl InstallRoot {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io_err("list", dir)(e)),
         };
+        // Temporary files of `write_atomic` (the same names `remove_debris`
+        // removes).
+        let temp_files = |dir: &Path| match fs::read_dir(dir) {
+            Ok(items) => {
+                for item in items {
+                    if is_temp_name(&item.map_err(io_err("list", dir))?.file_name()) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("list", dir)(e)),
+        };
         Ok(exists(&self.journal_path())?
-            || exists(&self.private().join("journal.json.tmp"))?
-            || exists(&self.root.join(format!("{LOCK_FILE}.tmp")))?
+            || temp_files(&self.private())?
+            || temp_files(&self.root)?
             || non_empty(&self.staging_root())?
             || non_empty(&self.trash())?)
     }
@@ -1036,6 +1050,11 @@ impl InstallRoot {
     /// an older knap's digest rule is intact too.
     pub fn is_intact(&self, p: &LockedPack) -> bool {
         let dir = self.pack_dir(&p.pack_ref);
+        // A link in place of the pack's directory is never intact: its
+        // content would live outside the root.
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
         match record::scan_tree(&dir) {
             Ok(s) => match s.tree {
                 Some(t) => {
