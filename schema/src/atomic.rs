@@ -68,8 +68,17 @@ pub struct Staged {
 impl Staged {
     pub fn write(path: &Path, bytes: &[u8]) -> io::Result<Self> {
         let dir = dir_of(path);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(TEMP_PREFIX);
+        // tempfile makes owner-only files; the files knap replaces (the lock,
+        // records, caches) are as readable as a plain create would make
+        // them (0644 before the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder
             .tempfile_in(dir)
             .map_err(at("create a temporary file in", dir))?;
         tmp.write_all(bytes)
