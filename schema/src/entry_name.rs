@@ -127,7 +127,13 @@ pub fn escape(raw: &[u8]) -> String {
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
-                c if c.is_control() || hfs_ignorable(c) || matches!(c, '\u{2028}' | '\u{2029}') => {
+                c if c.is_control()
+                    || hfs_ignorable(c)
+                    || matches!(
+                        c,
+                        '\u{2028}' | '\u{2029}' | '\u{2066}'..='\u{2069}' | '\u{061c}'
+                    ) =>
+                {
                     let _ = write!(out, "\\u{{{:x}}}", c as u32);
                 }
                 c => out.push(c),

@@ -92,7 +92,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                         sp.targets_version,
                         sp.root_key_ids
                             .iter()
-                            .map(|k| &k[..12.min(k.len())])
+                            .map(|k| k.get(..12).unwrap_or(k))
                             .collect::<Vec<_>>()
                             .join(",")
                     ),
