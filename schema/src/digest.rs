@@ -178,18 +178,11 @@ fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError
     Ok(files)
 }
 
-/// Every entry below a pack's `root` that the digest looks at, in walk
-/// order: links not followed (except `root` itself), every `.git` skipped
-/// (with what it holds), `root` itself left out. An error carries the path
-/// it is about.
-pub fn walk_pack(
-    root: &Path,
-) -> impl Iterator<Item = Result<walkdir::DirEntry, (PathBuf, io::Error)>> + '_ {
-    walk(root, |e| is_skipped_git(e.file_name()))
-}
-
-/// [`walk_pack`] with the caller's rule of what to skip (with what it
-/// holds): `skip` sees every entry below `root` once.
+/// Every entry below a pack's `root`, in walk order: links not followed
+/// (except `root` itself), `root` itself left out, and whatever `skip`
+/// names skipped with what it holds (the digest skips every `.git`).
+/// `skip` sees every entry below `root` once; an error carries the path it
+/// is about.
 pub fn walk<'a>(
     root: &'a Path,
     mut skip: impl FnMut(&walkdir::DirEntry) -> bool + 'a,
