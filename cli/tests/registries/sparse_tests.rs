@@ -33,14 +33,8 @@ fn sparse_site() -> tempfile::TempDir {
     d
 }
 
-fn paths(server: &Server) -> BTreeSet<String> {
-    server.requests().into_iter().map(|r| r.path).collect()
-}
-
-#[test]
-fn info_fetches_only_the_ref_and_its_dependencies() {
-    let site = sparse_site();
-    let server = Server::start(files(site.path().to_path_buf()));
+/// A knap with `server` added as the sparse registry `sp`.
+fn knap_with_sparse(server: &Server) -> Knap {
     let k = Knap::new();
     k.run(&[
         "registry",
@@ -49,6 +43,18 @@ fn info_fetches_only_the_ref_and_its_dependencies() {
         &format!("sparse+{}", server.url("/")),
     ])
     .ok();
+    k
+}
+
+fn paths(server: &Server) -> BTreeSet<String> {
+    server.requests().into_iter().map(|r| r.path).collect()
+}
+
+#[test]
+fn info_fetches_only_the_ref_and_its_dependencies() {
+    let site = sparse_site();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = knap_with_sparse(&server);
     let info = k.run(&["info", "app", "--json"]).ok().json();
     assert_eq!(info["registry"], "sp");
     assert_eq!(info["versions"].as_array().unwrap().len(), 2);
@@ -90,14 +96,7 @@ fn info_fetches_only_the_ref_and_its_dependencies() {
 fn unknown_ref_on_a_sparse_registry_is_exit_3_after_one_404() {
     let site = sparse_site();
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     let o = k.run(&["info", "nothing"]);
     assert_eq!(o.code, 3, "{o:#?}");
     // One pack file asked for (404); the did-you-mean suggestion reads no
@@ -126,14 +125,7 @@ fn invalid_pack_file_is_exit_4() {
         &json!({"ref": "other-name", "versions": []}),
     );
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     let o = k.run(&["info", "app"]);
     assert_eq!(o.code, 4, "{o:#?}");
     assert!(
@@ -177,14 +169,7 @@ fn site_with_an_unneeded_branch() -> tempfile::TempDir {
 fn a_resolution_fetches_only_the_files_it_needs_each_once_then_revalidates_only_those() {
     let site = site_with_an_unneeded_branch();
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     let root = k.dir.path().join("root");
     let r = root.to_str().unwrap();
     let plan = k
@@ -244,14 +229,7 @@ fn a_resolution_fetches_only_the_files_it_needs_each_once_then_revalidates_only_
 fn a_damaged_cached_pack_file_is_never_used_but_fetched_again() {
     let site = sparse_site();
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     k.run(&["info", "log"]).ok();
     let cached = std::fs::read_dir(k.cache().join("registries"))
         .unwrap()
@@ -285,14 +263,7 @@ fn a_damaged_cached_pack_file_is_never_used_but_fetched_again() {
 fn offline_uses_the_cached_pack_files_and_sends_no_request() {
     let site = sparse_site();
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     k.run(&["info", "app", "--json"]).ok();
     server.clear_log();
     let info = k.run(&["--offline", "info", "app", "--json"]).ok().json();
