@@ -1,5 +1,14 @@
-//! How the client talks to the user: colour (`--color`, `NO_COLOR`) and
-//! JSON output (progress is [`crate::progress`], errors [`crate::report`]).
+//! How the client talks to the user: colour (`--color`, `NO_COLOR`), the
+//! one printer of command reports, and JSON output (progress is
+//! [`crate::progress`], errors [`crate::report`]).
+//!
+//! A command returns a typed report: `Serialize` is its `--json` document,
+//! `Display` its text for people. [`print`] is the only place that chooses
+//! between them. A report's `Display` colours its text only when formatted
+//! with the alternate flag (`{:#}`), which [`print`] sets when colour is on
+//! ([`Style::of`] turns the flag into a [`Style`]).
+
+use std::fmt;
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +36,13 @@ pub struct Style {
 }
 
 impl Style {
+    /// The style a report's `Display` uses: colour when formatted as `{:#}`.
+    pub fn of(f: &fmt::Formatter<'_>) -> Self {
+        Style {
+            color: f.alternate(),
+        }
+    }
+
     fn wrap(&self, code: &str, s: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -57,4 +73,33 @@ pub fn print_json(v: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(v).expect("JSON values serialise")
     );
+}
+
+/// Prints a command's report on stdout: its JSON document with `--json`,
+/// else its text (coloured when `color`), nothing with `-q` (except JSON,
+/// which a program asked for). Text that is empty prints no line.
+pub fn print<R: serde::Serialize + fmt::Display + ?Sized>(
+    report: &R,
+    json: bool,
+    quiet: bool,
+    color: bool,
+) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("reports serialise")
+        );
+        return;
+    }
+    if quiet {
+        return;
+    }
+    let text = if color {
+        format!("{report:#}")
+    } else {
+        format!("{report}")
+    };
+    if !text.is_empty() {
+        println!("{}", text.trim_end_matches('\n'));
+    }
 }

@@ -43,6 +43,11 @@ impl Ctx {
         knap_registry::config::root_dir(self.root.as_deref(), &self.config)
     }
 
+    /// Prints a command's typed report (see [`crate::output::print`]).
+    pub fn print<R: serde::Serialize + std::fmt::Display + ?Sized>(&self, report: &R) {
+        crate::output::print(report, self.json, self.quiet, self.style.color);
+    }
+
     /// Prints a line of human output unless `-q`.
     pub fn say(&self, line: &str) {
         if !self.quiet {

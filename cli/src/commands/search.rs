@@ -4,83 +4,116 @@
 //! latest version. Whole indices answer from their search table (written
 //! once per `knap update`), so a search never parses a whole index.
 
-use serde_json::json;
+use std::fmt;
+
+use serde::Serialize;
 
 use super::Ctx;
+use crate::output::Style;
 use knap_registry::index_set::IndexSet;
+
+/// What `knap search` found.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct SearchReport {
+    hits: Vec<Hit>,
+    /// For the "no pack matches" line only.
+    #[serde(skip)]
+    query: String,
+    #[serde(skip)]
+    registries: Vec<String>,
+}
+
+/// One ref that matched, from the registry that provides it.
+#[derive(Debug, Serialize)]
+struct Hit {
+    #[serde(rename = "ref")]
+    pack_ref: String,
+    version: String,
+    versions: Vec<String>,
+    label: String,
+    description: String,
+    keywords: Vec<String>,
+    registry: String,
+    /// Lower-priority registries that also list the ref.
+    shadows: Vec<String>,
+}
 
 pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::Result<()> {
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let q = query.unwrap_or("").to_lowercase();
     let all = set.search_rows().await?;
-    let hits: Vec<_> = all.values().filter(|h| h.row.matches(&q)).collect();
-    if ctx.json {
-        let v: Vec<_> = hits
-            .iter()
-            .map(|h| {
-                json!({
-                    "ref": h.row.pack_ref,
-                    "version": h.row.version,
-                    "versions": h.row.versions,
-                    "label": h.row.label,
-                    "description": h.row.description,
-                    "keywords": h.row.keywords,
-                    "registry": h.registry,
-                    "shadows": h.shadows,
-                })
-            })
-            .collect();
-        crate::output::print_json(&json!(v));
-        return Ok(());
-    }
-    if hits.is_empty() {
-        ctx.say(&format!(
-            "no pack matches `{}` in {}",
-            query.unwrap_or(""),
-            set.names().join(", ")
-        ));
-        return Ok(());
-    }
-    // Every column padded to its widest cell (and its heading), so the
-    // descriptions line up whatever the registry names' lengths.
-    let rw = hits
-        .iter()
-        .map(|h| h.row.pack_ref.len())
-        .max()
-        .unwrap_or(0)
-        .max(3);
-    let vw = hits
-        .iter()
-        .map(|h| h.row.version.len())
-        .max()
-        .unwrap_or(0)
-        .max(7);
-    let gw = hits
-        .iter()
-        .map(|h| h.registry.len() + 2)
-        .max()
-        .unwrap_or(0)
-        .max(8);
-    ctx.say(&ctx.style.bold(&format!(
-        "{:<rw$}  {:<vw$}  {:<gw$}  DESCRIPTION",
-        "REF", "VERSION", "REGISTRY"
-    )));
-    for h in hits {
-        let tag = format!("[{}]", h.registry);
-        let pad = " ".repeat(gw - tag.len());
-        let shadow = if h.shadows.is_empty() {
-            String::new()
-        } else {
-            ctx.style
-                .dim(&format!(" (shadows {})", h.shadows.join(", ")))
-        };
-        ctx.say(&format!(
-            "{}  {:<vw$}  {}{pad}  {}{shadow}",
-            ctx.style.bold(&format!("{:<rw$}", h.row.pack_ref)),
-            h.row.version,
-            ctx.style.dim(&tag),
-            h.row.description
-        ));
-    }
+    let hits = all
+        .into_values()
+        .filter(|h| h.row.matches(&q))
+        .map(|h| Hit {
+            pack_ref: h.row.pack_ref,
+            version: h.row.version,
+            versions: h.row.versions,
+            label: h.row.label,
+            description: h.row.description,
+            keywords: h.row.keywords,
+            registry: h.registry,
+            shadows: h.shadows,
+        })
+        .collect();
+    ctx.print(&SearchReport {
+        hits,
+        query: query.unwrap_or("").to_owned(),
+        registries: set.names(),
+    });
     Ok(())
+}
+
+impl fmt::Display for SearchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let style = Style::of(f);
+        if self.hits.is_empty() {
+            return writeln!(
+                f,
+                "no pack matches `{}` in {}",
+                self.query,
+                self.registries.join(", ")
+            );
+        }
+        // Every column padded to its widest cell (and its heading), so the
+        // descriptions line up whatever the registry names' lengths.
+        let width = |cell: fn(&Hit) -> usize, heading: &str| {
+            self.hits
+                .iter()
+                .map(cell)
+                .max()
+                .unwrap_or(0)
+                .max(heading.len())
+        };
+        let rw = width(|h| h.pack_ref.len(), "REF");
+        let vw = width(|h| h.version.len(), "VERSION");
+        let gw = width(|h| h.registry.len() + 2, "REGISTRY");
+        writeln!(
+            f,
+            "{}",
+            style.bold(&format!(
+                "{:<rw$}  {:<vw$}  {:<gw$}  DESCRIPTION",
+                "REF", "VERSION", "REGISTRY"
+            ))
+        )?;
+        for h in &self.hits {
+            let tag = format!("[{}]", h.registry);
+            let pad = " ".repeat(gw - tag.len());
+            let shadow = if h.shadows.is_empty() {
+                String::new()
+            } else {
+                style.dim(&format!(" (shadows {})", h.shadows.join(", ")))
+            };
+            writeln!(
+                f,
+                "{}  {:<vw$}  {}{pad}  {}{shadow}",
+                style.bold(&format!("{:<rw$}", h.pack_ref)),
+                h.version,
+                style.dim(&tag),
+                h.description
+            )?;
+        }
+        Ok(())
+    }
 }
