@@ -28,4 +28,4 @@ pub use extract::{
 };
 pub use plan::{Chosen, Inputs, Install, LockChange, LockWouldChange, Origin, Plan, Source};
 pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan, scan_tree};
-pub use root::{InstallRoot, Recovery, RootError, Step};
+pub use root::{InstallRoot, Recovery, RootError, StagingDir, Step};

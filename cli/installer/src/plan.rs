@@ -169,7 +169,7 @@ pub struct Install {
 
 impl Install {
     /// The source the text and JSON name: the staged one, or the only one.
-    fn source_text(&self) -> Option<String> {
+    pub fn source_text(&self) -> Option<String> {
         match (
             &self.staged,
             self.registry.as_ref(),
