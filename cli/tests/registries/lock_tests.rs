@@ -147,7 +147,25 @@ fn an_absolute_ref_is_refused_and_nothing_is_touched() {
 #[test]
 fn every_field_of_a_locked_pack_is_validated() {
     type Case = (&'static str, fn(&mut Value), &'static str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 10] = [
+        (
+            "$.packs[0].registry",
+            |l| l["packs"][0]["registry"] = json!("\u{1b}[2J../x"),
+            "not a registry name",
+        ),
+        (
+            "$.packs[0].installed_at",
+            |l| l["packs"][0]["installed_at"] = json!("\u{1b}]0;pwned\u{7}"),
+            "RFC 3339",
+        ),
+        (
+            "$.packs[0].signed.root_key_ids",
+            |l| {
+                l["packs"][0]["signed"] =
+                    json!({"root_key_ids": ["\u{1b}[31mred"], "targets_version": 1})
+            },
+            "not a key id",
+        ),
         (
             "$.packs[0].version",
             |l| l["packs"][0]["version"] = json!("../1"),
