@@ -24,6 +24,7 @@ mod signed_tests;
 mod sparse_tests;
 mod tls_tests;
 mod token_tests;
+mod transfer_tests;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

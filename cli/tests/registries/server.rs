@@ -46,6 +46,13 @@ pub enum Reply {
     Stall,
     /// Declare `declared` bytes of body, send `body`, close.
     Truncated { declared: usize, body: Vec<u8> },
+    /// A 200 declaring all of `body`, then one byte of it every `every`
+    /// (until it is sent, the client goes away or the server stops).
+    Drip {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -289,6 +296,37 @@ fn serve<S: Read + Write>(
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Reply::Drip {
+            headers,
+            body,
+            every,
+        } => {
+            entry.status = 200;
+            log.lock().unwrap().push(entry);
+            let mut head = "HTTP/1.1 200 OK\r\n".to_string();
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ));
+            if s.write_all(head.as_bytes())
+                .and_then(|()| s.flush())
+                .is_err()
+            {
+                return;
+            }
+            for b in body {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(every);
+                if s.write_all(&[b]).and_then(|()| s.flush()).is_err() {
+                    break;
+                }
             }
         }
         Reply::Truncated { declared, body } => {
