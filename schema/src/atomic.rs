@@ -42,15 +42,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Staged::write(path, bytes)?.commit()
 }
 
-/// Makes the renames and removals in `dir` durable (a no-op where
-/// directories cannot be opened as files).
+/// Makes renames and removals in `dir` durable (an fsync of the directory
+/// on Unix), the error saying which directory.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fsync_dir(dir).map_err(at("sync", dir))
+}
+
+/// [`sync_dir`] with the bare I/O error, for callers that add the path to
+/// their own error type.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
-    {
-        std::fs::File::open(dir)
-            .and_then(|f| f.sync_all())
-            .map_err(at("sync", dir))?;
-    }
+    std::fs::File::open(dir).and_then(|f| f.sync_all())?;
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())

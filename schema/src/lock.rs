@@ -112,6 +112,57 @@ fn locked_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(s)
 }
 
+/// Whether `name` can name a configured registry: 1 to 64 lowercase
+/// letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn is_valid_registry_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Reads the registry a pack came from: a valid registry name.
+fn locked_registry<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    if let Some(name) = &s
+        && !is_valid_registry_name(name)
+    {
+        return Err(serde::de::Error::custom(format!(
+            "{name:?} is not a registry name (lowercase letters, digits, '-' and '_', at most 64)"
+        )));
+    }
+    Ok(s)
+}
+
+/// Reads `installed_at`: an RFC 3339 time.
+fn locked_time<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time: {e}")))?;
+    Ok(s)
+}
+
+/// Reads the root key ids of a signed provenance: lowercase hex, at most
+/// 128 digits each (a SHA-512 is the longest TUF key id).
+fn locked_key_ids<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let ids = Vec::<String>::deserialize(d)?;
+    for id in &ids {
+        let hex = !id.is_empty()
+            && id.len() <= 128
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(serde::de::Error::custom(format!(
+                "{id:?} is not a key id (lowercase hex, at most 128 digits)"
+            )));
+        }
+    }
+    Ok(ids)
+}
+
 /// One installed pack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LockedPack {
@@ -121,7 +172,11 @@ pub struct LockedPack {
     #[schemars(with = "String")]
     pub version: semver::Version,
     /// The registry that provided it; absent for a local or URL install.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "locked_registry"
+    )]
     pub registry: Option<String>,
     pub source: LockedSource,
     /// The pack tree digest of the installed files.
@@ -130,6 +185,7 @@ pub struct LockedPack {
     #[serde(default)]
     pub dependencies: Vec<Dependency>,
     /// RFC 3339.
+    #[serde(deserialize_with = "locked_time")]
     pub installed_at: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yanked: bool,
@@ -143,6 +199,7 @@ pub struct LockedPack {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SignedProvenance {
     /// The key ids of the registry's root role (hex), sorted.
+    #[serde(deserialize_with = "locked_key_ids")]
     pub root_key_ids: Vec<String>,
     /// The version of the registry's targets metadata.
     pub targets_version: u64,
@@ -205,5 +262,57 @@ impl Lockfile {
         let mut s = serde_json::to_string_pretty(self).expect("lock serialises");
         s.push('\n');
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock_with(pack: serde_json::Value) -> Result<Lockfile, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({"version": 1, "packs": [pack]}))
+    }
+
+    fn pack() -> serde_json::Value {
+        serde_json::json!({
+            "ref": "hello",
+            "version": "1.0.0",
+            "registry": "example",
+            "source": {"type": "archive", "url": "https://h/a.tar.gz",
+                       "checksum": format!("sha256:{}", "a".repeat(64))},
+            "tree": format!("sha256:{}", "b".repeat(64)),
+            "installed_at": "2026-12-01T12:00:00Z",
+            "signed": {"root_key_ids": ["0123abcd"], "targets_version": 3}
+        })
+    }
+
+    #[test]
+    fn a_valid_pack_reads() {
+        let lock = lock_with(pack()).expect("valid lock");
+        assert_eq!(lock.packs[0].registry.as_deref(), Some("example"));
+    }
+
+    #[test]
+    fn registry_installed_at_and_key_ids_are_checked_as_they_are_read() {
+        let bad: [(&str, serde_json::Value); 6] = [
+            ("registry", serde_json::json!("../evil")),
+            ("registry", serde_json::json!("Upper")),
+            ("registry", serde_json::json!("a\u{1b}[31m")),
+            ("installed_at", serde_json::json!("yesterday")),
+            ("installed_at", serde_json::json!("2026-12-01T12:00:00Z\n")),
+            (
+                "signed",
+                serde_json::json!({"root_key_ids": ["\u{1b}]0;x"], "targets_version": 1}),
+            ),
+        ];
+        for (field, value) in bad {
+            let mut p = pack();
+            p[field] = value.clone();
+            let err = lock_with(p).expect_err(&format!("{field} = {value} must be refused"));
+            assert!(
+                !err.to_string().is_empty(),
+                "{field}: the error says what is wrong"
+            );
+        }
     }
 }

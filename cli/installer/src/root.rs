@@ -95,7 +95,7 @@ pub enum RootError {
     },
     #[error("{}: {message}", path.display())]
     InvalidLock { path: PathBuf, message: String },
-    #[error("{}: unreadable journal ({message}); inspect {} and the pack directories by hand, then delete it", path.display(), path.display())]
+    #[error("{}: not a journal this knap can replay ({message}); nothing was changed. Move it aside, then run `knap verify` to see whether the interrupted commit left a pack half-changed (`knap install` restores such packs)", path.display())]
     InvalidJournal { path: PathBuf, message: String },
     /// A commit was interrupted (its journal is there) and the root cannot
     /// be written, so it can be neither finished nor undone now.
@@ -119,12 +119,13 @@ pub enum RootError {
 }
 
 impl RootError {
-    /// True for an integrity failure (an invalid lock, a staged tree that
+    /// True for an integrity failure (an invalid lock or journal, a staged tree that
     /// is not what the lock names), as opposed to an I/O problem.
     pub fn is_integrity(&self) -> bool {
         matches!(
             self,
             RootError::InvalidLock { .. }
+                | RootError::InvalidJournal { .. }
                 | RootError::TreeMismatch { .. }
                 | RootError::Symlink { .. }
         )
@@ -184,6 +185,7 @@ pub enum Recovery {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Journal {
+    #[serde(deserialize_with = "journal_version")]
     version: u32,
     /// `sha256:` of the new knap.lock's bytes.
     new_lock_sha256: String,
@@ -206,15 +208,38 @@ struct Swap {
 /// as untrusted as any file in the root).
 fn staged_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
     let p = PathBuf::deserialize(d)?;
-    let plain = p
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if plain && p.starts_with(Path::new(PRIVATE).join("staging")) && p.components().count() > 2 {
+    if is_staged_path(&p) {
         Ok(p)
     } else {
         Err(serde::de::Error::custom(format!(
             "{}: a staged directory must be under {PRIVATE}/staging/",
             p.display()
+        )))
+    }
+}
+
+/// Whether `p` (relative to the root) names a directory inside
+/// `.knap/staging/`: plain components only. The one rule for what a
+/// journal may name, used when it is written and when it is read.
+fn is_staged_path(p: &Path) -> bool {
+    p.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && p.starts_with(Path::new(PRIVATE).join("staging"))
+        && p.components().count() > 2
+}
+
+/// The journal format this crate writes and reads.
+const JOURNAL_VERSION: u32 = 1;
+
+/// Reads a journal's `version`: only [`JOURNAL_VERSION`] (a journal of
+/// another format is not replayed).
+fn journal_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v == JOURNAL_VERSION {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "journal format version {v} is not the one this knap writes ({JOURNAL_VERSION})"
         )))
     }
 }
@@ -567,7 +592,7 @@ impl InstallRoot {
             let rel = staged
                 .strip_prefix(&self.root)
                 .ok()
-                .filter(|_| staged.starts_with(&staging_root))
+                .filter(|rel| staged.starts_with(&staging_root) && is_staged_path(rel))
                 .ok_or_else(|| {
                     RootError::InvalidCommit(format!(
                         "{} is not under {}",
@@ -612,7 +637,7 @@ impl InstallRoot {
 
         let lock_bytes = new_lock.to_pretty_json().into_bytes();
         let journal = Journal {
-            version: 1,
+            version: JOURNAL_VERSION,
             new_lock_sha256: knap_schema::digest::format_sha256(&Sha256::digest(&lock_bytes)),
             swaps,
             removed: removed.clone(),
@@ -902,15 +927,7 @@ fn remove_file(path: &Path) -> Result<(), RootError> {
 
 /// Makes renames and removals in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<(), RootError> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|f| f.sync_all())
-            .map_err(io_err("sync", dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    knap_schema::atomic::fsync_dir(dir).map_err(io_err("sync", dir))
 }
 
 /// Makes everything written under `trees` durable: an fsync of every file
@@ -1007,12 +1024,8 @@ fn refuse_links(root: &Path) -> Result<(), RootError> {
 /// True for a file path a per-file record may hold: relative,
 /// '/'-separated plain names, no control characters.
 fn record_file_path_ok(path: &str) -> bool {
-    !path.is_empty()
-        && !path.chars().any(char::is_control)
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+    let components: Vec<&str> = path.split('/').collect();
+    knap_schema::entry_name::check_path(&components).is_ok()
 }
 
 /// Removes everything inside `dir` (which may not exist).

@@ -70,13 +70,7 @@ fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
 }
 
 fn check_name(name: &str) -> Result<(), KnapError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
+    if knap_schema::lock::is_valid_registry_name(name) {
         Ok(())
     } else {
         Err(KnapError::usage(format!(

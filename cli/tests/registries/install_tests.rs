@@ -472,3 +472,51 @@ fn a_git_source_over_smart_http() {
         "fetched over smart HTTP"
     );
 }
+
+#[test]
+fn a_tampered_cached_archive_is_never_installed_but_fetched_again() {
+    let site = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (core, core_dir) = publish(site.path(), work.path(), "core", "1.0.0", &[]);
+    write_json(&site.path().join("index.json"), &index("Good", vec![core]));
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&["registry", "add", "good", &server.url("/")]).ok();
+    let first = k.dir.path().join("first");
+    k.run(&["--root", first.to_str().unwrap(), "install", "core"])
+        .ok();
+    assert_eq!(archive_requests(&server), 1);
+
+    // A local attacker (or a bad disk) replaces the cached archive's bytes.
+    let cached: Vec<PathBuf> = std::fs::read_dir(k.cache().join("archives").join("sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let evil = work.path().join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::fs::write(evil.join("pack.yaml"), "ref: core\nversion: 1.0.0\n").unwrap();
+    std::fs::write(evil.join("planted.sh"), "#!/bin/sh\necho owned\n").unwrap();
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    tar.append_dir_all(".", &evil).unwrap();
+    std::fs::write(&cached[0], tar.into_inner().unwrap().finish().unwrap()).unwrap();
+
+    let second = k.dir.path().join("second");
+    k.run(&["--root", second.to_str().unwrap(), "install", "core"])
+        .ok();
+    assert_eq!(
+        digest(&second.join("core")),
+        digest(&core_dir),
+        "the published tree is installed, not the cached bytes"
+    );
+    assert!(!second.join("core/planted.sh").exists());
+    assert_eq!(
+        archive_requests(&server),
+        2,
+        "the cached copy failed its checksum, so it was fetched again"
+    );
+}

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::root_tests::{Site, at};
 
@@ -147,7 +148,25 @@ fn an_absolute_ref_is_refused_and_nothing_is_touched() {
 #[test]
 fn every_field_of_a_locked_pack_is_validated() {
     type Case = (&'static str, fn(&mut Value), &'static str);
-    let cases: [Case; 7] = [
+    let cases: [Case; 10] = [
+        (
+            "$.packs[0].registry",
+            |l| l["packs"][0]["registry"] = json!("\u{1b}[2J../x"),
+            "not a registry name",
+        ),
+        (
+            "$.packs[0].installed_at",
+            |l| l["packs"][0]["installed_at"] = json!("\u{1b}]0;pwned\u{7}"),
+            "RFC 3339",
+        ),
+        (
+            "$.packs[0].signed.root_key_ids",
+            |l| {
+                l["packs"][0]["signed"] =
+                    json!({"root_key_ids": ["\u{1b}[31mred"], "targets_version": 1})
+            },
+            "not a key id",
+        ),
         (
             "$.packs[0].version",
             |l| l["packs"][0]["version"] = json!("../1"),
@@ -241,4 +260,42 @@ fn a_per_file_record_naming_impossible_paths_is_not_used() {
     assert_eq!(out.code, 4, "{out:#?}");
     assert!(!out.stdout.contains("victim"), "{out:#?}");
     assert!(out.stdout.contains("modified"), "{out:#?}");
+}
+
+#[test]
+fn a_planted_journal_of_another_version_or_naming_a_path_outside_staging_is_not_replayed() {
+    let (_site, k, root, v) = installed();
+    let lock = std::fs::read(root.join("knap.lock")).unwrap();
+    let sha = format!("sha256:{:x}", sha2::Sha256::digest(&lock));
+    let cases = [
+        (
+            json!({"version": 7, "new_lock_sha256": sha, "swaps": [], "removed": ["core"]}),
+            "journal format version 7",
+        ),
+        (
+            json!({"version": 1, "new_lock_sha256": sha,
+                   "swaps": [{"ref": "core", "staged": ".knap/staging/../../../victim"}],
+                   "removed": []}),
+            "must be under .knap/staging/",
+        ),
+    ];
+    for (journal, why) in cases {
+        std::fs::write(
+            root.join(".knap/journal.json"),
+            serde_json::to_vec(&journal).unwrap(),
+        )
+        .unwrap();
+        let before_victim = snapshot(&v);
+        let before_pack = snapshot(&root.join("core"));
+        let out = at(&k, &root, &["install"]);
+        assert_eq!(out.code, 4, "{journal}: {out:#?}");
+        assert!(out.stderr.contains(why), "{why}: {out:#?}");
+        assert_eq!(snapshot(&v), before_victim, "the victim is untouched");
+        assert_eq!(
+            snapshot(&root.join("core")),
+            before_pack,
+            "the installed pack is untouched"
+        );
+        assert_eq!(std::fs::read(root.join("knap.lock")).unwrap(), lock);
+    }
 }
