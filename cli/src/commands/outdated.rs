@@ -61,7 +61,7 @@ fn latest(entries: &[Entry], current: &semver::Version) -> Option<String> {
     entries
         .iter()
         .filter(|e| !e.yanked)
-        .filter_map(|e| semver::Version::parse(&e.version).ok())
+        .map(|e| &e.version)
         .filter(|v| pre_ok || v.pre.is_empty())
         .max()
         .map(|v| v.to_string())
@@ -111,9 +111,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 outdated: false,
                 yanked: !direct
                     && prov.is_some_and(|x| {
-                        x.entries
-                            .iter()
-                            .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
+                        x.entries.iter().any(|e| e.yanked && e.version == p.version)
                     }),
             };
             row.outdated =
@@ -239,12 +237,9 @@ fn upgrade_plan(
     let mut chosen = Vec::new();
     for r in resolved {
         let e = &r.entry;
-        let pack_ref = PackRef::parse(&e.pack_ref).map_err(|x| x.to_string())?;
-        let version = e
-            .semver()
-            .ok_or_else(|| format!("{pack_ref}: `{}` is not a SemVer version", e.version))?;
+        let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
         let origin = match provided.get(e.pack_ref.as_str()).and_then(|p| p.as_ref()) {
-            Some(p) if !candidates.pinned.contains_key(&e.pack_ref) => Origin::Registry {
+            Some(p) if !candidates.pinned.contains_key(e.pack_ref.as_str()) => Origin::Registry {
                 sources: config
                     .registries
                     .iter()

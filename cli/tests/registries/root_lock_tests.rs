@@ -39,7 +39,7 @@ fn install_v2_in_background(s: &Installed) -> Child {
         "victim@=2.0.0",
     ]);
     s.k.isolate(&mut c);
-    let child = c
+    let mut child = c
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -51,6 +51,8 @@ fn install_v2_in_background(s: &Installed) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the install never requested {archive}");
 }
 

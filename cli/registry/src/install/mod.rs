@@ -477,18 +477,11 @@ impl Pipeline<'_> {
         let mut chosen = Vec::new();
         for r in &resolved {
             let e = &r.entry;
-            let pack_ref = PackRef::parse(&e.pack_ref)
-                .map_err(|err| KnapError::new(Kind::Integrity, format!("index entry: {err}")))?;
-            let version = e.semver().ok_or_else(|| {
-                KnapError::new(
-                    Kind::Integrity,
-                    format!("{pack_ref}: `{}` is not a SemVer version", e.version),
-                )
-            })?;
+            let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
             let previous = old.and_then(|l| l.get(&pack_ref));
             let (origin, yanked) = if let Some(s) = staged_direct.get(&pack_ref) {
                 (Origin::Staged(s.pack.clone()), false)
-            } else if pinned.contains_key(&e.pack_ref) {
+            } else if pinned.contains_key(e.pack_ref.as_str()) {
                 (Origin::Locked, previous.is_some_and(|p| p.yanked))
             } else {
                 let registry = view
@@ -544,11 +537,8 @@ impl Pipeline<'_> {
             .iter()
             .flat_map(|l| l.packs.iter())
             .filter(|p| {
-                view.provider(&p.pack_ref).is_some_and(|x| {
-                    x.entries
-                        .iter()
-                        .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
-                })
+                view.provider(&p.pack_ref)
+                    .is_some_and(|x| x.entries.iter().any(|e| e.yanked && e.version == p.version))
             })
             .map(|p| (p.pack_ref.clone(), p.version.clone()))
             .collect();
