@@ -21,3 +21,5 @@ pub mod net;
 pub mod registry;
 pub mod sources;
 pub mod trust;
+
+pub use install::Registries;

@@ -10,8 +10,13 @@
 //! `knap.lock` that changed since planning (another install committed
 //! meanwhile) is planned against again, fetching what the new plan needs
 //! and reusing what was fetched, instead of being overwritten.
+//!
+//! [`Registries`] is the short entry point for a program that embeds knap.
 
 pub mod fetch;
+mod registries;
+
+pub use registries::{LookupError, OnDemand, Registries};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
