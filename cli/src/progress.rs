@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -109,8 +110,21 @@ impl Render {
     }
 }
 
+/// Set once a root's commit has started (`committing`): from then on an
+/// interrupt no longer stops the command, since something is being
+/// installed (see `main`'s handling of Ctrl-C).
+static COMMIT_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a commit has started in this process.
+pub fn commit_started() -> bool {
+    COMMIT_STARTED.load(Ordering::SeqCst)
+}
+
 impl Reporter for Render {
     fn report(&self, event: Event) {
+        if matches!(event, Event::Committing { .. }) {
+            COMMIT_STARTED.store(true, Ordering::SeqCst);
+        }
         match self.mode {
             Mode::Off => {}
             Mode::Json => eprintln!(
