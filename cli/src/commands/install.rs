@@ -1105,7 +1105,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         pack: job.pack_ref.to_string(),
         version: job.version.to_string(),
     });
-    tokio::task::spawn_blocking(move || {
+    let verified = tokio::task::spawn_blocking(move || {
         let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
@@ -1140,7 +1140,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         Ok(tree)
     })
     .await
-    .expect("the verify task panicked")
+    .expect("the verify task panicked");
+    shared.reporter.report(Event::Verified {
+        pack: job.pack_ref.to_string(),
+        version: job.version.to_string(),
+    });
+    verified
 }
 
 fn source_text(s: &Source) -> String {
