@@ -35,7 +35,7 @@ use knap_schema::progress::{Event, Reporter};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::urls::RegistryLocation;
 use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
-use knap_schema::{Index, Problems};
+use knap_schema::{Index, PackRef, Problems};
 use url::Url;
 
 use crate::cache::RegistryCache;
@@ -370,7 +370,7 @@ impl Registry {
 
 /// The search rows of a list of entries.
 fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
-    let mut by: BTreeMap<String, Vec<by_ref::Fields>> = BTreeMap::new();
+    let mut by: BTreeMap<PackRef, Vec<by_ref::Fields>> = BTreeMap::new();
     for e in entries {
         by.entry(e.pack_ref.clone()).or_default().push(e.into());
     }
@@ -380,14 +380,14 @@ fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
 /// A whole index held in memory, its entries grouped by ref once.
 #[derive(Debug)]
 pub struct WholeIndex {
-    by_ref: HashMap<String, Vec<Entry>>,
+    by_ref: HashMap<PackRef, Vec<Entry>>,
     pub summary: IndexSummary,
 }
 
 impl WholeIndex {
     pub fn new(index: Index) -> Self {
         let summary = IndexSummary::of(&index);
-        let mut by_ref: HashMap<String, Vec<Entry>> = HashMap::new();
+        let mut by_ref: HashMap<PackRef, Vec<Entry>> = HashMap::new();
         for e in index.packs {
             by_ref.entry(e.pack_ref.clone()).or_default().push(e);
         }
@@ -416,7 +416,7 @@ impl View {
         match self {
             View::Whole(index) => {
                 for r in refs {
-                    if let Some(v) = index.by_ref.get(r) {
+                    if let Some(v) = index.by_ref.get(r.as_str()) {
                         out.insert(r.clone(), v.clone());
                     }
                 }
