@@ -185,10 +185,11 @@ fn main() {
     let color = output::use_color(cli.color, stderr_tty);
     init_logging(cli.verbose, cli.quiet, color);
     let json = cli.json;
-    let installs = matches!(
-        cli.command,
-        Command::Install(_) | Command::Upgrade(_) | Command::Uninstall(_)
-    );
+    let on_interrupt = match cli.command {
+        Command::Install(_) | Command::Upgrade(_) => "interrupted; nothing was installed",
+        Command::Uninstall(_) => "interrupted; nothing was removed",
+        _ => "interrupted",
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -205,12 +206,8 @@ fn main() {
         // is removed by its Drop; staging is cleared when the root is next
         // opened), so nothing was installed.
         runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-        let message = if installs {
-            "interrupted; nothing was installed"
-        } else {
-            "interrupted"
-        };
-        let e: anyhow::Error = KnapError::new(knap_registry::error::Kind::Other, message).into();
+        let e: anyhow::Error =
+            KnapError::new(knap_registry::error::Kind::Other, on_interrupt).into();
         report::print(&report_of(&e), json, color);
         std::process::exit(130);
     };
