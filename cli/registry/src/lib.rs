@@ -8,9 +8,11 @@
 //! pipeline that stages, resolves, plans, fetches and commits ([`install`]).
 //!
 //! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
-//! the priority-shadowed view ([`index_set`]) that resolution reads.
+//! the priority-shadowed view ([`index_set`]) that resolution reads, handed
+//! to `knap_resolver` as [`candidates::Lazy`] (looked up on demand).
 
 pub mod cache;
+pub mod candidates;
 pub mod config;
 pub mod error;
 pub mod git_transport;

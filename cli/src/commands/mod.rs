@@ -120,7 +120,7 @@ impl Ctx {
             &self.env,
             &root,
             request,
-            crate::candidates::Lazy::new,
+            knap_registry::candidates::Lazy::new,
         )
         .await;
         match result {
@@ -141,17 +141,8 @@ impl Ctx {
             Err(InstallError::Root(e)) => Err(root_err(e)),
             Err(InstallError::Open(e)) => Err(e.into()),
             Err(InstallError::Locked(e)) => Err(KnapError::new(e.kind(), e.to_string()).into()),
+            Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
         }
-    }
-}
-
-impl knap_registry::install::Providers for crate::candidates::Lazy {
-    fn provider(&self, pack_ref: &str) -> Option<knap_registry::index_set::Provided> {
-        crate::candidates::Lazy::provider(self, pack_ref)
-    }
-
-    fn error_kind(error: &Self::Error) -> Kind {
-        error.0.kind()
     }
 }
 

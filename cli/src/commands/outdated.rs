@@ -236,7 +236,12 @@ fn upgrade_plan(
         knap_resolver::resolve(candidates, &roots, &options).map_err(|e| e.to_string())?;
     let mut chosen = Vec::new();
     for r in resolved {
-        let e = &r.entry;
+        let e = candidates.entry(&r.pack_ref, &r.version).ok_or_else(|| {
+            format!(
+                "no index entry for the resolved {} {}",
+                r.pack_ref, r.version
+            )
+        })?;
         let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
         let origin = match provided.get(e.pack_ref.as_str()).and_then(|p| p.as_ref()) {
             Some(p) if !candidates.pinned.contains_key(e.pack_ref.as_str()) => Origin::Registry {

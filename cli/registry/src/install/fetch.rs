@@ -3,7 +3,8 @@
 //! and where an index entry's sources are (resolved against its registry's
 //! location, checked against its URL policy).
 //!
-//! Reports [`Event::Extracting`] and [`Event::Verifying`] for each pack
+//! Reports [`Event::Extracting`], [`Event::Verifying`] and
+//! [`Event::Verified`] for each pack
 //! (downloads report their own bytes); nothing here prints.
 
 use std::path::PathBuf;
@@ -288,7 +289,7 @@ async fn fetch_one(
     let (pack_ref, version): (PackRef, semver::Version) = (i.pack_ref.clone(), i.version.clone());
     let expect_lock_tree = i.expect_tree;
     let what = source.to_string();
-    tokio::task::spawn_blocking(move || {
+    let verified = tokio::task::spawn_blocking(move || {
         let (m, tree) = crate::sources::inspect(&dest, &what)?;
         let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
@@ -323,5 +324,10 @@ async fn fetch_one(
         Ok(tree)
     })
     .await
-    .expect("the verify task panicked")
+    .expect("the verify task panicked");
+    reporter.report(Event::Verified {
+        pack: i.pack_ref.to_string(),
+        version: i.version.to_string(),
+    });
+    verified
 }

@@ -16,7 +16,7 @@
 pub mod fetch;
 mod registries;
 
-pub use registries::{LookupError, OnDemand, Registries};
+pub use registries::Registries;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -72,6 +72,9 @@ pub struct Request {
 pub trait Providers: Candidates {
     /// The registry that provided `pack_ref` (after it was looked up).
     fn provider(&self, pack_ref: &str) -> Option<Provided>;
+    /// The index entry of `pack_ref` at `version` (pinned, or from its
+    /// registry once looked up).
+    fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<Entry>;
     /// The exit-code class of a lookup failure.
     fn error_kind(error: &Self::Error) -> ErrorKind;
 }
@@ -87,6 +90,9 @@ pub enum InstallError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Locked(#[from] LockWouldChange),
+    /// No set of versions satisfies every requirement.
+    #[error(transparent)]
+    NoSolution(Box<knap_resolver::NoSolution>),
     /// No registry (or not the `--registry` one) lists a ref.
     #[error("no registry provides a pack named `{pack_ref}`")]
     NotListed {
@@ -103,7 +109,7 @@ impl InstallError {
             InstallError::Root(_) => Kind::Other,
             InstallError::Open(e) => e.kind(),
             InstallError::Locked(e) => e.kind(),
-            InstallError::NotListed { .. } => Kind::NotFound,
+            InstallError::NotListed { .. } | InstallError::NoSolution(_) => Kind::NotFound,
         }
     }
 }
@@ -474,14 +480,22 @@ impl Pipeline<'_> {
                     ResolveError::Candidates { source, .. } => {
                         KnapError::new(C::error_kind(&source), source.to_string()).into()
                     }
-                    other => KnapError::not_found(other.to_string()).into(),
+                    ResolveError::NoSolution(no) => InstallError::NoSolution(no),
                 })?;
         // Known once the registries have been read.
         let signed = signed_provenance(signed_set.as_deref());
 
         let mut chosen = Vec::new();
         for r in &resolved {
-            let e = &r.entry;
+            let e = &view.entry(&r.pack_ref, &r.version).ok_or_else(|| {
+                KnapError::new(
+                    Kind::Other,
+                    format!(
+                        "no index entry for the resolved {} {}",
+                        r.pack_ref, r.version
+                    ),
+                )
+            })?;
             let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
             let previous = old.and_then(|l| l.get(&pack_ref));
             let (origin, yanked) = if let Some(s) = staged_direct.get(&pack_ref) {
@@ -663,6 +677,20 @@ impl Pipeline<'_> {
             root.commit(new_packs, plan.remove.clone(), &new_lock)?;
         }
         Ok(Committed::Done(packs))
+    }
+}
+
+impl Providers for crate::candidates::Lazy {
+    fn provider(&self, pack_ref: &str) -> Option<Provided> {
+        crate::candidates::Lazy::provider(self, pack_ref)
+    }
+
+    fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<Entry> {
+        crate::candidates::Lazy::entry(self, pack_ref, version)
+    }
+
+    fn error_kind(error: &Self::Error) -> ErrorKind {
+        error.0.kind()
     }
 }
 
