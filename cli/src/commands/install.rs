@@ -942,11 +942,12 @@ async fn run_jobs(
     parallel: usize,
     shared: Shared,
 ) -> anyhow::Result<Vec<Staged>> {
-    let mut staging_dirs = Vec::new();
+    // Removed on failure, and when this future is dropped (Ctrl-C).
+    let mut staging_dirs = StagingGuard(Vec::new());
     for j in &mut jobs {
         let dir = root.new_staging_dir().map_err(root_err)?;
         j.dest = j.pack_ref.dir_in(&dir);
-        staging_dirs.push(dir);
+        staging_dirs.0.push(dir);
     }
     let shared = Arc::new(shared);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
@@ -973,9 +974,7 @@ async fn run_jobs(
         }
     }
     if !failures.is_empty() {
-        for d in &staging_dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        drop(staging_dirs);
         failures.sort_by(|a, b| a.0.cmp(&b.0));
         let kinds: Vec<Kind> = failures
             .iter()
@@ -1001,6 +1000,8 @@ async fn run_jobs(
         return Err(KnapError::new(kind, message).into());
     }
     done.sort_by_key(|(i, _)| *i);
+    // Staged: kept for the commit.
+    staging_dirs.0.clear();
     Ok(done.into_iter().map(|(_, s)| s).collect())
 }
 
@@ -1103,7 +1104,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         pack: job.pack_ref.to_string(),
         version: job.version.to_string(),
     });
-    tokio::task::spawn_blocking(move || {
+    let verified = tokio::task::spawn_blocking(move || {
         let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
@@ -1138,7 +1139,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         Ok(tree)
     })
     .await
-    .expect("the verify task panicked")
+    .expect("the verify task panicked");
+    shared.reporter.report(Event::Verified {
+        pack: job.pack_ref.to_string(),
+        version: job.version.to_string(),
+    });
+    verified
 }
 
 fn source_text(s: &Source) -> String {
