@@ -11,7 +11,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod candidates;
 mod commands;
 mod output;
 mod progress;

@@ -31,7 +31,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
-use crate::candidates::Lazy;
+use knap_registry::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::net::HttpPolicy;
@@ -355,7 +355,7 @@ pub(crate) async fn run_with(
             Err(ResolveError::Candidates { source, .. }) => {
                 return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
             }
-            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+            Err(ResolveError::NoSolution(no)) => return Err(anyhow::Error::new(*no)),
         };
 
     // What each signed registry's metadata was verified with, for the lock.
@@ -377,7 +377,16 @@ pub(crate) async fn run_with(
     let mut plan_install: Vec<serde_json::Value> = Vec::new();
     let mut direct_staged: Vec<Staged> = Vec::new();
     for r in &resolved {
-        let e = &r.entry;
+        let entry = candidates.entry(&r.pack_ref, &r.version).ok_or_else(|| {
+            KnapError::new(
+                Kind::Other,
+                format!(
+                    "no index entry for the resolved {} {}",
+                    r.pack_ref, r.version
+                ),
+            )
+        })?;
+        let e = &entry;
         let pack_ref = e.pack_ref.clone();
         let version = e.version.clone();
         let previous = old.as_ref().and_then(|l| l.get(&pack_ref));
