@@ -27,7 +27,7 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
         } else if let Some(s) = e.downcast_ref::<knap_registry::sources::SourceError>() {
             (Some(s.kind), None)
         } else if let Some(f) = e.downcast_ref::<knap_registry::http::FetchError>() {
-            (Some(f.kind()), f.hint().map(str::to_owned))
+            (Some(f.kind()), f.hint())
         } else if let Some(r) = e.downcast_ref::<knap_installer::RootError>() {
             (
                 Some(if r.is_integrity() {

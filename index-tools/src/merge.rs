@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use knap_schema::PackRef;
 use knap_schema::dependency::Dependency;
 use knap_schema::index::{Entry, Index};
 use knap_schema::problem::{Problems, at};
@@ -125,7 +126,7 @@ pub(crate) fn union(
     entries: impl IntoIterator<Item = (String, Entry)>,
     prefer: Option<Prefer>,
 ) -> (Vec<Entry>, Vec<String>) {
-    let mut at: HashMap<(String, String), usize> = HashMap::new();
+    let mut at: HashMap<(PackRef, semver::Version), usize> = HashMap::new();
     let mut out: Vec<(String, Entry)> = Vec::new();
     let mut conflicts = Vec::new();
     for (origin, entry) in entries {
@@ -187,9 +188,9 @@ fn unkept_dependencies(full: &Index, form: &Index, p: &mut Problems) {
                 continue;
             };
             let kept = form.packs.iter().any(|k| k.pack_ref == dep.pack);
-            let listed: Vec<&str> = full
+            let listed: Vec<String> = full
                 .versions(&dep.pack)
-                .map(|v| v.version.as_str())
+                .map(|v| v.version.to_string())
                 .collect();
             if !kept && !listed.is_empty() {
                 p.warning(

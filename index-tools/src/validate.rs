@@ -225,7 +225,7 @@ fn check_entry_location(path: &Path, entry: &Entry, p: &mut Problems) {
         );
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    if stem != entry.version {
+    if stem != entry.version.to_string() {
         p.error(
             "$.version",
             format!("`{}` is filed as {stem}.json", entry.version),

@@ -15,6 +15,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::ident::PackRef;
+
 /// The version of the index format this crate writes.
 pub const INDEX_FORMAT_VERSION: &str = "1.0";
 
@@ -43,7 +45,9 @@ pub struct Index {
     pub extra: Map<String, Value>,
 }
 
-/// One version of one pack.
+/// One version of one pack. Its ref and version are read validated: an
+/// index holding an invalid one is refused where it is read, with the JSON
+/// path of the value and, for a version, the entry's ref.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[schemars(
     title = "knap index entry",
@@ -51,13 +55,13 @@ pub struct Index {
 )]
 pub struct Entry {
     #[serde(rename = "ref")]
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_-]*$"), length(max = 64))]
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     #[schemars(length(min = 1))]
     pub label: String,
     pub description: String,
     /// A SemVer 2.0 version.
-    pub version: String,
+    #[schemars(with = "String")]
+    pub version: semver::Version,
     #[schemars(length(min = 1))]
     pub author: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,7 +207,7 @@ impl Entry {
             pack_ref: m.pack_ref.clone(),
             label: m.label.clone(),
             description: m.description.clone(),
-            version: m.version.to_string(),
+            version: m.version.clone(),
             author: m.author.clone().unwrap_or_default(),
             email: m.email.clone(),
             homepage: m.homepage.clone(),
@@ -221,74 +225,44 @@ impl Entry {
         }
     }
 
-    /// The parsed version, if it is valid SemVer.
-    pub fn semver(&self) -> Option<semver::Version> {
-        semver::Version::parse(&self.version).ok()
-    }
-
     /// The order of entries in an index: by ref, then newest first by
-    /// semver precedence (unparsable versions last, by text). Newest first
-    /// because Attune's client takes the first entry of a ref, so even an
-    /// Attune client reading a multi-version index gets the newest.
+    /// semver precedence (then by build metadata). Newest first because
+    /// Attune's client takes the first entry of a ref, so even an Attune
+    /// client reading a multi-version index gets the newest.
     pub fn index_order(a: &Entry, b: &Entry) -> Ordering {
-        a.pack_ref
-            .cmp(&b.pack_ref)
-            .then_with(|| Self::index_order_parsed(a, a.semver().as_ref(), b, b.semver().as_ref()))
+        index_order_of_parts(&a.pack_ref, &a.version, &b.pack_ref, &b.version)
     }
 
-    /// [`Entry::index_order`] with the versions already parsed (`None`:
-    /// not valid SemVer).
-    pub fn index_order_parsed(
-        a: &Entry,
-        va: Option<&semver::Version>,
-        b: &Entry,
-        vb: Option<&semver::Version>,
-    ) -> Ordering {
-        index_order_of_parts(&a.pack_ref, &a.version, va, &b.pack_ref, &b.version, vb)
+    /// A key equal for two entries exactly when [`same_version`] holds:
+    /// the ref and the version without build metadata.
+    ///
+    /// [`same_version`]: Self::same_version
+    pub fn version_key(&self) -> (PackRef, semver::Version) {
+        let mut v = self.version.clone();
+        v.build = semver::BuildMetadata::EMPTY;
+        (self.pack_ref.clone(), v)
     }
 
     /// Same `(ref, version)`: semver equality, so `1.0.0+a` and `1.0.0+b`
     /// are different versions only in build metadata and count as the same.
-    /// A key equal for two entries exactly when [`same_version`] holds:
-    /// the ref and the version without build metadata (or the text of a
-    /// version that is not SemVer).
-    ///
-    /// [`same_version`]: Self::same_version
-    pub fn version_key(&self) -> (String, String) {
-        let v = match self.semver() {
-            Some(mut v) => {
-                v.build = semver::BuildMetadata::EMPTY;
-                v.to_string()
-            }
-            None => self.version.clone(),
-        };
-        (self.pack_ref.clone(), v)
-    }
-
     pub fn same_version(&self, other: &Entry) -> bool {
         self.pack_ref == other.pack_ref
-            && match (self.semver(), other.semver()) {
-                (Some(x), Some(y)) => x.cmp_precedence(&y) == Ordering::Equal,
-                _ => self.version == other.version,
-            }
+            && self.version.cmp_precedence(&other.version) == Ordering::Equal
     }
 }
 
-/// [`Entry::index_order_parsed`] on the parts it looks at: the refs, the
-/// version texts and the parsed versions.
-pub(crate) fn index_order_of_parts(
+/// [`Entry::index_order`] on the parts it looks at: the refs and the
+/// versions.
+pub fn index_order_of_parts(
     a_ref: &str,
-    a_version: &str,
-    va: Option<&semver::Version>,
+    a_version: &semver::Version,
     b_ref: &str,
-    b_version: &str,
-    vb: Option<&semver::Version>,
+    b_version: &semver::Version,
 ) -> Ordering {
-    a_ref.cmp(b_ref).then_with(|| match (va, vb) {
-        (Some(x), Some(y)) => y.cmp_precedence(x).then_with(|| y.cmp(x)),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a_version.cmp(b_version),
+    a_ref.cmp(b_ref).then_with(|| {
+        b_version
+            .cmp_precedence(a_version)
+            .then_with(|| b_version.cmp(a_version))
     })
 }
 
@@ -360,12 +334,40 @@ fn located<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ParseError
 mod de {
     use std::fmt;
 
-    use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+    use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
     use serde_json::{Map, Value};
 
     use super::{
         ArchiveSource, Component, Contents, Dependencies, Entry, GitSource, Index, InstallSource,
     };
+    use crate::ident::PackRef;
+    use crate::manifest::check_version;
+
+    /// Reads an entry's `version`: a SemVer 2.0 string, or an error raised
+    /// inside the value (so its JSON path ends in `.version`) that names
+    /// the entry's ref when it came before.
+    struct VersionOf<'a>(Option<&'a str>);
+
+    impl<'de> DeserializeSeed<'de> for VersionOf<'_> {
+        type Value = semver::Version;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<semver::Version, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for VersionOf<'_> {
+        type Value = semver::Version;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a SemVer 2.0 version string")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<semver::Version, E> {
+            check_version(v).map_err(|m| match self.0 {
+                Some(r) => E::custom(format_args!("version of `{r}`: {m}")),
+                None => E::custom(m),
+            })
+        }
+    }
 
     /// A map key, borrowed from the input when the input allows it.
     enum Key<'de> {
@@ -436,6 +438,7 @@ mod de {
         (
             $ty:ident, $expecting:literal, unknown: $extra:ident,
             required { $($req:ident: $rkey:literal),* $(,)? }
+            $(seeded { $($sd:ident: $skey:literal => $seed:expr),* $(,)? })?
             optional { $($opt:ident: $okey:literal),* $(,)? }
         ) => {
             impl<'de> Deserialize<'de> for $ty {
@@ -448,11 +451,18 @@ mod de {
                         }
                         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
                             $(let mut $req = None;)*
+                            $($(let mut $sd = None;)*)?
                             $(let mut $opt = None;)*
                             let mut $extra = Map::new();
                             while let Some(key) = map.next_key::<Key<'de>>()? {
                                 match key.as_str() {
                                     $($rkey => set(&mut $req, $rkey, &mut map)?,)*
+                                    $($($skey => {
+                                        if $sd.is_some() {
+                                            return Err(de::Error::duplicate_field($skey));
+                                        }
+                                        $sd = Some(map.next_value_seed($seed)?);
+                                    })*)?
                                     $($okey => set(&mut $opt, $okey, &mut map)?,)*
                                     _ => {
                                         let value: Value = map.next_value()?;
@@ -462,6 +472,7 @@ mod de {
                             }
                             Ok($ty {
                                 $($req: required($req, $rkey)?,)*
+                                $($($sd: required($sd, $skey)?,)*)?
                                 $($opt: $opt.unwrap_or_default(),)*
                                 $extra,
                             })
@@ -491,13 +502,15 @@ mod de {
             pack_ref: "ref",
             label: "label",
             description: "description",
-            version: "version",
             author: "author",
             license: "license",
             keywords: "keywords",
             runtime_deps: "runtime_deps",
             install_sources: "install_sources",
             contents: "contents",
+        }
+        seeded {
+            version: "version" => VersionOf(pack_ref.as_ref().map(|r: &PackRef| r.as_str())),
         }
         optional {
             email: "email",
@@ -833,6 +846,38 @@ mod tests {
             assert_eq!(err.path, path, "{err}");
             assert!(err.message.contains(message), "{err}");
         }
+    }
+
+    #[test]
+    fn an_invalid_version_or_ref_is_refused_where_it_is_read_naming_the_entry() {
+        let err = index_error(|e| e["version"] = json!("1.0"));
+        assert_eq!(err.path, "$.packs[0].version", "{err}");
+        assert!(
+            err.message.contains("version of `core`: `1.0` has 2 parts"),
+            "{err}"
+        );
+        let err = index_error(|e| e["version"] = json!("v1.0.0"));
+        assert_eq!(err.path, "$.packs[0].version", "{err}");
+        assert!(err.message.contains("`core`"), "{err}");
+        let err = index_error(|e| e["version"] = json!(1));
+        assert_eq!(err.path, "$.packs[0].version", "{err}");
+        let err = index_error(|e| e["ref"] = json!("../etc"));
+        assert_eq!(err.path, "$.packs[0].ref", "{err}");
+        assert!(err.message.contains("invalid pack ref"), "{err}");
+    }
+
+    #[test]
+    fn ref_and_version_are_written_as_they_were_read() {
+        let mut doc = entry_json();
+        doc["version"] = json!("1.2.3-rc.1+build.5");
+        let e: Entry = from_json_value(doc.clone()).unwrap();
+        assert_eq!(
+            e.version,
+            semver::Version::parse("1.2.3-rc.1+build.5").unwrap()
+        );
+        let written = serde_json::to_value(&e).unwrap();
+        assert_eq!(written["version"], doc["version"]);
+        assert_eq!(written["ref"], doc["ref"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::dependency::Dependency;
-use crate::ident::check_ref;
+use crate::ident::{PackRef, check_ref};
 use crate::index::Dependencies;
 use crate::problem::{Problems, at};
 
@@ -25,7 +25,7 @@ pub const MANIFEST_FILE: &str = "pack.yaml";
 /// What knap reads from a `pack.yaml`, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub version: semver::Version,
     pub label: String,
     pub description: String,
@@ -43,6 +43,13 @@ pub struct Manifest {
     pub repository_url: Option<String>,
     /// `meta.category`.
     pub category: Option<String>,
+    /// StackStorm's `python_versions`: the Python major versions the pack
+    /// supports, each as written (`"3"` and `3` both read `3`).
+    pub python_versions: Option<Vec<String>>,
+    /// StackStorm's `stackstorm_version` requirement, as written.
+    pub stackstorm_version: Option<String>,
+    /// Attune's `attune_version` requirement, as written.
+    pub attune_version: Option<String>,
     /// Harmless oddities worth telling the author (near-miss field names).
     pub warnings: Vec<String>,
 }
@@ -205,10 +212,10 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
             );
             None
         }
-        Some(Value::String(s)) => match check_ref(s) {
-            Ok(()) => Some(s.clone()),
+        Some(Value::String(s)) => match PackRef::parse(s) {
+            Ok(r) => Some(r),
             Err(e) => {
-                p.error("ref", e);
+                p.error("ref", e.reason);
                 None
             }
         },
@@ -251,7 +258,7 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
 
     let label = string_field(map, "label", &mut p)
         .or_else(|| string_field(map, "name", &mut p))
-        .or_else(|| pack_ref.clone())
+        .or_else(|| pack_ref.as_ref().map(|r| r.to_string()))
         .unwrap_or_default();
     let description = string_field(map, "description", &mut p).unwrap_or_default();
     let author = string_field(map, "author", &mut p);
@@ -277,6 +284,40 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
     keywords.dedup();
 
     let runtime_deps = string_list(map.get("runtime_deps"), "runtime_deps", &mut p);
+    // Platform requirements other tools own: read leniently (a value of
+    // another shape is a warning, never a reason to refuse the pack).
+    let python_versions = match map.get("python_versions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        ),
+        Some(other) => {
+            warnings.push(format!(
+                "pack.yaml: `python_versions` must be a list of major versions, found {}; it is ignored",
+                kind(other)
+            ));
+            None
+        }
+    };
+    let [stackstorm_version, attune_version] = ["stackstorm_version", "attune_version"].map(|k| {
+        match map.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                warnings.push(format!(
+                    "pack.yaml: `{k}` must be a version requirement string, found {}; it is ignored",
+                    kind(other)
+                ));
+                None
+            }
+        }
+    });
     let dependencies = dependencies(map.get("dependencies"), &mut p, &mut warnings);
 
     for k in map.keys() {
@@ -297,7 +338,7 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
         return Err(p);
     }
     Ok(Manifest {
-        pack_ref: pack_ref.unwrap_or_default(),
+        pack_ref: pack_ref.expect("checked above"),
         version: version.expect("checked above"),
         label,
         description,
@@ -311,6 +352,9 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
         use_case,
         repository_url,
         category,
+        python_versions,
+        stackstorm_version,
+        attune_version,
         warnings,
     })
 }
@@ -528,6 +572,28 @@ mod tests {
         assert_eq!(m.keywords, vec!["a", "b"]);
         assert_eq!(m.homepage.as_deref(), Some("https://d"));
         assert!(m.dependencies.is_none());
+    }
+
+    #[test]
+    fn platform_versions_are_read_and_a_wrong_shape_is_only_a_warning() {
+        let m = parse_str(
+            "ref: x\nversion: 1.0.0\npython_versions: [\"3\", 2]\nstackstorm_version: \">=3.0\"\nattune_version: \"^1\"\n",
+        )
+        .unwrap();
+        assert_eq!(m.python_versions, Some(vec!["3".into(), "2".into()]));
+        assert_eq!(m.stackstorm_version.as_deref(), Some(">=3.0"));
+        assert_eq!(m.attune_version.as_deref(), Some("^1"));
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        let m =
+            parse_str("ref: x\nversion: 1.0.0\npython_versions: 3\nattune_version: [1]\n").unwrap();
+        assert_eq!(m.python_versions, None);
+        assert_eq!(m.attune_version, None);
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        assert!(
+            m.warnings[1].contains("`attune_version`"),
+            "{:?}",
+            m.warnings
+        );
     }
 
     #[test]

@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, check_ref, is_commit_sha};
 use crate::index::{
-    Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, index_order_of_parts,
+    Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
+    index_order_of_parts,
 };
-use crate::manifest::check_version;
 use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
 use crate::urls::{SourceUrlKind, classify_source_url};
@@ -35,7 +35,9 @@ pub const ATTUNE_DEPENDENCY_VERSIONS: [&str; 3] =
     ["attune_version", "python_version", "nodejs_version"];
 
 /// Parses and validates the text of an `index.json`. A document that cannot
-/// be read as an index at all gives one problem at the offending path.
+/// be read as an index gives a problem at the offending path: one for the
+/// document, or one for each entry that cannot be read (an invalid ref or
+/// version is refused as the entry is read).
 pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems) {
     // One plain parse on the common path; the slower path-tracking parse
     // only runs to locate an error.
@@ -51,11 +53,39 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
         }
         Err(e) => {
             match from_json_str::<Index>(text) {
+                Err(located) if located.path.starts_with("$.packs[") => {
+                    unreadable_entries(text, located, &mut p)
+                }
                 Err(located) => p.error(located.path, located.message),
                 Ok(_) => p.error("$", e.to_string()),
             }
             (None, p)
         }
+    }
+}
+
+/// Reports every entry of an index whose first unreadable entry gave
+/// `first`: each entry is read on its own, so one bad version does not
+/// hide the next.
+fn unreadable_entries(text: &str, first: crate::index::ParseError, p: &mut Problems) {
+    let packs = serde_json::from_str::<Map<String, Value>>(text)
+        .ok()
+        .and_then(|mut m| match m.remove("packs") {
+            Some(Value::Array(a)) => Some(a),
+            _ => None,
+        });
+    let Some(packs) = packs else {
+        p.error(first.path, first.message);
+        return;
+    };
+    for (i, e) in packs.into_iter().enumerate() {
+        if let Err(err) = from_json_value::<Entry>(e) {
+            let path = at("$.packs", i);
+            p.error(format!("{path}{}", &err.path[1..]), err.message);
+        }
+    }
+    if !p.has_errors() {
+        p.error(first.path, first.message);
     }
 }
 
@@ -137,11 +167,10 @@ pub fn check_dependencies_within(
                     ),
                 ),
                 Some(have) => {
-                    let ok = have.iter().any(|h| {
-                        semver::Version::parse(&h.version).is_ok_and(|v| dep.req.matches(&v))
-                    });
+                    let ok = have.iter().any(|h| dep.req.matches(&h.version));
                     if !ok {
-                        let versions: Vec<&str> = have.iter().map(|h| h.version.as_str()).collect();
+                        let versions: Vec<String> =
+                            have.iter().map(|h| h.version.to_string()).collect();
                         let message = format!(
                             "`{}` {} needs `{d}`, but this index lists only {} {}; Attune's client cannot install its dependencies (publish or un-yank a matching version)",
                             e.pack_ref,
@@ -177,37 +206,34 @@ pub fn validate_entries(
             use std::fmt::Write;
             let _ = write!(path, "{base}[{i}]");
         }
-        let version = validate_entry_parsed(e, &path, compat, p);
-        list.push(&e.pack_ref, &e.version, version, p);
+        validate_entry(e, &path, compat, p);
+        list.push(&e.pack_ref, &e.version, p);
     }
     list.finish(p);
 }
 
 /// The checks across the entries of a list: each (ref, version) is listed
 /// once, the list is sorted and, for [`Compat::Attune`], one version per ref.
-/// Entries are fed one at a time in list order with what
-/// [`validate_entry_parsed`] found, so a caller can check a long list
-/// without holding every entry (and check the entries themselves on several
-/// threads). [`validate_entries`] is this plus [`validate_entry_parsed`].
+/// Entries are fed one at a time in list order, so a caller can check a
+/// long list without holding every entry (and check the entries themselves
+/// on several threads). [`validate_entries`] is this plus
+/// [`validate_entry`].
 pub struct EntryListCheck {
     base: String,
     compat: Compat,
     check_order: bool,
     seen: HashMap<(Box<str>, VersionId), usize>,
     per_ref: BTreeMap<Box<str>, Vec<usize>>,
-    /// Ref, version text and parsed version of the entry before.
-    previous: Option<(Box<str>, Box<str>, Option<semver::Version>)>,
+    /// Ref and version of the entry before.
+    previous: Option<(Box<str>, semver::Version)>,
     unsorted: Option<usize>,
     next: usize,
 }
 
 /// What makes a (ref, version) the same: semver precedence (build metadata
-/// ignored), or the text of a version that is not SemVer.
+/// ignored).
 #[derive(PartialEq, Eq, Hash)]
-enum VersionId {
-    Semver(u64, u64, u64, semver::Prerelease),
-    Text(Box<str>),
-}
+struct VersionId(u64, u64, u64, semver::Prerelease);
 
 impl EntryListCheck {
     /// A check of the list at `base` (`$.packs`), expecting about
@@ -225,29 +251,24 @@ impl EntryListCheck {
         }
     }
 
-    /// The next entry: its ref, its version text and that version parsed
-    /// (`None` if not valid SemVer). Reports a (ref, version) seen before.
-    pub fn push(
-        &mut self,
-        pack_ref: &str,
-        version: &str,
-        parsed: Option<semver::Version>,
-        p: &mut Problems,
-    ) {
+    /// The next entry: its ref and version. Reports a (ref, version) seen
+    /// before.
+    pub fn push(&mut self, pack_ref: &str, version: &semver::Version, p: &mut Problems) {
         let i = self.next;
         self.next += 1;
         if self.check_order
             && self.unsorted.is_none()
-            && let Some((pr, pv, pparsed)) = &self.previous
-            && index_order_of_parts(pr, pv, pparsed.as_ref(), pack_ref, version, parsed.as_ref())
-                == Ordering::Greater
+            && let Some((pr, pv)) = &self.previous
+            && index_order_of_parts(pr, pv, pack_ref, version) == Ordering::Greater
         {
             self.unsorted = Some(i);
         }
-        let id = match &parsed {
-            Some(v) => VersionId::Semver(v.major, v.minor, v.patch, v.pre.clone()),
-            None => VersionId::Text(version.into()),
-        };
+        let id = VersionId(
+            version.major,
+            version.minor,
+            version.patch,
+            version.pre.clone(),
+        );
         if let Some(first) = self.seen.insert((pack_ref.into(), id), i) {
             p.error(
                 format!("{}.version", at(&self.base, i)),
@@ -261,7 +282,7 @@ impl EntryListCheck {
             self.per_ref.entry(pack_ref.into()).or_default().push(i);
         }
         if self.check_order {
-            self.previous = Some((pack_ref.into(), version.into(), parsed));
+            self.previous = Some((pack_ref.into(), version.clone()));
         }
     }
 
@@ -290,39 +311,19 @@ impl EntryListCheck {
     }
 }
 
-/// Validates one entry at `path`.
+/// Validates one entry at `path`. Its ref and version were validated as
+/// it was read.
 pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
-    validate_entry_parsed(e, path, compat, p);
-}
-
-/// [`validate_entry`], giving the entry's version if it is valid SemVer
-/// (for [`EntryListCheck::push`]). Paths of the entry's parts are only
-/// built for a problem.
-pub fn validate_entry_parsed(
-    e: &Entry,
-    path: &str,
-    compat: Compat,
-    p: &mut Problems,
-) -> Option<semver::Version> {
     let attune = compat == Compat::Attune;
-    if let Err(m) = check_ref(&e.pack_ref) {
-        p.error(format!("{path}.ref"), m);
+    if attune {
+        let version = e.version.to_string();
+        if !attune_version_shape(&version) {
+            p.error(
+                format!("{path}.version"),
+                format!("`{version}` is valid SemVer but not of the form the Attune schema accepts (MAJOR.MINOR.PATCH[-+suffix])"),
+            );
+        }
     }
-    let version = match check_version(&e.version) {
-        Err(m) => {
-            p.error(format!("{path}.version"), m);
-            None
-        }
-        Ok(v) => {
-            if attune && !attune_version_shape(&e.version) {
-                p.error(
-                    format!("{path}.version"),
-                    format!("`{}` is valid SemVer but not of the form the Attune schema accepts (MAJOR.MINOR.PATCH[-+suffix])", e.version),
-                );
-            }
-            Some(v)
-        }
-    };
     for (field, value) in [
         ("label", &e.label),
         ("author", &e.author),
@@ -420,7 +421,6 @@ pub fn validate_entry_parsed(
         no_extra(&e.contents.extra, &format!("{path}.contents"), p);
         no_extra(&e.extra, path, p);
     }
-    version
 }
 
 /// Validates `install_sources[i]` of the entry at `entry_path`.
@@ -586,4 +586,39 @@ pub fn validate_sparse_pack(s: &SparsePack, file_ref: Option<&str>) -> Problems 
     }
     validate_entries(&s.versions, "$.versions", Compat::Knap, true, &mut p);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(r: &str, v: &str) -> Value {
+        json!({
+            "ref": r, "label": r, "description": "", "version": v, "author": "a",
+            "license": "MIT", "keywords": [], "runtime_deps": [], "contents": {},
+            "install_sources": [{"type": "archive", "url": "a.tgz",
+                "checksum": format!("sha256:{}", "0".repeat(64))}],
+        })
+    }
+
+    #[test]
+    fn every_entry_with_an_invalid_ref_or_version_is_reported() {
+        let doc = json!({
+            "registry_name": "r", "registry_url": "https://example.org/",
+            "version": "1.0", "last_updated": "2026-11-21T12:00:00Z",
+            "packs": [entry("a", "1.0"), entry("b", "1.0.0"), entry("C", "1.0.0"),
+                      entry("d", "2")],
+        });
+        let (index, p) = check_index_text(&doc.to_string(), Compat::Knap);
+        assert!(index.is_none());
+        let paths: Vec<&str> = p.errors().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["$.packs[0].version", "$.packs[2].ref", "$.packs[3].version"],
+            "{p}"
+        );
+        assert!(p.to_string().contains("version of `a`"), "{p}");
+    }
 }

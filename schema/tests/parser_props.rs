@@ -149,7 +149,7 @@ proptest! {
             if let (Some(index), false) = (index, problems.has_errors()) {
                 for e in &index.packs {
                     prop_assert!(ident::is_valid_ref(&e.pack_ref), "{}", e.pack_ref);
-                    prop_assert!(semver::Version::parse(&e.version).is_ok(), "{}", e.version);
+                    prop_assert_eq!(semver::Version::parse(&e.version.to_string()).ok(), Some(e.version.clone()));
                     for s in &e.install_sources {
                         prop_assert!(classify_source_url(s.url()).is_ok(), "{}", s.url());
                         prop_assert!(ident::check_checksum(s.checksum()).is_ok(), "{}", s.checksum());

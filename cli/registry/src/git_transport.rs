@@ -1,12 +1,86 @@
 //! gix's HTTP transport set up with a registry's policy, shared by git
 //! registries ([`crate::registry::git`]) and git install sources
 //! ([`crate::sources::git`]): the extra trusted roots, the token for the
-//! registry's origin only ([`Auth`]), and no credential prompts.
+//! registry's origin only ([`Auth`]), the connect and inactivity timeouts,
+//! no credential prompts; and the total deadline of a fetch
+//! ([`Deadline`]: gix's interrupt flag, set by a timer).
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::net::Auth;
+use crate::net::{Auth, HttpSettings, Limit};
+
+/// The total deadline of one git fetch: a timer thread sets gix's
+/// interrupt flag (`should_interrupt`, checked by gix while it receives
+/// and indexes the pack) when `limit` is reached; dropping the deadline
+/// stops the timer.
+pub(crate) struct Deadline {
+    interrupt: Arc<AtomicBool>,
+    hit: Arc<AtomicBool>,
+    limit: Limit,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Deadline {
+    /// Starts the timer of `limit` (a total deadline).
+    pub(crate) fn start(limit: Limit) -> Self {
+        let total = match limit {
+            Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
+                d
+            }
+        };
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let hit = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        {
+            let (interrupt, hit) = (interrupt.clone(), hit.clone());
+            std::thread::spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(total)
+                {
+                    hit.store(true, Ordering::SeqCst);
+                    interrupt.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+        Self {
+            interrupt,
+            hit,
+            limit,
+            _stop: stop,
+        }
+    }
+
+    /// The flag to give gix.
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.interrupt
+    }
+
+    /// Whether the deadline was reached.
+    pub(crate) fn hit(&self) -> bool {
+        self.hit.load(Ordering::SeqCst)
+    }
+
+    /// The words for a failed fetch: the total deadline when it was
+    /// reached, else the connect or inactivity limit when gix's transport
+    /// timed out (naming the variable that sets it), else gix's words.
+    pub(crate) fn explain(&self, message: String, settings: &HttpSettings) -> String {
+        if self.hit() {
+            return format!("timed out: {}", self.limit);
+        }
+        let lower = message.to_lowercase();
+        if lower.contains("timed out") || lower.contains("timeout") {
+            let limit = if lower.contains("connect") {
+                Limit::Connect(settings.connect_timeout)
+            } else {
+                settings.read_limit()
+            };
+            return format!("timed out: {limit} ({message})");
+        }
+        message
+    }
+}
 
 fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
@@ -21,11 +95,11 @@ pub(crate) struct TransportSetup {
     pub url: String,
     pub auth: Auth,
     pub roots: Vec<reqwest::Certificate>,
-    /// The time to connect and the total deadline of each HTTP request of
-    /// a fetch (`KNAP_HTTP_CONNECT_TIMEOUT`, `KNAP_HTTP_TIMEOUT`); `None`
-    /// keeps gix's own.
-    pub connect_timeout: Option<std::time::Duration>,
-    pub timeout: Option<std::time::Duration>,
+    /// The time to connect and the longest wait for the next bytes of a
+    /// response (`KNAP_HTTP_CONNECT_TIMEOUT`, `KNAP_HTTP_READ_TIMEOUT`);
+    /// the fetch's total deadline is a [`Deadline`].
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
 }
 
 type HttpOptions = gix::protocol::transport::client::blocking_io::http::Options;
@@ -45,21 +119,16 @@ impl TransportSetup {
             .downcast::<HttpOptions>()
             .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
         let mut backend = ReqwestOptions::default();
-        // The timeouts bound every request of the fetch (the total one
-        // includes reading the body, so a server that drips is cut off);
-        // the extra roots are trusted besides the system's.
-        let (roots, connect, total) = (self.roots.clone(), self.connect_timeout, self.timeout);
+        // The connect timeout, and the inactivity timeout (the blocking
+        // client's `timeout` bounds the wait for the response and then
+        // each read of its body); the extra roots are trusted besides the
+        // system's.
+        let (roots, connect, read) = (self.roots.clone(), self.connect_timeout, self.read_timeout);
         backend.configure_client = Some(Box::new(move |mut b| {
             if !roots.is_empty() {
                 b = b.tls_certs_merge(roots.clone());
             }
-            if let Some(c) = connect {
-                b = b.connect_timeout(c);
-            }
-            if let Some(t) = total {
-                b = b.timeout(t);
-            }
-            Ok(b)
+            Ok(b.connect_timeout(connect).timeout(read))
         }));
         if self.auth.is_set() {
             let auth = self.auth.clone();

@@ -101,7 +101,7 @@ impl Fetcher {
     /// their tokens) share one client (and so one connection pool and one
     /// load of the CA bundles).
     pub fn new(policy: HttpPolicy, reporter: Arc<dyn Reporter>) -> Result<Self, FetchError> {
-        let client = shared_client(&policy, Some(policy.settings.timeout))?;
+        let client = shared_client(&policy, None)?;
         Ok(Self {
             client,
             policy,
@@ -117,13 +117,22 @@ impl Fetcher {
     }
 
     /// GET `url`, conditional on `validators`, retrying connection errors
-    /// and 5xx with exponential backoff.
+    /// and 5xx with exponential backoff, all within the total deadline
+    /// (`KNAP_HTTP_TIMEOUT`, retries included).
     pub async fn get(
         &self,
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        crate::net::with_retries(&self.policy.settings, || self.get_once(url, validators)).await
+        let settings = &self.policy.settings;
+        let deadline = tokio::time::Instant::now() + settings.timeout;
+        crate::net::until(
+            deadline,
+            url,
+            crate::net::Limit::IndexTotal(settings.timeout),
+            crate::net::with_retries(settings, || self.get_once(url, validators)),
+        )
+        .await
     }
 
     async fn get_once(
@@ -131,7 +140,7 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        let net = |e: reqwest::Error| network_error(url, &e);
+        let net = |e: reqwest::Error| network_error(url, &e, &self.policy.settings);
         let mut req = self
             .client
             .get(url.clone())
@@ -198,7 +207,9 @@ impl Fetcher {
 }
 
 /// The client for `policy` with the total `deadline` (`None`: only the
-/// connect and read timeouts), shared by every caller with the same key.
+/// connect and read timeouts; knap's own transfers keep their total
+/// deadlines with [`crate::net::until`], which says which limit was hit),
+/// shared by every caller with the same key.
 pub(crate) fn shared_client(
     policy: &HttpPolicy,
     deadline: Option<Duration>,
@@ -283,9 +294,9 @@ pub(crate) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuild
 
 /// A failed request as a typed error: a refused redirect, or a network
 /// failure with its [`NetCause`].
-pub(crate) fn network_error(url: &Url, e: &reqwest::Error) -> FetchError {
-    let (url, message) = (url.to_string(), describe(e));
-    let cause = NetCause::of(e);
+pub(crate) fn network_error(url: &Url, e: &reqwest::Error, settings: &HttpSettings) -> FetchError {
+    let cause = NetCause::of(e, settings);
+    let (url, message) = (url.to_string(), describe(e, cause));
     if cause == NetCause::Redirect {
         FetchError::Redirect { url, message }
     } else {
@@ -299,10 +310,10 @@ pub(crate) fn network_error(url: &Url, e: &reqwest::Error) -> FetchError {
 
 /// The whole error chain of a reqwest error in one line, saying what the
 /// common causes mean (the hint is [`FetchError::hint`]).
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error, cause: NetCause) -> String {
     let text = chain(e);
-    match NetCause::of(e) {
-        NetCause::Timeout => format!("timed out ({text})"),
+    match cause {
+        NetCause::Timeout(limit) => format!("timed out: {limit} ({text})"),
         NetCause::Tls => format!("TLS certificate not trusted ({text})"),
         NetCause::Connect => format!("cannot connect ({text})"),
         NetCause::Body => format!("the response body was cut off or unreadable ({text})"),

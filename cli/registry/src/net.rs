@@ -295,6 +295,12 @@ pub enum FetchError {
     TooLarge { url: String, limit: u64 },
     #[error("{0}")]
     Setup(String),
+    /// The last failure of a request tried `attempts` times.
+    #[error("{last} (after {attempts} attempts)")]
+    Retried {
+        attempts: u32,
+        last: Box<FetchError>,
+    },
 }
 
 impl FetchError {
@@ -308,23 +314,97 @@ impl FetchError {
             FetchError::Network { .. }
             | FetchError::Redirect { .. }
             | FetchError::Status { .. } => Kind::Registry,
+            FetchError::Retried { last, .. } => last.kind(),
         }
     }
 
     /// What to do about it, when there is something.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             FetchError::Network { cause, .. } => cause.hint(),
+            FetchError::Retried { last, .. } => last.hint().or_else(|| {
+                Some("the server kept failing: try again later, or raise KNAP_HTTP_RETRIES".into())
+            }),
             _ => None,
         }
     }
 }
 
+/// The limit a transfer hit, and the variable that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// No connection within `KNAP_HTTP_CONNECT_TIMEOUT`.
+    Connect(Duration),
+    /// No bytes for `KNAP_HTTP_READ_TIMEOUT` (inactivity).
+    Read(Duration),
+    /// An index document (or a git registry's fetch) past its total
+    /// deadline, `KNAP_HTTP_TIMEOUT`.
+    IndexTotal(Duration),
+    /// An install source (an archive download, a git source's fetch) past
+    /// its total deadline, `KNAP_HTTP_DOWNLOAD_TIMEOUT`.
+    DownloadTotal(Duration),
+}
+
+impl Limit {
+    /// The environment variable that sets this limit.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Limit::Connect(_) => "KNAP_HTTP_CONNECT_TIMEOUT",
+            Limit::Read(_) => "KNAP_HTTP_READ_TIMEOUT",
+            Limit::IndexTotal(_) => "KNAP_HTTP_TIMEOUT",
+            Limit::DownloadTotal(_) => "KNAP_HTTP_DOWNLOAD_TIMEOUT",
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = |d: &Duration| format!("{} s", d.as_secs_f64());
+        match self {
+            Limit::Connect(d) => write!(f, "no connection within {}", secs(d)),
+            Limit::Read(d) => write!(f, "no data for {}", secs(d)),
+            Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
+                write!(f, "the total deadline of {} was reached", secs(d))
+            }
+        }?;
+        write!(f, " ({})", self.setting())
+    }
+}
+
+impl HttpSettings {
+    /// The inactivity limit.
+    pub fn read_limit(&self) -> Limit {
+        Limit::Read(self.read_timeout)
+    }
+}
+
+/// A transfer that hit `limit`.
+pub fn timed_out(url: &Url, limit: Limit) -> FetchError {
+    FetchError::Network {
+        url: url.to_string(),
+        message: format!("timed out: {limit}"),
+        cause: NetCause::Timeout(limit),
+    }
+}
+
+/// Runs `f` until `deadline`; past it, the transfer of `url` failed with
+/// `limit`.
+pub async fn until<T>(
+    deadline: tokio::time::Instant,
+    url: &Url,
+    limit: Limit,
+    f: impl std::future::Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    tokio::time::timeout_at(deadline, f)
+        .await
+        .unwrap_or_else(|_| Err(timed_out(url, limit)))
+}
+
 /// Why a request failed, as far as retrying and the hint are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetCause {
-    /// A deadline or inactivity timeout.
-    Timeout,
+    /// A deadline or inactivity timeout: which one.
+    Timeout(Limit),
     /// The TLS handshake failed (typically an untrusted certificate).
     Tls,
     /// The connection could not be made.
@@ -338,10 +418,14 @@ pub enum NetCause {
 }
 
 impl NetCause {
-    /// Classifies a reqwest error by its type and its cause chain.
-    pub fn of(e: &reqwest::Error) -> Self {
-        if e.is_timeout() {
-            NetCause::Timeout
+    /// Classifies a reqwest error by its type and its cause chain (a
+    /// client's own timeouts are its connect and read timeouts of
+    /// `settings`: total deadlines are kept by [`until`]).
+    pub fn of(e: &reqwest::Error, settings: &HttpSettings) -> Self {
+        if e.is_timeout() && e.is_connect() {
+            NetCause::Timeout(Limit::Connect(settings.connect_timeout))
+        } else if e.is_timeout() {
+            NetCause::Timeout(settings.read_limit())
         } else if e.is_redirect() {
             NetCause::Redirect
         } else if has_tls_error(e) {
@@ -356,11 +440,14 @@ impl NetCause {
     }
 
     /// What to do about it, when there is something.
-    pub fn hint(self) -> Option<&'static str> {
+    pub fn hint(self) -> Option<String> {
         match self {
-            NetCause::Timeout => Some("check the server, or raise KNAP_HTTP_TIMEOUT"),
+            NetCause::Timeout(limit) => Some(format!(
+                "check the server, or raise {}",
+                limit.setting()
+            )),
             NetCause::Tls => Some(
-                "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration",
+                "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration".into(),
             ),
             _ => None,
         }
@@ -402,7 +489,8 @@ pub fn retryable(e: &FetchError) -> bool {
 
 /// Runs `attempt` until it succeeds, fails with an error that is not
 /// [`retryable`], or the retries of `settings` are spent, with exponential
-/// backoff between tries.
+/// backoff between tries. A failure after more than one try says how many
+/// ([`FetchError::Retried`]).
 pub async fn with_retries<T, F, Fut>(
     settings: &HttpSettings,
     mut attempt: F,
@@ -420,6 +508,12 @@ where
                 tracing::debug!("{e}; retry {tries} in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
+            }
+            Err(e) if tries > 0 => {
+                return Err(FetchError::Retried {
+                    attempts: tries + 1,
+                    last: Box::new(e),
+                });
             }
             other => return other,
         }
@@ -491,7 +585,9 @@ mod tests {
         };
         assert!(retryable(&net(NetCause::Connect)));
         assert!(retryable(&net(NetCause::Body)));
-        assert!(!retryable(&net(NetCause::Timeout)));
+        assert!(!retryable(&net(NetCause::Timeout(Limit::Read(
+            Duration::from_secs(1)
+        )))));
         assert!(!retryable(&net(NetCause::Tls)));
         assert!(!retryable(&net(NetCause::Redirect)));
         let status = |status| FetchError::Status {

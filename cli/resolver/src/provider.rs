@@ -163,13 +163,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 );
                 continue;
             }
-            let Some(v) = entry.semver() else {
-                tracing::warn!(
-                    "{pack_ref} version `{}` is not SemVer; ignoring it",
-                    entry.version
-                );
-                continue;
-            };
+            let v = entry.version.clone();
             if entry.yanked && locked.is_none_or(|l| l.cmp_precedence(&v).is_ne()) {
                 out.yanked.push(v);
                 continue;

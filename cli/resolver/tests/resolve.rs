@@ -70,7 +70,7 @@ fn roots(specs: &[&str]) -> Vec<Dependency> {
 fn versions(resolved: &[Resolved]) -> BTreeMap<String, String> {
     resolved
         .iter()
-        .map(|r| (r.entry.pack_ref.clone(), r.entry.version.clone()))
+        .map(|r| (r.entry.pack_ref.to_string(), r.entry.version.to_string()))
         .collect()
 }
 
@@ -326,7 +326,7 @@ fn union_and_space_and_requirements() {
     }
     let pick = |spec: &str| {
         let out = resolve(&reg, &roots(&[spec]), &Options::default()).unwrap();
-        out[0].entry.version.clone()
+        out[0].entry.version.to_string()
     };
     assert_eq!(pick("lib@^1 || ^3.1"), "3.1.4");
     assert_eq!(pick("lib@^1 || ~2.0"), "2.0.0");

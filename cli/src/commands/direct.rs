@@ -20,7 +20,7 @@ use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};
 use knap_schema::manifest::Manifest;
 use knap_schema::urls::is_loopback;
-use knap_schema::{Checksum, Dependency, PackRef};
+use knap_schema::{Checksum, Dependency};
 use url::Url;
 
 use knap_registry::error::{Kind, KnapError};
@@ -306,8 +306,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             ),
         ));
     }
-    let pack_ref = PackRef::parse(&manifest.pack_ref)
-        .map_err(|e| KnapError::new(Kind::Integrity, format!("{what}: pack.yaml: {e}")))?;
+    let pack_ref = manifest.pack_ref.clone();
     let dest = pack_ref.dir_in(&stager.staging_dir);
     std::fs::rename(&unpacked, &dest).map_err(|e| {
         KnapError::new(
@@ -410,10 +409,10 @@ pub fn entry_of(m: &Manifest) -> Entry {
 /// (installed directly): the only candidate for its ref.
 pub fn entry_of_locked(p: &LockedPack) -> Entry {
     Entry {
-        pack_ref: p.pack_ref.to_string(),
+        pack_ref: p.pack_ref.clone(),
         label: p.pack_ref.to_string(),
         description: String::new(),
-        version: p.version.to_string(),
+        version: p.version.clone(),
         author: String::new(),
         email: None,
         homepage: None,

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use knap_schema::Requirement;
 use knap_schema::lock::Lockfile;
+use knap_schema::manifest::{MANIFEST_FILE, ManifestError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -284,22 +285,26 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
     let mut out = Vec::new();
     for p in &lock.packs {
         let pack = p.pack_ref.to_string();
-        let yaml = p.pack_ref.dir_in(root).join("pack.yaml");
-        let doc: Option<Value> = std::fs::read_to_string(&yaml)
-            .ok()
-            .and_then(|t| serde_saphyr::from_str(&t).ok());
-        let Some(doc) = doc else {
-            out.push(Need {
-                pack: pack.clone(),
-                field: "pack.yaml".into(),
-                text: yaml.display().to_string(),
-                tool: None,
-                want: Want::Unreadable("missing or not valid YAML; run `knap verify`".into()),
-            });
-            continue;
+        let dir = p.pack_ref.dir_in(root);
+        let m = match knap_schema::manifest::read_pack_dir(&dir) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Need {
+                    pack: pack.clone(),
+                    field: "pack.yaml".into(),
+                    text: dir.join(MANIFEST_FILE).display().to_string(),
+                    tool: None,
+                    want: Want::Unreadable(match e {
+                        ManifestError::Io { .. } => "missing; run `knap verify`".into(),
+                        ManifestError::Invalid { .. } => {
+                            "not a valid pack manifest; run `knap verify`".into()
+                        }
+                    }),
+                });
+                continue;
+            }
         };
-        for rt in doc["runtime_deps"].as_array().into_iter().flatten() {
-            let Some(rt) = rt.as_str() else { continue };
+        for rt in &m.runtime_deps {
             let (name, req) = split_runtime(rt);
             let tool = tool_for(name);
             let want = match (&tool, req) {
@@ -315,23 +320,12 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
                 want,
             });
         }
-        if let Some(list) = doc["python_versions"].as_array() {
-            let majors: Vec<u64> = list
-                .iter()
-                .filter_map(|v| match v {
-                    Value::String(s) => s.trim().parse().ok(),
-                    Value::Number(n) => n.as_u64(),
-                    _ => None,
-                })
-                .collect();
-            let text: Vec<String> = list
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
-                .collect();
+        if let Some(list) = &m.python_versions {
+            let majors: Vec<u64> = list.iter().filter_map(|v| v.trim().parse().ok()).collect();
             out.push(Need {
                 pack: pack.clone(),
                 field: "python_versions".into(),
-                text: text.join(", "),
+                text: list.join(", "),
                 tool: tool_for("python3"),
                 want: if majors.len() == list.len() && !majors.is_empty() {
                     Want::Majors(majors)
@@ -341,18 +335,17 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
             });
         }
         let mut versions: Vec<(String, String)> = Vec::new();
-        for key in ["stackstorm_version", "attune_version"] {
-            if let Some(s) = doc[key].as_str() {
-                versions.push((key.to_owned(), s.to_owned()));
+        for (key, v) in [
+            ("stackstorm_version", &m.stackstorm_version),
+            ("attune_version", &m.attune_version),
+        ] {
+            if let Some(s) = v {
+                versions.push((key.to_owned(), s.clone()));
             }
         }
-        if let Some(obj) = doc["dependencies"].as_object() {
-            for (k, v) in obj {
-                if k.ends_with("_version")
-                    && let Some(s) = v.as_str()
-                {
-                    versions.push((format!("dependencies.{k}"), s.to_owned()));
-                }
+        for (k, v) in m.dependencies.iter().flat_map(|d| &d.versions) {
+            if let Some(s) = v.as_str() {
+                versions.push((format!("dependencies.{k}"), s.to_owned()));
             }
         }
         for (field, req) in versions {

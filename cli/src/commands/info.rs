@@ -51,7 +51,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     let matching: Vec<&Entry> = p
         .entries
         .iter()
-        .filter(|e| e.semver().is_some_and(|v| dep.req.matches(&v)))
+        .filter(|e| dep.req.matches(&e.version))
         .collect();
     if req_given && matching.is_empty() {
         return Err(KnapError::not_found(format!(
@@ -61,7 +61,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
             p.registry,
             p.entries
                 .iter()
-                .map(|e| e.version.as_str())
+                .map(|e| e.version.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
@@ -165,7 +165,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     }
     ctx.say(&format!("  {}:", s.dim("versions")));
     for e in &p.entries {
-        let m = e.semver().is_some_and(|v| dep.req.matches(&v));
+        let m = dep.req.matches(&e.version);
         let mut flags = Vec::new();
         if e.yanked {
             flags.push(s.yellow("yanked"));
@@ -180,7 +180,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         };
         ctx.say(&format!(
             "  {}{flags}  {}",
-            s.bold(&e.version),
+            s.bold(&e.version.to_string()),
             e.description
         ));
         for src in &e.install_sources {
@@ -224,7 +224,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
 /// requirement and is not yanked, else the newest that matches, else the
 /// newest.
 fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entry> {
-    let matches = |e: &&Entry| e.semver().is_some_and(|v| req.matches(&v));
+    let matches = |e: &&Entry| req.matches(&e.version);
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     // Index order: newest first.
     sorted.sort_by(|a, b| Entry::index_order(a, b));
@@ -294,7 +294,7 @@ fn info_json(
             json!({
                 "version": e.version,
                 "yanked": e.yanked,
-                "matches": e.semver().is_some_and(|v| req.matches(&v)),
+                "matches": req.matches(&e.version),
                 "description": e.description,
                 "label": e.label,
                 "author": e.author,

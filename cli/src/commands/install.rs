@@ -378,14 +378,8 @@ pub(crate) async fn run_with(
     let mut direct_staged: Vec<Staged> = Vec::new();
     for r in &resolved {
         let e = &r.entry;
-        let pack_ref = PackRef::parse(&e.pack_ref)
-            .map_err(|err| KnapError::new(Kind::Integrity, format!("index entry: {err}")))?;
-        let version = e.semver().ok_or_else(|| {
-            KnapError::new(
-                Kind::Integrity,
-                format!("{pack_ref}: `{}` is not a SemVer version", e.version),
-            )
-        })?;
+        let pack_ref = e.pack_ref.clone();
+        let version = e.version.clone();
         let previous = old.as_ref().and_then(|l| l.get(&pack_ref));
         let on_disk = root.pack_dir(&pack_ref).is_dir();
         // The installed pack, left as it is, with the dependencies it was
@@ -419,7 +413,7 @@ pub(crate) async fn run_with(
             direct_staged.push(Staged { pack, dest: s.dest });
             continue;
         }
-        if pinned.contains_key(&e.pack_ref) {
+        if pinned.contains_key(e.pack_ref.as_str()) {
             // Installed directly before: kept, or refetched from where the
             // lock says it came from.
             let p = previous.expect("a pinned ref from the lock is locked");
@@ -628,11 +622,9 @@ pub(crate) async fn run_with(
         .iter()
         .flat_map(|l| l.packs.iter())
         .filter(|p| {
-            candidates.provider(&p.pack_ref).is_some_and(|x| {
-                x.entries
-                    .iter()
-                    .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
-            })
+            candidates
+                .provider(&p.pack_ref)
+                .is_some_and(|x| x.entries.iter().any(|e| e.yanked && e.version == p.version))
         })
         .map(|p| (p.pack_ref.clone(), p.version.clone()))
         .collect();

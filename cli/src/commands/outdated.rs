@@ -48,7 +48,7 @@ fn latest(entries: &[Entry], current: &semver::Version) -> Option<String> {
     entries
         .iter()
         .filter(|e| !e.yanked)
-        .filter_map(|e| semver::Version::parse(&e.version).ok())
+        .map(|e| &e.version)
         .filter(|v| pre_ok || v.pre.is_empty())
         .max()
         .map(|v| v.to_string())
@@ -100,9 +100,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                 },
                 yanked: p.registry.is_some()
                     && prov.is_some_and(|x| {
-                        x.entries
-                            .iter()
-                            .any(|e| e.yanked && e.semver().as_ref() == Some(&p.version))
+                        x.entries.iter().any(|e| e.yanked && e.version == p.version)
                     }),
             }
         })
@@ -233,6 +231,6 @@ fn resolve_upgrade(
         knap_resolver::resolve(candidates, &roots, &options).map_err(|e| e.to_string())?;
     Ok(resolved
         .into_iter()
-        .map(|r| (r.entry.pack_ref.clone(), r.entry.version.clone()))
+        .map(|r| (r.entry.pack_ref.to_string(), r.entry.version.to_string()))
         .collect())
 }

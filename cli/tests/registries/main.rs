@@ -23,6 +23,8 @@ mod server;
 mod signed_tests;
 mod sparse_tests;
 mod tls_tests;
+mod token_tests;
+mod transfer_tests;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

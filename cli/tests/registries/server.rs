@@ -46,6 +46,13 @@ pub enum Reply {
     Stall,
     /// Declare `declared` bytes of body, send `body`, close.
     Truncated { declared: usize, body: Vec<u8> },
+    /// A 200 declaring all of `body`, then one byte of it every `every`
+    /// (until it is sent, the client goes away or the server stops).
+    Drip {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -68,6 +75,8 @@ pub struct Logged {
     pub status: u16,
     /// Bytes of body sent.
     pub body_len: usize,
+    /// Whether the request came over TLS.
+    pub tls: bool,
 }
 
 impl Logged {
@@ -92,14 +101,22 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: Handler) -> Self {
-        Self::start_inner(handler, None)
+        Self::start_inner(handler, None, false)
     }
 
     pub fn start_tls(handler: Handler, tls: Arc<rustls::ServerConfig>) -> Self {
-        Self::start_inner(handler, Some(tls))
+        Self::start_inner(handler, Some(tls), false)
     }
 
-    fn start_inner(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+    /// TLS and plain HTTP on the same port (a connection whose first byte
+    /// is a TLS handshake record gets TLS): a request downgraded to
+    /// `http://` on the same host and port reaches the handler and the log
+    /// (with `tls: false`). [`Server::url`] gives the `https://` URL.
+    pub fn start_dual(handler: Handler, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self::start_inner(handler, Some(tls), true)
+    }
+
+    fn start_inner(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>, dual: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -127,6 +144,7 @@ impl Server {
                             headers: vec![],
                             status: 0,
                             body_len: 0,
+                            tls: false,
                         });
                         drop(conn);
                         continue;
@@ -135,19 +153,27 @@ impl Server {
                         (log.clone(), handler.clone(), stop.clone(), tls.clone());
                     std::thread::spawn(move || {
                         let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                        let mut first = [0u8; 1];
+                        let tls = match tls {
+                            Some(_) if dual && conn.peek(&mut first).ok() == Some(1) => {
+                                // 0x16: a TLS handshake record.
+                                tls.filter(|_| first[0] == 0x16)
+                            }
+                            t => t,
+                        };
                         match tls {
                             Some(cfg) => {
                                 let Ok(sc) = rustls::ServerConnection::new(cfg) else {
                                     return;
                                 };
                                 let mut s = rustls::StreamOwned::new(sc, conn);
-                                serve(&mut s, &log, &handler, &stop);
+                                serve(&mut s, &log, &handler, &stop, true);
                                 s.conn.send_close_notify();
                                 let _ = s.flush();
                             }
                             None => {
                                 let mut c = conn;
-                                serve(&mut c, &log, &handler, &stop);
+                                serve(&mut c, &log, &handler, &stop, false);
                             }
                         }
                     });
@@ -199,6 +225,7 @@ fn serve<S: Read + Write>(
     log: &Mutex<Vec<Logged>>,
     handler: &RwLock<Handler>,
     stop: &AtomicBool,
+    tls: bool,
 ) {
     let mut reader = BufReader::new(s);
     let mut line = String::new();
@@ -238,6 +265,7 @@ fn serve<S: Read + Write>(
         headers,
         status: 0,
         body_len: 0,
+        tls,
     };
     let s = reader.into_inner();
     match reply {
@@ -268,6 +296,37 @@ fn serve<S: Read + Write>(
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Reply::Drip {
+            headers,
+            body,
+            every,
+        } => {
+            entry.status = 200;
+            log.lock().unwrap().push(entry);
+            let mut head = "HTTP/1.1 200 OK\r\n".to_string();
+            for (k, v) in &headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            ));
+            if s.write_all(head.as_bytes())
+                .and_then(|()| s.flush())
+                .is_err()
+            {
+                return;
+            }
+            for b in body {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(every);
+                if s.write_all(&[b]).and_then(|()| s.flush()).is_err() {
+                    break;
+                }
             }
         }
         Reply::Truncated { declared, body } => {

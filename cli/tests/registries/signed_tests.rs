@@ -151,6 +151,16 @@ impl Published {
         self.k.run(&all)
     }
 
+    /// Runs `args`, which must be refused with exit 4 saying `why` and
+    /// leave the root as `before` (nothing installed).
+    #[track_caller]
+    fn refused(&self, args: &[&str], why: &str, before: &(Vec<u8>, Vec<(String, String)>)) {
+        let out = self.run(args);
+        assert_eq!(out.code, 4, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(why), "{args:?}: {why}: {}", out.stderr);
+        assert_eq!(&self.installed(), before, "{args:?}: nothing installed");
+    }
+
     /// Publishes another version of `r` and re-signs: a new publication.
     fn add_version(&mut self, r: &str, version: &str) {
         let e = publish(self.site.path(), self.work.path(), r, version, &[]).0;
@@ -645,15 +655,11 @@ fn targets_of_one_publication_with_the_snapshot_of_another_are_exit_4() {
         p.site.path().join("tuf/2.targets.json"),
     )
     .unwrap();
-    let out = p.run(&["install", "core@1.1.0"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("tuf/2.targets.json does not match what the signed metadata says"),
-        "{}",
-        out.stderr
+    p.refused(
+        &["install", "core@1.1.0"],
+        "tuf/2.targets.json does not match what the signed metadata says",
+        &before,
     );
-    assert_eq!(p.installed(), before, "nothing installed");
 }
 
 #[test]
@@ -682,10 +688,7 @@ fn a_huge_timestamp_is_exit_4_after_a_bounded_read() {
             files(req)
         }
     }));
-    let out = p.run(&["update"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(out.stderr.contains(&message), "{}", out.stderr);
-    assert_eq!(p.installed(), before, "nothing installed");
+    p.refused(&["update"], &message, &before);
 }
 
 #[test]
@@ -702,10 +705,7 @@ fn metadata_signed_by_an_unknown_key_or_below_its_threshold_is_exit_4() {
     )
     .unwrap();
     let refused = "the timestamp metadata is not signed by a threshold of its trusted keys";
-    let out = p.run(&["install", "core@1.0.0"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(out.stderr.contains(refused), "{}", out.stderr);
-    assert_eq!(p.installed(), before, "nothing installed");
+    p.refused(&["install", "core@1.0.0"], refused, &before);
     std::fs::write(p.site.path().join("tuf/timestamp.json"), &good).unwrap();
     p.run(&["update"]).ok();
     // Threshold 2 for the timestamp (two keys), served with one signature.
@@ -721,10 +721,7 @@ fn metadata_signed_by_an_unknown_key_or_below_its_threshold_is_exit_4() {
     assert_eq!(ts["signatures"].as_array().unwrap().len(), 2);
     ts["signatures"].as_array_mut().unwrap().pop();
     std::fs::write(&path, serde_json::to_vec(&ts).unwrap()).unwrap();
-    let out = p.run(&["update"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(out.stderr.contains(refused), "{}", out.stderr);
-    assert_eq!(p.installed(), before, "nothing installed");
+    p.refused(&["update"], refused, &before);
     // With both signatures the same metadata is accepted.
     std::fs::write(&path, &both).unwrap();
     p.run(&["update"]).ok();
@@ -768,15 +765,11 @@ fn a_root_chain_with_a_gap_is_exit_4() {
     std::fs::remove_file(p.site.path().join("tuf/2.root.json")).unwrap();
     assert!(p.site.path().join("tuf/3.root.json").is_file());
     // Without v2 the client stays at v1, whose keys did not sign the rest.
-    let out = p.run(&["install", "core@1.0.0"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("the timestamp metadata is not signed by a threshold of its trusted keys"),
-        "{}",
-        out.stderr
+    p.refused(
+        &["install", "core@1.0.0"],
+        "the timestamp metadata is not signed by a threshold of its trusted keys",
+        &before,
     );
-    assert_eq!(p.installed(), before, "nothing installed");
 }
 
 #[test]
@@ -801,13 +794,9 @@ fn a_root_v2_not_signed_by_v1_keys_is_exit_4() {
             std::fs::copy(&f, p.site.path().join("tuf").join(f.file_name().unwrap())).unwrap();
         }
     }
-    let out = p.run(&["update"]);
-    assert_eq!(out.code, 4, "{out:?}");
-    assert!(
-        out.stderr
-            .contains("the root metadata is not signed by a threshold of its trusted keys"),
-        "{}",
-        out.stderr
+    p.refused(
+        &["update"],
+        "the root metadata is not signed by a threshold of its trusted keys",
+        &before,
     );
-    assert_eq!(p.installed(), before, "nothing installed");
 }

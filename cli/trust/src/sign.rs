@@ -305,30 +305,26 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
     let targets_version = targets_meta.version;
 
     // 3. Snapshot: names the targets version.
-    let snapshot_role = match &current.snapshot {
-        Some(s)
-            if same_meta(&s.signed.meta, "targets.json", &targets_meta)
-                && !stale(Role::Snapshot, s.signed.expires)
-                && root.verify_role(s).is_ok() =>
-        {
-            let path = tuf.join(format!("{}.snapshot.json", s.signed.version));
-            metafile(s.signed.version, &read(&path)?)
+    let snapshot_meta = match names_one(
+        current.snapshot.as_ref(),
+        "targets.json",
+        &targets_meta,
+        &Renew {
+            root: &root,
+            request,
+            stale: &stale,
+            expires: expiry(Role::Snapshot),
+        },
+        "the targets or keys changed",
+    )
+    .await?
+    {
+        Reuse::Kept(s) => {
+            let path = tuf.join(format!("{}.snapshot.json", s.version));
+            metafile(s.version, &read(&path)?)
         }
-        _ => {
-            let version = current
-                .snapshot
-                .as_ref()
-                .map_or(NonZeroU64::MIN, |s| next(s.signed.version));
-            let mut s = Snapshot::new(SPEC_VERSION.into(), version, expiry(Role::Snapshot));
-            s.meta.insert("targets.json".into(), targets_meta.clone());
-            let signed = sign_role(
-                s,
-                &root,
-                request,
-                Role::Snapshot,
-                "the targets or keys changed",
-            )
-            .await?;
+        Reuse::New(signed) => {
+            let version = signed.signed().signed.version;
             written.push((
                 tuf.join(format!("{version}.snapshot.json")),
                 signed.buffer().clone(),
@@ -339,32 +335,26 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
     };
 
     // 4. Timestamp: names the snapshot.
-    let (timestamp_version, timestamp_expires) = match &current.timestamp {
-        Some(t)
-            if same_meta(&t.signed.meta, "snapshot.json", &snapshot_role)
-                && !stale(Role::Timestamp, t.signed.expires)
-                && root.verify_role(t).is_ok() =>
-        {
-            (t.signed.version.get(), t.signed.expires)
-        }
-        _ => {
-            let version = current
-                .timestamp
-                .as_ref()
-                .map_or(NonZeroU64::MIN, |t| next(t.signed.version));
-            let mut t = TimestampRole::new(SPEC_VERSION.into(), version, expiry(Role::Timestamp));
-            t.meta.insert("snapshot.json".into(), snapshot_role.clone());
-            let signed = sign_role(
-                t,
-                &root,
-                request,
-                Role::Timestamp,
-                "the snapshot or keys changed",
-            )
-            .await?;
+    let (timestamp_version, timestamp_expires) = match names_one(
+        current.timestamp.as_ref(),
+        "snapshot.json",
+        &snapshot_meta,
+        &Renew {
+            root: &root,
+            request,
+            stale: &stale,
+            expires: expiry(Role::Timestamp),
+        },
+        "the snapshot or keys changed",
+    )
+    .await?
+    {
+        Reuse::Kept(t) => (t.version.get(), t.expires),
+        Reuse::New(signed) => {
             written.push((tuf.join("timestamp.json"), signed.buffer().clone()));
             resigned.push(Role::Timestamp);
-            (version.get(), signed.signed().signed.expires)
+            let t = &signed.signed().signed;
+            (t.version.get(), t.expires)
         }
     };
 
@@ -383,14 +373,14 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
         dir,
         &files,
         current.targets.as_ref(),
-        snapshot_role.version,
+        snapshot_meta.version,
         targets_version,
     )?;
 
     Ok(SignReport {
         root_version: root.version.get(),
         targets_version: targets_version.get(),
-        snapshot_version: snapshot_role.version.get(),
+        snapshot_version: snapshot_meta.version.get(),
         timestamp_version,
         resigned,
         targets: files.len(),
@@ -402,6 +392,78 @@ pub async fn sign(request: &SignRequest) -> Result<SignReport, SignError> {
 enum Reuse<T> {
     Kept(T),
     New(SignedRole<T>),
+}
+
+/// A role whose whole content is one other metadata file it names by
+/// version, length and hash: the snapshot (naming targets) and the
+/// timestamp (naming the snapshot).
+trait NamesOne: tough::schema::Role + Serialize + Clone {
+    const ROLE: Role;
+    fn new(version: NonZeroU64, expires: Timestamp) -> Self;
+    fn meta(&self) -> &HashMap<String, Metafile>;
+    fn meta_mut(&mut self) -> &mut HashMap<String, Metafile>;
+}
+
+impl NamesOne for Snapshot {
+    const ROLE: Role = Role::Snapshot;
+    fn new(version: NonZeroU64, expires: Timestamp) -> Self {
+        Snapshot::new(SPEC_VERSION.into(), version, expires)
+    }
+    fn meta(&self) -> &HashMap<String, Metafile> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut HashMap<String, Metafile> {
+        &mut self.meta
+    }
+}
+
+impl NamesOne for TimestampRole {
+    const ROLE: Role = Role::Timestamp;
+    fn new(version: NonZeroU64, expires: Timestamp) -> Self {
+        TimestampRole::new(SPEC_VERSION.into(), version, expires)
+    }
+    fn meta(&self) -> &HashMap<String, Metafile> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut HashMap<String, Metafile> {
+        &mut self.meta
+    }
+}
+
+/// What [`names_one`] needs to decide and sign.
+struct Renew<'a, S: Fn(Role, Timestamp) -> bool> {
+    root: &'a Root,
+    request: &'a SignRequest,
+    /// Whether a role expiring then must be re-signed now.
+    stale: &'a S,
+    /// When a role signed now expires.
+    expires: Timestamp,
+}
+
+/// The current `T` when it still names `want` as `name`, has not gone
+/// stale and verifies under the root; else a new `T` (the next version)
+/// naming it, signed (`why` says why, when a key is missing).
+async fn names_one<T: NamesOne, S: Fn(Role, Timestamp) -> bool>(
+    current: Option<&Signed<T>>,
+    name: &str,
+    want: &Metafile,
+    renew: &Renew<'_, S>,
+    why: &str,
+) -> Result<Reuse<T>, SignError> {
+    if let Some(c) = current
+        && same_meta(c.signed.meta(), name, want)
+        && !(renew.stale)(T::ROLE, c.signed.expires())
+        && renew.root.verify_role(c).is_ok()
+    {
+        return Ok(Reuse::Kept(c.signed.clone()));
+    }
+    let version = current.map_or(NonZeroU64::MIN, |c| next(c.signed.version()));
+    let (root, request) = (renew.root, renew.request);
+    let mut role = T::new(version, renew.expires);
+    role.meta_mut().insert(name.into(), want.clone());
+    Ok(Reuse::New(
+        sign_role(role, root, request, T::ROLE, why).await?,
+    ))
 }
 
 fn next(v: NonZeroU64) -> NonZeroU64 {

@@ -128,7 +128,7 @@ struct PackView<'a> {
     homepage: Option<LinkView<'a>>,
     repository: Option<LinkView<'a>>,
     /// The newest version that is not yanked (the newest if all are).
-    latest: &'a str,
+    latest: &'a semver::Version,
     install: String,
     /// Lower-case ref, label, keywords and description, for the search box.
     search: String,
@@ -161,7 +161,7 @@ impl<'a> LinkView<'a> {
 
 #[derive(Serialize)]
 struct VersionView<'a> {
-    version: &'a str,
+    version: &'a semver::Version,
     yanked: bool,
     install: String,
     description: &'a str,

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use serde::{Deserialize, Serialize};
 
@@ -60,8 +61,8 @@ pub struct SearchRow {
 /// What the search table keeps of one entry.
 #[derive(Debug, Clone)]
 pub struct Fields {
-    pub pack_ref: String,
-    pub version: String,
+    pub pack_ref: PackRef,
+    pub version: semver::Version,
     pub label: String,
     pub description: String,
     pub keywords: Vec<String>,
@@ -142,7 +143,7 @@ impl SearchRow {
     /// there are none.
     pub fn of<'a>(entries: impl IntoIterator<Item = &'a Fields>) -> Option<Self> {
         let es: Vec<&Fields> = entries.into_iter().collect();
-        let e = es[newest(es.iter().map(|e| (e.version.as_str(), e.yanked)))?];
+        let e = es[newest(es.iter().map(|e| (&e.version, e.yanked)))?];
         let mut other_text: Vec<String> = Vec::new();
         for o in &es {
             for t in std::iter::once(&o.label)
@@ -159,9 +160,9 @@ impl SearchRow {
             }
         }
         Some(Self {
-            pack_ref: e.pack_ref.clone(),
-            version: e.version.clone(),
-            versions: es.iter().map(|e| e.version.clone()).collect(),
+            pack_ref: e.pack_ref.to_string(),
+            version: e.version.to_string(),
+            versions: es.iter().map(|e| e.version.to_string()).collect(),
             label: e.label.clone(),
             description: e.description.clone(),
             keywords: e.keywords.clone(),
@@ -196,21 +197,20 @@ fn contains_lower(text: &str, q: &str) -> bool {
 }
 
 /// The position of the newest version not yanked, else of the newest
-/// (SemVer precedence; unparsable versions rank lowest).
-fn newest<'a>(versions: impl Iterator<Item = (&'a str, bool)>) -> Option<usize> {
-    let mut best: Option<(usize, Option<semver::Version>, bool)> = None;
+/// (SemVer order).
+fn newest<'a>(versions: impl Iterator<Item = (&'a semver::Version, bool)>) -> Option<usize> {
+    let mut best: Option<(usize, &semver::Version, bool)> = None;
     for (i, (v, yanked)) in versions.enumerate() {
-        let parsed = semver::Version::parse(v).ok();
         let better = match &best {
             None => true,
             Some((_, bv, by)) => match (by, yanked) {
                 (true, false) => true,
                 (false, true) => false,
-                _ => parsed.as_ref() > bv.as_ref(),
+                _ => v > *bv,
             },
         };
         if better {
-            best = Some((i, parsed, yanked));
+            best = Some((i, v, yanked));
         }
     }
     best.map(|b| b.0)
@@ -500,8 +500,8 @@ mod tests {
 
     fn f(v: &str, yanked: bool, desc: &str) -> Fields {
         Fields {
-            pack_ref: "p".into(),
-            version: v.into(),
+            pack_ref: PackRef::parse("p").unwrap(),
+            version: semver::Version::parse(v).unwrap(),
             label: "P".into(),
             description: desc.into(),
             keywords: vec!["k".into()],

@@ -24,6 +24,7 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -31,8 +32,25 @@ use url::Url;
 use super::by_ref::{ByRef, Stamp};
 use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
 use crate::cache::{Staged, write_atomic};
-use crate::git_transport::{NEEDS_TOKEN, TransportSetup, no_prompt};
-use crate::net::HttpPolicy;
+use crate::git_transport::{Deadline, NEEDS_TOKEN, TransportSetup, no_prompt};
+use crate::net::{HttpPolicy, Limit};
+
+/// Why a fetch of the index failed: the transfer (exit 5), or a document
+/// of the commit over the size limit (exit 4, as from any registry).
+enum GitError {
+    Transfer(String),
+    TooLarge {
+        location: String,
+        size: u64,
+        limit: u64,
+    },
+}
+
+impl From<String> for GitError {
+    fn from(m: String) -> Self {
+        GitError::Transfer(m)
+    }
+}
 
 pub struct GitIndex {
     pub common: Common,
@@ -144,24 +162,54 @@ impl GitIndex {
         // and the first such query reads the whole time zone database; it
         // is read here on the side instead, while the fetch starts.
         std::thread::spawn(gix::date::Time::now_local_or_utc);
+        let settings = self.http.settings.clone();
+        let limit = Limit::IndexTotal(settings.timeout);
         let fetched = {
             let url = url.clone();
-            let repo_dir = repo_dir.clone();
+            let dir = repo_dir.clone();
             let setup = TransportSetup {
                 url: url.clone(),
                 auth: self.http.auth.clone(),
                 roots,
-                connect_timeout: Some(self.http.settings.connect_timeout),
-                timeout: Some(self.http.settings.timeout),
+                connect_timeout: settings.connect_timeout,
+                read_timeout: settings.read_timeout,
             };
-            let limit = self.common.max_size;
-            tokio::task::spawn_blocking(move || clone_or_fetch(&url, &repo_dir, setup, limit))
-                .await
-                .expect("the git task panicked")
+            let max_size = self.common.max_size;
+            let task_settings = settings.clone();
+            let fresh = !repo_dir.join(".git").is_dir();
+            let task = tokio::task::spawn_blocking(move || {
+                let deadline = Deadline::start(limit);
+                clone_or_fetch(&url, &dir, setup, max_size, deadline.flag()).map_err(|e| match e {
+                    GitError::Transfer(m) => {
+                        GitError::Transfer(deadline.explain(m, &task_settings))
+                    }
+                    other => other,
+                })
+            });
+            // gix honours the interrupt flag while it receives the pack;
+            // a server that drips before that is cut off here, a moment
+            // after the deadline (the fetch is abandoned and, if it was a
+            // first clone, its directory removed).
+            match tokio::time::timeout(settings.timeout + Duration::from_secs(2), task).await {
+                Ok(r) => r.expect("the git task panicked"),
+                Err(_) => {
+                    if fresh {
+                        let _ = std::fs::remove_dir_all(&repo_dir);
+                    }
+                    Err(GitError::Transfer(format!("timed out: {limit}")))
+                }
+            }
         };
-        let (commit, tree, tuf, cloned) = fetched.map_err(|m| RegistryError::Unavailable {
-            registry: name.clone(),
-            message: format!("git {url}: {}", with_hint(m)),
+        let (commit, tree, tuf, cloned) = fetched.map_err(|e| match e {
+            GitError::Transfer(m) => RegistryError::Unavailable {
+                registry: name.clone(),
+                message: format!("git {url}: {}", with_hint(m)),
+            },
+            GitError::TooLarge {
+                location,
+                size,
+                limit,
+            } => super::too_large(&name, &format!("git {url}: {location}"), size, limit),
         })?;
         // A signed registry: the commit's tuf/ is verified and every index
         // file held to its targets entry before anything is cached.
@@ -294,7 +342,7 @@ impl GitIndex {
             }
         };
         let v = if state.layout == "sparse" {
-            View::SparseDir(self.common.cache.path("sparse"))
+            View::SparseDir(self.common.cache.path("sparse"), self.common.max_size)
         } else {
             let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
             let current = len.is_ok_and(|len| {
@@ -324,10 +372,9 @@ fn with_hint(m: String) -> String {
         format!(
             "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
         )
-    } else if lower.contains("timed out") || lower.contains("timeout") {
-        format!(
-            "timed out ({m}); each request of a git fetch has KNAP_HTTP_CONNECT_TIMEOUT to connect and KNAP_HTTP_TIMEOUT in all: check the server, or raise them"
-        )
+    } else if lower.starts_with("timed out") {
+        // Names the limit and its variable already (`Deadline::explain`).
+        format!("{m}; check the server, or raise that limit")
     } else if m.contains(NEEDS_TOKEN) {
         m
     } else if lower.contains("401") || lower.contains("authentication required") {
@@ -361,7 +408,8 @@ fn clone_or_fetch(
     dir: &Path,
     setup: TransportSetup,
     limit: u64,
-) -> Result<(String, Tree, TufFiles, bool), String> {
+    interrupt: &AtomicBool,
+) -> Result<(String, Tree, TufFiles, bool), GitError> {
     let existing = dir
         .join(".git")
         .is_dir()
@@ -384,7 +432,7 @@ fn clone_or_fetch(
                 .to_thread_local()
         }
     };
-    let outcome = match fetch(&mut repo, url, setup) {
+    let outcome = match fetch(&mut repo, url, setup, interrupt) {
         Ok(o) => o,
         Err(m) => {
             if cloned {
@@ -392,7 +440,7 @@ fn clone_or_fetch(
                 drop(repo);
                 let _ = std::fs::remove_dir_all(dir);
             }
-            return Err(m);
+            return Err(m.into());
         }
     };
     let head = remote_head(&outcome.ref_map.remote_refs)
@@ -407,8 +455,8 @@ fn fetch(
     repo: &mut gix::Repository,
     url: &str,
     setup: TransportSetup,
+    interrupt: &AtomicBool,
 ) -> Result<gix::remote::fetch::Outcome, String> {
-    let interrupt = AtomicBool::new(false);
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
     // Reflog entries need a committer; the user may have none configured.
     repo.committer_or_set_generic_fallback().map_err(err)?;
@@ -437,7 +485,7 @@ fn fetch(
     conn.prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(err)?
         .with_shallow(depth)
-        .receive(gix::progress::Discard, &interrupt)
+        .receive(gix::progress::Discard, interrupt)
         .map_err(err)
 }
 
@@ -486,21 +534,22 @@ fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, S
 
 /// The index files at `commit`; a file (or a sparse layout in all) larger
 /// than `limit` bytes is refused before it is read into memory.
-fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, String> {
+fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, GitError> {
     let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
     let mut total = 0u64;
-    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, String> {
+    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, GitError> {
         let size = repo.find_header(id).map_err(err)?.size();
         total += size;
         if size > limit || total > limit {
-            return Err(format!(
-                "{path} at commit {} is larger than the limit of {limit} bytes ({size} bytes); set KNAP_MAX_INDEX_SIZE to raise it",
-                commit.to_hex_with_len(12)
-            ));
+            return Err(GitError::TooLarge {
+                location: format!("{path} at commit {}", commit.to_hex_with_len(12)),
+                size: size.max(total),
+                limit,
+            });
         }
         Ok(repo.find_object(id).map_err(err)?.detach().data)
     };
-    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, String> {
+    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, GitError> {
         match tree.lookup_entry_by_path(path).map_err(err)? {
             Some(entry) => Ok(Some(sized(entry.object_id(), path)?)),
             None => Ok(None),
@@ -510,10 +559,10 @@ fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Resul
         return Ok(Tree::Index(bytes));
     }
     let config = blob(&tree, "config.json")?.ok_or_else(|| {
-        format!(
+        GitError::Transfer(format!(
             "commit {} holds neither index.json nor config.json at its root",
             commit.to_hex_with_len(12)
-        )
+        ))
     })?;
     let mut packs = Vec::new();
     if let Some(entry) = tree.lookup_entry_by_path("packs").map_err(err)? {

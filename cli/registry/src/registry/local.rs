@@ -51,17 +51,19 @@ impl LocalIndex {
                     // Every pack file read later must be the signed one.
                     for r in super::sparse_refs_in(&self.path.join("packs")) {
                         let rel = format!("packs/{r}.json");
-                        let pack = std::fs::read(self.path.join(&rel)).map_err(|e| {
-                            self.err(format!(
-                                "cannot read {}: {e}",
-                                self.path.join(&rel).display()
-                            ))
-                        })?;
+                        let pack =
+                            super::read_limited(name, &self.path.join(&rel), self.common.max_size)?
+                                .map_err(|e| {
+                                    self.err(format!(
+                                        "cannot read {}: {e}",
+                                        self.path.join(&rel).display()
+                                    ))
+                                })?;
                         t.check(&rel, &pack)?;
                     }
                 }
                 parse_sparse_config(name, &cfg.display().to_string(), &bytes)?;
-                let v = View::SparseDir(self.path.clone());
+                let v = View::SparseDir(self.path.clone(), self.common.max_size);
                 *self.loaded.lock().expect("lock") = Some(v.clone());
                 return Ok(v);
             } else {
@@ -91,7 +93,7 @@ impl LocalIndex {
     pub fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         let detail = match self.view()? {
             View::Whole(i) => super::summary(&i),
-            View::SparseDir(d) => format!(
+            View::SparseDir(d, _) => format!(
                 "sparse layout, {}",
                 super::count(
                     super::sparse_refs_in(&d.join("packs")).len(),

@@ -35,7 +35,7 @@ use knap_schema::progress::{Event, Reporter};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::urls::RegistryLocation;
 use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
-use knap_schema::{Index, Problems};
+use knap_schema::{Index, PackRef, Problems};
 use url::Url;
 
 use crate::cache::RegistryCache;
@@ -355,7 +355,7 @@ impl Registry {
 
 /// The search rows of a list of entries.
 fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
-    let mut by: BTreeMap<String, Vec<by_ref::Fields>> = BTreeMap::new();
+    let mut by: BTreeMap<PackRef, Vec<by_ref::Fields>> = BTreeMap::new();
     for e in entries {
         by.entry(e.pack_ref.clone()).or_default().push(e.into());
     }
@@ -365,14 +365,14 @@ fn rows_of(entries: Vec<Entry>) -> Vec<by_ref::SearchRow> {
 /// A whole index held in memory, its entries grouped by ref once.
 #[derive(Debug)]
 pub struct WholeIndex {
-    by_ref: HashMap<String, Vec<Entry>>,
+    by_ref: HashMap<PackRef, Vec<Entry>>,
     pub summary: IndexSummary,
 }
 
 impl WholeIndex {
     pub fn new(index: Index) -> Self {
         let summary = IndexSummary::of(&index);
-        let mut by_ref: HashMap<String, Vec<Entry>> = HashMap::new();
+        let mut by_ref: HashMap<PackRef, Vec<Entry>> = HashMap::new();
         for e in index.packs {
             by_ref.entry(e.pack_ref.clone()).or_default().push(e);
         }
@@ -385,7 +385,9 @@ impl WholeIndex {
 #[derive(Debug, Clone)]
 pub enum View {
     Whole(Arc<WholeIndex>),
-    SparseDir(PathBuf),
+    /// A sparse layout read in place, its pack files bounded by the size
+    /// limit (`KNAP_MAX_INDEX_SIZE`).
+    SparseDir(PathBuf, u64),
     ByRef(by_ref::ByRef),
 }
 
@@ -399,7 +401,7 @@ impl View {
         match self {
             View::Whole(index) => {
                 for r in refs {
-                    if let Some(v) = index.by_ref.get(r) {
+                    if let Some(v) = index.by_ref.get(r.as_str()) {
                         out.insert(r.clone(), v.clone());
                     }
                 }
@@ -411,9 +413,9 @@ impl View {
                     }
                 }
             }
-            View::SparseDir(dir) => {
+            View::SparseDir(dir, limit) => {
                 for r in refs {
-                    if let Some(v) = read_sparse_pack_file(registry, dir, r)? {
+                    if let Some(v) = read_sparse_pack_file_limited(registry, dir, r, *limit)? {
                         out.insert(r.clone(), v);
                     }
                 }
@@ -441,10 +443,13 @@ impl View {
                 rows.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
                 rows
             }
-            View::SparseDir(dir) => {
+            View::SparseDir(dir, limit) => {
                 let mut out = Vec::new();
                 for r in sparse_refs_in(&dir.join("packs")) {
-                    out.extend(read_sparse_pack_file(registry, dir, &r)?.unwrap_or_default());
+                    out.extend(
+                        read_sparse_pack_file_limited(registry, dir, &r, *limit)?
+                            .unwrap_or_default(),
+                    );
                 }
                 rows_of(out)
             }
@@ -471,16 +476,30 @@ pub(crate) fn sparse_refs_in(dir: &Path) -> Vec<String> {
 }
 
 /// Reads and validates `packs/<ref>.json` under `dir`; `None` when absent.
+/// (A pack file knap wrote to its cache: it was bounded when it was
+/// fetched; a local registry's own files go through
+/// [`read_sparse_pack_file_limited`].)
 pub(crate) fn read_sparse_pack_file(
     registry: &str,
     dir: &Path,
     pack_ref: &str,
 ) -> Result<Option<Vec<Entry>>, RegistryError> {
+    read_sparse_pack_file_limited(registry, dir, pack_ref, u64::MAX)
+}
+
+/// [`read_sparse_pack_file`], refusing a file larger than `limit` bytes
+/// before it is read (`KNAP_MAX_INDEX_SIZE`, exit 4).
+pub(crate) fn read_sparse_pack_file_limited(
+    registry: &str,
+    dir: &Path,
+    pack_ref: &str,
+    limit: u64,
+) -> Result<Option<Vec<Entry>>, RegistryError> {
     if !knap_schema::ident::is_valid_ref(pack_ref) {
         return Ok(None);
     }
     let path = dir.join("packs").join(format!("{pack_ref}.json"));
-    match std::fs::read(&path) {
+    match read_limited(registry, &path, limit)? {
         Ok(bytes) => parse_sparse_pack(registry, &path.display().to_string(), &bytes, pack_ref)
             .map(|p| Some(p.versions)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -618,7 +637,7 @@ pub(crate) fn read_limited(
     }
     let mut bytes = Vec::with_capacity(size as usize);
     // A file that grows while it is read still stops at the limit.
-    match file.take(limit + 1).read_to_end(&mut bytes) {
+    match file.take(limit.saturating_add(1)).read_to_end(&mut bytes) {
         Ok(_) if bytes.len() as u64 > limit => Err(too_large(
             registry,
             &path.display().to_string(),

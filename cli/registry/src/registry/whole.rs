@@ -3,7 +3,7 @@
 //! The rules are exactly `knap_schema::validate::validate_index` (the same
 //! as `knap-index validate`), split so that they run in parallel: one thread
 //! scans the document and hands the raw entries, in batches, to workers that
-//! parse and check each entry on its own (`validate_entry_parsed`); then
+//! parse and check each entry on its own (`validate_entry`); then
 //! the checks across entries (`EntryListCheck`: duplicates, order) run in
 //! index order, so the problems come in the same order as from
 //! `validate_index`. The scan overlaps the parsing, and [`check_index`]
@@ -19,7 +19,7 @@ use std::sync::mpsc;
 
 use knap_schema::index::Entry;
 use knap_schema::validate::{
-    Compat, EntryListCheck, check_index_text, validate_entry_parsed, validate_index,
+    Compat, EntryListCheck, check_index_text, validate_entry, validate_index,
 };
 use knap_schema::{Index, Problems};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -155,7 +155,7 @@ pub(crate) struct SplitEntry<'a> {
 /// per-ref cache needs ([`SplitEntry`]).
 trait Held<'a>: Send + Sized {
     fn hold(e: Entry, raw: &'a RawValue) -> Self;
-    fn parts(&self) -> (&str, &str);
+    fn parts(&self) -> (&str, &semver::Version);
 }
 
 impl<'a> Held<'a> for SplitEntry<'a> {
@@ -165,7 +165,7 @@ impl<'a> Held<'a> for SplitEntry<'a> {
             fields: super::by_ref::Fields::from(e),
         }
     }
-    fn parts(&self) -> (&str, &str) {
+    fn parts(&self) -> (&str, &semver::Version) {
         (&self.fields.pack_ref, &self.fields.version)
     }
 }
@@ -174,15 +174,15 @@ impl Held<'_> for Entry {
     fn hold(e: Entry, _: &RawValue) -> Self {
         e
     }
-    fn parts(&self) -> (&str, &str) {
+    fn parts(&self) -> (&str, &semver::Version) {
         (&self.pack_ref, &self.version)
     }
 }
 
 /// The ref and version of an entry.
 struct EntryKey {
-    pack_ref: String,
-    version: String,
+    pack_ref: knap_schema::PackRef,
+    version: semver::Version,
 }
 
 impl Held<'_> for EntryKey {
@@ -192,7 +192,7 @@ impl Held<'_> for EntryKey {
             version: e.version,
         }
     }
-    fn parts(&self) -> (&str, &str) {
+    fn parts(&self) -> (&str, &semver::Version) {
         (&self.pack_ref, &self.version)
     }
 }
@@ -211,8 +211,8 @@ struct Checked<T> {
 type Batch<'a> = (usize, Vec<&'a RawValue>);
 
 /// A batch after the workers: its first index, what is held of each entry,
-/// and each entry's own problems and parsed version.
-type Done<T> = (usize, Vec<T>, Vec<(Problems, Option<semver::Version>)>);
+/// and each entry's own problems.
+type Done<T> = (usize, Vec<T>, Vec<Problems>);
 
 /// Entries per batch: small enough to spread a short index over the
 /// workers, large enough that handing batches over costs nothing.
@@ -248,10 +248,10 @@ fn check_whole<'a, T: Held<'a>>(location: &str, bytes: &'a [u8]) -> Option<Check
     let mut held = Vec::with_capacity(n);
     let mut list = EntryListCheck::new("$.packs", Compat::Knap, true, n);
     for (_, h, found) in done {
-        for (e, (p, parsed)) in h.iter().zip(found) {
+        for (e, p) in h.iter().zip(found) {
             problems.extend(p);
             let (pack_ref, version) = e.parts();
-            list.push(pack_ref, version, parsed, &mut problems);
+            list.push(pack_ref, version, &mut problems);
         }
         held.extend(h);
     }
@@ -291,8 +291,8 @@ fn work<'a, T: Held<'a>>(rx: &Mutex<mpsc::Receiver<Batch<'a>>>) -> Option<Vec<Do
                 let _ = write!(path, "$.packs[{}]", first + j);
             }
             let mut p = Problems::new();
-            let parsed = validate_entry_parsed(&e, &path, Compat::Knap, &mut p);
-            found.push((p, parsed));
+            validate_entry(&e, &path, Compat::Knap, &mut p);
+            found.push(p);
             held.push(T::hold(e, r));
         }
         out.push((first, held, found));
@@ -462,14 +462,38 @@ mod tests {
     fn parse_index_refuses_an_entry_that_parses_but_is_invalid() {
         let mut e = entry("a", "1.0.0");
         e["install_sources"][0]["checksum"] = serde_json::json!("sha256:abc");
-        let err = parse_index("r", "here", &doc(vec![entry("0", "1.0.0"), e])).unwrap_err();
+        let mut first = entry("a", "2.0.0");
+        first["license"] = "".into();
+        let err = parse_index("r", "here", &doc(vec![first, e])).unwrap_err();
         assert_eq!(err.kind(), Kind::Integrity);
         let text = err.to_string();
-        assert!(text.contains("$.packs[0].ref"), "{text}");
+        assert!(text.contains("$.packs[0].license"), "{text}");
         assert!(
             text.contains("$.packs[1].install_sources[0].checksum"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn parse_index_refuses_every_entry_with_an_invalid_ref_or_version() {
+        let err = parse_index(
+            "r",
+            "here",
+            &doc(vec![
+                entry("0", "1.0.0"),
+                entry("a", "1.0"),
+                entry("b", "1.0.0"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), Kind::Integrity);
+        let text = err.to_string();
+        assert!(text.contains("$.packs[0].ref: invalid pack ref"), "{text}");
+        assert!(
+            text.contains("$.packs[1].version: version of `a`: `1.0` has 2 parts"),
+            "{text}"
+        );
+        assert!(!text.contains("$.packs[2]"), "{text}");
     }
 
     #[test]

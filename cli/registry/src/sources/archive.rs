@@ -33,22 +33,20 @@ pub struct Downloader {
 impl Downloader {
     /// A client with the registry's [`HttpPolicy`]: its redirect rules (no
     /// redirect from https to plain http unless allowed), the connect and
-    /// per-read timeouts and the download deadline, the extra CA files and
+    /// per-read timeouts (the download's total deadline is kept by
+    /// [`download`], which names it when it is hit), the extra CA files and
     /// the token for the registry's origin only. No transparent decoding:
     /// the checksum is of the bytes published, whatever Content-Encoding a
     /// server or proxy claims.
     pub fn new(policy: &HttpPolicy) -> Result<Self, SourceError> {
         let client = crate::http::client_builder(policy)
             .and_then(|b| {
-                b.timeout(policy.settings.download_timeout)
-                    .no_gzip()
-                    .build()
-                    .map_err(|e| {
-                        crate::http::FetchError::Setup(format!(
-                            "cannot set up HTTP: {}",
-                            crate::http::chain(&e)
-                        ))
-                    })
+                b.no_gzip().build().map_err(|e| {
+                    crate::http::FetchError::Setup(format!(
+                        "cannot set up HTTP: {}",
+                        crate::http::chain(&e)
+                    ))
+                })
             })
             .map_err(|e| SourceError::from_fetch("cannot set up HTTP for downloads", e))?;
         Ok(Self {
@@ -215,10 +213,15 @@ pub async fn download(
         }
     } else {
         let net = |e: FetchError| SourceError::from_fetch(format!("cannot download {url}"), e);
+        let settings = &downloader.policy.settings;
         let auth = downloader.policy.auth.header_for(url).map_err(net)?;
+        // The whole transfer (retries included) has one total deadline; the
+        // client's own are the connect and read (inactivity) timeouts.
+        let deadline = tokio::time::Instant::now() + settings.download_timeout;
+        let limit = crate::net::Limit::DownloadTotal(settings.download_timeout);
         // The request is retried (connection errors and 5xx, see
         // `net::retryable`); a body cut off half-way is not.
-        let mut resp = crate::net::with_retries(&downloader.policy.settings, || async {
+        let request = crate::net::with_retries(settings, || async {
             let mut req = downloader
                 .client
                 .get(url.clone())
@@ -230,7 +233,7 @@ pub async fn download(
             let resp = req
                 .send()
                 .await
-                .map_err(|e| crate::http::network_error(url, &e))?;
+                .map_err(|e| crate::http::network_error(url, &e, settings))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(FetchError::Status {
@@ -239,17 +242,25 @@ pub async fn download(
                 });
             }
             Ok(resp)
-        })
-        .await
-        .map_err(net)?;
-        let net = |e: reqwest::Error| net(crate::http::network_error(url, &e));
+        });
+        let mut resp = crate::net::until(deadline, url, limit, request)
+            .await
+            .map_err(net)?;
         let declared = resp.content_length();
         if declared.is_some_and(|n| n > max_download) {
             return Err(too_large());
         }
         let mut progress = crate::http::Progress::start(reporter, url, declared);
         let mut total = 0u64;
-        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+        loop {
+            let chunk = crate::net::until(deadline, url, limit, async {
+                resp.chunk()
+                    .await
+                    .map_err(|e| crate::http::network_error(url, &e, settings))
+            })
+            .await
+            .map_err(net)?;
+            let Some(chunk) = chunk else { break };
             total += chunk.len() as u64;
             if total > max_download {
                 return Err(too_large());

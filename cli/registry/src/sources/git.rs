@@ -24,8 +24,8 @@ use knap_installer::Limits;
 use knap_schema::entry_name;
 
 use super::SourceError;
-use crate::git_transport::{TransportSetup, no_prompt};
-use crate::net::HttpPolicy;
+use crate::git_transport::{Deadline, TransportSetup, no_prompt};
+use crate::net::{HttpPolicy, Limit};
 
 fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
@@ -59,10 +59,15 @@ pub fn fetch_and_checkout(
         url: url.to_owned(),
         auth: http.auth.clone(),
         roots: roots.clone(),
-        connect_timeout: Some(http.settings.connect_timeout),
-        timeout: Some(http.settings.timeout),
+        connect_timeout: http.settings.connect_timeout,
+        read_timeout: http.settings.read_timeout,
     };
-    let repo = fetch(url, tmp.path(), id, setup).map_err(|m| fetch_failure(url, &m))?;
+    // One total deadline for the fetch (both of its tries), as for an
+    // archive download.
+    let deadline = Deadline::start(Limit::DownloadTotal(http.settings.download_timeout));
+    let repo = fetch(url, tmp.path(), id, setup, deadline.flag())
+        .map_err(|m| fetch_failure(url, &deadline.explain(m, &http.settings)))?;
+    drop(deadline);
     let commit_obj = repo.find_commit(id).map_err(|_| {
         SourceError::not_found(format!(
             "commit {commit} is not in {url} (not on any branch or tag it serves, and the server would not send it by id)"
@@ -119,8 +124,8 @@ fn fetch(
     dir: &Path,
     id: gix::ObjectId,
     setup: impl Fn() -> TransportSetup,
+    interrupt: &AtomicBool,
 ) -> Result<gix::Repository, String> {
-    let interrupt = AtomicBool::new(false);
     let shallow = dir.join("shallow");
     let by_id = (|| -> Result<gix::Repository, String> {
         std::fs::create_dir(&shallow).map_err(err)?;
@@ -133,13 +138,15 @@ fn fetch(
                 r.with_refspecs([spec.as_str()], gix::remote::Direction::Fetch)
             })
             .configure_connection(connection(setup()))
-            .fetch_only(gix::progress::Discard, &interrupt)
+            .fetch_only(gix::progress::Discard, interrupt)
             .map_err(err)?;
         repo.find_commit(id).map_err(err)?;
         Ok(repo)
     })();
     match by_id {
         Ok(repo) => return Ok(repo),
+        // Past the deadline: no second try.
+        Err(e) if interrupt.load(std::sync::atomic::Ordering::SeqCst) => return Err(e),
         Err(e) => {
             tracing::debug!("git {url}: fetching {id} by id failed ({e}); fetching every branch")
         }
@@ -158,7 +165,7 @@ fn fetch(
             )
         })
         .configure_connection(connection(setup()))
-        .fetch_only(gix::progress::Discard, &interrupt)
+        .fetch_only(gix::progress::Discard, interrupt)
         .map_err(err)?;
     Ok(repo)
 }

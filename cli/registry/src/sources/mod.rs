@@ -59,13 +59,7 @@ impl SourceError {
     /// The kind of a failed HTTP request: a refused or impossible setup is
     /// "other", a size limit an integrity failure, the rest the network's.
     pub fn from_fetch(message: impl Into<String>, e: crate::http::FetchError) -> Self {
-        use crate::http::FetchError as F;
-        let kind = match &e {
-            F::Setup(_) => Kind::Other,
-            F::TooLarge { .. } => Kind::Integrity,
-            F::Network { .. } | F::Redirect { .. } | F::Status { .. } => Kind::Registry,
-        };
-        Self::new(kind, message).caused_by(e)
+        Self::new(e.kind(), message).caused_by(e)
     }
 }
 
