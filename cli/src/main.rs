@@ -11,7 +11,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod candidates;
 mod commands;
 mod output;
 mod progress;
@@ -185,15 +184,55 @@ fn main() {
     let color = output::use_color(cli.color, stderr_tty);
     init_logging(cli.verbose, cli.quiet, color);
     let json = cli.json;
+    let on_interrupt = match cli.command {
+        Command::Install(_) | Command::Upgrade(_) => "interrupted; nothing was installed",
+        Command::Uninstall(_) => "interrupted; nothing was removed",
+        _ => "interrupted",
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run(cli) => Some(r),
+            () = interrupted() => None,
+        }
+    });
+    let Some(result) = result else {
+        // Ctrl-C before any commit started: the command's futures are
+        // dropped with the runtime (a partial download's temporary file
+        // is removed by its Drop; staging is cleared when the root is next
+        // opened), so nothing was installed.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        let e: anyhow::Error =
+            KnapError::new(knap_registry::error::Kind::Other, on_interrupt).into();
+        report::print(&report_of(&e), json, color);
+        std::process::exit(130);
+    };
+    // Nothing runs any more that the exit should wait for (a git fetch
+    // abandoned at its deadline would only end at its server's pace).
+    runtime.shutdown_background();
     if let Err(e) = result {
         let r = report_of(&e);
         report::print(&r, json, color);
         std::process::exit(r.kind.exit_code());
+    }
+}
+
+/// Resolves at the first Ctrl-C (SIGINT) that arrives before a commit has
+/// started; one during a commit is ignored, so that the root is changed
+/// wholly (the command then ends on its own).
+async fn interrupted() {
+    loop {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling here: never interrupted.
+            std::future::pending::<()>().await;
+        }
+        if !progress::commit_started() {
+            return;
+        }
+        tracing::warn!("interrupt ignored: the commit is under way and finishes first");
     }
 }
 

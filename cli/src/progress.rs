@@ -1,11 +1,15 @@
 //! Rendering the libraries' progress [`Event`]s on stderr: progress bars
 //! and spinners on a terminal (indicatif), one plain line per event with
-//! `-v`, one JSON object per line with `--progress json` (for programs
-//! that drive knap), nothing with `-q`, `--json` or `--progress none`.
+//! `-v` plus a `step` line with its duration as each step ends
+//! ([`Steps`]: resolving, fetching index, downloading, extracting,
+//! verifying, committing), one JSON object per line with `--progress json`
+//! (for programs that drive knap), nothing with `-q`, `--json` or
+//! `--progress none`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use knap_schema::progress::{Event, Reporter};
@@ -55,6 +59,120 @@ pub struct Render {
     multi: MultiProgress,
     /// The live bars and spinners, by URL or registry.
     bars: Mutex<HashMap<String, ProgressBar>>,
+    steps: Mutex<Steps>,
+}
+
+/// The steps under way (for `-v`): when each started, by a key naming the
+/// step and what it is about; a step's line is printed when it ends.
+#[derive(Default)]
+pub struct Steps {
+    started: HashMap<String, Instant>,
+    /// What each pack being staged is staged from (`archive URL`), so
+    /// that its extraction is timed from the end of its download.
+    from: HashMap<String, String>,
+}
+
+impl Steps {
+    fn start(&mut self, key: String) {
+        self.started.insert(key, Instant::now());
+    }
+
+    /// The `step` line of the step `key`, if it was under way.
+    fn end(&mut self, key: &str, step: &str, detail: &str) -> Option<String> {
+        let started = self.started.remove(key)?;
+        Some(format!(
+            "step {step}: {detail} ({})",
+            duration(started.elapsed())
+        ))
+    }
+
+    /// The `step` lines that `event` ends, and the steps it starts.
+    pub fn on(&mut self, event: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        match event {
+            Event::Resolving { packs } => {
+                self.start("resolving".into());
+                self.from
+                    .insert("resolving".into(), format!("{packs} requested pack(s)"));
+            }
+            Event::FetchingIndex { registry, .. } => self.start(format!("index {registry}")),
+            Event::IndexFetched { registry } => {
+                out.extend(self.end(&format!("index {registry}"), "fetching index", registry))
+            }
+            Event::DownloadStarted { url, .. } => self.start(format!("download {url}")),
+            Event::DownloadFinished { url, bytes } => {
+                out.extend(self.end(
+                    &format!("download {url}"),
+                    "downloading",
+                    &format!("{url} ({bytes} bytes)"),
+                ));
+                // The extraction of what this download was for starts now.
+                let source = format!("archive {url}");
+                let keys: Vec<String> = self
+                    .from
+                    .iter()
+                    .filter(|(_, f)| **f == source)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in keys {
+                    self.start(k);
+                }
+            }
+            Event::Extracting {
+                pack,
+                version,
+                from,
+            } => {
+                out.extend(self.end_resolving());
+                let key = format!("extract {pack} {version}");
+                self.start(key.clone());
+                self.from.insert(key, from.clone());
+            }
+            Event::Verifying { pack, version } => {
+                let key = format!("extract {pack} {version}");
+                let from = self.from.remove(&key).unwrap_or_default();
+                out.extend(self.end(&key, "extracting", &format!("{pack} {version} from {from}")));
+                self.start(format!("verify {pack} {version}"));
+            }
+            Event::Verified { pack, version } => out.extend(self.end(
+                &format!("verify {pack} {version}"),
+                "verifying",
+                &format!("{pack} {version}"),
+            )),
+            Event::Committing { install, remove } => {
+                out.extend(self.end_resolving());
+                self.start("commit".into());
+                self.from.insert(
+                    "commit".into(),
+                    format!("{install} to install, {remove} to remove"),
+                );
+            }
+            Event::Committed { root } => {
+                let what = self.from.remove("commit").unwrap_or_default();
+                out.extend(self.end(
+                    "commit",
+                    "committing",
+                    &format!("{what} in {}", root.display()),
+                ));
+            }
+            Event::Downloaded { .. } | Event::WaitingForLock { .. } | Event::Warning { .. } => {}
+        }
+        out
+    }
+
+    fn end_resolving(&mut self) -> Option<String> {
+        let what = self.from.remove("resolving")?;
+        self.end("resolving", "resolving", &what)
+    }
+}
+
+/// `12 ms`, `1.25 s`.
+fn duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
 }
 
 impl Render {
@@ -63,6 +181,7 @@ impl Render {
             mode,
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
+            steps: Mutex::new(Steps::default()),
         }
     }
 
@@ -109,8 +228,21 @@ impl Render {
     }
 }
 
+/// Set once a root's commit has started (`committing`): from then on an
+/// interrupt no longer stops the command, since something is being
+/// installed (see `main`'s handling of Ctrl-C).
+static COMMIT_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a commit has started in this process.
+pub fn commit_started() -> bool {
+    COMMIT_STARTED.load(Ordering::SeqCst)
+}
+
 impl Reporter for Render {
     fn report(&self, event: Event) {
+        if matches!(event, Event::Committing { .. }) {
+            COMMIT_STARTED.store(true, Ordering::SeqCst);
+        }
         match self.mode {
             Mode::Off => {}
             Mode::Json => eprintln!(
@@ -118,7 +250,10 @@ impl Reporter for Render {
                 serde_json::to_string(&event).expect("an event serialises")
             ),
             Mode::Lines => {
-                if !matches!(event, Event::Downloaded { .. }) {
+                for step in self.steps.lock().expect("steps lock").on(&event) {
+                    eprintln!("{step}");
+                }
+                if !matches!(event, Event::Downloaded { .. } | Event::Verified { .. }) {
                     eprintln!("{}", line(&event));
                 }
             }
@@ -145,6 +280,7 @@ pub fn line(event: &Event) -> String {
             from,
         } => format!("{pack} {version}: staging from {from}"),
         Event::Verifying { pack, version } => format!("{pack} {version}: verifying"),
+        Event::Verified { pack, version } => format!("{pack} {version}: verified"),
         Event::Committing { install, remove } => {
             format!("committing: {install} to install, {remove} to remove")
         }
@@ -160,6 +296,56 @@ pub fn line(event: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_step_is_timed_from_its_start_to_its_end() {
+        let mut s = Steps::default();
+        let url = "https://r.example/a.tar.gz".to_string();
+        let ev = |e: Event, s: &mut Steps| s.on(&e);
+        assert!(ev(Event::Resolving { packs: 1 }, &mut s).is_empty());
+        let from = format!("archive {url}");
+        let out = ev(
+            Event::Extracting {
+                pack: "a".into(),
+                version: "1.0.0".into(),
+                from: from.clone(),
+            },
+            &mut s,
+        );
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].starts_with("step resolving: 1 requested pack(s) ("),
+            "{out:?}"
+        );
+        ev(
+            Event::DownloadStarted {
+                url: url.clone(),
+                total: None,
+            },
+            &mut s,
+        );
+        let out = ev(Event::DownloadFinished { url, bytes: 3 }, &mut s);
+        assert!(out[0].starts_with("step downloading: https://r.example/a.tar.gz (3 bytes) ("));
+        let out = ev(
+            Event::Verifying {
+                pack: "a".into(),
+                version: "1.0.0".into(),
+            },
+            &mut s,
+        );
+        assert!(out[0].starts_with(&format!("step extracting: a 1.0.0 from {from} (")));
+        assert!(out[0].ends_with(" ms)"), "{out:?}");
+        // A step that never started prints nothing.
+        assert!(
+            ev(
+                Event::IndexFetched {
+                    registry: "r".into()
+                },
+                &mut s
+            )
+            .is_empty()
+        );
+    }
 
     #[test]
     fn the_flags_choose_the_mode() {

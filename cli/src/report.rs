@@ -46,6 +46,8 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
                 }),
                 None,
             )
+        } else if let Some(n) = e.downcast_ref::<knap_resolver::NoSolution>() {
+            (Some(Kind::NotFound), n.hint())
         } else if let Some(m) = e.downcast_ref::<knap_schema::manifest::ManifestError>() {
             (Some(m.kind()), None)
         } else if let Some(d) = e.downcast_ref::<knap_schema::digest::DigestError>() {

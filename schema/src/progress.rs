@@ -35,6 +35,8 @@ pub enum Event {
     },
     /// A staged pack's tree digest is being checked.
     Verifying { pack: String, version: String },
+    /// A staged pack's check ended (passed or failed).
+    Verified { pack: String, version: String },
     /// The root is being changed: packs installed and removed.
     Committing { install: usize, remove: usize },
     /// The change is in place, `knap.lock` written.

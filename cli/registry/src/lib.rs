@@ -7,9 +7,11 @@
 //! signed registries ([`trust`], over knap-trust).
 //!
 //! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
-//! the priority-shadowed view ([`index_set`]) that resolution reads.
+//! the priority-shadowed view ([`index_set`]) that resolution reads, handed
+//! to `knap_resolver` as [`candidates::Lazy`] (looked up on demand).
 
 pub mod cache;
+pub mod candidates;
 pub mod config;
 pub mod error;
 pub mod git_transport;

@@ -19,19 +19,75 @@
 //! so `||` unions, space-separated AND and SemVer's pre-release rules all mean
 //! what `knap_schema::requirement` says they mean.
 //!
-//! When no solution exists, the error explains the conflict in plain words
-//! and lists every pack involved with what it asks for.
+//! The resolver reads its own input type, [`Candidate`] (a ref, a version,
+//! its dependencies, whether it is yanked), not the index's wire format;
+//! [`Candidate::from_entry`] maps an index entry to one.
+//!
+//! When no solution exists, [`NoSolution`] keeps PubGrub's derivation tree
+//! and explains the conflict in plain words, listing every pack involved
+//! with what it asks for; [`NoSolution::hint`] says what to do.
+//!
+//! Modules: `facts` (the PubGrub package and version-set types and what
+//! resolution learned), `provider` (the PubGrub provider over
+//! [`Candidates`]), `report` (the explanation); data flows facts ->
+//! provider, facts -> report, provider -> report, never back.
 //!
 //! [`Requirement::matches`]: knap_schema::Requirement::matches
 
+mod facts;
 mod provider;
 mod report;
 
 use std::collections::BTreeSet;
 
+use knap_schema::dependency::DependencyError;
 use knap_schema::{Dependency, Entry, PackRef, lock::Lockfile};
+use semver::Version;
 
+pub use facts::{Package, Set};
 pub use provider::resolve;
+pub use report::{Derivation, NoSolution};
+
+/// One version of one pack, as resolution sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub pack_ref: PackRef,
+    pub version: Version,
+    /// The packs this version depends on.
+    pub dependencies: Vec<Dependency>,
+    /// Never chosen by a fresh resolution; still chosen when the previous
+    /// lock names this version.
+    pub yanked: bool,
+    /// Why this version cannot be used at all (an invalid dependency
+    /// string), if so: resolution treats it as unavailable and says why.
+    pub unusable: Option<String>,
+}
+
+impl Candidate {
+    /// The candidate an index entry describes. An entry with an invalid
+    /// dependency string (a validated index has none) is [`unusable`].
+    ///
+    /// [`unusable`]: Candidate::unusable
+    pub fn from_entry(e: &Entry) -> Self {
+        let parsed: Result<Vec<Dependency>, DependencyError> = e
+            .dependencies
+            .iter()
+            .flat_map(|d| &d.packs)
+            .map(|s| Dependency::parse(s))
+            .collect();
+        let (dependencies, unusable) = match parsed {
+            Ok(d) => (d, None),
+            Err(err) => (Vec::new(), Some(err.to_string())),
+        };
+        Self {
+            pack_ref: e.pack_ref.clone(),
+            version: e.version.clone(),
+            dependencies,
+            yanked: e.yanked,
+            unusable,
+        }
+    }
+}
 
 /// Where the versions of a pack come from. The client implements it over its
 /// registries, in priority order: the first registry that lists a ref
@@ -42,7 +98,7 @@ pub trait Candidates {
 
     /// Every version of `pack_ref` (yanked ones included) from the registry
     /// that provides it, in any order; empty when no registry lists it.
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error>;
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Candidate>, Self::Error>;
 
     /// A hint: [`Candidates::versions`] will soon be asked for these refs.
     /// A source that fetches over the network starts fetching them now, in
@@ -91,10 +147,13 @@ pub struct Options {
 }
 
 /// One pack of a resolution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// The chosen index entry.
-    pub entry: Entry,
+    pub pack_ref: PackRef,
+    /// The chosen version.
+    pub version: Version,
+    /// The chosen version is yanked (only when the previous lock named it).
+    pub yanked: bool,
     /// Its pack dependencies as resolved, for the lock's `dependencies`
     /// field. Empty with [`Options::no_deps`].
     pub dependencies: Vec<Dependency>,
@@ -102,7 +161,7 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn pack_ref(&self) -> &str {
-        &self.entry.pack_ref
+        &self.pack_ref
     }
 }
 
@@ -120,16 +179,10 @@ pub enum ResolveError<E: std::error::Error + 'static> {
         required_by: Vec<String>,
     },
     /// No set of versions satisfies every requirement (CLI exit code 3).
-    /// The message explains why, naming every pack involved and what each
-    /// asks for.
-    #[error("{message}")]
-    NoSolution {
-        message: String,
-        /// Every ref that takes part in the conflict, sorted.
-        packs: Vec<String>,
-    },
+    #[error(transparent)]
+    NoSolution(Box<NoSolution>),
     /// The candidate source failed for a ref.
-    #[error("cannot read the versions of `{pack_ref}`: {source}")]
+    #[error("cannot read the versions of `{pack_ref}`")]
     Candidates {
         pack_ref: String,
         #[source]
@@ -143,15 +196,4 @@ fn required_by_text(by: &[String]) -> String {
     } else {
         format!(" (required by {})", by.join(", "))
     }
-}
-
-/// The parsed dependencies of an entry, or why one of them is invalid.
-pub fn entry_dependencies(entry: &Entry) -> Result<Vec<Dependency>, String> {
-    let Some(deps) = &entry.dependencies else {
-        return Ok(Vec::new());
-    };
-    deps.packs
-        .iter()
-        .map(|s| Dependency::parse(s).map_err(|e| e.to_string()))
-        .collect()
 }

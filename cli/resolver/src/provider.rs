@@ -7,73 +7,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 
-use knap_schema::{Dependency, Entry};
+use knap_schema::Dependency;
 use pubgrub::{
     Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
-    PubGrubError, Ranges,
+    PubGrubError,
 };
 use semver::Version;
 
+use crate::facts::{Facts, PackVersions, Package as Pkg, Set};
 use crate::report;
-use crate::{Candidates, Options, ResolveError, Resolved, entry_dependencies};
-
-/// A PubGrub package: the virtual root (what the user asked for) or a pack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Pkg {
-    Root,
-    Pack(String),
-}
-
-impl fmt::Display for Pkg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pkg::Root => f.write_str("the request"),
-            Pkg::Pack(r) => f.write_str(r),
-        }
-    }
-}
-
-pub(crate) type Set = Ranges<Version>;
-
-/// The versions of one ref that resolution may choose.
-#[derive(Debug, Default)]
-pub(crate) struct PackVersions {
-    /// Choosable versions, ascending, with their entries.
-    pub candidates: Vec<(Version, Entry)>,
-    /// Yanked versions left out (for error messages).
-    pub yanked: Vec<Version>,
-    /// True when no registry lists the ref at all.
-    pub unknown: bool,
-}
-
-impl PackVersions {
-    pub fn matching<'a>(
-        &'a self,
-        set: &'a Set,
-    ) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
-        self.candidates
-            .iter()
-            .map(|(v, _)| v)
-            .filter(move |v| set.contains(v))
-    }
-
-    pub fn get(&self, v: &Version) -> Option<&Entry> {
-        self.candidates
-            .binary_search_by(|(c, _)| c.cmp(v))
-            .ok()
-            .map(|i| &self.candidates[i].1)
-    }
-
-    /// The requirement as a version set: the candidates it matches.
-    fn set_of(&self, dep: &Dependency) -> Set {
-        self.candidates
-            .iter()
-            .filter(|(v, _)| dep.req.matches(v))
-            .fold(Set::empty(), |acc, (v, _)| {
-                acc.union(&Set::singleton(v.clone()))
-            })
-    }
-}
+use crate::{Candidate, Candidates, Options, ResolveError, Resolved};
 
 /// The provider error: the candidate source failed for a ref.
 #[derive(Debug)]
@@ -105,8 +48,8 @@ pub(crate) struct Provider<'a, C: Candidates> {
     /// Locked versions still to be preferred (upgraded refs left out).
     preferred: HashMap<String, Version>,
     versions: RefCell<HashMap<String, Rc<PackVersions>>>,
-    /// The parsed dependencies of each version asked about.
-    pub(crate) deps: RefCell<HashMap<(String, Version), Vec<Dependency>>>,
+    /// The dependencies of each version asked about.
+    deps: RefCell<HashMap<(String, Version), Vec<Dependency>>>,
 }
 
 impl<'a, C: Candidates> Provider<'a, C> {
@@ -130,19 +73,26 @@ impl<'a, C: Candidates> Provider<'a, C> {
         }
     }
 
-    pub(crate) fn roots(&self) -> &[Dependency] {
-        self.roots
+    /// What the provider learned, for explaining a failure.
+    fn into_facts(self) -> Facts {
+        Facts {
+            roots: self.roots.to_vec(),
+            versions: self
+                .versions
+                .into_inner()
+                .into_iter()
+                .map(|(r, v)| (r, Rc::unwrap_or_clone(v)))
+                .collect(),
+            deps: self.deps.into_inner(),
+        }
     }
 
     /// The versions of a ref, fetched once.
-    pub(crate) fn versions(
-        &self,
-        pack_ref: &str,
-    ) -> Result<Rc<PackVersions>, SourceFailure<C::Error>> {
+    fn versions(&self, pack_ref: &str) -> Result<Rc<PackVersions>, SourceFailure<C::Error>> {
         if let Some(v) = self.versions.borrow().get(pack_ref) {
             return Ok(v.clone());
         }
-        let entries = self
+        let found = self
             .source
             .versions(pack_ref)
             .map_err(|source| SourceFailure {
@@ -151,30 +101,32 @@ impl<'a, C: Candidates> Provider<'a, C> {
             })?;
         let locked = self.preferred.get(pack_ref);
         let mut out = PackVersions {
-            unknown: entries.is_empty(),
+            unknown: found.is_empty(),
             ..PackVersions::default()
         };
-        let mut by_version: BTreeMap<Version, Entry> = BTreeMap::new();
-        for entry in entries {
-            if entry.pack_ref != pack_ref {
+        let mut by_version: BTreeMap<Version, Candidate> = BTreeMap::new();
+        for c in found {
+            if c.pack_ref != pack_ref {
                 tracing::warn!(
-                    "the candidates of {pack_ref} include an entry for {}; ignoring it",
-                    entry.pack_ref
+                    "the candidates of {pack_ref} include a version of {}; ignoring it",
+                    c.pack_ref
                 );
                 continue;
             }
-            let v = entry.version.clone();
-            if entry.yanked && locked.is_none_or(|l| l.cmp_precedence(&v).is_ne()) {
-                out.yanked.push(v);
+            if c.yanked && locked.is_none_or(|l| l.cmp_precedence(&c.version).is_ne()) {
+                out.yanked.push(c.version);
                 continue;
             }
             // (ref, version) is unique by precedence: keep the first.
-            if by_version.keys().any(|k| k.cmp_precedence(&v).is_eq()) {
+            if by_version
+                .keys()
+                .any(|k| k.cmp_precedence(&c.version).is_eq())
+            {
                 continue;
             }
-            by_version.insert(v, entry);
+            by_version.insert(c.version.clone(), c);
         }
-        out.candidates = by_version.into_iter().collect();
+        out.candidates = by_version.into_values().collect();
         out.yanked.sort();
         let rc = Rc::new(out);
         self.versions
@@ -195,11 +147,9 @@ impl<'a, C: Candidates> Provider<'a, C> {
             Some(l) if set.contains(l) && pv.get(l).is_some() => pv.get(l),
             _ => pv.matching(set).next_back().and_then(|v| pv.get(v)),
         };
-        let Some(entry) = likely else { return };
-        let Ok(deps) = entry_dependencies(entry) else {
-            return;
-        };
-        let wanted: Vec<&str> = deps
+        let Some(candidate) = likely else { return };
+        let wanted: Vec<&str> = candidate
+            .dependencies
             .iter()
             .map(|d| d.pack.as_str())
             .filter(|r| *r != pack_ref && self.cached(r).is_none())
@@ -210,7 +160,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
     }
 
     /// The versions of a ref already fetched.
-    pub(crate) fn cached(&self, pack_ref: &str) -> Option<Rc<PackVersions>> {
+    fn cached(&self, pack_ref: &str) -> Option<Rc<PackVersions>> {
         self.versions.borrow().get(pack_ref).cloned()
     }
 
@@ -305,15 +255,15 @@ impl<C: Candidates> DependencyProvider for Provider<'_, C> {
             return Ok(Dependencies::Available(DependencyConstraints::default()));
         }
         let pv = self.versions(r)?;
-        let Some(entry) = pv.get(version) else {
+        let Some(candidate) = pv.get(version) else {
             return Ok(Dependencies::Unavailable(
                 "its index entry is missing".to_owned(),
             ));
         };
-        let deps = match entry_dependencies(entry) {
-            Ok(deps) => deps,
-            Err(reason) => return Ok(Dependencies::Unavailable(reason)),
-        };
+        if let Some(reason) = &candidate.unusable {
+            return Ok(Dependencies::Unavailable(reason.clone()));
+        }
+        let deps = candidate.dependencies.clone();
         for dep in &deps {
             if dep.pack == *r && !dep.req.matches(version) {
                 return Ok(Dependencies::Unavailable(format!(
@@ -345,7 +295,9 @@ pub fn resolve<C: Candidates>(
     let provider = Provider::new(source, roots, options);
     let solution = match pubgrub::resolve(&provider, Pkg::Root, root_version()) {
         Ok(s) => s,
-        Err(PubGrubError::NoSolution(tree)) => return Err(report::no_solution(&provider, tree)),
+        Err(PubGrubError::NoSolution(tree)) => {
+            return Err(report::no_solution(provider.into_facts(), tree));
+        }
         Err(PubGrubError::ErrorChoosingVersion { source, .. })
         | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
         | Err(PubGrubError::ErrorInShouldCancel(source)) => {
@@ -361,10 +313,7 @@ pub fn resolve<C: Candidates>(
         let pv = provider
             .cached(&r)
             .expect("a chosen pack's versions were fetched");
-        let entry = pv
-            .get(&version)
-            .expect("a chosen version is a candidate")
-            .clone();
+        let chosen = pv.get(&version).expect("a chosen version is a candidate");
         let dependencies = provider
             .deps
             .borrow()
@@ -372,10 +321,12 @@ pub fn resolve<C: Candidates>(
             .cloned()
             .unwrap_or_default();
         out.push(Resolved {
-            entry,
+            pack_ref: chosen.pack_ref.clone(),
+            version: chosen.version.clone(),
+            yanked: chosen.yanked,
             dependencies,
         });
     }
-    out.sort_by(|a, b| a.entry.pack_ref.cmp(&b.entry.pack_ref));
+    out.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
     Ok(out)
 }

@@ -1,28 +1,161 @@
 //! Explaining a failed resolution in plain words.
 //!
-//! PubGrub's [`DefaultStringReporter`] walks the derivation tree; our
-//! [`ReportFormatter`] words each step with pack names, the `REF@REQ`
-//! strings that packs actually wrote, and the versions that exist. A summary
-//! follows: every pack involved with what it asks for, and the versions
-//! available of each.
+//! [`NoSolution`] keeps PubGrub's derivation tree (its proof that no
+//! solution exists) and what resolution learned about the packs involved.
+//! Its `Display` walks the tree with PubGrub's [`DefaultStringReporter`]
+//! and our [`ReportFormatter`], which words each step with pack names, the
+//! `REF@REQ` strings that packs actually wrote, and the versions that
+//! exist. A summary follows: what each pack asks for and the versions
+//! available of each, leaving out what the explanation already said. What
+//! to do about it is separate: [`NoSolution::hint`].
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
+use std::fmt;
 
-use pubgrub::{DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term};
+use pubgrub::{
+    DefaultStringReporter, DerivationTree, Derived, External, Map, ReportFormatter, Reporter, Term,
+};
 use semver::Version;
 
-use crate::provider::{Pkg, Provider, Set};
-use crate::{Candidates, ResolveError};
+use crate::ResolveError;
+use crate::facts::{Facts, Package as Pkg, Set};
 
-type Tree = DerivationTree<Pkg, Set, String>;
+/// PubGrub's derivation tree of a failed resolution.
+pub type Derivation = DerivationTree<Pkg, Set, String>;
 type Ext = External<Pkg, Set, String>;
 
-/// Turns PubGrub's proof of failure into a [`ResolveError`].
-pub(crate) fn no_solution<C: Candidates>(
-    provider: &Provider<'_, C>,
-    tree: Tree,
-) -> ResolveError<C::Error> {
-    let words = Words { provider };
+/// No set of versions satisfies every requirement (CLI exit code 3).
+#[derive(Debug, Clone)]
+pub struct NoSolution {
+    tree: Derivation,
+    facts: Facts,
+    /// Every ref that takes part in the conflict, sorted.
+    packs: Vec<String>,
+}
+
+impl NoSolution {
+    /// Every ref that takes part in the conflict, sorted.
+    pub fn packs(&self) -> &[String] {
+        &self.packs
+    }
+
+    /// PubGrub's proof that no solution exists.
+    pub fn derivation(&self) -> &Derivation {
+        &self.tree
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        let mut externals = Vec::new();
+        collect_externals(&self.tree, &mut externals);
+        let yanked_only = externals.iter().any(|e| {
+            let External::FromDependencyOf(p, _, Pkg::Pack(d), ds) = e else {
+                return false;
+            };
+            let w = Words::new(&self.facts);
+            w.versions_in(d, ds).is_empty() && !w.yanked_in(p, d, ds).is_empty()
+        });
+        let only_the_request = externals.iter().all(|e| match e {
+            External::FromDependencyOf(p, ..) => *p == Pkg::Root,
+            _ => true,
+        });
+        let info = match self.packs.as_slice() {
+            [one] => format!("`knap info {one}`"),
+            _ => "`knap info REF`".to_owned(),
+        };
+        Some(if yanked_only {
+            format!(
+                "ask for a version that is not yanked ({info} lists them), or keep the knap.lock that names the yanked one"
+            )
+        } else if only_the_request {
+            format!("ask for one of the available versions ({info} lists them)")
+        } else {
+            format!(
+                "{info} shows what each version depends on: ask for versions whose requirements meet, or loosen the requirement you gave"
+            )
+        })
+    }
+
+    /// The derivation told in words, one sentence per step.
+    pub fn explanation(&self) -> String {
+        DefaultStringReporter::report_with_formatter(&self.tree, &Words::new(&self.facts))
+    }
+}
+
+impl std::error::Error for NoSolution {}
+
+impl fmt::Display for NoSolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words = Words::new(&self.facts);
+        let explanation = DefaultStringReporter::report_with_formatter(&self.tree, &words);
+        let requested: Vec<String> = self.facts.roots.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "no set of versions satisfies every requirement of {}:\n{explanation}",
+            requested.join(", ")
+        )?;
+        let mut externals = Vec::new();
+        collect_externals(&self.tree, &mut externals);
+        let mut asked: Vec<String> = Vec::new();
+        let mut asks: Vec<String> = Vec::new();
+        let mut push = |line: String| {
+            if !asks.contains(&line) {
+                asks.push(line);
+            }
+        };
+        for ext in &externals {
+            match ext {
+                External::FromDependencyOf(Pkg::Root, _, d, ds) => {
+                    let what = words.asks(&Pkg::Root, None, d, ds);
+                    if !asked.contains(&what) {
+                        asked.push(what);
+                    }
+                }
+                External::FromDependencyOf(p @ Pkg::Pack(r), ps, d, ds) => {
+                    for v in words.versions_in(r, ps) {
+                        push(format!(
+                            "{r} {v} asks for {}",
+                            words.asks(p, Some(&v), d, ds)
+                        ));
+                    }
+                }
+                External::Custom(p, s, m) => {
+                    push(format!("{} cannot be used: {m}", words.describe(p, s)));
+                }
+                External::NotRoot(..) | External::NoVersions(..) => {}
+            }
+        }
+        asked.sort();
+        if !asked.is_empty() {
+            asks.insert(0, format!("you asked for {}", and_list(&asked)));
+        }
+        // Each fact once: what the explanation already says is left out.
+        asks.retain(|line| !explanation.contains(line.as_str()));
+        if !asks.is_empty() {
+            f.write_str("\nWhat each pack asks for:")?;
+            for line in &asks {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        let told = words.told_available.borrow();
+        let untold: Vec<&String> = self.packs.iter().filter(|r| !told.contains(*r)).collect();
+        if !untold.is_empty() {
+            f.write_str("\nAvailable versions:")?;
+            for r in untold {
+                write!(f, "\n  {r}: {}", words.available(r))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns PubGrub's proof of failure into a [`ResolveError`]: not found
+/// when a ref involved is unknown, else [`NoSolution`].
+pub(crate) fn no_solution<E: std::error::Error + 'static>(
+    facts: Facts,
+    tree: Derivation,
+) -> ResolveError<E> {
     let mut packs: BTreeSet<String> = BTreeSet::new();
     for p in tree.packages() {
         if let Pkg::Pack(r) = p {
@@ -33,8 +166,9 @@ pub(crate) fn no_solution<C: Candidates>(
     collect_externals(&tree, &mut externals);
 
     // An unknown ref is "not found", not a conflict.
+    let words = Words::new(&facts);
     for r in &packs {
-        if provider.cached(r).is_some_and(|pv| pv.unknown) {
+        if facts.cached(r).is_some_and(|pv| pv.unknown) {
             let mut required_by = Vec::new();
             for ext in &externals {
                 if let External::FromDependencyOf(p, ps, Pkg::Pack(d), _) = ext
@@ -50,65 +184,15 @@ pub(crate) fn no_solution<C: Candidates>(
             };
         }
     }
-
-    let mut asked: Vec<String> = Vec::new();
-    let mut asks: Vec<String> = Vec::new();
-    let mut push = |line: String| {
-        if !asks.contains(&line) {
-            asks.push(line);
-        }
-    };
-    for ext in &externals {
-        match ext {
-            External::FromDependencyOf(Pkg::Root, _, d, ds) => {
-                let what = words.asks(&Pkg::Root, None, d, ds);
-                if !asked.contains(&what) {
-                    asked.push(what);
-                }
-            }
-            External::FromDependencyOf(p @ Pkg::Pack(r), ps, d, ds) => {
-                for v in words.versions_in(r, ps) {
-                    push(format!(
-                        "{r} {v} asks for {}",
-                        words.asks(p, Some(&v), d, ds)
-                    ));
-                }
-            }
-            External::Custom(p, s, m) => {
-                push(format!("{} cannot be used: {m}", words.describe(p, s)));
-            }
-            External::NotRoot(..) | External::NoVersions(..) => {}
-        }
-    }
-
-    let explanation = pubgrub::DefaultStringReporter::report_with_formatter(&tree, &words);
-    let requested: Vec<String> = provider.roots().iter().map(ToString::to_string).collect();
-    let mut message = format!(
-        "no set of versions satisfies every requirement of {}:\n{explanation}",
-        requested.join(", ")
-    );
-    asked.sort();
-    if !asked.is_empty() {
-        asks.insert(0, format!("you asked for {}", and_list(&asked)));
-    }
-    if !asks.is_empty() {
-        message.push_str("\nWhat each pack asks for:");
-        for line in &asks {
-            message.push_str("\n  ");
-            message.push_str(line);
-        }
-    }
-    message.push_str("\nAvailable versions:");
-    for r in &packs {
-        message.push_str(&format!("\n  {r}: {}", words.available(r)));
-    }
-    ResolveError::NoSolution {
-        message,
+    drop(words);
+    ResolveError::NoSolution(Box::new(NoSolution {
+        tree,
+        facts,
         packs: packs.into_iter().collect(),
-    }
+    }))
 }
 
-fn collect_externals(tree: &Tree, out: &mut Vec<Ext>) {
+fn collect_externals(tree: &Derivation, out: &mut Vec<Ext>) {
     match tree {
         DerivationTree::External(e) => out.push(e.clone()),
         DerivationTree::Derived(d) => {
@@ -118,14 +202,29 @@ fn collect_externals(tree: &Tree, out: &mut Vec<Ext>) {
     }
 }
 
-struct Words<'a, 'p, C: Candidates> {
-    provider: &'a Provider<'p, C>,
+struct Words<'a> {
+    facts: &'a Facts,
+    /// The refs whose available versions a sentence has listed.
+    told_available: RefCell<BTreeSet<String>>,
 }
 
-impl<C: Candidates> Words<'_, '_, C> {
+impl<'a> Words<'a> {
+    fn new(facts: &'a Facts) -> Self {
+        Self {
+            facts,
+            told_available: RefCell::default(),
+        }
+    }
+
+    /// `available(r)`, noted as told.
+    fn telling_available(&self, r: &str) -> String {
+        self.told_available.borrow_mut().insert(r.to_owned());
+        self.available(r)
+    }
+
     /// The candidate versions of `r` in `set`, ascending.
     fn versions_in(&self, r: &str, set: &Set) -> Vec<Version> {
-        self.provider
+        self.facts
             .cached(r)
             .map(|pv| pv.matching(set).cloned().collect())
             .unwrap_or_default()
@@ -137,7 +236,7 @@ impl<C: Candidates> Words<'_, '_, C> {
             Pkg::Root => return "the request".to_owned(),
             Pkg::Pack(r) => r,
         };
-        let Some(pv) = self.provider.cached(r) else {
+        let Some(pv) = self.facts.cached(r) else {
             return format!("{r} {set}");
         };
         let m = self.versions_in(r, set);
@@ -176,12 +275,12 @@ impl<C: Candidates> Words<'_, '_, C> {
         };
         match p {
             Pkg::Root => {
-                for dep in self.provider.roots().iter().filter(|x| x.pack == *dr) {
+                for dep in self.facts.roots.iter().filter(|x| x.pack == *dr) {
                     add(dep.to_string());
                 }
             }
             Pkg::Pack(r) => {
-                let deps = self.provider.deps.borrow();
+                let deps = &self.facts.deps;
                 for ((owner, v), list) in deps.iter() {
                     if owner != r || version.is_some_and(|want| want != v) {
                         continue;
@@ -202,10 +301,14 @@ impl<C: Candidates> Words<'_, '_, C> {
 
     /// What a ref offers: `1.0.0, 1.2.0, 2.0.0 (yanked: 2.1.0)`.
     fn available(&self, r: &str) -> String {
-        let Some(pv) = self.provider.cached(r) else {
+        let Some(pv) = self.facts.cached(r) else {
             return "not looked up".to_owned();
         };
-        let list: Vec<String> = pv.candidates.iter().map(|(v, _)| v.to_string()).collect();
+        let list: Vec<String> = pv
+            .candidates
+            .iter()
+            .map(|c| c.version.to_string())
+            .collect();
         let mut s = if list.is_empty() {
             "none".to_owned()
         } else {
@@ -222,20 +325,20 @@ impl<C: Candidates> Words<'_, '_, C> {
     /// taken (`set` holds the candidates only, so the requirements are
     /// asked).
     fn yanked_in(&self, p: &Pkg, d: &str, set: &Set) -> Vec<String> {
-        let Some(pv) = self.provider.cached(d) else {
+        let Some(pv) = self.facts.cached(d) else {
             return Vec::new();
         };
         let mut reqs = Vec::new();
         match p {
             Pkg::Root => reqs.extend(
-                self.provider
-                    .roots()
+                self.facts
+                    .roots
                     .iter()
                     .filter(|x| x.pack == d)
                     .map(|x| x.req.clone()),
             ),
             Pkg::Pack(r) => {
-                let deps = self.provider.deps.borrow();
+                let deps = &self.facts.deps;
                 for ((owner, _), list) in deps.iter() {
                     if owner == r {
                         reqs.extend(list.iter().filter(|x| x.pack == d).map(|x| x.req.clone()));
@@ -288,17 +391,20 @@ fn or_list(versions: &[Version]) -> String {
     }
 }
 
-impl<C: Candidates> ReportFormatter<Pkg, Set, String> for Words<'_, '_, C> {
+impl ReportFormatter<Pkg, Set, String> for Words<'_> {
     type Output = String;
 
     fn format_external(&self, external: &Ext) -> String {
         match external {
             External::NotRoot(..) => "we are resolving the request".to_owned(),
             External::NoVersions(Pkg::Pack(r), _) => {
-                if self.provider.cached(r).is_some_and(|pv| pv.unknown) {
+                if self.facts.cached(r).is_some_and(|pv| pv.unknown) {
                     format!("no registry provides {r}")
                 } else {
-                    format!("no version of {r} fits (available: {})", self.available(r))
+                    format!(
+                        "no version of {r} fits (available: {})",
+                        self.telling_available(r)
+                    )
                 }
             }
             External::NoVersions(Pkg::Root, _) => "the request cannot be resolved".to_owned(),
@@ -306,19 +412,19 @@ impl<C: Candidates> ReportFormatter<Pkg, Set, String> for Words<'_, '_, C> {
                 let mut s = self.dependency_sentence(p, ps, d, ds);
                 if let Pkg::Pack(r) = d
                     && self.versions_in(r, ds).is_empty()
-                    && self.provider.cached(r).is_some_and(|pv| !pv.unknown)
+                    && self.facts.cached(r).is_some_and(|pv| !pv.unknown)
                 {
                     let yanked = self.yanked_in(p, r, ds);
                     if yanked.is_empty() {
                         s.push_str(&format!(
                             ", which no available version of {r} satisfies (available: {})",
-                            self.available(r)
+                            self.telling_available(r)
                         ));
                     } else {
                         s.push_str(&format!(
                             ", which only the yanked {r} {} satisfies: a yanked version is installed only when knap.lock already names it (available: {})",
                             yanked.join(", "),
-                            self.available(r)
+                            self.telling_available(r)
                         ));
                     }
                 }

@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
-use knap_resolver::{Candidates, Options, ResolveError, Resolved, Upgrade, resolve};
+use knap_resolver::{Candidate, Candidates, Options, ResolveError, Resolved, Upgrade, resolve};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::{Checksum, Dependency, Entry};
 
-/// A registry: entries parsed from index JSON, like the client's.
+/// A registry: entries parsed from index JSON, like the client's, read
+/// as candidates.
 #[derive(Default)]
 struct Registry {
     entries: Vec<Entry>,
@@ -50,12 +51,12 @@ impl Registry {
 
 impl Candidates for Registry {
     type Error = Infallible;
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Infallible> {
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Candidate>, Infallible> {
         Ok(self
             .entries
             .iter()
             .filter(|e| e.pack_ref == pack_ref)
-            .cloned()
+            .map(Candidate::from_entry)
             .collect())
     }
 }
@@ -70,7 +71,7 @@ fn roots(specs: &[&str]) -> Vec<Dependency> {
 fn versions(resolved: &[Resolved]) -> BTreeMap<String, String> {
     resolved
         .iter()
-        .map(|r| (r.entry.pack_ref.to_string(), r.entry.version.to_string()))
+        .map(|r| (r.pack_ref.to_string(), r.version.to_string()))
         .collect()
 }
 
@@ -145,10 +146,11 @@ fn conflict_names_all_parties_and_both_requirements() {
         .add("lib", "1.2.0", &[])
         .add("lib", "2.0.0", &[]);
     let err = resolve(&reg, &roots(&["app", "tool"]), &Options::default()).unwrap_err();
-    let ResolveError::NoSolution { message, packs } = &err else {
+    let ResolveError::NoSolution(no) = &err else {
         panic!("expected NoSolution, got {err:?}");
     };
-    assert_eq!(packs, &["app", "lib", "tool"]);
+    let message = &no.to_string();
+    assert_eq!(no.packs(), ["app", "lib", "tool"]);
     for needle in [
         "app 1.0.0 depends on lib@^2",
         "tool 1.0.0 depends on lib@^1",
@@ -163,6 +165,11 @@ fn conflict_names_all_parties_and_both_requirements() {
         );
     }
     assert_eq!(err.to_string(), *message);
+    // The explanation is PubGrub's derivation, told in words.
+    assert!(message.contains(&no.explanation()), "{message}");
+    assert!(no.derivation().packages().len() >= 3);
+    assert!(no.hint().unwrap().contains("knap info"));
+    assert!(!message.contains("hint"), "the hint is separate: {message}");
 }
 
 #[test]
@@ -171,9 +178,12 @@ fn no_version_matches_says_what_exists() {
     reg.add("lib", "1.0.0", &[]).add("lib", "1.2.0", &[]);
     let err = resolve(&reg, &roots(&["lib@^3"]), &Options::default()).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ResolveError::NoSolution { .. }), "{err:?}");
+    assert!(matches!(err, ResolveError::NoSolution(_)), "{err:?}");
     assert!(msg.contains("you asked for lib@^3"), "{msg}");
-    assert!(msg.contains("lib: 1.0.0, 1.2.0"), "{msg}");
+    assert!(msg.contains("1.0.0, 1.2.0"), "{msg}");
+    // Each fact once: the request and the versions are said once.
+    assert_eq!(msg.matches("you asked for lib@^3").count(), 1, "{msg}");
+    assert_eq!(msg.matches("1.0.0, 1.2.0").count(), 1, "{msg}");
 }
 
 #[test]
@@ -326,7 +336,7 @@ fn union_and_space_and_requirements() {
     }
     let pick = |spec: &str| {
         let out = resolve(&reg, &roots(&[spec]), &Options::default()).unwrap();
-        out[0].entry.version.to_string()
+        out[0].version.to_string()
     };
     assert_eq!(pick("lib@^1 || ^3.1"), "3.1.4");
     assert_eq!(pick("lib@^1 || ~2.0"), "2.0.0");
@@ -408,7 +418,7 @@ fn source_error_is_reported_with_the_ref() {
     struct Broken;
     impl Candidates for Broken {
         type Error = Down;
-        fn versions(&self, _: &str) -> Result<Vec<Entry>, Down> {
+        fn versions(&self, _: &str) -> Result<Vec<Candidate>, Down> {
             Err(Down)
         }
     }
@@ -417,5 +427,8 @@ fn source_error_is_reported_with_the_ref() {
         matches!(&err, ResolveError::Candidates { pack_ref, .. } if pack_ref == "app"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("registry unreachable"), "{err}");
+    // The cause is carried as the source, not repeated in the text.
+    assert_eq!(err.to_string(), "cannot read the versions of `app`");
+    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(cause.as_deref(), Some("registry unreachable"));
 }

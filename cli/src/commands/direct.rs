@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
-use knap_resolver::Candidates;
+use knap_resolver::{Candidate, Candidates};
 use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};
 use knap_schema::manifest::Manifest;
@@ -372,16 +372,18 @@ pub struct WithPinned<'a> {
 impl Candidates for WithPinned<'_> {
     type Error = std::convert::Infallible;
 
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Candidate>, Self::Error> {
         if let Some(e) = self.pinned.get(pack_ref) {
-            return Ok(vec![e.clone()]);
+            return Ok(vec![Candidate::from_entry(e)]);
         }
         Ok(self
             .registries
             .get(pack_ref)
             .and_then(|p| p.as_ref())
-            .map(|p| p.entries.clone())
-            .unwrap_or_default())
+            .iter()
+            .flat_map(|p| &p.entries)
+            .map(Candidate::from_entry)
+            .collect())
     }
 }
 

@@ -31,7 +31,7 @@ use url::Url;
 use super::Ctx;
 use super::direct::{self, Direct, Spec};
 use super::installed::{open_for_writing, root_err};
-use crate::candidates::Lazy;
+use knap_registry::candidates::Lazy;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::index_set::IndexSet;
 use knap_registry::net::HttpPolicy;
@@ -355,7 +355,7 @@ pub(crate) async fn run_with(
             Err(ResolveError::Candidates { source, .. }) => {
                 return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
             }
-            Err(other) => return Err(KnapError::not_found(other.to_string()).into()),
+            Err(ResolveError::NoSolution(no)) => return Err(anyhow::Error::new(*no)),
         };
 
     // What each signed registry's metadata was verified with, for the lock.
@@ -377,7 +377,16 @@ pub(crate) async fn run_with(
     let mut plan_install: Vec<serde_json::Value> = Vec::new();
     let mut direct_staged: Vec<Staged> = Vec::new();
     for r in &resolved {
-        let e = &r.entry;
+        let entry = candidates.entry(&r.pack_ref, &r.version).ok_or_else(|| {
+            KnapError::new(
+                Kind::Other,
+                format!(
+                    "no index entry for the resolved {} {}",
+                    r.pack_ref, r.version
+                ),
+            )
+        })?;
+        let e = &entry;
         let pack_ref = e.pack_ref.clone();
         let version = e.version.clone();
         let previous = old.as_ref().and_then(|l| l.get(&pack_ref));
@@ -935,11 +944,12 @@ async fn run_jobs(
     parallel: usize,
     shared: Shared,
 ) -> anyhow::Result<Vec<Staged>> {
-    let mut staging_dirs = Vec::new();
+    // Removed on failure, and when this future is dropped (Ctrl-C).
+    let mut staging_dirs = StagingGuard(Vec::new());
     for j in &mut jobs {
         let dir = root.new_staging_dir().map_err(root_err)?;
         j.dest = j.pack_ref.dir_in(&dir);
-        staging_dirs.push(dir);
+        staging_dirs.0.push(dir);
     }
     let shared = Arc::new(shared);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
@@ -966,9 +976,7 @@ async fn run_jobs(
         }
     }
     if !failures.is_empty() {
-        for d in &staging_dirs {
-            let _ = std::fs::remove_dir_all(d);
-        }
+        drop(staging_dirs);
         failures.sort_by(|a, b| a.0.cmp(&b.0));
         let kinds: Vec<Kind> = failures
             .iter()
@@ -994,6 +1002,8 @@ async fn run_jobs(
         return Err(KnapError::new(kind, message).into());
     }
     done.sort_by_key(|(i, _)| *i);
+    // Staged: kept for the commit.
+    staging_dirs.0.clear();
     Ok(done.into_iter().map(|(_, s)| s).collect())
 }
 
@@ -1096,7 +1106,7 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         pack: job.pack_ref.to_string(),
         version: job.version.to_string(),
     });
-    tokio::task::spawn_blocking(move || {
+    let verified = tokio::task::spawn_blocking(move || {
         let (m, tree) = knap_registry::sources::inspect(&dest, &what)?;
         let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
@@ -1131,7 +1141,12 @@ async fn fetch_one(job: &Job, source: &Source, shared: &Shared) -> Result<Checks
         Ok(tree)
     })
     .await
-    .expect("the verify task panicked")
+    .expect("the verify task panicked");
+    shared.reporter.report(Event::Verified {
+        pack: job.pack_ref.to_string(),
+        version: job.version.to_string(),
+    });
+    verified
 }
 
 fn source_text(s: &Source) -> String {

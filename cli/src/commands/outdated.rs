@@ -231,6 +231,6 @@ fn resolve_upgrade(
         knap_resolver::resolve(candidates, &roots, &options).map_err(|e| e.to_string())?;
     Ok(resolved
         .into_iter()
-        .map(|r| (r.entry.pack_ref.to_string(), r.entry.version.to_string()))
+        .map(|r| (r.pack_ref.to_string(), r.version.to_string()))
         .collect())
 }

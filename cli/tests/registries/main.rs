@@ -25,6 +25,7 @@ mod sparse_tests;
 mod tls_tests;
 mod token_tests;
 mod transfer_tests;
+mod verbose_tests;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

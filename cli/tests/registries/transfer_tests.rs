@@ -384,3 +384,76 @@ fn a_git_registry_whose_index_is_over_the_size_limit_is_exit_4() {
         );
     }
 }
+
+// Issue 14 point 10: Ctrl-C during an install.
+
+#[test]
+fn ctrl_c_during_a_download_says_nothing_was_installed_exits_130_and_leaves_no_partial_file() {
+    let s = Installed::new();
+    s.serve_v2_with(|_, body| Reply::Drip {
+        headers: vec![],
+        body,
+        every: Duration::from_millis(300),
+    });
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
+    c.args([
+        "--root",
+        s.root.to_str().unwrap(),
+        "install",
+        "victim@=2.0.0",
+    ]);
+    s.k.isolate(&mut c);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the download is under way: its temporary file is in the
+    // cache and the server is sending.
+    let started = std::time::Instant::now();
+    let partial = loop {
+        let new: Vec<PathBuf> = files_under(&s.k.cache().join("archives"))
+            .into_iter()
+            .filter(|p| !s.archives.contains(p))
+            .collect();
+        let sending = s
+            .site
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("victim-2.0.0.tar.gz"));
+        if sending && !new.is_empty() {
+            break new;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the download never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let waited = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "knap did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; nothing was installed"),
+        "{stderr}"
+    );
+    for p in &partial {
+        assert!(!p.exists(), "the partial download {} was left", p.display());
+    }
+    s.assert_unchanged();
+}

@@ -336,7 +336,9 @@ impl GitIndex {
                 });
             }
             None => {
-                self.update().await?;
+                self.common
+                    .first_fetch(self.url.as_str(), self.update())
+                    .await?;
                 self.state()
                     .ok_or_else(|| self.other("the clone left no index in the cache".into()))?
             }

@@ -201,7 +201,9 @@ impl HttpIndex {
                     ),
                 });
             }
-            self.update().await?;
+            self.common
+                .first_fetch(self.url.as_str(), self.update())
+                .await?;
             if let Some(v) = self.loaded.lock().expect("lock").clone() {
                 return Ok(v);
             }

@@ -88,6 +88,27 @@ impl RegistryError {
     }
 }
 
+impl Common {
+    /// Runs `fetch`, the first fetch of the index at `url` that a lookup
+    /// needs (no cached copy yet), between the events that
+    /// [`Registry::update`] reports around its own fetch.
+    pub(crate) async fn first_fetch<T>(
+        &self,
+        url: &str,
+        fetch: impl std::future::Future<Output = T>,
+    ) -> T {
+        self.reporter.report(Event::FetchingIndex {
+            registry: self.name.clone(),
+            url: url.to_owned(),
+        });
+        let out = fetch.await;
+        self.reporter.report(Event::IndexFetched {
+            registry: self.name.clone(),
+        });
+        out
+    }
+}
+
 /// What `update` did.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]

@@ -9,17 +9,21 @@
 //! chosen ahead of need, and only those. Each ref is looked up once per
 //! run. Refs pinned to a direct pack (named on the command line or kept
 //! from the lock) are never looked up.
+//!
+//! The resolver sees each entry as a [`Candidate`]; the entries stay here,
+//! so the caller maps a resolved version back to its entry with
+//! [`Lazy::entry`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use knap_resolver::Candidates;
+use knap_resolver::{Candidate, Candidates};
 use knap_schema::index::Entry;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use knap_registry::index_set::{IndexSet, Provided};
-use knap_registry::registry::RegistryError;
+use crate::index_set::{IndexSet, Provided};
+use crate::registry::RegistryError;
 
 /// The outcome of one ref's lookup: who provides it, if anyone.
 type Answer = Result<Option<Provided>, Arc<RegistryError>>;
@@ -34,7 +38,11 @@ impl std::fmt::Display for LookupFailed {
     }
 }
 
-impl std::error::Error for LookupFailed {}
+impl std::error::Error for LookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
+}
 
 /// Registries looked up on demand, plus the refs pinned to one entry.
 pub struct Lazy {
@@ -93,6 +101,18 @@ impl Lazy {
         got.unwrap_or_else(|_| panic!("the lookup task of `{pack_ref}` ended without an answer"))
     }
 
+    /// The entry of `pack_ref` at `version`: the pinned one, or the one
+    /// its registry lists (once looked up).
+    pub fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<Entry> {
+        if let Some(e) = self.pinned.get(pack_ref) {
+            return (e.version == *version).then(|| e.clone());
+        }
+        self.provider(pack_ref)?
+            .entries
+            .into_iter()
+            .find(|e| e.version == *version)
+    }
+
     /// Who provides `pack_ref`, if it was looked up and found.
     pub fn provider(&self, pack_ref: &str) -> Option<Provided> {
         let rx = self.slots.lock().expect("lock").get(pack_ref).cloned()?;
@@ -104,12 +124,16 @@ impl Lazy {
 impl Candidates for Lazy {
     type Error = LookupFailed;
 
-    fn versions(&self, pack_ref: &str) -> Result<Vec<Entry>, Self::Error> {
+    fn versions(&self, pack_ref: &str) -> Result<Vec<Candidate>, Self::Error> {
         if let Some(e) = self.pinned.get(pack_ref) {
-            return Ok(vec![e.clone()]);
+            return Ok(vec![Candidate::from_entry(e)]);
         }
         match self.answer(pack_ref) {
-            Ok(p) => Ok(p.map(|p| p.entries).unwrap_or_default()),
+            Ok(p) => Ok(p
+                .iter()
+                .flat_map(|p| &p.entries)
+                .map(Candidate::from_entry)
+                .collect()),
             Err(e) => Err(LookupFailed(e)),
         }
     }
