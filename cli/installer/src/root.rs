@@ -1129,9 +1129,19 @@ fn remove_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<(), RootEr
         if keep(&path) {
             continue;
         }
-        let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        // An entry gone meanwhile (a live install's staging area, removed
+        // by its process as it ends) is no longer there to remove.
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("inspect", &path)(e)),
+        };
         if meta.is_dir() {
-            fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &path)(e)),
+            }
         } else {
             remove_file(&path)?;
         }

@@ -477,9 +477,12 @@ impl Pipeline<'_> {
                         pack_ref,
                         required_by,
                     },
-                    ResolveError::Candidates { source, .. } => {
-                        KnapError::new(C::error_kind(&source), source.to_string()).into()
-                    }
+                    ResolveError::Candidates { pack_ref, source } => KnapError::new(
+                        C::error_kind(&source),
+                        format!("cannot read the versions of `{pack_ref}`"),
+                    )
+                    .caused_by(source)
+                    .into(),
                     ResolveError::NoSolution(no) => InstallError::NoSolution(no),
                 })?;
         // Known once the registries have been read.
