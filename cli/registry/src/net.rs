@@ -577,6 +577,74 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_names_its_limit_and_variable_and_a_retried_failure_its_attempts() {
+        let url = u("https://reg.example/a.tar.gz");
+        let e = timed_out(&url, Limit::DownloadTotal(Duration::from_secs(3)));
+        assert_eq!(
+            e.to_string(),
+            "https://reg.example/a.tar.gz: timed out: the total deadline of 3 s was reached (KNAP_HTTP_DOWNLOAD_TIMEOUT)"
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("check the server, or raise KNAP_HTTP_DOWNLOAD_TIMEOUT")
+        );
+        assert_eq!(
+            Limit::Read(Duration::from_millis(1500)).to_string(),
+            "no data for 1.5 s (KNAP_HTTP_READ_TIMEOUT)"
+        );
+        let retried = FetchError::Retried {
+            attempts: 3,
+            last: Box::new(FetchError::Status {
+                url: url.to_string(),
+                status: 500,
+            }),
+        };
+        assert_eq!(
+            retried.to_string(),
+            "https://reg.example/a.tar.gz: the server answered HTTP 500 (after 3 attempts)"
+        );
+        assert_eq!(retried.kind(), crate::error::Kind::Registry);
+        assert!(!retryable(&retried), "a spent retry is not retried again");
+    }
+
+    #[tokio::test]
+    async fn with_retries_counts_the_attempts_it_made() {
+        let settings = HttpSettings {
+            retries: 2,
+            backoff: Duration::from_millis(1),
+            ..HttpSettings::default()
+        };
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(&settings, || {
+            calls += 1;
+            async {
+                Err(FetchError::Status {
+                    url: "u".into(),
+                    status: 503,
+                })
+            }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert!(
+            matches!(r, Err(FetchError::Retried { attempts: 3, .. })),
+            "{r:?}"
+        );
+        // A failure that is not retried is returned as it is.
+        let r: Result<(), _> = with_retries(&settings, || async {
+            Err(FetchError::Status {
+                url: "u".into(),
+                status: 404,
+            })
+        })
+        .await;
+        assert!(
+            matches!(r, Err(FetchError::Status { status: 404, .. })),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn retries_are_decided_on_the_cause() {
         let net = |cause| FetchError::Network {
             url: "u".into(),
