@@ -219,12 +219,19 @@ def knap_env(name):
     return e
 
 def knap(name, *args):
+    # `--root` after the subcommand: `registry add` has its own `--root FILE`
+    # (a TUF root), which takes the value of a global `--root` (or of
+    # KNAP_ROOT), so the registry is added without one.
+    if args and args[0] == "registry":
+        return [KNAP, "-q"] + list(args)
     return [KNAP, "-q", "--root", f"{W}/{name}/root"] + list(args)
 
 def setup_knap(name, url):
     shutil.rmtree(f"{W}/{name}", ignore_errors=True)
     os.makedirs(f"{W}/{name}/root")
-    subprocess.run(knap(name, "registry", "add", "bench", url, "--allow-http"),
+    # --no-fetch: `registry add` would otherwise fill the cache, and the
+    # cold runs start from an empty one.
+    subprocess.run(knap(name, "registry", "add", "bench", url, "--allow-http", "--no-fetch"),
                    env=knap_env(name), check=True)
 
 def cargo_env(home):

@@ -79,7 +79,7 @@ git clone -q --bare "$W/src" "$W/index.git"
 SIZE=$(stat -c %s "$W/src/index.json")
 URL="file://$W/index.git"
 
-KNAP_SETUP='rm -rf "$W/k"; mkdir -p "$W/k"; KNAP_CONFIG=$W/k/c.toml KNAP_CACHE_DIR=$W/k/cache "$KNAP" -q registry add bench "git+$URL"'
+KNAP_SETUP='rm -rf "$W/k"; mkdir -p "$W/k"; KNAP_CONFIG=$W/k/c.toml KNAP_CACHE_DIR=$W/k/cache "$KNAP" -q registry add --no-fetch bench "git+$URL"'
 GIT_SETUP='rm -rf "$W/g"'
 R_KNAP_GIT=(); R_GIT=(); R_GIT_NC=()
 for _ in $(seq "$RUNS"); do
@@ -98,7 +98,7 @@ SERVER_PID=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 mkdir -p "$W/h"
 for i in 1 2 3 4 5; do
-    KNAP_CONFIG=$W/h/c.toml KNAP_CACHE_DIR=$W/h/cache "$KNAP" -q registry add "r$i" "http://127.0.0.1:$PORT/r$i/"
+    KNAP_CONFIG=$W/h/c.toml KNAP_CACHE_DIR=$W/h/cache "$KNAP" -q registry add --no-fetch "r$i" "http://127.0.0.1:$PORT/r$i/"
 done
 KNAP_CONFIG=$W/h/c.toml KNAP_CACHE_DIR=$W/h/cache "$KNAP" -q update
 : >"$W/http.log"

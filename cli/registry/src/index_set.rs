@@ -7,7 +7,7 @@
 //! still unanswered fails the lookup (fail closed): a public registry can
 //! never substitute for a private one that is down.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use knap_schema::Dependency;
 use knap_schema::config::Config;
@@ -144,28 +144,41 @@ impl IndexSet {
         Ok(all)
     }
 
-    /// Every ref listed anywhere, each from the registry that provides it
-    /// (what search reads: each registry's search table).
-    pub async fn search_rows(&self) -> Result<BTreeMap<String, SearchHit>, RegistryError> {
-        let mut out: BTreeMap<String, SearchHit> = BTreeMap::new();
+    /// The refs that match `q` (lowercase; empty matches every ref), each
+    /// as the registry that provides it lists it, in ref order. A ref is
+    /// matched against its providing registry's row only; lower-priority
+    /// registries that also list it are its shadows. Each registry reads
+    /// its search table (its refs too when there is more than one
+    /// registry, for the shadows).
+    pub async fn search(&self, q: &str) -> Result<Vec<SearchHit>, RegistryError> {
+        let want_refs = self.registries.len() > 1;
+        let mut hits: BTreeMap<String, SearchHit> = BTreeMap::new();
+        // The refs provided by the registries already read.
+        let mut provided: HashSet<String> = HashSet::new();
         for reg in &self.registries {
-            for row in reg.search_rows().await? {
-                match out.get_mut(&row.pack_ref) {
-                    Some(h) => h.shadows.push(reg.name.clone()),
-                    None => {
-                        out.insert(
-                            row.pack_ref.clone(),
-                            SearchHit {
-                                registry: reg.name.clone(),
-                                row,
-                                shadows: Vec::new(),
-                            },
-                        );
-                    }
+            let found = reg.search(q, want_refs).await?;
+            for r in found.refs.iter().flatten() {
+                if provided.contains(r)
+                    && let Some(h) = hits.get_mut(r)
+                {
+                    h.shadows.push(reg.name.clone());
                 }
             }
+            for row in found.rows {
+                if !provided.contains(&row.pack_ref) {
+                    hits.insert(
+                        row.pack_ref.clone(),
+                        SearchHit {
+                            registry: reg.name.clone(),
+                            row,
+                            shadows: Vec::new(),
+                        },
+                    );
+                }
+            }
+            provided.extend(found.refs.into_iter().flatten());
         }
-        Ok(out)
+        Ok(hits.into_values().collect())
     }
 }
 

@@ -42,10 +42,10 @@ struct Hit {
 pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::Result<()> {
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let q = query.unwrap_or("").to_lowercase();
-    let all = set.search_rows().await?;
-    let hits = all
-        .into_values()
-        .filter(|h| h.row.matches(&q))
+    let hits = set
+        .search(&q)
+        .await?
+        .into_iter()
         .map(|h| Hit {
             pack_ref: h.row.pack_ref,
             version: h.row.version,

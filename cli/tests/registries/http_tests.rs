@@ -333,11 +333,22 @@ fn update_splits_the_index_per_ref_and_info_and_search_read_the_split() {
         serde_json::from_slice(&std::fs::read(dir.join("packs/a.json")).unwrap()).unwrap();
     assert_eq!(a["ref"], "a");
     assert_eq!(a["versions"][1]["version"], "1.1.0");
-    let table: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("search.json")).unwrap()).unwrap();
-    assert_eq!(table[0]["ref"], "a");
-    assert_eq!(table[0]["version"], "1.1.0", "the newest version");
-    assert_eq!(table[0]["versions"], serde_json::json!(["1.0.0", "1.1.0"]));
+    // The search table: a head line, then a row per line in ref order
+    // (ref, newest version, versions, label, description, keywords, ...).
+    let table = std::fs::read_to_string(dir.join("search.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = table
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"format": "knap-search-2", "rows": 3})
+    );
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1][0], "a");
+    assert_eq!(lines[1][1], "1.1.0", "the newest version");
+    assert_eq!(lines[1][2], serde_json::json!(["1.0.0", "1.1.0"]));
+    assert_eq!(lines[3][0], "c");
 
     // What info and search show comes from these files (a valid change to
     // them shows), not from index.json, and needs no request.
@@ -351,9 +362,11 @@ fn update_splits_the_index_per_ref_and_info_and_search_read_the_split() {
         info["versions"][1]["dependencies"][0],
         serde_json::json!({"spec": "b@^1", "registry": "split"})
     );
-    let mut t2 = table.clone();
-    t2[2]["description"] = "From the search table".into();
-    write_json(&dir.join("search.json"), &t2);
+    let mut c_row = lines[3].clone();
+    c_row[4] = "From the search table".into();
+    let mut t2: Vec<String> = table.lines().map(str::to_owned).collect();
+    t2[3] = c_row.to_string();
+    std::fs::write(dir.join("search.jsonl"), t2.join("\n") + "\n").unwrap();
     let hits = k.run(&["search", "c", "--json"]).ok().json();
     let c = hits
         .as_array()
@@ -370,7 +383,7 @@ fn update_splits_the_index_per_ref_and_info_and_search_read_the_split() {
 fn a_damaged_per_ref_cache_is_refused_and_split_again_from_the_index() {
     let (k, server, _site, dir) = split_registry();
     let good_a = std::fs::read(dir.join("packs/a.json")).unwrap();
-    let good_table = std::fs::read(dir.join("search.json")).unwrap();
+    let good_table = std::fs::read(dir.join("search.jsonl")).unwrap();
     server.clear_log();
 
     // A per-ref file that parses but names another ref, and a torn one.
@@ -385,17 +398,43 @@ fn a_damaged_per_ref_cache_is_refused_and_split_again_from_the_index() {
     assert_eq!(info["versions"][1]["dependencies"][0]["registry"], "split");
     assert_eq!(std::fs::read(dir.join("packs/a.json")).unwrap(), good_a);
 
-    // A search table that is not one.
-    std::fs::write(dir.join("search.json"), b"[{\"ref\": \"../x\"}]").unwrap();
-    let hits = k.run(&["search", "", "--json"]).ok().json();
-    let refs: Vec<&str> = hits
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["ref"].as_str().unwrap())
-        .collect();
-    assert_eq!(refs, ["a", "b", "c"]);
-    assert_eq!(std::fs::read(dir.join("search.json")).unwrap(), good_table);
+    // Search tables that are not one: a row with a bad ref, a row cut
+    // short, rows out of order, fewer rows than the head says, a row that
+    // does not parse. Each is refused, whatever the query (a row that
+    // cannot match is still checked for its ref and place), and the table
+    // is written again from the cached index.
+    let good = String::from_utf8(good_table.clone()).unwrap();
+    let rows: Vec<&str> = good.lines().collect();
+    let bad_tables = [
+        format!("{}\n[\"../x\"]\n", rows[0]),
+        good[..good.len() - 3].to_owned(),
+        format!("{}\n{}\n{}\n{}\n", rows[0], rows[2], rows[1], rows[3]),
+        format!("{}\n{}\n{}\n", rows[0], rows[1], rows[2]),
+        format!("{}\n{}\n{}\n{}\n", rows[0], rows[1], "[\"b\",2]", rows[3]),
+    ];
+    for (i, bad) in bad_tables.iter().enumerate() {
+        for q in ["", "b"] {
+            std::fs::write(dir.join("search.jsonl"), bad).unwrap();
+            let hits = k.run(&["search", q, "--json"]).ok().json();
+            let refs: Vec<&str> = hits
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["ref"].as_str().unwrap())
+                .collect();
+            let want: &[&str] = if q.is_empty() {
+                &["a", "b", "c"]
+            } else {
+                &["b"]
+            };
+            assert_eq!(refs, want, "table {i}, query `{q}`");
+            assert_eq!(
+                std::fs::read(dir.join("search.jsonl")).unwrap(),
+                good_table,
+                "table {i}, query `{q}`: split again"
+            );
+        }
+    }
     assert_eq!(
         server.requests().len(),
         0,
@@ -410,6 +449,6 @@ fn a_cache_without_a_split_is_split_on_first_use() {
     server.clear_log();
     let info = k.run(&["info", "c", "--json"]).ok().json();
     assert_eq!(info["versions"][0]["version"], "2.0.0");
-    assert!(dir.join("packs/c.json").is_file() && dir.join("search.json").is_file());
+    assert!(dir.join("packs/c.json").is_file() && dir.join("search.jsonl").is_file());
     assert_eq!(server.requests().len(), 0);
 }

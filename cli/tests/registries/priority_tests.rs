@@ -77,6 +77,13 @@ fn the_first_registry_listing_a_ref_shadows_the_others() {
         .unwrap();
     assert_eq!(slack["registry"], "private");
     assert_eq!(slack["version"], "9.0.0");
+    assert_eq!(slack["shadows"], serde_json::json!(["public"]));
+    // With a query, too: only the rows that match are read, and the
+    // shadows still come from every registry's refs.
+    let hits = k.run(&["search", "SLA", "--json"]).ok().json();
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    assert_eq!(hits[0]["registry"], "private");
+    assert_eq!(hits[0]["shadows"], serde_json::json!(["public"]));
 }
 
 #[test]

@@ -6,13 +6,24 @@
 //!
 //! ```text
 //! refs/packs/<ref>.json   {"ref": REF, "versions": [ENTRY, ...]}
-//! refs/search.json        [{"ref", "version", "versions", "label", ...}]
+//! refs/search.jsonl       {"format": "knap-search-2", "rows": N}
+//!                         then one row per line, in ref order:
+//!                         [REF, VERSION, [VERSIONS], LABEL, DESCRIPTION,
+//!                          [KEYWORDS], [OTHER TEXT]]
 //! refs/stamp.json         which copy of index.json it was split from
 //! ```
 //!
+//! A row per line lets a search skip the rows that cannot match without
+//! parsing them: a row whose line is plain ASCII without escapes holds
+//! every text it is matched against verbatim, so when its line does not
+//! contain the query (ignoring ASCII case) neither does any of its fields.
+//! Only the other rows are parsed and matched (see [`ByRef::search`]).
+//!
 //! The cache is untrusted input like every file knap reads: each pack file
-//! is validated when it is read (`parse_sparse_pack`), the table is parsed
-//! into its typed rows and its refs checked; anything that fails is
+//! is validated when it is read (`parse_sparse_pack`); every row of the
+//! table must start with a valid ref, in strictly increasing order, the
+//! rows must be as many as the first line says, and every row a search
+//! shows is parsed whole into its typed form. Anything that fails is
 //! refused, and the registry splits its cached `index.json` again (which
 //! validates the whole document again) rather than use it.
 
@@ -23,6 +34,8 @@ use std::path::{Path, PathBuf};
 use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use serde::{Deserialize, Serialize};
+
+use serde_json::value::RawValue;
 
 use super::whole::SplitEntry;
 use super::{RegistryError, invalid};
@@ -71,7 +84,63 @@ impl From<Entry> for Fields {
     }
 }
 
+/// The search table's file in the per-ref cache directory.
+pub const TABLE: &str = "search.jsonl";
+
+/// The first line of the search table.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableHead {
+    format: String,
+    rows: usize,
+}
+
+const TABLE_FORMAT: &str = "knap-search-2";
+
+/// A row as the table holds it: a JSON array in [`SearchRow`]'s field order.
+type RowLine = (
+    String,
+    String,
+    Vec<String>,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+);
+
 impl SearchRow {
+    /// Appends the row as one line of the table.
+    fn write_line(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(
+            &mut *out,
+            &(
+                &self.pack_ref,
+                &self.version,
+                &self.versions,
+                &self.label,
+                &self.description,
+                &self.keywords,
+                &self.other_text,
+            ),
+        )
+        .expect("a row serialises");
+        out.push(b'\n');
+    }
+
+    fn from_line(line: &[u8]) -> Result<Self, serde_json::Error> {
+        let (pack_ref, version, versions, label, description, keywords, other_text): RowLine =
+            serde_json::from_slice(line)?;
+        Ok(Self {
+            pack_ref,
+            version,
+            versions,
+            label,
+            description,
+            keywords,
+            other_text,
+        })
+    }
+
     /// The row of one ref from its entries, in index order; `None` if
     /// there are none.
     pub fn of<'a>(entries: impl IntoIterator<Item = &'a Fields>) -> Option<Self> {
@@ -179,9 +248,14 @@ impl ByRef {
     }
 
     /// Checks `bytes` as a whole index (exactly as `check_index` does) and
-    /// replaces the directory with its split. The document is parsed once;
-    /// what is held besides it is each entry's place in it and its search
-    /// fields, so memory stays near the document's size.
+    /// replaces the directory with its split, written while the document
+    /// is checked (into a new directory, put in place only if the index is
+    /// valid). The document is parsed once, and besides it only the entries
+    /// in flight and the ref being written are held: an index sorted by
+    /// ref, as `knap-index` writes it, has each ref's entries together, so
+    /// a ref's file and row are written as soon as the next ref starts.
+    /// An unsorted index (valid, with a warning) is grouped at the end
+    /// instead, from the entries' places in the document.
     pub fn split(
         &self,
         registry: &str,
@@ -189,53 +263,34 @@ impl ByRef {
         bytes: &[u8],
         stamp: &Stamp,
     ) -> Result<super::IndexSummary, RegistryError> {
-        let (summary, entries) = super::whole::check_and_split(registry, location, bytes)?;
         let io = |e: std::io::Error| RegistryError::Other {
             registry: registry.to_owned(),
             message: format!("cannot write the cache {}: {e}", self.dir.display()),
         };
-        self.write(&entries, stamp).map_err(io)?;
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io)?;
+        let new = tempfile::Builder::new()
+            .prefix(".refs-new-")
+            .tempdir_in(parent)
+            .map_err(io)?;
+        let mut splitter = Splitter::new(new.path().join("packs")).map_err(io)?;
+        let summary =
+            super::whole::check_and_split(registry, location, bytes, |e| splitter.push(e))?;
+        let table = splitter.finish().map_err(io)?;
+        self.put_in_place(new, &table, stamp).map_err(io)?;
         Ok(summary)
     }
 
-    fn write(&self, entries: &[SplitEntry<'_>], stamp: &Stamp) -> std::io::Result<()> {
+    /// Writes the table and the stamp into `new` and puts it in place of
+    /// the directory.
+    fn put_in_place(
+        &self,
+        new: tempfile::TempDir,
+        table: &[u8],
+        stamp: &Stamp,
+    ) -> std::io::Result<()> {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)?;
-        let new = tempfile::Builder::new()
-            .prefix(".refs-new-")
-            .tempdir_in(parent)?;
-        let packs = new.path().join("packs");
-        std::fs::create_dir_all(&packs)?;
-        // Entries of one ref, in index order.
-        let mut by_ref: BTreeMap<&str, Vec<&SplitEntry<'_>>> = BTreeMap::new();
-        for e in entries {
-            by_ref
-                .entry(e.fields.pack_ref.as_str())
-                .or_default()
-                .push(e);
-        }
-        let groups: Vec<(&str, Vec<&SplitEntry<'_>>)> = by_ref.into_iter().collect();
-        // The files are written on every core: creating thousands of small
-        // files is most of the cost of a split.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
-        let per = groups.len().div_ceil(workers).max(1);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = groups
-                .chunks(per)
-                .map(|chunk| s.spawn(|| write_packs(&packs, chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().expect("a cache writer panicked"))
-        })?;
-        let rows: Vec<SearchRow> = groups
-            .iter()
-            .filter_map(|(_, es)| SearchRow::of(es.iter().map(|e| &e.fields)))
-            .collect();
-        let table = serde_json::to_vec(&rows).expect("rows serialise");
-        std::fs::write(new.path().join("search.json"), table)?;
+        std::fs::write(new.path().join(TABLE), table)?;
         std::fs::write(
             new.path().join("stamp.json"),
             serde_json::to_vec(stamp).expect("a stamp serialises"),
@@ -263,47 +318,267 @@ impl ByRef {
         super::read_sparse_pack_file(registry, &self.dir, pack_ref)
     }
 
-    /// The search table, checked.
-    pub fn search_rows(&self, registry: &str) -> Result<Vec<SearchRow>, RegistryError> {
-        let path = self.dir.join("search.json");
+    /// The rows of the search table that match `q` (lowercase; empty
+    /// matches every row), and every ref the table lists when `want_refs`.
+    /// The table is checked as it is read (see the module documentation).
+    pub fn search(&self, registry: &str, q: &str, want_refs: bool) -> Result<Found, RegistryError> {
+        let path = self.dir.join(TABLE);
         let loc = path.display().to_string();
         let bytes = std::fs::read(&path)
             .map_err(|e| invalid(registry, &loc, format!("  $: cannot read it: {e}")))?;
-        let rows: Vec<SearchRow> = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(registry, &loc, format!("  $: {e}")))?;
-        for (i, r) in rows.iter().enumerate() {
-            if !knap_schema::ident::is_valid_ref(&r.pack_ref) {
-                return Err(invalid(
-                    registry,
-                    &loc,
-                    format!("  $[{i}].ref: `{}` is not a valid ref", r.pack_ref),
-                ));
-            }
-        }
-        Ok(rows)
+        search_table(&bytes, q, want_refs).map_err(|m| invalid(registry, &loc, format!("  {m}")))
     }
 }
 
-/// Writes `packs/<ref>.json` for each group: `{"ref": REF, "versions": [...]}`
-/// with each entry's own bytes. Not synced one by one: the directory is put
-/// in place whole, and a torn file is refused when read.
-fn write_packs(packs: &Path, groups: &[(&str, Vec<&SplitEntry<'_>>)]) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    for (r, es) in groups {
-        buf.clear();
-        buf.extend_from_slice(b"{\"ref\":");
-        serde_json::to_writer(&mut buf, r).expect("a string serialises");
-        buf.extend_from_slice(b",\"versions\":[");
-        for (i, e) in es.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            buf.extend_from_slice(e.raw.get().as_bytes());
+/// What a search of one registry found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The rows that match, in ref order.
+    pub rows: Vec<SearchRow>,
+    /// Every ref the registry lists, when they were asked for.
+    pub refs: Option<Vec<String>>,
+}
+
+impl Found {
+    /// The rows of `rows` that match `q`, and their refs when `want_refs`.
+    pub fn of(rows: Vec<SearchRow>, q: &str, want_refs: bool) -> Self {
+        let refs = want_refs.then(|| rows.iter().map(|r| r.pack_ref.clone()).collect());
+        Self {
+            rows: rows.into_iter().filter(|r| r.matches(q)).collect(),
+            refs,
         }
-        buf.extend_from_slice(b"]}\n");
-        std::fs::File::create(packs.join(format!("{r}.json")))?.write_all(&buf)?;
     }
-    Ok(())
+}
+
+/// The first line of a search table of `rows` rows.
+fn table_head(rows: usize) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&TableHead {
+        format: TABLE_FORMAT.into(),
+        rows,
+    })
+    .expect("a head serialises");
+    out.push(b'\n');
+    out
+}
+
+/// The query's bytes when a raw line can be searched for it: a non-empty
+/// ASCII query without the characters JSON escapes (`"`, `\\`, controls),
+/// so that it appears verbatim in the line of a row whose text holds it.
+fn raw_query(q: &str) -> Option<&[u8]> {
+    let b = q.as_bytes();
+    let plain = !b.is_empty()
+        && b.iter()
+            .all(|&c| c.is_ascii() && c >= 0x20 && c != b'"' && c != b'\\');
+    plain.then_some(b)
+}
+
+/// True when `line` holds its strings verbatim: ASCII, no escapes.
+fn is_plain(line: &[u8]) -> bool {
+    line.is_ascii() && memchr::memchr(b'\\', line).is_none()
+}
+
+/// The ref a row's line starts with (`["REF",`), if it is a valid ref.
+fn line_ref(line: &[u8]) -> Option<&str> {
+    let rest = line.strip_prefix(b"[\"")?;
+    let end = memchr::memchr(b'"', rest)?;
+    let r = std::str::from_utf8(&rest[..end]).ok()?;
+    knap_schema::ident::is_valid_ref(r).then_some(r)
+}
+
+/// Reads and checks a search table (see the module documentation),
+/// parsing only the rows that may match `q`.
+fn search_table(bytes: &[u8], q: &str, want_refs: bool) -> Result<Found, String> {
+    let (head, body) = match memchr::memchr(b'\n', bytes) {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => return Err("$: not a search table (no first line)".into()),
+    };
+    let head: TableHead =
+        serde_json::from_slice(head).map_err(|e| format!("line 1: not a search table: {e}"))?;
+    if head.format != TABLE_FORMAT {
+        return Err(format!(
+            "line 1: format `{}`, expected `{TABLE_FORMAT}`",
+            head.format
+        ));
+    }
+    if !body.is_empty() && body.last() != Some(&b'\n') {
+        return Err("the last row is cut short".into());
+    }
+    let raw = raw_query(q);
+    // The rows are searched in an ASCII-lowercased copy; a line that is
+    // not plain is parsed whatever the copy says.
+    let lower = raw.map(|_| body.to_ascii_lowercase());
+    let finder = raw.map(memchr::memmem::Finder::new);
+    let all_plain = raw.is_some() && is_plain(body);
+    let mut found = Found {
+        rows: Vec::new(),
+        refs: want_refs.then(|| Vec::with_capacity(head.rows)),
+    };
+    let mut prev = "";
+    let mut n = 0;
+    let mut start = 0;
+    while start < body.len() {
+        let end = start + memchr::memchr(b'\n', &body[start..]).expect("ends with a newline");
+        let line = &body[start..end];
+        n += 1;
+        let at = n + 1;
+        let r = line_ref(line)
+            .ok_or_else(|| format!("line {at}: a row does not start with a valid ref"))?;
+        if r <= prev {
+            return Err(format!(
+                "line {at}: `{r}` is not after `{prev}` (rows are in ref order, each ref once)"
+            ));
+        }
+        prev = r;
+        if let Some(refs) = &mut found.refs {
+            refs.push(r.to_owned());
+        }
+        let maybe = match (&finder, &lower) {
+            (Some(f), Some(lower)) => {
+                f.find(&lower[start..end]).is_some() || (!all_plain && !is_plain(line))
+            }
+            _ => true,
+        };
+        if maybe {
+            let row = SearchRow::from_line(line).map_err(|e| format!("line {at}: {e}"))?;
+            if row.pack_ref != r {
+                return Err(format!("line {at}: not one row"));
+            }
+            if row.matches(q) {
+                found.rows.push(row);
+            }
+        }
+        start = end + 1;
+    }
+    if n != head.rows {
+        return Err(format!(
+            "{n} rows where line 1 says {}: the table is cut short or was changed",
+            head.rows
+        ));
+    }
+    Ok(found)
+}
+
+/// Writes the per-ref files and the search table from the checked
+/// entries, in index order (see [`ByRef::split`]).
+struct Splitter<'a> {
+    packs: PathBuf,
+    /// Every entry's bytes, for an unsorted index.
+    all: Vec<&'a RawValue>,
+    /// The ref being read: its entries' bytes and search fields.
+    group: Option<(String, Vec<&'a RawValue>, Vec<Fields>)>,
+    /// True while every ref has come after the one before.
+    sorted: bool,
+    /// The table's rows so far, and how many.
+    rows: Vec<u8>,
+    count: usize,
+    buf: Vec<u8>,
+    /// The first write that failed.
+    failed: Option<std::io::Error>,
+}
+
+impl<'a> Splitter<'a> {
+    fn new(packs: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&packs)?;
+        Ok(Self {
+            packs,
+            all: Vec::new(),
+            group: None,
+            sorted: true,
+            rows: Vec::new(),
+            count: 0,
+            buf: Vec::new(),
+            failed: None,
+        })
+    }
+
+    fn push(&mut self, e: SplitEntry<'a>) {
+        self.all.push(e.raw);
+        if !self.sorted || self.failed.is_some() {
+            return;
+        }
+        let r = e.fields.pack_ref.as_str();
+        match &mut self.group {
+            Some((g, raws, fields)) if g == r => {
+                raws.push(e.raw);
+                fields.push(e.fields);
+            }
+            Some((g, ..)) if r < g.as_str() => {
+                // Not sorted: the ref's entries may come apart.
+                self.sorted = false;
+                self.group = None;
+            }
+            _ => {
+                self.flush();
+                self.group = Some((r.to_owned(), vec![e.raw], vec![e.fields]));
+            }
+        }
+    }
+
+    /// Writes the ref being read.
+    fn flush(&mut self) {
+        if let Some((r, raws, fields)) = self.group.take() {
+            self.write(&r, &raws, &fields);
+        }
+    }
+
+    fn write(&mut self, r: &str, raws: &[&RawValue], fields: &[Fields]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = write_pack(&self.packs, r, raws, &mut self.buf) {
+            self.failed = Some(e);
+            return;
+        }
+        if let Some(row) = SearchRow::of(fields) {
+            row.write_line(&mut self.rows);
+            self.count += 1;
+        }
+    }
+
+    /// Writes what is left and gives the search table.
+    fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        if self.sorted {
+            self.flush();
+        } else {
+            // Group every entry by ref, from its bytes (already checked).
+            self.rows.clear();
+            self.count = 0;
+            let mut by_ref: BTreeMap<String, (Vec<&RawValue>, Vec<Fields>)> = BTreeMap::new();
+            for raw in std::mem::take(&mut self.all) {
+                let e: Entry = serde_json::from_str(raw.get()).map_err(std::io::Error::other)?;
+                let g = by_ref.entry(e.pack_ref.to_string()).or_default();
+                g.0.push(raw);
+                g.1.push(Fields::from(e));
+            }
+            for (r, (raws, fields)) in by_ref {
+                self.write(&r, &raws, &fields);
+            }
+        }
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut table = table_head(self.count);
+        table.extend_from_slice(&self.rows);
+        Ok(table)
+    }
+}
+
+/// Writes `packs/<ref>.json`: `{"ref": REF, "versions": [...]}` with each
+/// entry's own bytes. Not synced one by one: the directory is put in place
+/// whole, and a torn file is refused when read.
+fn write_pack(packs: &Path, r: &str, raws: &[&RawValue], buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
+    buf.extend_from_slice(b"{\"ref\":");
+    serde_json::to_writer(&mut *buf, r).expect("a string serialises");
+    buf.extend_from_slice(b",\"versions\":[");
+    for (i, raw) in raws.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(raw.get().as_bytes());
+    }
+    buf.extend_from_slice(b"]}\n");
+    std::fs::File::create(packs.join(format!("{r}.json")))?.write_all(buf)
 }
 
 #[cfg(test)]
@@ -344,6 +619,197 @@ mod tests {
         let all_yanked = [f("1.0.0", true, "a"), f("1.1.0", true, "b")];
         assert_eq!(SearchRow::of(&all_yanked).unwrap().version, "1.1.0");
         assert!(SearchRow::of(&[]).is_none());
+    }
+
+    /// The search table of `rows` (in ref order).
+    fn table_of(rows: &[SearchRow]) -> Vec<u8> {
+        let mut out = table_head(rows.len());
+        for r in rows {
+            r.write_line(&mut out);
+        }
+        out
+    }
+
+    fn entry(r: &str, v: &str, description: &str) -> serde_json::Value {
+        serde_json::json!({
+            "ref": r, "label": r, "description": description, "version": v, "author": "a",
+            "license": "MIT", "keywords": ["k"], "runtime_deps": [],
+            "install_sources": [{"type": "archive", "url": "https://example.org/a.tgz",
+                "checksum": format!("sha256:{}", "0".repeat(64))}],
+            "contents": {}
+        })
+    }
+
+    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
+            "last_updated": "2026-11-21T12:00:00Z", "packs": packs
+        }))
+        .unwrap()
+    }
+
+    /// The files of a split directory, by name.
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        for d in [dir.to_path_buf(), dir.join("packs")] {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                if e.path().is_file() {
+                    let name = e.path().strip_prefix(dir).unwrap().display().to_string();
+                    out.insert(name, std::fs::read(e.path()).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_unsorted_index_is_split_as_its_sorted_form_is_and_an_invalid_one_leaves_the_split() {
+        let stamp = Stamp {
+            len: 1,
+            id: "x".into(),
+        };
+        // Many refs, so that the entries cross the checker's batches.
+        let mut sorted: Vec<serde_json::Value> = Vec::new();
+        for i in 0..150 {
+            for v in 0..3 {
+                sorted.push(entry(
+                    &format!("p{i:03}"),
+                    &format!("1.{v}.0"),
+                    &format!("d{v}"),
+                ));
+            }
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let a = ByRef::new(tmp.path().join("a/refs"));
+        let summary = a.split("r", "here", &doc(sorted.clone()), &stamp).unwrap();
+        assert_eq!((summary.packs, summary.versions), (150, 450));
+        // The same entries, the last versions of two refs moved to the end:
+        // those refs come back after others (each ref's versions still in
+        // the same order, so the split must be the same).
+        let mut unsorted = sorted.clone();
+        let p050 = unsorted.remove(50 * 3 + 2);
+        let p000 = unsorted.remove(2);
+        unsorted.extend([p050, p000]);
+        let b = ByRef::new(tmp.path().join("b/refs"));
+        b.split("r", "here", &doc(unsorted.clone()), &stamp)
+            .unwrap();
+        let (fa, fb) = (files(&a.dir), files(&b.dir));
+        assert_eq!(fa.len(), 150 + 2);
+        assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+        assert!(fa == fb, "the same files with the same bytes");
+        // Each ref's file lists its versions in index order, from either.
+        for (name, bytes) in &fb {
+            if let Some(r) = name
+                .strip_prefix("packs/")
+                .and_then(|n| n.strip_suffix(".json"))
+            {
+                let p = crate::registry::parse_sparse_pack("r", name, bytes, r).unwrap();
+                let want: Vec<String> = unsorted
+                    .iter()
+                    .filter(|e| e["ref"] == r)
+                    .map(|e| e["version"].as_str().unwrap().to_owned())
+                    .collect();
+                let got: Vec<String> = p.versions.iter().map(|e| e.version.to_string()).collect();
+                assert_eq!(got, want, "{name}");
+            }
+        }
+        let found = b.search("r", "", true).unwrap();
+        assert_eq!(found.rows.len(), 150);
+        assert_eq!(found.rows[1].pack_ref, "p001");
+        assert_eq!(found.rows[1].version, "1.2.0");
+        // An invalid index (a version listed twice, far into it) is refused
+        // and leaves the split there was, and no new directory behind.
+        let mut twice = sorted.clone();
+        twice.push(entry("p149", "1.0.0", "again"));
+        assert!(a.split("r", "here", &doc(twice), &stamp).is_err());
+        assert_eq!(files(&a.dir), fa);
+        let left: Vec<_> = std::fs::read_dir(tmp.path().join("a"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["refs"]);
+    }
+
+    fn row(r: &str, label: &str, description: &str, keywords: &[&str]) -> SearchRow {
+        SearchRow {
+            pack_ref: r.into(),
+            version: "1.0.0".into(),
+            versions: vec!["1.0.0".into()],
+            label: label.into(),
+            description: description.into(),
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            other_text: vec![],
+        }
+    }
+
+    #[test]
+    fn a_table_search_finds_exactly_the_rows_that_match_whatever_their_escapes() {
+        let rows = vec![
+            row("a", "Slack", "Posts to \"Slack\"", &["chat"]),
+            row("b", "Éclair", "Pâtisserie", &["food"]),
+            // The Kelvin sign lowercases to an ASCII `k`.
+            row("c", "\u{212A}elvin", "Temperature", &["heat"]),
+            row("d", "Back\\slash", "tab\there", &["x"]),
+            row("e", "Plain", "Nothing special", &["posts"]),
+        ];
+        let table = table_of(&rows);
+        for q in [
+            "",
+            "slack",
+            "\"slack\"",
+            "posts",
+            "éclair",
+            "pâ",
+            "kelvin",
+            "k",
+            "back\\s",
+            "\\",
+            "tab\th",
+            "\t",
+            "special",
+            "absent",
+            "[\"",
+            "\",\"",
+            "1.0.0",
+            "e",
+        ] {
+            let found = search_table(&table, q, true).unwrap();
+            let got: Vec<&str> = found.rows.iter().map(|r| r.pack_ref.as_str()).collect();
+            let want: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.matches(q))
+                .map(|r| r.pack_ref.as_str())
+                .collect();
+            assert_eq!(got, want, "query `{q}`");
+            assert_eq!(
+                found.rows,
+                rows.iter()
+                    .filter(|r| r.matches(q))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(found.refs.unwrap(), ["a", "b", "c", "d", "e"]);
+        }
+        assert!(search_table(&table, "slack", false).unwrap().refs.is_none());
+    }
+
+    #[test]
+    fn a_table_row_that_does_not_parse_is_refused_when_it_may_match() {
+        let mut table = table_of(&[row("a", "A", "", &[]), row("b", "B", "", &[])]);
+        let good_b = table_of(&[row("b", "B", "", &[])]);
+        let b_line = &good_b[good_b.iter().position(|&c| c == b'\n').unwrap() + 1..];
+        let at = table.len() - b_line.len();
+        table.truncate(at);
+        table.extend_from_slice(b"[\"b\",7]\n");
+        let e = search_table(&table, "b", false).unwrap_err();
+        assert!(e.starts_with("line 3: "), "{e}");
+        assert!(search_table(&table, "", false).is_err());
+        // A row that cannot match is not parsed: its ref and place are
+        // still checked, and it shows nowhere.
+        let found = search_table(&table, "a", true).unwrap();
+        assert_eq!(found.rows.len(), 1);
+        assert_eq!(found.refs.unwrap(), ["a", "b"]);
     }
 
     #[test]

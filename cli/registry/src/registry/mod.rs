@@ -44,10 +44,12 @@ use crate::http::{FetchError, Fetcher, HttpSettings};
 use crate::net::HttpPolicy;
 use crate::trust::{HttpFetch, Trust};
 
-/// Why a registry could not answer.
+/// Why a registry could not answer. A cause is carried only as the
+/// `#[source]`, never repeated in the error's own text: the binary tells
+/// the chain, each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("registry `{registry}`: {source}")]
+    #[error("registry `{registry}`")]
     Fetch {
         registry: String,
         #[source]
@@ -340,7 +342,30 @@ impl Registry {
     /// index reads its search table; a sparse registry without an
     /// `index.json` gives the refs it has cached.
     pub async fn search_rows(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
-        self.search_rows_inner().await
+        Ok(self.search("", false).await?.rows)
+    }
+
+    /// The rows that match `q` (lowercase; empty matches every row), and
+    /// every ref this registry lists when `want_refs` (to report shadows).
+    /// A whole index parses only the rows of its search table that may
+    /// match.
+    pub async fn search(&self, q: &str, want_refs: bool) -> Result<by_ref::Found, RegistryError> {
+        self.verify_local().await?;
+        let view = match &self.transport {
+            Transport::Local(l) => l.view()?,
+            Transport::Http(h) => h.view().await?,
+            Transport::Git(g) => g.view().await?,
+            Transport::Sparse(s) => {
+                return Ok(by_ref::Found::of(rows_of(s.all().await?), q, want_refs));
+            }
+        };
+        match view.search(&self.name, q, want_refs) {
+            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
+                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.resplit().await?.search(&self.name, q, want_refs)
+            }
+            other => other,
+        }
     }
 
     /// True when [`Registry::search_rows`] reads only what a lookup reads
@@ -348,23 +373,6 @@ impl Registry {
     /// it fetches a whole `index.json`, which no lookup needs.
     pub fn lists_refs_cheaply(&self) -> bool {
         !matches!(self.transport, Transport::Sparse(_))
-    }
-
-    async fn search_rows_inner(&self) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
-        self.verify_local().await?;
-        let view = match &self.transport {
-            Transport::Local(l) => l.view()?,
-            Transport::Http(h) => h.view().await?,
-            Transport::Git(g) => g.view().await?,
-            Transport::Sparse(s) => return Ok(rows_of(s.all().await?)),
-        };
-        match view.search_rows(&self.name) {
-            Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
-                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
-                self.resplit().await?.search_rows(&self.name)
-            }
-            other => other,
-        }
     }
 }
 
@@ -439,8 +447,13 @@ impl View {
         Ok(out)
     }
 
-    fn search_rows(&self, registry: &str) -> Result<Vec<by_ref::SearchRow>, RegistryError> {
-        match self {
+    fn search(
+        &self,
+        registry: &str,
+        q: &str,
+        want_refs: bool,
+    ) -> Result<by_ref::Found, RegistryError> {
+        let rows = match self {
             View::Whole(index) => {
                 let mut rows: Vec<by_ref::SearchRow> = index
                     .by_ref
@@ -451,7 +464,7 @@ impl View {
                     })
                     .collect();
                 rows.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
-                Ok(rows)
+                rows
             }
             View::SparseDir(dir, limit) => {
                 let mut out = Vec::new();
@@ -461,10 +474,11 @@ impl View {
                             .unwrap_or_default(),
                     );
                 }
-                Ok(rows_of(out))
+                rows_of(out)
             }
-            View::ByRef(b) => b.search_rows(registry),
-        }
+            View::ByRef(b) => return b.search(registry, q, want_refs),
+        };
+        Ok(by_ref::Found::of(rows, q, want_refs))
     }
 }
 

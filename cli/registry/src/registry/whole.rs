@@ -5,16 +5,21 @@
 //! scans the document and hands the raw entries, in batches, to workers that
 //! parse and check each entry on its own (`validate_entry`); then
 //! the checks across entries (`EntryListCheck`: duplicates, order) run in
-//! index order, so the problems come in the same order as from
-//! `validate_index`. The scan overlaps the parsing, and [`check_index`]
-//! drops each entry once checked, so the allocator reuses its memory for
-//! the next one instead of growing the heap (in a fresh process, growing
-//! the heap costs about as much as the parse). A document that does not
+//! index order on the calling thread as the checked batches come back, so
+//! the problems come in the same order as from `validate_index`. The scan,
+//! the parsing and the checks across entries overlap, and each entry is
+//! handed to the caller as soon as it is checked: [`check_index`] drops it,
+//! the per-ref cache writes it out ([`check_and_split`]), so the allocator
+//! reuses its memory for the next one instead of growing the heap (in a
+//! fresh process, growing the heap costs about as much as the parse), and
+//! a large index never lives in memory twice. A document that does not
 //! even parse is parsed again by `check_index_text`, which names the JSON
 //! path of the error.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use knap_schema::index::Entry;
@@ -29,9 +34,10 @@ use super::{RegistryError, format_problems, invalid, utf8_text};
 
 /// Parses and validates a whole index, keeping it.
 pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
-    let (index, problems) = match check_whole::<Entry>(location, bytes) {
+    let mut held = Vec::new();
+    let (index, problems) = match check_whole::<Entry>(location, bytes, |e| held.push(e)) {
         Some(mut c) => {
-            c.index.packs = c.held;
+            c.index.packs = held;
             (Some(c.index), c.problems)
         }
         None => located_parse_error(registry, location, bytes)?,
@@ -48,7 +54,7 @@ pub fn check_index(
     location: &str,
     bytes: &[u8],
 ) -> Result<IndexSummary, RegistryError> {
-    let (summary, problems) = match check_whole::<EntryKey>(location, bytes) {
+    let (summary, problems) = match check_whole::<EntryKey>(location, bytes, drop) {
         Some(c) => (c.summary, c.problems),
         None => {
             let (index, problems) = located_parse_error(registry, location, bytes)?;
@@ -120,18 +126,21 @@ fn refuse_invalid(
     Ok(())
 }
 
-/// Checks a whole index (as [`check_index`]) and gives, with its counts,
-/// each entry's raw bytes in the document and its search fields, in index
-/// order: what the per-ref cache ([`super::by_ref`]) is written from.
+/// Checks a whole index (as [`check_index`]) and hands `each` every
+/// entry's raw bytes in the document and its search fields, in index
+/// order, as soon as it is checked: what the per-ref cache
+/// ([`super::by_ref`]) is written from. The entries handed over are only
+/// to be used if this returns `Ok`.
 pub(crate) fn check_and_split<'a>(
     registry: &str,
     location: &str,
     bytes: &'a [u8],
-) -> Result<(IndexSummary, Vec<SplitEntry<'a>>), RegistryError> {
-    match check_whole::<SplitEntry<'a>>(location, bytes) {
+    each: impl FnMut(SplitEntry<'a>),
+) -> Result<IndexSummary, RegistryError> {
+    match check_whole::<SplitEntry<'a>>(location, bytes, each) {
         Some(c) => {
             refuse_invalid(registry, location, &c.problems)?;
-            Ok((c.summary, c.held))
+            Ok(c.summary)
         }
         None => {
             let (_, problems) = located_parse_error(registry, location, bytes)?;
@@ -197,11 +206,10 @@ impl Held<'_> for EntryKey {
     }
 }
 
-/// An index read by [`check_whole`]: its own fields (no entries), what was
-/// held of each entry, the counts and every problem.
-struct Checked<T> {
+/// An index read by [`check_whole`]: its own fields (no entries), the
+/// counts and every problem.
+struct Checked {
     index: Index,
-    held: Vec<T>,
     summary: IndexSummary,
     problems: Problems,
 }
@@ -218,73 +226,111 @@ type Done<T> = (usize, Vec<T>, Vec<Problems>);
 /// workers, large enough that handing batches over costs nothing.
 const BATCH: usize = 64;
 
-/// Parses and validates an index (see the module documentation). `None`
-/// if the document does not parse as an index.
-fn check_whole<'a, T: Held<'a>>(location: &str, bytes: &'a [u8]) -> Option<Checked<T>> {
+/// Parses and validates an index (see the module documentation), handing
+/// what is held of each entry to `each` in index order once it is checked.
+/// `None` if the document does not parse as an index.
+fn check_whole<'a, T: Held<'a>>(
+    location: &str,
+    bytes: &'a [u8],
+    mut each: impl FnMut(T),
+) -> Option<Checked> {
     let started = std::time::Instant::now();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let (tx, rx) = mpsc::channel::<Batch<'a>>();
     let rx = Mutex::new(rx);
-    let (scanned, done) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| work::<T>(&rx))).collect();
-        let scanned = scan(bytes, tx);
-        let done: Option<Vec<Done<T>>> = handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect::<Option<Vec<_>>>()
-            .map(|parts| parts.into_iter().flatten().collect());
-        (scanned, done)
+    // Bounded, so that workers wait for a caller slower than they are
+    // (one writing files) instead of piling up checked entries.
+    let (done_tx, done_rx) = mpsc::sync_channel::<Done<T>>(2 * workers);
+    // Set by a worker that meets an entry that does not parse.
+    let failed = AtomicBool::new(false);
+    let mut entry_problems = Problems::new();
+    let mut list = EntryListCheck::new("$.packs", Compat::Knap, true, 0);
+    let mut refs: HashSet<String> = HashSet::new();
+    let mut n = 0;
+    let scanned = std::thread::scope(|s| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let (rx, failed) = (&rx, &failed);
+            s.spawn(move || work::<T>(rx, done_tx, failed));
+        }
+        drop(done_tx);
+        let scan = s.spawn(move || scan(bytes, tx));
+        // The batches come back in any order; each is checked across
+        // entries and handed on in index order.
+        let mut pending: BTreeMap<usize, Done<T>> = BTreeMap::new();
+        for d in done_rx {
+            if failed.load(Ordering::Relaxed) {
+                pending.clear();
+                continue;
+            }
+            pending.insert(d.0, d);
+            while let Some((_, held, found)) = pending.remove(&n) {
+                n += held.len();
+                for (e, p) in held.into_iter().zip(found) {
+                    entry_problems.extend(p);
+                    let (pack_ref, version) = e.parts();
+                    list.push(pack_ref, version, &mut entry_problems);
+                    if !refs.contains(pack_ref) {
+                        refs.insert(pack_ref.to_owned());
+                    }
+                    each(e);
+                }
+            }
+        }
+        scan.join().ok().flatten()
     });
-    let (mut rest, n) = scanned?;
-    let mut done = done?;
+    let (mut rest, total) = scanned?;
+    if failed.load(Ordering::Relaxed) || n != total {
+        return None;
+    }
     let parsed_at = started.elapsed();
     rest.insert("packs".into(), serde_json::Value::Array(vec![]));
     let index: Index = serde_json::from_value(serde_json::Value::Object(rest)).ok()?;
     // The document's own fields first, as `validate_index` reports them.
     let mut problems = validate_index(&index, Compat::Knap);
-    done.sort_unstable_by_key(|d| d.0);
-    let mut held = Vec::with_capacity(n);
-    let mut list = EntryListCheck::new("$.packs", Compat::Knap, true, n);
-    for (_, h, found) in done {
-        for (e, p) in h.iter().zip(found) {
-            problems.extend(p);
-            let (pack_ref, version) = e.parts();
-            list.push(pack_ref, version, &mut problems);
-        }
-        held.extend(h);
-    }
+    problems.extend(entry_problems);
     list.finish(&mut problems);
-    // Every batch sent is received: a worker stops early only with `None`.
-    debug_assert_eq!(held.len(), n);
-    let summary = IndexSummary::count(held.iter().map(|e| e.parts().0));
+    let summary = IndexSummary {
+        versions: n,
+        packs: refs.len(),
+    };
     tracing::debug!(
-        "{location}: {summary} parsed and checked on {workers} threads in {parsed_at:?}, checked across entries in {:?}",
+        "{location}: {summary} parsed and checked on {workers} threads in {parsed_at:?}, finished in {:?}",
         started.elapsed() - parsed_at
     );
     Some(Checked {
         index,
-        held,
         summary,
         problems,
     })
 }
 
 /// A worker: parses and checks the batches it receives until the scan is
-/// over; `None` if an entry does not parse.
-fn work<'a, T: Held<'a>>(rx: &Mutex<mpsc::Receiver<Batch<'a>>>) -> Option<Vec<Done<T>>> {
-    let mut out = Vec::new();
+/// over, sending each back checked; sets `failed` and stops if an entry
+/// does not parse (or once another worker has).
+fn work<'a, T: Held<'a>>(
+    rx: &Mutex<mpsc::Receiver<Batch<'a>>>,
+    done: mpsc::SyncSender<Done<T>>,
+    failed: &AtomicBool,
+) {
     let mut path = String::new();
     loop {
         let next = rx.lock().expect("batch queue lock").recv();
         let Ok((first, raw)) = next else {
-            return Some(out);
+            return;
         };
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
         let mut held = Vec::with_capacity(raw.len());
         let mut found = Vec::with_capacity(raw.len());
         for (j, r) in raw.iter().enumerate() {
-            let e: Entry = serde_json::from_str(r.get()).ok()?;
+            let Ok(e) = serde_json::from_str::<Entry>(r.get()) else {
+                failed.store(true, Ordering::Relaxed);
+                return;
+            };
             path.clear();
             {
                 use std::fmt::Write;
@@ -295,7 +341,9 @@ fn work<'a, T: Held<'a>>(rx: &Mutex<mpsc::Receiver<Batch<'a>>>) -> Option<Vec<Do
             found.push(p);
             held.push(T::hold(e, r));
         }
-        out.push((first, held, found));
+        if done.send((first, held, found)).is_err() {
+            return;
+        }
     }
 }
 
@@ -426,10 +474,12 @@ mod tests {
         let packs: Vec<_> = (0..n)
             .map(|i| entry(&format!("p{i:04}"), "1.0.0"))
             .collect();
-        let c = check_whole::<Entry>("here", &doc(packs)).expect("a valid index parses");
+        let mut held = Vec::new();
+        let c = check_whole::<Entry>("here", &doc(packs), |e| held.push(e))
+            .expect("a valid index parses");
         assert!(c.problems.is_empty(), "{}", c.problems);
-        assert_eq!(c.held.len(), n);
-        for (i, e) in c.held.iter().enumerate() {
+        assert_eq!(held.len(), n);
+        for (i, e) in held.iter().enumerate() {
             assert_eq!(e.pack_ref, format!("p{i:04}"));
         }
         assert_eq!(
@@ -514,7 +564,7 @@ mod tests {
         packs.push(entry("p0001", "1.1.0"));
         packs.push(entry("a-unsorted", "1.0.0"));
         let bytes = doc(packs);
-        let c = check_whole::<EntryKey>("here", &bytes).expect("parses");
+        let c = check_whole::<EntryKey>("here", &bytes, drop).expect("parses");
         let whole: Index = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(c.problems, validate_index(&whole, Compat::Knap));
         assert_eq!(c.problems.errors().count(), 3, "{}", c.problems);
