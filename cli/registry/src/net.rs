@@ -9,12 +9,14 @@
 //! - [`TlsRoots`]: the extra CA roots (the global `ca_file`, the
 //!   registry's `ca_file`, `SSL_CERT_FILE`) trusted besides the system's;
 //! - [`HttpSettings`]: timeouts (connect, per-read inactivity, a total
-//!   deadline for index documents and another for archive downloads), the
-//!   retries and their backoff, and the size limit;
+//!   deadline for fetching an index and another for fetching an install
+//!   source, git fetches included), the retries and their backoff, and the
+//!   size limit; a timeout names the [`Limit`] it hit and its variable;
 //! - whether plain http is allowed.
 //!
 //! Retries are decided on the typed [`NetCause`] of a failure
-//! ([`retryable`]), never on the text of a message.
+//! ([`retryable`]), never on the text of a message, and a failure after
+//! retries says how many attempts were made ([`FetchError::Retried`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
