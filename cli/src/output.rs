@@ -103,3 +103,32 @@ pub fn print<R: serde::Serialize + fmt::Display + ?Sized>(
         println!("{}", text.trim_end_matches('\n'));
     }
 }
+
+/// Rows in columns, each padded to its widest cell (and heading), the
+/// heading bold; the last column is not padded.
+pub fn table<const N: usize>(style: Style, header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut width = [0usize; N];
+    let header = header.map(str::to_owned);
+    for row in std::iter::once(&header).chain(rows) {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |row: &[String; N]| -> String {
+        let mut s = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            s.push_str(cell);
+            if i + 1 < N {
+                s.push_str(&" ".repeat(width[i] - cell.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let mut out = style.bold(&line(&header));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::installed::{lock_of, open_for_reading};
+use super::lock_of;
 
 /// How long a probe result stays valid in the cache.
 const CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -142,7 +142,7 @@ struct Probe {
 pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
     let (lock, needs) = {
-        let root = open_for_reading(ctx)?;
+        let root = ctx.open_for_reading()?;
         let lock = lock_of(root.as_ref())?;
         // Under the root's lock, so each pack.yaml is that of the locked
         // version; released before the probes, which may take seconds.

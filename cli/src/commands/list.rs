@@ -9,7 +9,8 @@ use knap_schema::lock::{LockedPack, Lockfile};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::installed::{Edge, edges, lock_of, open_for_reading};
+use super::lock_of;
+use knap_installer::state::{Edge, edges};
 
 /// The flags of `knap list`.
 #[derive(Debug, clap::Args)]
@@ -20,7 +21,7 @@ pub struct ListArgs {
 }
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
-    let root = open_for_reading(ctx)?;
+    let root = ctx.open_for_reading()?;
     let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     if args.tree {
@@ -88,7 +89,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                 match &p.signed {
                     Some(sp) => format!(
                         "{} [signed: targets v{}, root {}]",
-                        super::installed::origin(p),
+                        knap_installer::state::origin(p),
                         sp.targets_version,
                         sp.root_key_ids
                             .iter()
@@ -97,12 +98,12 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                             .join(",")
                     ),
                     None if p.registry.is_some() => {
-                        format!("{} [unsigned]", super::installed::origin(p))
+                        format!("{} [unsigned]", knap_installer::state::origin(p))
                     }
-                    None => super::installed::origin(p),
+                    None => knap_installer::state::origin(p),
                 }
             } else {
-                super::installed::short_origin(p)
+                knap_installer::state::short_origin(p)
             };
             [p.pack_ref.to_string(), version, from, why]
         })

@@ -22,7 +22,8 @@ use knap_schema::lock::LockedPack;
 use serde_json::json;
 
 use super::Ctx;
-use super::installed::{installed_refs, lock_of, open_for_reading};
+use super::lock_of;
+use knap_installer::state::installed_refs;
 use knap_registry::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
@@ -164,7 +165,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
 }
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
-    let root = open_for_reading(ctx)?;
+    let root = ctx.open_for_reading()?;
     let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     installed_refs(&lock, &args.refs, &root_path)?;
