@@ -22,6 +22,8 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
             (Some(k.kind), k.hint.clone())
         } else if let Some(r) = e.downcast_ref::<knap_registry::registry::RegistryError>() {
             (Some(r.kind()), None)
+        } else if let Some(r) = e.downcast_ref::<knap_registry::candidates::LookupFailed>() {
+            (Some(r.kind()), None)
         } else if let Some(r) = e.downcast_ref::<knap_registry::index_set::OpenError>() {
             (Some(r.kind()), None)
         } else if let Some(s) = e.downcast_ref::<knap_registry::sources::SourceError>() {

@@ -28,9 +28,16 @@ use crate::registry::RegistryError;
 /// The outcome of one ref's lookup: who provides it, if anyone.
 type Answer = Result<Option<Provided>, Arc<RegistryError>>;
 
-/// Why the versions of a ref could not be read: the registry's error.
+/// Why the versions of a ref could not be read: the registry's error
+/// (shared by every ref that waited on the same lookup), told as itself.
 #[derive(Debug, Clone)]
 pub struct LookupFailed(pub Arc<RegistryError>);
+
+impl LookupFailed {
+    pub fn kind(&self) -> crate::error::Kind {
+        self.0.kind()
+    }
+}
 
 impl std::fmt::Display for LookupFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

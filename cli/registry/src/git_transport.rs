@@ -12,10 +12,14 @@ use std::time::Duration;
 
 use crate::net::{Auth, HttpSettings, Limit};
 
+/// How long past its deadline an abandoned fetch is waited for.
+const GRACE: Duration = Duration::from_secs(1);
+
 /// The total deadline of one git fetch: a timer thread sets gix's
-/// interrupt flag (`should_interrupt`, checked by gix while it receives
-/// and indexes the pack) when `limit` is reached; dropping the deadline
-/// stops the timer.
+/// interrupt flag (`should_interrupt`, which gix checks at some points of
+/// a fetch) when `limit` is reached, and [`Deadline::run`] stops waiting
+/// for a fetch that goes on regardless; dropping the deadline stops the
+/// timer.
 pub(crate) struct Deadline {
     interrupt: Arc<AtomicBool>,
     hit: Arc<AtomicBool>,
@@ -52,9 +56,40 @@ impl Deadline {
         }
     }
 
-    /// The flag to give gix.
-    pub(crate) fn flag(&self) -> &AtomicBool {
-        &self.interrupt
+    /// Runs `fetch` (given the flag) on a thread of its own and waits for
+    /// it until a moment after the deadline. gix honours the flag only at
+    /// some points of a fetch, so a server that drips elsewhere would keep
+    /// it going: then the fetch is abandoned (it ends with the process)
+    /// and `None` says the deadline was reached.
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        fetch: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done, result) = std::sync::mpsc::channel();
+        let interrupt = self.interrupt.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(fetch(&interrupt));
+        });
+        match result.recv_timeout(self.total() + GRACE) {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.hit.store(true, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    fn total(&self) -> Duration {
+        match self.limit {
+            Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
+                d
+            }
+        }
+    }
+
+    /// The words for a fetch abandoned at the deadline.
+    pub(crate) fn reached(&self) -> String {
+        format!("timed out: {}", self.limit)
     }
 
     /// Whether the deadline was reached.
@@ -67,7 +102,7 @@ impl Deadline {
     /// timed out (naming the variable that sets it), else gix's words.
     pub(crate) fn explain(&self, message: String, settings: &HttpSettings) -> String {
         if self.hit() {
-            return format!("timed out: {}", self.limit);
+            return self.reached();
         }
         let lower = message.to_lowercase();
         if lower.contains("timed out") || lower.contains("timeout") {
@@ -91,6 +126,7 @@ pub(crate) const NEEDS_TOKEN: &str = "the server asks for credentials: set the e
 /// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::net::HttpPolicy)): extra
 /// trusted roots, and a token sent to the registry's origin only. Shared with git
 /// install sources.
+#[derive(Clone)]
 pub(crate) struct TransportSetup {
     pub url: String,
     pub auth: Auth,

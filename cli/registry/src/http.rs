@@ -296,7 +296,10 @@ pub(crate) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuild
 /// failure with its [`NetCause`].
 pub(crate) fn network_error(url: &Url, e: &reqwest::Error, settings: &HttpSettings) -> FetchError {
     let cause = NetCause::of(e, settings);
-    let (url, message) = (url.to_string(), describe(e, cause));
+    // reqwest's text names the URL again ("... for url (URL)"): the error
+    // names it once, first.
+    let url = url.to_string();
+    let message = describe(e, cause).replace(&format!(" for url ({url})"), "");
     if cause == NetCause::Redirect {
         FetchError::Redirect { url, message }
     } else {

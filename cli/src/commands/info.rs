@@ -8,14 +8,17 @@
 //! are `knap info DEP`'s business.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
-use knap_schema::index::{Entry, InstallSource};
+use knap_schema::index::{Contents, Entry, InstallSource};
 use knap_schema::{Dependency, Requirement};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::Ctx;
+use crate::output::Style;
 use knap_registry::error::KnapError;
-use knap_registry::index_set::{IndexSet, Provided, dependency_refs};
+use knap_registry::index_set::{IndexSet, dependency_refs};
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)
@@ -85,13 +88,6 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         }
         providers.get(r).map(|x| x.registry.clone())
     };
-    if ctx.json {
-        let mut v = info_json(&dep.pack, &dep.req, p, &provider_of);
-        v["signed"] = signed_json(&set, &p.registry);
-        crate::output::print_json(&v);
-        return Ok(());
-    }
-    let s = ctx.style;
     let registry_url = ctx
         .config
         .registries
@@ -99,125 +95,266 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         .find(|r| r.name == p.registry)
         .map(|r| r.url.clone())
         .unwrap_or_default();
-    let mut shadow = String::new();
-    if !p.shadows.is_empty() {
-        shadow = format!("; shadows {}", p.shadows.join(", "));
-    }
-    let signed = match set
+    let signed = set
         .registries
         .iter()
         .find(|r| r.name == p.registry)
         .and_then(|r| r.provenance())
-    {
-        Some(pr) => format!(
-            "; signed (TUF targets version {}, root keys {})",
-            pr.targets_version,
-            pr.root_key_ids
+        .map(|pr| Signed {
+            root_key_ids: pr.root_key_ids,
+            targets_version: pr.targets_version,
+        });
+    let about = about_version(&p.entries, &dep.req)
+        .and_then(|top| p.entries.iter().position(|e| std::ptr::eq(e, top)));
+    let versions = p
+        .entries
+        .iter()
+        .map(|e| VersionInfo::of(e, &dep.req, &registry_url, &provider_of))
+        .collect();
+    ctx.print(&InfoReport {
+        pack_ref: dep.pack.to_string(),
+        registry: p.registry.clone(),
+        priority: p.priority,
+        shadows: p.shadows.clone(),
+        versions,
+        signed,
+        about,
+        req_given,
+    });
+    Ok(())
+}
+
+/// What `knap info` says about a ref.
+#[derive(Debug, Serialize)]
+pub struct InfoReport {
+    #[serde(rename = "ref")]
+    pack_ref: String,
+    /// The registry that provides it.
+    registry: String,
+    priority: i64,
+    /// Lower-priority registries that also list it.
+    shadows: Vec<String>,
+    /// Every version, in index order.
+    versions: Vec<VersionInfo>,
+    /// What the registry's signed metadata was verified with; `null` when
+    /// it is not signed.
+    signed: Option<Signed>,
+    /// The version the pack is described by (see [`about_version`]).
+    #[serde(skip)]
+    about: Option<usize>,
+    /// A requirement was given: matching versions are marked.
+    #[serde(skip)]
+    req_given: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Signed {
+    root_key_ids: Vec<String>,
+    targets_version: u64,
+}
+
+/// One version of the ref.
+#[derive(Debug, Serialize)]
+struct VersionInfo {
+    version: semver::Version,
+    yanked: bool,
+    /// It matches the requirement given (every version without one).
+    matches: bool,
+    description: String,
+    label: String,
+    author: String,
+    email: Option<String>,
+    license: String,
+    homepage: Option<String>,
+    repository: Option<String>,
+    keywords: Vec<String>,
+    contents: Contents,
+    install_sources: Vec<InstallSource>,
+    dependencies: Vec<DependencyInfo>,
+    /// The `*_version` requirements.
+    requires: Option<Map<String, Value>>,
+    runtime_deps: Vec<String>,
+    /// Per source: a relative URL in a git registry (nothing serves it).
+    #[serde(skip)]
+    unfetchable: Vec<bool>,
+}
+
+/// A pack dependency and the registry that provides it.
+#[derive(Debug, Serialize)]
+struct DependencyInfo {
+    spec: String,
+    /// `null` when no registry lists it (or the spec is invalid).
+    registry: Option<String>,
+    #[serde(skip)]
+    valid: bool,
+}
+
+impl VersionInfo {
+    fn of(
+        e: &Entry,
+        req: &Requirement,
+        registry_url: &str,
+        provider_of: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        let dependencies = e
+            .dependencies
+            .iter()
+            .flat_map(|d| d.packs.iter())
+            .map(|s| {
+                let r = Dependency::parse(s).ok().map(|d| d.pack);
+                DependencyInfo {
+                    spec: s.clone(),
+                    registry: r.as_deref().and_then(provider_of),
+                    valid: r.is_some(),
+                }
+            })
+            .collect();
+        Self {
+            version: e.version.clone(),
+            yanked: e.yanked,
+            matches: req.matches(&e.version),
+            description: e.description.clone(),
+            label: e.label.clone(),
+            author: e.author.clone(),
+            email: e.email.clone(),
+            license: e.license.clone(),
+            homepage: e.homepage.clone(),
+            repository: e.repository.clone(),
+            keywords: e.keywords.clone(),
+            contents: e.contents.clone(),
+            install_sources: e.install_sources.clone(),
+            dependencies,
+            requires: e.dependencies.as_ref().map(|d| d.versions.clone()),
+            runtime_deps: e.runtime_deps.clone(),
+            unfetchable: e
+                .install_sources
                 .iter()
-                .map(|k| &k[..12.min(k.len())])
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        None => "; unsigned".to_string(),
-    };
-    ctx.say(&format!(
-        "{} — provided by registry `{}` (priority {}{shadow}{signed})",
-        s.bold(&dep.pack),
-        p.registry,
-        p.priority
-    ));
-    // Who made it and what it holds, from the newest version that matches
-    // (the newest not yanked without a requirement).
-    if let Some(top) = about_version(&p.entries, &dep.req) {
-        let author = match &top.email {
-            Some(m) => format!("{} <{m}>", top.author),
-            None => top.author.clone(),
-        };
-        ctx.say(&format!("  {}: {}", s.dim("label"), top.label));
-        ctx.say(&format!("  {}: {author}", s.dim("author")));
-        ctx.say(&format!("  {}: {}", s.dim("license"), top.license));
-        if let Some(h) = &top.homepage {
-            ctx.say(&format!("  {}: {h}", s.dim("homepage")));
-        }
-        if let Some(r) = &top.repository {
-            ctx.say(&format!("  {}: {r}", s.dim("repository")));
-        }
-        if !top.keywords.is_empty() {
-            ctx.say(&format!(
-                "  {}: {}",
-                s.dim("keywords"),
-                top.keywords.join(", ")
-            ));
-        }
-        let groups = content_groups(top);
-        if groups.is_empty() {
-            ctx.say(&format!(
-                "  {} of {}: none listed",
-                s.dim("contents"),
-                top.version
-            ));
-        } else {
-            ctx.say(&format!("  {} of {}:", s.dim("contents"), top.version));
-            for (kind, names) in groups {
-                ctx.say(&format!("    {kind}: {}", names.join(", ")));
-            }
+                .map(|src| unfetchable_relative(registry_url, src.url()))
+                .collect(),
         }
     }
-    ctx.say(&format!("  {}:", s.dim("versions")));
-    for e in &p.entries {
-        let m = dep.req.matches(&e.version);
-        let mut flags = Vec::new();
-        if e.yanked {
-            flags.push(s.yellow("yanked"));
+}
+
+impl fmt::Display for InfoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        let mut shadow = String::new();
+        if !self.shadows.is_empty() {
+            shadow = format!("; shadows {}", self.shadows.join(", "));
         }
-        if req_given && m {
-            flags.push(s.green("matches"));
-        }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!("  [{}]", flags.join(", "))
+        let signed = match &self.signed {
+            Some(pr) => format!(
+                "; signed (TUF targets version {}, root keys {})",
+                pr.targets_version,
+                pr.root_key_ids
+                    .iter()
+                    .map(|k| short_key(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => "; unsigned".to_string(),
         };
-        ctx.say(&format!(
-            "  {}{flags}  {}",
-            s.bold(&e.version.to_string()),
-            e.description
-        ));
-        for src in &e.install_sources {
-            let line = match src {
-                InstallSource::Git(g) => format!("git {} @ {} ({})", g.url, g.git_ref, g.checksum),
-                InstallSource::Archive(a) => format!("archive {} ({})", a.url, a.checksum),
+        writeln!(
+            f,
+            "{} — provided by registry `{}` (priority {}{shadow}{signed})",
+            s.bold(&self.pack_ref),
+            self.registry,
+            self.priority
+        )?;
+        // Who made it and what it holds, from the newest version that
+        // matches (the newest not yanked without a requirement).
+        if let Some(top) = self.about.map(|i| &self.versions[i]) {
+            let author = match &top.email {
+                Some(m) => format!("{} <{m}>", top.author),
+                None => top.author.clone(),
             };
-            let mark = if unfetchable_relative(&registry_url, src.url()) {
-                s.yellow(" [a relative URL in a git registry: nothing serves it, so install fails]")
-            } else {
-                String::new()
-            };
-            ctx.say(&format!("    source: {line}{mark}"));
-        }
-        if let Some(d) = &e.dependencies {
-            for pk in &d.packs {
-                let who = Dependency::parse(pk)
-                    .ok()
-                    .map(|d| match provider_of(&d.pack) {
-                        Some(r) => format!("from `{r}`"),
-                        None => s.red("not found in any registry"),
-                    })
-                    .unwrap_or_else(|| s.red("invalid"));
-                ctx.say(&format!("    depends on: {pk} ({who})"));
+            writeln!(f, "  {}: {}", s.dim("label"), top.label)?;
+            writeln!(f, "  {}: {author}", s.dim("author"))?;
+            writeln!(f, "  {}: {}", s.dim("license"), top.license)?;
+            if let Some(h) = &top.homepage {
+                writeln!(f, "  {}: {h}", s.dim("homepage"))?;
             }
-            for (k, v) in &d.versions {
-                ctx.say(&format!(
+            if let Some(r) = &top.repository {
+                writeln!(f, "  {}: {r}", s.dim("repository"))?;
+            }
+            if !top.keywords.is_empty() {
+                writeln!(f, "  {}: {}", s.dim("keywords"), top.keywords.join(", "))?;
+            }
+            let groups = content_groups(&top.contents);
+            if groups.is_empty() {
+                writeln!(f, "  {} of {}: none listed", s.dim("contents"), top.version)?;
+            } else {
+                writeln!(f, "  {} of {}:", s.dim("contents"), top.version)?;
+                for (kind, names) in groups {
+                    writeln!(f, "    {kind}: {}", names.join(", "))?;
+                }
+            }
+        }
+        writeln!(f, "  {}:", s.dim("versions"))?;
+        for e in &self.versions {
+            let mut flags = Vec::new();
+            if e.yanked {
+                flags.push(s.yellow("yanked"));
+            }
+            if self.req_given && e.matches {
+                flags.push(s.green("matches"));
+            }
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            };
+            writeln!(
+                f,
+                "  {}{flags}  {}",
+                s.bold(&e.version.to_string()),
+                e.description
+            )?;
+            for (src, unfetchable) in e.install_sources.iter().zip(&e.unfetchable) {
+                let line = match src {
+                    InstallSource::Git(g) => {
+                        format!("git {} @ {} ({})", g.url, g.git_ref, g.checksum)
+                    }
+                    InstallSource::Archive(a) => format!("archive {} ({})", a.url, a.checksum),
+                };
+                let mark = if *unfetchable {
+                    s.yellow(
+                        " [a relative URL in a git registry: nothing serves it, so install fails]",
+                    )
+                } else {
+                    String::new()
+                };
+                writeln!(f, "    source: {line}{mark}")?;
+            }
+            for d in &e.dependencies {
+                let who = match (&d.registry, d.valid) {
+                    (Some(r), _) => format!("from `{r}`"),
+                    (None, true) => s.red("not found in any registry"),
+                    (None, false) => s.red("invalid"),
+                };
+                writeln!(f, "    depends on: {} ({who})", d.spec)?;
+            }
+            for (k, v) in e.requires.iter().flatten() {
+                writeln!(
+                    f,
                     "    requires: {k} {}",
                     v.as_str().unwrap_or(&v.to_string())
-                ));
+                )?;
+            }
+            if !e.runtime_deps.is_empty() {
+                writeln!(f, "    runtime: {}", e.runtime_deps.join(", "))?;
             }
         }
-        if !e.runtime_deps.is_empty() {
-            ctx.say(&format!("    runtime: {}", e.runtime_deps.join(", ")));
-        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// A root key id as the text shows it: its first 12 characters.
+fn short_key(k: &str) -> &str {
+    match k.char_indices().nth(12) {
+        Some((i, _)) => &k[..i],
+        None => k,
+    }
 }
 
 /// The version `info` describes the pack by: the newest that matches the
@@ -238,8 +375,7 @@ fn about_version<'a>(entries: &'a [Entry], req: &Requirement) -> Option<&'a Entr
 
 /// The components of a version by kind (`2 actions`, then their names);
 /// empty kinds left out.
-fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
-    let c = &e.contents;
+fn content_groups(c: &Contents) -> Vec<(String, Vec<&str>)> {
     [
         ("action", "actions", &c.actions),
         ("sensor", "sensors", &c.sensors),
@@ -258,66 +394,6 @@ fn content_groups(e: &Entry) -> Vec<(String, Vec<&str>)> {
         (kind, items.iter().map(|i| i.name.as_str()).collect())
     })
     .collect()
-}
-
-/// `{"root_key_ids", "targets_version"}` when `registry` is signed, else null.
-fn signed_json(set: &IndexSet, registry: &str) -> Value {
-    set.registries
-        .iter()
-        .find(|r| r.name == registry)
-        .and_then(|r| r.provenance())
-        .map_or(
-            Value::Null,
-            |p| json!({"root_key_ids": p.root_key_ids, "targets_version": p.targets_version}),
-        )
-}
-
-fn info_json(
-    pack: &str,
-    req: &Requirement,
-    p: &Provided,
-    provider_of: &dyn Fn(&str) -> Option<String>,
-) -> Value {
-    let versions: Vec<Value> = p
-        .entries
-        .iter()
-        .map(|e| {
-            let deps: Vec<Value> = e
-                .dependencies
-                .iter()
-                .flat_map(|d| d.packs.iter())
-                .map(|s| {
-                    let r = Dependency::parse(s).ok().map(|d| d.pack);
-                    json!({"spec": s, "registry": r.as_deref().and_then(provider_of)})
-                })
-                .collect();
-            json!({
-                "version": e.version,
-                "yanked": e.yanked,
-                "matches": req.matches(&e.version),
-                "description": e.description,
-                "label": e.label,
-                "author": e.author,
-                "email": e.email,
-                "license": e.license,
-                "homepage": e.homepage,
-                "repository": e.repository,
-                "keywords": e.keywords,
-                "contents": e.contents,
-                "install_sources": e.install_sources,
-                "dependencies": deps,
-                "requires": e.dependencies.as_ref().map(|d| d.versions.clone()),
-                "runtime_deps": e.runtime_deps,
-            })
-        })
-        .collect();
-    json!({
-        "ref": pack,
-        "registry": p.registry,
-        "priority": p.priority,
-        "shadows": p.shadows,
-        "versions": versions,
-    })
 }
 
 /// A source URL relative to a git registry: a git repository serves no

@@ -352,9 +352,7 @@ pub(crate) async fn run_with(
                 .await;
                 return Err(e.into());
             }
-            Err(ResolveError::Candidates { source, .. }) => {
-                return Err(KnapError::new(source.0.kind(), source.0.to_string()).into());
-            }
+            Err(e @ ResolveError::Candidates { .. }) => return Err(e.into()),
             Err(ResolveError::NoSolution(no)) => return Err(anyhow::Error::new(*no)),
         };
 

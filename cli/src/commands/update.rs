@@ -62,7 +62,7 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         results.push(j.expect("an update task panicked"));
     }
     results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut worst: Option<(Kind, String, Option<String>)> = None;
+    let mut worst: Option<(Kind, Option<String>)> = None;
     let mut out = Vec::new();
     for (name, r) in results {
         match r {
@@ -93,9 +93,9 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
                 out.push(json!({"name": name, "status": "failed", "error": msg}));
                 if worst
                     .as_ref()
-                    .is_none_or(|(k, _, _)| k.exit_code() < kind.exit_code())
+                    .is_none_or(|(k, _)| k.exit_code() < kind.exit_code())
                 {
-                    worst = Some((kind, msg, report.hint));
+                    worst = Some((kind, report.hint));
                 }
             }
         }
@@ -104,16 +104,18 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         crate::output::print_json(&json!(out));
     }
     match worst {
-        Some((kind, msg, hint)) => {
+        Some((kind, hint)) => {
             let n = out.iter().filter(|v| v["status"] == "failed").count();
             let mut e = KnapError::new(
                 kind,
                 format!(
-                    "{n} registr{} failed to update; the last good copies are kept. First failure: {msg}",
+                    "{n} registr{} failed to update (see above); the last good copies are kept",
                     if n == 1 { "y" } else { "ies" }
                 ),
             );
-            e.hint = hint;
+            // Each failure, with its hint, was told above (or is in the
+            // JSON document): said once.
+            e.hint = if ctx.json { hint } else { None };
             Err(e.into())
         }
         None => Ok(()),

@@ -635,3 +635,88 @@ fn a_git_registry_with_relative_archive_urls_is_flagged_at_update_and_in_info() 
     let o = k.run(&["--color", "never", "info", "core"]).ok();
     assert!(!o.stdout.contains("relative URL"), "{}", o.stdout);
 }
+
+#[test]
+fn a_request_no_version_matches_says_so_once_with_the_versions_once() {
+    let k = local_registry(vec![
+        entry("diskwatch", "1.0.0", &[]),
+        entry("diskwatch", "1.2.0", &[]),
+    ]);
+    let root = k.dir.path().join("root");
+    let o = at(&k, &root, &["--color", "never", "install", "diskwatch@9"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    let err = &o.stderr;
+    assert_eq!(
+        err.matches("no available version of diskwatch satisfies")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("you asked for diskwatch@^9").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("1.0.0, 1.2.0").count(), 1, "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    // What to do is a hint of its own, naming the pack.
+    assert!(
+        err.contains(
+            "\nhint: ask for one of the available versions (`knap info diskwatch` lists them)"
+        ),
+        "{err}"
+    );
+    // --json: the same explanation once, the hint apart.
+    let o = at(&k, &root, &["--json", "install", "diskwatch@9"]);
+    assert_eq!(o.code, 3, "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "not_found");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert_eq!(message.matches("1.0.0, 1.2.0").count(), 1, "{message}");
+    assert!(!message.contains("hint"), "{message}");
+    assert!(
+        v["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("knap info diskwatch")
+    );
+}
+
+#[test]
+fn a_down_sparse_server_is_named_once_and_cannot_connect_said_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut k = Knap::new();
+    k.set("KNAP_HTTP_RETRIES", "0");
+    let url = format!("http://127.0.0.1:{port}/");
+    k.run(&["registry", "add", "down", &format!("sparse+{url}")])
+        .ok();
+    let root = k.dir.path().join("root");
+    let config = format!("{url}config.json");
+    for args in [
+        &["install", "diskwatch"][..],
+        &["search", "disk"],
+        &["update"],
+    ] {
+        let mut all = vec!["--color", "never"];
+        all.extend_from_slice(args);
+        let o = at(&k, &root, &all);
+        assert_eq!(o.code, 5, "{args:?}: {o:?}");
+        let err = &o.stderr;
+        assert_eq!(err.matches(&config).count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("cannot connect").count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("registry `down`").count(), 1, "{args:?}: {err}");
+    }
+    // registry add of a server that is down: refused, the cause once.
+    let o = k.run_exactly(&["registry", "add", "down2", &format!("sparse+{url}")]);
+    assert_eq!(o.code, 5, "{o:?}");
+    assert_eq!(o.stderr.matches(&config).count(), 1, "{}", o.stderr);
+    assert_eq!(
+        o.stderr.matches("cannot connect").count(),
+        1,
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("it was not added"), "{}", o.stderr);
+}

@@ -2,7 +2,8 @@
 //! end to end: transfers that drip (one byte a second) are cut off by
 //! their total deadline or their inactivity timeout, exit 5 naming the URL
 //! and the limit (and the variable that sets it), and leave nothing
-//! behind (no partial download in the cache, no clone, the root and
+//! behind (no partial download in the cache, no clone or temporary
+//! repository, the root and
 //! `knap.lock` unchanged); archive downloads retry like index fetches and
 //! say how many attempts were made; `KNAP_MAX_INDEX_SIZE` bounds a local
 //! sparse registry's pack files, and a git registry over it is invalid
@@ -456,4 +457,76 @@ fn ctrl_c_during_a_download_says_nothing_was_installed_exits_130_and_leaves_no_p
         assert!(!p.exists(), "the partial download {} was left", p.display());
     }
     s.assert_unchanged();
+}
+
+#[test]
+fn a_git_source_that_drips_is_cut_off_by_the_download_deadline_and_installs_nothing() {
+    let s = Installed::new();
+    let (served, work) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (pack, commit) = crate::install_tests::git_pack(work.path(), "gitdrip", "1.0.0");
+    git(
+        served.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            pack.to_str().unwrap(),
+            "gitdrip.git",
+        ],
+    );
+    let cgi = git_cgi(served.path().to_path_buf());
+    let server = Server::start(Arc::new(move |req: &Req| match cgi(req) {
+        Reply::Full { headers, body, .. } if req.method == "POST" => Reply::Drip {
+            headers,
+            body,
+            every: Duration::from_secs(1),
+        },
+        other => other,
+    }));
+    let url = server.url("/gitdrip.git");
+    let reg = tempfile::tempdir().unwrap();
+    write_json(
+        &reg.path().join("index.json"),
+        &index(
+            "Local",
+            vec![crate::install_tests::git_entry(
+                "gitdrip",
+                "1.0.0",
+                &url,
+                &commit,
+                &digest(&pack),
+            )],
+        ),
+    );
+    let mut k = s.k;
+    k.run(&["registry", "add", "local", reg.path().to_str().unwrap()])
+        .ok();
+    k.set("KNAP_HTTP_READ_TIMEOUT", "10");
+    k.set("KNAP_HTTP_DOWNLOAD_TIMEOUT", "3");
+    // Where the fetch's temporary repository goes.
+    let tmp = tempfile::tempdir().unwrap();
+    k.set("TMPDIR", tmp.path().to_str().unwrap());
+    let started = std::time::Instant::now();
+    let o = at(&k, &s.root, &["install", "gitdrip"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_limit(
+        &o,
+        &url,
+        "total deadline of 3 s",
+        "KNAP_HTTP_DOWNLOAD_TIMEOUT",
+    );
+    assert!(
+        server.requests().iter().any(|r| r.method == "POST"),
+        "the fetch never reached the pack: {:?}",
+        server.requests()
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "a temporary clone was left: {left:?}");
+    assert!(!s.root.join("gitdrip").exists());
+    assert_eq!(std::fs::read(s.root.join("knap.lock")).unwrap(), s.lock);
+    assert_root_consistent(&s.root);
 }

@@ -27,7 +27,6 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -188,30 +187,31 @@ impl GitIndex {
                 read_timeout: settings.read_timeout,
             };
             let max_size = self.common.max_size;
-            let task_settings = settings.clone();
-            let fresh = !repo_dir.join(".git").is_dir();
-            let task = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 let deadline = Deadline::start(limit);
-                clone_or_fetch(&url, &dir, setup, max_size, deadline.flag()).map_err(|e| match e {
-                    GitError::Transfer(m) => {
-                        GitError::Transfer(deadline.explain(m, &task_settings))
+                let fresh = !dir.join(".git").is_dir();
+                let target = dir.clone();
+                let fetched = deadline.run(move |interrupt| {
+                    clone_or_fetch(&url, &target, setup, max_size, interrupt)
+                });
+                match fetched {
+                    Some(Err(GitError::Transfer(m))) => {
+                        Err(GitError::Transfer(deadline.explain(m, &settings)))
                     }
-                    other => other,
-                })
-            });
-            // gix honours the interrupt flag while it receives the pack;
-            // a server that drips before that is cut off here, a moment
-            // after the deadline (the fetch is abandoned and, if it was a
-            // first clone, its directory removed).
-            match tokio::time::timeout(settings.timeout + Duration::from_secs(2), task).await {
-                Ok(r) => r.expect("the git task panicked"),
-                Err(_) => {
-                    if fresh {
-                        let _ = std::fs::remove_dir_all(&repo_dir);
+                    Some(r) => r,
+                    // Abandoned at the deadline (gix honours its interrupt
+                    // flag only at some points of a fetch): a first clone
+                    // is removed, as if never started.
+                    None => {
+                        if fresh {
+                            let _ = std::fs::remove_dir_all(&dir);
+                        }
+                        Err(GitError::Transfer(deadline.reached()))
                     }
-                    Err(GitError::Transfer(format!("timed out: {limit}")))
                 }
-            }
+            })
+            .await
+            .expect("the git task panicked")
         };
         let (commit, tree, tuf, cloned) = fetched.map_err(|e| match e {
             GitError::Transfer(m) => RegistryError::Unavailable {

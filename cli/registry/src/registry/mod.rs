@@ -44,10 +44,12 @@ use crate::http::{FetchError, Fetcher, HttpSettings};
 use crate::net::HttpPolicy;
 use crate::trust::{HttpFetch, Trust};
 
-/// Why a registry could not answer.
+/// Why a registry could not answer. A cause is carried only as the
+/// `#[source]`, never repeated in the error's own text: the binary tells
+/// the chain, each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("registry `{registry}`: {source}")]
+    #[error("registry `{registry}`")]
     Fetch {
         registry: String,
         #[source]

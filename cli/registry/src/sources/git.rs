@@ -55,18 +55,22 @@ pub fn fetch_and_checkout(
     } else {
         Vec::new()
     };
-    let setup = || TransportSetup {
+    let setup = TransportSetup {
         url: url.to_owned(),
         auth: http.auth.clone(),
-        roots: roots.clone(),
+        roots,
         connect_timeout: http.settings.connect_timeout,
         read_timeout: http.settings.read_timeout,
     };
     // One total deadline for the fetch (both of its tries), as for an
-    // archive download.
+    // archive download; the temporary directory stays this thread's, so
+    // it is removed even when the fetch is abandoned at the deadline.
     let deadline = Deadline::start(Limit::DownloadTotal(http.settings.download_timeout));
-    let repo = fetch(url, tmp.path(), id, setup, deadline.flag())
-        .map_err(|m| fetch_failure(url, &deadline.explain(m, &http.settings)))?;
+    let (u, dir) = (url.to_owned(), tmp.path().to_owned());
+    let fetched = deadline
+        .run(move |interrupt| fetch(&u, &dir, id, || setup.clone(), interrupt))
+        .unwrap_or_else(|| Err(deadline.reached()));
+    let repo = fetched.map_err(|m| fetch_failure(url, &deadline.explain(m, &http.settings)))?;
     drop(deadline);
     let commit_obj = repo.find_commit(id).map_err(|_| {
         SourceError::not_found(format!(
