@@ -51,13 +51,6 @@ impl Ctx {
         crate::output::print(report, self.json, self.quiet, self.style.color);
     }
 
-    /// Prints a line of human output unless `-q`.
-    pub fn say(&self, line: &str) {
-        if !self.quiet {
-            println!("{line}");
-        }
-    }
-
     /// Prints `warning: TEXT` on stderr unless `-q`.
     pub fn warn(&self, text: &str) {
         if !self.quiet {

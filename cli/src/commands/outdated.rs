@@ -174,8 +174,8 @@ impl fmt::Display for OutdatedReport {
                 n => writeln!(f, "all {n} installed packs are up to date"),
             };
         }
-        let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"];
-        f.write_str(&table(style, &header, &outdated))?;
+        let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"].map(String::from);
+        table(f, &header, &outdated)?;
         // The hint about LATEST only when some LATEST is beyond its WANTED.
         let beyond = self
             .packs
