@@ -31,14 +31,13 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         }
         let reg = Registry::open(cfg, &ctx.env);
         let name = cfg.name.clone();
-        let url = cfg.url.clone();
         set.spawn(async move {
             let mut relative = 0;
             let r = match reg {
                 Ok(reg) => {
                     let r = reg.update().await;
-                    if r.is_ok() && url.starts_with("git+") {
-                        relative = relative_sources(&reg, &url).await;
+                    if r.is_ok() {
+                        relative = reg.git_relative_sources().unwrap_or(0);
                     }
                     r
                 }
@@ -160,24 +159,4 @@ impl fmt::Display for UpdateReport {
         }
         Ok(())
     }
-}
-
-/// How many versions of a git registry name an archive by a relative URL.
-async fn relative_sources(reg: &Registry, url: &str) -> usize {
-    let Ok(rows) = reg.search_rows().await else {
-        return 0;
-    };
-    let refs: Vec<String> = rows.into_iter().map(|r| r.pack_ref).collect();
-    let Ok(found) = reg.versions(&refs).await else {
-        return 0;
-    };
-    found
-        .values()
-        .flatten()
-        .filter(|e| {
-            e.install_sources
-                .iter()
-                .any(|s| super::info::unfetchable_relative(url, s.url()))
-        })
-        .count()
 }

@@ -132,6 +132,39 @@ fn an_invalid_commit_is_refused_and_the_last_good_index_kept() {
 }
 
 #[test]
+fn a_git_index_is_split_per_ref_on_first_use_and_its_cached_copy_checked_again() {
+    let root = tempfile::tempdir().unwrap();
+    repo_with_small_index(root.path());
+    let url = format!("git+file://{}", root.path().join("index.git").display());
+    let k = Knap::new();
+    k.run(&["registry", "add", "--no-fetch", "g", &url]).ok();
+    let o = k.run(&["update"]).ok();
+    assert!(o.stdout.contains("cloned"), "{}", o.stdout);
+    let dir = std::fs::read_dir(k.cache().join("registries"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    assert!(dir.join("index.json").is_file());
+    assert!(!dir.join("refs").exists(), "a cold update does not split");
+    // The cached copy is untrusted input: one changed after the update is
+    // checked when it is split, and refused.
+    let good = std::fs::read(dir.join("index.json")).unwrap();
+    std::fs::write(dir.join("index.json"), b"{\"packs\": 3}").unwrap();
+    let o = k.run(&["info", "core"]);
+    assert_eq!(o.code, 4, "{o:#?}");
+    assert!(!dir.join("refs/packs/core.json").exists());
+    std::fs::write(dir.join("index.json"), &good).unwrap();
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"][0]["version"], "1.0.0");
+    assert!(dir.join("refs/packs/core.json").is_file());
+    assert!(dir.join("refs/search.jsonl").is_file());
+    let hits = k.run(&["search", "core", "--json"]).ok().json();
+    assert_eq!(hits[0]["ref"], "core");
+}
+
+#[test]
 fn unreachable_git_registry_is_exit_5() {
     let k = Knap::new();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,7 +4,10 @@
 //! HEAD commit; it is validated, then copied into the cache (with the commit
 //! it came from), so reading never touches the repository and a bad commit
 //! leaves the last good copy in place. An `index.json` is also split once
-//! per ref ([`super::by_ref`]), which is what lookups and search read.
+//! per ref ([`super::by_ref`]), which is what lookups and search read: by
+//! the first command that reads the registry after an update (checking the
+//! copy again, as the cache is untrusted), so that a cold update costs
+//! about what `git clone` does.
 //!
 //! `git+file://` spawns `git upload-pack` (gix's file transport), so it
 //! needs a git binary on the PATH; `git+https://` does not.
@@ -67,6 +70,10 @@ struct State {
     commit: String,
     /// "index" (`index.json`) or "sparse" (`sparse/`).
     layout: String,
+    /// How many versions name an install source by a relative URL (counted
+    /// when the commit was checked).
+    #[serde(default)]
+    relative_sources: usize,
 }
 
 /// The files of the index at one commit.
@@ -124,6 +131,12 @@ impl GitIndex {
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
+    }
+
+    /// How many versions of the cached commit name an install source by a
+    /// relative URL (counted when it was checked at update).
+    pub fn relative_sources(&self) -> usize {
+        self.state().map_or(0, |s| s.relative_sources)
     }
 
     fn state(&self) -> Option<State> {
@@ -242,24 +255,23 @@ impl GitIndex {
                 self.common.cache.dir.display()
             ))
         };
+        let mut relative = 0;
         let (layout, detail) = match &tree {
             Tree::Index(bytes) => {
                 // The copy is written while the index is checked (the
                 // check starts on one core), and put in place only if it
-                // is valid.
+                // is valid. It is split per ref on first use ([`Self::view`]),
+                // not here: writing a file per ref would make a cold update
+                // cost far more than the `git clone` it stands for.
                 let path = self.common.cache.path("index.json");
-                let stamp = Stamp {
-                    len: bytes.len() as u64,
-                    id: format!("commit:{commit}"),
-                };
                 let (checked, staged) = std::thread::scope(|s| {
                     let staged = s.spawn(|| Staged::write(&path, bytes));
                     let checked =
-                        self.by_ref()
-                            .split(&name, &location("index.json"), bytes, &stamp);
+                        super::whole::check_git_index(&name, &location("index.json"), bytes);
                     (checked, staged.join().expect("the cache writer panicked"))
                 });
-                let summary = checked?;
+                let (summary, rel) = checked?;
+                relative = rel;
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 staged.and_then(Staged::commit).map_err(cache_error)?;
                 ("index", summary.to_string())
@@ -267,7 +279,13 @@ impl GitIndex {
             Tree::Sparse { config, packs } => {
                 parse_sparse_config(&name, &location("config.json"), config)?;
                 for (r, bytes) in packs {
-                    parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
+                    let p =
+                        parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
+                    relative += p
+                        .versions
+                        .iter()
+                        .filter(|e| super::whole::names_relative(e))
+                        .count();
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
@@ -284,6 +302,7 @@ impl GitIndex {
             url: url.clone(),
             commit: commit.clone(),
             layout: layout.into(),
+            relative_sources: relative,
         };
         write_atomic(
             &self.common.cache.path("git-state.json"),

@@ -368,6 +368,16 @@ impl Registry {
         }
     }
 
+    /// For a git registry: how many versions of its cached commit name an
+    /// install source by a relative URL, which nothing serves (counted by
+    /// the update's check, so this reads no index).
+    pub fn git_relative_sources(&self) -> Option<usize> {
+        match &self.transport {
+            Transport::Git(g) => Some(g.relative_sources()),
+            _ => None,
+        }
+    }
+
     /// True when [`Registry::search_rows`] reads only what a lookup reads
     /// anyway (a whole index, a git or local registry); on a sparse registry
     /// it fetches a whole `index.json`, which no lookup needs.

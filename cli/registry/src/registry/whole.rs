@@ -68,6 +68,42 @@ pub fn check_index(
     Ok(summary)
 }
 
+/// Validates a whole index as [`check_index`] does, and counts the versions
+/// that name an install source by a relative URL, which a git registry
+/// cannot serve (nothing serves the files of its repository).
+pub fn check_git_index(
+    registry: &str,
+    location: &str,
+    bytes: &[u8],
+) -> Result<(IndexSummary, usize), RegistryError> {
+    let mut relative = 0;
+    let checked =
+        check_whole::<RelativeKey>(location, bytes, |k| relative += usize::from(k.relative));
+    let (summary, problems) = match checked {
+        Some(c) => (c.summary, c.problems),
+        None => {
+            let (index, problems) = located_parse_error(registry, location, bytes)?;
+            if let Some(index) = &index {
+                relative = index.packs.iter().filter(|e| names_relative(e)).count();
+            }
+            (
+                index.as_ref().map(IndexSummary::of).unwrap_or_default(),
+                problems,
+            )
+        }
+    };
+    refuse_invalid(registry, location, &problems)?;
+    Ok((summary, relative))
+}
+
+/// True when an entry names an install source by a relative URL.
+pub fn names_relative(e: &Entry) -> bool {
+    e.install_sources.iter().any(|s| {
+        knap_schema::urls::classify_source_url(s.url())
+            .is_ok_and(|k| k == knap_schema::urls::SourceUrlKind::Relative)
+    })
+}
+
 /// How many versions of how many packs an index lists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IndexSummary {
@@ -203,6 +239,26 @@ impl Held<'_> for EntryKey {
     }
     fn parts(&self) -> (&str, &semver::Version) {
         (&self.pack_ref, &self.version)
+    }
+}
+
+/// An entry's ref and version, and whether it names a source by a
+/// relative URL.
+struct RelativeKey {
+    key: EntryKey,
+    relative: bool,
+}
+
+impl Held<'_> for RelativeKey {
+    fn hold(e: Entry, raw: &RawValue) -> Self {
+        let relative = names_relative(&e);
+        Self {
+            key: EntryKey::hold(e, raw),
+            relative,
+        }
+    }
+    fn parts(&self) -> (&str, &semver::Version) {
+        self.key.parts()
     }
 }
 
