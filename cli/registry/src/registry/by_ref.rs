@@ -269,6 +269,10 @@ impl ByRef {
         };
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io)?;
+        // A split of the copy in place (its files damaged) replaces it;
+        // otherwise a split of this copy that another process put in place
+        // meanwhile is kept (see `put_in_place`).
+        let replace_current = self.is_current(stamp);
         let new = tempfile::Builder::new()
             .prefix(".refs-new-")
             .tempdir_in(parent)
@@ -277,7 +281,8 @@ impl ByRef {
         let summary =
             super::whole::check_and_split(registry, location, bytes, |e| splitter.push(e))?;
         let table = splitter.finish().map_err(io)?;
-        self.put_in_place(new, &table, stamp).map_err(io)?;
+        self.put_in_place(new, &table, stamp, replace_current)
+            .map_err(io)?;
         Ok(summary)
     }
 
@@ -304,12 +309,13 @@ impl ByRef {
     }
 
     /// Writes the table and the stamp into `new` and puts it in place of
-    /// the directory.
+    /// the directory (not of a current one, unless `replace_current`).
     fn put_in_place(
         &self,
         new: tempfile::TempDir,
         table: &[u8],
         stamp: &Stamp,
+        replace_current: bool,
     ) -> std::io::Result<()> {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::write(new.path().join(TABLE), table)?;
@@ -326,10 +332,10 @@ impl ByRef {
         // (installs resolve without the root's lock): one at a time puts
         // its split in place, and a split of the copy already in place is
         // dropped, so a current directory is never swapped out under a
-        // process reading it.
+        // process reading it (unless `replace_current`: a repair).
         let guard = std::fs::File::create(parent.join(".refs.lock"))?;
         guard.lock()?;
-        if self.is_current(stamp) {
+        if !replace_current && self.is_current(stamp) {
             let _ = std::fs::remove_dir_all(&new);
             return Ok(());
         }
