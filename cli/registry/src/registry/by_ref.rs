@@ -286,28 +286,6 @@ impl ByRef {
         Ok(summary)
     }
 
-    /// [`split`](Self::split) for a directory found damaged: the split in
-    /// place is no longer taken for current (its stamp is removed first),
-    /// so the new one replaces it even though it is of the same copy.
-    pub fn split_again(
-        &self,
-        registry: &str,
-        location: &str,
-        bytes: &[u8],
-        stamp: &Stamp,
-    ) -> Result<super::IndexSummary, RegistryError> {
-        match std::fs::remove_file(self.dir.join("stamp.json")) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(RegistryError::Other {
-                    registry: registry.to_owned(),
-                    message: format!("cannot write the cache {}: {e}", self.dir.display()),
-                });
-            }
-            _ => {}
-        }
-        self.split(registry, location, bytes, stamp)
-    }
-
     /// Writes the table and the stamp into `new` and puts it in place of
     /// the directory (not of a current one, unless `replace_current`).
     fn put_in_place(

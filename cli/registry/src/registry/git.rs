@@ -127,7 +127,7 @@ impl GitIndex {
             id: format!("commit:{}", state.commit),
         };
         self.by_ref()
-            .split_again(name, &path.display().to_string(), &bytes, &stamp)?;
+            .split(name, &path.display().to_string(), &bytes, &stamp)?;
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)

@@ -236,7 +236,7 @@ impl HttpIndex {
                 })?;
         let stamp = stamp_of(&bytes);
         let location = self.common.cache.path(DOC).display().to_string();
-        self.by_ref().split_again(name, &location, &bytes, &stamp)?;
+        self.by_ref().split(name, &location, &bytes, &stamp)?;
         if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
             meta.sha256 = Some(stamp.id);
             self.common
