@@ -206,7 +206,7 @@ fn write_site(
     let mut refs = 0;
     for versions in by_ref(&index.packs) {
         let pack = SparsePack {
-            pack_ref: versions[0].pack_ref.to_string(),
+            pack_ref: versions[0].pack_ref.clone(),
             versions: versions.to_vec(),
             extra: Default::default(),
         };

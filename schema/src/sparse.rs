@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ident::PackRef;
 use crate::index::Entry;
 
 /// The value of `format` in a sparse `config.json`.
@@ -29,10 +30,11 @@ pub struct SparseConfig {
 }
 
 /// `packs/<ref>.json`: every version of one ref.
+// Its ref is a `PackRef`, validated as it is read, like each entry's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SparsePack {
     #[serde(rename = "ref")]
-    pub pack_ref: String,
+    pub pack_ref: PackRef,
     pub versions: Vec<Entry>,
     #[serde(flatten)]
     #[schemars(skip)]

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 
 use crate::dependency::Dependency;
-use crate::ident::{check_checksum, check_ref, is_commit_sha};
+use crate::ident::{check_checksum, is_commit_sha};
 use crate::index::{
     Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
     index_order_of_parts,
@@ -565,9 +565,6 @@ pub fn validate_sparse_config(c: &SparseConfig) -> Problems {
 /// name says, when known.
 pub fn validate_sparse_pack(s: &SparsePack, file_ref: Option<&str>) -> Problems {
     let mut p = Problems::new();
-    if let Err(m) = check_ref(&s.pack_ref) {
-        p.error("$.ref", m);
-    }
     if let Some(f) = file_ref
         && f != s.pack_ref
     {

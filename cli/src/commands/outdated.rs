@@ -29,9 +29,9 @@ use crate::output::{Style, table};
 struct Row {
     #[serde(rename = "ref")]
     pack_ref: String,
-    current: String,
-    wanted: Option<String>,
-    latest: Option<String>,
+    current: semver::Version,
+    wanted: Option<semver::Version>,
+    latest: Option<semver::Version>,
     registry: Option<String>,
     outdated: bool,
     /// The installed version is yanked in its registry.
@@ -46,17 +46,13 @@ pub struct OutdatedReport {
     resolution_error: Option<String>,
 }
 
-fn newer(v: &Option<String>, current: &str) -> bool {
-    let cur = semver::Version::parse(current).ok();
-    v.as_deref()
-        .and_then(|v| semver::Version::parse(v).ok())
-        .zip(cur)
-        .is_some_and(|(v, c)| v > c)
+fn newer(v: &Option<semver::Version>, current: &semver::Version) -> bool {
+    v.as_ref().is_some_and(|v| v > current)
 }
 
 /// The newest version a registry lists that is not yanked; pre-releases
 /// only when the installed version is one.
-fn latest(entries: &[Entry], current: &semver::Version) -> Option<String> {
+fn latest(entries: &[Entry], current: &semver::Version) -> Option<semver::Version> {
     let pre_ok = !current.pre.is_empty();
     entries
         .iter()
@@ -64,7 +60,7 @@ fn latest(entries: &[Entry], current: &semver::Version) -> Option<String> {
         .map(|e| &e.version)
         .filter(|v| pre_ok || v.pre.is_empty())
         .max()
-        .map(|v| v.to_string())
+        .cloned()
 }
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
@@ -102,7 +98,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
             let direct = p.registry.is_none();
             let mut row = Row {
                 pack_ref: p.pack_ref.to_string(),
-                current: p.version.to_string(),
+                current: p.version.clone(),
                 wanted: wanted.get(&p.pack_ref).cloned(),
                 latest: prov
                     .filter(|_| !direct)
@@ -160,10 +156,14 @@ impl fmt::Display for OutdatedReport {
                     if r.yanked {
                         format!("{} (yanked)", r.current)
                     } else {
-                        r.current.clone()
+                        r.current.to_string()
                     },
-                    r.wanted.clone().unwrap_or_else(|| "-".into()),
-                    r.latest.clone().unwrap_or_else(|| "-".into()),
+                    r.wanted
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
+                    r.latest
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
                     r.registry.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
@@ -277,14 +277,14 @@ fn upgrade_plan(
 }
 
 /// The version the plan leaves each ref at: installed or kept.
-fn wanted_versions(plan: &Plan) -> BTreeMap<PackRef, String> {
+fn wanted_versions(plan: &Plan) -> BTreeMap<PackRef, semver::Version> {
     plan.install
         .iter()
-        .map(|i| (i.pack_ref.clone(), i.version.to_string()))
+        .map(|i| (i.pack_ref.clone(), i.version.clone()))
         .chain(
             plan.keep
                 .iter()
-                .map(|p| (p.pack_ref.clone(), p.version.to_string())),
+                .map(|p| (p.pack_ref.clone(), p.version.clone())),
         )
         .collect()
 }
