@@ -201,10 +201,11 @@ fn main() {
     });
     let Some(result) = result else {
         // Ctrl-C before any commit started: the command's futures are
-        // dropped with the runtime (a partial download's temporary file
-        // is removed by its Drop; staging is cleared when the root is next
-        // opened), so nothing was installed.
-        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+        // dropped (a partial download's temporary file and the staging
+        // directories, a git source's fetched repository in them, are
+        // removed by their Drop), so nothing was installed. Blocking work
+        // (an extraction, a git fetch) gets a moment to end.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
         let e: anyhow::Error =
             KnapError::new(knap_registry::error::Kind::Other, on_interrupt).into();
         report::print(&report_of(&e), json, color);

@@ -67,12 +67,35 @@ impl Style {
     }
 }
 
-/// Prints a JSON value on stdout.
-pub fn print_json(v: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialise")
-    );
+/// Writes aligned columns, the header in bold (as `f`'s style says), one
+/// line each.
+pub fn table<const N: usize>(
+    f: &mut fmt::Formatter<'_>,
+    header: &[String; N],
+    rows: &[[String; N]],
+) -> fmt::Result {
+    let style = Style::of(f);
+    let mut width = [0usize; N];
+    for row in std::iter::once(header).chain(rows) {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    let line = |row: &[String; N]| -> String {
+        let mut s = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            s.push_str(cell);
+            if i + 1 < N {
+                s.push_str(&" ".repeat(width[i] - cell.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    writeln!(f, "{}", style.bold(&line(header)))?;
+    for r in rows {
+        writeln!(f, "{}", line(r))?;
+    }
+    Ok(())
 }
 
 /// Prints a command's report on stdout: its JSON document with `--json`,

@@ -48,6 +48,10 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
                 }),
                 None,
             )
+        } else if let Some(n) = e.downcast_ref::<knap_installer::state::NotInstalled>() {
+            (Some(n.kind()), None)
+        } else if let Some(i) = e.downcast_ref::<knap_registry::install::InstallError>() {
+            (Some(i.kind()), None)
         } else if let Some(n) = e.downcast_ref::<knap_resolver::NoSolution>() {
             (Some(Kind::NotFound), n.hint())
         } else if let Some(m) = e.downcast_ref::<knap_schema::manifest::ManifestError>() {

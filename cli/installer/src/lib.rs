@@ -7,18 +7,25 @@
 //!   a crash at any point cannot leave half-done: a process-wide lock, a
 //!   journal, renames, an atomically replaced `knap.lock`, and recovery
 //!   whenever the root is opened.
+//! - [`plan`]: what an install, upgrade, restore or uninstall will do, as
+//!   a value computed from the resolution, the old `knap.lock` and what is
+//!   on disk ([`Plan`]); [`state`]: the dependency graph and provenance
+//!   `knap.lock` records.
 //! - [`record`]: the per-file record (path, size, SHA-256) of every
 //!   installed pack, written in the same commit as `knap.lock`, and the
 //!   parallel scan that recomputes a pack's tree digest and names every
 //!   changed, added or missing file (`knap verify`).
 
 pub mod extract;
+pub mod plan;
 pub mod record;
 pub mod root;
+pub mod state;
 
 pub use extract::{
     ArchiveFormat, ChecksumError, ExtractError, Extracted, Limits, detect_format, extract,
     verify_sha256,
 };
+pub use plan::{Chosen, Inputs, Install, LockChange, LockWouldChange, Origin, Plan, Source};
 pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan, scan_tree};
-pub use root::{InstallRoot, Recovery, RootError, Step};
+pub use root::{InstallRoot, Recovery, RootError, StagingDir, Step};

@@ -415,10 +415,24 @@ impl InstallRoot {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io_err("list", dir)(e)),
         };
+        // Staging that a live install holds (see [`StagingDir`]) is not
+        // debris.
+        let debris_in = |dir: &Path| match fs::read_dir(dir) {
+            Ok(items) => {
+                for item in items {
+                    if !staging_in_use(&item.map_err(io_err("list", dir))?.path()) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err("list", dir)(e)),
+        };
         Ok(exists(&self.journal_path())?
             || temp_files(&self.private())?
             || temp_files(&self.root)?
-            || non_empty(&self.staging_root())?
+            || debris_in(&self.staging_root())?
             || non_empty(&self.trash())?)
     }
 
@@ -523,6 +537,28 @@ impl InstallRoot {
                 Err(e) => return Err(io_err("create", &dir)(e)),
             }
         }
+    }
+
+    /// A staging area for an install that goes on without the root's lock
+    /// (downloads take long): `<root>/.knap/staging/<id>/`, marked in use
+    /// by a lock on its `.in-use` file for as long as the [`StagingDir`]
+    /// lives, so that other knap processes (which open the root and remove
+    /// staging debris meanwhile) leave it alone. Dropping it removes it.
+    pub fn new_staging(&self) -> Result<StagingDir, RootError> {
+        let path = self.new_staging_dir()?;
+        let marker = path.join(IN_USE);
+        let file = File::create(&marker).map_err(io_err("create", &marker))?;
+        file.try_lock().map_err(|e| {
+            io_err("lock", &marker)(match e {
+                TryLockError::Error(e) => e,
+                TryLockError::WouldBlock => io::Error::other("held by another process"),
+            })
+        })?;
+        Ok(StagingDir {
+            path,
+            next: AtomicU64::new(0),
+            _in_use: file,
+        })
     }
 
     /// Installs `new_packs` (ref, staged dir under [`new_staging_dir`]),
@@ -750,7 +786,7 @@ impl InstallRoot {
         sync_dir(&private)?;
         step(Step::JournalRemoved)?;
         clean_dir(&trash)?;
-        clean_dir(&self.staging_root())?;
+        clean_staging(&self.staging_root())?;
         self.collect_records(Some(new_lock))?;
         step(Step::Cleaned)?;
         Ok(())
@@ -803,7 +839,7 @@ impl InstallRoot {
     /// Empties staging and trash and removes temp files.
     fn remove_debris(&self) -> Result<(), RootError> {
         clean_dir(&self.trash())?;
-        clean_dir(&self.staging_root())?;
+        clean_staging(&self.staging_root())?;
         for dir in [self.root.clone(), self.private()] {
             remove_temp_files(&dir)?;
         }
@@ -1028,6 +1064,53 @@ fn record_file_path_ok(path: &str) -> bool {
     knap_schema::entry_name::check_path(&components).is_ok()
 }
 
+/// The file whose lock marks a staging area in use.
+const IN_USE: &str = ".in-use";
+
+/// A staging area of an install in progress (see
+/// [`InstallRoot::new_staging`]): other processes do not remove it while it
+/// lives; dropping it removes what is left in it.
+#[derive(Debug)]
+pub struct StagingDir {
+    path: PathBuf,
+    next: AtomicU64,
+    _in_use: File,
+}
+
+impl StagingDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A fresh, empty directory inside the area (one per pack fetched).
+    pub fn new_dir(&self) -> Result<PathBuf, RootError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.path.join(n.to_string());
+        fs::create_dir(&dir).map_err(io_err("create", &dir))?;
+        Ok(dir)
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// True when `entry` (of the staging root) is a [`StagingDir`] that a
+/// live process holds.
+fn staging_in_use(entry: &Path) -> bool {
+    match File::open(entry.join(IN_USE)) {
+        Ok(f) => matches!(f.try_lock(), Err(TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Empties the staging root but for the areas live installs hold.
+fn clean_staging(dir: &Path) -> Result<(), RootError> {
+    remove_entries(dir, staging_in_use)
+}
+
 /// Removes everything inside `dir` (which may not exist).
 fn clean_dir(dir: &Path) -> Result<(), RootError> {
     remove_entries(dir, |_| false)
@@ -1046,9 +1129,19 @@ fn remove_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<(), RootEr
         if keep(&path) {
             continue;
         }
-        let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        // An entry gone meanwhile (a live install's staging area, removed
+        // by its process as it ends) is no longer there to remove.
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err("inspect", &path)(e)),
+        };
         if meta.is_dir() {
-            fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &path)(e)),
+            }
         } else {
             remove_file(&path)?;
         }

@@ -3,7 +3,7 @@
 //! ([`crate::sources::git`]): the extra trusted roots, the token for the
 //! registry's origin only ([`Auth`]), the connect and inactivity timeouts,
 //! no credential prompts; and the total deadline of a fetch
-//! ([`Deadline`]: gix's interrupt flag, set by a timer).
+//! (`Deadline`: gix's interrupt flag, set by a timer).
 
 use std::any::Any;
 use std::sync::Arc;

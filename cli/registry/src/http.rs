@@ -5,7 +5,6 @@
 //! [`crate::net`], which also lists the `KNAP_HTTP_*` knobs).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use knap_schema::progress::{Event, Reporter};
 
@@ -84,8 +83,8 @@ pub enum Fetched {
 }
 
 /// What makes two clients different: the redirect policy, whether a
-/// token is sent, the CA files, the timeouts and the total deadline.
-type ClientKey = (bool, bool, TlsRoots, HttpSettings, Option<Duration>);
+/// token is sent, the CA files and the timeouts.
+type ClientKey = (bool, bool, TlsRoots, HttpSettings);
 
 /// A client for one registry.
 #[derive(Clone)]
@@ -101,7 +100,7 @@ impl Fetcher {
     /// their tokens) share one client (and so one connection pool and one
     /// load of the CA bundles).
     pub fn new(policy: HttpPolicy, reporter: Arc<dyn Reporter>) -> Result<Self, FetchError> {
-        let client = shared_client(&policy, None)?;
+        let client = shared_client(&policy)?;
         Ok(Self {
             client,
             policy,
@@ -206,31 +205,23 @@ impl Fetcher {
     }
 }
 
-/// The client for `policy` with the total `deadline` (`None`: only the
-/// connect and read timeouts; knap's own transfers keep their total
-/// deadlines with [`crate::net::until`], which says which limit was hit),
-/// shared by every caller with the same key.
-pub(crate) fn shared_client(
-    policy: &HttpPolicy,
-    deadline: Option<Duration>,
-) -> Result<reqwest::Client, FetchError> {
+/// The client for `policy`, shared by every caller with the same key. It
+/// has the connect and read timeouts only: the total deadlines are kept
+/// by the transfers themselves ([`crate::net::until`], which says which
+/// limit was hit).
+pub(crate) fn shared_client(policy: &HttpPolicy) -> Result<reqwest::Client, FetchError> {
     static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
     let key = (
         policy.allow_http,
         policy.auth.is_set(),
         policy.tls.clone(),
         policy.settings.clone(),
-        deadline,
     );
     let mut clients = CLIENTS.lock().expect("client cache lock");
     if let Some((_, c)) = clients.iter().find(|(k, _)| *k == key) {
         return Ok(c.clone());
     }
-    let mut builder = client_builder(policy)?;
-    if let Some(d) = deadline {
-        builder = builder.timeout(d);
-    }
-    let c = builder
+    let c = client_builder(policy)?
         .build()
         .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
     clients.push((key, c.clone()));

@@ -7,6 +7,8 @@
 //! still unanswered fails the lookup (fail closed): a public registry can
 //! never substitute for a private one that is down.
 
+pub mod suggest;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use knap_schema::Dependency;

@@ -4,7 +4,8 @@
 //! set of registries in priority order ([`index_set`]: shadowing, fail
 //! closed), HTTP ([`http`]) and fetching install sources ([`sources`]:
 //! archive download, git checkout, local path), and the verification of
-//! signed registries ([`trust`], over knap-trust).
+//! signed registries ([`trust`], over knap-trust), and the install
+//! pipeline that stages, resolves, plans, fetches and commits ([`install`]).
 //!
 //! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
 //! the priority-shadowed view ([`index_set`]) that resolution reads, handed
@@ -17,7 +18,10 @@ pub mod error;
 pub mod git_transport;
 pub mod http;
 pub mod index_set;
+pub mod install;
 pub mod net;
 pub mod registry;
 pub mod sources;
 pub mod trust;
+
+pub use install::Registries;

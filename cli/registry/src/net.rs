@@ -9,12 +9,14 @@
 //! - [`TlsRoots`]: the extra CA roots (the global `ca_file`, the
 //!   registry's `ca_file`, `SSL_CERT_FILE`) trusted besides the system's;
 //! - [`HttpSettings`]: timeouts (connect, per-read inactivity, a total
-//!   deadline for index documents and another for archive downloads), the
-//!   retries and their backoff, and the size limit;
+//!   deadline for fetching an index and another for fetching an install
+//!   source, git fetches included), the retries and their backoff, and the
+//!   size limit; a timeout names the [`Limit`] it hit and its variable;
 //! - whether plain http is allowed.
 //!
 //! Retries are decided on the typed [`NetCause`] of a failure
-//! ([`retryable`]), never on the text of a message.
+//! ([`retryable`]), never on the text of a message, and a failure after
+//! retries says how many attempts were made ([`FetchError::Retried`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -573,6 +575,74 @@ mod tests {
         assert!(
             !text.contains("s3cret") && text.contains("reg.example"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_timeout_names_its_limit_and_variable_and_a_retried_failure_its_attempts() {
+        let url = u("https://reg.example/a.tar.gz");
+        let e = timed_out(&url, Limit::DownloadTotal(Duration::from_secs(3)));
+        assert_eq!(
+            e.to_string(),
+            "https://reg.example/a.tar.gz: timed out: the total deadline of 3 s was reached (KNAP_HTTP_DOWNLOAD_TIMEOUT)"
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("check the server, or raise KNAP_HTTP_DOWNLOAD_TIMEOUT")
+        );
+        assert_eq!(
+            Limit::Read(Duration::from_millis(1500)).to_string(),
+            "no data for 1.5 s (KNAP_HTTP_READ_TIMEOUT)"
+        );
+        let retried = FetchError::Retried {
+            attempts: 3,
+            last: Box::new(FetchError::Status {
+                url: url.to_string(),
+                status: 500,
+            }),
+        };
+        assert_eq!(
+            retried.to_string(),
+            "https://reg.example/a.tar.gz: the server answered HTTP 500 (after 3 attempts)"
+        );
+        assert_eq!(retried.kind(), crate::error::Kind::Registry);
+        assert!(!retryable(&retried), "a spent retry is not retried again");
+    }
+
+    #[tokio::test]
+    async fn with_retries_counts_the_attempts_it_made() {
+        let settings = HttpSettings {
+            retries: 2,
+            backoff: Duration::from_millis(1),
+            ..HttpSettings::default()
+        };
+        let mut calls = 0;
+        let r: Result<(), _> = with_retries(&settings, || {
+            calls += 1;
+            async {
+                Err(FetchError::Status {
+                    url: "u".into(),
+                    status: 503,
+                })
+            }
+        })
+        .await;
+        assert_eq!(calls, 3);
+        assert!(
+            matches!(r, Err(FetchError::Retried { attempts: 3, .. })),
+            "{r:?}"
+        );
+        // A failure that is not retried is returned as it is.
+        let r: Result<(), _> = with_retries(&settings, || async {
+            Err(FetchError::Status {
+                url: "u".into(),
+                status: 404,
+            })
+        })
+        .await;
+        assert!(
+            matches!(r, Err(FetchError::Status { status: 404, .. })),
+            "{r:?}"
         );
     }
 

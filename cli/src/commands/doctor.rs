@@ -17,6 +17,7 @@
 //! modification time) and kept a day; `--refresh` probes again.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -26,10 +27,10 @@ use knap_schema::Requirement;
 use knap_schema::lock::Lockfile;
 use knap_schema::manifest::{MANIFEST_FILE, ManifestError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::Ctx;
-use super::installed::{lock_of, open_for_reading};
+use super::lock_of;
+use crate::output::Style;
 
 /// How long a probe result stays valid in the cache.
 const CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -142,7 +143,7 @@ struct Probe {
 pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
     let (lock, needs) = {
-        let root = open_for_reading(ctx)?;
+        let root = ctx.open_for_reading()?;
         let lock = lock_of(root.as_ref())?;
         // Under the root's lock, so each pack.yaml is that of the locked
         // version; released before the probes, which may take seconds.
@@ -193,83 +194,27 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
 
     let rows: Vec<Row> = needs.iter().map(|n| evaluate(n, &probes, &lock)).collect();
     let failed = rows.iter().filter(|r| r.status.fails()).count();
-    if ctx.json {
-        let checks: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                json!({
-                    "pack": r.pack,
-                    "field": r.field,
-                    "requirement": r.text,
-                    "tool": r.tool,
-                    "found": r.found,
-                    "version": r.version,
-                    "status": r.status.word(),
-                    "detail": r.detail,
-                })
-            })
-            .collect();
-        let probes_json: BTreeMap<&String, Value> = probes
-            .iter()
-            .map(|(k, p)| {
-                (
-                    k,
-                    json!({
-                        "path": p.path,
-                        "version": p.version,
-                        "output": p.output,
-                        "error": p.error,
-                        "cached": p.cached,
-                    }),
-                )
-            })
-            .collect();
-        crate::output::print_json(&json!({
-            "root": root_path,
-            "ok": failed == 0,
-            "checks": checks,
-            "probes": probes_json,
-        }));
-    } else if rows.is_empty() {
-        ctx.say(&format!(
-            "nothing to check: no installed pack in {} states a runtime or version requirement",
-            root_path.display()
-        ));
-    } else {
-        let table: Vec<[String; 4]> = rows
-            .iter()
-            .map(|r| {
-                let status = match r.status {
-                    Status::Ok => ctx.style.green("ok"),
-                    Status::Unknown => ctx.style.yellow("unknown"),
-                    _ => ctx.style.red(r.status.word()),
-                };
-                let status = match &r.detail {
-                    Some(d) => format!("{status} ({d})"),
-                    None => status,
-                };
-                [
-                    r.pack.clone(),
-                    format!("{}: {}", r.field, r.text),
-                    r.found.clone(),
-                    status,
-                ]
-            })
-            .collect();
-        let header = ["PACK", "REQUIREMENT", "FOUND", "STATUS"].map(String::from);
-        super::list::print_table(ctx, &header, &table);
-        let unknown = rows.iter().filter(|r| r.status == Status::Unknown).count();
-        ctx.say(&format!(
-            "{} requirements: {} met, {failed} not met, {unknown} unknown{}",
-            rows.len(),
-            rows.len() - failed - unknown,
-            if probes.values().any(|p| p.cached) {
-                " (some probes cached; --refresh to run them again)"
-            } else {
-                ""
-            }
-        ));
-    }
+    let probes = probes
+        .into_iter()
+        .map(|(k, p)| {
+            (
+                k,
+                ProbeRow {
+                    path: p.path,
+                    version: p.version,
+                    output: p.output,
+                    error: p.error,
+                    cached: p.cached,
+                },
+            )
+        })
+        .collect();
+    ctx.print(&DoctorReport {
+        root: root_path,
+        ok: failed == 0,
+        checks: rows,
+        probes,
+    });
     if failed > 0 {
         return Err(anyhow::anyhow!(
             "{failed} requirement{} of the installed packs {} not met on this machine (see above)",
@@ -421,15 +366,96 @@ impl Status {
     }
 }
 
+/// What `knap doctor` found.
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    root: PathBuf,
+    /// No requirement is unmet.
+    ok: bool,
+    checks: Vec<Row>,
+    /// What each tool's probe found, by tool.
+    probes: BTreeMap<String, ProbeRow>,
+}
+
+/// A probe as the report shows it.
+#[derive(Debug, Serialize)]
+struct ProbeRow {
+    path: Option<PathBuf>,
+    version: Option<String>,
+    output: String,
+    error: Option<String>,
+    /// Taken from the probe cache.
+    cached: bool,
+}
+
+impl fmt::Display for DoctorReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        let rows = &self.checks;
+        if rows.is_empty() {
+            return write!(
+                f,
+                "nothing to check: no installed pack in {} states a runtime or version requirement",
+                self.root.display()
+            );
+        }
+        let table: Vec<[String; 4]> = rows
+            .iter()
+            .map(|r| {
+                let status = match r.status {
+                    Status::Ok => s.green("ok"),
+                    Status::Unknown => s.yellow("unknown"),
+                    _ => s.red(r.status.word()),
+                };
+                let status = match &r.detail {
+                    Some(d) => format!("{status} ({d})"),
+                    None => status,
+                };
+                [
+                    r.pack.clone(),
+                    format!("{}: {}", r.field, r.text),
+                    r.found.clone(),
+                    status,
+                ]
+            })
+            .collect();
+        let header = ["PACK", "REQUIREMENT", "FOUND", "STATUS"].map(String::from);
+        crate::output::table(f, &header, &table)?;
+        let failed = rows.iter().filter(|r| r.status.fails()).count();
+        let unknown = rows.iter().filter(|r| r.status == Status::Unknown).count();
+        write!(
+            f,
+            "{} requirements: {} met, {failed} not met, {unknown} unknown{}",
+            rows.len(),
+            rows.len() - failed - unknown,
+            if self.probes.values().any(|p| p.cached) {
+                " (some probes cached; --refresh to run them again)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// One requirement of one pack, and the verdict.
+#[derive(Debug, Serialize)]
 struct Row {
     pack: String,
     field: String,
+    /// As the pack writes it.
+    #[serde(rename = "requirement")]
     text: String,
     tool: Option<String>,
     found: String,
     version: Option<String>,
     status: Status,
     detail: Option<String>,
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
 }
 
 fn evaluate(n: &Need, probes: &BTreeMap<String, Probe>, lock: &Lockfile) -> Row {

@@ -28,7 +28,14 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     let found = set.lookup(&[dep.pack.to_string()]).await?;
     let Some(p) = found.get(dep.pack.as_str()) else {
         let outside = match pin {
-            Some(_) => super::suggest::provider_outside(ctx, &dep.pack).await,
+            Some(_) => {
+                knap_registry::index_set::suggest::provider_outside(
+                    &ctx.config,
+                    &ctx.env,
+                    &dep.pack,
+                )
+                .await
+            }
             None => None,
         };
         let hint = match (pin, outside) {
@@ -37,8 +44,10 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
                 dep.pack
             ),
             _ => {
-                match super::suggest::did_you_mean(&super::suggest::near_refs(ctx, &dep.pack).await)
-                {
+                match knap_registry::index_set::suggest::did_you_mean(
+                    &knap_registry::index_set::suggest::near_refs(&ctx.config, &ctx.env, &dep.pack)
+                        .await,
+                ) {
                     Some(hint) => hint,
                     None => format!("try `knap search {}` or `knap update`", dep.pack),
                 }

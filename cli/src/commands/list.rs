@@ -4,12 +4,16 @@
 //! Reads only the root: no network, no digests (that is `knap verify`).
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
 
-use knap_schema::lock::{LockedPack, Lockfile};
-use serde_json::{Value, json};
+use knap_schema::lock::{LockedSource, Lockfile, SignedProvenance};
+use knap_schema::{Checksum, Dependency, PackRef};
+use serde::Serialize;
 
 use super::Ctx;
-use super::installed::{Edge, edges, lock_of, open_for_reading};
+use super::lock_of;
+use knap_installer::state::{Edge, edges};
 
 /// The flags of `knap list`.
 #[derive(Debug, clap::Args)]
@@ -20,75 +24,42 @@ pub struct ListArgs {
 }
 
 pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
-    let root = open_for_reading(ctx)?;
+    let root = ctx.open_for_reading()?;
     let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     if args.tree {
-        return tree(ctx, &root_path, &lock);
+        let all = edges(&lock);
+        let mut path = Vec::new();
+        let tree = tree_roots(&lock, &all)
+            .iter()
+            .map(|(r, req)| node(&lock, &all, r, req.as_deref(), &mut path))
+            .collect();
+        ctx.print(&TreeReport {
+            root: root_path,
+            tree,
+        });
+        return Ok(());
     }
     let all = edges(&lock);
-    let needed_by = |r: &str| -> Vec<&Edge> { all.iter().filter(|e| e.to == r).collect() };
-    if ctx.json {
-        let packs: Vec<Value> = lock
-            .packs
-            .iter()
-            .map(|p| {
-                json!({
-                    "ref": p.pack_ref,
-                    "version": p.version,
-                    "registry": p.registry,
-                    "source": p.source,
-                    "tree": p.tree,
-                    "requested": lock.requested.get(&p.pack_ref),
-                    "required_by": needed_by(&p.pack_ref).iter().map(|e| json!({"ref": e.from, "requirement": e.req})).collect::<Vec<_>>(),
-                    "dependencies": p.dependencies,
-                    "installed_at": p.installed_at,
-                    "signed": p.signed,
-                    "yanked": p.yanked,
-                    "present": p.pack_ref.dir_in(&root_path).is_dir(),
-                })
-            })
-            .collect();
-        crate::output::print_json(&json!({"root": root_path, "packs": packs}));
-        return Ok(());
-    }
-    if lock.packs.is_empty() {
-        ctx.say(&format!("no packs installed in {}", root_path.display()));
-        return Ok(());
-    }
-    let rows: Vec<[String; 4]> = lock
+    let packs = lock
         .packs
         .iter()
         .map(|p| {
-            let why = match lock.requested.get(&p.pack_ref) {
-                Some(req) => format!("requested {req}"),
-                None => {
-                    let by: Vec<String> = needed_by(&p.pack_ref)
-                        .iter()
-                        .map(|e| e.from.to_string())
-                        .collect();
-                    if by.is_empty() {
-                        "not needed by any pack".into()
-                    } else {
-                        format!("needed by {}", by.join(", "))
-                    }
-                }
-            };
-            let mut version = p.version.to_string();
-            if p.yanked {
-                version.push_str(" (yanked)");
-            }
-            let mut why = why;
-            if !p.pack_ref.dir_in(&root_path).is_dir() {
-                why.push_str("; directory missing: run `knap install`");
-            }
+            let required_by: Vec<RequiredBy> = all
+                .iter()
+                .filter(|e| e.to == p.pack_ref)
+                .map(|e| RequiredBy {
+                    pack_ref: e.from.clone(),
+                    requirement: e.req.clone(),
+                })
+                .collect();
             // A git or archive URL can be 100 characters: shortened
             // unless -v (--json always has it whole).
             let from = if ctx.verbose > 0 {
                 match &p.signed {
                     Some(sp) => format!(
                         "{} [signed: targets v{}, root {}]",
-                        super::installed::origin(p),
+                        knap_installer::state::origin(p),
                         sp.targets_version,
                         sp.root_key_ids
                             .iter()
@@ -97,44 +68,145 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
                             .join(",")
                     ),
                     None if p.registry.is_some() => {
-                        format!("{} [unsigned]", super::installed::origin(p))
+                        format!("{} [unsigned]", knap_installer::state::origin(p))
                     }
-                    None => super::installed::origin(p),
+                    None => knap_installer::state::origin(p),
                 }
             } else {
-                super::installed::short_origin(p)
+                knap_installer::state::short_origin(p)
             };
-            [p.pack_ref.to_string(), version, from, why]
+            PackRow {
+                pack_ref: p.pack_ref.clone(),
+                version: p.version.clone(),
+                registry: p.registry.clone(),
+                source: p.source.clone(),
+                tree: p.tree,
+                requested: lock.requested.get(&p.pack_ref).cloned(),
+                required_by,
+                dependencies: p.dependencies.clone(),
+                installed_at: p.installed_at.clone(),
+                signed: p.signed.clone(),
+                yanked: p.yanked,
+                present: p.pack_ref.dir_in(&root_path).is_dir(),
+                from,
+            }
         })
         .collect();
-    let header = ["REF", "VERSION", "FROM", "WHY"].map(String::from);
-    print_table(ctx, &header, &rows);
+    ctx.print(&ListReport {
+        root: root_path,
+        packs,
+    });
     Ok(())
 }
 
-/// Prints aligned columns (the header in bold).
-pub fn print_table<const N: usize>(ctx: &Ctx, header: &[String; N], rows: &[[String; N]]) {
-    let mut width = [0usize; N];
-    for row in std::iter::once(header).chain(rows) {
-        for (i, cell) in row.iter().enumerate() {
-            width[i] = width[i].max(cell.chars().count());
+/// What `knap list` shows: every installed pack.
+#[derive(Debug, Serialize)]
+pub struct ListReport {
+    root: PathBuf,
+    packs: Vec<PackRow>,
+}
+
+/// One installed pack, and why it is there.
+#[derive(Debug, Serialize)]
+struct PackRow {
+    #[serde(rename = "ref")]
+    pack_ref: PackRef,
+    version: semver::Version,
+    registry: Option<String>,
+    source: LockedSource,
+    tree: Checksum,
+    /// The requirement it was requested with, if requested.
+    requested: Option<String>,
+    /// The packs that depend on it.
+    required_by: Vec<RequiredBy>,
+    dependencies: Vec<Dependency>,
+    installed_at: String,
+    signed: Option<SignedProvenance>,
+    yanked: bool,
+    /// Its directory is in the root.
+    present: bool,
+    /// Where it came from, as the FROM column shows it.
+    #[serde(skip)]
+    from: String,
+}
+
+#[derive(Debug, Serialize)]
+struct RequiredBy {
+    #[serde(rename = "ref")]
+    pack_ref: PackRef,
+    requirement: String,
+}
+
+impl fmt::Display for ListReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.packs.is_empty() {
+            return write!(f, "no packs installed in {}", self.root.display());
         }
+        let rows: Vec<[String; 4]> = self
+            .packs
+            .iter()
+            .map(|row| {
+                let p = row;
+                let mut why = match &row.requested {
+                    Some(req) => format!("requested {req}"),
+                    None if row.required_by.is_empty() => "not needed by any pack".into(),
+                    None => {
+                        let by: Vec<String> = row
+                            .required_by
+                            .iter()
+                            .map(|e| e.pack_ref.to_string())
+                            .collect();
+                        format!("needed by {}", by.join(", "))
+                    }
+                };
+                let mut version = p.version.to_string();
+                if p.yanked {
+                    version.push_str(" (yanked)");
+                }
+                if !row.present {
+                    why.push_str("; directory missing: run `knap install`");
+                }
+                [p.pack_ref.to_string(), version, row.from.clone(), why]
+            })
+            .collect();
+        let header = ["REF", "VERSION", "FROM", "WHY"].map(String::from);
+        crate::output::table(f, &header, &rows)
     }
-    let line = |row: &[String; N]| -> String {
-        let mut s = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                s.push_str(cell);
-            } else {
-                s.push_str(cell);
-                s.push_str(&" ".repeat(width[i] - cell.chars().count() + 2));
-            }
+}
+
+/// What `knap list --tree` shows: the dependency tree from the requested
+/// packs down.
+#[derive(Debug, Serialize)]
+pub struct TreeReport {
+    root: PathBuf,
+    tree: Vec<Node>,
+}
+
+/// A pack in the tree, with the requirement it is reached by.
+#[derive(Debug, Serialize)]
+struct Node {
+    #[serde(rename = "ref")]
+    pack_ref: String,
+    version: Option<semver::Version>,
+    requirement: Option<String>,
+    installed: bool,
+    /// It is its own ancestor: its dependencies are not followed again.
+    cycle: bool,
+    dependencies: Vec<Node>,
+}
+
+impl fmt::Display for TreeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tree.is_empty() {
+            return write!(f, "no packs installed in {}", self.root.display());
         }
-        s.trim_end().to_owned()
-    };
-    ctx.say(&ctx.style.bold(&line(header)));
-    for r in rows {
-        ctx.say(&line(r));
+        let mut shown = BTreeSet::new();
+        for n in &self.tree {
+            // A root's requirement is what was requested.
+            let why = n.requirement.as_ref().map(|q| format!("requested {q}"));
+            draw(f, n, why.as_deref(), "", "", &mut shown)?;
+        }
+        Ok(())
     }
 }
 
@@ -154,125 +226,68 @@ fn tree_roots(lock: &Lockfile, all: &[Edge]) -> Vec<(String, Option<String>)> {
     roots
 }
 
-fn tree(ctx: &Ctx, root: &std::path::Path, lock: &Lockfile) -> anyhow::Result<()> {
-    let all = edges(lock);
-    let roots = tree_roots(lock, &all);
-    if ctx.json {
-        let mut path = Vec::new();
-        let nodes: Vec<Value> = roots
-            .iter()
-            .map(|(r, req)| node_json(lock, &all, r, req.as_deref(), &mut path))
-            .collect();
-        crate::output::print_json(&json!({"root": root, "tree": nodes}));
-        return Ok(());
-    }
-    if roots.is_empty() {
-        ctx.say(&format!("no packs installed in {}", root.display()));
-        return Ok(());
-    }
-    let mut shown = BTreeSet::new();
-    for (r, req) in &roots {
-        let mut lines = Vec::new();
-        let mut path = Vec::new();
-        let why = req.as_ref().map(|q| format!("requested {q}"));
-        draw(
-            lock,
-            &all,
-            r,
-            why.as_deref(),
-            "",
-            "",
-            &mut path,
-            &mut shown,
-            &mut lines,
-        );
-        for l in lines {
-            ctx.say(&l);
-        }
-    }
-    Ok(())
-}
-
-fn label(p: Option<&LockedPack>, r: &str, req: Option<&str>) -> String {
+fn label(n: &Node, req: Option<&str>) -> String {
     let req = req.map(|q| format!(" ({q})")).unwrap_or_default();
-    match p {
-        Some(p) => format!("{r} {}{req}", p.version),
-        None => format!("{r}{req} [not installed]"),
+    match &n.version {
+        Some(v) if n.installed => format!("{} {v}{req}", n.pack_ref),
+        _ => format!("{}{req} [not installed]", n.pack_ref),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Draws `n` and, once, its dependencies (a pack drawn in full before is
+/// marked `(see above)`, as `cargo tree` writes `(*)`).
 fn draw(
-    lock: &Lockfile,
-    all: &[Edge],
-    r: &str,
+    f: &mut fmt::Formatter<'_>,
+    n: &Node,
     req: Option<&str>,
     first: &str,
     rest: &str,
-    path: &mut Vec<String>,
     shown: &mut BTreeSet<String>,
-    out: &mut Vec<String>,
-) {
-    let p = lock.get(r);
-    let mut text = format!("{first}{}", label(p, r, req));
-    if path.iter().any(|x| x == r) {
-        out.push(format!("{text} (cycle)"));
-        return;
+) -> fmt::Result {
+    let text = format!("{first}{}", label(n, req));
+    if n.cycle {
+        return writeln!(f, "{text} (cycle)");
     }
-    let children: Vec<&Edge> = all.iter().filter(|e| e.from == r).collect();
-    if !children.is_empty() && !shown.insert(r.to_owned()) {
-        // Drawn in full above (`cargo tree` writes `(*)`).
-        text.push_str(" (see above)");
-        out.push(text);
-        return;
+    if !n.dependencies.is_empty() && !shown.insert(n.pack_ref.clone()) {
+        return writeln!(f, "{text} (see above)");
     }
-    out.push(text);
-    path.push(r.to_owned());
-    for (i, e) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let (f, g) = if last {
+    writeln!(f, "{text}")?;
+    for (i, d) in n.dependencies.iter().enumerate() {
+        let last = i + 1 == n.dependencies.len();
+        let (a, b) = if last {
             ("└── ", "    ")
         } else {
             ("├── ", "│   ")
         };
         draw(
-            lock,
-            all,
-            &e.to,
-            Some(&e.req),
-            &format!("{rest}{f}"),
-            &format!("{rest}{g}"),
-            path,
+            f,
+            d,
+            d.requirement.as_deref(),
+            &format!("{rest}{a}"),
+            &format!("{rest}{b}"),
             shown,
-            out,
-        );
+        )?;
     }
-    path.pop();
+    Ok(())
 }
 
-fn node_json(
-    lock: &Lockfile,
-    all: &[Edge],
-    r: &str,
-    req: Option<&str>,
-    path: &mut Vec<String>,
-) -> Value {
+fn node(lock: &Lockfile, all: &[Edge], r: &str, req: Option<&str>, path: &mut Vec<String>) -> Node {
     let p = lock.get(r);
     let cycle = path.iter().any(|x| x == r);
     let mut deps = Vec::new();
     if !cycle {
         path.push(r.to_owned());
         for e in all.iter().filter(|e| e.from == r) {
-            deps.push(node_json(lock, all, &e.to, Some(&e.req), path));
+            deps.push(node(lock, all, &e.to, Some(&e.req), path));
         }
         path.pop();
     }
-    json!({
-        "ref": r,
-        "version": p.map(|p| &p.version),
-        "requirement": req,
-        "installed": p.is_some(),
-        "cycle": cycle,
-        "dependencies": deps,
-    })
+    Node {
+        pack_ref: r.to_owned(),
+        version: p.map(|p| p.version.clone()),
+        requirement: req.map(str::to_owned),
+        installed: p.is_some(),
+        cycle,
+        dependencies: deps,
+    }
 }

@@ -1,16 +1,14 @@
 //! The subcommands, each in its own module, sharing a [`Ctx`] built once
 //! from the global flags.
 
-pub mod direct;
+pub mod changes;
 pub mod doctor;
 pub mod info;
 pub mod install;
-pub mod installed;
 pub mod list;
 pub mod outdated;
 pub mod registry;
 pub mod search;
-pub mod suggest;
 pub mod uninstall;
 pub mod update;
 pub mod upgrade;
@@ -18,9 +16,14 @@ pub mod verify;
 
 use std::path::PathBuf;
 
+use knap_installer::{InstallRoot, RootError};
 use knap_schema::config::Config;
+use knap_schema::lock::Lockfile;
+use knap_schema::progress::Event;
 
 use crate::output::Style;
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::index_set::IndexSet;
 use knap_registry::registry::Env;
 
 /// What every command gets: the configuration and how to talk.
@@ -48,13 +51,6 @@ impl Ctx {
         crate::output::print(report, self.json, self.quiet, self.style.color);
     }
 
-    /// Prints a line of human output unless `-q`.
-    pub fn say(&self, line: &str) {
-        if !self.quiet {
-            println!("{line}");
-        }
-    }
-
     /// Prints `warning: TEXT` on stderr unless `-q`.
     pub fn warn(&self, text: &str) {
         if !self.quiet {
@@ -63,11 +59,101 @@ impl Ctx {
     }
 }
 
-/// Now, as RFC 3339 in whole seconds (`installed_at`).
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formats")
+impl Ctx {
+    /// Opens the root for a command that only reads it (a shared lock;
+    /// recovering an interrupted commit when it can write); `None` when the
+    /// root does not exist.
+    pub fn open_for_reading(&self) -> anyhow::Result<Option<InstallRoot>> {
+        let path = self.root_dir();
+        let reporter = self.env.reporter.clone();
+        InstallRoot::open_for_reading(&path, |p| {
+            reporter.report(Event::WaitingForLock { root: p.to_owned() })
+        })
+        .map_err(root_err)
+    }
+
+    /// Opens the root to change it (creating it if needed).
+    pub fn open_for_writing(&self) -> anyhow::Result<InstallRoot> {
+        let path = self.root_dir();
+        InstallRoot::open_reporting(&path, self.env.reporter.clone()).map_err(root_err)
+    }
+
+    /// Fetches fresh indices of every registry (unless `--offline`), so
+    /// that a version comparison sees what was published since the last
+    /// update (exit 5 when one cannot be refreshed: a stale answer would
+    /// look like "up to date").
+    pub async fn refresh(&self, set: &IndexSet) -> anyhow::Result<()> {
+        if self.env.offline {
+            return Ok(());
+        }
+        for reg in &set.registries {
+            reg.update().await.map_err(|e| {
+                KnapError::new(
+                    e.kind(),
+                    format!("{e}; use --offline to compare against the cached indices"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Ctx {
+    /// Runs the install pipeline (`knap_registry::install`) on the root,
+    /// with the resolver reading the registries lazily; a ref no registry
+    /// lists gets the refs it may have meant.
+    pub async fn install(
+        &self,
+        request: &knap_registry::install::Request,
+    ) -> anyhow::Result<knap_registry::install::Outcome> {
+        use knap_registry::install::InstallError;
+        let root = self.root_dir();
+        let result = knap_registry::install::install(
+            &self.config,
+            &self.env,
+            &root,
+            request,
+            knap_registry::candidates::Lazy::new,
+        )
+        .await;
+        match result {
+            Ok(o) => Ok(o),
+            Err(InstallError::NotListed {
+                pack_ref,
+                required_by,
+            }) => Err(knap_registry::index_set::suggest::not_listed(
+                &self.config,
+                &self.env,
+                &pack_ref,
+                &required_by,
+                request.registry.as_deref(),
+            )
+            .await
+            .into()),
+            Err(InstallError::Failed(e)) => Err(e.into()),
+            Err(InstallError::Root(e)) => Err(root_err(e)),
+            Err(InstallError::Open(e)) => Err(e.into()),
+            Err(InstallError::Locked(e)) => Err(KnapError::new(e.kind(), e.to_string()).into()),
+            Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
+        }
+    }
+}
+
+/// An install root error with its exit code: integrity (4) for an invalid
+/// lock or tree, else other (1).
+pub fn root_err(e: RootError) -> anyhow::Error {
+    let kind = if e.is_integrity() {
+        Kind::Integrity
+    } else {
+        Kind::Other
+    };
+    KnapError::new(kind, e.to_string()).into()
+}
+
+/// The root's lock, or an empty one when there is none.
+pub fn lock_of(root: Option<&InstallRoot>) -> anyhow::Result<Lockfile> {
+    match root {
+        None => Ok(Lockfile::default()),
+        Some(r) => Ok(r.read_lock().map_err(root_err)?.unwrap_or_default()),
+    }
 }

@@ -1,13 +1,15 @@
 //! `knap registry add | list | remove | set-priority`: editing the
 //! registries of the configuration (no network).
 
+use std::fmt;
 use std::path::Path;
 
 use knap_schema::config::{DEFAULT_PRIORITY, RegistryConfig};
 use knap_schema::urls::RegistryLocation;
-use serde_json::json;
+use serde::Serialize;
 
 use super::Ctx;
+use crate::output::Style;
 use knap_registry::cache::RegistryCache;
 use knap_registry::error::KnapError;
 use knap_registry::registry::Registry;
@@ -113,23 +115,13 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
             .into());
         }
         let have = have.clone();
-        if ctx.json {
-            let mut v = registry_json(ctx, &have);
-            v["unchanged"] = json!(true);
-            crate::output::print_json(&v);
-        } else {
-            let mut line = format!(
-                "registry `{}` is already configured with {}; nothing changed",
-                have.name, have.url
-            );
-            if a.priority.is_some_and(|p| p != have.priority) {
-                line.push_str(&format!(
-                    " (its priority is {}: change it with `knap registry set-priority {} N`)",
-                    have.priority, have.name
-                ));
-            }
-            ctx.say(&line);
-        }
+        ctx.print(&AddReport {
+            registry: RegistryRow::of(ctx, &have),
+            unchanged: Some(true),
+            outcome: Added::Unchanged {
+                other_priority: a.priority.is_some_and(|p| p != have.priority),
+            },
+        });
         return Ok(());
     }
     let ca_file = match &a.ca_file {
@@ -183,81 +175,186 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     };
     ctx.config.registries.push(reg.clone());
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
-    if ctx.json {
-        crate::output::print_json(&registry_json(ctx, &reg));
-    } else {
-        let signed = if reg.tuf_root.is_some() {
-            ", signed: every update is verified"
-        } else {
-            ""
-        };
-        if fetched {
-            ctx.say(&format!(
-                "added registry `{}` ({}, priority {}{signed})",
-                reg.name, reg.url, reg.priority
-            ));
-        } else {
-            ctx.say(&format!(
-                "added registry `{}` ({}, priority {}{signed}) without reading it; fetch it with `knap update {}`",
-                reg.name, reg.url, reg.priority, reg.name
-            ));
-        }
-    }
+    ctx.print(&AddReport {
+        registry: RegistryRow::of(ctx, &reg),
+        unchanged: None,
+        outcome: Added::New { fetched },
+    });
     Ok(())
 }
 
-fn registry_json(ctx: &Ctx, r: &RegistryConfig) -> serde_json::Value {
-    let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
-    json!({
-        "name": r.name,
-        "url": r.url,
-        "priority": r.priority,
-        "token_env": r.token_env,
-        "allow_http": r.allow_http,
-        "ca_file": r.ca_file,
-        "tuf_root": r.tuf_root,
-        "cached": cache.dir.exists(),
-    })
+/// One configured registry, as `registry list --json` and `registry add
+/// --json` show it.
+#[derive(Debug, Serialize)]
+pub struct RegistryRow {
+    name: String,
+    url: String,
+    priority: i64,
+    token_env: Option<String>,
+    allow_http: bool,
+    ca_file: Option<String>,
+    tuf_root: Option<String>,
+    /// Its cache directory exists.
+    cached: bool,
+}
+
+impl RegistryRow {
+    fn of(ctx: &Ctx, r: &RegistryConfig) -> Self {
+        let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
+        Self {
+            name: r.name.clone(),
+            url: r.url.clone(),
+            priority: r.priority,
+            token_env: r.token_env.clone(),
+            allow_http: r.allow_http,
+            ca_file: r.ca_file.clone(),
+            tuf_root: r.tuf_root.clone(),
+            cached: cache.dir.exists(),
+        }
+    }
+}
+
+/// What `registry add` did.
+#[derive(Debug, Serialize)]
+pub struct AddReport {
+    #[serde(flatten)]
+    registry: RegistryRow,
+    /// `true` when it was already configured so (nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unchanged: Option<bool>,
+    #[serde(skip)]
+    outcome: Added,
+}
+
+#[derive(Debug)]
+enum Added {
+    /// Added; `fetched`: read once first.
+    New { fetched: bool },
+    /// Already configured with this URL; `other_priority`: a different
+    /// priority was asked for (and not applied).
+    Unchanged { other_priority: bool },
+}
+
+impl fmt::Display for AddReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.registry;
+        match self.outcome {
+            Added::Unchanged { other_priority } => {
+                write!(
+                    f,
+                    "registry `{}` is already configured with {}; nothing changed",
+                    r.name, r.url
+                )?;
+                if other_priority {
+                    write!(
+                        f,
+                        " (its priority is {}: change it with `knap registry set-priority {} N`)",
+                        r.priority, r.name
+                    )?;
+                }
+                Ok(())
+            }
+            Added::New { fetched } => {
+                let signed = if r.tuf_root.is_some() {
+                    ", signed: every update is verified"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "added registry `{}` ({}, priority {}{signed})",
+                    r.name, r.url, r.priority
+                )?;
+                if !fetched {
+                    write!(
+                        f,
+                        " without reading it; fetch it with `knap update {}`",
+                        r.name
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The configured registries, in priority order.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct ListReport {
+    registries: Vec<RegistryRow>,
+}
+
+impl fmt::Display for ListReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        if self.registries.is_empty() {
+            return f.write_str("no registries; add one with `knap registry add NAME URL`");
+        }
+        let width = self
+            .registries
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            f,
+            "{}",
+            s.bold(&format!("{:<width$}  PRIORITY  URL", "NAME"))
+        )?;
+        for r in &self.registries {
+            let mut extra = Vec::new();
+            if let Some(t) = &r.token_env {
+                extra.push(format!("token from ${t}"));
+            }
+            if r.allow_http {
+                extra.push("http allowed".into());
+            }
+            if let Some(c) = &r.ca_file {
+                extra.push(format!("CA {c}"));
+            }
+            let extra = if extra.is_empty() {
+                String::new()
+            } else {
+                s.dim(&format!("  ({})", extra.join(", ")))
+            };
+            writeln!(f, "{:<width$}  {:>8}  {}{extra}", r.name, r.priority, r.url)?;
+        }
+        Ok(())
+    }
 }
 
 pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
-    let regs = ctx.config.registries_in_order();
-    if ctx.json {
-        let v: Vec<_> = regs.iter().map(|r| registry_json(ctx, r)).collect();
-        crate::output::print_json(&json!(v));
-        return Ok(());
-    }
-    if regs.is_empty() {
-        ctx.say("no registries; add one with `knap registry add NAME URL`");
-        return Ok(());
-    }
-    let width = regs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    ctx.say(
-        &ctx.style
-            .bold(&format!("{:<width$}  PRIORITY  URL", "NAME")),
-    );
-    for r in regs {
-        let mut extra = Vec::new();
-        if let Some(t) = &r.token_env {
-            extra.push(format!("token from ${t}"));
-        }
-        if r.allow_http {
-            extra.push("http allowed".into());
-        }
-        if let Some(c) = &r.ca_file {
-            extra.push(format!("CA {c}"));
-        }
-        let extra = if extra.is_empty() {
-            String::new()
-        } else {
-            ctx.style.dim(&format!("  ({})", extra.join(", ")))
-        };
-        ctx.say(&format!(
-            "{:<width$}  {:>8}  {}{extra}",
-            r.name, r.priority, r.url
-        ));
-    }
+    let registries = ctx
+        .config
+        .registries_in_order()
+        .into_iter()
+        .map(|r| RegistryRow::of(ctx, r))
+        .collect();
+    ctx.print(&ListReport { registries });
     Ok(())
+}
+
+/// What `registry remove` and `registry set-priority` changed.
+#[derive(Debug, Serialize)]
+pub struct ChangeReport {
+    name: String,
+    /// Set by `remove`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    removed: bool,
+    /// The new priority, set by `set-priority`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i64>,
+}
+
+impl fmt::Display for ChangeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.priority {
+            Some(p) => write!(f, "registry `{}` now has priority {p}", self.name),
+            None => write!(f, "removed registry `{}`", self.name),
+        }
+    }
 }
 
 fn find<'a>(ctx: &'a mut Ctx, name: &str) -> Result<&'a mut RegistryConfig, KnapError> {
@@ -280,13 +377,21 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
     if let Err(e) = cache.clear() {
         tracing::warn!("could not remove the cache {}: {e}", cache.dir.display());
     }
-    ctx.say(&format!("removed registry `{name}`"));
+    ctx.print(&ChangeReport {
+        name: name.to_owned(),
+        removed: true,
+        priority: None,
+    });
     Ok(())
 }
 
 pub fn set_priority(ctx: &mut Ctx, name: &str, priority: i64) -> anyhow::Result<()> {
     find(ctx, name)?.priority = priority;
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
-    ctx.say(&format!("registry `{name}` now has priority {priority}"));
+    ctx.print(&ChangeReport {
+        name: name.to_owned(),
+        removed: false,
+        priority: Some(priority),
+    });
     Ok(())
 }

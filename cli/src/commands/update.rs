@@ -2,10 +2,13 @@
 //! all at once; one failure does not stop the others, but makes the exit
 //! code that of the worst failure.
 
-use serde_json::json;
+use std::fmt;
+
+use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::Ctx;
+use crate::output::Style;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::registry::{Registry, UpdateOutcome};
 
@@ -63,34 +66,23 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     }
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let mut worst: Option<(Kind, Option<String>)> = None;
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for (name, r) in results {
         match r {
-            Ok(o) => {
-                let (word, detail) = match &o {
-                    UpdateOutcome::Updated { detail } => ("updated", detail),
-                    UpdateOutcome::NotModified { detail } => ("up to date", detail),
-                    UpdateOutcome::Local { detail } => ("local", detail),
-                };
-                if !ctx.json {
-                    ctx.say(&format!(
-                        "{}: {} ({detail})",
-                        ctx.style.bold(&name),
-                        ctx.style.green(word)
-                    ));
-                }
-                let mut v = serde_json::to_value(&o).expect("outcome serialises");
-                v["name"] = json!(name);
-                out.push(v);
-            }
+            Ok(outcome) => rows.push(UpdateRow::Done { outcome, name }),
             Err(e) => {
                 let report = crate::report::report_of_error(&e);
                 let kind = report.kind;
-                let msg = report.one_line();
+                // A failure is an error: told on stderr as it is found (the
+                // JSON document holds it instead).
                 if !ctx.json {
                     crate::report::print(&report, false, ctx.style.color);
                 }
-                out.push(json!({"name": name, "status": "failed", "error": msg}));
+                rows.push(UpdateRow::Failed {
+                    name,
+                    status: "failed",
+                    error: report.one_line(),
+                });
                 if worst
                     .as_ref()
                     .is_none_or(|(k, _)| k.exit_code() < kind.exit_code())
@@ -100,12 +92,14 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    if ctx.json {
-        crate::output::print_json(&json!(out));
-    }
+    let failed = rows
+        .iter()
+        .filter(|r| matches!(r, UpdateRow::Failed { .. }))
+        .count();
+    ctx.print(&UpdateReport { registries: rows });
     match worst {
         Some((kind, hint)) => {
-            let n = out.iter().filter(|v| v["status"] == "failed").count();
+            let n = failed;
             let mut e = KnapError::new(
                 kind,
                 format!(
@@ -119,5 +113,50 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
             Err(e.into())
         }
         None => Ok(()),
+    }
+}
+
+/// What `knap update` did, per registry in priority order.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct UpdateReport {
+    registries: Vec<UpdateRow>,
+}
+
+/// One registry's update.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum UpdateRow {
+    /// `{"status", "detail", "name"}`.
+    Done {
+        #[serde(flatten)]
+        outcome: UpdateOutcome,
+        name: String,
+    },
+    /// `{"name", "status": "failed", "error"}`.
+    Failed {
+        name: String,
+        status: &'static str,
+        error: String,
+    },
+}
+
+/// The registries that updated, one line each; the failures were told on
+/// stderr as errors.
+impl fmt::Display for UpdateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        for r in &self.registries {
+            let UpdateRow::Done { outcome, name } = r else {
+                continue;
+            };
+            let (word, detail) = match outcome {
+                UpdateOutcome::Updated { detail } => ("updated", detail),
+                UpdateOutcome::NotModified { detail } => ("up to date", detail),
+                UpdateOutcome::Local { detail } => ("local", detail),
+            };
+            writeln!(f, "{}: {} ({detail})", s.bold(name), s.green(word))?;
+        }
+        Ok(())
     }
 }

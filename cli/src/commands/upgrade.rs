@@ -2,19 +2,23 @@
 //! versions their requirements allow (every pack, or the named ones), or
 //! give a pack a new requirement (`REF@REQ`, which then becomes what is
 //! requested for it). Refreshes the indices first (unless `--offline`),
-//! then runs the install pipeline with the lock's versions unpinned for the
-//! packs being upgraded; nothing changes unless every fetch verifies.
+//! then runs the install pipeline (`knap_registry::install`) with the
+//! lock's versions unpinned for the packs being upgraded; nothing changes
+//! unless every fetch verifies.
 
 use std::collections::BTreeSet;
 
+use knap_installer::state::{installed_refs, origin};
+use knap_registry::error::KnapError;
+use knap_registry::index_set::IndexSet;
+use knap_registry::install::Request;
+use knap_registry::sources::direct::Spec;
 use knap_resolver::Upgrade;
 use knap_schema::Dependency;
 
 use super::Ctx;
-use super::install::InstallArgs;
-use super::installed::{lock_of, open_for_reading, refresh, require_installed};
-use knap_registry::error::KnapError;
-use knap_registry::index_set::IndexSet;
+use super::changes::ChangeReport;
+use super::lock_of;
 
 /// The flags of `knap upgrade`.
 #[derive(Debug, clap::Args)]
@@ -36,58 +40,59 @@ pub struct UpgradeArgs {
 pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
     let lock = {
-        let root = open_for_reading(ctx)?;
+        let root = ctx.open_for_reading()?;
         lock_of(root.as_ref())?
     };
     let mut refs = BTreeSet::new();
     let mut new_requirements = Vec::new();
     for spec in &args.specs {
         let d = Dependency::parse(spec).map_err(|e| KnapError::usage(e.to_string()))?;
-        if spec.contains('@') {
-            new_requirements.push(spec.clone());
+        if let Some((_, req)) = spec.split_once('@') {
+            new_requirements.push(Spec::Registry {
+                dep: d.clone(),
+                req: req.trim().to_owned(),
+            });
         }
         refs.insert(d.pack);
     }
-    require_installed(&lock, &refs, &root_path)?;
+    let names: Vec<String> = refs.iter().map(ToString::to_string).collect();
+    installed_refs(&lock, &names, &root_path)?;
     if lock.packs.is_empty() {
-        if ctx.json {
-            crate::output::print_json(&serde_json::json!({
-                "root": root_path,
-                "installed": [],
-                "unchanged": [],
-                "removed": [],
-            }));
-        } else {
-            ctx.say(&format!(
+        ctx.print(&ChangeReport::nothing(
+            root_path.clone(),
+            format!(
                 "no packs installed in {}: nothing to upgrade",
                 root_path.display()
-            ));
-        }
+            ),
+        ));
         return Ok(());
     }
     for r in &refs {
-        if lock.get(r).is_some_and(|p| p.registry.is_none()) {
+        if let Some(p) = lock.get(r).filter(|p| p.registry.is_none()) {
             return Err(KnapError::usage(format!(
                 "`{r}` was installed directly (from {}), not from a registry; install the new version the same way: `knap install SPEC`",
-                super::installed::origin(lock.get(r).expect("checked"))
+                origin(p)
             ))
             .into());
         }
     }
     let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
-    refresh(ctx, &set).await?;
+    ctx.refresh(&set).await?;
     drop(set);
     let upgrade = if refs.is_empty() {
         Upgrade::All
     } else {
         Upgrade::Packs(refs)
     };
-    let install = InstallArgs {
+    let request = Request {
         specs: new_requirements,
         registry: args.registry,
+        upgrade,
         dry_run: args.dry_run,
         jobs: args.jobs,
-        ..InstallArgs::default()
+        ..Request::default()
     };
-    super::install::run_with(ctx, install, upgrade).await
+    let outcome = ctx.install(&request).await?;
+    ctx.print(&ChangeReport::of_install(outcome));
+    Ok(())
 }

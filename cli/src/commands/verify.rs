@@ -16,13 +16,17 @@
 //! `.git` entry (any depth, any case) is an added file in every case.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
 
 use knap_installer::{Diff, InstallRoot, Scan, compare, scan, scan_tree};
 use knap_schema::lock::LockedPack;
-use serde_json::json;
+use serde::Serialize;
 
 use super::Ctx;
-use super::installed::{installed_refs, lock_of, open_for_reading};
+use super::lock_of;
+use crate::output::Style;
+use knap_installer::state::installed_refs;
 use knap_registry::error::{Kind, KnapError};
 
 /// The flags of `knap verify`.
@@ -164,12 +168,12 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
 }
 
 pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
-    let root = open_for_reading(ctx)?;
+    let root = ctx.open_for_reading()?;
     let root_path = ctx.root_dir();
     let lock = lock_of(root.as_ref())?;
     installed_refs(&lock, &args.refs, &root_path)?;
     let Some(root) = root else {
-        report(ctx, &root_path, &[], &[]);
+        ctx.print(&VerifyReport::new(root_path, Vec::new(), Vec::new()));
         return Ok(());
     };
     let wanted: BTreeSet<&str> = args.refs.iter().map(String::as_str).collect();
@@ -184,7 +188,9 @@ pub fn run(ctx: &Ctx, args: &VerifyArgs) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    report(ctx, root.path(), &checks, &untracked);
+    let report = VerifyReport::new(root.path().to_owned(), checks, untracked);
+    ctx.print(&report);
+    let checks = report.packs;
 
     let bad: Vec<&Check> = checks.iter().filter(|c| c.status != Status::Ok).collect();
     if bad.is_empty() {
@@ -238,106 +244,148 @@ fn untracked(root: &InstallRoot, lock: &knap_schema::lock::Lockfile) -> Vec<Stri
     out
 }
 
-fn report(ctx: &Ctx, root: &std::path::Path, checks: &[Check], untracked: &[String]) {
-    if ctx.json {
-        let packs: Vec<_> = checks
-            .iter()
-            .map(|c| {
-                json!({
-                    "ref": c.pack_ref,
-                    "version": c.version,
-                    "status": c.status.word(),
-                    "expected_tree": c.expected,
-                    "actual_tree": c.actual,
-                    "changed": c.diff.changed,
-                    "added": c.diff.added,
-                    "missing": c.diff.missing,
-                    "irregular": c.irregular.iter().map(|(p, k)| json!({"path": p, "kind": k})).collect::<Vec<_>>(),
-                    "per_file_record": c.has_record,
-                    "digest_rule": c.rule.word(),
-                    "error": match &c.status { Status::Unreadable(m) => Some(m), _ => None },
-                })
-            })
-            .collect();
-        crate::output::print_json(&json!({
-            "root": root,
-            "ok": checks.iter().all(|c| c.status == Status::Ok),
-            "packs": packs,
-            "untracked": untracked,
-        }));
-        return;
+/// What `knap verify` found.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    root: PathBuf,
+    /// Every pack checked is intact.
+    ok: bool,
+    packs: Vec<Check>,
+    /// Directories in the root that knap.lock does not list.
+    untracked: Vec<String>,
+}
+
+impl VerifyReport {
+    fn new(root: PathBuf, packs: Vec<Check>, untracked: Vec<String>) -> Self {
+        Self {
+            ok: packs.iter().all(|c| c.status == Status::Ok),
+            root,
+            packs,
+            untracked,
+        }
     }
-    if checks.is_empty() {
-        ctx.say(&format!("no packs installed in {}", root.display()));
+}
+
+/// A check as `--json` shows it.
+impl Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Irregular<'a> {
+            path: &'a str,
+            kind: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Row<'a> {
+            #[serde(rename = "ref")]
+            pack_ref: &'a str,
+            version: &'a str,
+            status: &'static str,
+            expected_tree: &'a str,
+            actual_tree: Option<&'a str>,
+            changed: &'a [String],
+            added: &'a [String],
+            missing: &'a [String],
+            irregular: Vec<Irregular<'a>>,
+            per_file_record: bool,
+            digest_rule: &'static str,
+            error: Option<&'a str>,
+        }
+        Row {
+            pack_ref: &self.pack_ref,
+            version: &self.version,
+            status: self.status.word(),
+            expected_tree: &self.expected,
+            actual_tree: self.actual.as_deref(),
+            changed: &self.diff.changed,
+            added: &self.diff.added,
+            missing: &self.diff.missing,
+            irregular: self
+                .irregular
+                .iter()
+                .map(|(path, kind)| Irregular { path, kind })
+                .collect(),
+            per_file_record: self.has_record,
+            digest_rule: self.rule.word(),
+            error: match &self.status {
+                Status::Unreadable(m) => Some(m),
+                _ => None,
+            },
+        }
+        .serialize(s)
     }
-    let width = checks.iter().map(|c| c.pack_ref.len()).max().unwrap_or(0);
-    for c in checks {
-        let label = format!("{:width$} {}", c.pack_ref, c.version);
-        match &c.status {
-            Status::Ok if c.rule == Rule::LegacyBytes => ctx.say(&format!(
-                "{label}  {} (knap.lock's digest was made by an older knap's rule)",
-                ctx.style.green("ok")
-            )),
-            Status::Ok => ctx.say(&format!("{label}  {}", ctx.style.green("ok"))),
-            Status::Unreadable(m) => {
-                ctx.say(&format!("{label}  {}: {m}", ctx.style.red("unreadable")))
-            }
-            Status::Missing | Status::Modified => {
-                let word = if c.status == Status::Missing {
-                    "MISSING (the pack directory is gone)"
-                } else {
-                    "MODIFIED"
-                };
-                ctx.say(&format!("{label}  {}", ctx.style.red(word)));
-                if c.status == Status::Modified {
-                    let kind = |p: &String| {
-                        c.irregular
-                            .iter()
-                            .find(|(q, _)| q == p)
-                            .map(|(_, k)| format!(" (now a {k})"))
-                            .unwrap_or_default()
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        let checks = &self.packs;
+        if checks.is_empty() {
+            writeln!(f, "no packs installed in {}", self.root.display())?;
+        }
+        let width = checks.iter().map(|c| c.pack_ref.len()).max().unwrap_or(0);
+        for c in checks {
+            let label = format!("{:width$} {}", c.pack_ref, c.version);
+            match &c.status {
+                Status::Ok if c.rule == Rule::LegacyBytes => writeln!(
+                    f,
+                    "{label}  {} (knap.lock's digest was made by an older knap's rule)",
+                    s.green("ok")
+                )?,
+                Status::Ok => writeln!(f, "{label}  {}", s.green("ok"))?,
+                Status::Unreadable(m) => writeln!(f, "{label}  {}: {m}", s.red("unreadable"))?,
+                Status::Missing | Status::Modified => {
+                    let word = if c.status == Status::Missing {
+                        "MISSING (the pack directory is gone)"
+                    } else {
+                        "MODIFIED"
                     };
-                    for p in &c.diff.changed {
-                        ctx.say(&format!(
-                            "    {}  {p}{}",
-                            ctx.style.yellow("changed"),
-                            kind(p)
-                        ));
-                    }
-                    for p in &c.diff.added {
-                        ctx.say(&format!(
-                            "    {}  {p}{}",
-                            ctx.style.yellow("added  "),
-                            kind(p)
-                        ));
-                    }
-                    for p in &c.diff.missing {
-                        ctx.say(&format!("    {}  {p}", ctx.style.yellow("missing")));
-                    }
-                    if !c.has_record {
-                        for (p, k) in &c.irregular {
-                            ctx.say(&format!("    {}  {p} (a {k})", ctx.style.yellow("unsafe ")));
+                    writeln!(f, "{label}  {}", s.red(word))?;
+                    if c.status == Status::Modified {
+                        let kind = |p: &String| {
+                            c.irregular
+                                .iter()
+                                .find(|(q, _)| q == p)
+                                .map(|(_, k)| format!(" (now a {k})"))
+                                .unwrap_or_default()
+                        };
+                        for p in &c.diff.changed {
+                            writeln!(f, "    {}  {p}{}", s.yellow("changed"), kind(p))?;
                         }
-                        ctx.say(&format!(
-                            "    tree {} (knap.lock: {}); no per-file record to name the files (installed by an older knap)",
-                            c.actual.as_deref().unwrap_or("none"),
-                            c.expected
-                        ));
-                    } else if c.diff.is_empty() && c.irregular.is_empty() {
-                        ctx.say(&format!(
-                            "    tree {} (knap.lock: {})",
-                            c.actual.as_deref().unwrap_or("none"),
-                            c.expected
-                        ));
+                        for p in &c.diff.added {
+                            writeln!(f, "    {}  {p}{}", s.yellow("added  "), kind(p))?;
+                        }
+                        for p in &c.diff.missing {
+                            writeln!(f, "    {}  {p}", s.yellow("missing"))?;
+                        }
+                        if !c.has_record {
+                            for (p, k) in &c.irregular {
+                                writeln!(f, "    {}  {p} (a {k})", s.yellow("unsafe "))?;
+                            }
+                            writeln!(
+                                f,
+                                "    tree {} (knap.lock: {}); no per-file record to name the files (installed by an older knap)",
+                                c.actual.as_deref().unwrap_or("none"),
+                                c.expected
+                            )?;
+                        } else if c.diff.is_empty() && c.irregular.is_empty() {
+                            writeln!(
+                                f,
+                                "    tree {} (knap.lock: {})",
+                                c.actual.as_deref().unwrap_or("none"),
+                                c.expected
+                            )?;
+                        }
                     }
                 }
             }
         }
-    }
-    for u in untracked {
-        ctx.say(&format!(
-            "{}: {u}/ is not listed in knap.lock (not checked)",
-            ctx.style.dim("note")
-        ));
+        for u in &self.untracked {
+            writeln!(
+                f,
+                "{}: {u}/ is not listed in knap.lock (not checked)",
+                s.dim("note")
+            )?;
+        }
+        Ok(())
     }
 }

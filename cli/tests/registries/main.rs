@@ -18,6 +18,7 @@ mod install_tests;
 mod lock_tests;
 mod output_tests;
 mod priority_tests;
+mod root_lock_tests;
 mod root_tests;
 mod server;
 mod signed_tests;

@@ -503,7 +503,7 @@ fn a_git_source_that_drips_is_cut_off_by_the_download_deadline_and_installs_noth
         .ok();
     k.set("KNAP_HTTP_READ_TIMEOUT", "10");
     k.set("KNAP_HTTP_DOWNLOAD_TIMEOUT", "3");
-    // Where the fetch's temporary repository goes.
+    // Nothing of the fetch may go to the system's temporary directory.
     let tmp = tempfile::tempdir().unwrap();
     k.set("TMPDIR", tmp.path().to_str().unwrap());
     let started = std::time::Instant::now();
@@ -528,5 +528,6 @@ fn a_git_source_that_drips_is_cut_off_by_the_download_deadline_and_installs_noth
     assert!(left.is_empty(), "a temporary clone was left: {left:?}");
     assert!(!s.root.join("gitdrip").exists());
     assert_eq!(std::fs::read(s.root.join("knap.lock")).unwrap(), s.lock);
+    // Staging (where the fetched repository was kept) is empty.
     assert_root_consistent(&s.root);
 }

@@ -300,6 +300,17 @@ impl ByRef {
             ".refs-old-{}",
             new.file_name().and_then(|n| n.to_str()).unwrap_or("x")
         ));
+        // Other knap processes may split the same index at the same time
+        // (installs resolve without the root's lock): one at a time puts
+        // its split in place, and a split of the copy already in place is
+        // dropped, so a current directory is never swapped out under a
+        // process reading it.
+        let guard = std::fs::File::create(parent.join(".refs.lock"))?;
+        guard.lock()?;
+        if self.is_current(stamp) {
+            let _ = std::fs::remove_dir_all(&new);
+            return Ok(());
+        }
         if self.dir.exists() {
             std::fs::rename(&self.dir, &old)?;
         }
@@ -727,6 +738,7 @@ mod tests {
             .unwrap()
             .flatten()
             .map(|e| e.file_name())
+            .filter(|n| n != ".refs.lock")
             .collect();
         assert_eq!(left, ["refs"]);
     }

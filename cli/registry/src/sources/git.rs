@@ -32,7 +32,8 @@ fn err(e: impl std::error::Error) -> String {
 }
 
 /// Fetches `url` and writes the tree of `commit` (40 hex) into `dest`,
-/// which must not exist. Blocking: call it from `spawn_blocking`.
+/// which must not exist (its parent must: the fetched repository is kept
+/// there meanwhile). Blocking: call it from `spawn_blocking`.
 pub fn fetch_and_checkout(
     url: &str,
     commit: &str,
@@ -45,8 +46,16 @@ pub fn fetch_and_checkout(
             "git {url}: `{commit}` is not a 40-hex commit SHA; a published source must pin a commit"
         ))
     })?;
-    let tmp = tempfile::tempdir()
-        .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
+    // The fetched repository goes beside `dest` (in the caller's staging
+    // directory): removed when this returns, and with the staging
+    // directory if the process is interrupted meanwhile.
+    let tmp = match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => tempfile::Builder::new()
+            .prefix(".git-fetch-")
+            .tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
     let is_http = url.starts_with("https://") || url.starts_with("http://");
     let roots = if is_http {
         http.tls

@@ -2,12 +2,14 @@
 //! directory: [`archive`] (download into a content-addressed cache, verify
 //! the SHA-256, then extract safely), [`git`] (gix fetch of a pinned
 //! commit, then a checkout of its tree without `.git`) and [`path`] (a copy
-//! of a local pack directory).
+//! of a local pack directory), and [`direct`] (install specs that name a
+//! pack by where it is: parsing them and staging the pack before resolution).
 //!
 //! Every failure says which source failed and why, and carries the
 //! [`Kind`] that decides the exit code when every source of a pack fails.
 
 pub mod archive;
+pub mod direct;
 pub mod git;
 pub mod path;
 

@@ -23,11 +23,11 @@ use knap_schema::urls::is_loopback;
 use knap_schema::{Checksum, Dependency};
 use url::Url;
 
-use knap_registry::error::{Kind, KnapError};
-use knap_registry::index_set::Provided;
-use knap_registry::net::HttpPolicy;
-use knap_registry::sources::archive::{self, Downloader};
-use knap_registry::sources::{git, inspect, path};
+use crate::error::{Kind, KnapError};
+use crate::index_set::Provided;
+use crate::net::HttpPolicy;
+use crate::sources::archive::{self, Downloader};
+use crate::sources::{git, inspect, path};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]
@@ -323,7 +323,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             source,
             tree,
             dependencies: Vec::new(),
-            installed_at: super::now_rfc3339(),
+            installed_at: now_rfc3339(),
             yanked: false,
             signed: None,
         },
@@ -387,6 +387,23 @@ impl Candidates for WithPinned<'_> {
     }
 }
 
+impl WithPinned<'_> {
+    /// The entry of `pack_ref` at `version`: the pinned one, or the one its
+    /// registry lists.
+    pub fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<&Entry> {
+        match self.pinned.get(pack_ref) {
+            Some(e) => (e.version == *version).then_some(e),
+            None => self
+                .registries
+                .get(pack_ref)
+                .and_then(|p| p.as_ref())?
+                .entries
+                .iter()
+                .find(|e| e.version == *version),
+        }
+    }
+}
+
 /// What to ask the registries for: the `wanted` refs and the dependencies
 /// of the pinned packs, but not the pinned refs themselves. Sorted, once
 /// each.
@@ -396,10 +413,19 @@ pub fn refs_to_look_up<'a>(
 ) -> Vec<String> {
     let mut refs: BTreeSet<String> = wanted.into_iter().map(str::to_owned).collect();
     for e in pinned.values() {
-        refs.extend(knap_registry::index_set::dependency_refs(e));
+        refs.extend(crate::index_set::dependency_refs(e));
     }
     refs.retain(|r| !pinned.contains_key(r));
     refs.into_iter().collect()
+}
+
+/// Now, as RFC 3339 in whole seconds (a lock's `installed_at`).
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is valid")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339 formats")
 }
 
 /// The resolver's view of a pack read from its manifest.

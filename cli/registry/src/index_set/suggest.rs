@@ -6,11 +6,12 @@
 //! Best effort: a registry that cannot be read adds no suggestion, and the
 //! error being reported stays the error.
 
-use knap_registry::index_set::IndexSet;
+use knap_schema::config::Config;
 use knap_schema::ident::is_valid_ref;
 
-use super::Ctx;
-use knap_registry::error::KnapError;
+use super::IndexSet;
+use crate::error::KnapError;
+use crate::registry::Env;
 
 /// A ref near the one asked for, and the registry that provides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +51,8 @@ pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Ve
 
 /// The refs near `wanted` across every configured registry (not only a
 /// `--registry` one), each with the registry that provides it.
-pub async fn near_refs(ctx: &Ctx, wanted: &str) -> Vec<Near> {
-    let Ok(set) = IndexSet::open(&ctx.config, &ctx.env, None) else {
+pub async fn near_refs(config: &Config, env: &Env, wanted: &str) -> Vec<Near> {
+    let Ok(set) = IndexSet::open(config, env, None) else {
         return Vec::new();
     };
     // The lower-case spelling is one cheap lookup even on a sparse registry.
@@ -108,8 +109,8 @@ pub fn did_you_mean(near: &[Near]) -> Option<String> {
 
 /// Who provides `pack_ref` when `--registry PIN` hid the others: the
 /// registry that would answer without the flag.
-pub async fn provider_outside(ctx: &Ctx, pack_ref: &str) -> Option<String> {
-    let set = IndexSet::open(&ctx.config, &ctx.env, None).ok()?;
+pub async fn provider_outside(config: &Config, env: &Env, pack_ref: &str) -> Option<String> {
+    let set = IndexSet::open(config, env, None).ok()?;
     let found = set.lookup(&[pack_ref.to_owned()]).await.ok()?;
     found.get(pack_ref).map(|p| p.registry.clone())
 }
@@ -118,7 +119,8 @@ pub async fn provider_outside(ctx: &Ctx, pack_ref: &str) -> Option<String> {
 /// provides: who asked for it, which other registry has it when `pin` hid
 /// it, else the nearest refs, else how to look.
 pub async fn not_listed(
-    ctx: &Ctx,
+    config: &Config,
+    env: &Env,
     pack_ref: &str,
     required_by: &[String],
     pin: Option<&str>,
@@ -129,7 +131,7 @@ pub async fn not_listed(
         format!(" (required by {})", required_by.join(", "))
     };
     if let Some(pin) = pin
-        && let Some(other) = provider_outside(ctx, pack_ref).await
+        && let Some(other) = provider_outside(config, env, pack_ref).await
     {
         return KnapError::not_found(format!(
             "registry `{pin}` provides no pack named `{pack_ref}`{by}: `--registry {pin}` restricts the dependencies too, and registry `{other}` provides `{pack_ref}`; drop `--registry` to resolve from every registry in priority order, or publish `{pack_ref}` in `{pin}`"
@@ -144,7 +146,7 @@ pub async fn not_listed(
     } else {
         format!("{place} a pack named `{pack_ref}`{by}")
     };
-    match did_you_mean(&near_refs(ctx, pack_ref).await) {
+    match did_you_mean(&near_refs(config, env, pack_ref).await) {
         Some(hint) => KnapError::not_found(format!("{place}; {hint}")),
         None => KnapError::not_found(format!(
             "{place}; check the name with `knap search`, or refresh the indices with `knap update`"
