@@ -256,12 +256,17 @@ impl ByRef {
     /// a ref's file and row are written as soon as the next ref starts.
     /// An unsorted index (valid, with a warning) is grouped at the end
     /// instead, from the entries' places in the document.
+    ///
+    /// `damaged`: the split in place is of this copy but was found damaged,
+    /// so it is replaced even though its stamp is current (otherwise a
+    /// current split in place is left as it is: another process wrote it).
     pub fn split(
         &self,
         registry: &str,
         location: &str,
         bytes: &[u8],
         stamp: &Stamp,
+        damaged: bool,
     ) -> Result<super::IndexSummary, RegistryError> {
         let io = |e: std::io::Error| RegistryError::Other {
             registry: registry.to_owned(),
@@ -269,10 +274,6 @@ impl ByRef {
         };
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io)?;
-        // A split of the copy in place (its files damaged) replaces it;
-        // otherwise a split of this copy that another process put in place
-        // meanwhile is kept (see `put_in_place`).
-        let replace_current = self.is_current(stamp);
         let new = tempfile::Builder::new()
             .prefix(".refs-new-")
             .tempdir_in(parent)
@@ -281,19 +282,19 @@ impl ByRef {
         let summary =
             super::whole::check_and_split(registry, location, bytes, |e| splitter.push(e))?;
         let table = splitter.finish().map_err(io)?;
-        self.put_in_place(new, &table, stamp, replace_current)
-            .map_err(io)?;
+        self.put_in_place(new, &table, stamp, damaged).map_err(io)?;
         Ok(summary)
     }
 
     /// Writes the table and the stamp into `new` and puts it in place of
-    /// the directory (not of a current one, unless `replace_current`).
+    /// the directory (unless the directory is already current and not
+    /// `damaged`).
     fn put_in_place(
         &self,
         new: tempfile::TempDir,
         table: &[u8],
         stamp: &Stamp,
-        replace_current: bool,
+        damaged: bool,
     ) -> std::io::Result<()> {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::write(new.path().join(TABLE), table)?;
@@ -310,10 +311,11 @@ impl ByRef {
         // (installs resolve without the root's lock): one at a time puts
         // its split in place, and a split of the copy already in place is
         // dropped, so a current directory is never swapped out under a
-        // process reading it (unless `replace_current`: a repair).
+        // process reading it (except a damaged one, which is no use to
+        // that process either).
         let guard = std::fs::File::create(parent.join(".refs.lock"))?;
         guard.lock()?;
-        if !replace_current && self.is_current(stamp) {
+        if !damaged && self.is_current(stamp) {
             let _ = std::fs::remove_dir_all(&new);
             return Ok(());
         }
@@ -698,7 +700,9 @@ mod tests {
         }
         let tmp = tempfile::tempdir().unwrap();
         let a = ByRef::new(tmp.path().join("a/refs"));
-        let summary = a.split("r", "here", &doc(sorted.clone()), &stamp).unwrap();
+        let summary = a
+            .split("r", "here", &doc(sorted.clone()), &stamp, false)
+            .unwrap();
         assert_eq!((summary.packs, summary.versions), (150, 450));
         // The same entries, the last versions of two refs moved to the end:
         // those refs come back after others (each ref's versions still in
@@ -708,7 +712,7 @@ mod tests {
         let p000 = unsorted.remove(2);
         unsorted.extend([p050, p000]);
         let b = ByRef::new(tmp.path().join("b/refs"));
-        b.split("r", "here", &doc(unsorted.clone()), &stamp)
+        b.split("r", "here", &doc(unsorted.clone()), &stamp, false)
             .unwrap();
         let (fa, fb) = (files(&a.dir), files(&b.dir));
         assert_eq!(fa.len(), 150 + 2);
@@ -738,7 +742,7 @@ mod tests {
         // and leaves the split there was, and no new directory behind.
         let mut twice = sorted.clone();
         twice.push(entry("p149", "1.0.0", "again"));
-        assert!(a.split("r", "here", &doc(twice), &stamp).is_err());
+        assert!(a.split("r", "here", &doc(twice), &stamp, true).is_err());
         assert_eq!(files(&a.dir), fa);
         let left: Vec<_> = std::fs::read_dir(tmp.path().join("a"))
             .unwrap()

@@ -109,7 +109,7 @@ impl GitIndex {
 
     /// Splits the cached `index.json` again (checking it again): for a
     /// cache written before the split existed, or a damaged split.
-    pub async fn resplit(&self) -> Result<View, RegistryError> {
+    pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
         let _one = self.splitting.lock().await;
         let name = &self.common.name;
         let state = self
@@ -127,7 +127,7 @@ impl GitIndex {
             id: format!("commit:{}", state.commit),
         };
         self.by_ref()
-            .split(name, &path.display().to_string(), &bytes, &stamp)?;
+            .split(name, &path.display().to_string(), &bytes, &stamp, damaged)?;
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
@@ -373,7 +373,7 @@ impl GitIndex {
                 })
             });
             if !current {
-                return self.resplit().await;
+                return self.resplit(false).await;
             }
             View::ByRef(self.by_ref())
         };

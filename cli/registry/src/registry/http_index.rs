@@ -114,9 +114,9 @@ impl HttpIndex {
                 let stamp = stamp_of(&bytes);
                 // Checked and split in one pass; the copy is stored only
                 // if it is valid.
-                let summary = self
-                    .by_ref()
-                    .split(name, self.url.as_str(), &bytes, &stamp)?;
+                let summary =
+                    self.by_ref()
+                        .split(name, self.url.as_str(), &bytes, &stamp, false)?;
                 let meta = DocMeta {
                     url: self.url.to_string(),
                     etag,
@@ -164,7 +164,7 @@ impl HttpIndex {
         let stamp = stamp_of(&bytes);
         let summary = self
             .by_ref()
-            .split(name, self.url.as_str(), &bytes, &stamp)?;
+            .split(name, self.url.as_str(), &bytes, &stamp, false)?;
         let meta = DocMeta {
             url: self.url.to_string(),
             etag: None,
@@ -214,7 +214,7 @@ impl HttpIndex {
             _ => false,
         };
         if !current {
-            return self.resplit().await;
+            return self.resplit(false).await;
         }
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
@@ -223,7 +223,7 @@ impl HttpIndex {
 
     /// Splits the cached copy again (checking it again): for a cache
     /// written before the split existed, or a damaged split.
-    pub async fn resplit(&self) -> Result<View, RegistryError> {
+    pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
         let _one = self.splitting.lock().await;
         let name = &self.common.name;
         let (bytes, mut meta) =
@@ -236,7 +236,8 @@ impl HttpIndex {
                 })?;
         let stamp = stamp_of(&bytes);
         let location = self.common.cache.path(DOC).display().to_string();
-        self.by_ref().split(name, &location, &bytes, &stamp)?;
+        self.by_ref()
+            .split(name, &location, &bytes, &stamp, damaged)?;
         if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
             meta.sha256 = Some(stamp.id);
             self.common

@@ -326,12 +326,12 @@ impl Registry {
         }
     }
 
-    /// The per-ref cache of a whole index, split again from the cached
-    /// document.
+    /// The per-ref cache of a whole index, found damaged, split again from
+    /// the cached document.
     async fn resplit(&self) -> Result<View, RegistryError> {
         match &self.transport {
-            Transport::Http(h) => h.resplit().await,
-            Transport::Git(g) => g.resplit().await,
+            Transport::Http(h) => h.resplit(true).await,
+            Transport::Git(g) => g.resplit(true).await,
             Transport::Local(_) | Transport::Sparse(_) => {
                 unreachable!("only whole indices fetched over the network have a per-ref cache")
             }
