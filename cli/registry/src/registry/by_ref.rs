@@ -31,7 +31,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use serde::{Deserialize, Serialize};
 
@@ -60,29 +59,8 @@ pub struct SearchRow {
     pub other_text: Vec<String>,
 }
 
-/// What the search table keeps of one entry.
-#[derive(Debug, Clone)]
-pub struct Fields {
-    pub pack_ref: PackRef,
-    pub version: semver::Version,
-    pub label: String,
-    pub description: String,
-    pub keywords: Vec<String>,
-    pub yanked: bool,
-}
-
-impl From<Entry> for Fields {
-    fn from(e: Entry) -> Self {
-        Self {
-            pack_ref: e.pack_ref,
-            version: e.version,
-            label: e.label,
-            description: e.description,
-            keywords: e.keywords,
-            yanked: e.yanked,
-        }
-    }
-}
+/// What the search table keeps of one entry (the checker hands it over).
+pub use super::whole::Fields;
 
 /// The search table's file in the per-ref cache directory.
 pub const TABLE: &str = "search.jsonl";
@@ -606,7 +584,7 @@ mod tests {
 
     fn f(v: &str, yanked: bool, desc: &str) -> Fields {
         Fields {
-            pack_ref: PackRef::parse("p").unwrap(),
+            pack_ref: knap_schema::PackRef::parse("p").unwrap(),
             version: semver::Version::parse(v).unwrap(),
             label: "P".into(),
             description: desc.into(),

@@ -227,7 +227,8 @@ impl GitIndex {
         // A signed registry: the commit's tuf/ is verified and every index
         // file held to its targets entry before anything is cached.
         if let Some(t) = &self.common.trust {
-            t.ensure_with(Arc::new(crate::trust::MemFetch(tuf))).await?;
+            t.ensure_with(Arc::new(crate::registry::trust::MemFetch(tuf)))
+                .await?;
             match &tree {
                 Tree::Index(bytes) => t.check("index.json", bytes)?,
                 Tree::Sparse { config, packs } => {

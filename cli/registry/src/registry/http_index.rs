@@ -90,7 +90,7 @@ impl HttpIndex {
                 if validators.take().is_some() {
                     continue;
                 }
-                return Err(unconditional_304(name, &self.url));
+                return Err(super::get::unconditional_304(name, &self.url));
             }
             break f;
         };
@@ -142,7 +142,7 @@ impl HttpIndex {
     /// if the host has none) and must match.
     async fn update_signed(
         &self,
-        trust: &crate::trust::Trust,
+        trust: &crate::registry::trust::Trust,
     ) -> Result<UpdateOutcome, RegistryError> {
         let name = &self.common.name;
         let v = trust.ensure().await?;
@@ -158,7 +158,7 @@ impl HttpIndex {
             .url
             .join(&knap_trust::hashed_name(DOC, &info.sha256))
             .expect("a file name joins");
-        let bytes = super::sparse::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
+        let bytes = super::get::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
         trust.check(DOC, &bytes)?;
         let _one = self.splitting.lock().await;
         let stamp = stamp_of(&bytes);
@@ -248,16 +248,5 @@ impl HttpIndex {
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
-    }
-}
-
-/// A server that answered `304 Not Modified` to a request without
-/// validators (knap has no cached copy it could mean).
-pub(crate) fn unconditional_304(registry: &str, url: &Url) -> RegistryError {
-    RegistryError::Unavailable {
-        registry: registry.to_owned(),
-        message: format!(
-            "{url}: the server answered 304 Not Modified to a request that named no cached copy (there is none), so there is no index to use; the server or a proxy in between is misconfigured"
-        ),
     }
 }
