@@ -153,10 +153,37 @@ enum RegistryCmd {
     SetPriority { name: String, priority: i64 },
 }
 
+/// Parses the command line. `registry add --root FILE` (a TUF root file)
+/// shares its name with the global `--root DIR` (the install root), and clap
+/// hands a global's value to a subcommand's argument of the same name: a
+/// `--root DIR` before the subcommand, or `KNAP_ROOT`, is not a root file.
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Command::Registry(RegistryCmd::Add { root, .. }) = &mut cli.command {
+        // The words after `registry add` (options may not come between
+        // `registry` and `add`: clap reads those as the global's).
+        let args: Vec<String> = std::env::args().collect();
+        let after_add = args
+            .windows(2)
+            .position(|w| w[0] == "registry" && w[1] == "add")
+            .map_or(&args[..0], |i| &args[i + 2..]);
+        let given_to_add = after_add
+            .iter()
+            .take_while(|a| *a != "--")
+            .any(|a| a == "--root" || a.starts_with("--root="));
+        if !given_to_add {
+            *root = None;
+        }
+    }
+    Ok(cli)
+}
+
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let json_requested = std::env::args().any(|a| a == "--json");
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind as K;

@@ -119,3 +119,36 @@ fn json_errors_carry_kind_and_message_on_stderr() {
     let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).expect("stderr is JSON");
     assert_eq!(v["error"]["kind"], "usage");
 }
+
+#[test]
+fn registry_add_takes_its_root_file_only_from_its_own_root_flag() {
+    let index = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-index");
+    let index = index.to_str().unwrap();
+    let mut k = Knap::new();
+    let install_root = k.dir.path().join("packs");
+    std::fs::create_dir_all(&install_root).unwrap();
+    let dir = install_root.to_str().unwrap();
+    // The global `--root DIR` and `KNAP_ROOT` name the install root, not a
+    // TUF root file for the registry.
+    k.run(&["--root", dir, "registry", "add", "a", index]).ok();
+    k.set("KNAP_ROOT", dir);
+    k.run(&["registry", "add", "b", index]).ok();
+    // `registry add --root FILE` is the pin, and it is read.
+    let not_a_root = k.dir.path().join("root.json");
+    std::fs::write(&not_a_root, "{}").unwrap();
+    let out = k.run(&[
+        "--root",
+        dir,
+        "registry",
+        "add",
+        "c",
+        index,
+        "--root",
+        not_a_root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("not a valid TUF root"), "{out:?}");
+    let config = std::fs::read_to_string(k.config()).unwrap();
+    assert!(config.contains("name = \"a\"") && config.contains("name = \"b\""));
+    assert!(!config.contains("name = \"c\""), "{config}");
+}
