@@ -238,6 +238,13 @@ impl ByRef {
         Self { dir }
     }
 
+    /// Marks the split as no longer current (a file of it was found
+    /// damaged), so that the next [`ByRef::split`] replaces it even though
+    /// it was made from the same copy of the index.
+    pub fn invalidate(&self) {
+        let _ = std::fs::remove_file(self.dir.join("stamp.json"));
+    }
+
     /// True when the directory holds a complete split of the copy `stamp`
     /// names.
     pub fn is_current(&self, stamp: &Stamp) -> bool {

@@ -126,6 +126,8 @@ impl GitIndex {
             len: bytes.len() as u64,
             id: format!("commit:{}", state.commit),
         };
+        // The copy in place is damaged: replaced even if its stamp is current.
+        self.by_ref().invalidate();
         self.by_ref()
             .split(name, &path.display().to_string(), &bytes, &stamp)?;
         let v = View::ByRef(self.by_ref());

@@ -236,6 +236,8 @@ impl HttpIndex {
                 })?;
         let stamp = stamp_of(&bytes);
         let location = self.common.cache.path(DOC).display().to_string();
+        // The copy in place is damaged: replaced even if its stamp is current.
+        self.by_ref().invalidate();
         self.by_ref().split(name, &location, &bytes, &stamp)?;
         if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
             meta.sha256 = Some(stamp.id);
