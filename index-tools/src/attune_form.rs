@@ -40,7 +40,7 @@ pub fn attune_form(
 ) -> anyhow::Result<(Index, Vec<String>)> {
     let mut notes = Vec::new();
     let mut index = full.clone();
-    crate::merge::to_attune_form(&mut index);
+    to_attune_form(&mut index);
 
     let relative: Vec<String> = index
         .packs
@@ -187,4 +187,20 @@ fn strip_entry(e: &mut Entry, id: &str, notes: &mut Vec<String>) {
 fn strip_component(c: &mut Component, id: &str, notes: &mut Vec<String>) {
     let what = format!("{id} component {}", c.name);
     drop_fields(&mut c.extra, &what, notes);
+}
+
+/// Keeps the newest non-yanked version of each ref (the Attune form lists
+/// one version per ref): the first of each ref in index order.
+pub fn to_attune_form(index: &mut Index) {
+    let mut kept: Vec<Entry> = Vec::new();
+    index.sort();
+    for e in std::mem::take(&mut index.packs)
+        .into_iter()
+        .filter(|e| !e.yanked)
+    {
+        if kept.last().is_none_or(|last| last.pack_ref != e.pack_ref) {
+            kept.push(e);
+        }
+    }
+    index.packs = kept;
 }

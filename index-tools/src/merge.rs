@@ -158,22 +158,6 @@ pub(crate) fn union(
     (out.into_iter().map(|(_, e)| e).collect(), conflicts)
 }
 
-/// Keeps the newest non-yanked version of each ref (the Attune form lists
-/// one version per ref): the first of each ref in index order.
-pub fn to_attune_form(index: &mut Index) {
-    let mut kept: Vec<Entry> = Vec::new();
-    index.sort();
-    for e in std::mem::take(&mut index.packs)
-        .into_iter()
-        .filter(|e| !e.yanked)
-    {
-        if kept.last().is_none_or(|last| last.pack_ref != e.pack_ref) {
-            kept.push(e);
-        }
-    }
-    index.packs = kept;
-}
-
 /// A kept entry's dependency on a ref that the inputs list but the Attune
 /// form keeps no version of (every one yanked): it cannot be met from the
 /// output (a warning, as for every unmet dependency of the form). (A dependency on a kept ref at a version the form does not keep

@@ -1,10 +1,26 @@
-//! Pack dependency strings: `REF` (any version) or `REF@REQ`.
+//! Pack dependency strings, `REF` (any version) or `REF@REQ`, and the
+//! requirements block of an index entry and of `pack.yaml` that lists them.
 
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
 use crate::ident::{PackRef, check_ref};
 use crate::requirement::{Requirement, RequirementError};
+
+/// Requirements of a pack: other packs (`REF` or `REF@REQ`) and
+/// `*_version` requirements on the platform (`python_version`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+pub struct Dependencies {
+    #[serde(default)]
+    pub packs: Vec<String>,
+    /// `attune_version`, `python_version`, `nodejs_version`, ...
+    #[serde(flatten)]
+    pub versions: Map<String, Value>,
+}
 
 /// One pack's dependency on another. Reads (serde) from and writes to the
 /// `REF` / `REF@REQ` string.

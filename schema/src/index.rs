@@ -153,16 +153,9 @@ impl InstallSource {
     }
 }
 
-/// Requirements of a pack: other packs (`REF` or `REF@REQ`) and
-/// `*_version` requirements on the platform (`python_version`, ...).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
-pub struct Dependencies {
-    #[serde(default)]
-    pub packs: Vec<String>,
-    /// `attune_version`, `python_version`, `nodejs_version`, ...
-    #[serde(flatten)]
-    pub versions: Map<String, Value>,
-}
+/// An entry's requirements (defined beside [`crate::dependency::Dependency`],
+/// shared with `pack.yaml`).
+pub use crate::dependency::Dependencies;
 
 /// The component summary of a pack.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]

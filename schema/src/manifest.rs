@@ -14,9 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::dependency::Dependency;
+use crate::dependency::{Dependencies, Dependency};
 use crate::ident::{PackRef, check_ref};
-use crate::index::Dependencies;
 use crate::problem::{Problems, at};
 
 /// The name of the manifest file at a pack's root.

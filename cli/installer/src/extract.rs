@@ -686,7 +686,16 @@ fn extract_zip(mut file: File, sink: &mut Sink<'_>) -> Result<(), ExtractError> 
             Some(0o040_000) | Some(0o100_000) | None => {}
             Some(other) => return Err(special(entry, &format!("file of mode {other:o}"))),
         }
-        let is_dir = raw.ends_with(b"/") || file_type == Some(0o040_000);
+        let named_dir = raw.ends_with(b"/");
+        if named_dir && (file_type == Some(0o100_000) || f.size() > 0) {
+            // A name that says directory over a mode or content that says
+            // file: two readers could take it for two different things.
+            return Err(ExtractError::BadPath {
+                entry,
+                reason: "its name says directory but it is marked a file or holds data",
+            });
+        }
+        let is_dir = named_dir || file_type == Some(0o040_000);
         if is_dir {
             sink.dir(&entry, &parts)?;
             continue;

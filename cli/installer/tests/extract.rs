@@ -335,6 +335,18 @@ fn hostile_cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "zip entry named as a directory but holding data",
+            archive: zip_of(|w| {
+                w.start_file("pack.yaml", SimpleFileOptions::default())
+                    .unwrap();
+                w.start_file("actions/", SimpleFileOptions::default())
+                    .unwrap();
+                w.write_all(b"hidden bytes").unwrap();
+            }),
+            limits: d,
+            expect: |e| matches!(e, ExtractError::BadPath { .. }),
+        },
+        Case {
             name: "zip duplicate name (the last one would win)",
             archive: rename_in(
                 zip_of(|w| {

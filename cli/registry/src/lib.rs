@@ -4,7 +4,7 @@
 //! set of registries in priority order ([`index_set`]: shadowing, fail
 //! closed), HTTP ([`http`]) and fetching install sources ([`sources`]:
 //! archive download, git checkout, local path), and the verification of
-//! signed registries ([`trust`], over knap-trust), and the install
+//! signed registries ([`registry::trust`], over knap-trust), and the install
 //! pipeline that stages, resolves, plans, fetches and commits ([`install`]).
 //!
 //! Data flows formats (`knap_schema`) -> fetch ([`http`], [`registry`]) ->
@@ -22,6 +22,5 @@ pub mod install;
 pub mod net;
 pub mod registry;
 pub mod sources;
-pub mod trust;
 
 pub use install::Registries;

@@ -420,33 +420,13 @@ impl Pipeline<'_> {
         C: Providers,
         F: Fn(Option<Arc<IndexSet>>, BTreeMap<String, Entry>) -> C,
     {
-        // What is asked for: the previous requests plus the new specs. A
-        // direct pack is asked for at its exact version.
-        let mut requested: BTreeMap<PackRef, String> =
-            old.map(|l| l.requested.clone()).unwrap_or_default();
-        for (r, req) in by_registry {
-            requested.insert(r.clone(), req.clone());
-        }
-        for (r, s) in staged_direct {
-            requested.insert(r.clone(), format!("={}", s.pack.version));
-        }
+        let requested = requested(old, by_registry, staged_direct);
         let roots: Vec<Dependency> = requested
             .iter()
             .map(|(r, req)| Ok(Dependency::new(r.clone(), Requirement::parse(req)?)))
             .collect::<Result<_, knap_schema::requirement::RequirementError>>()
             .map_err(|e| KnapError::usage(format!("knap.lock `requested`: {e}")))?;
-
-        // Pinned candidates: direct packs named now, and those the lock
-        // holds without a registry unless a registry spec now names them.
-        let mut pinned: BTreeMap<String, Entry> = BTreeMap::new();
-        for p in old.iter().flat_map(|l| l.packs.iter()) {
-            if p.registry.is_none() && !by_registry.iter().any(|(r, _)| r == &p.pack_ref) {
-                pinned.insert(p.pack_ref.to_string(), direct::entry_of_locked(p));
-            }
-        }
-        for (r, s) in staged_direct {
-            pinned.insert(r.to_string(), s.entry.clone());
-        }
+        let pinned = pinned(old, by_registry, staged_direct);
         let refs = direct::refs_to_look_up(requested.keys().map(PackRef::as_str), &pinned);
         let set = if refs.is_empty() {
             None
@@ -469,79 +449,12 @@ impl Pipeline<'_> {
         let view = candidates(set, pinned.clone());
         let resolved =
             tokio::task::block_in_place(|| knap_resolver::resolve(&view, &roots, &options))
-                .map_err(|e| match e {
-                    ResolveError::NotFound {
-                        pack_ref,
-                        required_by,
-                    } => InstallError::NotListed {
-                        pack_ref,
-                        required_by,
-                    },
-                    ResolveError::Candidates { pack_ref, source } => KnapError::new(
-                        C::error_kind(&source),
-                        format!("cannot read the versions of `{pack_ref}`"),
-                    )
-                    .caused_by(source)
-                    .into(),
-                    ResolveError::NoSolution(no) => InstallError::NoSolution(no),
-                })?;
+                .map_err(resolve_error::<C>)?;
         // Known once the registries have been read.
         let signed = signed_provenance(signed_set.as_deref());
-
         let mut chosen = Vec::new();
         for r in &resolved {
-            let e = &view.entry(&r.pack_ref, &r.version).ok_or_else(|| {
-                KnapError::new(
-                    Kind::Other,
-                    format!(
-                        "no index entry for the resolved {} {}",
-                        r.pack_ref, r.version
-                    ),
-                )
-            })?;
-            let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
-            let previous = old.and_then(|l| l.get(&pack_ref));
-            let (origin, yanked) = if let Some(s) = staged_direct.get(&pack_ref) {
-                (Origin::Staged(s.pack.clone()), false)
-            } else if pinned.contains_key(e.pack_ref.as_str()) {
-                (Origin::Locked, previous.is_some_and(|p| p.yanked))
-            } else {
-                let registry = view
-                    .provider(&e.pack_ref)
-                    .map(|p| p.registry)
-                    .ok_or_else(|| {
-                        KnapError::new(
-                            Kind::Other,
-                            format!("no registry recorded for `{}`", e.pack_ref),
-                        )
-                    })?;
-                let cfg = self
-                    .config
-                    .registries
-                    .iter()
-                    .find(|c| c.name == registry)
-                    .ok_or_else(|| {
-                        KnapError::new(
-                            Kind::Other,
-                            format!("registry `{registry}` is not configured"),
-                        )
-                    })?;
-                (
-                    Origin::Registry {
-                        sources: fetch::entry_sources(cfg, e),
-                        signed: signed.get(&registry).cloned(),
-                        registry,
-                    },
-                    e.yanked,
-                )
-            };
-            chosen.push(Chosen {
-                pack_ref,
-                version,
-                dependencies: r.dependencies.clone(),
-                yanked,
-                origin,
-            });
+            chosen.push(self.choose(&view, r, old, staged_direct, &pinned, &signed)?);
         }
         let present = present(self.root, old);
         let plan = Plan::resolved(
@@ -553,18 +466,60 @@ impl Pipeline<'_> {
                 force: self.req.force,
             },
         );
-        // The installed versions their registry now marks yanked, to say
-        // why a pack moved down.
-        let yanked_now = old
-            .iter()
-            .flat_map(|l| l.packs.iter())
-            .filter(|p| {
-                view.provider(&p.pack_ref)
-                    .is_some_and(|x| x.entries.iter().any(|e| e.yanked && e.version == p.version))
-            })
-            .map(|p| (p.pack_ref.clone(), p.version.clone()))
-            .collect();
-        Ok((plan, yanked_now))
+        Ok((plan, yanked_now(&view, old)))
+    }
+
+    /// Where the resolved version of a ref comes from: the direct pack
+    /// staged now, the lock (a direct pack installed before), or its
+    /// registry's entry with its sources.
+    fn choose<C: Providers>(
+        &self,
+        view: &C,
+        r: &knap_resolver::Resolved,
+        old: Option<&Lockfile>,
+        staged_direct: &BTreeMap<PackRef, StagedDirect>,
+        pinned: &BTreeMap<String, Entry>,
+        signed: &BTreeMap<String, SignedProvenance>,
+    ) -> Result<Chosen, KnapError> {
+        let other = |m: String| KnapError::new(Kind::Other, m);
+        let e = &view.entry(&r.pack_ref, &r.version).ok_or_else(|| {
+            other(format!(
+                "no index entry for the resolved {} {}",
+                r.pack_ref, r.version
+            ))
+        })?;
+        let previous = old.and_then(|l| l.get(&e.pack_ref));
+        let (origin, yanked) = if let Some(s) = staged_direct.get(&e.pack_ref) {
+            (Origin::Staged(s.pack.clone()), false)
+        } else if pinned.contains_key(e.pack_ref.as_str()) {
+            (Origin::Locked, previous.is_some_and(|p| p.yanked))
+        } else {
+            let registry = view
+                .provider(&e.pack_ref)
+                .map(|p| p.registry)
+                .ok_or_else(|| other(format!("no registry recorded for `{}`", e.pack_ref)))?;
+            let cfg = self
+                .config
+                .registries
+                .iter()
+                .find(|c| c.name == registry)
+                .ok_or_else(|| other(format!("registry `{registry}` is not configured")))?;
+            (
+                Origin::Registry {
+                    sources: fetch::entry_sources(cfg, e),
+                    signed: signed.get(&registry).cloned(),
+                    registry,
+                },
+                e.yanked,
+            )
+        };
+        Ok(Chosen {
+            pack_ref: e.pack_ref.clone(),
+            version: e.version.clone(),
+            dependencies: r.dependencies.clone(),
+            yanked,
+            origin,
+        })
     }
 
     /// Fetches what the plan installs and was not fetched (or staged)
@@ -695,6 +650,80 @@ impl Providers for crate::candidates::Lazy {
     fn error_kind(error: &Self::Error) -> ErrorKind {
         error.0.kind()
     }
+}
+
+/// What is asked for: the previous requests plus the new specs; a direct
+/// pack is asked for at its exact version.
+fn requested(
+    old: Option<&Lockfile>,
+    by_registry: &[(PackRef, String)],
+    staged_direct: &BTreeMap<PackRef, StagedDirect>,
+) -> BTreeMap<PackRef, String> {
+    let mut requested: BTreeMap<PackRef, String> =
+        old.map(|l| l.requested.clone()).unwrap_or_default();
+    for (r, req) in by_registry {
+        requested.insert(r.clone(), req.clone());
+    }
+    for (r, s) in staged_direct {
+        requested.insert(r.clone(), format!("={}", s.pack.version));
+    }
+    requested
+}
+
+/// The refs pinned to one candidate: direct packs named now, and those the
+/// lock holds without a registry unless a registry spec now names them.
+fn pinned(
+    old: Option<&Lockfile>,
+    by_registry: &[(PackRef, String)],
+    staged_direct: &BTreeMap<PackRef, StagedDirect>,
+) -> BTreeMap<String, Entry> {
+    let mut pinned: BTreeMap<String, Entry> = BTreeMap::new();
+    for p in old.iter().flat_map(|l| l.packs.iter()) {
+        if p.registry.is_none() && !by_registry.iter().any(|(r, _)| r == &p.pack_ref) {
+            pinned.insert(p.pack_ref.to_string(), direct::entry_of_locked(p));
+        }
+    }
+    for (r, s) in staged_direct {
+        pinned.insert(r.to_string(), s.entry.clone());
+    }
+    pinned
+}
+
+/// A resolution failure as an install error (a ref nobody lists is told
+/// apart, so that the caller can suggest the refs that may have been meant).
+fn resolve_error<C: Providers>(e: ResolveError<C::Error>) -> InstallError {
+    match e {
+        ResolveError::NotFound {
+            pack_ref,
+            required_by,
+        } => InstallError::NotListed {
+            pack_ref,
+            required_by,
+        },
+        ResolveError::Candidates { pack_ref, source } => KnapError::new(
+            C::error_kind(&source),
+            format!("cannot read the versions of `{pack_ref}`"),
+        )
+        .caused_by(source)
+        .into(),
+        ResolveError::NoSolution(no) => InstallError::NoSolution(no),
+    }
+}
+
+/// The installed versions their registry now marks yanked, to say why a
+/// pack moved down.
+fn yanked_now<C: Providers>(
+    view: &C,
+    old: Option<&Lockfile>,
+) -> BTreeSet<(PackRef, semver::Version)> {
+    old.iter()
+        .flat_map(|l| l.packs.iter())
+        .filter(|p| {
+            view.provider(&p.pack_ref)
+                .is_some_and(|x| x.entries.iter().any(|e| e.yanked && e.version == p.version))
+        })
+        .map(|p| (p.pack_ref.clone(), p.version.clone()))
+        .collect()
 }
 
 /// What each signed registry's metadata was verified with, for the lock.

@@ -31,7 +31,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use serde::{Deserialize, Serialize};
 
@@ -60,29 +59,8 @@ pub struct SearchRow {
     pub other_text: Vec<String>,
 }
 
-/// What the search table keeps of one entry.
-#[derive(Debug, Clone)]
-pub struct Fields {
-    pub pack_ref: PackRef,
-    pub version: semver::Version,
-    pub label: String,
-    pub description: String,
-    pub keywords: Vec<String>,
-    pub yanked: bool,
-}
-
-impl From<Entry> for Fields {
-    fn from(e: Entry) -> Self {
-        Self {
-            pack_ref: e.pack_ref,
-            version: e.version,
-            label: e.label,
-            description: e.description,
-            keywords: e.keywords,
-            yanked: e.yanked,
-        }
-    }
-}
+/// What the search table keeps of one entry (the checker hands it over).
+pub use super::whole::Fields;
 
 /// The search table's file in the per-ref cache directory.
 pub const TABLE: &str = "search.jsonl";
@@ -238,13 +216,6 @@ impl ByRef {
         Self { dir }
     }
 
-    /// Marks the split as no longer current (a file of it was found
-    /// damaged), so that the next [`ByRef::split`] replaces it even though
-    /// it was made from the same copy of the index.
-    pub fn invalidate(&self) {
-        let _ = std::fs::remove_file(self.dir.join("stamp.json"));
-    }
-
     /// True when the directory holds a complete split of the copy `stamp`
     /// names.
     pub fn is_current(&self, stamp: &Stamp) -> bool {
@@ -263,12 +234,17 @@ impl ByRef {
     /// a ref's file and row are written as soon as the next ref starts.
     /// An unsorted index (valid, with a warning) is grouped at the end
     /// instead, from the entries' places in the document.
+    ///
+    /// `damaged`: the split in place is of this copy but was found damaged,
+    /// so it is replaced even though its stamp is current (otherwise a
+    /// current split in place is left as it is: another process wrote it).
     pub fn split(
         &self,
         registry: &str,
         location: &str,
         bytes: &[u8],
         stamp: &Stamp,
+        damaged: bool,
     ) -> Result<super::IndexSummary, RegistryError> {
         let io = |e: std::io::Error| RegistryError::Other {
             registry: registry.to_owned(),
@@ -284,17 +260,19 @@ impl ByRef {
         let summary =
             super::whole::check_and_split(registry, location, bytes, |e| splitter.push(e))?;
         let table = splitter.finish().map_err(io)?;
-        self.put_in_place(new, &table, stamp).map_err(io)?;
+        self.put_in_place(new, &table, stamp, damaged).map_err(io)?;
         Ok(summary)
     }
 
     /// Writes the table and the stamp into `new` and puts it in place of
-    /// the directory.
+    /// the directory (unless the directory is already current and not
+    /// `damaged`).
     fn put_in_place(
         &self,
         new: tempfile::TempDir,
         table: &[u8],
         stamp: &Stamp,
+        damaged: bool,
     ) -> std::io::Result<()> {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         std::fs::write(new.path().join(TABLE), table)?;
@@ -311,10 +289,11 @@ impl ByRef {
         // (installs resolve without the root's lock): one at a time puts
         // its split in place, and a split of the copy already in place is
         // dropped, so a current directory is never swapped out under a
-        // process reading it.
+        // process reading it (except a damaged one, which is no use to
+        // that process either).
         let guard = std::fs::File::create(parent.join(".refs.lock"))?;
         guard.lock()?;
-        if self.is_current(stamp) {
+        if !damaged && self.is_current(stamp) {
             let _ = std::fs::remove_dir_all(&new);
             return Ok(());
         }
@@ -605,7 +584,7 @@ mod tests {
 
     fn f(v: &str, yanked: bool, desc: &str) -> Fields {
         Fields {
-            pack_ref: PackRef::parse("p").unwrap(),
+            pack_ref: knap_schema::PackRef::parse("p").unwrap(),
             version: semver::Version::parse(v).unwrap(),
             label: "P".into(),
             description: desc.into(),
@@ -699,7 +678,9 @@ mod tests {
         }
         let tmp = tempfile::tempdir().unwrap();
         let a = ByRef::new(tmp.path().join("a/refs"));
-        let summary = a.split("r", "here", &doc(sorted.clone()), &stamp).unwrap();
+        let summary = a
+            .split("r", "here", &doc(sorted.clone()), &stamp, false)
+            .unwrap();
         assert_eq!((summary.packs, summary.versions), (150, 450));
         // The same entries, the last versions of two refs moved to the end:
         // those refs come back after others (each ref's versions still in
@@ -709,7 +690,7 @@ mod tests {
         let p000 = unsorted.remove(2);
         unsorted.extend([p050, p000]);
         let b = ByRef::new(tmp.path().join("b/refs"));
-        b.split("r", "here", &doc(unsorted.clone()), &stamp)
+        b.split("r", "here", &doc(unsorted.clone()), &stamp, false)
             .unwrap();
         let (fa, fb) = (files(&a.dir), files(&b.dir));
         assert_eq!(fa.len(), 150 + 2);
@@ -739,7 +720,7 @@ mod tests {
         // and leaves the split there was, and no new directory behind.
         let mut twice = sorted.clone();
         twice.push(entry("p149", "1.0.0", "again"));
-        assert!(a.split("r", "here", &doc(twice), &stamp).is_err());
+        assert!(a.split("r", "here", &doc(twice), &stamp, true).is_err());
         assert_eq!(files(&a.dir), fa);
         let left: Vec<_> = std::fs::read_dir(tmp.path().join("a"))
             .unwrap()

@@ -109,7 +109,7 @@ impl GitIndex {
 
     /// Splits the cached `index.json` again (checking it again): for a
     /// cache written before the split existed, or a damaged split.
-    pub async fn resplit(&self) -> Result<View, RegistryError> {
+    pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
         let _one = self.splitting.lock().await;
         let name = &self.common.name;
         let state = self
@@ -126,10 +126,8 @@ impl GitIndex {
             len: bytes.len() as u64,
             id: format!("commit:{}", state.commit),
         };
-        // The copy in place is damaged: replaced even if its stamp is current.
-        self.by_ref().invalidate();
         self.by_ref()
-            .split(name, &path.display().to_string(), &bytes, &stamp)?;
+            .split(name, &path.display().to_string(), &bytes, &stamp, damaged)?;
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
@@ -229,7 +227,8 @@ impl GitIndex {
         // A signed registry: the commit's tuf/ is verified and every index
         // file held to its targets entry before anything is cached.
         if let Some(t) = &self.common.trust {
-            t.ensure_with(Arc::new(crate::trust::MemFetch(tuf))).await?;
+            t.ensure_with(Arc::new(crate::registry::trust::MemFetch(tuf)))
+                .await?;
             match &tree {
                 Tree::Index(bytes) => t.check("index.json", bytes)?,
                 Tree::Sparse { config, packs } => {
@@ -375,7 +374,7 @@ impl GitIndex {
                 })
             });
             if !current {
-                return self.resplit().await;
+                return self.resplit(false).await;
             }
             View::ByRef(self.by_ref())
         };

@@ -90,7 +90,7 @@ impl HttpIndex {
                 if validators.take().is_some() {
                     continue;
                 }
-                return Err(unconditional_304(name, &self.url));
+                return Err(super::get::unconditional_304(name, &self.url));
             }
             break f;
         };
@@ -114,9 +114,9 @@ impl HttpIndex {
                 let stamp = stamp_of(&bytes);
                 // Checked and split in one pass; the copy is stored only
                 // if it is valid.
-                let summary = self
-                    .by_ref()
-                    .split(name, self.url.as_str(), &bytes, &stamp)?;
+                let summary =
+                    self.by_ref()
+                        .split(name, self.url.as_str(), &bytes, &stamp, false)?;
                 let meta = DocMeta {
                     url: self.url.to_string(),
                     etag,
@@ -142,7 +142,7 @@ impl HttpIndex {
     /// if the host has none) and must match.
     async fn update_signed(
         &self,
-        trust: &crate::trust::Trust,
+        trust: &crate::registry::trust::Trust,
     ) -> Result<UpdateOutcome, RegistryError> {
         let name = &self.common.name;
         let v = trust.ensure().await?;
@@ -158,13 +158,13 @@ impl HttpIndex {
             .url
             .join(&knap_trust::hashed_name(DOC, &info.sha256))
             .expect("a file name joins");
-        let bytes = super::sparse::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
+        let bytes = super::get::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
         trust.check(DOC, &bytes)?;
         let _one = self.splitting.lock().await;
         let stamp = stamp_of(&bytes);
         let summary = self
             .by_ref()
-            .split(name, self.url.as_str(), &bytes, &stamp)?;
+            .split(name, self.url.as_str(), &bytes, &stamp, false)?;
         let meta = DocMeta {
             url: self.url.to_string(),
             etag: None,
@@ -214,7 +214,7 @@ impl HttpIndex {
             _ => false,
         };
         if !current {
-            return self.resplit().await;
+            return self.resplit(false).await;
         }
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
@@ -223,7 +223,7 @@ impl HttpIndex {
 
     /// Splits the cached copy again (checking it again): for a cache
     /// written before the split existed, or a damaged split.
-    pub async fn resplit(&self) -> Result<View, RegistryError> {
+    pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
         let _one = self.splitting.lock().await;
         let name = &self.common.name;
         let (bytes, mut meta) =
@@ -236,9 +236,8 @@ impl HttpIndex {
                 })?;
         let stamp = stamp_of(&bytes);
         let location = self.common.cache.path(DOC).display().to_string();
-        // The copy in place is damaged: replaced even if its stamp is current.
-        self.by_ref().invalidate();
-        self.by_ref().split(name, &location, &bytes, &stamp)?;
+        self.by_ref()
+            .split(name, &location, &bytes, &stamp, damaged)?;
         if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
             meta.sha256 = Some(stamp.id);
             self.common
@@ -249,16 +248,5 @@ impl HttpIndex {
         let v = View::ByRef(self.by_ref());
         *self.loaded.lock().expect("lock") = Some(v.clone());
         Ok(v)
-    }
-}
-
-/// A server that answered `304 Not Modified` to a request without
-/// validators (knap has no cached copy it could mean).
-pub(crate) fn unconditional_304(registry: &str, url: &Url) -> RegistryError {
-    RegistryError::Unavailable {
-        registry: registry.to_owned(),
-        message: format!(
-            "{url}: the server answered 304 Not Modified to a request that named no cached copy (there is none), so there is no index to use; the server or a proxy in between is misconfigured"
-        ),
     }
 }

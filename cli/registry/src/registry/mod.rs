@@ -17,10 +17,12 @@
 //! copy kept.
 
 pub mod by_ref;
+mod get;
 pub mod git;
 pub mod http_index;
 pub mod local;
 pub mod sparse;
+pub mod trust;
 pub mod whole;
 
 pub use whole::{IndexSummary, check_index, parse_index};
@@ -42,7 +44,7 @@ use crate::cache::RegistryCache;
 use crate::error::Kind;
 use crate::http::{FetchError, Fetcher, HttpSettings};
 use crate::net::HttpPolicy;
-use crate::trust::{HttpFetch, Trust};
+use crate::registry::trust::{HttpFetch, Trust};
 
 /// Why a registry could not answer. A cause is carried only as the
 /// `#[source]`, never repeated in the error's own text: the binary tells
@@ -207,7 +209,7 @@ impl Registry {
                 } else {
                     p.parent().map(Path::to_path_buf).unwrap_or_default()
                 };
-                common.trust = trust(Some(crate::trust::dir_fetch(&dir)));
+                common.trust = trust(Some(crate::registry::trust::dir_fetch(&dir)));
                 Transport::Local(local::LocalIndex::new(common, p))
             }
             RegistryLocation::Http(u) => {
@@ -256,7 +258,7 @@ impl Registry {
 
     /// For a signed registry: the root key ids and targets version verified
     /// in this run, else the last ones kept in the cache.
-    pub fn provenance(&self) -> Option<crate::trust::Provenance> {
+    pub fn provenance(&self) -> Option<crate::registry::trust::Provenance> {
         self.common().trust.as_ref()?.provenance()
     }
 
@@ -326,12 +328,12 @@ impl Registry {
         }
     }
 
-    /// The per-ref cache of a whole index, split again from the cached
-    /// document.
+    /// The per-ref cache of a whole index, found damaged, split again from
+    /// the cached document.
     async fn resplit(&self) -> Result<View, RegistryError> {
         match &self.transport {
-            Transport::Http(h) => h.resplit().await,
-            Transport::Git(g) => g.resplit().await,
+            Transport::Http(h) => h.resplit(true).await,
+            Transport::Git(g) => g.resplit(true).await,
             Transport::Local(_) | Transport::Sparse(_) => {
                 unreachable!("only whole indices fetched over the network have a per-ref cache")
             }

@@ -27,34 +27,7 @@ use super::{
 };
 use crate::cache::DocMeta;
 use crate::http::{Fetched, Fetcher, Validators};
-use crate::trust::Trust;
-
-/// GETs a signed file by its consistent-snapshot URL, else by its plain
-/// URL (a host that keeps no hashed copies); the caller checks the bytes
-/// against the targets entry.
-pub(crate) async fn get_signed(
-    fetcher: &Fetcher,
-    registry: &str,
-    hashed: &Url,
-    plain: &Url,
-) -> Result<Vec<u8>, RegistryError> {
-    let fetch_err = |e| RegistryError::Fetch {
-        registry: registry.to_owned(),
-        source: e,
-    };
-    for url in [hashed, plain] {
-        match fetcher.get(url, None).await.map_err(fetch_err)? {
-            Fetched::Body { bytes, .. } => return Ok(bytes),
-            Fetched::NotFound | Fetched::NotModified => continue,
-        }
-    }
-    Err(RegistryError::Untrusted {
-        registry: registry.to_owned(),
-        message: format!(
-            "{plain} is listed in its signed targets but the registry does not serve it"
-        ),
-    })
-}
+use crate::registry::trust::Trust;
 
 /// How many pack files are fetched at once.
 pub const PARALLEL: usize = 16;
@@ -143,10 +116,7 @@ impl SparseHttp {
                 if validators.take().is_some() {
                     continue;
                 }
-                return Err(super::http_index::unconditional_304(
-                    &self.common.name,
-                    &url,
-                ));
+                return Err(super::get::unconditional_304(&self.common.name, &url));
             }
             break f;
         };
@@ -205,7 +175,8 @@ impl SparseHttp {
         }
         let plain = self.url_of(rel);
         let hashed = self.url_of(&knap_trust::hashed_name(rel, &info.sha256));
-        let bytes = get_signed(&self.fetcher, &self.common.name, &hashed, &plain).await?;
+        let bytes =
+            super::get::get_signed(&self.fetcher, &self.common.name, &hashed, &plain).await?;
         trust.check(rel, &bytes)?;
         check(&bytes)?;
         let meta = DocMeta {

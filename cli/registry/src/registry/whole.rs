@@ -26,7 +26,7 @@ use knap_schema::index::Entry;
 use knap_schema::validate::{
     Compat, EntryListCheck, check_index_text, validate_entry, validate_index,
 };
-use knap_schema::{Index, Problems};
+use knap_schema::{Index, PackRef, Problems};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -165,7 +165,7 @@ fn refuse_invalid(
 /// Checks a whole index (as [`check_index`]) and hands `each` every
 /// entry's raw bytes in the document and its search fields, in index
 /// order, as soon as it is checked: what the per-ref cache
-/// ([`super::by_ref`]) is written from. The entries handed over are only
+/// (the `by_ref` module) is written from. The entries handed over are only
 /// to be used if this returns `Ok`.
 pub(crate) fn check_and_split<'a>(
     registry: &str,
@@ -188,11 +188,35 @@ pub(crate) fn check_and_split<'a>(
     }
 }
 
+/// What the per-ref cache's search table keeps of one entry.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub pack_ref: PackRef,
+    pub version: semver::Version,
+    pub label: String,
+    pub description: String,
+    pub keywords: Vec<String>,
+    pub yanked: bool,
+}
+
+impl From<Entry> for Fields {
+    fn from(e: Entry) -> Self {
+        Self {
+            pack_ref: e.pack_ref,
+            version: e.version,
+            label: e.label,
+            description: e.description,
+            keywords: e.keywords,
+            yanked: e.yanked,
+        }
+    }
+}
+
 /// One entry of a checked index, as the per-ref cache needs it.
 pub(crate) struct SplitEntry<'a> {
     /// The entry's own bytes in the document.
     pub raw: &'a RawValue,
-    pub fields: super::by_ref::Fields,
+    pub fields: Fields,
 }
 
 /// What [`check_whole`] keeps of each entry once checked: the entry, or
@@ -207,7 +231,7 @@ impl<'a> Held<'a> for SplitEntry<'a> {
     fn hold(e: Entry, raw: &'a RawValue) -> Self {
         Self {
             raw,
-            fields: super::by_ref::Fields::from(e),
+            fields: Fields::from(e),
         }
     }
     fn parts(&self) -> (&str, &semver::Version) {
