@@ -270,6 +270,19 @@ pub fn legacy_tree_digest(root: &Path) -> Result<TreeDigest, DigestError> {
     digest_files(&files)
 }
 
+/// [`legacy_tree_digest`] when it can differ from [`tree_digest`]: `None`
+/// when both rules list the same files in the same order (most packs),
+/// which costs a listing of the tree, not a second read of every file. For
+/// callers that already found the current digest wrong.
+pub fn legacy_tree_digest_if_other(root: &Path) -> Result<Option<TreeDigest>, DigestError> {
+    let legacy = pack_files_with(root, Rule::LegacyBytes)?;
+    let current = pack_files_with(root, Rule::Attune)?;
+    if legacy.len() == current.len() && legacy.iter().zip(&current).all(|(a, b)| a.path == b.path) {
+        return Ok(None);
+    }
+    digest_files(&legacy).map(Some)
+}
+
 /// Computes the digest of files already listed in digest order.
 pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     let mut hasher = Sha256::new();

@@ -1165,8 +1165,8 @@ impl InstallRoot {
             Ok(s) => match s.tree {
                 Some(t) => {
                     p.tree == t
-                        || knap_schema::digest::legacy_tree_digest(&dir)
-                            .is_ok_and(|d| p.tree == d.checksum)
+                        || knap_schema::digest::legacy_tree_digest_if_other(&dir)
+                            .is_ok_and(|d| d.is_some_and(|d| p.tree == d.checksum))
                 }
                 None => false,
             },

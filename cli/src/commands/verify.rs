@@ -102,7 +102,8 @@ impl Rule {
 /// True when `dir`, which holds only regular files, has the tree digest
 /// `expected` by an older knap's rule.
 fn matches_legacy(dir: &std::path::Path, expected: &knap_schema::Checksum) -> bool {
-    knap_schema::digest::legacy_tree_digest(dir).is_ok_and(|d| *expected == d.checksum)
+    knap_schema::digest::legacy_tree_digest_if_other(dir)
+        .is_ok_and(|d| d.is_some_and(|d| *expected == d.checksum))
 }
 
 /// Checks one locked pack against its directory.
@@ -146,14 +147,20 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     if s.tree.as_ref().is_some_and(|t| p.tree == *t) {
         return c;
     }
-    if s.tree.is_some() && matches_legacy(&dir, &p.tree) {
+    // Only now is the record read: a clean pack never needs it. A record
+    // of this knap's format was written with this knap's digest rule, so
+    // the older rule is tried only for a pack without one, or with an
+    // older knap's record.
+    let record = root.read_record(p);
+    let made_by_this_rule = record
+        .as_ref()
+        .is_some_and(|r| r.version == knap_installer::record::RECORD_VERSION);
+    if s.tree.is_some() && !made_by_this_rule && matches_legacy(&dir, &p.tree) {
         c.actual = Some(p.tree.to_string());
         c.rule = Rule::LegacyBytes;
         return c;
     }
-    // Only now is the record read: a clean pack never needs it.
     c.status = Status::Modified;
-    let record = root.read_record(p);
     c.has_record = record.is_some();
     if let Some(r) = &record {
         match scan(&dir) {

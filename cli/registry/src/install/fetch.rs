@@ -303,7 +303,8 @@ async fn fetch_one(
         // the current digest differs from the lock's.
         let older_knap_lock = |t: &Checksum| {
             expect_lock_tree.as_ref() == Some(t)
-                && knap_schema::digest::legacy_tree_digest(&dest).is_ok_and(|d| *t == d.checksum)
+                && knap_schema::digest::legacy_tree_digest_if_other(&dest)
+                    .is_ok_and(|d| d.is_some_and(|d| *t == d.checksum))
         };
         if let Some(t) = &expected_tree
             && tree != *t
