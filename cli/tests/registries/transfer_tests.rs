@@ -227,17 +227,7 @@ fn a_git_registry_that_drips_is_cut_off_by_its_total_deadline_and_leaves_no_clon
         .map(|i| entry(&format!("p{i:02}"), "1.0.0", &[]))
         .collect();
     git_index_repo(repos.path(), many);
-    let cgi = git_cgi(repos.path().to_path_buf());
-    // The refs are answered at once; the pack (the answer to the POST)
-    // comes one byte a second.
-    let server = Server::start(Arc::new(move |req: &Req| match cgi(req) {
-        Reply::Full { headers, body, .. } if req.method == "POST" => Reply::Drip {
-            headers,
-            body,
-            every: Duration::from_secs(1),
-        },
-        other => other,
-    }));
+    let server = dripping_git(repos.path().to_path_buf());
     let url = server.url("/index.git");
     let mut k = s.k;
     k.run(&["registry", "add", "dripping", &format!("git+{url}")])
@@ -474,15 +464,7 @@ fn a_git_source_that_drips_is_cut_off_by_the_download_deadline_and_installs_noth
             "gitdrip.git",
         ],
     );
-    let cgi = git_cgi(served.path().to_path_buf());
-    let server = Server::start(Arc::new(move |req: &Req| match cgi(req) {
-        Reply::Full { headers, body, .. } if req.method == "POST" => Reply::Drip {
-            headers,
-            body,
-            every: Duration::from_secs(1),
-        },
-        other => other,
-    }));
+    let server = dripping_git(served.path().to_path_buf());
     let url = server.url("/gitdrip.git");
     let reg = tempfile::tempdir().unwrap();
     write_json(
@@ -530,4 +512,19 @@ fn a_git_source_that_drips_is_cut_off_by_the_download_deadline_and_installs_noth
     assert_eq!(std::fs::read(s.root.join("knap.lock")).unwrap(), s.lock);
     // Staging (where the fetched repository was kept) is empty.
     assert_root_consistent(&s.root);
+}
+
+/// Smart-HTTP git over the bare repositories in `repos`, whose refs are
+/// answered at once and whose pack (the answer to the POST) comes one byte
+/// a second.
+fn dripping_git(repos: std::path::PathBuf) -> Server {
+    let cgi = git_cgi(repos);
+    Server::start(Arc::new(move |req: &Req| match cgi(req) {
+        Reply::Full { headers, body, .. } if req.method == "POST" => Reply::Drip {
+            headers,
+            body,
+            every: Duration::from_secs(1),
+        },
+        other => other,
+    }))
 }

@@ -581,6 +581,7 @@ fn write_pack(packs: &Path, r: &str, raws: &[&RawValue], buf: &mut Vec<u8>) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::whole::tests::doc;
 
     fn f(v: &str, yanked: bool, desc: &str) -> Fields {
         Fields {
@@ -628,21 +629,10 @@ mod tests {
     }
 
     fn entry(r: &str, v: &str, description: &str) -> serde_json::Value {
-        serde_json::json!({
-            "ref": r, "label": r, "description": description, "version": v, "author": "a",
-            "license": "MIT", "keywords": ["k"], "runtime_deps": [],
-            "install_sources": [{"type": "archive", "url": "https://example.org/a.tgz",
-                "checksum": format!("sha256:{}", "0".repeat(64))}],
-            "contents": {}
-        })
-    }
-
-    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
-            "last_updated": "2026-11-21T12:00:00Z", "packs": packs
-        }))
-        .unwrap()
+        let mut e = crate::registry::whole::tests::entry(r, v);
+        e["description"] = description.into();
+        e["keywords"] = serde_json::json!(["k"]);
+        e
     }
 
     /// The files of a split directory, by name.

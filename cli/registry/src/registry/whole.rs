@@ -517,11 +517,12 @@ impl<'de> Visitor<'de> for PacksSeed<'_, 'de> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::error::Kind;
 
-    fn entry(r: &str, v: &str) -> serde_json::Value {
+    /// A valid index entry (the registry's unit tests' fixture).
+    pub(crate) fn entry(r: &str, v: &str) -> serde_json::Value {
         serde_json::json!({
             "ref": r, "label": r, "description": "", "version": v, "author": "a",
             "license": "MIT", "keywords": [], "runtime_deps": [],
@@ -531,7 +532,8 @@ mod tests {
         })
     }
 
-    fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
+    /// A valid index document of `packs`.
+    pub(crate) fn doc(packs: Vec<serde_json::Value>) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
             "registry_name": "T", "registry_url": "https://example.org/", "version": "1.0",
             "last_updated": "2026-11-21T12:00:00Z", "packs": packs
