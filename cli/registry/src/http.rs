@@ -328,3 +328,16 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+/// True when `text` (an error message from a library that reports HTTP
+/// statuses only in words) holds `status` as a number on its own: not
+/// inside a longer number, nor as a port after `:` (port 40477 holds
+/// "404").
+pub(crate) fn names_status(text: &str, status: &str) -> bool {
+    text.match_indices(status).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + status.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == ':')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}

@@ -399,7 +399,8 @@ fn with_hint(m: String) -> String {
         format!("{m}; check the server, or raise that limit")
     } else if m.contains(NEEDS_TOKEN) {
         m
-    } else if lower.contains("401") || lower.contains("authentication required") {
+    } else if crate::http::names_status(&lower, "401") || lower.contains("authentication required")
+    {
         format!("{m}; {NEEDS_TOKEN}")
     } else {
         m

@@ -111,7 +111,9 @@ pub fn fetch_and_checkout(
 /// server that cannot be reached, a broken transfer) is a network failure
 /// (exit 5) with gix's words.
 fn fetch_failure(url: &str, message: &str) -> SourceError {
-    let lower = message.to_lowercase();
+    // The URL is taken out first: its host or port may hold any of the
+    // words looked for (a port such as 40477 holds "404").
+    let lower = message.replace(url, "").to_lowercase();
     let local = url
         .strip_prefix("file://")
         .map(std::path::Path::new)
@@ -119,7 +121,7 @@ fn fetch_failure(url: &str, message: &str) -> SourceError {
     let not_a_repo = lower.contains("is a valid git directory")
         || lower.contains("not a git repository")
         || lower.contains("repository not found")
-        || lower.contains("404");
+        || crate::http::names_status(&lower, "404");
     match local {
         Some(p) if !p.exists() => SourceError::not_found(format!(
             "{url} is not a git repository: {} does not exist",
@@ -379,5 +381,28 @@ impl TreeWriter<'_> {
             options.open(target)?.write_all(&self.buf)
         };
         write(&options).map_err(|e| self.io(e, "write", target, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_404_in_a_port_or_a_longer_number_is_not_a_missing_repository() {
+        let url = "https://127.0.0.1:40477/tlsgit.git";
+        for message in [
+            "https://127.0.0.1:40477/tlsgit.git: invalid peer certificate: UnknownIssuer",
+            "connect to 127.0.0.1:40477 failed: certificate unknown",
+            "read 14049 bytes, then the connection closed",
+        ] {
+            let e = fetch_failure(url, message);
+            assert!(
+                !e.to_string().contains("is not a git repository"),
+                "{message}: {e}"
+            );
+        }
+        let e = fetch_failure(url, "Received HTTP status 404");
+        assert!(e.to_string().contains("is not a git repository"), "{e}");
     }
 }
