@@ -307,6 +307,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         quiet: cli.quiet,
         verbose: cli.verbose,
         style: Style { color },
+        err_style: Style {
+            color: output::use_color(cli.color, std::io::stderr().is_terminal()),
+        },
         root: cli.root,
     };
     match cli.command {

@@ -511,7 +511,9 @@ where
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
             }
-            Err(e) if tries > 0 => {
+            // Retries ran out on a failure worth retrying; a failure that
+            // retrying cannot help (a 404 after a 503) is itself the error.
+            Err(e) if tries > 0 && retryable(&e) => {
                 return Err(FetchError::Retried {
                     attempts: tries + 1,
                     last: Box::new(e),

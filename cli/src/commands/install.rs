@@ -114,8 +114,24 @@ fn remove_unused_root(root: &Path) {
         return;
     };
     let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
-    if names.iter().all(|n| n == ".knap") {
-        let _ = std::fs::remove_dir_all(root.join(".knap"));
+    if !names.iter().all(|n| n == ".knap") {
+        return;
+    }
+    // Another install into the same new root may be downloading (it holds
+    // no root lock then, only its staging area): the root is removed only
+    // under its lock, taken without waiting, and with nothing staged.
+    let private = root.join(".knap");
+    let Ok(lock) = std::fs::File::open(private.join("lock")) else {
+        return;
+    };
+    if lock.try_lock().is_err() {
+        return;
+    }
+    let staged = std::fs::read_dir(private.join("staging"))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if !staged {
+        let _ = std::fs::remove_dir_all(&private);
         let _ = std::fs::remove_dir(root);
     }
 }

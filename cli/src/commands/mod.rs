@@ -35,7 +35,11 @@ pub struct Ctx {
     pub quiet: bool,
     /// `-v` count: 1 shows full URLs and the steps of an install.
     pub verbose: u8,
+    /// Colour of what goes to stdout (reports).
     pub style: Style,
+    /// Colour of what goes to stderr (warnings, errors): each stream is
+    /// coloured by whether it is a terminal.
+    pub err_style: Style,
     /// `--root` / `KNAP_ROOT` (used by the install family).
     pub root: Option<PathBuf>,
 }
@@ -54,7 +58,7 @@ impl Ctx {
     /// Prints `warning: TEXT` on stderr unless `-q`.
     pub fn warn(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{}: {text}", self.style.yellow("warning"));
+            eprintln!("{}: {text}", self.err_style.yellow("warning"));
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
                 // A failure is an error: told on stderr as it is found (the
                 // JSON document holds it instead).
                 if !ctx.json {
-                    crate::report::print(&report, false, ctx.style.color);
+                    crate::report::print(&report, false, ctx.err_style.color);
                 }
                 rows.push(UpdateRow::Failed {
                     name,

@@ -326,9 +326,11 @@ async fn fetch_one(
     })
     .await
     .expect("the verify task panicked");
-    reporter.report(Event::Verified {
-        pack: i.pack_ref.to_string(),
-        version: i.version.to_string(),
-    });
+    if verified.is_ok() {
+        reporter.report(Event::Verified {
+            pack: i.pack_ref.to_string(),
+            version: i.version.to_string(),
+        });
+    }
     verified
 }
