@@ -104,7 +104,7 @@ impl Deadline {
         if self.hit() {
             return self.reached();
         }
-        let lower = message.to_lowercase();
+        let lower = crate::http::words_without_urls(&message);
         if lower.contains("timed out") || lower.contains("timeout") {
             let limit = if lower.contains("connect") {
                 Limit::Connect(settings.connect_timeout)

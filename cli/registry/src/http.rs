@@ -329,6 +329,18 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// An error message from a library that reports failures only in words,
+/// lowercased and without the URLs in it (any word holding `://`), for
+/// matching those words: a URL's host, port or path may hold any of them
+/// (`…/timeout-utils.git`, port 40477).
+pub(crate) fn words_without_urls(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| !w.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// True when `text` (an error message from a library that reports HTTP
 /// statuses only in words) holds `status` as a number on its own: not
 /// inside a longer number, nor as a port after `:` (port 40477 holds

@@ -389,7 +389,7 @@ fn err(e: impl std::error::Error) -> String {
 
 /// A transport error with a hint for the causes a user can fix.
 fn with_hint(m: String) -> String {
-    let lower = m.to_lowercase();
+    let lower = crate::http::words_without_urls(&m);
     if lower.contains("certificate") || lower.contains("unknownissuer") {
         format!(
             "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"

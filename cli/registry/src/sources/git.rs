@@ -111,9 +111,9 @@ pub fn fetch_and_checkout(
 /// server that cannot be reached, a broken transfer) is a network failure
 /// (exit 5) with gix's words.
 fn fetch_failure(url: &str, message: &str) -> SourceError {
-    // The URL is taken out first: its host or port may hold any of the
-    // words looked for (a port such as 40477 holds "404").
-    let lower = message.replace(url, "").to_lowercase();
+    // The URLs are taken out first: a host, port or path may hold any of
+    // the words looked for (a port such as 40477 holds "404").
+    let lower = crate::http::words_without_urls(&message.replace(url, " "));
     let local = url
         .strip_prefix("file://")
         .map(std::path::Path::new)
@@ -404,5 +404,16 @@ mod tests {
         }
         let e = fetch_failure(url, "Received HTTP status 404");
         assert!(e.to_string().contains("is not a git repository"), "{e}");
+    }
+
+    #[test]
+    fn words_in_a_url_are_not_taken_for_what_happened() {
+        let m = "GET https://h.example:40123/team401/timeout-utils.git failed: status 500";
+        let words = crate::http::words_without_urls(m);
+        assert!(!words.contains("timeout"), "{words}");
+        assert!(!crate::http::names_status(&words, "401"), "{words}");
+        assert!(words.contains("status 500"), "{words}");
+        let m = "https://h/x.git: the operation timed out";
+        assert!(crate::http::words_without_urls(m).contains("timed out"));
     }
 }
