@@ -280,10 +280,14 @@ impl ByRef {
             new.path().join("stamp.json"),
             serde_json::to_vec(stamp).expect("a stamp serialises"),
         )?;
-        let new = new.keep();
+        // `new` stays a TempDir (removed on any early return or error)
+        // until it is renamed into place.
         let old = parent.join(format!(
             ".refs-old-{}",
-            new.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+            new.path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
         ));
         // Other knap processes may split the same index at the same time
         // (installs resolve without the root's lock): one at a time puts
@@ -294,13 +298,13 @@ impl ByRef {
         let guard = std::fs::File::create(parent.join(".refs.lock"))?;
         guard.lock()?;
         if !damaged && self.is_current(stamp) {
-            let _ = std::fs::remove_dir_all(&new);
             return Ok(());
         }
         if self.dir.exists() {
             std::fs::rename(&self.dir, &old)?;
         }
-        std::fs::rename(&new, &self.dir)?;
+        std::fs::rename(new.path(), &self.dir)?;
+        let _ = new.keep();
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     }
