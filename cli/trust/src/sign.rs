@@ -404,31 +404,25 @@ trait NamesOne: tough::schema::Role + Serialize + Clone {
     fn meta_mut(&mut self) -> &mut HashMap<String, Metafile>;
 }
 
-impl NamesOne for Snapshot {
-    const ROLE: Role = Role::Snapshot;
-    fn new(version: NonZeroU64, expires: Timestamp) -> Self {
-        Snapshot::new(SPEC_VERSION.into(), version, expires)
-    }
-    fn meta(&self) -> &HashMap<String, Metafile> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut HashMap<String, Metafile> {
-        &mut self.meta
-    }
+/// The two tough types have the same fields under these names.
+macro_rules! names_one {
+    ($ty:ty, $role:expr) => {
+        impl NamesOne for $ty {
+            const ROLE: Role = $role;
+            fn new(version: NonZeroU64, expires: Timestamp) -> Self {
+                <$ty>::new(SPEC_VERSION.into(), version, expires)
+            }
+            fn meta(&self) -> &HashMap<String, Metafile> {
+                &self.meta
+            }
+            fn meta_mut(&mut self) -> &mut HashMap<String, Metafile> {
+                &mut self.meta
+            }
+        }
+    };
 }
-
-impl NamesOne for TimestampRole {
-    const ROLE: Role = Role::Timestamp;
-    fn new(version: NonZeroU64, expires: Timestamp) -> Self {
-        TimestampRole::new(SPEC_VERSION.into(), version, expires)
-    }
-    fn meta(&self) -> &HashMap<String, Metafile> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut HashMap<String, Metafile> {
-        &mut self.meta
-    }
-}
+names_one!(Snapshot, Role::Snapshot);
+names_one!(TimestampRole, Role::Timestamp);
 
 /// What [`names_one`] needs to decide and sign.
 struct Renew<'a, S: Fn(Role, Timestamp) -> bool> {
