@@ -31,14 +31,7 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
         } else if let Some(f) = e.downcast_ref::<knap_registry::http::FetchError>() {
             (Some(f.kind()), f.hint())
         } else if let Some(r) = e.downcast_ref::<knap_installer::RootError>() {
-            (
-                Some(if r.is_integrity() {
-                    Kind::Integrity
-                } else {
-                    Kind::Other
-                }),
-                None,
-            )
+            (Some(r.kind()), None)
         } else if let Some(x) = e.downcast_ref::<knap_installer::ExtractError>() {
             (
                 Some(if x.is_safety_violation() {

@@ -130,6 +130,16 @@ impl RootError {
                 | RootError::Symlink { .. }
         )
     }
+
+    /// The exit-code class: integrity for [`Self::is_integrity`], else
+    /// other.
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        if self.is_integrity() {
+            knap_schema::ErrorKind::Integrity
+        } else {
+            knap_schema::ErrorKind::Other
+        }
+    }
 }
 
 /// What to do about the usual reasons a root cannot be written.

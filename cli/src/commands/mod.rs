@@ -22,7 +22,7 @@ use knap_schema::lock::Lockfile;
 use knap_schema::progress::Event;
 
 use crate::output::Style;
-use knap_registry::error::{Kind, KnapError};
+use knap_registry::error::KnapError;
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::Env;
 
@@ -146,12 +146,7 @@ impl Ctx {
 /// An install root error with its exit code: integrity (4) for an invalid
 /// lock or tree, else other (1).
 pub fn root_err(e: RootError) -> anyhow::Error {
-    let kind = if e.is_integrity() {
-        Kind::Integrity
-    } else {
-        Kind::Other
-    };
-    KnapError::new(kind, e.to_string()).into()
+    KnapError::new(e.kind(), e.to_string()).into()
 }
 
 /// The root's lock, or an empty one when there is none.

@@ -105,8 +105,7 @@ impl InstallError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             InstallError::Failed(e) => e.kind,
-            InstallError::Root(e) if e.is_integrity() => Kind::Integrity,
-            InstallError::Root(_) => Kind::Other,
+            InstallError::Root(e) => e.kind(),
             InstallError::Open(e) => e.kind(),
             InstallError::Locked(e) => e.kind(),
             InstallError::NotListed { .. } | InstallError::NoSolution(_) => Kind::NotFound,
