@@ -331,12 +331,7 @@ impl Plan {
             };
             let (registry, signed, sources, staged, expect_tree, same) = match c.origin {
                 Origin::Staged(pack) => {
-                    let same = previous.is_some_and(|p| {
-                        p.registry.is_none()
-                            && p.version == pack.version
-                            && p.tree == pack.tree
-                            && p.source == pack.source
-                    });
+                    let same = previous.is_some_and(|p| same_direct_pack(p, &pack));
                     (None, None, Vec::new(), Some(pack), None, same)
                 }
                 Origin::Locked => match previous {
@@ -520,8 +515,15 @@ impl Plan {
         }
         changes.extend(self.remove.iter().cloned().map(LockChange::Removed));
         for i in &self.install {
-            if i.staged.is_some() {
-                changes.push(LockChange::NewDirectSource(i.pack_ref.clone()));
+            if let Some(pack) = &i.staged {
+                // Reinstalled (its directory gone, or `--force`) but the
+                // same pack from the same place: the lock stays as it is.
+                let same = old
+                    .and_then(|l| l.get(&i.pack_ref))
+                    .is_some_and(|p| same_direct_pack(p, pack));
+                if !same {
+                    changes.push(LockChange::NewDirectSource(i.pack_ref.clone()));
+                }
                 continue;
             }
             let Some(p) = old.and_then(|l| l.get(&i.pack_ref)) else {
@@ -642,4 +644,13 @@ impl StillNeeded {
     pub fn kind(&self) -> ErrorKind {
         ErrorKind::NotFound
     }
+}
+
+/// Whether the lock's `locked` entry is the direct pack `staged`: no
+/// registry, and the same version, tree and source.
+fn same_direct_pack(locked: &LockedPack, staged: &LockedPack) -> bool {
+    locked.registry.is_none()
+        && locked.version == staged.version
+        && locked.tree == staged.tree
+        && locked.source == staged.source
 }

@@ -448,4 +448,25 @@ fn a_direct_pack_is_kept_only_when_the_same_tree_from_the_same_place_is_installe
     );
     assert_eq!(plan.install[0].sources, [Source::from_locked(&source)]);
     assert_eq!(plan.install[0].expect_tree, Some(sum(9)));
+    // The same direct pack staged again (`install --locked ./hello` after
+    // its directory was removed): installed, but the lock does not change;
+    // another tree from the same place is a change.
+    let missing = |tree: u8| {
+        Plan::resolved(
+            vec![staged(tree)],
+            old.requested.clone(),
+            Inputs {
+                present: &absent,
+                ..inputs
+            },
+        )
+    };
+    let again = missing(9);
+    assert_eq!(installs(&again), ["hello 1.0.0"]);
+    assert!(
+        again.changes_lock(Some(&old)).is_empty(),
+        "{:?}",
+        again.changes_lock(Some(&old))
+    );
+    assert!(!missing(10).changes_lock(Some(&old)).is_empty());
 }
