@@ -697,17 +697,7 @@ async fn sign_root(
             .add_old_signatures(by_old.signed().signatures.clone())
             .map_err(tough_err)?;
         if old.verify_role(signed.signed()).is_err() {
-            return Err(SignError::RotationUnsigned {
-                old: old.version.get(),
-                new: new_root.version.get(),
-                needed: r.threshold.get(),
-                key_ids: r
-                    .keyids
-                    .iter()
-                    .map(|k| hex::encode(k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+            return Err(unsigned());
         }
     }
     Ok(signed)
