@@ -24,6 +24,9 @@
 //!   [`ident::CommitId`]);
 //! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
 //!   rename, directory fsync);
+//! - [`fs`]: the one way knap opens a file to read it (without blocking,
+//!   a regular file only, links refused where knap manages the path, the
+//!   read bounded);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
 //!   in under `schema/json/`).
 //!
@@ -36,6 +39,7 @@ pub mod contents;
 pub mod dependency;
 pub mod digest;
 pub mod entry_name;
+pub mod fs;
 pub mod ident;
 pub mod index;
 pub mod json_schema;

@@ -169,6 +169,24 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
     }
 }
 
+/// The largest `knap.lock` or journal read.
+const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads `knap.lock` or a file of the private area: paths knap manages, so
+/// a link, a FIFO or a device there is refused without blocking (`invalid`
+/// says how); `None` when it does not exist.
+fn read_managed(
+    path: &Path,
+    invalid: impl FnOnce(String) -> RootError,
+) -> Result<Option<Vec<u8>>, RootError> {
+    use knap_schema::fs::{FileError, Links, read_if_exists};
+    match read_if_exists(path, Links::Refuse, MAX_STATE_BYTES) {
+        Ok(bytes) => Ok(bytes),
+        Err(FileError::Io { error, .. }) => Err(io_err("read", path)(error)),
+        Err(e) => Err(invalid(e.reason())),
+    }
+}
+
 /// A point in [`InstallRoot::commit_with`] after which a hook may stop it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -357,8 +375,8 @@ impl InstallRoot {
             }
         };
         let lock_path = root.join(PRIVATE).join("lock");
-        let lock = match File::open(&lock_path) {
-            Ok(f) => {
+        let lock = match knap_schema::fs::open(&lock_path, knap_schema::fs::Links::Refuse) {
+            Ok((f, _)) => {
                 match f.try_lock_shared() {
                     Ok(()) => {}
                     Err(TryLockError::WouldBlock) => {
@@ -370,10 +388,16 @@ impl InstallRoot {
                 f
             }
             // Never written by knap: nothing can be changing it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                File::open(root).map_err(io_err("open", root))?
+            Err(e) if e.is_not_found() => File::open(root).map_err(io_err("open", root))?,
+            Err(knap_schema::fs::FileError::Io { error, .. }) => {
+                return Err(io_err("open", &lock_path)(error));
             }
-            Err(e) => return Err(io_err("open", &lock_path)(e)),
+            Err(e) => {
+                return Err(RootError::InvalidLock {
+                    path: lock_path,
+                    message: e.reason(),
+                });
+            }
         };
         let me = Self {
             root: root.to_owned(),
@@ -501,7 +525,9 @@ impl InstallRoot {
     /// describe that pack's tree, or names a file that no pack can hold
     /// (an absolute path, `..`, a control character).
     pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
-        let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
+        let path = self.record_path(&pack.pack_ref, &pack.tree);
+        let bytes =
+            knap_schema::fs::read(&path, knap_schema::fs::Links::Refuse, MAX_STATE_BYTES).ok()?;
         let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
         let sound = record::RECORD_VERSIONS_READ.contains(&r.version)
             && r.pack_ref == pack.pack_ref
@@ -519,11 +545,14 @@ impl InstallRoot {
     /// The root's `knap.lock`, if it has one.
     pub fn read_lock(&self) -> Result<Option<Lockfile>, RootError> {
         let path = self.lock_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let invalid = |message| RootError::InvalidLock {
+            path: path.clone(),
+            message,
         };
+        let Some(bytes) = read_managed(&path, invalid)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).map_err(|_| invalid("is not UTF-8 text".into()))?;
         knap_schema::index::from_json_str(&text)
             .map(Some)
             .map_err(|e| RootError::InvalidLock {
@@ -808,8 +837,10 @@ impl InstallRoot {
     fn undo(&self, error: RootError) -> RootError {
         let result = (|| -> Result<(), RootError> {
             let journal_path = self.journal_path();
-            if exists(&journal_path)? {
-                let bytes = fs::read(&journal_path).map_err(io_err("read", &journal_path))?;
+            if let Some(bytes) = read_managed(&journal_path, |message| RootError::InvalidJournal {
+                path: journal_path.clone(),
+                message,
+            })? {
                 let journal: Journal =
                     serde_json::from_slice(&bytes).map_err(|e| RootError::InvalidJournal {
                         path: journal_path.clone(),
@@ -859,10 +890,13 @@ impl InstallRoot {
     /// Completes or undoes an interrupted commit, then removes debris.
     fn recover(&self) -> Result<Recovery, RootError> {
         let journal_path = self.journal_path();
-        let outcome = match fs::read(&journal_path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Recovery::Clean,
-            Err(e) => return Err(io_err("read", &journal_path)(e)),
-            Ok(bytes) => {
+        let journal = read_managed(&journal_path, |message| RootError::InvalidJournal {
+            path: journal_path.clone(),
+            message,
+        })?;
+        let outcome = match journal {
+            None => Recovery::Clean,
+            Some(bytes) => {
                 let journal: Journal =
                     serde_json::from_slice(&bytes).map_err(|e| RootError::InvalidJournal {
                         path: journal_path.clone(),

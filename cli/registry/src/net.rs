@@ -198,6 +198,9 @@ impl TlsRoots {
         &self.files
     }
 
+    /// The largest CA file read (a system bundle is about 200 KiB).
+    pub const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
     /// The certificates of every file and of `SSL_CERT_FILE`; a file that
     /// cannot be read or holds no certificate is an error naming it.
     pub fn certificates(&self) -> Result<Vec<reqwest::Certificate>, FetchError> {
@@ -207,9 +210,15 @@ impl TlsRoots {
             files.push(PathBuf::from(f));
         }
         for f in &files {
-            let pem = std::fs::read(f).map_err(|e| {
-                FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
-            })?;
+            let pem =
+                knap_schema::fs::read(f, knap_schema::fs::Links::Follow, Self::MAX_CA_FILE_BYTES)
+                    .map_err(|e| {
+                    FetchError::Setup(format!(
+                        "cannot read the CA file {}: {}",
+                        f.display(),
+                        e.reason()
+                    ))
+                })?;
             let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 FetchError::Setup(format!(
                     "{}: not a PEM certificate bundle: {e}",

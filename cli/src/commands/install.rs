@@ -121,7 +121,9 @@ fn remove_unused_root(root: &Path) {
     // no root lock then, only its staging area): the root is removed only
     // under its lock, taken without waiting, and with nothing staged.
     let private = root.join(".knap");
-    let Ok(lock) = std::fs::File::open(private.join("lock")) else {
+    let Ok((lock, _)) =
+        knap_schema::fs::open(&private.join("lock"), knap_schema::fs::Links::Refuse)
+    else {
         return;
     };
     if lock.try_lock().is_err() {

@@ -43,8 +43,15 @@ fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
     let Some(file) = &a.root else {
         return Ok(None);
     };
-    let bytes = std::fs::read(file)
-        .map_err(|e| KnapError::usage(format!("--root {}: cannot read it: {e}", file.display())))?;
+    let limit = knap_trust::verify::SizeLimits::default().root;
+    let bytes =
+        knap_schema::fs::read(file, knap_schema::fs::Links::Follow, limit).map_err(|e| {
+            KnapError::usage(format!(
+                "--root {}: cannot read it: {}",
+                file.display(),
+                e.reason()
+            ))
+        })?;
     let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
         KnapError::new(
             knap_registry::error::Kind::Integrity,
@@ -126,9 +133,15 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     }
     let ca_file = match &a.ca_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                KnapError::usage(format!("--ca-file {}: cannot read it: {e}", p.display()))
-            })?;
+            let limit = knap_registry::net::TlsRoots::MAX_CA_FILE_BYTES;
+            let text = knap_schema::fs::read_to_string(p, knap_schema::fs::Links::Follow, limit)
+                .map_err(|e| {
+                    KnapError::usage(format!(
+                        "--ca-file {}: cannot read it: {}",
+                        p.display(),
+                        e.reason()
+                    ))
+                })?;
             if !text.contains("-----BEGIN CERTIFICATE-----") {
                 return Err(KnapError::usage(format!(
                     "--ca-file {}: holds no PEM certificate",

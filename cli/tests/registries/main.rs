@@ -23,6 +23,7 @@ mod root_tests;
 mod server;
 mod signed_tests;
 mod sparse_tests;
+mod special_files_tests;
 mod tls_tests;
 mod token_tests;
 mod transfer_tests;
@@ -116,6 +117,51 @@ impl Knap {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Runs knap with exactly `args`, killing it when it has not ended
+    /// within `limit`: a test of something that must not block (a FIFO
+    /// where knap reads a file) fails instead of hanging the suite.
+    #[track_caller]
+    pub fn run_within(&self, limit: std::time::Duration, args: &[&str]) -> Out {
+        use std::io::Read;
+        let mut c = Command::new(env!("CARGO_BIN_EXE_knap"));
+        c.args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        self.isolate(&mut c);
+        let mut child = c.spawn().expect("knap runs");
+        let mut pipes = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let readers = (
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = pipes.0.read_to_end(&mut s);
+                s
+            }),
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = pipes.1.read_to_end(&mut s);
+                s
+            }),
+        );
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("knap {args:?} was still running after {limit:?} (it blocked)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&readers.0.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&readers.1.join().unwrap()).into_owned(),
         }
     }
 

@@ -193,8 +193,13 @@ pub async fn download(
         let path = url
             .to_file_path()
             .map_err(|()| SourceError::other(format!("{url}: not a local file URL")))?;
-        let mut file = std::fs::File::open(&path)
-            .map_err(|e| SourceError::network(format!("{url}: cannot open: {e}")))?;
+        let (mut file, _) =
+            knap_schema::fs::open(&path, knap_schema::fs::Links::Follow).map_err(|e| match e {
+                knap_schema::fs::FileError::Io { error, .. } => {
+                    SourceError::network(format!("{url}: cannot open: {error}"))
+                }
+                other => SourceError::integrity(format!("{url}: {}", other.reason())),
+            })?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
