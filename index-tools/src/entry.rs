@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use knap_schema::contents;
-use knap_schema::digest::{sha256_file, tree_digest};
+use knap_schema::digest::{pack_files, sha256_file, tree_digest};
 use knap_schema::ident::{check_checksum, is_commit_sha};
 use knap_schema::index::{ArchiveSource, Entry, GitSource, InstallSource};
 use knap_schema::manifest::{self, Manifest};
@@ -59,6 +59,10 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
             "an entry needs at least one install source: pass --git-url URL --git-ref SHA and/or --archive-url URL (--archive-checksum sha256:HEX | --archive FILE)",
         ));
     }
+    // The tree rules first, as `checksum` and `pack` apply them: a pack of
+    // links, FIFOs or unpublishable names (a `pack.yaml` that links out of
+    // the pack included) is refused before anything in it is read.
+    pack_files(pack_dir)?;
     let m = manifest::read_pack_dir(pack_dir)?;
     for w in &m.warnings {
         eprintln!("warning: {}: {w}", pack_dir.display());
@@ -118,7 +122,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
                 c.clone()
             }
             (None, Some(file)) => sha256_file(file)
-                .with_context(|| format!("cannot read the archive {}", file.display()))?,
+                .map_err(|e| fail(Kind::Usage, format!("--archive {}: {e}", file.display())))?,
             (None, None) => {
                 return Err(fail(
                     Kind::Usage,

@@ -72,6 +72,14 @@ pub enum DigestError {
     Special { path: PathBuf, kind: &'static str },
     #[error("{0}: the file changed while it was read")]
     Changed(PathBuf),
+    /// A name that installing the pack would refuse (a control character,
+    /// a `.git` spelling, an over-long name): refused when the pack is
+    /// made, not only when it is installed. `path` is escaped for printing.
+    #[error("{path}: refused as a name in a pack: {problem}")]
+    BadName {
+        path: String,
+        problem: crate::entry_name::NameProblem,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DigestError + '_ {
@@ -149,6 +157,13 @@ fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError
         let ft = entry.file_type();
         let full = entry.path();
         let rel = relative_path(root, full)?;
+        if rule == Rule::Attune {
+            let components: Vec<&str> = rel.split('/').collect();
+            crate::entry_name::check_path(&components).map_err(|problem| DigestError::BadName {
+                path: crate::entry_name::escape(full.as_os_str().as_encoded_bytes()),
+                problem,
+            })?;
+        }
         if ft.is_dir() {
             continue;
         }
@@ -293,7 +308,7 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
         hasher.update((f.path.len() as u64).to_be_bytes());
         hasher.update(f.path.as_bytes());
         hasher.update(f.size.to_be_bytes());
-        let mut file = File::open(&f.full).map_err(io_err(&f.full))?;
+        let mut file = open_listed(&f.full)?;
         let mut left = f.size;
         loop {
             let n = file.read(&mut buf).map_err(io_err(&f.full))?;
@@ -318,6 +333,22 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     })
 }
 
+/// Opens a file [`pack_files`] listed: without blocking or following a
+/// link, so a file swapped for a FIFO or a link since it was listed is
+/// refused rather than read.
+pub fn open_listed(path: &Path) -> Result<File, DigestError> {
+    use crate::fs::{FileError, Links, open};
+    match open(path, Links::Refuse) {
+        Ok((file, _)) => Ok(file),
+        Err(FileError::Symlink { path }) => Err(DigestError::Symlink(path)),
+        Err(FileError::NotRegular { path, kind }) => Err(DigestError::Special { path, kind }),
+        Err(e) => Err(DigestError::Io {
+            path: path.to_owned(),
+            source: e.into(),
+        }),
+    }
+}
+
 /// The digest of an in-memory tree given as `(path, content)` pairs, in any
 /// order: the same function over bytes (used by tests and by archive
 /// checks). A path with a `.git` component is skipped, as on disk.
@@ -338,9 +369,12 @@ pub fn digest_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>
     format_sha256(&hasher.finalize())
 }
 
-/// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's checksum).
+/// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's
+/// checksum). A FIFO, socket or device is refused without blocking
+/// ([`crate::fs`]); a link is followed (the file is one a user named).
+/// Such a file is an error of kind `InvalidInput` that says what it is.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    let (mut file, _) = crate::fs::open(path, crate::fs::Links::Follow)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {

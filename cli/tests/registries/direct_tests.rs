@@ -259,3 +259,26 @@ fn a_direct_pack_shadows_the_registry_until_a_registry_spec_names_it() {
     assert_eq!(lock["requested"]["core"], "*");
     assert_eq!(digest(&root.join("core")), digest(&core_dir));
 }
+
+#[test]
+fn a_local_pack_dir_holding_a_name_with_a_control_character_is_refused() {
+    // The archive of such a pack is refused when it is installed, so the
+    // directory is refused too, when the pack is made or installed.
+    let work = tempfile::tempdir().unwrap();
+    let k = Knap::new();
+    let root = k.dir.path().join("root");
+    for name in ["actions/clear\x1b[2J.py", "two\nlines.txt"] {
+        let app = make_pack(work.path(), "app", "0.1.0", &[]);
+        std::fs::write(app.join(name), "x").unwrap();
+        let o = k.run(&["--root", s(&root), "install", s(&app)]);
+        assert_eq!(o.code, 4, "{o:?}");
+        assert!(o.stderr.contains("control character"), "{}", o.stderr);
+        assert!(
+            !o.stderr.contains('\x1b') && !o.stderr.contains("two\nlines"),
+            "escaped: {:?}",
+            o.stderr
+        );
+        assert!(!root.join("app").exists());
+        std::fs::remove_dir_all(&app).unwrap();
+    }
+}
