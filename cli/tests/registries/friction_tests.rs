@@ -104,7 +104,7 @@ fn search_columns_line_up_across_registries_of_any_name_length() {
 }
 
 #[test]
-fn registry_add_run_twice_is_a_no_op_and_another_url_is_refused() {
+fn registry_add_run_twice_is_a_no_op_other_flags_are_applied_and_another_url_is_refused() {
     let k = Knap::new();
     let dir = k.dir.path().join("reg");
     write_json(
@@ -132,6 +132,30 @@ fn registry_add_run_twice_is_a_no_op_and_another_url_is_refused() {
         .ok()
         .json();
     assert_eq!(v["unchanged"], true);
+    // Another priority or token is applied, and said.
+    let o = k
+        .run(&[
+            "registry",
+            "add",
+            "mine",
+            s(&dir),
+            "--priority",
+            "5",
+            "--token-env",
+            "MINE_TOKEN",
+        ])
+        .ok();
+    assert!(
+        o.stdout.contains("updated registry `mine`")
+            && o.stdout.contains("priority 100 -> 5")
+            && o.stdout.contains("token from $MINE_TOKEN"),
+        "{}",
+        o.stdout
+    );
+    let v = k.run(&["registry", "list", "--json"]).ok().json();
+    assert_eq!(v[0]["priority"], 5, "{v}");
+    assert_eq!(v[0]["token_env"], "MINE_TOKEN", "{v}");
+    let before = std::fs::read(k.config()).unwrap();
 
     let other = k.dir.path().join("other");
     write_json(&other.join("index.json"), &index("Other", vec![]));
