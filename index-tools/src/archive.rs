@@ -14,7 +14,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use flate2::Compression;
-use knap_schema::digest::{PackFile, pack_files, sha256_file};
+use knap_schema::digest::{PackFile, publishable_files, sha256_file};
 use knap_schema::manifest;
 
 use crate::cli::PackArgs;
@@ -23,7 +23,7 @@ use crate::failure::{Kind, fail};
 pub fn pack_command(a: PackArgs) -> anyhow::Result<()> {
     // The tree rules first (as `checksum` and `entry`): a `pack.yaml` that
     // is a link or a FIFO is refused before anything reads it.
-    let files = pack_files(&a.pack_dir)?;
+    let files = publishable_files(&a.pack_dir)?;
     let m = manifest::read_pack_dir(&a.pack_dir)?;
     let dir = match a.output.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use knap_schema::contents;
-use knap_schema::digest::{pack_files, sha256_file, tree_digest};
+use knap_schema::digest::{digest_files, publishable_files, sha256_file, tree_digest};
 use knap_schema::ident::{check_checksum, is_commit_sha};
 use knap_schema::index::{ArchiveSource, Entry, GitSource, InstallSource};
 use knap_schema::manifest::{self, Manifest};
@@ -23,7 +23,7 @@ use crate::index_file::{indent_lines, to_json};
 /// (exit 4 when it is missing or invalid), since a digest of a directory
 /// that is no pack is of no use to anyone.
 pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
-    let digest = tree_digest(&a.pack_dir)?;
+    let digest = digest_files(&publishable_files(&a.pack_dir)?)?;
     let m = manifest::read_pack_dir(&a.pack_dir)?;
     for w in &m.warnings {
         eprintln!("warning: {}: {w}", a.pack_dir.display());
@@ -62,7 +62,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
     // The tree rules first, as `checksum` and `pack` apply them: a pack of
     // links, FIFOs or unpublishable names (a `pack.yaml` that links out of
     // the pack included) is refused before anything in it is read.
-    pack_files(pack_dir)?;
+    publishable_files(pack_dir)?;
     let m = manifest::read_pack_dir(pack_dir)?;
     for w in &m.warnings {
         eprintln!("warning: {}: {w}", pack_dir.display());

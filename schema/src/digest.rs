@@ -157,13 +157,6 @@ fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError
         let ft = entry.file_type();
         let full = entry.path();
         let rel = relative_path(root, full)?;
-        if rule == Rule::Attune {
-            let components: Vec<&str> = rel.split('/').collect();
-            crate::entry_name::check_path(&components).map_err(|problem| DigestError::BadName {
-                path: crate::entry_name::escape(full.as_os_str().as_encoded_bytes()),
-                problem,
-            })?;
-        }
         if ft.is_dir() {
             continue;
         }
@@ -190,6 +183,24 @@ fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError
         });
     }
     files.sort_unstable_by(|a, b| rule.order(&a.path, &b.path));
+    Ok(files)
+}
+
+/// [`pack_files`] of a pack being made or installed from a directory
+/// (`knap-index checksum`, `entry`, `pack`, `knap install DIR`): also
+/// refusing every name that installing its archive would refuse
+/// ([`crate::entry_name::check_path`]: control characters, `.git` in any
+/// spelling, over-long names), so that an author learns it now. The digest
+/// itself hashes any tree, as Attune's does.
+pub fn publishable_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
+    let files = pack_files(root)?;
+    for f in &files {
+        let components: Vec<&str> = f.path.split('/').collect();
+        crate::entry_name::check_path(&components).map_err(|problem| DigestError::BadName {
+            path: crate::entry_name::escape(f.full.as_os_str().as_encoded_bytes()),
+            problem,
+        })?;
+    }
     Ok(files)
 }
 

@@ -9,7 +9,7 @@ use super::SourceError;
 /// Copies the pack at `src` into `dest` (which must not exist). On failure
 /// nothing is left at `dest`.
 pub fn copy_pack(src: &Path, dest: &Path) -> Result<(), SourceError> {
-    let files = knap_schema::digest::pack_files(src)
+    let files = knap_schema::digest::publishable_files(src)
         .map_err(|e| SourceError::integrity(format!("{}: not installable: {e}", src.display())))?;
     let result = (|| {
         std::fs::create_dir(dest)
