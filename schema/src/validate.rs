@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, is_commit_sha};
 use crate::index::{
-    Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
+    Component, Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
     index_order_of_parts,
 };
 use crate::manifest::MAX_TEXT_FIELD_BYTES;
@@ -396,21 +396,13 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
     for (i, s) in e.install_sources.iter().enumerate() {
         validate_source(s, path, i, compat, p);
     }
-    for (list, items) in [
-        ("actions", &e.contents.actions),
-        ("sensors", &e.contents.sensors),
-        ("triggers", &e.contents.triggers),
-        ("rules", &e.contents.rules),
-        ("workflows", &e.contents.workflows),
-    ] {
-        for (i, c) in items.iter().enumerate() {
-            let cp = || at(&format!("{path}.contents.{list}"), i);
-            if c.name.is_empty() {
-                p.error(format!("{}.name", cp()), "must not be empty");
-            }
-            if attune && !c.extra.is_empty() {
-                no_extra(&c.extra, &cp(), p);
-            }
+    for (list, i, c) in components(e) {
+        let cp = || at(&format!("{path}.contents.{list}"), i);
+        if c.name.is_empty() {
+            p.error(format!("{}.name", cp()), "must not be empty");
+        }
+        if attune && !c.extra.is_empty() {
+            no_extra(&c.extra, &cp(), p);
         }
     }
     if attune {
@@ -531,19 +523,24 @@ fn bounded_texts(e: &Entry, path: &str, p: &mut Problems) {
             check(at(&format!("{path}.{field}"), i), v);
         }
     }
-    for (list, items) in [
+    for (list, i, c) in components(e) {
+        let cp = at(&format!("{path}.contents.{list}"), i);
+        check(format!("{cp}.name"), &c.name);
+        check(format!("{cp}.description"), &c.description);
+    }
+}
+
+/// Every component of an entry's `contents`: its list, its place there.
+fn components(e: &Entry) -> impl Iterator<Item = (&'static str, usize, &Component)> {
+    [
         ("actions", &e.contents.actions),
         ("sensors", &e.contents.sensors),
         ("triggers", &e.contents.triggers),
         ("rules", &e.contents.rules),
         ("workflows", &e.contents.workflows),
-    ] {
-        for (i, c) in items.iter().enumerate() {
-            let cp = at(&format!("{path}.contents.{list}"), i);
-            check(format!("{cp}.name"), &c.name);
-            check(format!("{cp}.description"), &c.description);
-        }
-    }
+    ]
+    .into_iter()
+    .flat_map(|(list, items)| items.iter().enumerate().map(move |(i, c)| (list, i, c)))
 }
 
 fn unique(items: &[String], entry_path: &str, field: &str, p: &mut Problems) {

@@ -314,18 +314,7 @@ fn a_modified_pack_file_is_exit_4_naming_it_and_the_verified_copy_stays() {
     let (site, server, k, _) = pinned();
     k.run(&["install", "--dry-run", "app"]).ok();
     // The host swaps core's file (and its hashed copy) for another one.
-    let evil = json!({"ref": "core", "versions": [entry("core", "1.0.0", &[]), entry("core", "9.0.0", &[])]});
-    for f in std::fs::read_dir(site.path().join("packs")).unwrap() {
-        let p = f.unwrap().path();
-        if p.file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .ends_with("core.json")
-        {
-            write_json(&p, &evil);
-        }
-    }
+    tamper_core(site.path());
     // A fresh client (no cached copy) is refused.
     let fresh = pin(site.path(), &server);
     let out = fresh.run(&["install", "--dry-run", "app"]);

@@ -10,7 +10,9 @@ use serde_json::json;
 use crate::server::{Server, files};
 use crate::{Knap, entry, write_json};
 
-fn sparse_site() -> tempfile::TempDir {
+/// A sparse site of six packs (`app`, `web`, `log`, `core`, `unrelated`,
+/// `other`), two versions each.
+pub(crate) fn sparse_site() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     write_json(
         &d.path().join("config.json"),
@@ -34,7 +36,7 @@ fn sparse_site() -> tempfile::TempDir {
 }
 
 /// A knap with `server` added as the sparse registry `sp`.
-fn knap_with_sparse(server: &Server) -> Knap {
+pub(crate) fn knap_with_sparse(server: &Server) -> Knap {
     let k = Knap::new();
     k.run(&[
         "registry",

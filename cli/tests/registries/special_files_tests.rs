@@ -10,11 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::root_tests::Site;
 use crate::server::{Server, files};
-use crate::{Knap, Out, entry, write_json};
+use crate::sparse_tests::{knap_with_sparse, sparse_site};
+use crate::{Knap, Out};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -97,19 +96,11 @@ fn a_fifo_knap_lock_journal_or_root_lock_is_exit_4() {
 
 #[test]
 fn a_fifo_pack_file_of_a_local_sparse_registry_is_exit_4() {
+    let reg = sparse_site();
     let k = Knap::new();
-    let reg = k.dir.path().join("reg");
-    write_json(
-        &reg.join("config.json"),
-        &json!({"format": "knap-sparse-1", "registry_name": "Local", "registry_url": "https://example.org/", "last_updated": "2026-11-21T12:00:00Z"}),
-    );
-    write_json(
-        &reg.join("packs/core.json"),
-        &json!({"ref": "core", "versions": [entry("core", "1.0.0", &[])]}),
-    );
-    k.run(&["registry", "add", "local", s(&reg)]).ok();
+    k.run(&["registry", "add", "local", s(reg.path())]).ok();
     k.run_within(LIMIT, &["info", "core"]).ok();
-    let pack = reg.join("packs/app.json");
+    let pack = reg.path().join("packs/app.json");
     mkfifo(&pack);
     let o = k.run_within(LIMIT, &["info", "app"]);
     refused(&o, 4, &pack);
@@ -129,24 +120,9 @@ fn cached(cache: &Path, rel: &str) -> PathBuf {
 
 #[test]
 fn a_fifo_in_place_of_a_cached_pack_file_is_exit_4() {
-    let site = tempfile::tempdir().unwrap();
-    write_json(
-        &site.path().join("config.json"),
-        &json!({"format": "knap-sparse-1", "registry_name": "Sparse", "registry_url": "https://example.org/", "last_updated": "2026-11-21T12:00:00Z"}),
-    );
-    write_json(
-        &site.path().join("packs/core.json"),
-        &json!({"ref": "core", "versions": [entry("core", "1.0.0", &[])]}),
-    );
+    let site = sparse_site();
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     k.run_within(LIMIT, &["info", "core"]).ok();
     let file = cached(&k.cache(), "packs/core.json");
     mkfifo(&file);
