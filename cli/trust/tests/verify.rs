@@ -671,3 +671,34 @@ fn rotations_verified_once_are_the_start_of_the_next_update() {
     assert_eq!(again.root_version, 3);
     assert_eq!(again.root_key_ids, vec![c.key_id().to_string()]);
 }
+
+#[test]
+fn a_fifo_in_a_local_registrys_metadata_is_refused_without_blocking() {
+    let r = Registry::new();
+    r.sign();
+    let ts = r.dir.join("tuf/timestamp.json");
+    std::fs::remove_file(&ts).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&ts)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let v = r.verifier(r.dir_fetch());
+    std::thread::spawn(move || tx.send(update(&v)).unwrap());
+    let err = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the update ends instead of waiting for a writer")
+        .unwrap_err();
+    match &err {
+        TrustError::NotAFile { path, reason } => {
+            assert_eq!(path, "tuf/timestamp.json");
+            assert!(reason.contains("FIFO"), "{reason}");
+        }
+        other => panic!("expected a refused FIFO, got {other}"),
+    }
+    assert!(
+        !err.is_unreachable(),
+        "a refusal (exit 4), not a network failure"
+    );
+}
