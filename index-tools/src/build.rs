@@ -1,13 +1,19 @@
 //! `knap-index build SRC -o SITE_DIR`: the static site of a registry, for
 //! GitHub Pages or any web host. It holds `index.json` in the Attune form
-//! (for Attune's own client: [`crate::attune_form`]), the sparse layout (`config.json`, `packs/<ref>.json`), the archives the
-//! index names by relative URL, and browsable pages (`index.html`,
-//! `p/<ref>.html`). The site is built beside SITE_DIR and swapped in whole;
-//! invalid input exits 4 and writes nothing. The same input gives the same
-//! bytes.
+//! (for Attune's own client: [`crate::attune_form`]), the sparse layout
+//! (`config.json`, `packs/<ref>.json`), the archives the index names by
+//! relative URL, and browsable pages ([`pages`]: `index.html`, `list/`,
+//! `p/<ref>.html`, with the search index of [`search`]). The JSON files are
+//! written without indentation: clients parse them, and at registry scale
+//! the whitespace would be a third of the site. The site is built beside
+//! SITE_DIR and swapped in whole; invalid input exits 4 and writes nothing.
+//! The same input gives the same bytes. The build ends by printing the
+//! site's size and file count, with a warning when it nears what GitHub
+//! Pages publishes.
 
 mod archives;
 mod pages;
+mod search;
 mod site_dir;
 mod source;
 
@@ -22,7 +28,10 @@ use crate::attune_form::NonHttps;
 
 use crate::cli::BuildArgs;
 use crate::failure::{Kind, fail};
-use crate::index_file::{indent_lines, to_json};
+use crate::index_file::indent_lines;
+
+/// GitHub Pages publishes sites of at most 1 GB; past this, the build warns.
+const SIZE_WARNING: u64 = 800_000_000;
 
 pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     let src = source::read_source(&a.src, a.name.as_deref(), a.base_url.as_deref())?;
@@ -44,7 +53,6 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     let copied = archives::copy_relative_archives(&index, &src.root, staging.path())?;
     let mut site = SiteWriter {
         dir: staging.path(),
-        files: copied,
     };
     let description = match a.description {
         Some(d) => Some(d),
@@ -55,31 +63,68 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         base_url: a.base_url.as_deref(),
         description: description.as_deref(),
     };
-    let refs = write_site(&index, &attune, info, &src.indent, &mut site)?;
-    let files = site.files;
+    let refs = write_site(&index, &attune, info, &mut site)?;
     let signed = if a.sign.is_empty() {
         None
     } else {
         carry_over_tuf(&a.output, staging.path())?;
         Some(crate::sign::sign_site(staging.path(), &a.sign)?)
     };
+    let (files, bytes) = site_size(staging.path())?;
     staging.swap_in()?;
     if let Some(report) = &signed {
         crate::sign::print_report(&a.output, report);
     }
     eprintln!(
-        "{}: {}, {}, {}{}",
+        "{}: {}, {}, {}, {}{}",
         a.output.display(),
         pages::plural(refs, "pack", "packs"),
         pages::plural(index.packs.len(), "version", "versions"),
         pages::plural(files, "file", "files"),
+        megabytes(bytes),
         if copied > 0 {
             format!(" ({copied} archives copied and verified)")
         } else {
             String::new()
         }
     );
+    if let Some(w) = size_warning(bytes) {
+        eprintln!("warning: {w}");
+    }
     Ok(())
+}
+
+/// The number of files in the built site and their total size in bytes
+/// (what a host such as GitHub Pages counts, not the disk blocks).
+fn site_size(dir: &Path) -> anyhow::Result<(usize, u64)> {
+    let mut files = 0;
+    let mut bytes = 0;
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.with_context(|| format!("cannot read {}", dir.display()))?;
+        if e.file_type().is_file() {
+            files += 1;
+            bytes += e
+                .metadata()
+                .with_context(|| format!("cannot read {}", e.path().display()))?
+                .len();
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// `12.3 MB` (decimal megabytes, as hosts state their limits).
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// What to say when a site of `bytes` nears GitHub Pages' limit.
+fn size_warning(bytes: u64) -> Option<String> {
+    (bytes > SIZE_WARNING).then(|| {
+        format!(
+            "the site is {}: GitHub Pages publishes at most 1 GB (1000 MB), so this registry will soon outgrow it; serve it from another host (any static web server), or publish fewer archives in the site (an archive source may be an https:// URL elsewhere)",
+            megabytes(bytes)
+        )
+    })
 }
 
 /// Copies the TUF metadata of the site being replaced (and its
@@ -127,7 +172,6 @@ fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<()> {
 /// site is never held in memory whole.
 pub struct SiteWriter<'a> {
     dir: &'a Path,
-    files: usize,
 }
 
 impl SiteWriter<'_> {
@@ -140,7 +184,6 @@ impl SiteWriter<'_> {
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        self.files += 1;
         Ok(())
     }
 }
@@ -185,10 +228,9 @@ fn write_site(
     index: &Index,
     attune: &Index,
     info: pages::SiteInfo<'_>,
-    indent: &[u8],
     site: &mut SiteWriter<'_>,
 ) -> anyhow::Result<usize> {
-    site.write("index.json", &to_json(attune, indent))?;
+    site.write("index.json", &compact_json(attune))?;
 
     let config = SparseConfig {
         format: SPARSE_FORMAT.to_owned(),
@@ -198,7 +240,7 @@ fn write_site(
         description: info.description.map(str::to_owned),
         extra: Default::default(),
     };
-    site.write("config.json", &to_json(&config, indent))?;
+    site.write("config.json", &compact_json(&config))?;
 
     // The sparse files hold what validate_index accepted, split by ref, so
     // they need no check of their own (the tests check them with the
@@ -211,7 +253,7 @@ fn write_site(
             extra: Default::default(),
         };
         let name = format!("packs/{}.json", pack.pack_ref);
-        site.write(&name, &to_json(&pack, indent))?;
+        site.write(&name, &compact_json(&pack))?;
         refs += 1;
     }
     pages::render(index, info, |rel, bytes| site.write(rel, bytes))?;
@@ -220,7 +262,31 @@ fn write_site(
     Ok(refs)
 }
 
+/// JSON on one line, with a final newline.
+fn compact_json(value: &impl serde::Serialize) -> Vec<u8> {
+    let mut out = serde_json::to_vec(value).expect("JSON serialises");
+    out.push(b'\n');
+    out
+}
+
 /// Consecutive runs of one ref in an index-ordered list.
 fn by_ref(packs: &[Entry]) -> impl Iterator<Item = &[Entry]> {
     packs.chunk_by(|a, b| a.pack_ref == b.pack_ref)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_warning_starts_past_800_mb_and_names_the_size() {
+        assert_eq!(size_warning(800_000_000), None);
+        let w = size_warning(812_345_678).unwrap();
+        assert!(
+            w.starts_with("the site is 812.3 MB: GitHub Pages publishes at most 1 GB"),
+            "{w}"
+        );
+        assert_eq!(megabytes(0), "0.0 MB");
+        assert_eq!(megabytes(1_250_000), "1.3 MB");
+    }
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+pub mod browser;
+
 use std::process::{Command, Output};
 
 /// `../shared/corpus` beside the project, or `None` (the test then says it
