@@ -65,9 +65,31 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     };
     let refs = write_site(&index, &attune, info, &mut site)?;
     let signed = if a.sign.is_empty() {
+        if a.output.join(knap_trust::TUF_DIR).is_dir() {
+            eprintln!(
+                "note: the site in {} was signed (tuf/), this build is not: add --sign KEY to sign it, continuing its tuf/",
+                a.output.display()
+            );
+        }
         None
     } else {
-        carry_over_tuf(&a.output, staging.path())?;
+        let previous = a.previous.as_deref().unwrap_or(&a.output);
+        let carried = carry_over_tuf(previous, staging.path())?;
+        if !carried && a.previous.is_some() {
+            return Err(fail(
+                Kind::Usage,
+                format!(
+                    "--previous {}: no tuf/ with a root there; give a copy of the published site (or a directory holding its tuf/), or leave --previous out to sign a new root; nothing was written",
+                    previous.display()
+                ),
+            ));
+        }
+        if !carried {
+            eprintln!(
+                "note: no previous tuf/ in {}: signing a new root (version 1) with the --sign keys; to continue a published registry's signatures, pass --previous DIR (a copy of the published site)",
+                previous.display()
+            );
+        }
         Some(crate::sign::sign_site(staging.path(), &a.sign)?)
     };
     let (files, bytes) = site_size(staging.path())?;
@@ -127,14 +149,20 @@ fn size_warning(bytes: u64) -> Option<String> {
     })
 }
 
-/// Copies the TUF metadata of the site being replaced (and its
-/// `<sha256>.<name>` target copies, for readers of the previous
-/// publication) into the new site, so that signing continues its root
-/// chain and versions instead of starting over.
-fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<()> {
+/// Copies the TUF metadata of the previous publication (and its
+/// `<sha256>.<name>` target copies, for readers of that publication) into
+/// the new site, so that signing continues its root chain and versions
+/// instead of starting over. Returns whether there was a `tuf/` with a
+/// root to carry over.
+fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<bool> {
     let tuf = old_site.join(knap_trust::TUF_DIR);
-    if !tuf.is_dir() {
-        return Ok(());
+    let has_root = std::fs::read_dir(&tuf).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with(".root.json"))
+    });
+    if !has_root {
+        return Ok(false);
     }
     let copy = |from: &Path, to: &Path| -> anyhow::Result<()> {
         if let Some(parent) = to.parent() {
@@ -165,7 +193,7 @@ fn carry_over_tuf(old_site: &Path, staging: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Writes files into the staging directory as they are made, so a large
@@ -194,17 +222,49 @@ impl SiteWriter<'_> {
 /// What is left out is printed; an unmet dependency is a warning (the
 /// sparse layout still has every version); anything else Attune would
 /// refuse is an error (exit 4, nothing written).
+///
+/// A loopback `http://` base URL (`http://127.0.0.1:8765/`) builds a local
+/// preview: the form keeps its `http://` URLs, which knap's client accepts
+/// from a loopback host and Attune's refuses, so it is checked by knap's
+/// rules, with a note. Any other `http://` base URL is a usage error: the
+/// published site would serve Attune an index it refuses.
 fn site_attune_index(index: &Index, base_url: Option<&str>) -> anyhow::Result<Index> {
     let base = base_url
         .map(url::Url::parse)
         .transpose()
         .map_err(|e| fail(Kind::Usage, format!("--base-url: {e}")))?;
+    let preview = match &base {
+        Some(b) if b.scheme() == "http" && knap_schema::urls::is_loopback(b) => true,
+        Some(b) if b.scheme() == "http" => {
+            return Err(fail(
+                Kind::Usage,
+                format!(
+                    "--base-url {b}: the site's index.json is for Attune's client, which accepts only https:// registries; publish at an https:// address, or preview the site locally at a loopback one (--base-url http://127.0.0.1:8765/); nothing was written"
+                ),
+            ));
+        }
+        _ => false,
+    };
+    let non_https = if preview {
+        NonHttps::Keep
+    } else {
+        NonHttps::Drop
+    };
     let (attune, notes) =
-        crate::attune_form::attune_form(index, base.as_ref(), "--base-url", NonHttps::Drop)?;
+        crate::attune_form::attune_form(index, base.as_ref(), "--base-url", non_https)?;
     for n in &notes {
         eprintln!("note: index.json (Attune form): {n}");
     }
-    let problems = validate_index_with(&attune, Compat::Attune, UnmetDependency::Warning);
+    let compat = if preview {
+        let b = base.as_ref().map(url::Url::as_str).unwrap_or_default();
+        eprintln!(
+            "note: --base-url {b} is a loopback address, so this site is a local preview: its index.json and config.json name http:// URLs, which knap's client accepts from this host (knap registry add preview sparse+{b}) and Attune's client refuses; build with an https:// --base-url to publish"
+        );
+        Compat::Knap
+    } else {
+        Compat::Attune
+    };
+    let problems = validate_index_with(&attune, compat, UnmetDependency::Warning);
     if problems.has_errors() {
         return Err(fail(
             Kind::Integrity,
@@ -214,7 +274,11 @@ fn site_attune_index(index: &Index, base_url: Option<&str>) -> anyhow::Result<In
             ),
         ));
     }
-    for w in problems.warnings() {
+    // In a preview, every source is http:// on purpose: the note said so.
+    for w in problems
+        .warnings()
+        .filter(|w| !(preview && w.message.starts_with("plain http://")))
+    {
         eprintln!("index.json (Attune form): {w}");
     }
     Ok(attune)

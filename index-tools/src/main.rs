@@ -25,8 +25,13 @@ use crate::cli::{Cli, Command};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json = cli.command.wants_json();
+    let mut cli = Cli::parse();
+    let json = cli.json;
+    match &mut cli.command {
+        Command::Checksum(a) => a.json = json,
+        Command::Validate(a) => a.json = json,
+        _ => {}
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1191,6 +1191,110 @@ fn browser_without_base_url_the_page_says_the_address_is_unknown() {
     screenshot(&mut browser, "site-no-base-url");
 }
 
+#[test]
+fn a_loopback_http_base_url_builds_a_local_preview_and_another_http_one_is_refused() {
+    use sha2::{Digest, Sha256};
+    let tmp = tempfile::tempdir().unwrap();
+    // The server first, to know the address; it serves the site once built.
+    let site = tmp.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    let server = Server::start(&site);
+    let o = build(&example_index(), &site, &["--base-url", &server.url]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("local preview") && err.contains("https://"),
+        "a note says that Attune will need https: {err}"
+    );
+    assert!(
+        !err.contains("plain http://"),
+        "no warning per source: {err}"
+    );
+
+    // index.json and config.json name the preview's address, and every
+    // source the index names is served there with its checksum.
+    let index = read_json(&site.join("index.json"));
+    assert_eq!(index["registry_url"], server.url.as_str());
+    assert_eq!(
+        read_json(&site.join("config.json"))["registry_url"],
+        server.url.as_str()
+    );
+    let mut sources = 0;
+    for e in packs(&index) {
+        for s in e["install_sources"].as_array().unwrap() {
+            let url = s["url"].as_str().unwrap();
+            assert!(url.starts_with(&server.url), "{url}");
+            let (status, body) = http_get(url);
+            assert_eq!(status, 200, "{url}");
+            let sum = format!("sha256:{:x}", Sha256::digest(&body));
+            assert_eq!(s["checksum"].as_str().unwrap(), sum, "{url}");
+            sources += 1;
+        }
+    }
+    assert_eq!(sources, 5, "the newest version of each of the 5 packs");
+    let (status, page) = http_get(&format!("{}index.html", server.url));
+    assert_eq!(status, 200);
+    let add = format!(
+        "knap registry add knap-example-registry sparse+{}",
+        server.url
+    );
+    assert!(String::from_utf8(page).unwrap().contains(&add), "{add}");
+
+    // Any other http:// address would publish an index Attune refuses.
+    let before = files(&site);
+    let o = build(
+        &example_index(),
+        &site,
+        &["--base-url", "http://packs.example.org/"],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("only https://") && stderr(&o).contains("http://127.0.0.1:8765/"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(files(&site), before, "nothing written");
+}
+
+#[test]
+fn without_chromium_a_browser_test_passes_as_skipped_and_says_so_unless_ci_is_set() {
+    // This test binary again, running one browser test with no Chromium to
+    // be found.
+    let run = |ci: bool| {
+        let mut c = Command::new(std::env::current_exe().unwrap());
+        c.args([
+            "--exact",
+            "browser_an_empty_registry_says_how_to_add_a_pack",
+            "--nocapture",
+        ])
+        .env("PATH", "/nonexistent")
+        .env_remove("KNAP_CHROMIUM")
+        .env_remove("KNAP_SKIP_BROWSER")
+        .env_remove("RUST_BACKTRACE");
+        if ci {
+            c.env("CI", "true");
+        } else {
+            c.env_remove("CI");
+        }
+        c.output().unwrap()
+    };
+    let o = run(false);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("1 passed"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("skipped: no Chromium found"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(true);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("the browser tests need Chromium, and CI is set"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Where the example registry's site is served in these tests (its
 /// relative archive URLs need one for the site's index.json).
 const BASE: &str = "https://example.org/reg/";

@@ -92,8 +92,7 @@ fn hrefs(html: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_front_page_shows_the_first_100_packs_and_list_pages_reach_every_pack_without_javascript()
-{
+fn the_front_page_shows_the_first_100_packs_and_list_pages_reach_every_pack_without_javascript() {
     let tmp = tempfile::tempdir().unwrap();
     let (site, err) = build_big(tmp.path());
     let html = std::fs::read_to_string(site.join("index.html")).unwrap();
@@ -184,10 +183,7 @@ fn chunks(site: &Path, kind: char) -> BTreeMap<usize, Vec<Value>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(&dir).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        let Some(n) = name
-            .strip_prefix(kind)
-            .and_then(|n| n.strip_suffix(".js"))
-        else {
+        let Some(n) = name.strip_prefix(kind).and_then(|n| n.strip_suffix(".js")) else {
             continue;
         };
         let text = std::fs::read_to_string(dir.join(&name)).unwrap();
@@ -227,8 +223,17 @@ fn the_search_index_holds_every_word_of_every_pack_with_names_apart() {
         for w in words(r) {
             expected.entry(w).or_default().0.insert(doc);
         }
-        let mut texts = vec![e["label"].as_str().unwrap(), e["description"].as_str().unwrap()];
-        texts.extend(e["keywords"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()));
+        let mut texts = vec![
+            e["label"].as_str().unwrap(),
+            e["description"].as_str().unwrap(),
+        ];
+        texts.extend(
+            e["keywords"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap()),
+        );
         texts.push(e["contents"]["actions"][0]["name"].as_str().unwrap());
         for t in texts {
             for w in words(t) {
@@ -282,7 +287,14 @@ fn the_search_index_holds_every_word_of_every_pack_with_names_apart() {
     assert_eq!(docs.len(), refs.len());
     assert_eq!(
         docs[GENERATED],
-        json!(["zz-netdiag", "Network diagnostics", "0.3.0", "Checks how hosts are reached", ["1 action", "1 version"], ["gen", "k3"]])
+        json!([
+            "zz-netdiag",
+            "Network diagnostics",
+            "0.3.0",
+            "Checks how hosts are reached",
+            ["1 action", "1 version"],
+            ["gen", "k3"]
+        ])
     );
     assert_eq!(docs[7][0], "pack0007");
     assert_eq!(docs[7][2], "1.1.0");
@@ -369,7 +381,10 @@ fn browser_a_search_finds_packs_beyond_the_front_page_loading_only_the_chunks_it
         );
         search(&mut browser, "nosuchword");
         assert!(shown(&mut browser).is_empty());
-        assert_eq!(browser.eval("document.getElementById('none').hidden"), json!(false));
+        assert_eq!(
+            browser.eval("document.getElementById('none').hidden"),
+            json!(false)
+        );
 
         // Clearing the box shows the front page again, in order.
         search(&mut browser, "");

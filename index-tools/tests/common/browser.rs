@@ -401,3 +401,28 @@ fn serve_one(
     conn.write_all(&body)?;
     conn.flush()
 }
+
+/// `GET url` (plain `http://` on 127.0.0.1): the status code and the body.
+pub fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut conn = TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "GET {} HTTP/1.0\r\nHost: {host}\r\n\r\n",
+        if path.is_empty() { "/" } else { path }
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header");
+    let status = String::from_utf8_lossy(&response[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    (status, response[split + 4..].to_vec())
+}
