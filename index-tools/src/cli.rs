@@ -23,6 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a minimal valid pack (pack.yaml, one action, a README) into a new directory
+    New(NewArgs),
     /// Print the pack tree digest of a pack directory
     Checksum(ChecksumArgs),
     /// Print the index entry of a pack directory as JSON
@@ -47,6 +49,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The directory to write the pack into (new, or empty)
+    pub dir: PathBuf,
+    /// The pack's ref (default: the directory's name)
+    #[arg(long = "ref", value_name = "REF")]
+    pub pack_ref: Option<String>,
+    /// The author written to pack.yaml
+    #[arg(long, default_value = "Your Name")]
+    pub author: String,
+    /// The license written to pack.yaml (an SPDX identifier)
+    #[arg(long, default_value = "Apache-2.0")]
+    pub license: String,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod failure;
 mod git_tree;
 mod index_file;
 mod merge;
+mod new;
 mod sign;
 mod update;
 mod validate;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::New(a) => new::new_command(a),
         Command::Checksum(a) => entry::checksum_command(a),
         Command::Entry(a) => entry::entry_command(a),
         Command::Update(a) => update::update_command(a),
