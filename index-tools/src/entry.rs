@@ -117,8 +117,11 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
                     .map_err(|e| fail(Kind::Usage, format!("--archive-checksum: {e}")))?;
                 c.clone()
             }
-            (None, Some(file)) => sha256_file(file)
-                .with_context(|| format!("cannot read the archive {}", file.display()))?,
+            (None, Some(file)) => {
+                crate::archive_check::check_archive_holds_pack(pack_dir, &m, file)?;
+                sha256_file(file)
+                    .with_context(|| format!("cannot read the archive {}", file.display()))?
+            }
             (None, None) => {
                 return Err(fail(
                     Kind::Usage,

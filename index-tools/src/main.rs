@@ -5,6 +5,7 @@
 //! stack, so it installs fast.
 
 mod archive;
+mod archive_check;
 mod attune_form;
 mod build;
 mod cli;
