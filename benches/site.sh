@@ -24,7 +24,8 @@
 # Env: KNAP_INDEX=path/to/knap-index (skips the release build),
 # KNAP_INDEX_BEFORE, BENCH_REFS (25000), BENCH_RUNS (5: page loads and
 # searches per query), BENCH_BUILDS (3), BENCH_KEEP=1 keeps the work
-# directory. Needs python3 and chromium (KNAP_CHROMIUM to name it).
+# directory. Needs python3, chromium (KNAP_CHROMIUM to name it) and
+# /usr/bin/time (Debian: apt-get install time).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,19 +54,25 @@ REFS, RUNS, BUILDS = int(REFS), int(RUNS), int(BUILDS)
 LAST = f"pack{REFS - 1}"
 
 def build(tool, out):
-    """Builds the site with `tool`; the best wall time of BUILDS builds."""
-    times = []
+    """Builds the site with `tool`: the best wall time of BUILDS builds,
+    the largest peak RSS (MiB, /usr/bin/time -v), and the build's last
+    line."""
+    times, rss = [], 0.0
     for _ in range(BUILDS):
         t0 = time.perf_counter()
-        p = subprocess.run([tool, "build", f"{W}/reg/whole/index.json", "-o", out,
+        p = subprocess.run(["/usr/bin/time", "-v", "-o", f"{W}/rss.txt", tool, "build",
+                            f"{W}/reg/whole/index.json", "-o", out,
                             "--base-url", "https://example.org/scale/"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         times.append(time.perf_counter() - t0)
         if p.returncode != 0:
             sys.stderr.write(p.stderr.decode(errors="replace")[-3000:])
             raise SystemExit(f"{tool} build failed ({p.returncode})")
+        for line in open(f"{W}/rss.txt"):
+            if "Maximum resident set size" in line:
+                rss = max(rss, int(line.split(":")[1]) / 1024)
     last = p.stderr.decode().strip().splitlines()[-1]
-    return min(times), last
+    return min(times), rss, last
 
 def sizes(site):
     """(files, bytes) per top-level entry, and in total."""
@@ -272,12 +279,12 @@ QUERIES = [("name, at once", LAST, SEARCH_JS), ("name, key by key", LAST, TYPED_
            ("a word of every pack (`automation`)", "automation", SEARCH_JS),
            ("a component name (`run`)", "run", SEARCH_JS)]
 
-def report(label, site, build_s, line, timings, runs):
+def report(label, site, build_s, rss, line, timings, runs):
     per = sizes(site)
     files = sum(f for f, _ in per.values())
     total = sum(b for _, b in per.values())
     print(f"\n### {label}\n")
-    print(f"build (best of {BUILDS}): {build_s:.2f} s; knap-index says: `{line}`\n")
+    print(f"build (best of {BUILDS}): {build_s:.2f} s, peak RSS {rss:.0f} MiB; knap-index says: `{line}`\n")
     print(f"site: {total:,} bytes ({total / 1e6:.1f} MB) in {files:,} files; "
           f"index.html {per['index.html'][1]:,} bytes\n")
     print("| entry | files | bytes | MB |")
@@ -304,7 +311,7 @@ for label, tool in [("now", KNAP_INDEX), ("before", BEFORE)]:
         continue
     site = f"{W}/site-{label}"
     sys.stderr.write(f"== building with {tool}\n")
-    build_s, line = build(tool, site)
+    build_s, rss, line = build(tool, site)
     if label == "now":
         timings = measure(site, label, RUNS, QUERIES, 60)
         print(f"load average after the measurements: {os.getloadavg()}", file=sys.stderr)
@@ -314,7 +321,7 @@ for label, tool in [("now", KNAP_INDEX), ("before", BEFORE)]:
         # given up after LIMIT_BEFORE seconds.
         timings = measure(site, label, 1, QUERIES[:1], LIMIT_BEFORE)
     runs = RUNS if label == "now" else 1
-    results[label] = report(f"{label}: {tool}", site, build_s, line, timings, runs)
+    results[label] = report(f"{label}: {tool}", site, build_s, rss, line, timings, runs)
 if "before" in results:
     (n_total, n_html, n_t), (b_total, b_html, b_t) = results["now"], results["before"]
     med = statistics.median

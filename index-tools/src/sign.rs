@@ -82,7 +82,7 @@ pub fn sign_site(dir: &Path, keys: &[KeySpec]) -> anyhow::Result<SignReport> {
     let keys = load_all(keys)?;
     let role_keys = match newest_root_key_ids(dir)? {
         None => Role::ALL.iter().map(|r| (*r, keys.clone())).collect(),
-        Some((version, by_role)) => {
+        Some(RootKeys { version, by_role }) => {
             let mut role_keys: BTreeMap<Role, Vec<SigningKey>> = BTreeMap::new();
             for role in Role::ALL {
                 let ids = by_role.get(&role).map(Vec::as_slice).unwrap_or_default();
@@ -151,9 +151,15 @@ pub fn print_report(dir: &Path, r: &SignReport) {
     println!("root key ids: {}", r.root_key_ids.join(" "));
 }
 
-/// The version of the newest `tuf/N.root.json` under `dir` and the key ids
-/// of each of its roles; `None` when there is no root.
-fn newest_root_key_ids(dir: &Path) -> anyhow::Result<Option<(u64, BTreeMap<Role, Vec<String>>)>> {
+/// What the newest root of a site gives each role.
+struct RootKeys {
+    version: u64,
+    /// The key ids of each role.
+    by_role: BTreeMap<Role, Vec<String>>,
+}
+
+/// The newest `tuf/N.root.json` under `dir`; `None` when there is no root.
+fn newest_root_key_ids(dir: &Path) -> anyhow::Result<Option<RootKeys>> {
     let tuf = dir.join(knap_trust::TUF_DIR);
     let Ok(entries) = std::fs::read_dir(&tuf) else {
         return Ok(None);
@@ -190,7 +196,7 @@ fn newest_root_key_ids(dir: &Path) -> anyhow::Result<Option<(u64, BTreeMap<Role,
                 .collect(),
         );
     }
-    Ok(Some((version, by_role)))
+    Ok(Some(RootKeys { version, by_role }))
 }
 
 fn jiff_now() -> jiff::Timestamp {
