@@ -380,6 +380,12 @@ pub struct EnvRecord {
     /// Whether it was built with exactly the recorded versions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
+    /// What creating the environment installed by itself (pip's own in a
+    /// `python -m venv`): present, but not what the pack asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seed: Vec<EnvPackage>,
+    /// Every other installed distribution or package, sorted: what
+    /// `knap.lock` records.
     #[serde(default)]
     pub packages: Vec<EnvPackage>,
 }
