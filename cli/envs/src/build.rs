@@ -103,7 +103,12 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn new(settings: Settings, reporter: Arc<dyn Reporter>) -> Self {
+    /// A relative `envs_dir` is taken from the current directory now
+    /// (installers run in the pack's directory).
+    pub fn new(mut settings: Settings, reporter: Arc<dyn Reporter>) -> Self {
+        if let Ok(abs) = std::path::absolute(&settings.envs_dir) {
+            settings.envs_dir = abs;
+        }
         Self {
             tools: Toolchain::new(settings.path.clone(), settings.python.clone()),
             store: EnvStore::new(settings.envs_dir.clone()),
@@ -127,7 +132,8 @@ impl Builder {
     /// The environments `packs` (every locked pack when empty) of the root
     /// at `root` need (see [`plan::plan`]).
     pub fn plan(&self, root: &Path, lock: &Lockfile, packs: &[PackRef]) -> EnvPlan {
-        plan::plan(root, lock, packs, &self.tools, &self.store)
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
+        plan::plan(&root, lock, packs, &self.tools, &self.store)
     }
 
     /// Builds what `plan` says, `jobs` packs at once: one result per
@@ -344,7 +350,7 @@ impl Builder {
 /// Records `built` environments in `lock` (each replacing the pack's
 /// environment of the same runtime), and forgets the environments of
 /// packs the lock no longer lists.
-pub fn record(lock: &mut Lockfile, built: &[Built]) {
+pub fn record<'a>(lock: &mut Lockfile, built: impl IntoIterator<Item = &'a Built>) {
     for b in built {
         if lock.get(&b.pack).is_none() {
             continue;
