@@ -38,6 +38,10 @@ pub struct Settings {
     /// The `PATH` programs are looked for on and installers run with (the
     /// process's when `None`).
     pub path: Option<OsString>,
+    /// Variables set for the installers on top of knap's own environment
+    /// (an embedding program's index settings, say); everything else,
+    /// the user's index settings included, passes through.
+    pub installer_env: Vec<(OsString, OsString)>,
     /// Pass the installers' own offline flags.
     pub offline: bool,
     /// How many packs build at once.
@@ -54,6 +58,7 @@ impl Settings {
             envs_dir: envs_dir.into(),
             python: None,
             path: None,
+            installer_env: Vec::new(),
             offline: false,
             jobs: 4,
             timeout: Duration::from_secs(30 * 60),
@@ -110,7 +115,11 @@ impl Builder {
             settings.envs_dir = abs;
         }
         Self {
-            tools: Toolchain::new(settings.path.clone(), settings.python.clone()),
+            tools: Toolchain::new(
+                settings.path.clone(),
+                settings.python.clone(),
+                settings.installer_env.clone(),
+            ),
             store: EnvStore::new(settings.envs_dir.clone()),
             settings,
             reporter,

@@ -57,6 +57,7 @@ pub struct Toolchain {
     path: Option<OsString>,
     cwd: PathBuf,
     python: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
     timeout: Duration,
     python_probe: OnceLock<Result<Interpreter, ToolError>>,
     node_probe: OnceLock<Result<Interpreter, ToolError>>,
@@ -68,11 +69,17 @@ impl Toolchain {
     /// Programs are looked for on `path` (the process's `PATH` when
     /// `None`); `python` is the configured interpreter, a path or a name
     /// looked for on that `PATH`.
-    pub fn new(path: Option<OsString>, python: Option<PathBuf>) -> Self {
+    /// `env` is set for every program run (see `Settings::installer_env`).
+    pub fn new(
+        path: Option<OsString>,
+        python: Option<PathBuf>,
+        env: Vec<(OsString, OsString)>,
+    ) -> Self {
         Self {
             path: path.or_else(|| std::env::var_os("PATH")),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             python,
+            env,
             timeout: PROBE_TIMEOUT,
             python_probe: OnceLock::new(),
             node_probe: OnceLock::new(),
@@ -229,11 +236,13 @@ impl Toolchain {
         }
     }
 
-    /// Gives `c` this toolchain's `PATH` (the rest of the environment,
-    /// with the user's index settings, passes through untouched).
+    /// Gives `c` this toolchain's `PATH` and extra variables (the rest of
+    /// the environment, with the user's index settings, passes through
+    /// untouched).
     pub fn with_path(&self, c: &mut Command) {
         if let Some(p) = &self.path {
             c.env("PATH", p);
         }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 }
