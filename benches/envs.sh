@@ -7,7 +7,8 @@
 #   2. cold build, Python with pip:  knap env build   vs  python3 -m venv + pip install -r
 #   3. cold build, Node.js:          knap env build   vs  npm install --omit=dev
 #   4. a re-build with nothing changed: time, and requests to the index
-#   5. ten packs' environments (uv), --jobs 10 vs --jobs 1
+#   5. ten packs' environments (uv; each its own tenth of the wheels),
+#      --jobs 10 vs --jobs 1
 #
 # "Cold": an empty environments directory and empty installer caches, for
 # knap and for the hand-run installer alike. The packages are served from
@@ -25,6 +26,10 @@
 #   BENCH_WHEELS  wheels in the Python requirements (default 40)
 #   BENCH_NPM     packages in the package.json (default 40)
 #   BENCH_RUNS    timed runs per measurement; the best is reported (default 3)
+#   BENCH_PIP_PARALLEL  set: also ten packs with pip (minutes on two cores)
+#   BENCH_LATENCY_MS    delay of every answer of the server, as on a real
+#                 network (default 0)
+#   BENCH_KEEP    set: keep the work directory
 #
 # Nothing here asserts on timings: the script only reports.
 set -euo pipefail
@@ -52,7 +57,10 @@ fi
 if [[ -d /dev/shm && -w /dev/shm ]]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi
 work=$(mktemp -d "$base/knap-bench-envs.XXXXXX")
 server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf -- "$work"; }
+cleanup() {
+    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
+    if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $work" >&2; else rm -rf -- "$work"; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -100,7 +108,19 @@ for ((i = 0; i < BENCH_NPM; i++)); do
         "$i" "$i" "$url" "$i" "$integrity" >"$www/benchnpm$i"
     deps+="${deps:+,}\"benchnpm$i\":\"^1.0.0\""
 done
-(cd "$www" && exec python3 -m http.server "$port" --bind 127.0.0.1 >"$work/server.log" 2>&1) &
+# http.server's listen backlog (5) makes many parallel installers wait for
+# SYN retries: a threading server with a deep backlog instead.
+(cd "$www" && exec python3 -c '
+import http.server, sys
+import time
+class S(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+class H(http.server.SimpleHTTPRequestHandler):
+    def send_head(self):
+        time.sleep(int(sys.argv[2]) / 1000)
+        return super().send_head()
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$port" "${BENCH_LATENCY_MS:-0}" >"$work/server.log" 2>&1) &
 server_pid=$!
 for _ in $(seq 50); do curl -fs "$url/simple/" >/dev/null 2>&1 && break; sleep 0.1; done
 requests() { grep -c '"GET ' "$work/server.log" || true; }
@@ -128,19 +148,27 @@ path_no_uv=$(tr ':' '\n' <<<"$PATH" | while read -r d; do [[ -x $d/uv ]] || prin
 path_no_uv=${path_no_uv%:}
 for p in pyuv pypip nodepack; do :; done
 mk_pack pyuv python; mk_pack pypip python; mk_pack nodepack node
-for i in $(seq 0 9); do mk_pack par$i python; cp "$www/requirements.txt" "$src/par$i/"; echo "# pack $i" >>"$src/par$i/requirements.txt"; done
+# Ten packs with requirements of their own (a tenth of the wheels each), as
+# different packs have: none of them finds another's downloads in the cache.
+for i in $(seq 0 9); do
+    mk_pack par$i none
+    for ((j = i; j < BENCH_WHEELS; j += 10)); do echo "benchpkg$j"; done >"$src/par$i/requirements.txt"
+done
 for p in pyuv pypip nodepack $(seq -f 'par%g' 0 9); do "$knap" --root "$root" -q install "$src/$p" >/dev/null; done
 
 now() { date +%s.%N; }
-best=
-timed() { # timed PREP CMD... : best wall time of BENCH_RUNS runs of CMD, PREP run before each
-    local prep=$1; shift
-    best=
+once() { # once CMD...: the wall time of CMD
+    local t0 t1
+    t0=$(now); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; t1=$(now)
+    python3 -c "print(float('$t1') - float('$t0'))"
+}
+min() { python3 -c "print(min(float('$1'), float('$2')) if '$2' else float('$1'))"; }
+a= b=
+pair() { # pair PREP 'CMD A' 'CMD B': best of BENCH_RUNS each, A and B alternating
+    a= b=
     for ((r = 0; r < BENCH_RUNS; r++)); do
-        eval "$prep"
-        local t0 t1
-        t0=$(now); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; t1=$(now)
-        best=$(python3 -c "a=float('$t1')-float('$t0'); b='$best'; print(min(a, float(b)) if b else a)")
+        eval "$1"; a=$(min "$(eval "once $2")" "$a")
+        eval "$1"; b=$(min "$(eval "once $3")" "$b")
     done
 }
 cold='rm -rf "$work/cache" "$root/.envs" "$work/hand"; mkdir -p "$work/hand"'
@@ -148,45 +176,37 @@ ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}')"; }
 secs() { python3 -c "print(f'{float(\"$1\"):.2f} s')"; }
 
 echo "knap: $knap"; echo "uv: $("$uv" --version)"; echo "pip: $(python3 -m pip --version | cut -d' ' -f1-2)"; echo "npm: $(npm --version)"
-echo "requirements: $BENCH_WHEELS wheels; package.json: $BENCH_NPM packages; best of $BENCH_RUNS"
+echo "requirements: $BENCH_WHEELS wheels; package.json: $BENCH_NPM packages; latency ${BENCH_LATENCY_MS:-0} ms; best of $BENCH_RUNS"
 echo
 
 # 1. uv
-timed "$cold" env PATH="$path_uv" "$knap" --root "$root" -q env build pyuv
-k=$best
-timed "$cold" env PATH="$path_uv" sh -c "'$uv' venv -q '$work/hand/v' && '$uv' pip install -q --python '$work/hand/v/bin/python' -r '$src/pyuv/requirements.txt'"
-h=$best
-echo "cold build, uv:  knap $(secs "$k")  by hand $(secs "$h")  ratio $(ratio "$k" "$h")"
+pair "$cold" 'env PATH="$path_uv" "$knap" --root "$root" -q env build pyuv' \
+    'env PATH="$path_uv" sh -c "\"$uv\" venv -q \"$work/hand/v\" && \"$uv\" pip install -q --python \"$work/hand/v/bin/python\" -r \"$src/pyuv/requirements.txt\""'
+echo "cold build, uv:  knap $(secs "$a")  by hand $(secs "$b")  ratio $(ratio "$a" "$b")"
 
 # 2. pip
-timed "$cold" env PATH="$path_no_uv" "$knap" --root "$root" -q env build pypip
-k=$best
-timed "$cold" env PATH="$path_no_uv" sh -c "python3 -m venv '$work/hand/v' && '$work/hand/v/bin/python' -m pip install -q -r '$src/pypip/requirements.txt'"
-h=$best
-echo "cold build, pip: knap $(secs "$k")  by hand $(secs "$h")  ratio $(ratio "$k" "$h")"
+pair "$cold" 'env PATH="$path_no_uv" "$knap" --root "$root" -q env build pypip' \
+    'env PATH="$path_no_uv" sh -c "python3 -m venv \"$work/hand/v\" && \"$work/hand/v/bin/python\" -m pip install -q -r \"$src/pypip/requirements.txt\""'
+echo "cold build, pip: knap $(secs "$a")  by hand $(secs "$b")  ratio $(ratio "$a" "$b")"
 
 # 3. npm
-timed "$cold" "$knap" --root "$root" -q env build nodepack
-k=$best
-timed "$cold; cp '$src/nodepack/package.json' '$work/hand/'" npm install --omit=dev --prefix "$work/hand"
-h=$best
-echo "cold build, npm: knap $(secs "$k")  by hand $(secs "$h")  ratio $(ratio "$k" "$h")"
+pair "$cold; cp \"\$src/nodepack/package.json\" \"\$work/hand/\"" '"$knap" --root "$root" -q env build nodepack' \
+    'npm install --omit=dev --prefix "$work/hand"'
+echo "cold build, npm: knap $(secs "$a")  by hand $(secs "$b")  ratio $(ratio "$a" "$b")"
 
 # 4. nothing changed
 env PATH="$path_uv" "$knap" --root "$root" -q env build >/dev/null
 before=$(requests)
-timed ":" env PATH="$path_uv" "$knap" --root "$root" -q env build
-echo "re-build, nothing changed (13 environments): $(secs "$best"), $(($(requests) - before)) requests to the index"
+pair ":" 'env PATH="$path_uv" "$knap" --root "$root" -q env build' ':'
+echo "re-build, nothing changed (13 environments): $(secs "$a"), $(($(requests) - before)) requests to the index"
 
 # 5. ten packs
 pars=$(seq -f 'par%g' 0 9 | tr '\n' ' ')
-timed "$cold" env PATH="$path_uv" "$knap" --root "$root" -q env build --jobs 1 $pars
-serial=$best
-timed "$cold" env PATH="$path_uv" "$knap" --root "$root" -q env build --jobs 10 $pars
-parallel=$best
-echo "ten packs (uv): --jobs 1 $(secs "$serial")  --jobs 10 $(secs "$parallel")  speed-up $(ratio "$serial" "$parallel")x"
-timed "$cold" env PATH="$path_no_uv" "$knap" --root "$root" -q env build --jobs 1 $pars
-serial=$best
-timed "$cold" env PATH="$path_no_uv" "$knap" --root "$root" -q env build --jobs 10 $pars
-parallel=$best
-echo "ten packs (pip): --jobs 1 $(secs "$serial")  --jobs 10 $(secs "$parallel")  speed-up $(ratio "$serial" "$parallel")x"
+pair "$cold" 'env PATH="$path_uv" "$knap" --root "$root" -q env build --jobs 1 $pars' \
+    'env PATH="$path_uv" "$knap" --root "$root" -q env build --jobs 10 $pars'
+echo "ten packs (uv): --jobs 1 $(secs "$a")  --jobs 10 $(secs "$b")  speed-up $(ratio "$a" "$b")x"
+if [[ -n ${BENCH_PIP_PARALLEL:-} ]]; then
+    pair "$cold" 'env PATH="$path_no_uv" "$knap" --root "$root" -q env build --jobs 1 $pars' \
+        'env PATH="$path_no_uv" "$knap" --root "$root" -q env build --jobs 10 $pars'
+    echo "ten packs (pip): --jobs 1 $(secs "$a")  --jobs 10 $(secs "$b")  speed-up $(ratio "$a" "$b")x"
+fi

@@ -513,3 +513,32 @@ fn several_packs_build_in_parallel_and_garbage_goes() {
     assert!(!w.envs_dir().join("a4").exists());
     assert!(w.envs_dir().join("a1").exists());
 }
+
+#[test]
+fn offline_builds_pass_the_installers_offline_flags() {
+    let mut w = World::new();
+    w.pack("p", "", &[("requirements.txt", "alpha\n")]);
+    let online = w.builder(true);
+    let first = ok(w.build(&online, &[], BuildOptions::default()));
+    let env = first[0].path.clone();
+    drop(first);
+    let mut s = online.settings().clone();
+    s.offline = true;
+    // uv --offline: the same environment again from uv's cache alone.
+    std::fs::remove_dir_all(&env).unwrap();
+    w.py.server.clear_log();
+    let uv = Builder::new(s.clone(), w.events.clone());
+    let again = ok(w.build(&uv, &[], BuildOptions::default()));
+    assert_eq!(again[0].installer, Some("uv"));
+    assert_eq!(names(&again[0]), ["alpha==1.0", "beta==2.0"]);
+    assert_eq!(w.py.server.log(), Vec::<String>::new(), "offline: no request");
+    drop(again);
+    // pip --no-index: with no local copy of the wheels, it fails saying so.
+    std::fs::remove_dir_all(&env).unwrap();
+    s.path = Some(support::path_without_uv());
+    let pip = Builder::new(s, w.events.clone());
+    let err = w.build(&pip, &[], BuildOptions::default()).remove(0).expect_err("pip has no index offline");
+    let text = knap_schema::report::chain_line(&err);
+    assert!(text.contains("--no-index"), "{text}");
+    assert_eq!(w.py.server.log(), Vec::<String>::new(), "offline: no request");
+}
