@@ -531,14 +531,25 @@ fn offline_builds_pass_the_installers_offline_flags() {
     let again = ok(w.build(&uv, &[], BuildOptions::default()));
     assert_eq!(again[0].installer, Some("uv"));
     assert_eq!(names(&again[0]), ["alpha==1.0", "beta==2.0"]);
-    assert_eq!(w.py.server.log(), Vec::<String>::new(), "offline: no request");
+    assert_eq!(
+        w.py.server.log(),
+        Vec::<String>::new(),
+        "offline: no request"
+    );
     drop(again);
     // pip --no-index: with no local copy of the wheels, it fails saying so.
     std::fs::remove_dir_all(&env).unwrap();
     s.path = Some(support::path_without_uv());
     let pip = Builder::new(s, w.events.clone());
-    let err = w.build(&pip, &[], BuildOptions::default()).remove(0).expect_err("pip has no index offline");
+    let err = w
+        .build(&pip, &[], BuildOptions::default())
+        .remove(0)
+        .expect_err("pip has no index offline");
     let text = knap_schema::report::chain_line(&err);
     assert!(text.contains("--no-index"), "{text}");
-    assert_eq!(w.py.server.log(), Vec::<String>::new(), "offline: no request");
+    assert_eq!(
+        w.py.server.log(),
+        Vec::<String>::new(),
+        "offline: no request"
+    );
 }
