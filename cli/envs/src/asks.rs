@@ -169,4 +169,15 @@ mod tests {
         let m = manifest("ref: x\nversion: 1.0.0\ndependencies:\n  python_version: \">=3.13\"\n");
         assert!(asks(&m, Runtime::Python)[0].met_by(&v("3.13.0rc1")));
     }
+
+    #[test]
+    fn runtime_deps_split_name_and_requirement() {
+        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
+        assert_eq!(split_runtime("python3"), ("python3", None));
+        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
+        assert_eq!(
+            split_runtime("node >= 18, < 22"),
+            ("node", Some(">= 18, < 22"))
+        );
+    }
 }

@@ -26,6 +26,15 @@ use knap_schema::lock::Lockfile;
 const LOCKS: &str = ".locks";
 const TRASH_PREFIX: &str = ".trash-";
 
+/// The entries of `dir`; none when it does not exist.
+fn entries(dir: &Path) -> io::Result<Vec<std::fs::DirEntry>> {
+    match std::fs::read_dir(dir) {
+        Ok(items) => items.collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The environments directory.
 #[derive(Debug, Clone)]
 pub struct EnvStore {
@@ -113,15 +122,8 @@ impl EnvStore {
 
     /// The environment directories of `pack` on disk, complete or not.
     pub fn found(&self, pack: &PackRef) -> io::Result<Vec<Found>> {
-        let base = self.pack_dir(pack);
-        let items = match std::fs::read_dir(&base) {
-            Ok(i) => i,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
         let mut out = Vec::new();
-        for item in items {
-            let item = item?;
+        for item in entries(&self.pack_dir(pack))? {
             let Some(dir) = item
                 .file_name()
                 .to_str()
@@ -142,14 +144,8 @@ impl EnvStore {
 
     /// The refs that have a directory here.
     pub fn packs(&self) -> io::Result<Vec<PackRef>> {
-        let items = match std::fs::read_dir(&self.dir) {
-            Ok(i) => i,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
         let mut out = Vec::new();
-        for item in items {
-            let item = item?;
+        for item in entries(&self.dir)? {
             if let Some(r) = item.file_name().to_str().and_then(|n| n.parse().ok())
                 && item.file_type()?.is_dir()
             {

@@ -265,7 +265,7 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
             }
         };
         for rt in &m.runtime_deps {
-            let (name, req) = split_runtime(rt);
+            let (name, req) = knap_envs::asks::split_runtime(rt);
             let tool = tool_for(name);
             let want = match (&tool, req) {
                 (None, _) => Want::Builtin,
@@ -334,18 +334,6 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
         }
     }
     out
-}
-
-/// `nodejs>=18` -> (`nodejs`, `>=18`); `python3` -> (`python3`, None).
-fn split_runtime(s: &str) -> (&str, Option<&str>) {
-    let s = s.trim();
-    match s.find(|c: char| "<>=^~!@ ".contains(c)) {
-        Some(i) => {
-            let req = s[i..].trim_start_matches('@').trim();
-            (&s[..i], (!req.is_empty()).then_some(req))
-        }
-        None => (s, None),
-    }
 }
 
 fn requirement(s: &str) -> Want {
@@ -779,16 +767,5 @@ mod tests {
         assert_eq!(version_in("Python 3.12").as_deref(), Some("3.12.0"));
         assert_eq!(version_in("no digits"), None);
         assert_eq!(version_in("build 7"), None);
-    }
-
-    #[test]
-    fn runtime_deps_split_name_and_requirement() {
-        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
-        assert_eq!(split_runtime("python3"), ("python3", None));
-        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
-        assert_eq!(
-            split_runtime("node >= 18, < 22"),
-            ("node", Some(">= 18, < 22"))
-        );
     }
 }
