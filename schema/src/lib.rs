@@ -16,6 +16,8 @@
 //!   `REF@REQ` dependency string;
 //! - [`urls`]: which URLs an index may name and how relative ones resolve;
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
+//! - [`env`]: pack environments as `knap.lock` and `.knap-env.json` record
+//!   them;
 //! - [`progress`]: the events long operations report to a [`progress::Reporter`]
 //!   instead of printing;
 //! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
@@ -36,6 +38,7 @@ pub mod contents;
 pub mod dependency;
 pub mod digest;
 pub mod entry_name;
+pub mod env;
 pub mod ident;
 pub mod index;
 pub mod json_schema;

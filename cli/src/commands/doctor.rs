@@ -193,7 +193,15 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     }
 
     let rows: Vec<Row> = needs.iter().map(|n| evaluate(n, &probes, &lock)).collect();
-    let failed = rows.iter().filter(|r| r.status.fails()).count();
+    // Environments count as failures only where knap builds them.
+    let environments = super::env::states(ctx, &root_path, &lock, &[]);
+    let bad_envs = if ctx.config.builds_envs() {
+        environments.iter().filter(|e| !e.state.is_ok()).count()
+    } else {
+        0
+    };
+    let unmet = rows.iter().filter(|r| r.status.fails()).count();
+    let failed = unmet + bad_envs;
     let probes = probes
         .into_iter()
         .map(|(k, p)| {
@@ -214,12 +222,19 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         ok: failed == 0,
         checks: rows,
         probes,
+        environments,
     });
-    if failed > 0 {
+    if unmet > 0 {
         return Err(anyhow::anyhow!(
-            "{failed} requirement{} of the installed packs {} not met on this machine (see above)",
-            if failed == 1 { "" } else { "s" },
-            if failed == 1 { "is" } else { "are" }
+            "{unmet} requirement{} of the installed packs {} not met on this machine (see above)",
+            if unmet == 1 { "" } else { "s" },
+            if unmet == 1 { "is" } else { "are" }
+        ));
+    }
+    if bad_envs > 0 {
+        return Err(anyhow::anyhow!(
+            "{bad_envs} pack environment{} not ready (see above); `knap env build` builds them",
+            if bad_envs == 1 { " is" } else { "s are" }
         ));
     }
     Ok(())
@@ -250,7 +265,7 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
             }
         };
         for rt in &m.runtime_deps {
-            let (name, req) = split_runtime(rt);
+            let (name, req) = knap_envs::asks::split_runtime(rt);
             let tool = tool_for(name);
             let want = match (&tool, req) {
                 (None, _) => Want::Builtin,
@@ -321,18 +336,6 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
     out
 }
 
-/// `nodejs>=18` -> (`nodejs`, `>=18`); `python3` -> (`python3`, None).
-fn split_runtime(s: &str) -> (&str, Option<&str>) {
-    let s = s.trim();
-    match s.find(|c: char| "<>=^~!@ ".contains(c)) {
-        Some(i) => {
-            let req = s[i..].trim_start_matches('@').trim();
-            (&s[..i], (!req.is_empty()).then_some(req))
-        }
-        None => (s, None),
-    }
-}
-
 fn requirement(s: &str) -> Want {
     match Requirement::parse(s) {
         Ok(r) => Want::Version(r),
@@ -375,6 +378,8 @@ pub struct DoctorReport {
     checks: Vec<Row>,
     /// What each tool's probe found, by tool.
     probes: BTreeMap<String, ProbeRow>,
+    /// The state of each pack environment (`knap env list`).
+    environments: Vec<knap_envs::EnvCheck>,
 }
 
 /// A probe as the report shows it.
@@ -392,6 +397,27 @@ impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = Style::of(f);
         let rows = &self.checks;
+        if !self.environments.is_empty() {
+            let envs: Vec<[String; 4]> = self
+                .environments
+                .iter()
+                .map(|e| {
+                    [
+                        e.pack.to_string(),
+                        e.runtime.map_or("-".into(), |r| r.to_string()),
+                        e.dir.as_ref().map_or("-".into(), |d| d.to_string()),
+                        super::env::state_word(&s, e.state),
+                    ]
+                })
+                .collect();
+            let header = ["PACK", "ENVIRONMENT", "DIRECTORY", "STATE"].map(String::from);
+            crate::output::table(f, &header, &envs)?;
+            for e in &self.environments {
+                for p in &e.problems {
+                    writeln!(f, "{}: {p}", e.pack)?;
+                }
+            }
+        }
         if rows.is_empty() {
             return write!(
                 f,
@@ -741,16 +767,5 @@ mod tests {
         assert_eq!(version_in("Python 3.12").as_deref(), Some("3.12.0"));
         assert_eq!(version_in("no digits"), None);
         assert_eq!(version_in("build 7"), None);
-    }
-
-    #[test]
-    fn runtime_deps_split_name_and_requirement() {
-        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
-        assert_eq!(split_runtime("python3"), ("python3", None));
-        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
-        assert_eq!(
-            split_runtime("node >= 18, < 22"),
-            ("node", Some(">= 18, < 22"))
-        );
     }
 }
