@@ -10,6 +10,8 @@
 //!   untrusted name is shown in a message;
 //! - [`index`]: `index.json`, its entries and install sources, and
 //!   [`sparse`] for the sparse layout;
+//! - [`json`]: the JSON reader every format uses, which names the JSON path
+//!   of a bad value;
 //! - [`validate`]: every rule an index must satisfy, each problem located by
 //!   a JSON path;
 //! - [`requirement`] and [`dependency`]: version requirements and the
@@ -38,6 +40,7 @@ pub mod digest;
 pub mod entry_name;
 pub mod ident;
 pub mod index;
+pub mod json;
 pub mod json_schema;
 pub mod lock;
 pub mod manifest;

@@ -12,10 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, is_commit_sha};
-use crate::index::{
-    Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
-    index_order_of_parts,
-};
+use crate::index::{Entry, INDEX_FORMAT_VERSION, Index, InstallSource, index_order_of_parts};
+use crate::json::{from_json_str, from_json_value};
 use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
 use crate::urls::{SourceUrlKind, classify_source_url};
@@ -67,7 +65,7 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
 /// Reports every entry of an index whose first unreadable entry gave
 /// `first`: each entry is read on its own, so one bad version does not
 /// hide the next.
-fn unreadable_entries(text: &str, first: crate::index::ParseError, p: &mut Problems) {
+fn unreadable_entries(text: &str, first: crate::json::ParseError, p: &mut Problems) {
     let packs = serde_json::from_str::<Map<String, Value>>(text)
         .ok()
         .and_then(|mut m| match m.remove("packs") {

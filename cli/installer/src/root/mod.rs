@@ -370,7 +370,7 @@ impl InstallRoot {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("read", &path)(e)),
         };
-        knap_schema::index::from_json_str(&text)
+        knap_schema::json::from_json_str(&text)
             .map(Some)
             .map_err(|e| RootError::InvalidLock {
                 path,
