@@ -3,7 +3,8 @@
 //! This crate is the published truth about what knap reads and writes
 //! (`../shared/spec/formats.md` is the contract it implements):
 //!
-//! - [`manifest`]: tolerant reading of a pack's `pack.yaml`;
+//! - [`manifest`]: tolerant reading of a pack's `pack.yaml`, and
+//!   [`runtime`]: what a pack needs from the machine it runs on;
 //! - [`contents`]: the component summary (`contents`) of a pack directory;
 //! - [`digest`]: the pack tree digest, streamed file by file;
 //! - [`entry_name`]: the names a file in a pack may have, and how an
@@ -48,6 +49,7 @@ pub mod problem;
 pub mod progress;
 pub mod report;
 pub mod requirement;
+pub mod runtime;
 pub mod sparse;
 pub mod urls;
 pub mod validate;
