@@ -355,12 +355,5 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 
 /// `sha256:` + lowercase hex.
 pub fn format_sha256(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(7 + bytes.len() * 2);
-    s.push_str("sha256:");
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
+    format!("sha256:{}", crate::hex::encode(bytes))
 }

@@ -25,6 +25,7 @@
 //!   an error and its causes are told ([`ErrorReport`]);
 //! - [`ident`]: the validated identifiers ([`PackRef`], [`Checksum`],
 //!   [`ident::CommitId`]);
+//! - [`hex`]: lowercase hex, the one spelling of digests and ids;
 //! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
 //!   rename, directory fsync);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
@@ -39,6 +40,7 @@ pub mod contents;
 pub mod dependency;
 pub mod digest;
 pub mod entry_name;
+pub mod hex;
 pub mod ident;
 pub mod index;
 pub mod json;

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use knap_schema::Checksum;
+
 /// Why a file's checksum did not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum ChecksumError {
@@ -24,17 +26,14 @@ pub enum ChecksumError {
 
 /// Checks that `file`'s SHA-256 is `expected` (`sha256:<64 lowercase hex>`).
 pub fn verify_sha256(file: &Path, expected: &str) -> Result<(), ChecksumError> {
-    let hex = expected
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .ok_or_else(|| ChecksumError::Malformed {
-            expected: expected.to_owned(),
-        })?;
+    let want = Checksum::parse(expected).map_err(|_| ChecksumError::Malformed {
+        expected: expected.to_owned(),
+    })?;
     let actual = knap_schema::digest::sha256_file(file).map_err(|source| ChecksumError::Io {
         path: file.to_owned(),
         source,
     })?;
-    if actual.strip_prefix("sha256:") == Some(hex) {
+    if want == actual {
         Ok(())
     } else {
         Err(ChecksumError::Mismatch {

@@ -171,7 +171,7 @@ impl Scan {
                 .map(|f| RecordedFile {
                     path: f.path.clone(),
                     size: f.size,
-                    sha256: hex(&f.sha256),
+                    sha256: knap_schema::hex::encode(&f.sha256),
                 })
                 .collect(),
         })
@@ -208,7 +208,11 @@ pub fn compare(record: &FileRecord, scan: &Scan) -> Diff {
             }
             std::cmp::Ordering::Equal => {
                 let (a, b) = (&rec[i], &now[j]);
-                if a.size != b.size || !a.sha256.eq_ignore_ascii_case(&hex(&b.sha256)) {
+                if a.size != b.size
+                    || !a
+                        .sha256
+                        .eq_ignore_ascii_case(&knap_schema::hex::encode(&b.sha256))
+                {
                     diff.changed.push(a.path.clone());
                 }
                 i += 1;
@@ -554,15 +558,4 @@ fn stream_into(tree: &mut Sha256, path: &Path, size: u64, buf: &mut [u8]) -> Res
         return Err(ScanError::Changed(path.to_owned()));
     }
     Ok(())
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
 }
