@@ -317,6 +317,22 @@ impl TreeHasher {
     }
 }
 
+/// Which digest rule gives the tree in `dir` the digest `lock` records,
+/// knowing its digest by the current rule is `current`: [`Rule::Attune`]
+/// when `current` is it; [`Rule::LegacyBytes`] when an older knap's rule
+/// gives it (a root that knap installed: computed only then, and only when
+/// the two rules list the files differently); `None` when neither does.
+/// The one answer to "is this pack the tree `knap.lock` names" for every
+/// caller that allows a root an older knap installed.
+pub fn rule_matching(dir: &Path, current: &str, lock: &crate::Checksum) -> Option<Rule> {
+    if *lock == *current {
+        return Some(Rule::Attune);
+    }
+    legacy_tree_digest_if_other(dir)
+        .is_ok_and(|d| d.is_some_and(|d| *lock == d.checksum))
+        .then_some(Rule::LegacyBytes)
+}
+
 /// Computes the digest of files already listed in digest order.
 pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     let mut hasher = TreeHasher::new();

@@ -389,17 +389,10 @@ impl InstallRoot {
         if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
             return false;
         }
-        match record::scan_tree(&dir) {
-            Ok(s) => match s.tree {
-                Some(t) => {
-                    p.tree == t
-                        || knap_schema::digest::legacy_tree_digest_if_other(&dir)
-                            .is_ok_and(|d| d.is_some_and(|d| p.tree == d.checksum))
-                }
-                None => false,
-            },
-            Err(_) => false,
-        }
+        record::scan_tree(&dir).is_ok_and(|s| {
+            s.tree
+                .is_some_and(|t| knap_schema::digest::rule_matching(&dir, &t, &p.tree).is_some())
+        })
     }
 }
 
