@@ -19,6 +19,7 @@
 //!   `REF@REQ` dependency string;
 //! - [`urls`]: which URLs an index may name and how relative ones resolve;
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
+//! - [`datetime`]: RFC 3339 date-times, as every file writes them;
 //! - [`progress`]: the events long operations report to a [`progress::Reporter`]
 //!   instead of printing;
 //! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
@@ -37,6 +38,7 @@
 pub mod atomic;
 pub mod config;
 pub mod contents;
+pub mod datetime;
 pub mod dependency;
 pub mod digest;
 pub mod entry_name;

@@ -534,7 +534,7 @@ fn check_registry_url(u: &str, path: &str, compat: Compat, p: &mut Problems) {
 
 /// Checks an RFC 3339 timestamp.
 pub fn check_timestamp(s: &str, path: &str, p: &mut Problems) {
-    if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_err() {
+    if crate::datetime::parse_rfc3339(s).is_err() {
         p.error(
             path,
             format!("`{s}` is not an RFC 3339 date-time such as 2026-11-21T12:00:00Z"),
