@@ -22,7 +22,8 @@
 //! - [`root`]: reading an install root back (`knap.lock`, tree digests)
 //!   and its invariant ([`root::assert_consistent`]);
 //! - [`git`]: git run with a fixed identity and clock, and commits built
-//!   from raw trees.
+//!   from raw trees;
+//! - [`prelude`]: what most tests of the `knap` binary use.
 //!
 //! Updating snapshots: see the README's test section (`cargo insta review`,
 //! or `INSTA_UPDATE=always cargo test`).
@@ -32,6 +33,7 @@ pub mod dir;
 pub mod git;
 pub mod hostile;
 pub mod knap;
+pub mod prelude;
 pub mod registry;
 pub mod root;
 pub mod server;

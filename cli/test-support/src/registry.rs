@@ -73,6 +73,44 @@ pub fn write_json(path: &Path, v: &Value) {
     crate::write(path, serde_json::to_vec_pretty(v).unwrap());
 }
 
+/// Writes the pack directory `<dir>/<ref>-<version>` of
+/// `Pack::new(r, version).deps(deps)` and returns it.
+pub fn make_pack(dir: &Path, r: &str, version: &str, deps: &[&str]) -> PathBuf {
+    Pack::new(r, version).deps(deps).write_to(dir)
+}
+
+/// Builds the pack in `work`, writes its archive to
+/// `<site>/archives/<ref>-<version>.tar.gz` and returns its entry (a
+/// relative archive URL) and the pack directory: for tests that write
+/// their own `index.json`.
+pub fn publish(
+    site: &Path,
+    work: &Path,
+    r: &str,
+    version: &str,
+    deps: &[&str],
+) -> (Value, PathBuf) {
+    Pack::new(r, version).deps(deps).archive_into(site, work)
+}
+
+/// A git repository holding one pack (`make_pack`) at its root, with one
+/// commit: (work tree, commit id).
+pub fn git_pack(parent: &Path, r: &str, version: &str) -> (PathBuf, String) {
+    let pack = make_pack(parent, r, version, &[]);
+    let commit = crate::git::commit_all(&pack, "pack");
+    (pack, commit)
+}
+
+/// An entry for `r` with one git source.
+pub fn git_entry(r: &str, version: &str, url: &str, commit: &str, checksum: &str) -> Value {
+    entry_with(
+        r,
+        version,
+        &[],
+        json!([{"type": "git", "url": url, "ref": commit, "checksum": checksum}]),
+    )
+}
+
 /// A pack to build: `pack.yaml` (ref, version, name, description, author,
 /// dependencies, and any more lines), `README.md`, `actions/run.sh`, and
 /// any more files.
@@ -158,6 +196,25 @@ impl Pack {
             crate::write(&p.join(path), bytes);
         }
         p
+    }
+
+    /// Builds the pack in `work`, writes its reproducible archive to
+    /// `<site>/archives/<ref>-<version>.tar.gz`, and returns its entry (a
+    /// relative archive URL and the archive's checksum) and the pack
+    /// directory.
+    pub fn archive_into(&self, site: &Path, work: &Path) -> (Value, PathBuf) {
+        let dir = self.write_to(work);
+        let bytes = crate::archive::tar_gz_dir(&dir);
+        let name = format!("archives/{}-{}.tar.gz", self.pack_ref, self.version);
+        crate::write(&site.join(&name), &bytes);
+        let deps: Vec<&str> = self.deps.iter().map(String::as_str).collect();
+        let e = entry_with(
+            &self.pack_ref,
+            &self.version,
+            &deps,
+            json!([{"type": "archive", "url": name, "checksum": crate::sha(&bytes)}]),
+        );
+        (e, dir)
     }
 
     /// Publishes the pack on `site` (see [`Site::publish_pack`]); returns
@@ -261,17 +318,7 @@ impl Site {
     /// `archives/<ref>-<version>.tar.gz`, adds its entry (a relative
     /// archive URL and its checksum) and rewrites `index.json`.
     pub fn publish_pack(&mut self, pack: Pack) -> PathBuf {
-        let dir = pack.write_to(self.work.path());
-        let bytes = crate::archive::tar_gz_dir(&dir);
-        let name = format!("archives/{}-{}.tar.gz", pack.pack_ref, pack.version);
-        crate::write(&self.dir.path().join(&name), &bytes);
-        let deps: Vec<&str> = pack.deps.iter().map(String::as_str).collect();
-        let e = entry_with(
-            &pack.pack_ref,
-            &pack.version,
-            &deps,
-            json!([{"type": "archive", "url": name, "checksum": crate::sha(&bytes)}]),
-        );
+        let (e, dir) = pack.archive_into(self.dir.path(), self.work.path());
         self.add_entry(e);
         dir
     }

@@ -5,15 +5,15 @@
 //! and durations. [`assert_out!`](crate::assert_out) does both.
 //!
 //! Snapshots live in `snapshots/` beside the test file, one `.snap` file a
-//! snapshot, named after the test (and a suffix when a test takes
-//! several). When output changes on purpose, review and accept the new
+//! snapshot, named after the module and the test (`assert_out!(out)`), or
+//! the module and the name given (`assert_out!("name", out)`, for a test
+//! that takes several). When output changes on purpose, review and accept the new
 //! snapshots with `cargo insta review` (cargo-insta), or rewrite them all
 //! with `INSTA_UPDATE=always cargo test` and review the diff in git.
 
 /// The filters every knap snapshot gets, on top of the current settings.
 pub fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
-    s.set_prepend_module_to_snapshot(false);
     for (pattern, name) in filters() {
         s.add_filter(&pattern, name);
     }
