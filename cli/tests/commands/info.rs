@@ -1,4 +1,5 @@
-//! `knap info`: who made a pack and what it holds.
+//! `knap info`: who made a pack and what it holds, every version, as
+//! text and JSON; and its usual errors.
 
 use knap_test_support::prelude::*;
 use serde_json::json;
@@ -21,35 +22,32 @@ fn info_shows_author_license_homepage_and_contents() {
         "triggers": [], "rules": [], "workflows": [],
     });
     let k = local_registry(vec![entry("jira", "1.0.0", &[]), e]);
-    let o = k.run(&["--color", "never", "info", "jira"]).ok();
-    let out = &o.stdout;
-    for line in [
-        "  author: Test Author <dev@example.org>",
-        "  license: MIT",
-        "  homepage: https://jira.example.org/pack",
-        "  repository: https://github.com/example/jira",
-        "  contents of 1.2.0:",
-        "    2 actions: create_issue, close_issue",
-        "    1 sensor: issue_sensor",
-    ] {
-        assert!(out.lines().any(|l| l == line), "`{line}` missing:\n{out}");
-    }
+    assert_out!("newest_text", k.run(&["--color", "never", "info", "jira"]));
     // A requirement picks the version described.
-    let o = k.run(&["--color", "never", "info", "jira@=1.0.0"]).ok();
-    assert!(
-        o.stdout.lines().any(|l| l == "  license: Apache-2.0"),
-        "{}",
-        o.stdout
+    assert_out!(
+        "requirement_text",
+        k.run(&["--color", "never", "info", "jira@=1.0.0"])
     );
-    assert!(
-        o.stdout.contains("  contents of 1.0.0: none listed"),
-        "{}",
-        o.stdout
-    );
-    let v = k.run(&["info", "jira", "--json"]).ok().json();
-    let newest = &v["versions"][1];
-    assert_eq!(newest["author"], "Test Author");
-    assert_eq!(newest["license"], "MIT");
-    assert_eq!(newest["homepage"], "https://jira.example.org/pack");
-    assert_eq!(newest["contents"]["actions"][0]["name"], "create_issue");
+    assert_out!("json", k.run(&["info", "jira", "--json"]));
+}
+
+/// The usual errors: a ref no registry lists (with the nearest refs), a
+/// requirement no version matches, a ref that cannot be one; as text and
+/// as the `--json` error object.
+#[test]
+fn info_errors_say_what_is_missing_and_what_is_near() {
+    let k = local_registry(vec![
+        entry("jira", "1.0.0", &[]),
+        entry("jira", "1.2.0", &[]),
+        entry("slack", "2.0.0", &[]),
+    ]);
+    for (name, args) in [
+        ("unknown_ref", &["info", "jiraa"][..]),
+        ("no_matching_version", &["info", "jira@^3"][..]),
+        ("invalid_ref", &["info", "Bad Ref"][..]),
+        ("unknown_ref_json", &["--json", "info", "jiraa"][..]),
+        ("invalid_ref_json", &["--json", "info", "Bad Ref"][..]),
+    ] {
+        assert_out!(name, k.run(args));
+    }
 }

@@ -10,33 +10,47 @@ use crate::fixtures::*;
 #[test]
 fn registry_add_list_set_priority_remove_edit_the_config_file() {
     let k = Knap::new();
-    let dir = tempfile::tempdir().unwrap();
-    k.run(&["registry", "add", "one", dir.path().to_str().unwrap()])
-        .ok();
-    k.run(&[
-        "registry",
-        "add",
-        "two",
-        "https://example.org/reg/",
-        "--priority",
-        "5",
-        "--token-env",
-        "TWO_TOKEN",
-    ])
-    .ok();
+    let dir = k.dir.path().join("one");
+    std::fs::create_dir(&dir).unwrap();
+    assert_out!("add_text", k.run(&["registry", "add", "one", s(&dir)]));
+    assert_out!(
+        "add_json",
+        k.run(&[
+            "--json",
+            "registry",
+            "add",
+            "two",
+            "https://example.org/reg/",
+            "--priority",
+            "5",
+            "--token-env",
+            "TWO_TOKEN",
+        ])
+    );
     let text = std::fs::read_to_string(k.config()).unwrap();
     let cfg = knap_schema::config::Config::from_toml(&text).unwrap();
     assert_eq!(cfg.registries.len(), 2);
-    let list = k.run(&["registry", "list", "--json"]).ok().json();
-    assert_eq!(list[0]["name"], "two", "priority 5 is searched first");
-    assert_eq!(list[0]["token_env"], "TWO_TOKEN");
-    assert_eq!(list[1]["priority"], 100);
-    k.run(&["registry", "set-priority", "one", "1"]).ok();
-    let list = k.run(&["registry", "list", "--json"]).ok().json();
-    assert_eq!(list[0]["name"], "one");
-    k.run(&["registry", "remove", "two"]).ok();
-    let list = k.run(&["registry", "list", "--json"]).ok().json();
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    // Priority 5 is searched first.
+    assert_out!("list_text", k.run(&["registry", "list"]));
+    assert_out!("list_json", k.run(&["registry", "list", "--json"]));
+    assert_out!(
+        "set_priority_text",
+        k.run(&["registry", "set-priority", "one", "1"])
+    );
+    assert_out!(
+        "list_after_set_priority_json",
+        k.run(&["registry", "list", "--json"])
+    );
+    assert_out!("remove_text", k.run(&["registry", "remove", "two"]));
+    assert_out!("remove_unknown_text", k.run(&["registry", "remove", "two"]));
+    assert_out!(
+        "remove_unknown_json",
+        k.run(&["--json", "registry", "remove", "two"])
+    );
+    assert_out!(
+        "list_after_remove_json",
+        k.run(&["registry", "list", "--json"])
+    );
     let leftovers: Vec<_> = std::fs::read_dir(k.dir.path())
         .unwrap()
         .flatten()
@@ -48,17 +62,19 @@ fn registry_add_list_set_priority_remove_edit_the_config_file() {
 #[test]
 fn refused_urls_are_usage_errors() {
     let k = Knap::new();
-    let o = k.run(&["registry", "add", "a", "http://example.org/index.json"]);
-    assert_eq!(o.code, 2, "{o:?}");
-    assert!(o.stderr.contains("--allow-http"), "{}", o.stderr);
-    let o = k.run(&[
-        "registry",
-        "add",
-        "a",
-        "https://user:pw@example.org/index.json",
-    ]);
-    assert_eq!(o.code, 2, "{o:?}");
-    assert!(o.stderr.contains("credentials"), "{}", o.stderr);
+    assert_out!(
+        "plain_http",
+        k.run(&["registry", "add", "a", "http://example.org/index.json"])
+    );
+    assert_out!(
+        "credentials",
+        k.run(&[
+            "registry",
+            "add",
+            "a",
+            "https://user:pw@example.org/index.json",
+        ])
+    );
     k.run(&[
         "registry",
         "add",
@@ -67,10 +83,11 @@ fn refused_urls_are_usage_errors() {
         "--allow-http",
     ])
     .ok();
-    let o = k.run(&["registry", "add", "a", "https://example.org/other.json"]);
-    assert_eq!(o.code, 2, "a duplicate name: {o:?}");
-    let o = k.run(&["registry", "frobnicate"]);
-    assert_eq!(o.code, 2, "{o:?}");
+    assert_out!(
+        "duplicate_name",
+        k.run(&["registry", "add", "a", "https://example.org/other.json"])
+    );
+    assert_out!("unknown_subcommand", k.run(&["registry", "frobnicate"]));
 }
 
 #[test]
@@ -116,74 +133,52 @@ fn registry_add_run_twice_is_a_no_op_and_another_url_is_refused() {
     );
     k.run(&["registry", "add", "mine", s(&dir)]).ok();
     let before = std::fs::read(k.config()).unwrap();
-    let o = k.run(&["registry", "add", "mine", s(&dir)]);
-    assert_eq!(o.code, 0, "{o:?}");
-    assert!(
-        o.stdout
-            .contains("registry `mine` is already configured with")
-            && o.stdout.contains("nothing changed"),
-        "{}",
-        o.stdout
-    );
+    assert_out!("again_text", k.run(&["registry", "add", "mine", s(&dir)]));
     assert_eq!(
         std::fs::read(k.config()).unwrap(),
         before,
         "the config is untouched"
     );
-    let v = k
-        .run(&["registry", "add", "mine", s(&dir), "--json"])
-        .ok()
-        .json();
-    assert_eq!(v["unchanged"], true);
+    assert_out!(
+        "again_json",
+        k.run(&["registry", "add", "mine", s(&dir), "--json"])
+    );
 
     let other = k.dir.path().join("other");
     write_json(&other.join("index.json"), &index("Other", vec![]));
-    let o = k.run(&["registry", "add", "mine", s(&other)]);
-    assert_eq!(o.code, 2, "{o:?}");
-    assert!(
-        o.stderr.contains("already exists with the URL"),
-        "{}",
-        o.stderr
-    );
-    assert!(
-        o.stderr.contains("knap registry remove mine"),
-        "{}",
-        o.stderr
+    assert_out!(
+        "another_url",
+        k.run(&["registry", "add", "mine", s(&other)])
     );
     assert_eq!(std::fs::read(k.config()).unwrap(), before);
 }
 
 #[test]
 fn registry_add_reads_the_registry_first_and_refuses_one_it_cannot_read() {
-    let k = Knap::new();
+    let mut k = Knap::new();
     let nowhere = k.dir.path().join("does-not-exist");
-    let o = k.run_exactly(&["registry", "add", "bad", s(&nowhere)]);
-    assert_ne!(o.code, 0, "{o:?}");
-    assert!(
-        o.stderr.contains("cannot read registry `bad`"),
-        "{}",
-        o.stderr
+    assert_out!(
+        "unreadable",
+        k.run_exactly(&["registry", "add", "bad", s(&nowhere)])
     );
-    assert!(o.stderr.contains("it was not added"), "{}", o.stderr);
-    assert!(o.stderr.contains("--no-fetch"), "{}", o.stderr);
     let list = k.run(&["registry", "list", "--json"]).ok().json();
     assert_eq!(list, json!([]), "nothing was added");
 
     // --no-fetch adds it unread (offline set-up).
-    let o = k
-        .run(&["registry", "add", "bad", s(&nowhere), "--no-fetch"])
-        .ok();
-    assert!(o.stdout.contains("without reading it"), "{}", o.stdout);
+    assert_out!(
+        "no_fetch",
+        k.run(&["registry", "add", "bad", s(&nowhere), "--no-fetch"])
+    );
     k.run(&["registry", "remove", "bad"]).ok();
 
     // A readable one is read once, which fills the cache.
     let mut site = Site::new();
+    site.name_in(&mut k);
     site.publish("core", "1.0.0", &[], &[]);
-    let o = k
-        .run_exactly(&["registry", "add", "site", &site.server.url("/")])
-        .ok();
-    assert!(o.stdout.contains("added registry `site`"), "{}", o.stdout);
-    assert!(!o.stdout.contains("without reading it"), "{}", o.stdout);
+    assert_out!(
+        "read_at_add",
+        k.run_exactly(&["registry", "add", "site", &site.server.url("/")])
+    );
     let requests = site.server.requests().len();
     assert!(requests >= 1, "read once at add");
     let hits = k

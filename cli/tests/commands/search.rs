@@ -1,4 +1,5 @@
-//! `knap search`: its columns line up across registries.
+//! `knap search`: its columns line up across registries; a query, one
+//! registry, no match, an unknown registry; text and JSON.
 
 use knap_test_support::prelude::*;
 
@@ -30,5 +31,21 @@ fn search_columns_line_up_across_registries_of_any_name_length() {
         reg,
         "{}",
         o.stdout
+    );
+    assert_out!("two_registries_text", o);
+    assert_out!("two_registries_json", k.run(&["--json", "search"]));
+    assert_out!(
+        "query_text",
+        k.run(&["--color", "never", "search", "netbox"])
+    );
+    assert_out!(
+        "one_registry_text",
+        k.run(&["--color", "never", "search", "--registry", "a"])
+    );
+    assert_out!("no_match_text", k.run(&["search", "kubernetes"]));
+    assert_out!("no_match_json", k.run(&["--json", "search", "kubernetes"]));
+    assert_out!(
+        "unknown_registry",
+        k.run(&["search", "core", "--registry", "nope"])
     );
 }

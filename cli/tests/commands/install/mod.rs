@@ -346,23 +346,13 @@ fn mine_and_example() -> Knap {
 fn install_with_registry_says_it_restricts_dependencies_and_who_provides_them() {
     let k = mine_and_example();
     let root = k.dir.path().join("root");
-    let o = k.at(&root, &["install", "diskwatch", "--registry", "mine"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    for words in [
-        "registry `mine` provides no pack named `hello` (required by diskwatch 1.0.0)",
-        "`--registry mine` restricts the dependencies too",
-        "registry `example` provides `hello`",
-        "drop `--registry`",
-    ] {
-        assert!(o.stderr.contains(words), "`{words}` missing: {}", o.stderr);
-    }
-    let o = k.run(&["info", "hello", "--registry", "mine"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    assert!(
-        o.stderr
-            .contains("`--registry mine` hides it: registry `example` provides `hello`"),
-        "{}",
-        o.stderr
+    assert_out!(
+        "restricted_install",
+        k.at(&root, &["install", "diskwatch", "--registry", "mine"])
+    );
+    assert_out!(
+        "restricted_info",
+        k.run(&["info", "hello", "--registry", "mine"])
     );
 }
 
@@ -370,61 +360,31 @@ fn install_with_registry_says_it_restricts_dependencies_and_who_provides_them() 
 fn a_mistyped_or_miscased_ref_gets_the_nearest_refs_across_registries() {
     let k = mine_and_example();
     let root = k.dir.path().join("root");
-    let o = k.at(&root, &["install", "diskwach"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    assert!(
-        o.stderr
-            .contains("did you mean `diskwatch` (registry `mine`)?"),
-        "{}",
-        o.stderr
-    );
-    let o = k.at(&root, &["install", "helo"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    assert!(
-        o.stderr
-            .contains("did you mean `hello` (registry `example`)?"),
-        "{}",
-        o.stderr
-    );
-    let o = k.run(&["info", "diskwach"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    assert!(
-        o.stderr
-            .contains("did you mean `diskwatch` (registry `mine`)?"),
-        "{}",
-        o.stderr
-    );
+    assert_out!("mistyped_in_mine", k.at(&root, &["install", "diskwach"]));
+    assert_out!("mistyped_in_example", k.at(&root, &["install", "helo"]));
+    assert_out!("mistyped_info", k.run(&["info", "diskwach"]));
     let o = k.at(&root, &["install", "kubernetes"]);
-    assert_eq!(o.code, 3, "{o:?}");
     assert!(
         !o.stderr.contains("did you mean"),
         "nothing near: {}",
         o.stderr
     );
+    assert_out!("nothing_near", o);
 
     // Another case: the ref, and no path unless one exists (in the
     // working directory).
-    let run_in = |args: &[&str]| {
-        let mut all = vec!["--root", s(&root)];
-        all.extend_from_slice(args);
-        k.run(&all)
-    };
-    let o = run_in(&["install", "Diskwatch"]);
-    let err = &o.stderr;
-    assert_eq!(o.code, 2, "{err}");
+    let o = k.at(&root, &["install", "Diskwatch"]);
     assert!(
-        err.contains("did you mean `diskwatch` (registry `mine`)?"),
-        "{err}"
+        !o.stderr.contains("./Diskwatch"),
+        "no such path, so none is suggested: {}",
+        o.stderr
     );
-    assert!(
-        !err.contains("./Diskwatch"),
-        "no such path, so none is suggested: {err}"
-    );
+    assert_out!("miscased", o);
     std::fs::create_dir(k.cwd().join("Diskwatch")).unwrap();
-    let o = run_in(&["install", "Diskwatch"]);
-    let err = &o.stderr;
-    assert_eq!(o.code, 2, "{err}");
-    assert!(err.contains("write it as a path: `./Diskwatch`"), "{err}");
+    assert_out!(
+        "miscased_with_a_directory_of_that_name",
+        k.at(&root, &["install", "Diskwatch"])
+    );
 }
 
 #[test]
@@ -435,7 +395,6 @@ fn a_request_no_version_matches_says_so_once_with_the_versions_once() {
     ]);
     let root = k.dir.path().join("root");
     let o = k.at(&root, &["--color", "never", "install", "diskwatch@9"]);
-    assert_eq!(o.code, 3, "{o:?}");
     let err = &o.stderr;
     assert_eq!(
         err.matches("no available version of diskwatch satisfies")
@@ -443,32 +402,53 @@ fn a_request_no_version_matches_says_so_once_with_the_versions_once() {
         1,
         "{err}"
     );
-    assert_eq!(
-        err.matches("you asked for diskwatch@^9").count(),
-        1,
-        "{err}"
-    );
     assert_eq!(err.matches("1.0.0, 1.2.0").count(), 1, "{err}");
     assert_eq!(err.matches("error:").count(), 1, "{err}");
-    // What to do is a hint of its own, naming the pack.
-    assert!(
-        err.contains(
-            "\nhint: ask for one of the available versions (`knap info diskwatch` lists them)"
-        ),
-        "{err}"
-    );
+    assert_out!("no_matching_version_text", o);
     // --json: the same explanation once, the hint apart.
     let o = k.at(&root, &["--json", "install", "diskwatch@9"]);
-    assert_eq!(o.code, 3, "{o:?}");
-    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).unwrap();
-    assert_eq!(v["error"]["kind"], "not_found");
-    let message = v["error"]["message"].as_str().unwrap();
+    let message = o.error_json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(message.matches("1.0.0, 1.2.0").count(), 1, "{message}");
     assert!(!message.contains("hint"), "{message}");
+    assert_out!("no_matching_version_json", o);
+}
+
+/// The usual install as a person sees it: what was installed (with the
+/// dependencies it brought), a repeat that changes nothing, `--dry-run`,
+/// and `--json`; into the default root.
+#[test]
+fn install_says_what_it_installed_and_why() {
+    let mut site = Site::new();
+    site.publish("core", "1.0.0", &[], &[]);
+    site.publish("slack", "2.1.0", &["core@^1"], &[]);
+    site.publish("jira", "1.0.0", &[], &[]);
+    let k = site.knap_local();
+    assert_out!(
+        "usual_dry_run",
+        k.run(&["--color", "never", "install", "slack", "--dry-run"])
+    );
     assert!(
-        v["error"]["hint"]
-            .as_str()
-            .unwrap()
-            .contains("knap info diskwatch")
+        !k.root().join("knap.lock").exists(),
+        "a dry run installs nothing"
+    );
+    assert_out!(
+        "usual_text",
+        k.run(&["--color", "never", "install", "slack"])
+    );
+    assert_out!(
+        "usual_again",
+        k.run(&["--color", "never", "install", "slack"])
+    );
+    assert_out!("usual_json", k.run(&["--json", "install", "jira"]));
+    assert_out!(
+        "usual_from_the_lock",
+        k.run(&["--color", "never", "install"])
+    );
+    assert_eq!(
+        versions(&k.root()),
+        pairs(&[("core", "1.0.0"), ("jira", "1.0.0"), ("slack", "2.1.0")])
     );
 }
