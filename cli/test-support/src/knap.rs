@@ -131,7 +131,7 @@ impl Knap {
             "{} is not built: run the tests with cargo test",
             bin.display()
         );
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::tempdir();
         std::fs::create_dir(dir.path().join("work")).unwrap();
         let mut k = Self {
             names: Vec::new(),

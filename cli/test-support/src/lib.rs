@@ -71,6 +71,18 @@ pub fn example_index() -> PathBuf {
     workspace().join("example-index")
 }
 
+/// A fresh temporary directory at a path of one length on every machine
+/// (`/tmp/.tmpXXXXXX` where `/tmp` exists, whatever `TMPDIR` says), so that
+/// a table that holds it keeps its column widths in a snapshot.
+pub fn tempdir() -> tempfile::TempDir {
+    let tmp = Path::new("/tmp");
+    if tmp.is_dir() {
+        tempfile::tempdir_in(tmp).expect("a temporary directory in /tmp")
+    } else {
+        tempfile::tempdir().expect("a temporary directory")
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

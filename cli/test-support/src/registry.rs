@@ -243,11 +243,11 @@ impl Default for Site {
 
 impl Site {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::tempdir();
         let server = Server::start(files(dir.path().to_path_buf()));
         Self {
             dir,
-            work: tempfile::tempdir().unwrap(),
+            work: crate::tempdir(),
             entries: BTreeMap::new(),
             server,
         }

@@ -26,8 +26,12 @@ pub fn filters() -> Vec<(String, &'static str)> {
     let tmp = tmp.to_string_lossy();
     let tmp = tmp.trim_end_matches('/');
     vec![
-        // A temporary directory the test did not name.
-        (format!(r"{}/\.tmp[A-Za-z0-9_]+", escape(tmp)), "[TMP]"),
+        // A temporary directory the test did not name (see
+        // [`crate::tempdir`] for `/tmp`).
+        (
+            format!(r"({}|/tmp)/\.tmp[A-Za-z0-9_]+", escape(tmp)),
+            "[TMP]",
+        ),
         // A server of the test, on a port the kernel chose.
         (r"(127\.0\.0\.1|localhost|\[::1\]):\d+".into(), "$1:[PORT]"),
         // RFC 3339 date-times.

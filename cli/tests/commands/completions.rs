@@ -65,14 +65,8 @@ fn completions_are_generated_for_bash_zsh_and_fish() {
 
 #[test]
 fn an_unknown_shell_is_a_usage_error() {
-    let o = Knap::new().run(&["completions", "tcsh"]);
-    assert_eq!(o.code, 2, "{o:?}");
-    assert!(o.stderr.contains("tcsh"), "{}", o.stderr);
-    assert!(
-        o.stderr.contains("bash"),
-        "the valid shells are listed: {}",
-        o.stderr
-    );
+    // The valid shells are listed.
+    assert_out!(Knap::new().run(&["completions", "tcsh"]));
 }
 
 #[test]

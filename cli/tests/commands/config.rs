@@ -1,5 +1,6 @@
 //! Where the configuration is: `--config`, `$KNAP_CONFIG`,
-//! `$XDG_CONFIG_HOME/knap/config.toml`.
+//! `$XDG_CONFIG_HOME/knap/config.toml`; and what a configuration knap
+//! cannot read gets.
 
 use knap_test_support::prelude::*;
 
@@ -10,7 +11,7 @@ fn config_is_found_through_xdg_config_home_and_the_flag() {
     k.env
         .push(("XDG_CONFIG_HOME".into(), xdg.display().to_string()));
     // Without KNAP_CONFIG the XDG location is used.
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_knap"));
+    let mut c = k.command();
     c.args([
         "registry",
         "add",
@@ -38,4 +39,14 @@ fn config_is_found_through_xdg_config_home_and_the_flag() {
             .unwrap()
             .contains("name = \"y\"")
     );
+}
+
+/// A configuration that is not TOML is refused naming the file and the
+/// place of the problem.
+#[test]
+fn a_configuration_knap_cannot_read_is_refused_naming_the_file() {
+    let k = Knap::new();
+    std::fs::write(k.config(), "[[registries]\nname = \"x\"\n").unwrap();
+    assert_out!("not_toml", k.run(&["registry", "list"]));
+    assert_out!("not_toml_json", k.run(&["--json", "registry", "list"]));
 }

@@ -243,3 +243,32 @@ fn doctor_checks_runtimes_and_versions_against_this_machine_and_caches_probes() 
         assert!(o.stdout.contains("0 not met"), "{}", o.stdout);
     }
 }
+
+/// What doctor says, against a PATH that holds only tools the test wrote
+/// (so the report is the same on every machine): every kind of need (a
+/// runtime by name and with a requirement, `python_versions`, a
+/// `*_version` requirement, `native`, a pack dependency, one that is not
+/// met and one that is missing), text and JSON; nothing installed.
+#[test]
+fn doctor_reports_each_need_met_not_met_or_missing() {
+    let mut site = Site::new();
+    site.publish("base", "1.0.0", &[], &[]);
+    site.publish_with_manifest(
+        "needy",
+        "1.0.0",
+        &["base@^1"],
+        "runtime_deps:\n  - python3\n  - nodejs>=18\n  - native\n  - ruby@>=4\npython_versions:\n  - \"3\"\nstackstorm_version: \">=3.8\"\n",
+        &[],
+    );
+    let mut k = site.knap_local();
+    let bin = k.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    write_tool(&bin, "python3", "3.11.7");
+    write_tool(&bin, "node", "20.1.0");
+    write_tool(&bin, "ruby", "3.2.9");
+    k.set("PATH", bin.to_str().unwrap());
+    assert_out!("nothing_installed", k.run(&["doctor"]));
+    k.run(&["install", "needy"]).ok();
+    assert_out!("text", k.run(&["--color", "never", "doctor"]));
+    assert_out!("json", k.run(&["--json", "doctor", "--refresh"]));
+}

@@ -239,14 +239,13 @@ fn a_cached_archive_shows_no_empty_progress_bar_on_a_terminal() {
 fn json_errors_carry_kind_and_message_on_stderr() {
     let k = Knap::new();
     let o = k.run(&["--json", "registry", "remove", "nope"]);
-    assert_eq!(o.code, 3);
-    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).expect("stderr is JSON");
-    assert_eq!(v["error"]["kind"], "not_found");
-    assert!(v["error"]["message"].as_str().unwrap().contains("nope"));
+    assert_eq!(o.error_json()["error"]["kind"], "not_found");
+    assert_out!("json_error_not_found", o);
     let o = k.run(&["--json", "info", "Bad Ref"]);
-    assert_eq!(o.code, 2, "{o:?}");
-    let v: serde_json::Value = serde_json::from_str(o.stderr.trim()).expect("stderr is JSON");
-    assert_eq!(v["error"]["kind"], "usage");
+    assert_eq!(o.error_json()["error"]["kind"], "usage");
+    assert_out!("json_error_usage", o);
+    assert_out!("usage_without_a_command", k.run(&[]));
+    assert_out!("usage_unknown_flag", k.run(&["install", "--frobnicate"]));
 }
 
 /// Whether `line` is `step NAME: ... (N ms)` or `(N.NN s)`.

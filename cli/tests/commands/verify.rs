@@ -1,6 +1,6 @@
 //! `knap verify`: every changed, added or missing file named; planted
 //! `.git` entries; a missing pack with an unusable record; a root an older
-//! knap installed (its digest rule).
+//! knap installed (its digest rule); text and JSON.
 
 use std::path::Path;
 
@@ -18,10 +18,12 @@ fn verify_names_every_changed_added_and_missing_file_and_exits_4() {
     ];
     site.publish("tampered", "1.0.0", &[], &extra);
     site.publish("other", "1.0.0", &[], &[]);
-    let k = site.knap();
+    let mut k = site.knap();
+    site.name_in(&mut k);
     let root = k.dir.path().join("root");
     k.at(&root, &["install", "tampered", "other"]).ok();
-    k.at(&root, &["verify"]).ok();
+    assert_out!("clean_text", k.at(&root, &["--color", "never", "verify"]));
+    assert_out!("clean_json", k.at(&root, &["--json", "verify"]));
 
     let t = root.join("tampered");
     // Changed: same size, other bytes; a byte in the middle of a large
@@ -37,66 +39,29 @@ fn verify_names_every_changed_added_and_missing_file_and_exits_4() {
     std::fs::write(t.join("sensors/evil.py"), b"import os\n").unwrap();
     std::fs::remove_file(t.join("actions/b.yaml")).unwrap();
 
-    let o = k.at(&root, &["verify"]);
-    assert_eq!(o.code, 4, "{o:?}");
-    let lines: Vec<&str> = o.stdout.lines().map(str::trim).collect();
-    for want in [
-        "changed  actions/a.yaml",
-        "changed  lib/big.bin",
-        "changed  lib/util.py (now a symbolic link)",
-        "added    sensors/evil.py",
-        "missing  actions/b.yaml",
-    ] {
-        assert!(lines.contains(&want), "{want:?} not in:\n{}", o.stdout);
-    }
-    assert!(
-        o.stdout
-            .lines()
-            .any(|l| l.starts_with("other") && l.trim_end().ends_with("ok"))
+    assert_out!(
+        "tampered_text",
+        k.at(&root, &["--color", "never", "verify"])
     );
-    assert!(
-        o.stderr.contains("1 of 2 installed packs") && o.stderr.contains("tampered (modified)"),
-        "{}",
-        o.stderr
-    );
-
     let o = k.at(&root, &["verify", "--json", "tampered"]);
-    assert_eq!(o.code, 4);
-    let v = o.json();
-    let p = &v["packs"][0];
-    assert_eq!(v["packs"].as_array().unwrap().len(), 1);
-    assert_eq!(p["status"], "modified");
-    assert_eq!(
-        p["changed"],
-        json!(["actions/a.yaml", "lib/big.bin", "lib/util.py"])
-    );
-    assert_eq!(p["added"], json!(["sensors/evil.py"]));
-    assert_eq!(p["missing"], json!(["actions/b.yaml"]));
+    let p = &o.json()["packs"][0];
     assert_eq!(
         p["irregular"],
         json!([{"path": "lib/util.py", "kind": "symbolic link"}])
     );
-    let err: Value = serde_json::from_str(o.stderr.trim()).unwrap();
-    assert_eq!(err["error"]["kind"], "integrity");
+    assert_out!("tampered_json", o);
 
     // Only the named pack is checked.
-    k.at(&root, &["verify", "other"]).ok();
-    assert_eq!(k.at(&root, &["verify", "nosuch"]).code, 3);
+    assert_out!("one_pack_text", k.at(&root, &["verify", "other"]));
+    assert_out!("unknown_pack", k.at(&root, &["verify", "nosuch"]));
 
     // A pack directory that is gone: every file is missing.
     std::fs::remove_dir_all(root.join("other")).unwrap();
-    let o = k.at(&root, &["verify", "--json", "other"]);
-    assert_eq!(o.code, 4);
-    assert_eq!(o.json()["packs"][0]["status"], "missing");
-    assert_eq!(
-        o.json()["packs"][0]["missing"],
-        json!(["README.md", "actions/run.sh", "pack.yaml"])
-    );
+    assert_out!("missing_json", k.at(&root, &["verify", "--json", "other"]));
+    assert_out!("missing_text", k.at(&root, &["verify", "other"]));
 
     // `knap install` without SPEC restores both from knap.lock.
-    let o = k.at(&root, &["install"]).ok();
-    assert!(o.stdout.contains("installed other 1.0.0"), "{o:?}");
-    assert!(o.stdout.contains("installed tampered 1.0.0"), "{o:?}");
+    assert_out!("restore", k.at(&root, &["--color", "never", "install"]));
     k.at(&root, &["verify"]).ok();
     assert_root_consistent(&root);
 }
@@ -144,20 +109,12 @@ fn verify_reports_planted_git_entries_as_added_and_restore_removes_them() {
     }
 
     let o = k.at(&root, &["verify", "--json"]);
-    assert_eq!(o.code, 4, "{o:?}");
-    let v = o.json();
-    assert_eq!(v["packs"][0]["status"], "modified");
     assert_eq!(
-        v["packs"][0]["added"],
+        o.json()["packs"][0]["added"],
         json!([".git", "actions/.GIT", "lib/.git. "])
     );
-    let o = k.at(&root, &["verify"]);
-    assert_eq!(o.code, 4);
-    assert!(
-        o.stdout.contains("added    .git (now a .git entry)"),
-        "{}",
-        o.stdout
-    );
+    assert_out!("planted_git_json", o);
+    assert_out!("planted_git_text", k.at(&root, &["verify"]));
 
     let o = k.at(&root, &["install"]).ok();
     assert!(o.stdout.contains("installed hello 1.0.0"), "{o:?}");
@@ -250,6 +207,7 @@ fn verify_of_a_root_installed_by_an_older_knap_still_works() {
     assert_eq!(p["digest_rule"], "older-knap-byte-order");
     let o = k.at(&root, &["verify"]).ok();
     assert!(o.stdout.contains("older knap"), "{}", o.stdout);
+    assert_out!("older_knap_text", o);
     // Intact: restore leaves it alone.
     let o = k.at(&root, &["install"]).ok();
     assert!(!o.stdout.contains("installed old"), "{o:?}");
