@@ -125,6 +125,20 @@ pub fn paths_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Copies the tree `from` to `to` (regular files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let p = item.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
