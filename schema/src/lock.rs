@@ -304,7 +304,7 @@ fn locked_registry<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 /// Reads `installed_at`: an RFC 3339 time.
 fn locked_time<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+    crate::datetime::parse_rfc3339(&s)
         .map_err(|e| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time: {e}")))?;
     Ok(s)
 }
