@@ -22,11 +22,11 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
             (Some(k.kind), k.hint.clone())
         } else if let Some(r) = e.downcast_ref::<knap_registry::registry::RegistryError>() {
             (Some(r.kind()), None)
-        } else if let Some(r) = e.downcast_ref::<knap_registry::candidates::LookupFailed>() {
+        } else if let Some(r) = e.downcast_ref::<knap_client::candidates::LookupFailed>() {
             (Some(r.kind()), None)
         } else if let Some(r) = e.downcast_ref::<knap_registry::index_set::OpenError>() {
             (Some(r.kind()), None)
-        } else if let Some(s) = e.downcast_ref::<knap_registry::sources::SourceError>() {
+        } else if let Some(s) = e.downcast_ref::<knap_client::sources::SourceError>() {
             (Some(s.kind), None)
         } else if let Some(f) = e.downcast_ref::<knap_registry::http::FetchError>() {
             (Some(f.kind()), f.hint())
@@ -43,7 +43,7 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
             )
         } else if let Some(n) = e.downcast_ref::<knap_installer::state::NotInstalled>() {
             (Some(n.kind()), None)
-        } else if let Some(i) = e.downcast_ref::<knap_registry::install::InstallError>() {
+        } else if let Some(i) = e.downcast_ref::<knap_client::InstallError>() {
             (Some(i.kind()), None)
         } else if let Some(n) = e.downcast_ref::<knap_resolver::NoSolution>() {
             (Some(Kind::NotFound), n.hint())

@@ -1184,3 +1184,36 @@ impl InstallRoot {
         }
     }
 }
+
+impl InstallRoot {
+    /// After a failed install into a root that did not exist before it:
+    /// removes what opening it made (the root holding only knap's private
+    /// area), so that a failure leaves nothing behind. A root that holds
+    /// anything else is kept, and so is one that another install may be
+    /// downloading into (it holds no lock then, only its staging area):
+    /// the root goes only under its lock, taken without waiting, and with
+    /// nothing staged.
+    pub fn remove_if_unused(root: &Path) {
+        let Ok(entries) = fs::read_dir(root) else {
+            return;
+        };
+        let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        if !names.iter().all(|n| n == PRIVATE) {
+            return;
+        }
+        let private = root.join(PRIVATE);
+        let Ok(lock) = File::open(private.join("lock")) else {
+            return;
+        };
+        if lock.try_lock().is_err() {
+            return;
+        }
+        let staged = fs::read_dir(private.join("staging"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if !staged {
+            let _ = fs::remove_dir_all(&private);
+            let _ = fs::remove_dir(root);
+        }
+    }
+}

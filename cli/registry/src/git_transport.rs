@@ -1,6 +1,6 @@
 //! gix's HTTP transport set up with a registry's policy, shared by git
 //! registries ([`crate::registry::git`]) and git install sources
-//! ([`crate::sources::git`]): the extra trusted roots, the token for the
+//! (`knap-client`'s `sources::git`): the extra trusted roots, the token for the
 //! registry's origin only ([`Auth`]), the connect and inactivity timeouts,
 //! no credential prompts; and the total deadline of a fetch
 //! (`Deadline`: gix's interrupt flag, set by a timer).
@@ -20,7 +20,7 @@ const GRACE: Duration = Duration::from_secs(1);
 /// a fetch) when `limit` is reached, and [`Deadline::run`] stops waiting
 /// for a fetch that goes on regardless; dropping the deadline stops the
 /// timer.
-pub(crate) struct Deadline {
+pub struct Deadline {
     interrupt: Arc<AtomicBool>,
     hit: Arc<AtomicBool>,
     limit: Limit,
@@ -29,7 +29,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     /// Starts the timer of `limit` (a total deadline).
-    pub(crate) fn start(limit: Limit) -> Self {
+    pub fn start(limit: Limit) -> Self {
         let total = match limit {
             Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
                 d
@@ -61,7 +61,7 @@ impl Deadline {
     /// some points of a fetch, so a server that drips elsewhere would keep
     /// it going: then the fetch is abandoned (it ends with the process)
     /// and `None` says the deadline was reached.
-    pub(crate) fn run<T: Send + 'static>(
+    pub fn run<T: Send + 'static>(
         &self,
         fetch: impl FnOnce(&AtomicBool) -> T + Send + 'static,
     ) -> Option<T> {
@@ -88,19 +88,19 @@ impl Deadline {
     }
 
     /// The words for a fetch abandoned at the deadline.
-    pub(crate) fn reached(&self) -> String {
+    pub fn reached(&self) -> String {
         format!("timed out: {}", self.limit)
     }
 
     /// Whether the deadline was reached.
-    pub(crate) fn hit(&self) -> bool {
+    pub fn hit(&self) -> bool {
         self.hit.load(Ordering::SeqCst)
     }
 
     /// The words for a failed fetch: the total deadline when it was
     /// reached, else the connect or inactivity limit when gix's transport
     /// timed out (naming the variable that sets it), else gix's words.
-    pub(crate) fn explain(&self, message: String, settings: &HttpSettings) -> String {
+    pub fn explain(&self, message: String, settings: &HttpSettings) -> String {
         if self.hit() {
             return self.reached();
         }
@@ -121,13 +121,13 @@ fn err(e: impl std::error::Error) -> String {
     crate::http::chain(&e)
 }
 
-pub(crate) const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
+pub const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
 
 /// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::net::HttpPolicy)): extra
 /// trusted roots, and a token sent to the registry's origin only. Shared with git
 /// install sources.
 #[derive(Clone)]
-pub(crate) struct TransportSetup {
+pub struct TransportSetup {
     pub url: String,
     pub auth: Auth,
     pub roots: Vec<reqwest::Certificate>,
@@ -144,7 +144,7 @@ type ReqwestOptions = gix::protocol::transport::client::blocking_io::http::reqwe
 impl TransportSetup {
     /// gix's HTTP options for `repo` (from its git configuration) plus the
     /// extra roots and the token; `None` for non-HTTP URLs.
-    pub(crate) fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
+    pub fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
         let Some(opts) = repo
             .transport_options(self.url.as_str(), None)
             .map_err(err)?
@@ -183,7 +183,7 @@ impl TransportSetup {
 
 /// Answers gix's request for credentials: never a prompt, an error naming
 /// `token_env` instead.
-pub(crate) fn no_prompt(
+pub fn no_prompt(
     action: gix::credentials::helper::Action,
 ) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     match action {

@@ -10,8 +10,8 @@ use knap_schema::progress::{Event, Reporter};
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    LAST_MODIFIED, USER_AGENT,
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, USER_AGENT,
 };
 use url::Url;
 
@@ -205,6 +205,129 @@ impl Fetcher {
     }
 }
 
+/// An HTTP client for the archives of one registry's install sources
+/// (or of a direct install): the registry's [`HttpPolicy`] (its redirect
+/// rules, its connect and per-read timeouts, its extra CA files, its token
+/// for its own origin only), and no transparent decoding: a checksum is of
+/// the bytes published, whatever Content-Encoding a server or proxy claims.
+#[derive(Clone)]
+pub struct Downloader {
+    client: reqwest::Client,
+    policy: HttpPolicy,
+}
+
+impl Downloader {
+    pub fn new(policy: &HttpPolicy) -> Result<Self, FetchError> {
+        let client = client_builder(policy)?
+            .no_gzip()
+            .build()
+            .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
+        Ok(Self {
+            client,
+            policy: policy.clone(),
+        })
+    }
+
+    /// Starts the download of `url`: the request is retried (connection
+    /// errors and 5xx, see [`crate::net::retryable`]), a body cut off
+    /// half-way is not; the whole transfer has one total deadline
+    /// (`KNAP_HTTP_DOWNLOAD_TIMEOUT`), kept by [`Download::chunk`] too.
+    pub async fn get<'r>(
+        &self,
+        url: &Url,
+        reporter: &'r dyn Reporter,
+    ) -> Result<Download<'r>, FetchError> {
+        let settings = &self.policy.settings;
+        let auth = self.policy.auth.header_for(url)?;
+        let deadline = tokio::time::Instant::now() + settings.download_timeout;
+        let limit = crate::net::Limit::DownloadTotal(settings.download_timeout);
+        let request = crate::net::with_retries(settings, || async {
+            let mut req = self
+                .client
+                .get(url.clone())
+                .header(ACCEPT_ENCODING, "identity");
+            if let Some(v) = &auth {
+                req = req.header(AUTHORIZATION, v.clone());
+            }
+            tracing::debug!("GET {url}");
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| network_error(url, &e, settings))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    url: url.to_string(),
+                    status: status.as_u16(),
+                });
+            }
+            Ok(resp)
+        });
+        let resp = crate::net::until(deadline, url, limit, request).await?;
+        Ok(Download {
+            resp,
+            url: url.clone(),
+            deadline,
+            limit,
+            settings: settings.clone(),
+            reporter,
+            progress: None,
+        })
+    }
+}
+
+/// The body of a download under way (see [`Downloader::get`]).
+pub struct Download<'r> {
+    resp: reqwest::Response,
+    url: Url,
+    deadline: tokio::time::Instant,
+    limit: crate::net::Limit,
+    settings: HttpSettings,
+    reporter: &'r dyn Reporter,
+    /// Started with the first chunk asked for.
+    progress: Option<Progress<'r>>,
+}
+
+impl Download<'_> {
+    /// The size the server declares, if it does.
+    pub fn declared_len(&self) -> Option<u64> {
+        self.resp.content_length()
+    }
+
+    /// The next bytes of the body, `None` at its end; within the download's
+    /// total deadline. Reports the download's progress events.
+    pub async fn chunk(
+        &mut self,
+    ) -> Result<Option<impl std::ops::Deref<Target = [u8]> + 'static>, FetchError> {
+        if self.progress.is_none() {
+            let declared = self.declared_len();
+            self.progress = Some(Progress::start(self.reporter, &self.url, declared));
+        }
+        let (url, settings) = (&self.url, &self.settings);
+        let resp = &mut self.resp;
+        let chunk = crate::net::until(self.deadline, url, self.limit, async {
+            resp.chunk()
+                .await
+                .map_err(|e| network_error(url, &e, settings))
+        })
+        .await?;
+        match chunk {
+            Some(c) => {
+                if let Some(p) = &mut self.progress {
+                    p.advance(c.len());
+                }
+                Ok(Some(c))
+            }
+            None => {
+                if let Some(p) = self.progress.take() {
+                    p.finish();
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// The client for `policy`, shared by every caller with the same key. It
 /// has the connect and read timeouts only: the total deadlines are kept
 /// by the transfers themselves ([`crate::net::until`], which says which
@@ -315,7 +438,7 @@ fn describe(e: &reqwest::Error, cause: NetCause) -> String {
     }
 }
 
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -333,7 +456,7 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 /// lowercased and without the URLs in it (any word holding `://`), for
 /// matching those words: a URL's host, port or path may hold any of them
 /// (`…/timeout-utils.git`, port 40477).
-pub(crate) fn words_without_urls(text: &str) -> String {
+pub fn words_without_urls(text: &str) -> String {
     text.split_whitespace()
         .filter(|w| !w.contains("://"))
         .collect::<Vec<_>>()
@@ -345,7 +468,7 @@ pub(crate) fn words_without_urls(text: &str) -> String {
 /// statuses only in words) holds `status` as a number on its own: not
 /// inside a longer number, nor as a port after `:` (port 40477 holds
 /// "404").
-pub(crate) fn names_status(text: &str, status: &str) -> bool {
+pub fn names_status(text: &str, status: &str) -> bool {
     text.match_indices(status).any(|(i, _)| {
         let before = text[..i].chars().next_back();
         let after = text[i + status.len()..].chars().next();

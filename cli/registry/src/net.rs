@@ -1,6 +1,6 @@
 //! The HTTP policy of one registry, used alike by its index fetches
 //! ([`crate::http::Fetcher`]), its archive sources
-//! ([`crate::sources::archive::Downloader`]) and gix's HTTP transport (git
+//! ([`crate::http::Downloader`]) and gix's HTTP transport (git
 //! registries and git sources, [`crate::git_transport`]):
 //!
 //! - [`Auth`]: the registry's token, and the one decision of whether a

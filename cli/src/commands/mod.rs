@@ -15,6 +15,9 @@ pub mod upgrade;
 pub mod verify;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use knap_client::{Client, InstallError, Outcome, Request};
 
 use knap_installer::{InstallRoot, RootError};
 use knap_schema::config::Config;
@@ -103,23 +106,26 @@ impl Ctx {
 }
 
 impl Ctx {
-    /// Runs the install pipeline (`knap_registry::install`) on the root,
-    /// with the resolver reading the registries lazily; a ref no registry
-    /// lists gets the refs it may have meant.
+    /// The library client of this run's configuration and environment.
+    pub fn client(&self) -> Client {
+        Client::new(self.config.clone(), self.env.clone())
+    }
+
+    /// Runs the install pipeline (`knap_client::install`) on the root,
+    /// with the resolver reading the registries lazily (through
+    /// `registries` when the command opened them already); a ref no
+    /// registry lists gets the refs it may have meant.
     pub async fn install(
         &self,
-        request: &knap_registry::install::Request,
-    ) -> anyhow::Result<knap_registry::install::Outcome> {
-        use knap_registry::install::InstallError;
+        registries: Option<Arc<IndexSet>>,
+        request: &Request,
+    ) -> anyhow::Result<Outcome> {
         let root = self.root_dir();
-        let result = knap_registry::install::install(
-            &self.config,
-            &self.env,
-            &root,
-            request,
-            knap_registry::candidates::Lazy::new,
-        )
-        .await;
+        let client = self.client();
+        let result = match registries {
+            Some(set) => client.install_with(set, &root, request).await,
+            None => client.install(&root, request).await,
+        };
         match result {
             Ok(o) => Ok(o),
             Err(InstallError::NotListed {

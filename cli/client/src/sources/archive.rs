@@ -11,50 +11,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
+use knap_registry::http::{Downloader, FetchError};
 use knap_schema::progress::Reporter;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::SourceError;
-use crate::http::FetchError;
-use crate::net::HttpPolicy;
 
 /// The default largest archive download (256 MiB).
 pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// An HTTP client for one registry's archive sources.
-#[derive(Clone)]
-pub struct Downloader {
-    client: reqwest::Client,
-    policy: HttpPolicy,
-}
-
-impl Downloader {
-    /// A client with the registry's [`HttpPolicy`]: its redirect rules (no
-    /// redirect from https to plain http unless allowed), the connect and
-    /// per-read timeouts (the download's total deadline is kept by
-    /// [`download`], which names it when it is hit), the extra CA files and
-    /// the token for the registry's origin only. No transparent decoding:
-    /// the checksum is of the bytes published, whatever Content-Encoding a
-    /// server or proxy claims.
-    pub fn new(policy: &HttpPolicy) -> Result<Self, SourceError> {
-        let client = crate::http::client_builder(policy)
-            .and_then(|b| {
-                b.no_gzip().build().map_err(|e| {
-                    crate::http::FetchError::Setup(format!(
-                        "cannot set up HTTP: {}",
-                        crate::http::chain(&e)
-                    ))
-                })
-            })
-            .map_err(|e| SourceError::from_fetch("cannot set up HTTP for downloads", e))?;
-        Ok(Self {
-            client,
-            policy: policy.clone(),
-        })
-    }
-}
 
 /// Where verified archives are kept: `<cache>/archives/sha256/`.
 pub fn cache_dir(cache_root: &Path) -> PathBuf {
@@ -213,63 +178,19 @@ pub async fn download(
         }
     } else {
         let net = |e: FetchError| SourceError::from_fetch(format!("cannot download {url}"), e);
-        let settings = &downloader.policy.settings;
-        let auth = downloader.policy.auth.header_for(url).map_err(net)?;
-        // The whole transfer (retries included) has one total deadline; the
-        // client's own are the connect and read (inactivity) timeouts.
-        let deadline = tokio::time::Instant::now() + settings.download_timeout;
-        let limit = crate::net::Limit::DownloadTotal(settings.download_timeout);
-        // The request is retried (connection errors and 5xx, see
-        // `net::retryable`); a body cut off half-way is not.
-        let request = crate::net::with_retries(settings, || async {
-            let mut req = downloader
-                .client
-                .get(url.clone())
-                .header(ACCEPT_ENCODING, "identity");
-            if let Some(v) = &auth {
-                req = req.header(AUTHORIZATION, v.clone());
-            }
-            tracing::debug!("GET {url}");
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| crate::http::network_error(url, &e, settings))?;
-            let status = resp.status();
-            if !status.is_success() {
-                return Err(FetchError::Status {
-                    url: url.to_string(),
-                    status: status.as_u16(),
-                });
-            }
-            Ok(resp)
-        });
-        let mut resp = crate::net::until(deadline, url, limit, request)
-            .await
-            .map_err(net)?;
-        let declared = resp.content_length();
-        if declared.is_some_and(|n| n > max_download) {
+        let mut body = downloader.get(url, reporter).await.map_err(net)?;
+        if body.declared_len().is_some_and(|n| n > max_download) {
             return Err(too_large());
         }
-        let mut progress = crate::http::Progress::start(reporter, url, declared);
         let mut total = 0u64;
-        loop {
-            let chunk = crate::net::until(deadline, url, limit, async {
-                resp.chunk()
-                    .await
-                    .map_err(|e| crate::http::network_error(url, &e, settings))
-            })
-            .await
-            .map_err(net)?;
-            let Some(chunk) = chunk else { break };
+        while let Some(chunk) = body.chunk().await.map_err(net)? {
             total += chunk.len() as u64;
             if total > max_download {
                 return Err(too_large());
             }
-            hasher.update(&chunk);
+            hasher.update(&*chunk);
             tmp.write_all(&chunk).map_err(write_err)?;
-            progress.advance(chunk.len());
         }
-        progress.finish();
     }
     let actual = knap_schema::digest::format_sha256(&hasher.finalize());
     if let Some(checksum) = expected

@@ -24,11 +24,11 @@ use knap_installer::Limits;
 use knap_schema::entry_name;
 
 use super::SourceError;
-use crate::git_transport::{Deadline, TransportSetup, no_prompt};
-use crate::net::{HttpPolicy, Limit};
+use knap_registry::git_transport::{Deadline, TransportSetup, no_prompt};
+use knap_registry::net::{HttpPolicy, Limit};
 
 fn err(e: impl std::error::Error) -> String {
-    crate::http::chain(&e)
+    knap_registry::http::chain(&e)
 }
 
 /// Fetches `url` and writes the tree of `commit` (40 hex) into `dest`,
@@ -113,7 +113,7 @@ pub fn fetch_and_checkout(
 fn fetch_failure(url: &str, message: &str) -> SourceError {
     // The URLs are taken out first: a host, port or path may hold any of
     // the words looked for (a port such as 40477 holds "404").
-    let lower = crate::http::words_without_urls(&message.replace(url, " "));
+    let lower = knap_registry::http::words_without_urls(&message.replace(url, " "));
     let local = url
         .strip_prefix("file://")
         .map(std::path::Path::new)
@@ -121,7 +121,7 @@ fn fetch_failure(url: &str, message: &str) -> SourceError {
     let not_a_repo = lower.contains("is a valid git directory")
         || lower.contains("not a git repository")
         || lower.contains("repository not found")
-        || crate::http::names_status(&lower, "404");
+        || knap_registry::http::names_status(&lower, "404");
     match local {
         Some(p) if !p.exists() => SourceError::not_found(format!(
             "{url} is not a git repository: {} does not exist",
@@ -409,11 +409,11 @@ mod tests {
     #[test]
     fn words_in_a_url_are_not_taken_for_what_happened() {
         let m = "GET https://h.example:40123/team401/timeout-utils.git failed: status 500";
-        let words = crate::http::words_without_urls(m);
+        let words = knap_registry::http::words_without_urls(m);
         assert!(!words.contains("timeout"), "{words}");
-        assert!(!crate::http::names_status(&words, "401"), "{words}");
+        assert!(!knap_registry::http::names_status(&words, "401"), "{words}");
         assert!(words.contains("status 500"), "{words}");
         let m = "https://h/x.git: the operation timed out";
-        assert!(crate::http::words_without_urls(m).contains("timed out"));
+        assert!(knap_registry::http::words_without_urls(m).contains("timed out"));
     }
 }

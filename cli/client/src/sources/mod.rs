@@ -2,8 +2,8 @@
 //! directory: [`archive`] (download into a content-addressed cache, verify
 //! the SHA-256, then extract safely), [`git`] (gix fetch of a pinned
 //! commit, then a checkout of its tree without `.git`) and [`path`] (a copy
-//! of a local pack directory), and [`direct`] (install specs that name a
-//! pack by where it is: parsing them and staging the pack before resolution).
+//! of a local pack directory), and [`direct`] (staging the packs an install
+//! SPEC names by where they are, before resolution).
 //!
 //! Every failure says which source failed and why, and carries the
 //! [`Kind`] that decides the exit code when every source of a pack fails.
@@ -13,7 +13,7 @@ pub mod direct;
 pub mod git;
 pub mod path;
 
-use crate::error::Kind;
+use knap_registry::error::Kind;
 
 /// Why one source could not provide a pack: its kind, a message naming
 /// the source, and the cause (told on its own line, or with
@@ -60,7 +60,7 @@ impl SourceError {
 
     /// The kind of a failed HTTP request: a refused or impossible setup is
     /// "other", a size limit an integrity failure, the rest the network's.
-    pub fn from_fetch(message: impl Into<String>, e: crate::http::FetchError) -> Self {
+    pub fn from_fetch(message: impl Into<String>, e: knap_registry::http::FetchError) -> Self {
         Self::new(e.kind(), message).caused_by(e)
     }
 }
@@ -86,7 +86,7 @@ pub fn inspect(
     Ok((manifest, tree))
 }
 
-impl From<SourceError> for crate::error::KnapError {
+impl From<SourceError> for knap_registry::error::KnapError {
     fn from(e: SourceError) -> Self {
         Self {
             kind: e.kind,

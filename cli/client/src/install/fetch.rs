@@ -23,9 +23,11 @@ use knap_schema::urls::{
 use knap_schema::{Checksum, PackRef};
 use url::Url;
 
-use crate::error::{Kind, KnapError};
-use crate::net::HttpPolicy;
-use crate::sources::archive::{self, Downloader};
+use knap_registry::error::{Kind, KnapError};
+use knap_registry::http::Downloader;
+use knap_registry::net::HttpPolicy;
+
+use crate::sources::archive;
 use crate::sources::{SourceError, git};
 
 /// How one pack is fetched: its plan entry and its registry's HTTP policy.
@@ -57,7 +59,7 @@ fn source_base(cfg: &RegistryConfig) -> Result<Url, String> {
             }
             .map_err(|()| format!("{}: not an absolute path", abs.display()))
         }
-        RegistryLocation::Http(u) => Ok(crate::registry::index_url(&u)),
+        RegistryLocation::Http(u) => Ok(knap_registry::registry::index_url(&u)),
         RegistryLocation::Sparse(u) | RegistryLocation::Git(u) => Ok(u),
     }
 }
