@@ -21,7 +21,7 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
         if let Some(k) = e.downcast_ref::<KnapError>() {
             (Some(k.kind), k.hint.clone())
         } else if let Some(r) = e.downcast_ref::<knap_registry::registry::RegistryError>() {
-            (Some(r.kind()), None)
+            (Some(r.kind()), r.hint())
         } else if let Some(r) = e.downcast_ref::<knap_client::candidates::LookupFailed>() {
             (Some(r.kind()), None)
         } else if let Some(r) = e.downcast_ref::<knap_registry::index_set::OpenError>() {

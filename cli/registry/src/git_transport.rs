@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::net::{Auth, HttpSettings, Limit};
+use crate::http::{Auth, HttpSettings, Limit};
 
 /// How long past its deadline an abandoned fetch is waited for.
 const GRACE: Duration = Duration::from_secs(1);
@@ -123,7 +123,7 @@ fn err(e: impl std::error::Error) -> String {
 
 pub const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
 
-/// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::net::HttpPolicy)): extra
+/// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::http::HttpPolicy)): extra
 /// trusted roots, and a token sent to the registry's origin only. Shared with git
 /// install sources.
 #[derive(Clone)]

@@ -16,7 +16,7 @@ use knap_schema::config::Config;
 use knap_schema::index::Entry;
 
 use crate::error::{Kind, KnapError};
-use crate::registry::by_ref::SearchRow;
+use crate::index::search::SearchRow;
 use crate::registry::{Env, Registry, RegistryError};
 
 /// Why the set of registries could not be opened.

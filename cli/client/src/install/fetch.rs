@@ -25,7 +25,7 @@ use url::Url;
 
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::http::Downloader;
-use knap_registry::net::HttpPolicy;
+use knap_registry::http::HttpPolicy;
 
 use crate::sources::archive;
 use crate::sources::{SourceError, git};

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use knap_installer::Limits;
 use knap_registry::error::{Kind, KnapError};
 use knap_registry::http::Downloader;
-use knap_registry::net::HttpPolicy;
+use knap_registry::http::HttpPolicy;
 use knap_schema::Checksum;
 use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};

@@ -25,7 +25,7 @@ use knap_schema::entry_name;
 
 use super::SourceError;
 use knap_registry::git_transport::{Deadline, TransportSetup, no_prompt};
-use knap_registry::net::{HttpPolicy, Limit};
+use knap_registry::http::{HttpPolicy, Limit};
 
 fn err(e: impl std::error::Error) -> String {
     knap_registry::http::chain(&e)

@@ -4,7 +4,7 @@
 //! HEAD commit; it is validated, then copied into the cache (with the commit
 //! it came from), so reading never touches the repository and a bad commit
 //! leaves the last good copy in place. An `index.json` is also split once
-//! per ref ([`super::by_ref`]), which is what lookups and search read: by
+//! per ref ([`SplitCache`]), which is what lookups and search read: by
 //! the first command that reads the registry after an update (checking the
 //! copy again, as the cache is untrusted), so that a cold update costs
 //! about what `git clone` does.
@@ -25,17 +25,20 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::by_ref::{ByRef, Stamp};
-use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
+use super::{Common, RegistryError, UpdateOutcome};
 use crate::cache::{Staged, write_atomic};
 use crate::git_transport::{Deadline, NEEDS_TOKEN, TransportSetup, no_prompt};
-use crate::net::{HttpPolicy, Limit};
+use crate::http::{HttpPolicy, Limit};
+use crate::index::parse::{count, too_large};
+use crate::index::split::Stamp;
+use crate::index::whole::{check_git_index, names_relative};
+use crate::index::{Copy, SplitCache, View, parse_sparse_config, parse_sparse_pack};
 
 /// Why a fetch of the index failed: the transfer (exit 5), or a document
 /// of the commit over the size limit (exit 4, as from any registry).
@@ -58,9 +61,9 @@ pub struct GitIndex {
     pub common: Common,
     url: Url,
     http: HttpPolicy,
-    loaded: Mutex<Option<View>>,
-    /// Held while the cached index is split, so that it is split once.
-    splitting: tokio::sync::Mutex<()>,
+    /// The per-ref cache of `index.json` (and, for the sparse layout, the
+    /// view this run reads).
+    split: SplitCache,
 }
 
 /// What the cache holds for a git registry.
@@ -94,23 +97,25 @@ const MAX_TUF_FILE: u64 = 64 * 1024 * 1024;
 
 impl GitIndex {
     pub fn new(common: Common, url: Url, http: HttpPolicy) -> Self {
+        let split = SplitCache::new(common.cache.path("refs"));
         Self {
             common,
             url,
             http,
-            loaded: Mutex::new(None),
-            splitting: tokio::sync::Mutex::new(()),
+            split,
         }
-    }
-
-    fn by_ref(&self) -> ByRef {
-        ByRef::new(self.common.cache.path("refs"))
     }
 
     /// Splits the cached `index.json` again (checking it again): for a
     /// cache written before the split existed, or a damaged split.
     pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
-        let _one = self.splitting.lock().await;
+        self.split
+            .resplit(&self.common.name, damaged, || self.cached_copy())
+            .await
+    }
+
+    /// The cached `index.json` of the cached commit.
+    fn cached_copy(&self) -> Result<Copy, RegistryError> {
         let name = &self.common.name;
         let state = self
             .state()
@@ -122,15 +127,14 @@ impl GitIndex {
                 path.display()
             ))
         })?;
-        let stamp = Stamp {
-            len: bytes.len() as u64,
-            id: format!("commit:{}", state.commit),
-        };
-        self.by_ref()
-            .split(name, &path.display().to_string(), &bytes, &stamp, damaged)?;
-        let v = View::ByRef(self.by_ref());
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
+        Ok(Copy {
+            stamp: Stamp {
+                len: bytes.len() as u64,
+                id: format!("commit:{}", state.commit),
+            },
+            location: path.display().to_string(),
+            bytes,
+        })
     }
 
     /// How many versions of the cached commit name an install source by a
@@ -222,7 +226,7 @@ impl GitIndex {
                 location,
                 size,
                 limit,
-            } => super::too_large(&name, &format!("git {url}: {location}"), size, limit),
+            } => too_large(&name, &format!("git {url}: {location}"), size, limit),
         })?;
         // A signed registry: the commit's tuf/ is verified and every index
         // file held to its targets entry before anything is cached.
@@ -267,8 +271,7 @@ impl GitIndex {
                 let path = self.common.cache.path("index.json");
                 let (checked, staged) = std::thread::scope(|s| {
                     let staged = s.spawn(|| Staged::write(&path, bytes));
-                    let checked =
-                        super::whole::check_git_index(&name, &location("index.json"), bytes);
+                    let checked = check_git_index(&name, &location("index.json"), bytes);
                     (checked, staged.join().expect("the cache writer panicked"))
                 });
                 let (summary, rel) = checked?;
@@ -282,20 +285,13 @@ impl GitIndex {
                 for (r, bytes) in packs {
                     let p =
                         parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
-                    relative += p
-                        .versions
-                        .iter()
-                        .filter(|e| super::whole::names_relative(e))
-                        .count();
+                    relative += p.versions.iter().filter(|e| names_relative(e)).count();
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
                 (
                     "sparse",
-                    format!(
-                        "sparse layout, {}",
-                        super::count(packs.len(), "pack", "packs")
-                    ),
+                    format!("sparse layout, {}", count(packs.len(), "pack", "packs")),
                 )
             }
         };
@@ -310,7 +306,7 @@ impl GitIndex {
             &serde_json::to_vec_pretty(&state).expect("state serialises"),
         )
         .map_err(|e| self.other(format!("cannot write the cache: {e}")))?;
-        *self.loaded.lock().expect("lock") = None;
+        self.split.forget();
         let verb = if cloned { "cloned" } else { "fetched" };
         Ok(UpdateOutcome::Updated {
             detail: format!("{verb} {}: {detail}", &commit[..12]),
@@ -340,7 +336,7 @@ impl GitIndex {
     }
 
     pub async fn view(&self) -> Result<View, RegistryError> {
-        if let Some(v) = self.loaded.lock().expect("lock").clone() {
+        if let Some(v) = self.split.loaded() {
             return Ok(v);
         }
         let name = self.common.name.clone();
@@ -363,23 +359,16 @@ impl GitIndex {
                     .ok_or_else(|| self.other("the clone left no index in the cache".into()))?
             }
         };
-        let v = if state.layout == "sparse" {
-            View::SparseDir(self.common.cache.path("sparse"), self.common.max_size)
-        } else {
-            let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
-            let current = len.is_ok_and(|len| {
-                self.by_ref().is_current(&Stamp {
-                    len,
-                    id: format!("commit:{}", state.commit),
-                })
-            });
-            if !current {
-                return self.resplit(false).await;
-            }
-            View::ByRef(self.by_ref())
-        };
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
+        if state.layout == "sparse" {
+            let dir = self.common.cache.path("sparse");
+            return Ok(self.split.keep(View::SparseDir(dir, self.common.max_size)));
+        }
+        let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
+        let current = len.ok().map(|len| Stamp {
+            len,
+            id: format!("commit:{}", state.commit),
+        });
+        self.split.view(&name, current, || self.cached_copy()).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP policy of one registry, used alike by its index fetches
-//! ([`crate::http::Fetcher`]), its archive sources
-//! ([`crate::http::Downloader`]) and gix's HTTP transport (git
-//! registries and git sources, [`crate::git_transport`]):
+//! ([`super::Fetcher`]), its archive sources ([`super::Downloader`]) and
+//! gix's HTTP transport (git registries and git sources,
+//! [`crate::git_transport`]):
 //!
 //! - [`Auth`]: the registry's token, and the one decision of whether a
 //!   request URL gets it: only the registry's own scheme, host and port
@@ -13,10 +13,6 @@
 //!   source, git fetches included), the retries and their backoff, and the
 //!   size limit; a timeout names the [`Limit`] it hit and its variable;
 //! - whether plain http is allowed.
-//!
-//! Retries are decided on the typed [`NetCause`] of a failure
-//! ([`retryable`]), never on the text of a message, and a failure after
-//! retries says how many attempts were made ([`FetchError::Retried`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,6 +21,8 @@ use knap_schema::config::RegistryConfig;
 use knap_schema::urls::RegistryLocation;
 use reqwest::header::HeaderValue;
 use url::Url;
+
+use super::{FetchError, Limit};
 
 /// The default largest document (64 MiB).
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -277,250 +275,10 @@ impl HttpPolicy {
     }
 }
 
-/// Why a fetch failed; the message names the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("{url}: {message}")]
-    Network {
-        url: String,
-        message: String,
-        cause: NetCause,
-    },
-    /// A redirect the policy refuses (see `http::client_builder`); not retried.
-    #[error("{url}: {message}")]
-    Redirect { url: String, message: String },
-    #[error("{url}: the server answered HTTP {status}")]
-    Status { url: String, status: u16 },
-    #[error(
-        "{url}: the document is larger than the limit of {limit} bytes (set KNAP_MAX_INDEX_SIZE to raise it)"
-    )]
-    TooLarge { url: String, limit: u64 },
-    #[error("{0}")]
-    Setup(String),
-    /// The last failure of a request tried `attempts` times.
-    #[error("{last} (after {attempts} attempts)")]
-    Retried {
-        attempts: u32,
-        last: Box<FetchError>,
-    },
-}
-
-impl FetchError {
-    /// The exit-code class: a size limit is an integrity failure, a setup
-    /// problem (a CA file, a token) "other", the rest the network's.
-    pub fn kind(&self) -> crate::error::Kind {
-        use crate::error::Kind;
-        match self {
-            FetchError::TooLarge { .. } => Kind::Integrity,
-            FetchError::Setup(_) => Kind::Other,
-            FetchError::Network { .. }
-            | FetchError::Redirect { .. }
-            | FetchError::Status { .. } => Kind::Registry,
-            FetchError::Retried { last, .. } => last.kind(),
-        }
-    }
-
-    /// What to do about it, when there is something.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            FetchError::Network { cause, .. } => cause.hint(),
-            FetchError::Retried { last, .. } => last.hint().or_else(|| {
-                Some("the server kept failing: try again later, or raise KNAP_HTTP_RETRIES".into())
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// The limit a transfer hit, and the variable that sets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// No connection within `KNAP_HTTP_CONNECT_TIMEOUT`.
-    Connect(Duration),
-    /// No bytes for `KNAP_HTTP_READ_TIMEOUT` (inactivity).
-    Read(Duration),
-    /// An index document (or a git registry's fetch) past its total
-    /// deadline, `KNAP_HTTP_TIMEOUT`.
-    IndexTotal(Duration),
-    /// An install source (an archive download, a git source's fetch) past
-    /// its total deadline, `KNAP_HTTP_DOWNLOAD_TIMEOUT`.
-    DownloadTotal(Duration),
-}
-
-impl Limit {
-    /// The environment variable that sets this limit.
-    pub fn setting(self) -> &'static str {
-        match self {
-            Limit::Connect(_) => "KNAP_HTTP_CONNECT_TIMEOUT",
-            Limit::Read(_) => "KNAP_HTTP_READ_TIMEOUT",
-            Limit::IndexTotal(_) => "KNAP_HTTP_TIMEOUT",
-            Limit::DownloadTotal(_) => "KNAP_HTTP_DOWNLOAD_TIMEOUT",
-        }
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = |d: &Duration| format!("{} s", d.as_secs_f64());
-        match self {
-            Limit::Connect(d) => write!(f, "no connection within {}", secs(d)),
-            Limit::Read(d) => write!(f, "no data for {}", secs(d)),
-            Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
-                write!(f, "the total deadline of {} was reached", secs(d))
-            }
-        }?;
-        write!(f, " ({})", self.setting())
-    }
-}
-
 impl HttpSettings {
     /// The inactivity limit.
     pub fn read_limit(&self) -> Limit {
         Limit::Read(self.read_timeout)
-    }
-}
-
-/// A transfer that hit `limit`.
-pub fn timed_out(url: &Url, limit: Limit) -> FetchError {
-    FetchError::Network {
-        url: url.to_string(),
-        message: format!("timed out: {limit}"),
-        cause: NetCause::Timeout(limit),
-    }
-}
-
-/// Runs `f` until `deadline`; past it, the transfer of `url` failed with
-/// `limit`.
-pub async fn until<T>(
-    deadline: tokio::time::Instant,
-    url: &Url,
-    limit: Limit,
-    f: impl std::future::Future<Output = Result<T, FetchError>>,
-) -> Result<T, FetchError> {
-    tokio::time::timeout_at(deadline, f)
-        .await
-        .unwrap_or_else(|_| Err(timed_out(url, limit)))
-}
-
-/// Why a request failed, as far as retrying and the hint are concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetCause {
-    /// A deadline or inactivity timeout: which one.
-    Timeout(Limit),
-    /// The TLS handshake failed (typically an untrusted certificate).
-    Tls,
-    /// The connection could not be made.
-    Connect,
-    /// The body was cut off or could not be decoded.
-    Body,
-    /// A redirect the policy refuses.
-    Redirect,
-    /// Anything else.
-    Other,
-}
-
-impl NetCause {
-    /// Classifies a reqwest error by its type and its cause chain (a
-    /// client's own timeouts are its connect and read timeouts of
-    /// `settings`: total deadlines are kept by [`until`]).
-    pub fn of(e: &reqwest::Error, settings: &HttpSettings) -> Self {
-        if e.is_timeout() && e.is_connect() {
-            NetCause::Timeout(Limit::Connect(settings.connect_timeout))
-        } else if e.is_timeout() {
-            NetCause::Timeout(settings.read_limit())
-        } else if e.is_redirect() {
-            NetCause::Redirect
-        } else if has_tls_error(e) {
-            NetCause::Tls
-        } else if e.is_connect() {
-            NetCause::Connect
-        } else if e.is_body() || e.is_decode() {
-            NetCause::Body
-        } else {
-            NetCause::Other
-        }
-    }
-
-    /// What to do about it, when there is something.
-    pub fn hint(self) -> Option<String> {
-        match self {
-            NetCause::Timeout(limit) => Some(format!(
-                "check the server, or raise {}",
-                limit.setting()
-            )),
-            NetCause::Tls => Some(
-                "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration".into(),
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// Whether a rustls error is anywhere in `e`'s chain (also inside an
-/// `io::Error`, whose `source()` skips the error it wraps).
-fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        if c.is::<rustls::Error>() {
-            return true;
-        }
-        if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && has_tls_error(inner)
-        {
-            return true;
-        }
-        cur = c.source();
-    }
-    false
-}
-
-/// Whether a failed request is worth another try: a connection error, a
-/// cut-off body or a 5xx; never a timeout (the server is slow: another try
-/// would only wait as long again), a TLS failure, a refused redirect or a
-/// size limit.
-pub fn retryable(e: &FetchError) -> bool {
-    match e {
-        FetchError::Network { cause, .. } => {
-            matches!(cause, NetCause::Connect | NetCause::Body | NetCause::Other)
-        }
-        FetchError::Status { status, .. } => *status >= 500,
-        _ => false,
-    }
-}
-
-/// Runs `attempt` until it succeeds, fails with an error that is not
-/// [`retryable`], or the retries of `settings` are spent, with exponential
-/// backoff between tries. A failure after more than one try says how many
-/// ([`FetchError::Retried`]).
-pub async fn with_retries<T, F, Fut>(
-    settings: &HttpSettings,
-    mut attempt: F,
-) -> Result<T, FetchError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, FetchError>>,
-{
-    let mut tries = 0;
-    let mut backoff = settings.backoff;
-    loop {
-        match attempt().await {
-            Err(e) if tries < settings.retries && retryable(&e) => {
-                tries += 1;
-                tracing::debug!("{e}; retry {tries} in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-            }
-            // Retries ran out on a failure worth retrying; a failure that
-            // retrying cannot help (a 404 after a 503) is itself the error.
-            Err(e) if tries > 0 && retryable(&e) => {
-                return Err(FetchError::Retried {
-                    attempts: tries + 1,
-                    last: Box::new(e),
-                });
-            }
-            other => return other,
-        }
     }
 }
 
@@ -578,96 +336,6 @@ mod tests {
             !text.contains("s3cret") && text.contains("reg.example"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn a_timeout_names_its_limit_and_variable_and_a_retried_failure_its_attempts() {
-        let url = u("https://reg.example/a.tar.gz");
-        let e = timed_out(&url, Limit::DownloadTotal(Duration::from_secs(3)));
-        assert_eq!(
-            e.to_string(),
-            "https://reg.example/a.tar.gz: timed out: the total deadline of 3 s was reached (KNAP_HTTP_DOWNLOAD_TIMEOUT)"
-        );
-        assert_eq!(
-            e.hint().as_deref(),
-            Some("check the server, or raise KNAP_HTTP_DOWNLOAD_TIMEOUT")
-        );
-        assert_eq!(
-            Limit::Read(Duration::from_millis(1500)).to_string(),
-            "no data for 1.5 s (KNAP_HTTP_READ_TIMEOUT)"
-        );
-        let retried = FetchError::Retried {
-            attempts: 3,
-            last: Box::new(FetchError::Status {
-                url: url.to_string(),
-                status: 500,
-            }),
-        };
-        assert_eq!(
-            retried.to_string(),
-            "https://reg.example/a.tar.gz: the server answered HTTP 500 (after 3 attempts)"
-        );
-        assert_eq!(retried.kind(), crate::error::Kind::Registry);
-        assert!(!retryable(&retried), "a spent retry is not retried again");
-    }
-
-    #[tokio::test]
-    async fn with_retries_counts_the_attempts_it_made() {
-        let settings = HttpSettings {
-            retries: 2,
-            backoff: Duration::from_millis(1),
-            ..HttpSettings::default()
-        };
-        let mut calls = 0;
-        let r: Result<(), _> = with_retries(&settings, || {
-            calls += 1;
-            async {
-                Err(FetchError::Status {
-                    url: "u".into(),
-                    status: 503,
-                })
-            }
-        })
-        .await;
-        assert_eq!(calls, 3);
-        assert!(
-            matches!(r, Err(FetchError::Retried { attempts: 3, .. })),
-            "{r:?}"
-        );
-        // A failure that is not retried is returned as it is.
-        let r: Result<(), _> = with_retries(&settings, || async {
-            Err(FetchError::Status {
-                url: "u".into(),
-                status: 404,
-            })
-        })
-        .await;
-        assert!(
-            matches!(r, Err(FetchError::Status { status: 404, .. })),
-            "{r:?}"
-        );
-    }
-
-    #[test]
-    fn retries_are_decided_on_the_cause() {
-        let net = |cause| FetchError::Network {
-            url: "u".into(),
-            message: "m".into(),
-            cause,
-        };
-        assert!(retryable(&net(NetCause::Connect)));
-        assert!(retryable(&net(NetCause::Body)));
-        assert!(!retryable(&net(NetCause::Timeout(Limit::Read(
-            Duration::from_secs(1)
-        )))));
-        assert!(!retryable(&net(NetCause::Tls)));
-        assert!(!retryable(&net(NetCause::Redirect)));
-        let status = |status| FetchError::Status {
-            url: "u".into(),
-            status,
-        };
-        assert!(retryable(&status(503)));
-        assert!(!retryable(&status(403)));
     }
 
     #[test]
