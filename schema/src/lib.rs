@@ -18,8 +18,9 @@
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
 //! - [`progress`]: the events long operations report to a [`progress::Reporter`]
 //!   instead of printing;
-//! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
-//!   an error and its causes are told ([`ErrorReport`]);
+//! - [`report`]: the exit-code class of an error ([`ErrorKind`]), the
+//!   error of a step with no richer type ([`KnapError`]), and how an error
+//!   and its causes are told ([`ErrorReport`]);
 //! - [`ident`]: the validated identifiers ([`PackRef`], [`Checksum`],
 //!   [`ident::CommitId`]);
 //! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
@@ -55,5 +56,5 @@ pub use ident::{Checksum, PackRef};
 pub use index::{Entry, Index, InstallSource};
 pub use manifest::Manifest;
 pub use problem::{Problem, Problems, Severity};
-pub use report::{ErrorKind, ErrorReport};
+pub use report::{ErrorKind, ErrorReport, KnapError};
 pub use requirement::Requirement;

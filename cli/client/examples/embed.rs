@@ -9,6 +9,9 @@
 //! `cargo test --example embed` runs the same function with a recording
 //! reporter and checks its events and the installed result.
 
+// An example program: it prints the events it receives.
+#![allow(clippy::print_stdout)]
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@ use knap_schema::Dependency;
 use knap_schema::urls::is_loopback;
 use url::Url;
 
-use knap_registry::error::{Kind, KnapError};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 /// One SPEC of `knap install`.
 #[derive(Debug, Clone, PartialEq)]

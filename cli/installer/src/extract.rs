@@ -74,7 +74,7 @@ pub struct Extracted {
 /// about an entry names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("cannot {action} {}: {source}{}", path.display(), crate::root::io_hint(source))]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -130,7 +130,7 @@ pub enum ExtractError {
     /// cannot walk.
     #[error("unsafe archive: {detail}")]
     ZipLayout { detail: String },
-    #[error("corrupt archive at `{entry}`: {source}")]
+    #[error("corrupt archive at `{entry}`")]
     Corrupt {
         entry: String,
         #[source]
@@ -139,6 +139,25 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
+    /// What to do about it, when there is something: for an I/O failure,
+    /// the usual reasons a directory cannot be written.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ExtractError::Io { source, .. } => crate::root::io_hint(source).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The exit-code class: a safety violation is an integrity failure
+    /// (exit 4), anything else other.
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        if self.is_safety_violation() {
+            knap_schema::ErrorKind::Integrity
+        } else {
+            knap_schema::ErrorKind::Other
+        }
+    }
+
     /// True for a refusal on safety grounds (CLI exit code 4), false for
     /// plain I/O trouble.
     pub fn is_safety_violation(&self) -> bool {
@@ -160,7 +179,7 @@ pub enum ChecksumError {
     },
     #[error("`{expected}` is not a checksum; expected `sha256:` and 64 lowercase hex digits")]
     Malformed { expected: String },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -411,18 +430,9 @@ impl Sink<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The zip crate checks sizes itself while inflating and fails
-                // a read that goes past the declared size; our own count
-                // below catches the same lie from any other reader.
-                Err(e)
-                    if e.kind() == io::ErrorKind::InvalidData
-                        && e.to_string().contains("declared uncompressed size") =>
-                {
-                    return Err(ExtractError::SizeMismatch {
-                        entry: entry.to_owned(),
-                        declared,
-                    });
-                }
+                // A reader that refuses to go on (the zip crate fails a read
+                // past the declared size, see `extract_zip`) is corrupt; our
+                // own count below catches a lie from any other reader.
                 Err(source) => {
                     return Err(ExtractError::Corrupt {
                         entry: entry.to_owned(),
@@ -707,10 +717,47 @@ fn extract_zip(mut file: File, sink: &mut Sink<'_>) -> Result<(), ExtractError> 
             });
         }
         let declared = f.size();
+        let compression = f.compression();
         let executable = mode.is_some_and(|m| m & 0o111 != 0);
-        sink.file(&entry, &parts, declared, executable, &mut f)?;
+        let written = sink.file(&entry, &parts, declared, executable, &mut f);
+        drop(f);
+        match written {
+            // The zip crate fails a read that goes past an entry's declared
+            // size (as it fails one whose CRC does not match): an entry
+            // that holds more than it declares is told apart by counting
+            // what its raw data inflates to.
+            Err(ExtractError::Corrupt { .. })
+                if zip_entry_exceeds(&mut archive, i, compression, declared) =>
+            {
+                return Err(ExtractError::SizeMismatch { entry, declared });
+            }
+            other => other?,
+        }
     }
     Ok(())
+}
+
+/// True when zip entry `i`, stored or deflated, holds more than `declared`
+/// bytes (read from its raw data, at most one byte past `declared`).
+fn zip_entry_exceeds<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    i: usize,
+    compression: zip::CompressionMethod,
+    declared: u64,
+) -> bool {
+    let Ok(raw) = archive.by_index_raw(i) else {
+        return false;
+    };
+    let limit = declared.saturating_add(1);
+    let counted = match compression {
+        zip::CompressionMethod::Stored => io::copy(&mut raw.take(limit), &mut io::sink()),
+        zip::CompressionMethod::Deflated => io::copy(
+            &mut flate2::read::DeflateDecoder::new(raw).take(limit),
+            &mut io::sink(),
+        ),
+        _ => return false,
+    };
+    counted.is_ok_and(|n| n > declared)
 }
 
 /// Walks the central directory's headers from `start` (at most `max`

@@ -54,6 +54,7 @@ use std::sync::Arc;
 use knap_schema::atomic::{self, is_temp_name};
 use knap_schema::lock::{LockedPack, Lockfile};
 use knap_schema::progress::{Event, Reporter};
+use knap_schema::report::chain_line;
 use knap_schema::{Checksum, PackRef};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -70,7 +71,7 @@ pub const CRASH_AFTER_STEP_ENV: &str = "KNAP_TEST_CRASH_AFTER_STEP";
 /// Why an install root operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
-    #[error("cannot {action} {}: {source}{}", path.display(), io_hint(source))]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -78,7 +79,7 @@ pub enum RootError {
         source: io::Error,
     },
     /// A staged pack could not be scanned.
-    #[error("cannot scan the staged pack `{pack_ref}`: {source}")]
+    #[error("cannot scan the staged pack `{pack_ref}`")]
     Scan {
         pack_ref: String,
         #[source]
@@ -131,6 +132,15 @@ impl RootError {
         )
     }
 
+    /// What to do about it, when there is something: for an I/O failure,
+    /// the usual reasons a root cannot be written.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RootError::Io { source, .. } => io_hint(source).map(str::to_owned),
+            _ => None,
+        }
+    }
+
     /// The exit-code class: integrity for [`Self::is_integrity`], else
     /// other.
     pub fn kind(&self) -> knap_schema::ErrorKind {
@@ -143,21 +153,21 @@ impl RootError {
 }
 
 /// What to do about the usual reasons a root cannot be written.
-pub(crate) fn io_hint(e: &io::Error) -> &'static str {
+pub(crate) fn io_hint(e: &io::Error) -> Option<&'static str> {
     match e.kind() {
-        io::ErrorKind::ReadOnlyFilesystem => {
-            "; the install root is on a read-only file system: remount it read-write or choose another root with --root"
-        }
-        io::ErrorKind::PermissionDenied => {
-            "; the install root is not writable by this user: fix its permissions or choose another root with --root"
-        }
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
-            "; the file system of the install root is full: free some space and run the command again"
-        }
+        io::ErrorKind::ReadOnlyFilesystem => Some(
+            "the install root is on a read-only file system: remount it read-write or choose another root with --root",
+        ),
+        io::ErrorKind::PermissionDenied => Some(
+            "the install root is not writable by this user: fix its permissions or choose another root with --root",
+        ),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
+            "the file system of the install root is full: free some space and run the command again",
+        ),
         io::ErrorKind::FileTooLarge => {
-            "; a file exceeds the size limit of this process or file system (see `ulimit -f`)"
+            Some("a file exceeds the size limit of this process or file system (see `ulimit -f`)")
         }
-        _ => "",
+        _ => None,
     }
 }
 
@@ -508,10 +518,12 @@ impl InstallRoot {
             && pack.tree == r.tree
             && r.files.iter().all(|f| record_file_path_ok(&f.path));
         if !sound {
-            tracing::warn!(
-                "ignoring the per-file record of `{}`: it does not describe the locked tree or names an impossible file",
-                pack.pack_ref
-            );
+            self.reporter.report(Event::Warning {
+                message: format!(
+                    "ignoring the per-file record of `{}`: it does not describe the locked tree or names an impossible file",
+                    pack.pack_ref
+                ),
+            });
         }
         sound.then_some(r)
     }
@@ -594,7 +606,12 @@ impl InstallRoot {
             move |s: &Step| {
                 n += 1;
                 if crash_after == Some(n) {
-                    eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                    // The failpoint (test builds only) tells the crash test
+                    // where it stopped.
+                    #[allow(clippy::print_stderr)]
+                    {
+                        eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                    }
                     std::process::abort();
                 }
                 true
@@ -704,9 +721,12 @@ impl InstallRoot {
             Err(e) if lock_written => {
                 // The commit happened; what failed was cleaning up, which
                 // the next open finishes.
-                tracing::warn!(
-                    "{e}; the install succeeded, and the next knap command will remove the leftovers"
-                );
+                self.reporter.report(Event::Warning {
+                    message: format!(
+                        "{}; the install succeeded, and the next knap command will remove the leftovers",
+                        knap_schema::report::chain_line(&e)
+                    ),
+                });
                 Ok(())
             }
             Err(e) => Err(self.undo(e)),
@@ -826,7 +846,8 @@ impl InstallRoot {
         match result {
             Ok(()) => error,
             Err(undo) => {
-                tracing::warn!("undoing the failed commit: {undo}");
+                let (error, undo) = (chain_line(&error), chain_line(&undo));
+                tracing::debug!("undoing the failed commit: {undo}");
                 RootError::InvalidCommit(format!(
                     "{error}; undoing the commit also failed ({undo}); the next knap command with write access to {} restores it",
                     self.root.display()

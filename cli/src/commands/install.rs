@@ -14,7 +14,6 @@
 
 use knap_client::Request;
 use knap_client::spec::{self, Spec};
-use knap_registry::error::KnapError;
 use knap_registry::index_set::suggest;
 use knap_resolver::Upgrade;
 
@@ -83,7 +82,7 @@ async fn parse_specs(ctx: &Ctx, specs: &[String]) -> anyhow::Result<Vec<Spec>> {
             Err(e) if spec::is_bare_word(spec) => {
                 let near = suggest::near_refs(&ctx.config, &ctx.env, spec).await;
                 return Err(match suggest::did_you_mean(&near) {
-                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    Some(hint) => e.with_hint(hint),
                     None => e,
                 }
                 .into());

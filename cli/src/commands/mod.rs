@@ -24,10 +24,9 @@ use knap_schema::config::Config;
 use knap_schema::lock::Lockfile;
 use knap_schema::progress::Event;
 
-use crate::output::Style;
-use knap_registry::error::KnapError;
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::Env;
+use knap_schema::KnapError;
 
 /// What every command gets: the configuration and how to talk.
 pub struct Ctx {
@@ -38,11 +37,6 @@ pub struct Ctx {
     pub quiet: bool,
     /// `-v` count: 1 shows full URLs and the steps of an install.
     pub verbose: u8,
-    /// Colour of what goes to stdout (reports).
-    pub style: Style,
-    /// Colour of what goes to stderr (warnings, errors): each stream is
-    /// coloured by whether it is a terminal.
-    pub err_style: Style,
     /// `--root` / `KNAP_ROOT` (used by the install family).
     pub root: Option<PathBuf>,
 }
@@ -55,14 +49,15 @@ impl Ctx {
 
     /// Prints a command's typed report (see [`crate::output::print`]).
     pub fn print<R: serde::Serialize + std::fmt::Display + ?Sized>(&self, report: &R) {
-        crate::output::print(report, self.json, self.quiet, self.style.color);
+        crate::output::print(report, self.json, self.quiet);
     }
 
-    /// Prints `warning: TEXT` on stderr unless `-q`.
+    /// Tells a warning as the libraries do, as an [`Event::Warning`]: on
+    /// stderr unless `-q`, an event with `--progress json`.
     pub fn warn(&self, text: &str) {
-        if !self.quiet {
-            eprintln!("{}: {text}", self.err_style.yellow("warning"));
-        }
+        self.env.reporter.report(Event::Warning {
+            message: text.to_owned(),
+        });
     }
 }
 
@@ -97,8 +92,12 @@ impl Ctx {
             reg.update().await.map_err(|e| {
                 KnapError::new(
                     e.kind(),
-                    format!("{e}; use --offline to compare against the cached indices"),
+                    format!(
+                        "cannot refresh registry `{}` (use --offline to compare against the cached indices)",
+                        reg.name
+                    ),
                 )
+                .caused_by(e)
             })?;
         }
         Ok(())
@@ -143,16 +142,16 @@ impl Ctx {
             Err(InstallError::Failed(e)) => Err(e.into()),
             Err(InstallError::Root(e)) => Err(root_err(e)),
             Err(InstallError::Open(e)) => Err(e.into()),
-            Err(InstallError::Locked(e)) => Err(KnapError::new(e.kind(), e.to_string()).into()),
+            Err(InstallError::Locked(e)) => Err(e.into()),
             Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
         }
     }
 }
 
-/// An install root error with its exit code: integrity (4) for an invalid
-/// lock or tree, else other (1).
+/// An install root error, typed (`crate::report` knows its kind: integrity,
+/// exit 4, for an invalid lock or tree, else other, exit 1).
 pub fn root_err(e: RootError) -> anyhow::Error {
-    KnapError::new(e.kind(), e.to_string()).into()
+    e.into()
 }
 
 /// The root's lock, or an empty one when there is none.

@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use knap_client::Request;
 use knap_client::spec::Spec;
 use knap_installer::state::{installed_refs, origin};
-use knap_registry::error::KnapError;
 use knap_registry::index_set::IndexSet;
 use knap_resolver::Upgrade;
 use knap_schema::Dependency;
+use knap_schema::KnapError;
 
 use super::Ctx;
 use super::changes::ChangeReport;

@@ -27,7 +27,6 @@ use std::sync::Arc;
 
 use knap_installer::plan::{Chosen, Inputs, LockWouldChange, Origin, Plan};
 use knap_installer::{InstallRoot, RootError, StagingDir};
-use knap_registry::error::{Kind, KnapError};
 use knap_registry::http::Downloader;
 use knap_registry::http::HttpPolicy;
 use knap_registry::index_set::{IndexSet, OpenError, Provided};
@@ -38,9 +37,9 @@ use knap_schema::index::Entry;
 use knap_schema::lock::{LockedPack, Lockfile, SignedProvenance};
 use knap_schema::progress::{Event, Reporter};
 use knap_schema::{Dependency, ErrorKind, PackRef, Requirement};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 use crate::candidates::Lazy;
-use crate::sources::SourceError;
 use crate::sources::archive::{self, DEFAULT_DOWNLOAD_LIMIT};
 use crate::sources::direct::{self, StagedDirect};
 use crate::spec::{Direct, Spec};
@@ -313,7 +312,7 @@ fn source_policy(env: &Env, cfg: Option<&RegistryConfig>) -> HttpPolicy {
 
 fn downloader_for(env: &Env, cfg: Option<&RegistryConfig>) -> Result<Downloader, KnapError> {
     Downloader::new(&source_policy(env, cfg))
-        .map_err(|e| SourceError::from_fetch("cannot set up HTTP for downloads", e).into())
+        .map_err(|e| crate::sources::fetch_failed("cannot set up HTTP for downloads", e))
 }
 
 /// The packs on disk among the lock's (their directories present).
@@ -442,6 +441,7 @@ impl Pipeline<'_> {
                 checksum: self.req.checksum.as_deref(),
                 allow_unverified: self.req.allow_unverified,
                 git_http: &git_http,
+                reporter: &*self.env.reporter,
             };
             let s = direct::stage(d, &stager).await?;
             let r = s.pack.pack_ref.clone();

@@ -13,13 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
-use knap_registry::error::{Kind, KnapError};
 use knap_registry::http::Downloader;
 use knap_registry::http::HttpPolicy;
 use knap_schema::Checksum;
 use knap_schema::index::{Contents, Dependencies, Entry};
 use knap_schema::lock::{LockedPack, LockedSource};
 use knap_schema::manifest::Manifest;
+use knap_schema::progress::{Event, Reporter};
+use knap_schema::{ErrorKind as Kind, KnapError};
 use url::Url;
 
 use crate::sources::archive;
@@ -46,6 +47,8 @@ pub struct Stager<'a> {
     pub checksum: Option<&'a str>,
     pub allow_unverified: bool,
     pub git_http: &'a HttpPolicy,
+    /// Where warnings go.
+    pub reporter: &'a dyn Reporter,
 }
 
 /// Stages `direct` under `stager.staging_dir`, checks what can be checked
@@ -62,7 +65,6 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
         ));
     }
     let unpacked = stager.staging_dir.join("unpacked");
-    let err = KnapError::from;
     let source = match direct {
         Direct::Dir(src) => {
             // A broken manifest is reported at the pack's own path.
@@ -71,8 +73,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             let (src2, dest) = (src.clone(), unpacked.clone());
             tokio::task::spawn_blocking(move || path::copy_pack(&src2, &dest))
                 .await
-                .expect("the copy task panicked")
-                .map_err(err)?;
+                .expect("the copy task panicked")?;
             LockedSource::Path {
                 path: src.display().to_string(),
             }
@@ -89,8 +90,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             let limits = stager.store.limits;
             tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
                 .await
-                .expect("the git task panicked")
-                .map_err(err)?;
+                .expect("the git task panicked")?;
             LockedSource::Git {
                 url: url.to_string(),
                 git_ref: knap_schema::ident::CommitId::parse(commit).map_err(KnapError::usage)?,
@@ -102,8 +102,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
     let (dir, w) = (unpacked.clone(), what.clone());
     let (manifest, tree) = tokio::task::spawn_blocking(move || inspect(&dir, &w))
         .await
-        .expect("the verify task panicked")
-        .map_err(err)?;
+        .expect("the verify task panicked")?;
     let tree = Checksum::parse(&tree).map_err(|e| KnapError::new(Kind::Other, e.to_string()))?;
     let source = match source {
         LockedSource::Git {
@@ -159,9 +158,10 @@ async fn fetch_archive(
     stager: &Stager<'_>,
     dest: &Path,
 ) -> Result<LockedSource, KnapError> {
-    let err = KnapError::from;
     if stager.checksum.is_none() && url.scheme() != "file" {
-        tracing::warn!("{url}: installing without a checksum (--allow-unverified)");
+        stager.reporter.report(Event::Warning {
+            message: format!("{url}: installing without a checksum (--allow-unverified)"),
+        });
     }
     let (cached, checksum) = archive::download(
         stager.downloader,
@@ -171,12 +171,9 @@ async fn fetch_archive(
         stager.store.max_download,
         &knap_schema::progress::Silent,
     )
-    .await
-    .map_err(err)?;
+    .await?;
     let limits: Limits = stager.store.limits;
-    archive::extract_cached(cached, url, dest, limits)
-        .await
-        .map_err(err)?;
+    archive::extract_cached(cached, url, dest, limits).await?;
     Ok(LockedSource::Archive {
         url: url.to_string(),
         checksum: Checksum::parse(&checksum)

@@ -32,7 +32,7 @@ pub(super) fn shared_client(policy: &HttpPolicy) -> Result<reqwest::Client, Fetc
     }
     let c = client_builder(policy)?
         .build()
-        .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
+        .map_err(|e| FetchError::setup_caused_by("cannot set up HTTP", e))?;
     clients.push((key, c.clone()));
     Ok(c)
 }
@@ -93,72 +93,19 @@ pub(super) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuild
 }
 
 /// A failed request as a typed error: a refused redirect, or a network
-/// failure with its [`NetCause`].
-pub(super) fn network_error(url: &Url, e: &reqwest::Error, settings: &HttpSettings) -> FetchError {
-    let cause = NetCause::of(e, settings);
-    // reqwest's text names the URL again ("... for url (URL)"): the error
-    // names it once, first.
+/// failure with its [`NetCause`], reqwest's error (without the URL, which
+/// the error names first) as its cause.
+pub(super) fn network_error(url: &Url, e: reqwest::Error, settings: &HttpSettings) -> FetchError {
+    let cause = NetCause::of(&e, settings);
     let url = url.to_string();
-    let message = describe(e, cause).replace(&format!(" for url ({url})"), "");
+    let source = e.without_url();
     if cause == NetCause::Redirect {
-        FetchError::Redirect { url, message }
+        FetchError::Redirect { url, source }
     } else {
         FetchError::Network {
             url,
-            message,
             cause,
+            source: Some(source),
         }
     }
-}
-
-/// The whole error chain of a reqwest error in one line, saying what the
-/// common causes mean (the hint is [`FetchError::hint`]).
-fn describe(e: &reqwest::Error, cause: NetCause) -> String {
-    let text = chain(e);
-    match cause {
-        NetCause::Timeout(limit) => format!("timed out: {limit} ({text})"),
-        NetCause::Tls => format!("TLS certificate not trusted ({text})"),
-        NetCause::Connect => format!("cannot connect ({text})"),
-        NetCause::Body => format!("the response body was cut off or unreadable ({text})"),
-        NetCause::Redirect | NetCause::Other => text,
-    }
-}
-
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
-
-/// An error message from a library that reports failures only in words,
-/// lowercased and without the URLs in it (any word holding `://`), for
-/// matching those words: a URL's host, port or path may hold any of them
-/// (`…/timeout-utils.git`, port 40477).
-pub fn words_without_urls(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|w| !w.contains("://"))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// True when `text` (an error message from a library that reports HTTP
-/// statuses only in words) holds `status` as a number on its own: not
-/// inside a longer number, nor as a port after `:` (port 40477 holds
-/// "404").
-pub fn names_status(text: &str, status: &str) -> bool {
-    text.match_indices(status).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + status.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_digit() || c == ':')
-            && !after.is_some_and(|c| c.is_ascii_digit())
-    })
 }

@@ -5,7 +5,7 @@ use knap_schema::progress::Reporter;
 use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION};
 use url::Url;
 
-use super::client::{chain, client_builder, network_error};
+use super::client::{client_builder, network_error};
 use super::get::Progress;
 use super::{FetchError, HttpPolicy, HttpSettings, Limit, until, with_retries};
 
@@ -25,7 +25,7 @@ impl Downloader {
         let client = client_builder(policy)?
             .no_gzip()
             .build()
-            .map_err(|e| FetchError::Setup(format!("cannot set up HTTP: {}", chain(&e))))?;
+            .map_err(|e| FetchError::setup_caused_by("cannot set up HTTP", e))?;
         Ok(Self {
             client,
             policy: policy.clone(),
@@ -57,7 +57,7 @@ impl Downloader {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| network_error(url, &e, settings))?;
+                .map_err(|e| network_error(url, e, settings))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(FetchError::Status {
@@ -112,7 +112,7 @@ impl Download<'_> {
         let chunk = until(self.deadline, url, self.limit, async {
             resp.chunk()
                 .await
-                .map_err(|e| network_error(url, &e, settings))
+                .map_err(|e| network_error(url, e, settings))
         })
         .await?;
         match chunk {

@@ -10,18 +10,25 @@ use url::Url;
 
 use super::HttpSettings;
 
-/// Why a fetch failed; the message names the URL.
+/// Why a fetch failed; the message names the URL, the cause (reqwest's
+/// error, without the URL it would repeat) is the `#[source]`.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{url}: {message}")]
+    #[error("{url}: {}", cause.describe(url))]
     Network {
         url: String,
-        message: String,
         cause: NetCause,
+        #[source]
+        source: Option<reqwest::Error>,
     },
-    /// A redirect the policy refuses (see `http::client_builder`); not retried.
-    #[error("{url}: {message}")]
-    Redirect { url: String, message: String },
+    /// A redirect the policy refuses (see `http::client_builder`); not
+    /// retried. The cause says which and why.
+    #[error("{url}: a redirect was refused")]
+    Redirect {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{url}: the server answered HTTP {status}")]
     Status { url: String, status: u16 },
     /// A `304 Not Modified` to a request that named no cached copy (there
@@ -34,24 +41,49 @@ pub enum FetchError {
         "{url}: the document is larger than the limit of {limit} bytes (set KNAP_MAX_INDEX_SIZE to raise it)"
     )]
     TooLarge { url: String, limit: u64 },
-    #[error("{0}")]
-    Setup(String),
-    /// The last failure of a request tried `attempts` times.
-    #[error("{last} (after {attempts} attempts)")]
+    /// Setting up the client failed (a CA file, a token, the TLS stack).
+    #[error("{message}")]
+    Setup {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+    /// A request tried `attempts` times; its last failure is the cause.
+    #[error("gave up after {attempts} attempts")]
     Retried {
         attempts: u32,
+        #[source]
         last: Box<FetchError>,
     },
 }
 
 impl FetchError {
+    /// A setup failure without a cause.
+    pub fn setup(message: impl Into<String>) -> Self {
+        FetchError::Setup {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A setup failure caused by `source`.
+    pub fn setup_caused_by(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        FetchError::Setup {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// The exit-code class: a size limit is an integrity failure, a setup
     /// problem (a CA file, a token) "other", the rest the network's.
     pub fn kind(&self) -> crate::error::Kind {
         use crate::error::Kind;
         match self {
             FetchError::TooLarge { .. } => Kind::Integrity,
-            FetchError::Setup(_) => Kind::Other,
+            FetchError::Setup { .. } => Kind::Other,
             FetchError::Network { .. }
             | FetchError::Redirect { .. }
             | FetchError::Status { .. }
@@ -117,8 +149,8 @@ impl std::fmt::Display for Limit {
 pub fn timed_out(url: &Url, limit: Limit) -> FetchError {
     FetchError::Network {
         url: url.to_string(),
-        message: format!("timed out: {limit}"),
         cause: NetCause::Timeout(limit),
+        source: None,
     }
 }
 
@@ -131,6 +163,8 @@ pub enum NetCause {
     Tls,
     /// The connection could not be made.
     Connect,
+    /// The connection was refused: nothing listens at the address.
+    Refused,
     /// The body was cut off or could not be decoded.
     Body,
     /// A redirect the policy refuses.
@@ -152,12 +186,30 @@ impl NetCause {
             NetCause::Redirect
         } else if has_tls_error(e) {
             NetCause::Tls
+        } else if e.is_connect() && has_io_kind(e, std::io::ErrorKind::ConnectionRefused) {
+            NetCause::Refused
         } else if e.is_connect() {
             NetCause::Connect
         } else if e.is_body() || e.is_decode() {
             NetCause::Body
         } else {
             NetCause::Other
+        }
+    }
+
+    /// What happened, for the message of a failed request to `url`.
+    fn describe(self, url: &str) -> String {
+        match self {
+            NetCause::Timeout(limit) => format!("timed out: {limit}"),
+            NetCause::Tls => "TLS certificate not trusted".into(),
+            NetCause::Connect => "cannot connect".into(),
+            NetCause::Refused => format!(
+                "cannot connect: the connection was refused, nothing listens at {}",
+                authority(url)
+            ),
+            NetCause::Body => "the response body was cut off or unreadable".into(),
+            NetCause::Redirect => "a redirect was refused".into(),
+            NetCause::Other => "the request failed".into(),
         }
     }
 
@@ -171,28 +223,59 @@ impl NetCause {
             NetCause::Tls => Some(
                 "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration".into(),
             ),
+            NetCause::Refused => Some("check the URL's host and port".into()),
             _ => None,
         }
     }
 }
 
-/// Whether a rustls error is anywhere in `e`'s chain (also inside an
-/// `io::Error`, whose `source()` skips the error it wraps).
-fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// `HOST:PORT` of a URL, for a message.
+fn authority(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port_or_known_default() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// Whether an error `found` says is anywhere in `e`'s chain (also inside
+/// an `io::Error`, whose `source()` skips the error it wraps).
+fn in_chain(
+    e: &(dyn std::error::Error + 'static),
+    found: &dyn Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
-        if c.is::<rustls::Error>() {
+        if found(c) {
             return true;
         }
         if let Some(io) = c.downcast_ref::<std::io::Error>()
             && let Some(inner) = io.get_ref()
-            && has_tls_error(inner)
+            && in_chain(inner, found)
         {
             return true;
         }
         cur = c.source();
     }
     false
+}
+
+/// Whether a rustls error is anywhere in `e`'s chain.
+fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    in_chain(e, &|c| c.is::<rustls::Error>())
+}
+
+/// Whether an `io::Error` of `kind` is anywhere in `e`'s chain.
+fn has_io_kind(e: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    in_chain(e, &|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+    })
 }
 
 #[cfg(test)]
@@ -227,9 +310,10 @@ mod tests {
                 status: 500,
             }),
         };
+        assert_eq!(retried.to_string(), "gave up after 3 attempts");
         assert_eq!(
-            retried.to_string(),
-            "https://reg.example/a.tar.gz: the server answered HTTP 500 (after 3 attempts)"
+            knap_schema::report::chain_line(&retried),
+            "gave up after 3 attempts: https://reg.example/a.tar.gz: the server answered HTTP 500"
         );
         assert_eq!(retried.kind(), crate::error::Kind::Registry);
         assert!(!retryable(&retried), "a spent retry is not retried again");

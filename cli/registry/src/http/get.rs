@@ -132,7 +132,7 @@ impl Fetcher {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
-        let net = |e: reqwest::Error| network_error(url, &e, &self.policy.settings);
+        let net = |e: reqwest::Error| network_error(url, e, &self.policy.settings);
         let mut req = self
             .client
             .get(url.clone())

@@ -12,7 +12,6 @@ mod get;
 mod policy;
 mod retry;
 
-pub use client::{chain, names_status, words_without_urls};
 pub use download::{Download, Downloader};
 pub use error::{FetchError, Limit, NetCause, timed_out};
 pub use get::{Fetched, Fetcher, Validators};

@@ -169,7 +169,7 @@ impl Auth {
         match &self.token {
             Some((_, token)) if self.applies_to(url) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                    FetchError::Setup("the registry token is not a valid header value".into())
+                    FetchError::setup("the registry token is not a valid header value")
                 })?;
                 v.set_sensitive(true);
                 Ok(Some(v))
@@ -206,16 +206,16 @@ impl TlsRoots {
         }
         for f in &files {
             let pem = std::fs::read(f).map_err(|e| {
-                FetchError::Setup(format!("cannot read the CA file {}: {e}", f.display()))
+                FetchError::setup_caused_by(format!("cannot read the CA file {}", f.display()), e)
             })?;
             let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                FetchError::Setup(format!(
-                    "{}: not a PEM certificate bundle: {e}",
-                    f.display()
-                ))
+                FetchError::setup_caused_by(
+                    format!("{}: not a PEM certificate bundle", f.display()),
+                    e,
+                )
             })?;
             if found.is_empty() {
-                return Err(FetchError::Setup(format!(
+                return Err(FetchError::setup(format!(
                     "{}: holds no PEM certificate",
                     f.display()
                 )));

@@ -22,11 +22,18 @@ pub async fn until<T>(
 }
 
 /// Whether a failed request is worth another try: a connection error, a
-/// cut-off body or a 5xx; never a timeout (the server is slow: another try
-/// would only wait as long again), a TLS failure, a refused redirect or a
-/// size limit.
+/// cut-off body or a 5xx; a refused connection to another host (a server
+/// restarting), never to this machine (a loopback address: nothing listens
+/// there, as after a typo in the port); never a timeout (the server is
+/// slow: another try would only wait as long again), a TLS failure, a
+/// refused redirect or a size limit.
 pub fn retryable(e: &FetchError) -> bool {
     match e {
+        FetchError::Network {
+            cause: NetCause::Refused,
+            url,
+            ..
+        } => !Url::parse(url).is_ok_and(|u| knap_schema::urls::is_loopback(&u)),
         FetchError::Network { cause, .. } => {
             matches!(cause, NetCause::Connect | NetCause::Body | NetCause::Other)
         }
@@ -115,11 +122,23 @@ mod tests {
     #[test]
     fn retries_are_decided_on_the_cause() {
         let net = |cause| FetchError::Network {
-            url: "u".into(),
-            message: "m".into(),
+            url: "https://reg.example/index.json".into(),
             cause,
+            source: None,
         };
         assert!(retryable(&net(NetCause::Connect)));
+        assert!(
+            retryable(&net(NetCause::Refused)),
+            "another host may be restarting"
+        );
+        let refused_here = |url: &str| FetchError::Network {
+            url: url.into(),
+            cause: NetCause::Refused,
+            source: None,
+        };
+        assert!(!retryable(&refused_here("http://127.0.0.1:9/index.json")));
+        assert!(!retryable(&refused_here("http://localhost:9/index.json")));
+        assert!(!retryable(&refused_here("http://[::1]:9/index.json")));
         assert!(retryable(&net(NetCause::Body)));
         assert!(!retryable(&net(NetCause::Timeout(Limit::Read(
             Duration::from_secs(1)

@@ -41,6 +41,11 @@ use crate::index::{View, rows_of};
 use crate::registry::trust::{HttpFetch, Trust};
 
 impl Common {
+    /// Tells the run's reporter a warning ([`Event::Warning`]).
+    pub(crate) fn warn(&self, message: String) {
+        self.reporter.report(Event::Warning { message });
+    }
+
     /// Runs `fetch`, the first fetch of the index at `url` that a lookup
     /// needs (no cached copy yet), between the events that
     /// [`Registry::update`] reports around its own fetch.
@@ -138,8 +143,16 @@ impl Registry {
         let pin = Trust::pin_of(cfg)?;
         let datastore = common.cache.path("tuf");
         let trust = |fetch: Option<Arc<dyn knap_trust::Fetch>>| {
-            pin.clone()
-                .map(|p| Arc::new(Trust::new(&name, p, datastore.clone(), env.offline, fetch)))
+            pin.clone().map(|p| {
+                Arc::new(Trust::new(
+                    &name,
+                    p,
+                    datastore.clone(),
+                    env.offline,
+                    fetch,
+                    env.reporter.clone(),
+                ))
+            })
         };
         // One policy for the index and (see `HttpPolicy::for_registry`) the
         // install sources: the token for the registry's own origin only.
@@ -269,7 +282,9 @@ impl Registry {
             // A per-ref cache file that does not validate is never used:
             // the cached index is split again (and checked again) instead.
             Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
-                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.common().warn(format!(
+                    "{location}: the cached copy is damaged; splitting the index again"
+                ));
                 self.resplit().await?.versions(&self.name, refs)
             }
             other => other,
@@ -311,20 +326,12 @@ impl Registry {
         };
         match view.search(&self.name, q, want_refs) {
             Err(RegistryError::Invalid { location, .. }) if matches!(view, View::ByRef(_)) => {
-                tracing::warn!("{location}: the cached copy is damaged; splitting the index again");
+                self.common().warn(format!(
+                    "{location}: the cached copy is damaged; splitting the index again"
+                ));
                 self.resplit().await?.search(&self.name, q, want_refs)
             }
             other => other,
-        }
-    }
-
-    /// For a git registry: how many versions of its cached commit name an
-    /// install source by a relative URL, which nothing serves (counted by
-    /// the update's check, so this reads no index).
-    pub fn git_relative_sources(&self) -> Option<usize> {
-        match &self.transport {
-            Transport::Git(g) => Some(g.relative_sources()),
-            _ => None,
         }
     }
 

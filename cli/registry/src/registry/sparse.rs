@@ -278,7 +278,9 @@ impl SparseHttp {
                 // does not validate (damaged on disk): never used, fetched
                 // again in full.
                 Err(RegistryError::Invalid { location, .. }) => {
-                    tracing::warn!("{location}: the cached copy is damaged; fetching it again");
+                    self.common.warn(format!(
+                        "{location}: the cached copy is damaged; fetching it again"
+                    ));
                     self.common.cache.remove(&rel);
                     match self.refresh_with(&rel, &check, false).await? {
                         Got::Absent => Ok(None),
@@ -289,7 +291,10 @@ impl SparseHttp {
             },
             Err(e @ RegistryError::Fetch { .. }) => match self.cached_pack(&pack_ref)? {
                 Some(v) => {
-                    tracing::warn!("{e}; using the cached copy of `{pack_ref}`");
+                    self.common.warn(format!(
+                        "{}; using the cached copy of `{pack_ref}`",
+                        knap_schema::report::chain_line(&e)
+                    ));
                     Ok(Some(v))
                 }
                 None => Err(e),
@@ -390,9 +395,10 @@ impl SparseHttp {
                 .await
             {
                 Ok(_) => {}
-                Err(e @ RegistryError::Fetch { .. }) => {
-                    tracing::warn!("{e}; searching the cached files only")
-                }
+                Err(e @ RegistryError::Fetch { .. }) => self.common.warn(format!(
+                    "{}; searching the cached files only",
+                    knap_schema::report::chain_line(&e)
+                )),
                 Err(e) => return Err(e),
             }
         }
@@ -400,9 +406,9 @@ impl SparseHttp {
             let loc = self.common.cache.path("index.json").display().to_string();
             return Ok(parse_trusted_index(&name, &loc, &bytes)?.packs);
         }
-        tracing::warn!(
+        self.common.warn(format!(
             "registry `{name}` serves no index.json; search covers only the packs looked up before"
-        );
+        ));
         let mut out = Vec::new();
         for r in sparse_refs_in(&self.common.cache.path("packs")) {
             out.extend(self.cached_pack(&r)?.unwrap_or_default());
