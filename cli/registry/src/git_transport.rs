@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use knap_schema::ErrorKind;
 
+use crate::http::error::authority;
 use crate::http::{Auth, HttpSettings, Limit};
 
 /// How long past its deadline an abandoned fetch is waited for.
@@ -230,20 +231,6 @@ fn local_path(url: &str) -> Option<std::path::PathBuf> {
         .ok()
         .filter(|u| u.scheme() == "file")
         .and_then(|u| u.to_file_path().ok())
-}
-
-/// `HOST:PORT` of a URL, for a message.
-fn authority(url: &str) -> String {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            let host = u.host_str()?.to_owned();
-            Some(match u.port_or_known_default() {
-                Some(p) => format!("{host}:{p}"),
-                None => host,
-            })
-        })
-        .unwrap_or_else(|| url.to_owned())
 }
 
 /// Every error in `e`'s tree: its sources, the errors an `io::Error`

@@ -14,7 +14,7 @@ use crate::{Knap, Out, entry, index, write_json};
 const ESC: char = '\u{1b}';
 
 /// A knap with one local registry listing `core` and `net`.
-fn with_local_registry() -> Knap {
+pub(crate) fn with_local_registry() -> Knap {
     let k = Knap::new();
     let file = k.dir.path().join("site/index.json");
     write_json(

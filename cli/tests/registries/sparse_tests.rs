@@ -34,7 +34,7 @@ fn sparse_site() -> tempfile::TempDir {
 }
 
 /// A knap with `server` added as the sparse registry `sp`.
-fn knap_with_sparse(server: &Server) -> Knap {
+pub(crate) fn knap_with_sparse(server: &Server) -> Knap {
     let k = Knap::new();
     k.run(&[
         "registry",

@@ -1,12 +1,13 @@
 //! A closed stdout ends `knap` quietly: piped into a reader that exits
-//! early (`knap info netreport | head -1`, `knap completions bash | head
-//! -1`), it neither panics ("failed printing to stdout: Broken pipe", exit
-//! 101) nor says anything, and exits as the command would have. The reader
-//! here is gone before knap starts, so every write meets a closed pipe.
+//! early (`knap info net | head -1`, `knap completions bash | head -1`),
+//! it neither panics ("failed printing to stdout: Broken pipe", exit 101)
+//! nor says anything, and exits as the command would have. The reader here
+//! is gone before knap starts, so every write meets a closed pipe.
 
 use std::process::{Command, Stdio};
 
-use crate::{Knap, Out, entry, index, write_json};
+use crate::output_tests::with_local_registry;
+use crate::{Knap, Out};
 
 /// Runs `knap ARGS` (isolated as `k` runs it) with stdout a pipe whose
 /// reading end is closed.
@@ -28,25 +29,6 @@ fn with_stdout_closed(k: &Knap, args: &[&str]) -> Out {
     }
 }
 
-/// A knap with one local registry listing `core` and `netreport`.
-fn with_local_registry() -> Knap {
-    let k = Knap::new();
-    let file = k.dir.path().join("site/index.json");
-    write_json(
-        &file,
-        &index(
-            "Local",
-            vec![
-                entry("core", "1.0.0", &[]),
-                entry("netreport", "2.0.0", &["core"]),
-            ],
-        ),
-    );
-    k.run(&["registry", "add", "local", file.to_str().unwrap()])
-        .ok();
-    k
-}
-
 #[test]
 fn completions_into_a_closed_pipe_end_quietly() {
     let k = Knap::new();
@@ -60,11 +42,11 @@ fn completions_into_a_closed_pipe_end_quietly() {
 fn reports_into_a_closed_pipe_end_quietly_in_text_and_json() {
     let k = with_local_registry();
     for args in [
-        &["info", "netreport"][..],
+        &["info", "net"][..],
         &["search"],
         &["--color", "always", "search"],
         &["--json", "search"],
-        &["--json", "info", "netreport"],
+        &["--json", "info", "net"],
         &["registry", "list"],
     ] {
         let o = with_stdout_closed(&k, args);

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::server::{Server, files};
+use crate::sparse_tests::knap_with_sparse;
 use crate::{Knap, entry, write_json};
 
 /// A sparse registry that serves no `index.json`, so that a search warns
@@ -22,14 +23,7 @@ fn sparse_without_index() -> (tempfile::TempDir, Server, Knap) {
         &json!({"ref": "core", "versions": [entry("core", "1.0.0", &[])]}),
     );
     let server = Server::start(files(site.path().to_path_buf()));
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
+    let k = knap_with_sparse(&server);
     (site, server, k)
 }
 

@@ -230,7 +230,7 @@ impl NetCause {
 }
 
 /// `HOST:PORT` of a URL, for a message.
-fn authority(url: &str) -> String {
+pub(crate) fn authority(url: &str) -> String {
     Url::parse(url)
         .ok()
         .and_then(|u| {

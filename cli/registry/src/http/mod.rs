@@ -7,7 +7,7 @@
 
 mod client;
 mod download;
-mod error;
+pub(crate) mod error;
 mod get;
 mod policy;
 mod retry;

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::{Common, RegistryError, UpdateOutcome, index_url};
 use crate::cache::DocMeta;
-use crate::http::{Fetched, Fetcher, Validators};
+use crate::http::{Fetched, Fetcher};
 use crate::index::split::Stamp;
 use crate::index::{Copy, SplitCache, View};
 
@@ -57,15 +57,7 @@ impl HttpIndex {
             return self.update_signed(&t).await;
         }
         let name = &self.common.name;
-        let validators = self
-            .common
-            .cache
-            .meta(DOC)
-            .filter(|m| m.url == self.url.as_str())
-            .map(|m| Validators {
-                etag: m.etag,
-                last_modified: m.last_modified,
-            });
+        let validators = self.common.validators(DOC, &self.url);
         let cache = &self.common.cache;
         let fetched = self
             .fetcher

@@ -35,12 +35,24 @@ use url::Url;
 
 use crate::cache::RegistryCache;
 pub use crate::error::RegistryError;
-use crate::http::{Fetcher, HttpPolicy, HttpSettings};
+use crate::http::{Fetcher, HttpPolicy, HttpSettings, Validators};
 use crate::index::search::{Found, SearchRow};
 use crate::index::{View, rows_of};
 use crate::registry::trust::{HttpFetch, Trust};
 
 impl Common {
+    /// The validators of the cached copy of `rel`, if it was fetched from
+    /// `url` (a conditional GET sends them back).
+    pub(crate) fn validators(&self, rel: &str, url: &Url) -> Option<Validators> {
+        self.cache
+            .meta(rel)
+            .filter(|m| m.url == url.as_str())
+            .map(|m| Validators {
+                etag: m.etag,
+                last_modified: m.last_modified,
+            })
+    }
+
     /// Tells the run's reporter a warning ([`Event::Warning`]).
     pub(crate) fn warn(&self, message: String) {
         self.reporter.report(Event::Warning { message });

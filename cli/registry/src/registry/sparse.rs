@@ -23,7 +23,7 @@ use url::Url;
 
 use super::{Common, RegistryError, UpdateOutcome};
 use crate::cache::DocMeta;
-use crate::http::{Fetched, Fetcher, Validators};
+use crate::http::{Fetched, Fetcher};
 use crate::index::parse::{read_sparse_pack_file, sparse_refs_in};
 use crate::index::{check_index, parse_sparse_config, parse_sparse_pack, parse_trusted_index};
 use crate::registry::trust::Trust;
@@ -94,13 +94,8 @@ impl SparseHttp {
     ) -> Result<Got, RegistryError> {
         let url = self.url_of(rel);
         let validators = conditional
-            .then(|| self.common.cache.meta(rel))
-            .flatten()
-            .filter(|m| m.url == url.as_str())
-            .map(|m| Validators {
-                etag: m.etag,
-                last_modified: m.last_modified,
-            });
+            .then(|| self.common.validators(rel, &url))
+            .flatten();
         let cache = &self.common.cache;
         let fetched = self
             .fetcher
