@@ -8,9 +8,8 @@
 //! own exit code.
 //!
 //! This is the binaries' crate: the libraries never print (they report
-//! `knap_schema::progress::Event`s and return errors).
-
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! `knap_schema::progress::Event`s and return errors). It writes to the
+//! streams itself, without the print macros the workspace lints refuse.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
