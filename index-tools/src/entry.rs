@@ -36,9 +36,9 @@ pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
             "files": digest.files,
             "bytes": digest.bytes,
         });
-        println!("{v}");
+        knap_term::out_raw(&v.to_string());
     } else {
-        println!("{}", digest.checksum);
+        knap_term::out(&digest.checksum.to_string());
     }
     Ok(())
 }

@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         _ => {}
     }
     match run(cli) {
+        // A stdout that failed for another reason than a reader that went
+        // away (told on stderr as it happened) fails the command.
+        Ok(()) if knap_term::stdout_failed() => ExitCode::FAILURE,
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let failure = Failure::of(&err);
@@ -57,13 +60,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => sign::keys_command(c),
         Command::Sign(a) => sign::sign_command(a),
         Command::Completions { shell } => {
+            // Written whole, so that a reader that goes away (`| head`)
+            // ends it quietly.
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "knap-index",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "knap-index", &mut script);
+            knap_term::out_bytes(&script);
             Ok(())
         }
     }

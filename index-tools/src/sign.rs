@@ -19,7 +19,7 @@ pub fn keys_command(c: KeysCommand) -> anyhow::Result<()> {
                 "{}: a new ed25519 signing key (keep it secret; mode 0600)",
                 output.display()
             );
-            println!("{}", key.key_id());
+            knap_term::out(key.key_id());
             Ok(())
         }
     }
@@ -148,7 +148,7 @@ pub fn print_report(dir: &Path, r: &SignReport) {
         r.timestamp_version,
         r.timestamp_expires,
     );
-    println!("root key ids: {}", r.root_key_ids.join(" "));
+    knap_term::out(&format!("root key ids: {}", r.root_key_ids.join(" ")));
 }
 
 /// What the newest root of a site gives each role.

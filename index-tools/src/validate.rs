@@ -54,14 +54,14 @@ pub fn validate_command(a: ValidateArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        knap_term::out_raw(&serde_json::to_string_pretty(&v)?);
     } else {
         for (path, problems) in &report {
             for p in problems.iter() {
                 eprintln!("{}: {p}", path.display());
             }
             if !problems.has_errors() {
-                println!("{}: valid", path.display());
+                knap_term::out(&format!("{}: valid", path.display()));
             }
         }
     }

@@ -54,7 +54,7 @@ pub struct PackFile {
 pub enum DigestError {
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

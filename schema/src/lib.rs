@@ -24,8 +24,9 @@
 //!   them;
 //! - [`progress`]: the events long operations report to a [`progress::Reporter`]
 //!   instead of printing;
-//! - [`report`]: the exit-code class of an error ([`ErrorKind`]) and how
-//!   an error and its causes are told ([`ErrorReport`]);
+//! - [`report`]: the exit-code class of an error ([`ErrorKind`]), the
+//!   error of a step with no richer type ([`KnapError`]), and how an error
+//!   and its causes are told ([`ErrorReport`]);
 //! - [`ident`]: the validated identifiers ([`PackRef`], [`Checksum`],
 //!   [`ident::CommitId`]);
 //! - [`hex`]: lowercase hex, the one spelling of digests and ids;
@@ -67,5 +68,5 @@ pub use ident::{Checksum, PackRef};
 pub use index::{Entry, Index, InstallSource};
 pub use manifest::Manifest;
 pub use problem::{Problem, Problems, Severity};
-pub use report::{ErrorKind, ErrorReport};
+pub use report::{ErrorKind, ErrorReport, KnapError};
 pub use requirement::Requirement;

@@ -76,7 +76,7 @@ mod disk {
     /// One installed pack and its environments.
     #[derive(Serialize, JsonSchema)]
     #[schemars(rename = "LockedPack")]
-    pub struct Pack {
+    pub(super) struct Pack {
         #[serde(flatten)]
         pack: LockedPack,
         /// The pack's environments, at most one per runtime.

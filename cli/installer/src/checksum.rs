@@ -16,7 +16,7 @@ pub enum ChecksumError {
     },
     #[error("`{expected}` is not a checksum; expected `sha256:` and 64 lowercase hex digits")]
     Malformed { expected: String },
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -119,7 +119,7 @@ pub struct Irregular {
 pub enum ScanError {
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

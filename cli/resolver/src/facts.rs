@@ -45,7 +45,7 @@ pub(crate) struct PackVersions {
 }
 
 impl PackVersions {
-    pub fn matching<'a>(
+    pub(crate) fn matching<'a>(
         &'a self,
         set: &'a Set,
     ) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
@@ -55,7 +55,7 @@ impl PackVersions {
             .filter(move |v| set.contains(v))
     }
 
-    pub fn get(&self, v: &Version) -> Option<&Candidate> {
+    pub(crate) fn get(&self, v: &Version) -> Option<&Candidate> {
         self.candidates
             .binary_search_by(|c| c.version.cmp(v))
             .ok()
@@ -63,7 +63,7 @@ impl PackVersions {
     }
 
     /// The requirement as a version set: the candidates it matches.
-    pub fn set_of(&self, dep: &Dependency) -> Set {
+    pub(crate) fn set_of(&self, dep: &Dependency) -> Set {
         self.candidates
             .iter()
             .filter(|c| dep.req.matches(&c.version))
@@ -85,7 +85,7 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    pub fn cached(&self, pack_ref: &str) -> Option<&PackVersions> {
+    pub(crate) fn cached(&self, pack_ref: &str) -> Option<&PackVersions> {
         self.versions.get(pack_ref)
     }
 }

@@ -185,7 +185,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         {
             let bytes = serde_json::to_vec_pretty(&cache).expect("probes serialise");
             if let Err(e) = knap_schema::atomic::write_atomic(&cache_file, &bytes) {
-                tracing::warn!("the probe cache is not saved: {e}");
+                ctx.warn(&format!("the probe cache is not saved: {e}"));
             }
         }
     }

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use knap_envs::{BuildOptions, Builder, EnvCheck, EnvError, EnvState, Settings};
 use knap_installer::InstallRoot;
 use knap_installer::state::installed_refs;
-use knap_registry::error::{Kind, KnapError};
-use knap_schema::PackRef;
 use knap_schema::lock::Lockfile;
+use knap_schema::{ErrorKind as Kind, KnapError, PackRef};
 use serde::Serialize;
 
 use super::{Ctx, lock_of, root_err};

@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::output::Style;
-use knap_registry::error::KnapError;
 use knap_registry::index_set::{IndexSet, dependency_refs};
+use knap_schema::KnapError;
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::Ctx;
 use crate::output::Style;
 use knap_registry::cache::RegistryCache;
-use knap_registry::error::KnapError;
 use knap_registry::registry::Registry;
+use knap_schema::KnapError;
 
 /// The arguments of `registry add`.
 pub struct AddArgs {
@@ -47,7 +47,7 @@ fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
         .map_err(|e| KnapError::usage(format!("--root {}: cannot read it: {e}", file.display())))?;
     let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
         KnapError::new(
-            knap_registry::error::Kind::Integrity,
+            knap_schema::ErrorKind::Integrity,
             format!("--root {}: {e}", file.display()),
         )
     })?;
@@ -59,7 +59,7 @@ fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
     let copy = dir.join(format!("{}.root.json", a.name));
     knap_registry::cache::write_atomic(&copy, &bytes).map_err(|e| {
         KnapError::new(
-            knap_registry::error::Kind::Other,
+            knap_schema::ErrorKind::Other,
             format!("cannot copy the root to {}: {e}", copy.display()),
         )
     })?;
@@ -375,7 +375,10 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
     if let Err(e) = cache.clear() {
-        tracing::warn!("could not remove the cache {}: {e}", cache.dir.display());
+        ctx.warn(&format!(
+            "could not remove the cache {}: {e}",
+            cache.dir.display()
+        ));
     }
     ctx.print(&ChangeReport {
         name: name.to_owned(),

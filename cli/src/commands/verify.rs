@@ -28,7 +28,7 @@ use super::Ctx;
 use super::lock_of;
 use crate::output::Style;
 use knap_installer::state::installed_refs;
-use knap_registry::error::{Kind, KnapError};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 /// The flags of `knap verify`.
 #[derive(Debug, clap::Args)]
@@ -118,7 +118,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     let s: Scan = match scan_tree(&dir) {
         Ok(s) => s,
         Err(e) => {
-            c.status = Status::Unreadable(e.to_string());
+            c.status = Status::Unreadable(knap_schema::report::chain_line(&e));
             return c;
         }
     };
@@ -155,7 +155,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
                 c.actual = full.tree.clone();
                 c.diff = compare(r, &full);
             }
-            Err(e) => c.status = Status::Unreadable(e.to_string()),
+            Err(e) => c.status = Status::Unreadable(knap_schema::report::chain_line(&e)),
         }
     }
     c

@@ -1,8 +1,8 @@
 //! Scenes several test modules start from: a root with `victim` 1.0.0
 //! installed, with 2.0.0 offered by an attacker ([`Scene`]) or published
-//! ([`Installed`]); the example registry; a small git index; and the
-//! machinery of the I/O failure tests (a shell running knap, a private
-//! mount namespace).
+//! ([`Installed`]); the example registry; a small git index; a sparse
+//! registry added; and the machinery of the I/O failure tests (a shell
+//! running knap, a private mount namespace).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -353,4 +353,17 @@ pub(crate) fn archive_requests(server: &Server) -> usize {
         .iter()
         .filter(|r| r.path.ends_with(".tar.gz"))
         .count()
+}
+
+/// A knap with `server` added as the sparse registry `sp`.
+pub(crate) fn knap_with_sparse(server: &Server) -> Knap {
+    let k = Knap::new();
+    k.run(&[
+        "registry",
+        "add",
+        "sp",
+        &format!("sparse+{}", server.url("/")),
+    ])
+    .ok();
+    k
 }

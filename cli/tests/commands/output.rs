@@ -2,14 +2,15 @@
 //! `--color` and `NO_COLOR`; progress bars are drawn only when stderr is a
 //! terminal (checked through pipes, and under a real pseudo-terminal made
 //! by `script` from util-linux); `-v` lines and `--progress json` events;
-//! the `--json` error object.
+//! the `--json` error object; the libraries' warnings (`Event::Warning`)
+//! in every mode; and a closed stdout, which ends knap quietly.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
 use knap_test_support::prelude::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::fixtures::*;
 
@@ -348,4 +349,119 @@ fn progress_json_reports_each_step_of_an_install_as_ndjson() {
         "{committed}"
     );
     assert!(root.join("hello/pack.yaml").is_file());
+}
+
+/// A sparse registry that serves no `index.json`, so that a search warns
+/// that it covers only the packs looked up before.
+fn sparse_without_index() -> (tempfile::TempDir, Server, Knap) {
+    let site = tempfile::tempdir().unwrap();
+    write_json(
+        &site.path().join("config.json"),
+        &json!({"format": "knap-sparse-1", "registry_name": "Sparse", "registry_url": "https://example.org/sparse/", "last_updated": "2026-11-21T12:00:00Z"}),
+    );
+    write_json(
+        &site.path().join("packs/core.json"),
+        &json!({"ref": "core", "versions": [entry("core", "1.0.0", &[])]}),
+    );
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = knap_with_sparse(&server);
+    (site, server, k)
+}
+
+const WARNING: &str =
+    "registry `sp` serves no index.json; search covers only the packs looked up before";
+
+/// Warnings from the libraries travel as progress events
+/// (`Event::Warning`): a `warning:` line on stderr, also with `--json`
+/// (stdout stays the JSON document), and nothing with `-q`.
+#[test]
+fn a_library_warning_is_a_line_on_stderr_unless_quiet() {
+    let (_site, _server, k) = sparse_without_index();
+    let o = k.run(&["--color", "never", "search", "core"]).ok();
+    assert!(o.stderr.contains(&format!("warning: {WARNING}")), "{o:#?}");
+    assert!(!o.stdout.contains("warning"), "{o:#?}");
+    assert_out!("warning_text", o);
+    let o = k.run(&["-q", "search", "core"]).ok();
+    assert_eq!(o.stderr, "", "-q prints only errors");
+    let o = k.run(&["--json", "search", "core"]).ok();
+    assert!(o.stderr.contains(WARNING), "{o:#?}");
+    assert!(o.json().is_array(), "stdout stays the JSON document");
+    assert_out!("warning_json", o);
+}
+
+/// With `--progress json` a warning is a `warning` event, also with `-q`
+/// (a program asked for the events).
+#[test]
+fn a_library_warning_is_an_event_with_progress_json() {
+    let (_site, _server, k) = sparse_without_index();
+    for flags in [&[][..], &["-q"]] {
+        let mut args = vec!["--progress", "json"];
+        args.extend_from_slice(flags);
+        args.extend(["search", "core"]);
+        let o = k.run(&args).ok();
+        let events: Vec<Value> = o
+            .stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "warning" && e["message"] == WARNING),
+            "{flags:?}: {events:?}"
+        );
+    }
+}
+
+/// Runs `knap ARGS` (isolated as `k` runs it) with stdout a pipe whose
+/// reading end is closed before knap starts, so every write meets a
+/// closed pipe (as `knap info net | head -1` can).
+fn with_stdout_closed(k: &Knap, args: &[&str]) -> Out {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let o = k
+        .command()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("knap runs");
+    k.out(args, o)
+}
+
+/// A closed stdout neither panics ("failed printing to stdout: Broken
+/// pipe", exit 101) nor says anything.
+#[test]
+fn completions_into_a_closed_pipe_end_quietly() {
+    let k = Knap::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = with_stdout_closed(&k, &["completions", shell]);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{shell}: {o:#?}");
+    }
+}
+
+#[test]
+fn reports_into_a_closed_pipe_end_quietly_in_text_and_json() {
+    let k = with_local_registry();
+    for args in [
+        &["info", "net"][..],
+        &["search"],
+        &["--color", "always", "search"],
+        &["--json", "search"],
+        &["--json", "info", "net"],
+        &["registry", "list"],
+    ] {
+        let o = with_stdout_closed(&k, args);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{args:?}: {o:#?}");
+    }
+}
+
+#[test]
+fn a_failing_command_into_a_closed_pipe_keeps_its_exit_code_and_its_error() {
+    let k = with_local_registry();
+    let o = with_stdout_closed(&k, &["info", "nope"]);
+    assert_eq!(o.code, 3, "{o:#?}");
+    assert!(o.stderr.starts_with("error: "), "{o:#?}");
+    assert!(!o.stderr.contains("Broken pipe"), "{o:#?}");
+    assert_out!("closed_stdout_error", o);
 }

@@ -53,7 +53,7 @@ impl fmt::Display for KeySpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the key file {path}: {source}")]
+    #[error("cannot read the key file {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -66,7 +66,7 @@ pub enum KeyError {
     Invalid { origin: String, reason: String },
     #[error("{path} already exists; knap-index never overwrites a key")]
     Exists { path: PathBuf },
-    #[error("cannot write the key file {path}: {source}")]
+    #[error("cannot write the key file {}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

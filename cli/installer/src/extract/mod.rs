@@ -86,7 +86,7 @@ pub struct Extracted {
 /// about an entry names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("cannot {action} {}: {source}{}", path.display(), crate::root::io_hint(source))]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -142,7 +142,7 @@ pub enum ExtractError {
     /// cannot walk.
     #[error("unsafe archive: {detail}")]
     ZipLayout { detail: String },
-    #[error("corrupt archive at `{entry}`: {source}")]
+    #[error("corrupt archive at `{entry}`")]
     Corrupt {
         entry: String,
         #[source]
@@ -151,6 +151,25 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
+    /// What to do about it, when there is something: for an I/O failure,
+    /// the usual reasons a directory cannot be written.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ExtractError::Io { source, .. } => crate::root::io_hint(source).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The exit-code class: a safety violation is an integrity failure
+    /// (exit 4), anything else other.
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        if self.is_safety_violation() {
+            knap_schema::ErrorKind::Integrity
+        } else {
+            knap_schema::ErrorKind::Other
+        }
+    }
+
     /// True for a refusal on safety grounds (CLI exit code 4), false for
     /// plain I/O trouble.
     pub fn is_safety_violation(&self) -> bool {

@@ -120,18 +120,9 @@ impl<'a> Sink<'a> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // The zip crate checks sizes itself while inflating and fails
-                // a read that goes past the declared size; our own count
-                // below catches the same lie from any other reader.
-                Err(e)
-                    if e.kind() == io::ErrorKind::InvalidData
-                        && e.to_string().contains("declared uncompressed size") =>
-                {
-                    return Err(ExtractError::SizeMismatch {
-                        entry: entry.to_owned(),
-                        declared,
-                    });
-                }
+                // A reader that refuses to go on (the zip crate fails a read
+                // past the declared size, see `zip::extract`) is corrupt;
+                // our own count below catches a lie from any other reader.
                 Err(source) => {
                     return Err(ExtractError::Corrupt {
                         entry: entry.to_owned(),

@@ -97,10 +97,47 @@ pub(super) fn extract(mut file: File, sink: &mut Sink<'_>) -> Result<(), Extract
             });
         }
         let declared = f.size();
+        let compression = f.compression();
         let executable = mode.is_some_and(|m| m & 0o111 != 0);
-        sink.file(&entry, &parts, declared, executable, &mut f)?;
+        let written = sink.file(&entry, &parts, declared, executable, &mut f);
+        drop(f);
+        match written {
+            // The zip crate fails a read that goes past an entry's declared
+            // size (as it fails one whose CRC does not match): an entry
+            // that holds more than it declares is told apart by counting
+            // what its raw data inflates to.
+            Err(ExtractError::Corrupt { .. })
+                if zip_entry_exceeds(&mut archive, i, compression, declared) =>
+            {
+                return Err(ExtractError::SizeMismatch { entry, declared });
+            }
+            other => other?,
+        }
     }
     Ok(())
+}
+
+/// True when zip entry `i`, stored or deflated, holds more than `declared`
+/// bytes (read from its raw data, at most one byte past `declared`).
+fn zip_entry_exceeds<R: Read + Seek>(
+    archive: &mut ::zip::ZipArchive<R>,
+    i: usize,
+    compression: ::zip::CompressionMethod,
+    declared: u64,
+) -> bool {
+    let Ok(raw) = archive.by_index_raw(i) else {
+        return false;
+    };
+    let limit = declared.saturating_add(1);
+    let counted = match compression {
+        ::zip::CompressionMethod::Stored => io::copy(&mut raw.take(limit), &mut io::sink()),
+        ::zip::CompressionMethod::Deflated => io::copy(
+            &mut flate2::read::DeflateDecoder::new(raw).take(limit),
+            &mut io::sink(),
+        ),
+        _ => return false,
+    };
+    counted.is_ok_and(|n| n > declared)
 }
 
 /// Walks the central directory's headers from `start` (at most `max`

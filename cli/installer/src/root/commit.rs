@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use knap_schema::PackRef;
 use knap_schema::lock::Lockfile;
 use knap_schema::progress::Event;
+use knap_schema::report::chain_line;
 use sha2::{Digest, Sha256};
 
 use super::disk::{clean_dir, exists, remove_file, rename, sync_dir, sync_trees, write_atomic};
@@ -57,7 +58,12 @@ impl InstallRoot {
             move |s: &Step| {
                 n += 1;
                 if crash_after == Some(n) {
-                    eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                    // The failpoint (test builds only) tells the crash test
+                    // where it stopped.
+                    #[allow(clippy::print_stderr)]
+                    {
+                        eprintln!("{CRASH_AFTER_STEP_ENV}={n}: aborting after {s:?}");
+                    }
                     std::process::abort();
                 }
                 true
@@ -167,9 +173,12 @@ impl InstallRoot {
             Err(e) if lock_written => {
                 // The commit happened; what failed was cleaning up, which
                 // the next open finishes.
-                tracing::warn!(
-                    "{e}; the install succeeded, and the next knap command will remove the leftovers"
-                );
+                self.reporter.report(Event::Warning {
+                    message: format!(
+                        "{}; the install succeeded, and the next knap command will remove the leftovers",
+                        chain_line(&e)
+                    ),
+                });
                 Ok(())
             }
             Err(e) => Err(self.undo(e)),
@@ -282,7 +291,8 @@ impl InstallRoot {
         match result {
             Ok(()) => error,
             Err(undo) => {
-                tracing::warn!("undoing the failed commit: {undo}");
+                let (error, undo) = (chain_line(&error), chain_line(&undo));
+                tracing::debug!("undoing the failed commit: {undo}");
                 RootError::InvalidCommit(format!(
                     "{error}; undoing the commit also failed ({undo}); the next knap command with write access to {} restores it",
                     self.root.display()

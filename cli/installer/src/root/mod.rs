@@ -78,7 +78,7 @@ use layout::{PRIVATE, refuse_links};
 /// Why an install root operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RootError {
-    #[error("cannot {action} {}: {source}{}", path.display(), io_hint(source))]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -86,7 +86,7 @@ pub enum RootError {
         source: io::Error,
     },
     /// A staged pack could not be scanned.
-    #[error("cannot scan the staged pack `{pack_ref}`: {source}")]
+    #[error("cannot scan the staged pack `{pack_ref}`")]
     Scan {
         pack_ref: String,
         #[source]
@@ -139,6 +139,15 @@ impl RootError {
         )
     }
 
+    /// What to do about it, when there is something: for an I/O failure,
+    /// the usual reasons a root cannot be written.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RootError::Io { source, .. } => io_hint(source).map(str::to_owned),
+            _ => None,
+        }
+    }
+
     /// The exit-code class: integrity for [`Self::is_integrity`], else
     /// other.
     pub fn kind(&self) -> knap_schema::ErrorKind {
@@ -151,21 +160,21 @@ impl RootError {
 }
 
 /// What to do about the usual reasons a root cannot be written.
-pub(crate) fn io_hint(e: &io::Error) -> &'static str {
+pub(crate) fn io_hint(e: &io::Error) -> Option<&'static str> {
     match e.kind() {
-        io::ErrorKind::ReadOnlyFilesystem => {
-            "; the install root is on a read-only file system: remount it read-write or choose another root with --root"
-        }
-        io::ErrorKind::PermissionDenied => {
-            "; the install root is not writable by this user: fix its permissions or choose another root with --root"
-        }
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
-            "; the file system of the install root is full: free some space and run the command again"
-        }
+        io::ErrorKind::ReadOnlyFilesystem => Some(
+            "the install root is on a read-only file system: remount it read-write or choose another root with --root",
+        ),
+        io::ErrorKind::PermissionDenied => Some(
+            "the install root is not writable by this user: fix its permissions or choose another root with --root",
+        ),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
+            "the file system of the install root is full: free some space and run the command again",
+        ),
         io::ErrorKind::FileTooLarge => {
-            "; a file exceeds the size limit of this process or file system (see `ulimit -f`)"
+            Some("a file exceeds the size limit of this process or file system (see `ulimit -f`)")
         }
-        _ => "",
+        _ => None,
     }
 }
 
@@ -328,6 +337,37 @@ impl InstallRoot {
         }
     }
 
+    /// After a failed install into a root that did not exist before it:
+    /// removes what opening it made (the root holding only knap's private
+    /// area), so that a failure leaves nothing behind. A root that holds
+    /// anything else is kept, and so is one that another install may be
+    /// downloading into (it holds no lock then, only its staging area):
+    /// the root goes only under its lock, taken without waiting, and with
+    /// nothing staged.
+    pub fn remove_if_unused(root: &Path) {
+        let Ok(entries) = fs::read_dir(root) else {
+            return;
+        };
+        let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        if !names.iter().all(|n| n == PRIVATE) {
+            return;
+        }
+        let private = root.join(PRIVATE);
+        let Ok(lock) = File::open(private.join("lock")) else {
+            return;
+        };
+        if lock.try_lock().is_err() {
+            return;
+        }
+        let staged = fs::read_dir(private.join("staging"))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if !staged {
+            let _ = fs::remove_dir_all(&private);
+            let _ = fs::remove_dir(root);
+        }
+    }
+
     /// True when opened with a shared lock because the root is not writable.
     pub fn is_read_only(&self) -> bool {
         self.read_only
@@ -354,10 +394,12 @@ impl InstallRoot {
             && pack.tree == r.tree
             && r.files.iter().all(|f| record_file_path_ok(&f.path));
         if !sound {
-            tracing::warn!(
-                "ignoring the per-file record of `{}`: it does not describe the locked tree or names an impossible file",
-                pack.pack_ref
-            );
+            self.reporter.report(Event::Warning {
+                message: format!(
+                    "ignoring the per-file record of `{}`: it does not describe the locked tree or names an impossible file",
+                    pack.pack_ref
+                ),
+            });
         }
         sound.then_some(r)
     }

@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use knap_test_support::prelude::*;
 use serde_json::json;
 
+use crate::fixtures::knap_with_sparse;
+
 fn sparse_site() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     write_json(
@@ -29,19 +31,6 @@ fn sparse_site() -> tempfile::TempDir {
         );
     }
     d
-}
-
-/// A knap with `server` added as the sparse registry `sp`.
-fn knap_with_sparse(server: &Server) -> Knap {
-    let k = Knap::new();
-    k.run(&[
-        "registry",
-        "add",
-        "sp",
-        &format!("sparse+{}", server.url("/")),
-    ])
-    .ok();
-    k
 }
 
 fn paths(server: &Server) -> BTreeSet<String> {

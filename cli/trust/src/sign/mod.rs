@@ -85,7 +85,7 @@ pub struct SignReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error("{path}: {source}")]
+    #[error("cannot read or write {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -21,14 +21,16 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use knap_installer::Limits;
-use knap_schema::entry_name;
+use knap_registry::git_transport::{Deadline, GitError, TransportSetup, no_prompt};
+use knap_registry::http::{HttpPolicy, Limit};
+use knap_schema::{KnapError, entry_name};
 
-use super::SourceError;
-use crate::git_transport::{Deadline, TransportSetup, no_prompt};
-use crate::net::{HttpPolicy, Limit};
+/// A failure of the fetch, as its thread hands it over (classified into a
+/// [`GitError`] once the deadline is known).
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-fn err(e: impl std::error::Error) -> String {
-    crate::http::chain(&e)
+fn cause<E: std::error::Error + Send + Sync + 'static>(e: E) -> Cause {
+    Box::new(e)
 }
 
 /// Fetches `url` and writes the tree of `commit` (40 hex) into `dest`,
@@ -40,9 +42,9 @@ pub fn fetch_and_checkout(
     dest: &Path,
     http: &HttpPolicy,
     limits: Limits,
-) -> Result<(), SourceError> {
+) -> Result<(), KnapError> {
     let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| {
-        SourceError::integrity(format!(
+        KnapError::integrity(format!(
             "git {url}: `{commit}` is not a 40-hex commit SHA; a published source must pin a commit"
         ))
     })?;
@@ -55,12 +57,12 @@ pub fn fetch_and_checkout(
             .tempdir_in(parent),
         None => tempfile::tempdir(),
     }
-    .map_err(|e| SourceError::other(format!("cannot create a temporary directory: {e}")))?;
+    .map_err(|e| KnapError::other("cannot create a temporary directory").caused_by(e))?;
     let is_http = url.starts_with("https://") || url.starts_with("http://");
     let roots = if is_http {
         http.tls
             .certificates()
-            .map_err(|e| SourceError::other(format!("git {url}: {e}")))?
+            .map_err(|e| KnapError::other(format!("git {url}: cannot set up HTTP")).caused_by(e))?
     } else {
         Vec::new()
     };
@@ -76,21 +78,28 @@ pub fn fetch_and_checkout(
     // it is removed even when the fetch is abandoned at the deadline.
     let deadline = Deadline::start(Limit::DownloadTotal(http.settings.download_timeout));
     let (u, dir) = (url.to_owned(), tmp.path().to_owned());
-    let fetched = deadline
-        .run(move |interrupt| fetch(&u, &dir, id, || setup.clone(), interrupt))
-        .unwrap_or_else(|| Err(deadline.reached()));
-    let repo = fetched.map_err(|m| fetch_failure(url, &deadline.explain(m, &http.settings)))?;
+    let fetched = deadline.run(move |interrupt| fetch(&u, &dir, id, || setup.clone(), interrupt));
+    let repo = match fetched {
+        Some(Ok(repo)) => repo,
+        Some(Err(e)) => {
+            return Err(fetch_failure(
+                commit,
+                GitError::of(url, e, &http.settings, &deadline),
+            ));
+        }
+        None => return Err(fetch_failure(commit, GitError::deadline(url, &deadline))),
+    };
     drop(deadline);
     let commit_obj = repo.find_commit(id).map_err(|_| {
-        SourceError::not_found(format!(
+        KnapError::not_found(format!(
             "commit {commit} is not in {url} (not on any branch or tag it serves, and the server would not send it by id)"
         ))
     })?;
-    let tree = commit_obj
-        .tree()
-        .map_err(|e| SourceError::other(format!("git {url}: {}", err(e))))?;
+    let tree = commit_obj.tree().map_err(|e| {
+        KnapError::other(format!("git {url}: cannot read the commit's tree")).caused_by(e)
+    })?;
     std::fs::create_dir(dest)
-        .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dest.display())))?;
+        .map_err(|e| KnapError::other(format!("cannot create {}", dest.display())).caused_by(e))?;
     let mut writer = TreeWriter {
         repo: &repo,
         url,
@@ -106,29 +115,16 @@ pub fn fetch_and_checkout(
     result
 }
 
-/// What a failed fetch means for the user: a place that holds no git
-/// repository is "not found" (exit 3), naming the URL; anything else (a
-/// server that cannot be reached, a broken transfer) is a network failure
-/// (exit 5) with gix's words.
-fn fetch_failure(url: &str, message: &str) -> SourceError {
-    // The URLs are taken out first: a host, port or path may hold any of
-    // the words looked for (a port such as 40477 holds "404").
-    let lower = crate::http::words_without_urls(&message.replace(url, " "));
-    let local = url
-        .strip_prefix("file://")
-        .map(std::path::Path::new)
-        .filter(|p| p.is_absolute());
-    let not_a_repo = lower.contains("is a valid git directory")
-        || lower.contains("not a git repository")
-        || lower.contains("repository not found")
-        || crate::http::names_status(&lower, "404");
-    match local {
-        Some(p) if !p.exists() => SourceError::not_found(format!(
-            "{url} is not a git repository: {} does not exist",
-            p.display()
-        )),
-        _ if not_a_repo => SourceError::not_found(format!("{url} is not a git repository")),
-        _ => SourceError::network(format!("git {url}: {message}")),
+/// A failed fetch as the user is told it: its kind is the git error's (a
+/// place that holds no git repository is "not found", exit 3; anything
+/// else, from a server that cannot be reached to a broken transfer, the
+/// network's, exit 5), the git error itself the cause.
+fn fetch_failure(commit: &str, e: GitError) -> KnapError {
+    let hint = e.hint();
+    let err = KnapError::new(e.kind(), format!("cannot fetch commit {commit}")).caused_by(e);
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
     }
 }
 
@@ -140,22 +136,22 @@ fn fetch(
     id: gix::ObjectId,
     setup: impl Fn() -> TransportSetup,
     interrupt: &AtomicBool,
-) -> Result<gix::Repository, String> {
+) -> Result<gix::Repository, Cause> {
     let shallow = dir.join("shallow");
-    let by_id = (|| -> Result<gix::Repository, String> {
-        std::fs::create_dir(&shallow).map_err(err)?;
+    let by_id = (|| -> Result<gix::Repository, Cause> {
+        std::fs::create_dir(&shallow).map_err(cause)?;
         let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
         let spec = format!("{id}:refs/knap/pinned");
         let (repo, _) = gix::prepare_clone_bare(url, &shallow)
-            .map_err(err)?
+            .map_err(cause)?
             .with_shallow(depth)
             .configure_remote(move |r| {
                 r.with_refspecs([spec.as_str()], gix::remote::Direction::Fetch)
             })
             .configure_connection(connection(setup()))
             .fetch_only(gix::progress::Discard, interrupt)
-            .map_err(err)?;
-        repo.find_commit(id).map_err(err)?;
+            .map_err(cause)?;
+        repo.find_commit(id).map_err(cause)?;
         Ok(repo)
     })();
     match by_id {
@@ -167,9 +163,9 @@ fn fetch(
         }
     }
     let full = dir.join("full");
-    std::fs::create_dir(&full).map_err(err)?;
+    std::fs::create_dir(&full).map_err(cause)?;
     let (repo, _) = gix::prepare_clone_bare(url, &full)
-        .map_err(err)?
+        .map_err(cause)?
         .configure_remote(|r| {
             r.with_refspecs(
                 [
@@ -181,7 +177,7 @@ fn fetch(
         })
         .configure_connection(connection(setup()))
         .fetch_only(gix::progress::Discard, interrupt)
-        .map_err(err)?;
+        .map_err(cause)?;
     Ok(repo)
 }
 
@@ -196,9 +192,7 @@ type Connection<'a, 'b, 'c> = gix::remote::Connection<
 /// token) and no credential prompts.
 fn connection(setup: TransportSetup) -> impl FnMut(&mut Connection<'_, '_, '_>) -> gix::Result {
     move |conn| {
-        let opts = setup
-            .options(conn.remote().repo())
-            .map_err(|m| gix::Error::from_error(std::io::Error::other(m)))?;
+        let opts = setup.options(conn.remote().repo())?;
         if let Some(o) = opts {
             conn.set_transport_options(o);
         }
@@ -225,25 +219,32 @@ struct TreeWriter<'r> {
 const MAX_TREE_ENTRY_BYTES: u64 = 7 + 255 + 1 + 20;
 
 impl TreeWriter<'_> {
-    fn other(&self, m: String) -> SourceError {
-        SourceError::other(format!("git {}: {m}", self.url))
+    fn other(&self, m: String) -> KnapError {
+        KnapError::other(format!("git {}: {m}", self.url))
     }
 
-    fn refuse(&self, m: String) -> SourceError {
-        SourceError::integrity(format!("git {}: {m}", self.url))
+    /// A gix error reading the fetched objects.
+    fn unreadable(&self, e: impl std::error::Error + Send + Sync + 'static) -> KnapError {
+        self.other("cannot read the fetched objects".into())
+            .caused_by(e)
+    }
+
+    fn refuse(&self, m: String) -> KnapError {
+        KnapError::integrity(format!("git {}: {m}", self.url))
     }
 
     /// An I/O error at `target`; a name that is already there is a tree
     /// that lists it twice.
-    fn io(&self, e: std::io::Error, action: &str, target: &Path, path: &str) -> SourceError {
+    fn io(&self, e: std::io::Error, action: &str, target: &Path, path: &str) -> KnapError {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             self.refuse(format!("the tree lists `{path}` twice"))
         } else {
-            self.other(format!("cannot {action} {}: {e}", target.display()))
+            self.other(format!("cannot {action} {}", target.display()))
+                .caused_by(e)
         }
     }
 
-    fn count(&mut self, path: &str) -> Result<(), SourceError> {
+    fn count(&mut self, path: &str) -> Result<(), KnapError> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
             return Err(self.refuse(format!(
@@ -255,7 +256,7 @@ impl TreeWriter<'_> {
     }
 
     /// The size of object `id` from its header, without loading it.
-    fn size_of(&self, id: &gix::oid) -> Result<u64, SourceError> {
+    fn size_of(&self, id: &gix::oid) -> Result<u64, KnapError> {
         use gix::odb::find::Header;
         self.repo
             .find_header(id)
@@ -263,18 +264,15 @@ impl TreeWriter<'_> {
                 Header::Loose { size, .. } => size,
                 Header::Packed(o) => o.object_size,
             })
-            .map_err(|e| self.other(err(e)))
+            .map_err(|e| self.unreadable(e))
     }
 
     /// Loads object `id` into the shared buffer.
-    fn load(&mut self, id: &gix::oid) -> Result<(), SourceError> {
+    fn load(&mut self, id: &gix::oid) -> Result<(), KnapError> {
         use gix::prelude::Find;
-        let found = self
-            .repo
-            .objects
-            .try_find(id, &mut self.buf)
-            .map_err(|e| SourceError::other(format!("git {}: {}", self.url, err(e))))?;
-        if found.is_none() {
+        let found = self.repo.objects.try_find(id, &mut self.buf);
+        let found = found.map(|f| f.is_some());
+        if !found.map_err(|e| self.unreadable(e))? {
             return Err(self.other(format!("object {id} is missing from the fetch")));
         }
         Ok(())
@@ -285,7 +283,7 @@ impl TreeWriter<'_> {
         tree_id: &gix::oid,
         dir: &Path,
         parents: &mut Vec<String>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), KnapError> {
         let left = self.limits.max_entries.saturating_sub(self.entries) + 1;
         if self.size_of(tree_id)? > left.saturating_mul(MAX_TREE_ENTRY_BYTES) {
             return Err(self.refuse(format!(
@@ -296,7 +294,7 @@ impl TreeWriter<'_> {
         }
         self.load(tree_id)?;
         let tree = gix::objs::TreeRef::from_bytes(&self.buf, self.repo.object_hash())
-            .map_err(|e| self.other(format!("a corrupt tree: {}", err(e))))?;
+            .map_err(|e| self.other("a corrupt tree".into()).caused_by(e))?;
         let entries: Vec<(String, gix::objs::tree::EntryMode, gix::ObjectId)> = tree
             .entries
             .iter()
@@ -352,7 +350,7 @@ impl TreeWriter<'_> {
         target: &Path,
         path: &str,
         executable: bool,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), KnapError> {
         let size = self.size_of(oid)?;
         if size > self.limits.max_total_bytes.saturating_sub(self.bytes) {
             return Err(self.refuse(format!(
@@ -381,39 +379,5 @@ impl TreeWriter<'_> {
             options.open(target)?.write_all(&self.buf)
         };
         write(&options).map_err(|e| self.io(e, "write", target, path))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_404_in_a_port_or_a_longer_number_is_not_a_missing_repository() {
-        let url = "https://127.0.0.1:40477/tlsgit.git";
-        for message in [
-            "https://127.0.0.1:40477/tlsgit.git: invalid peer certificate: UnknownIssuer",
-            "connect to 127.0.0.1:40477 failed: certificate unknown",
-            "read 14049 bytes, then the connection closed",
-        ] {
-            let e = fetch_failure(url, message);
-            assert!(
-                !e.to_string().contains("is not a git repository"),
-                "{message}: {e}"
-            );
-        }
-        let e = fetch_failure(url, "Received HTTP status 404");
-        assert!(e.to_string().contains("is not a git repository"), "{e}");
-    }
-
-    #[test]
-    fn words_in_a_url_are_not_taken_for_what_happened() {
-        let m = "GET https://h.example:40123/team401/timeout-utils.git failed: status 500";
-        let words = crate::http::words_without_urls(m);
-        assert!(!words.contains("timeout"), "{words}");
-        assert!(!crate::http::names_status(&words, "401"), "{words}");
-        assert!(words.contains("status 500"), "{words}");
-        let m = "https://h/x.git: the operation timed out";
-        assert!(crate::http::words_without_urls(m).contains("timed out"));
     }
 }

@@ -11,50 +11,15 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use knap_installer::Limits;
+use knap_registry::http::{Downloader, FetchError};
 use knap_schema::progress::Reporter;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::SourceError;
-use crate::http::FetchError;
-use crate::net::HttpPolicy;
+use knap_schema::KnapError;
 
 /// The default largest archive download (256 MiB).
 pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// An HTTP client for one registry's archive sources.
-#[derive(Clone)]
-pub struct Downloader {
-    client: reqwest::Client,
-    policy: HttpPolicy,
-}
-
-impl Downloader {
-    /// A client with the registry's [`HttpPolicy`]: its redirect rules (no
-    /// redirect from https to plain http unless allowed), the connect and
-    /// per-read timeouts (the download's total deadline is kept by
-    /// [`download`], which names it when it is hit), the extra CA files and
-    /// the token for the registry's origin only. No transparent decoding:
-    /// the checksum is of the bytes published, whatever Content-Encoding a
-    /// server or proxy claims.
-    pub fn new(policy: &HttpPolicy) -> Result<Self, SourceError> {
-        let client = crate::http::client_builder(policy)
-            .and_then(|b| {
-                b.no_gzip().build().map_err(|e| {
-                    crate::http::FetchError::Setup(format!(
-                        "cannot set up HTTP: {}",
-                        crate::http::chain(&e)
-                    ))
-                })
-            })
-            .map_err(|e| SourceError::from_fetch("cannot set up HTTP for downloads", e))?;
-        Ok(Self {
-            client,
-            policy: policy.clone(),
-        })
-    }
-}
 
 /// Where verified archives are kept: `<cache>/archives/sha256/`.
 pub fn cache_dir(cache_root: &Path) -> PathBuf {
@@ -62,12 +27,12 @@ pub fn cache_dir(cache_root: &Path) -> PathBuf {
 }
 
 /// The 64 hex digits of a well-formed `sha256:HEX` checksum.
-pub fn checksum_hex(checksum: &str) -> Result<&str, SourceError> {
+pub fn checksum_hex(checksum: &str) -> Result<&str, KnapError> {
     checksum
         .strip_prefix("sha256:")
         .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
         .ok_or_else(|| {
-            SourceError::integrity(format!(
+            KnapError::integrity(format!(
                 "`{checksum}` is not a checksum; expected `sha256:` and 64 lowercase hex digits"
             ))
         })
@@ -93,7 +58,7 @@ pub async fn fetch_and_extract(
     checksum: &str,
     dest: &Path,
     reporter: &dyn Reporter,
-) -> Result<(), SourceError> {
+) -> Result<(), KnapError> {
     let cached = fetch_verified(
         downloader,
         url,
@@ -113,17 +78,22 @@ pub async fn extract_cached(
     url: &Url,
     dest: &Path,
     limits: Limits,
-) -> Result<(), SourceError> {
+) -> Result<(), KnapError> {
     let dest = dest.to_owned();
     let url_text = url.to_string();
     tokio::task::spawn_blocking(move || {
         knap_installer::extract(&cached, &dest, &limits).map_err(|e| {
             let _ = std::fs::remove_dir_all(&dest);
-            let message = format!("{url_text}: {e}");
-            if e.is_safety_violation() {
-                SourceError::integrity(format!("unsafe archive refused: {message}"))
+            let message = if e.is_safety_violation() {
+                format!("unsafe archive refused: {url_text}")
             } else {
-                SourceError::other(message)
+                format!("{url_text}: cannot extract the archive")
+            };
+            let hint = e.hint();
+            let err = KnapError::new(e.kind(), message).caused_by(e);
+            match hint {
+                Some(h) => err.with_hint(h),
+                None => err,
             }
         })
     })
@@ -141,7 +111,7 @@ pub async fn fetch_verified(
     cache_root: &Path,
     max_download: u64,
     reporter: &dyn Reporter,
-) -> Result<PathBuf, SourceError> {
+) -> Result<PathBuf, KnapError> {
     let hex = checksum_hex(checksum)?;
     let target = cache_dir(cache_root).join(hex);
     if target.is_file() && knap_installer::verify_sha256(&target, checksum).is_ok() {
@@ -172,35 +142,34 @@ pub async fn download(
     cache_root: &Path,
     max_download: u64,
     reporter: &dyn Reporter,
-) -> Result<(PathBuf, String), SourceError> {
+) -> Result<(PathBuf, String), KnapError> {
     if let Some(c) = expected {
         checksum_hex(c)?;
     }
     let dir = cache_dir(cache_root);
     std::fs::create_dir_all(&dir)
-        .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| KnapError::other(format!("cannot create {}", dir.display())).caused_by(e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .map_err(|e| SourceError::other(format!("cannot write in {}: {e}", dir.display())))?;
+        .map_err(|e| KnapError::other(format!("cannot write in {}", dir.display())).caused_by(e))?;
     let mut hasher = Sha256::new();
     let too_large = || {
-        SourceError::integrity(format!(
+        KnapError::integrity(format!(
             "{url}: the archive is larger than the download limit of {max_download} bytes (raise `limits.download_size` in the configuration)"
         ))
     };
-    let write_err =
-        |e: std::io::Error| SourceError::other(format!("cannot write the download: {e}"));
+    let write_err = |e: std::io::Error| KnapError::other("cannot write the download").caused_by(e);
     if url.scheme() == "file" {
         let path = url
             .to_file_path()
-            .map_err(|()| SourceError::other(format!("{url}: not a local file URL")))?;
+            .map_err(|()| KnapError::other(format!("{url}: not a local file URL")))?;
         let mut file = std::fs::File::open(&path)
-            .map_err(|e| SourceError::network(format!("{url}: cannot open: {e}")))?;
+            .map_err(|e| KnapError::registry(format!("{url}: cannot open it")).caused_by(e))?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
             let n = file
                 .read(&mut buf)
-                .map_err(|e| SourceError::network(format!("{url}: cannot read: {e}")))?;
+                .map_err(|e| KnapError::registry(format!("{url}: cannot read it")).caused_by(e))?;
             if n == 0 {
                 break;
             }
@@ -212,77 +181,32 @@ pub async fn download(
             tmp.write_all(&buf[..n]).map_err(write_err)?;
         }
     } else {
-        let net = |e: FetchError| SourceError::from_fetch(format!("cannot download {url}"), e);
-        let settings = &downloader.policy.settings;
-        let auth = downloader.policy.auth.header_for(url).map_err(net)?;
-        // The whole transfer (retries included) has one total deadline; the
-        // client's own are the connect and read (inactivity) timeouts.
-        let deadline = tokio::time::Instant::now() + settings.download_timeout;
-        let limit = crate::net::Limit::DownloadTotal(settings.download_timeout);
-        // The request is retried (connection errors and 5xx, see
-        // `net::retryable`); a body cut off half-way is not.
-        let request = crate::net::with_retries(settings, || async {
-            let mut req = downloader
-                .client
-                .get(url.clone())
-                .header(ACCEPT_ENCODING, "identity");
-            if let Some(v) = &auth {
-                req = req.header(AUTHORIZATION, v.clone());
-            }
-            tracing::debug!("GET {url}");
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| crate::http::network_error(url, &e, settings))?;
-            let status = resp.status();
-            if !status.is_success() {
-                return Err(FetchError::Status {
-                    url: url.to_string(),
-                    status: status.as_u16(),
-                });
-            }
-            Ok(resp)
-        });
-        let mut resp = crate::net::until(deadline, url, limit, request)
-            .await
-            .map_err(net)?;
-        let declared = resp.content_length();
-        if declared.is_some_and(|n| n > max_download) {
+        let net = |e: FetchError| crate::sources::fetch_failed(format!("cannot download {url}"), e);
+        let mut body = downloader.get(url, reporter).await.map_err(net)?;
+        if body.declared_len().is_some_and(|n| n > max_download) {
             return Err(too_large());
         }
-        let mut progress = crate::http::Progress::start(reporter, url, declared);
         let mut total = 0u64;
-        loop {
-            let chunk = crate::net::until(deadline, url, limit, async {
-                resp.chunk()
-                    .await
-                    .map_err(|e| crate::http::network_error(url, &e, settings))
-            })
-            .await
-            .map_err(net)?;
-            let Some(chunk) = chunk else { break };
+        while let Some(chunk) = body.chunk().await.map_err(net)? {
             total += chunk.len() as u64;
             if total > max_download {
                 return Err(too_large());
             }
-            hasher.update(&chunk);
+            hasher.update(&*chunk);
             tmp.write_all(&chunk).map_err(write_err)?;
-            progress.advance(chunk.len());
         }
-        progress.finish();
     }
     let actual = knap_schema::digest::format_sha256(&hasher.finalize());
     if let Some(checksum) = expected
         && actual != checksum
     {
-        return Err(SourceError::integrity(format!(
+        return Err(KnapError::integrity(format!(
             "checksum mismatch for {url}: expected {checksum}, the download is {actual}; nothing was extracted (the archive changed after its checksum was published, or the checksum is wrong: tell whoever published it)"
         )));
     }
     tmp.flush().map_err(write_err)?;
     let target = dir.join(&actual["sha256:".len()..]);
-    tmp.persist(&target).map_err(|e| {
-        SourceError::other(format!("cannot store {}: {}", target.display(), e.error))
-    })?;
+    tmp.persist(&target)
+        .map_err(|e| KnapError::other(format!("cannot store {}: {}", target.display(), e.error)))?;
     Ok((target, actual))
 }

@@ -23,10 +23,12 @@ use knap_schema::urls::{
 use knap_schema::{Checksum, PackRef};
 use url::Url;
 
-use crate::error::{Kind, KnapError};
-use crate::net::HttpPolicy;
-use crate::sources::archive::{self, Downloader};
-use crate::sources::{SourceError, git};
+use knap_registry::http::Downloader;
+use knap_registry::http::HttpPolicy;
+use knap_schema::{ErrorKind as Kind, KnapError};
+
+use crate::sources::archive;
+use crate::sources::git;
 
 /// How one pack is fetched: its plan entry and its registry's HTTP policy.
 pub struct Job {
@@ -57,7 +59,7 @@ fn source_base(cfg: &RegistryConfig) -> Result<Url, String> {
             }
             .map_err(|()| format!("{}: not an absolute path", abs.display()))
         }
-        RegistryLocation::Http(u) => Ok(crate::registry::index_url(&u)),
+        RegistryLocation::Http(u) => Ok(knap_registry::registry::index_url(&u)),
         RegistryLocation::Sparse(u) | RegistryLocation::Git(u) => Ok(u),
     }
 }
@@ -131,9 +133,9 @@ pub async fn run_jobs(
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, job) in jobs.into_iter().enumerate() {
-        let dir = staging.new_dir().map_err(|e| {
-            KnapError::new(Kind::Other, format!("cannot prepare staging: {e}")).caused_by(e)
-        })?;
+        let dir = staging
+            .new_dir()
+            .map_err(|e| KnapError::new(Kind::Other, "cannot prepare staging").caused_by(e))?;
         let dest = job.install.pack_ref.dir_in(&dir);
         let (store, reporter, semaphore) = (store.clone(), reporter.clone(), semaphore.clone());
         set.spawn(async move {
@@ -146,7 +148,7 @@ pub async fn run_jobs(
         });
     }
     let mut done: Vec<(usize, Staged)> = Vec::new();
-    let mut failures: Vec<(String, Vec<SourceError>)> = Vec::new();
+    let mut failures: Vec<(String, Vec<KnapError>)> = Vec::new();
     while let Some(r) = set.join_next().await {
         let (i, name, result) = r.expect("an install task panicked");
         match result {
@@ -177,7 +179,17 @@ pub async fn run_jobs(
                 message.push_str(&format!("\n  - {}", knap_schema::report::chain_line(e)));
             }
         }
-        return Err(KnapError::new(kind, message));
+        // What to do about the first failure that says (a full disk, an
+        // untrusted certificate...).
+        let hint = failures
+            .iter()
+            .flat_map(|(_, es)| es.iter())
+            .find_map(|e| e.hint.clone());
+        let err = KnapError::new(kind, message);
+        return Err(match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        });
     }
     done.sort_by_key(|(i, _)| *i);
     Ok(done.into_iter().map(|(_, s)| s).collect())
@@ -190,11 +202,11 @@ async fn fetch_job(
     dest: PathBuf,
     store: &archive::Store,
     reporter: &dyn Reporter,
-) -> Result<Staged, Vec<SourceError>> {
+) -> Result<Staged, Vec<KnapError>> {
     let mut errors = Vec::new();
     let i = &job.install;
     if i.sources.is_empty() {
-        errors.push(SourceError::integrity("the index lists no install source"));
+        errors.push(KnapError::integrity("the index lists no install source"));
     }
     for source in &i.sources {
         match fetch_one(&job, source, &dest, store, reporter).await {
@@ -234,7 +246,7 @@ async fn fetch_one(
     dest: &std::path::Path,
     store: &archive::Store,
     reporter: &dyn Reporter,
-) -> Result<Checksum, SourceError> {
+) -> Result<Checksum, KnapError> {
     let i = &job.install;
     let extracting = || {
         reporter.report(Event::Extracting {
@@ -244,7 +256,7 @@ async fn fetch_one(
         })
     };
     let expected_tree = match source {
-        Source::Refused(m) => return Err(SourceError::integrity(format!("refused: {m}"))),
+        Source::Refused(m) => return Err(KnapError::integrity(format!("refused: {m}"))),
         Source::Path(p) => {
             extracting();
             let (src, dest) = (p.clone(), dest.to_owned());
@@ -291,9 +303,9 @@ async fn fetch_one(
     let what = source.to_string();
     let verified = tokio::task::spawn_blocking(move || {
         let (m, tree) = crate::sources::inspect(&dest, &what)?;
-        let tree = Checksum::parse(&tree).map_err(|e| SourceError::integrity(format!("{what}: {e}")))?;
+        let tree = Checksum::parse(&tree).map_err(|e| KnapError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
-            return Err(SourceError::integrity(format!(
+            return Err(KnapError::integrity(format!(
                 "{what}: pack.yaml says {} {}, but the index entry is {pack_ref} {version}; tell the registry's maintainer",
                 m.pack_ref, m.version
             )));
@@ -310,7 +322,7 @@ async fn fetch_one(
             && tree != *t
             && !older_knap_lock(t)
         {
-            return Err(SourceError::integrity(format!(
+            return Err(KnapError::integrity(format!(
                 "{what}: the checked-out tree's digest is {tree}, the index says {t}"
             )));
         }
@@ -318,7 +330,7 @@ async fn fetch_one(
             && tree != *t
             && !older_knap_lock(t)
         {
-            return Err(SourceError::integrity(format!(
+            return Err(KnapError::integrity(format!(
                 "{what}: the fetched tree's digest is {tree}, knap.lock says {t}"
             )));
         }

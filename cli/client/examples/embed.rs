@@ -9,20 +9,18 @@
 //! `cargo test --example embed` runs the same function with a recording
 //! reporter and checks its events and the installed result.
 
+// An example program: it prints the events it receives.
+#![allow(clippy::print_stdout)]
+
 use std::path::Path;
 use std::sync::Arc;
 
-use knap_registry::Registries;
-use knap_registry::install::{Outcome, Request};
-use knap_registry::registry::Env;
-use knap_registry::sources::direct;
-use knap_schema::config::{Config, RegistryConfig};
-use knap_schema::progress::{Event, Reporter};
+use knap_client::{Client, Config, Env, Event, Outcome, RegistryConfig, Reporter, Request, spec};
 
 /// The example registry of this repository (a local directory).
 fn example_index() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
+        .join("../..")
         .join("example-index")
 }
 
@@ -54,16 +52,16 @@ async fn install_from_example(
         global_ca_file: None,
         reporter,
     };
-    let registries = Registries::open(config, env)?;
+    let client = Client::open(config, env)?;
     let mut request = Request {
-        specs: vec![direct::parse("notify@^1")?],
+        specs: vec![spec::parse("notify@^1")?],
         jobs: 2,
         dry_run: true,
         ..Request::default()
     };
-    let planned = registries.install(root, &request).await?;
+    let planned = client.install(root, &request).await?;
     request.dry_run = false;
-    let installed = registries.install(root, &request).await?;
+    let installed = client.install(root, &request).await?;
     Ok((planned, installed))
 }
 

@@ -2,7 +2,7 @@
 //! answered lazily, one ref at a time, as the resolver asks.
 //!
 //! A ref's versions are looked up (over every registry, in priority order,
-//! see [`IndexSet::lookup`]) the first time the resolver asks for them or
+//! see `IndexSet::lookup`) the first time the resolver asks for them or
 //! hints that it will ([`Candidates::prefetch`]); hinted refs are looked up
 //! on the runtime in parallel while resolution goes on, so a sparse
 //! registry fetches the files of the dependencies of the versions being
@@ -17,13 +17,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use knap_registry::index_set::{IndexSet, Provided};
+use knap_registry::registry::RegistryError;
 use knap_resolver::{Candidate, Candidates};
+use knap_schema::PackRef;
 use knap_schema::index::Entry;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
-
-use crate::index_set::{IndexSet, Provided};
-use crate::registry::RegistryError;
 
 /// The outcome of one ref's lookup: who provides it, if anyone.
 type Answer = Result<Option<Provided>, Arc<RegistryError>>;
@@ -34,7 +34,7 @@ type Answer = Result<Option<Provided>, Arc<RegistryError>>;
 pub struct LookupFailed(pub Arc<RegistryError>);
 
 impl LookupFailed {
-    pub fn kind(&self) -> crate::error::Kind {
+    pub fn kind(&self) -> knap_registry::error::Kind {
         self.0.kind()
     }
 }
@@ -118,6 +118,18 @@ impl Lazy {
             .entries
             .into_iter()
             .find(|e| e.version == *version)
+    }
+
+    /// Who provides each ref looked up and found so far.
+    pub fn providers(&self) -> BTreeMap<PackRef, Provided> {
+        let slots = self.slots.lock().expect("lock");
+        slots
+            .iter()
+            .filter_map(|(r, rx)| {
+                let p = rx.borrow().clone()?.ok()??;
+                Some((PackRef::parse(r).ok()?, p))
+            })
+            .collect()
     }
 
     /// Who provides `pack_ref`, if it was looked up and found.

@@ -11,12 +11,15 @@
 //! meanwhile) is planned against again, fetching what the new plan needs
 //! and reusing what was fetched, instead of being overwritten.
 //!
-//! [`Registries`] is the short entry point for a program that embeds knap.
+//! A dry run that names no direct pack reads the root under its shared
+//! lock and opens no staging area, so it writes nothing (`knap outdated`
+//! runs the pipeline so, as a dry-run upgrade). A failed install into a
+//! root that did not exist leaves no root behind
+//! ([`InstallRoot::remove_if_unused`]).
+//!
+//! [`crate::Client`] is the entry point for a program that embeds knap.
 
 pub mod fetch;
-mod registries;
-
-pub use registries::Registries;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -24,23 +27,34 @@ use std::sync::Arc;
 
 use knap_installer::plan::{Chosen, Inputs, LockWouldChange, Origin, Plan};
 use knap_installer::{InstallRoot, RootError, StagingDir};
-use knap_resolver::{Candidates, ResolveError, Upgrade};
+use knap_registry::http::Downloader;
+use knap_registry::http::HttpPolicy;
+use knap_registry::index_set::{IndexSet, OpenError, Provided};
+use knap_registry::registry::Env;
+use knap_resolver::{ResolveError, Upgrade};
 use knap_schema::config::{Config, RegistryConfig};
 use knap_schema::index::Entry;
 use knap_schema::lock::{LockedPack, Lockfile, SignedProvenance};
 use knap_schema::progress::{Event, Reporter};
 use knap_schema::{Dependency, ErrorKind, PackRef, Requirement};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
-use crate::error::{Kind, KnapError};
-use crate::index_set::{IndexSet, OpenError, Provided};
-use crate::net::HttpPolicy;
-use crate::registry::Env;
-use crate::sources::archive::{self, DEFAULT_DOWNLOAD_LIMIT, Downloader};
-use crate::sources::direct::{self, Direct, Spec, StagedDirect};
+use crate::candidates::Lazy;
+use crate::sources::archive::{self, DEFAULT_DOWNLOAD_LIMIT};
+use crate::sources::direct::{self, StagedDirect};
+use crate::spec::{Direct, Spec};
 use fetch::{Job, Staged};
 
 /// How many times a commit plans again because `knap.lock` kept changing.
 const MAX_REPLANS: usize = 5;
+
+/// What one resolution gives: the plan, the old lock's versions now yanked,
+/// and who provides each ref looked up.
+type Resolved = (
+    Plan,
+    BTreeSet<(PackRef, semver::Version)>,
+    BTreeMap<PackRef, Provided>,
+);
 
 /// What to install and how.
 #[derive(Debug, Clone, Default)]
@@ -66,17 +80,6 @@ pub struct Request {
     pub checksum: Option<String>,
     /// Install an archive URL spec without a checksum.
     pub allow_unverified: bool,
-}
-
-/// The candidates the resolver reads, and who provided each ref.
-pub trait Providers: Candidates {
-    /// The registry that provided `pack_ref` (after it was looked up).
-    fn provider(&self, pack_ref: &str) -> Option<Provided>;
-    /// The index entry of `pack_ref` at `version` (pinned, or from its
-    /// registry once looked up).
-    fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<Entry>;
-    /// The exit-code class of a lookup failure.
-    fn error_kind(error: &Self::Error) -> ErrorKind;
 }
 
 /// Why an install failed.
@@ -132,30 +135,50 @@ pub struct Outcome {
     /// How often `knap.lock` changed during the install and was planned
     /// against again.
     pub replans: usize,
+    /// Who provides each ref the resolution looked up in a registry.
+    pub providers: BTreeMap<PackRef, Provided>,
 }
 
-/// Installs into the root at `root` as `req` asks. `candidates` makes the
-/// resolver's view of the registries (`None` when nothing needs a
-/// registry) with the given refs pinned to one entry.
-pub async fn install<C, F>(
+/// Installs into the root at `root` as `req` asks, reading the registries
+/// through `registries` when given (already opened, and refreshed, by the
+/// caller), else opening them when resolution needs them. A failed install
+/// into a root that did not exist leaves no root behind.
+pub(crate) async fn install(
     config: &Config,
     env: &Env,
     root: &Path,
     req: &Request,
-    candidates: F,
-) -> Result<Outcome, InstallError>
-where
-    C: Providers,
-    F: Fn(Option<Arc<IndexSet>>, BTreeMap<String, Entry>) -> C,
-{
+    registries: Option<Arc<IndexSet>>,
+) -> Result<Outcome, InstallError> {
+    let existed = root.exists();
+    let result = run(config, env, root, req, registries).await;
+    if result.is_err() && !existed {
+        InstallRoot::remove_if_unused(root);
+    }
+    result
+}
+
+async fn run(
+    config: &Config,
+    env: &Env,
+    root: &Path,
+    req: &Request,
+    registries: Option<Arc<IndexSet>>,
+) -> Result<Outcome, InstallError> {
     let (by_registry, directs) = split_specs(req)?;
-    let (staging, snapshot) = open_and_snapshot(root, env)?;
+    let (staging, snapshot) = if req.dry_run && directs.is_empty() {
+        (None, read_snapshot(root, env)?)
+    } else {
+        let (staging, snapshot) = open_and_snapshot(root, env)?;
+        (Some(staging), snapshot)
+    };
     let mut pipeline = Pipeline {
         config,
         env,
         root,
         req,
         staging,
+        registries,
         store: Arc::new(store(config, env)),
         fetched: Vec::new(),
     };
@@ -166,8 +189,8 @@ where
     let mut old = snapshot;
     let mut replans = 0;
     loop {
-        let (plan, yanked_now) = pipeline
-            .resolve_and_plan(old.as_ref(), &by_registry, &staged_direct, &candidates)
+        let (plan, yanked_now, providers) = pipeline
+            .resolve_and_plan(old.as_ref(), &by_registry, &staged_direct)
             .await?;
         let plan = if req.locked {
             plan.locked(old.as_ref())?
@@ -184,6 +207,7 @@ where
             installed,
             yanked_now: yanked_now.clone(),
             replans,
+            providers: providers.clone(),
         };
         if req.dry_run {
             return Ok(outcome(plan, Vec::new()));
@@ -251,6 +275,19 @@ fn open_and_snapshot(root: &Path, env: &Env) -> Result<(StagingDir, Option<Lockf
     Ok((staging, lock))
 }
 
+/// For a dry run that stages nothing: `knap.lock` read under the root's
+/// shared lock (released on return); nothing when there is no root.
+fn read_snapshot(root: &Path, env: &Env) -> Result<Option<Lockfile>, RootError> {
+    let reporter = env.reporter.clone();
+    let r = InstallRoot::open_for_reading(root, |p| {
+        reporter.report(Event::WaitingForLock { root: p.to_owned() })
+    })?;
+    match r {
+        Some(r) => r.read_lock(),
+        None => Ok(None),
+    }
+}
+
 /// The archive store of the configuration's limits.
 fn store(config: &Config, env: &Env) -> archive::Store {
     let limits = config.limits.clone().unwrap_or_default();
@@ -274,7 +311,8 @@ fn source_policy(env: &Env, cfg: Option<&RegistryConfig>) -> HttpPolicy {
 }
 
 fn downloader_for(env: &Env, cfg: Option<&RegistryConfig>) -> Result<Downloader, KnapError> {
-    Downloader::new(&source_policy(env, cfg)).map_err(KnapError::from)
+    Downloader::new(&source_policy(env, cfg))
+        .map_err(|e| crate::sources::fetch_failed("cannot set up HTTP for downloads", e))
 }
 
 /// The packs on disk among the lock's (their directories present).
@@ -298,7 +336,10 @@ struct Pipeline<'a> {
     env: &'a Env,
     root: &'a Path,
     req: &'a Request,
-    staging: StagingDir,
+    /// Where packs are fetched; none for a dry run that stages nothing.
+    staging: Option<StagingDir>,
+    /// The registries, when the caller opened them.
+    registries: Option<Arc<IndexSet>>,
     store: Arc<archive::Store>,
     /// Every pack fetched so far (reused when planning again).
     fetched: Vec<Staged>,
@@ -307,6 +348,13 @@ struct Pipeline<'a> {
 impl Pipeline<'_> {
     fn reporter(&self) -> Arc<dyn Reporter> {
         self.env.reporter.clone()
+    }
+
+    /// The staging area (a pipeline that stages or fetches has one).
+    fn staging(&self) -> &StagingDir {
+        self.staging
+            .as_ref()
+            .expect("a pipeline that stages or fetches opened a staging area")
     }
 
     /// `knap install` without SPEC: fetch what the lock names and is not
@@ -332,6 +380,7 @@ impl Pipeline<'_> {
                     installed: Vec::new(),
                     yanked_now: BTreeSet::new(),
                     replans,
+                    providers: BTreeMap::new(),
                 });
             };
             let intact = {
@@ -353,6 +402,7 @@ impl Pipeline<'_> {
                 installed,
                 yanked_now: BTreeSet::new(),
                 replans,
+                providers: BTreeMap::new(),
             };
             if self.req.dry_run {
                 return Ok(outcome(plan, Vec::new()));
@@ -385,12 +435,13 @@ impl Pipeline<'_> {
         let git_http = source_policy(self.env, None);
         for d in directs {
             let stager = direct::Stager {
-                staging_dir: self.staging.new_dir()?,
+                staging_dir: self.staging().new_dir()?,
                 downloader: &downloader,
                 store: &self.store,
                 checksum: self.req.checksum.as_deref(),
                 allow_unverified: self.req.allow_unverified,
                 git_http: &git_http,
+                reporter: &*self.env.reporter,
             };
             let s = direct::stage(d, &stager).await?;
             let r = s.pack.pack_ref.clone();
@@ -408,17 +459,12 @@ impl Pipeline<'_> {
 
     /// Resolves the requests (the lock's plus the new ones) against `old`
     /// and plans the result.
-    async fn resolve_and_plan<C, F>(
+    async fn resolve_and_plan(
         &self,
         old: Option<&Lockfile>,
         by_registry: &[(PackRef, String)],
         staged_direct: &BTreeMap<PackRef, StagedDirect>,
-        candidates: &F,
-    ) -> Result<(Plan, BTreeSet<(PackRef, semver::Version)>), InstallError>
-    where
-        C: Providers,
-        F: Fn(Option<Arc<IndexSet>>, BTreeMap<String, Entry>) -> C,
-    {
+    ) -> Result<Resolved, InstallError> {
         let requested = requested(old, by_registry, staged_direct);
         let roots: Vec<Dependency> = requested
             .iter()
@@ -427,14 +473,14 @@ impl Pipeline<'_> {
             .map_err(|e| KnapError::usage(format!("knap.lock `requested`: {e}")))?;
         let pinned = pinned(old, by_registry, staged_direct);
         let refs = direct::refs_to_look_up(requested.keys().map(PackRef::as_str), &pinned);
-        let set = if refs.is_empty() {
-            None
-        } else {
-            Some(Arc::new(IndexSet::open(
+        let set = match &self.registries {
+            _ if refs.is_empty() => None,
+            Some(set) => Some(set.clone()),
+            None => Some(Arc::new(IndexSet::open(
                 self.config,
                 self.env,
                 self.req.registry.as_deref(),
-            )?))
+            )?)),
         };
         self.env
             .reporter
@@ -445,10 +491,10 @@ impl Pipeline<'_> {
             no_deps: self.req.no_deps,
         };
         let signed_set = set.clone();
-        let view = candidates(set, pinned.clone());
+        let view = Lazy::new(set, pinned.clone());
         let resolved =
             tokio::task::block_in_place(|| knap_resolver::resolve(&view, &roots, &options))
-                .map_err(resolve_error::<C>)?;
+                .map_err(resolve_error)?;
         // Known once the registries have been read.
         let signed = signed_provenance(signed_set.as_deref());
         let mut chosen = Vec::new();
@@ -465,15 +511,16 @@ impl Pipeline<'_> {
                 force: self.req.force,
             },
         );
-        Ok((plan, yanked_now(&view, old)))
+        let providers = view.providers();
+        Ok((plan, yanked_now(&view, old), providers))
     }
 
     /// Where the resolved version of a ref comes from: the direct pack
     /// staged now, the lock (a direct pack installed before), or its
     /// registry's entry with its sources.
-    fn choose<C: Providers>(
+    fn choose(
         &self,
-        view: &C,
+        view: &Lazy,
         r: &knap_resolver::Resolved,
         old: Option<&Lockfile>,
         staged_direct: &BTreeMap<PackRef, StagedDirect>,
@@ -590,7 +637,7 @@ impl Pipeline<'_> {
             });
         }
         let new = fetch::run_jobs(
-            &self.staging,
+            self.staging(),
             jobs,
             self.req.jobs,
             self.store.clone(),
@@ -637,20 +684,6 @@ impl Pipeline<'_> {
     }
 }
 
-impl Providers for crate::candidates::Lazy {
-    fn provider(&self, pack_ref: &str) -> Option<Provided> {
-        crate::candidates::Lazy::provider(self, pack_ref)
-    }
-
-    fn entry(&self, pack_ref: &str, version: &semver::Version) -> Option<Entry> {
-        crate::candidates::Lazy::entry(self, pack_ref, version)
-    }
-
-    fn error_kind(error: &Self::Error) -> ErrorKind {
-        error.0.kind()
-    }
-}
-
 /// What is asked for: the previous requests plus the new specs; a direct
 /// pack is asked for at its exact version.
 fn requested(
@@ -690,7 +723,7 @@ fn pinned(
 
 /// A resolution failure as an install error (a ref nobody lists is told
 /// apart, so that the caller can suggest the refs that may have been meant).
-fn resolve_error<C: Providers>(e: ResolveError<C::Error>) -> InstallError {
+fn resolve_error(e: ResolveError<crate::candidates::LookupFailed>) -> InstallError {
     match e {
         ResolveError::NotFound {
             pack_ref,
@@ -700,7 +733,7 @@ fn resolve_error<C: Providers>(e: ResolveError<C::Error>) -> InstallError {
             required_by,
         },
         ResolveError::Candidates { pack_ref, source } => KnapError::new(
-            C::error_kind(&source),
+            source.kind(),
             format!("cannot read the versions of `{pack_ref}`"),
         )
         .caused_by(source)
@@ -711,10 +744,7 @@ fn resolve_error<C: Providers>(e: ResolveError<C::Error>) -> InstallError {
 
 /// The installed versions their registry now marks yanked, to say why a
 /// pack moved down.
-fn yanked_now<C: Providers>(
-    view: &C,
-    old: Option<&Lockfile>,
-) -> BTreeSet<(PackRef, semver::Version)> {
+fn yanked_now(view: &Lazy, old: Option<&Lockfile>) -> BTreeSet<(PackRef, semver::Version)> {
     old.iter()
         .flat_map(|l| l.packs.iter())
         .filter(|p| {

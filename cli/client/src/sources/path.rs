@@ -4,27 +4,33 @@
 
 use std::path::Path;
 
-use super::SourceError;
+use knap_schema::KnapError;
 
 /// Copies the pack at `src` into `dest` (which must not exist). On failure
 /// nothing is left at `dest`.
-pub fn copy_pack(src: &Path, dest: &Path) -> Result<(), SourceError> {
-    let files = knap_schema::digest::pack_files(src)
-        .map_err(|e| SourceError::integrity(format!("{}: not installable: {e}", src.display())))?;
+pub fn copy_pack(src: &Path, dest: &Path) -> Result<(), KnapError> {
+    let files = knap_schema::digest::pack_files(src).map_err(|e| {
+        KnapError::integrity(format!(
+            "{}: not installable: {}",
+            src.display(),
+            knap_schema::report::chain_line(&e)
+        ))
+    })?;
     let result = (|| {
-        std::fs::create_dir(dest)
-            .map_err(|e| SourceError::other(format!("cannot create {}: {e}", dest.display())))?;
+        std::fs::create_dir(dest).map_err(|e| {
+            KnapError::other(format!("cannot create {}", dest.display())).caused_by(e)
+        })?;
         for f in &files {
             let to = dest.join(&f.path);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    SourceError::other(format!("cannot create {}: {e}", parent.display()))
+                    KnapError::other(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
             // std::fs::copy keeps the permission bits (the executable bit
             // of scripts matters to a pack).
             std::fs::copy(&f.full, &to).map_err(|e| {
-                SourceError::other(format!(
+                KnapError::other(format!(
                     "cannot copy {} to {}: {e}",
                     f.full.display(),
                     to.display()

@@ -30,7 +30,8 @@ use knap_schema::{Index, PackRef, Problems};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{RegistryError, format_problems, invalid, utf8_text};
+use super::parse::{count, format_problems, invalid, utf8_text};
+use crate::error::RegistryError;
 
 /// Parses and validates a whole index, keeping it.
 pub fn parse_index(registry: &str, location: &str, bytes: &[u8]) -> Result<Index, RegistryError> {
@@ -131,8 +132,8 @@ impl fmt::Display for IndexSummary {
         write!(
             f,
             "{} of {}",
-            super::count(self.versions, "version", "versions"),
-            super::count(self.packs, "pack", "packs")
+            count(self.versions, "version", "versions"),
+            count(self.packs, "pack", "packs")
         )
     }
 }
