@@ -39,6 +39,8 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
             (Some(s.kind()), None)
         } else if let Some(i) = e.downcast_ref::<knap_client::InstallError>() {
             (Some(i.kind()), None)
+        } else if let Some(v) = e.downcast_ref::<knap_envs::EnvError>() {
+            (Some(v.kind()), v.hint())
         } else if let Some(n) = e.downcast_ref::<knap_resolver::NoSolution>() {
             (Some(Kind::NotFound), n.hint())
         } else {

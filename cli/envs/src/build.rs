@@ -286,7 +286,9 @@ impl Builder {
             }
             Err(e) => {
                 if let Err(r) = remove(&env.path) {
-                    tracing::warn!("{r}");
+                    self.reporter.report(Event::Warning {
+                        message: knap_schema::report::chain_line(&r),
+                    });
                 }
                 self.reporter.report(Event::EnvFailed {
                     pack: env.pack.to_string(),
@@ -309,12 +311,14 @@ impl Builder {
     ) -> Result<EnvRecord, EnvError> {
         let (installed, unreadable) = inventory::list(env.runtime(), &env.path);
         for u in unreadable {
-            tracing::warn!(
-                "{}: {}: {}; not recorded",
-                env.pack,
-                u.path.display(),
-                u.message
-            );
+            self.reporter.report(Event::Warning {
+                message: format!(
+                    "{}: {}: {}; not recorded",
+                    env.pack,
+                    u.path.display(),
+                    u.message
+                ),
+            });
         }
         let packages: Vec<EnvPackage> = inventory::packages(&installed)
             .into_iter()

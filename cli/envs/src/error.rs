@@ -83,14 +83,14 @@ pub enum EnvError {
         found: Option<String>,
     },
     /// The pack's own files could not be read.
-    #[error("`{pack}`: {source}")]
+    #[error("`{pack}`: cannot read its pack.yaml")]
     Manifest {
         pack: PackRef,
         #[source]
         source: knap_schema::manifest::ManifestError,
     },
     /// A file or directory could not be read or written.
-    #[error("`{pack}`: cannot {action} {}: {source}", path.display())]
+    #[error("`{pack}`: cannot {action} {}", path.display())]
     Io {
         pack: PackRef,
         action: &'static str,

@@ -191,7 +191,7 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
         removed = b
             .store()
             .collect_garbage(&lock)
-            .map_err(|e| KnapError::new(Kind::Other, format!("removing old environments: {e}")))?;
+            .map_err(|e| KnapError::other("cannot remove old environments").caused_by(e))?;
     }
     ctx.print(&EnvBuildReport {
         envs_dir: b.settings().envs_dir.clone(),
@@ -200,14 +200,8 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
     });
     match failed.len() {
         0 => Ok(()),
-        1 => {
-            let e = failed.remove(0);
-            let mut k = KnapError::new(e.kind(), knap_schema::report::chain_line(&e));
-            if let Some(h) = e.hint() {
-                k = k.with_hint(h);
-            }
-            Err(k.into())
-        }
+        // Its kind and hint are `crate::report`'s to find.
+        1 => Err(failed.remove(0).into()),
         n => {
             let kind = if failed.iter().all(|e| e.kind() == failed[0].kind()) {
                 failed[0].kind()
@@ -276,10 +270,7 @@ fn remove(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let mut removed = Vec::new();
     for r in &refs {
         let io = |e: std::io::Error| {
-            KnapError::new(
-                Kind::Other,
-                format!("`{r}`: removing its environments: {e}"),
-            )
+            KnapError::other(format!("`{r}`: cannot remove its environments")).caused_by(e)
         };
         let held = b.store().lock(r).map_err(io)?;
         removed.extend(b.store().remove_pack(r, &held).map_err(io)?);

@@ -8,6 +8,8 @@
 //! Shared by `cli/envs/tests` and the `knap` binary's tests
 //! (`cli/tests/envs`).
 
+// Helpers of the test crates: nothing here is reachable from outside them.
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
