@@ -41,6 +41,18 @@ impl Runtime {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The pack environment this runtime's packages go into
+    /// (formats.md §8): Python for `python3` (knap's one name for Python,
+    /// which a venv needs at major version 3), Node.js for `node`; `None`
+    /// for a runtime that has no environment of its own.
+    pub fn environment(&self) -> Option<crate::env::Runtime> {
+        match self.0.as_str() {
+            "python3" => Some(crate::env::Runtime::Python),
+            "node" => Some(crate::env::Runtime::Node),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Runtime {
@@ -197,6 +209,22 @@ mod tests {
         assert_eq!(Runtime::named("NodeJS").unwrap().as_str(), "node");
         assert_eq!(Runtime::named("native"), None);
         assert_eq!(Runtime::named("binary"), None);
+    }
+
+    #[test]
+    fn python_and_node_have_environments_and_other_runtimes_none() {
+        use crate::env::Runtime as Env;
+        for (name, env) in [
+            ("python", Some(Env::Python)),
+            ("Python3", Some(Env::Python)),
+            ("nodejs", Some(Env::Node)),
+            ("node", Some(Env::Node)),
+            ("python2", None),
+            ("shell", None),
+            ("st2", None),
+        ] {
+            assert_eq!(Runtime::named(name).unwrap().environment(), env, "{name}");
+        }
     }
 
     #[test]

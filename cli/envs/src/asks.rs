@@ -1,11 +1,14 @@
-//! What a pack asks of the interpreter of an environment, read from its
-//! `pack.yaml`: `dependencies.python_version` (or `nodejs_version`),
-//! StackStorm's `python_versions` (major versions), and `runtime_deps`
-//! such as `python3`, `python>=3.9` or `nodejs>=18`.
+//! What a pack asks of the interpreter of an environment: the needs its
+//! `pack.yaml` states (`knap_schema::runtime`, which reads
+//! `dependencies.python_version` or `nodejs_version`, StackStorm's
+//! `python_versions` and `runtime_deps` such as `python3`, `python>=3.9` or
+//! `nodejs>=18`, folding their spellings into one runtime name) that are
+//! about this environment's runtime, as versions to compare.
 
 use knap_schema::Manifest;
 use knap_schema::Requirement;
 use knap_schema::env::{InterpreterVersion, Runtime};
+use knap_schema::runtime::{self, RuntimeNeed};
 
 /// One thing a pack asks, as it wrote it.
 #[derive(Debug, Clone)]
@@ -54,85 +57,34 @@ fn numeric(v: &InterpreterVersion) -> Option<semver::Version> {
     Some(semver::Version::new(major, minor, patch))
 }
 
-/// The names `runtime_deps` uses for each runtime, and the major version a
-/// name implies (`python3` -> 3).
-fn runtime_name(name: &str) -> Option<(Runtime, Option<u64>)> {
-    match name.to_ascii_lowercase().as_str() {
-        "python" => Some((Runtime::Python, None)),
-        "python3" => Some((Runtime::Python, Some(3))),
-        "python2" => Some((Runtime::Python, Some(2))),
-        "node" | "nodejs" => Some((Runtime::Node, None)),
-        _ => None,
-    }
-}
-
-/// `nodejs>=18` -> (`nodejs`, `>=18`); `python3` -> (`python3`, None).
-pub fn split_runtime(s: &str) -> (&str, Option<&str>) {
-    let s = s.trim();
-    match s.find(|c: char| "<>=^~!@ ".contains(c)) {
-        Some(i) => {
-            let req = s[i..].trim_start_matches('@').trim();
-            (&s[..i], (!req.is_empty()).then_some(req))
-        }
-        None => (s, None),
-    }
-}
-
-/// Everything `m` asks of the interpreter of `runtime`. A requirement that
-/// cannot be read is left out (`knap doctor` reports it).
+/// Everything `m` asks of the interpreter of `runtime`. Knap's Python is
+/// Python 3 (a venv needs it), so naming the Python runtime at all asks
+/// for major version 3. A requirement that cannot be read is left out
+/// (`knap doctor` reports it).
 pub fn asks(m: &Manifest, runtime: Runtime) -> Vec<Ask> {
-    let mut out = Vec::new();
-    let keys: &[&str] = match runtime {
-        Runtime::Python => &["python_version"],
-        Runtime::Node => &["nodejs_version", "node_version"],
+    m.runtime_needs()
+        .into_iter()
+        .filter_map(|need| ask(need, runtime))
+        .collect()
+}
+
+fn ask(need: RuntimeNeed, runtime: Runtime) -> Option<Ask> {
+    if need.runtime.as_ref()?.environment()? != runtime {
+        return None;
+    }
+    let want = match need.want {
+        runtime::Want::Version(r) => Want::Version(r),
+        runtime::Want::Majors(m) => Want::Majors(m),
+        runtime::Want::Present if runtime == Runtime::Python => Want::Majors(vec![3]),
+        runtime::Want::Present | runtime::Want::Nothing | runtime::Want::Unreadable(_) => {
+            return None;
+        }
     };
-    for (k, v) in m.dependencies.iter().flat_map(|d| &d.versions) {
-        if let (true, Some(text)) = (keys.contains(&k.as_str()), v.as_str())
-            && let Ok(r) = Requirement::parse(text)
-        {
-            out.push(Ask {
-                field: format!("dependencies.{k}"),
-                text: text.to_owned(),
-                want: Want::Version(r),
-            });
-        }
-    }
-    if runtime == Runtime::Python
-        && let Some(list) = &m.python_versions
-    {
-        let majors: Vec<u64> = list.iter().filter_map(|v| v.trim().parse().ok()).collect();
-        if !majors.is_empty() && majors.len() == list.len() {
-            out.push(Ask {
-                field: "python_versions".into(),
-                text: list.join(", "),
-                want: Want::Majors(majors),
-            });
-        }
-    }
-    for dep in &m.runtime_deps {
-        let (name, req) = split_runtime(dep);
-        let Some((rt, major)) = runtime_name(name) else {
-            continue;
-        };
-        if rt != runtime {
-            continue;
-        }
-        if let Some(major) = major {
-            out.push(Ask {
-                field: "runtime_deps".into(),
-                text: dep.clone(),
-                want: Want::Majors(vec![major]),
-            });
-        }
-        if let Some(r) = req.and_then(|r| Requirement::parse(r).ok()) {
-            out.push(Ask {
-                field: "runtime_deps".into(),
-                text: dep.clone(),
-                want: Want::Version(r),
-            });
-        }
-    }
-    out
+    Some(Ask {
+        field: need.field,
+        text: need.text,
+        want,
+    })
 }
 
 #[cfg(test)]
@@ -165,19 +117,41 @@ mod tests {
     }
 
     #[test]
+    fn the_python_runtime_named_alone_asks_for_python_3() {
+        for dep in ["python", "python3"] {
+            let m = manifest(&format!("ref: x\nversion: 1.0.0\nruntime_deps: [{dep}]\n"));
+            let py = asks(&m, Runtime::Python);
+            assert_eq!(py.len(), 1, "{dep}: {py:?}");
+            assert!(py[0].met_by(&v("3.12.1")), "{dep}");
+            assert!(!py[0].met_by(&v("2.7.18")), "{dep}");
+        }
+        let m = manifest("ref: x\nversion: 1.0.0\nruntime_deps: [nodejs]\n");
+        assert!(asks(&m, Runtime::Node).is_empty(), "node at any version");
+    }
+
+    #[test]
+    fn the_spellings_of_a_runtime_and_its_requirement_keys_are_folded() {
+        let m = manifest(
+            "ref: x\nversion: 1.0.0\nruntime_deps: [\"node@^20\"]\ndependencies:\n  node_version: \">=18\"\n  nodejs_version: \"<22\"\n",
+        );
+        let node = asks(&m, Runtime::Node);
+        assert_eq!(node.len(), 3, "{node:?}");
+        assert!(node.iter().all(|a| a.met_by(&v("20.1.0"))));
+        assert!(!node.iter().all(|a| a.met_by(&v("22.0.0"))));
+        assert!(asks(&m, Runtime::Python).is_empty());
+    }
+
+    #[test]
     fn a_pre_release_interpreter_compares_by_its_numbers() {
         let m = manifest("ref: x\nversion: 1.0.0\ndependencies:\n  python_version: \">=3.13\"\n");
         assert!(asks(&m, Runtime::Python)[0].met_by(&v("3.13.0rc1")));
     }
 
     #[test]
-    fn runtime_deps_split_name_and_requirement() {
-        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
-        assert_eq!(split_runtime("python3"), ("python3", None));
-        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
-        assert_eq!(
-            split_runtime("node >= 18, < 22"),
-            ("node", Some(">= 18, < 22"))
+    fn an_unreadable_requirement_is_left_to_doctor() {
+        let m = manifest(
+            "ref: x\nversion: 1.0.0\npython_versions: [\"3\", \"x\"]\ndependencies:\n  python_version: \"not a req\"\n",
         );
+        assert!(asks(&m, Runtime::Python).is_empty());
     }
 }
