@@ -17,9 +17,7 @@ use knap_schema::ident::CommitId;
 use knap_schema::index::{Entry, InstallSource};
 use knap_schema::lock::LockedPack;
 use knap_schema::progress::{Event, Reporter};
-use knap_schema::urls::{
-    RegistryLocation, SourcePolicy, SourceUrlKind, classify_source_url, resolve_source_url,
-};
+use knap_schema::urls::{RegistryLocation, SourcePolicy, resolve_source_url};
 use knap_schema::{Checksum, PackRef};
 use url::Url;
 
@@ -74,14 +72,11 @@ pub fn entry_sources(cfg: &RegistryConfig, e: &Entry) -> Vec<Source> {
     let policy = SourcePolicy {
         allow_http: cfg.allow_http,
     };
-    let git_hosted = matches!(
-        RegistryLocation::parse(&cfg.url, cfg.allow_http),
-        Ok(RegistryLocation::Git(_))
-    );
+    let location = RegistryLocation::parse(&cfg.url, cfg.allow_http).ok();
     e.install_sources
         .iter()
         .map(|s| {
-            if git_hosted && classify_source_url(s.url()) == Ok(SourceUrlKind::Relative) {
+            if location.as_ref().is_some_and(|l| l.cannot_fetch(s.url())) {
                 // The repository URL is not a web location of its files.
                 return Source::Refused(format!(
                     "{} source `{}`: a relative URL in a git-hosted index has no location to download from; add the registry by the https:// or sparse+https:// URL of its published site instead (`knap-index build`), or list absolute URLs",

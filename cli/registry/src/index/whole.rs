@@ -97,12 +97,12 @@ pub fn check_git_index(
     Ok((summary, relative))
 }
 
-/// True when an entry names an install source by a relative URL.
+/// True when an entry of a git-hosted index names an install source that
+/// cannot be fetched (by a relative URL: [`knap_schema::urls::git_cannot_fetch`]).
 pub fn names_relative(e: &Entry) -> bool {
-    e.install_sources.iter().any(|s| {
-        knap_schema::urls::classify_source_url(s.url())
-            .is_ok_and(|k| k == knap_schema::urls::SourceUrlKind::Relative)
-    })
+    e.install_sources
+        .iter()
+        .any(|s| knap_schema::urls::git_cannot_fetch(s.url()))
 }
 
 /// How many versions of how many packs an index lists.
