@@ -183,11 +183,7 @@ pub fn build(docs: &[Doc<'_>]) -> SearchIndex {
         digest.update(bytes);
     }
     let digest = digest.finalize();
-    let mut dir = String::from("search/");
-    for b in &digest[..5] {
-        let _ = write!(dir, "{b:02x}");
-    }
-    dir.push('/');
+    let dir = format!("search/{}/", knap_schema::hex::encode(&digest[..5]));
     for (name, _) in &mut files {
         name.insert_str(0, &dir);
     }
