@@ -297,33 +297,33 @@ async fn fetch_one(
     let expect_lock_tree = i.expect_tree;
     let what = source.to_string();
     let verified = tokio::task::spawn_blocking(move || {
-        let (m, tree) = crate::sources::inspect(&dest, &what)?;
-        let tree = Checksum::parse(&tree).map_err(|e| KnapError::integrity(format!("{what}: {e}")))?;
+        let (m, tree_text) = crate::sources::inspect(&dest, &what)?;
+        let tree =
+            Checksum::parse(&tree_text).map_err(|e| KnapError::integrity(format!("{what}: {e}")))?;
         if m.pack_ref != pack_ref || m.version != version {
             return Err(KnapError::integrity(format!(
                 "{what}: pack.yaml says {} {}, but the index entry is {pack_ref} {version}; tell the registry's maintainer",
                 m.pack_ref, m.version
             )));
         }
-        // A knap.lock written by an older knap holds its byte-order digest
-        // (formats.md §2): the same files restore it. Computed only when
-        // the current digest differs from the lock's.
-        let older_knap_lock = |t: &Checksum| {
-            expect_lock_tree.as_ref() == Some(t)
-                && knap_schema::digest::legacy_tree_digest_if_other(&dest)
-                    .is_ok_and(|d| d.is_some_and(|d| *t == d.checksum))
+        // The tree knap.lock names may come from an older knap, whose digest
+        // rule the same files meet too (formats.md §2): the one answer is
+        // `rule_matching`, which computes the older digest only when the
+        // current one differs.
+        let matches = |t: &Checksum| {
+            tree == *t
+                || (expect_lock_tree.as_ref() == Some(t)
+                    && knap_schema::digest::rule_matching(&dest, &tree_text, t).is_some())
         };
         if let Some(t) = &expected_tree
-            && tree != *t
-            && !older_knap_lock(t)
+            && !matches(t)
         {
             return Err(KnapError::integrity(format!(
                 "{what}: the checked-out tree's digest is {tree}, the index says {t}"
             )));
         }
         if let Some(t) = &expect_lock_tree
-            && tree != *t
-            && !older_knap_lock(t)
+            && !matches(t)
         {
             return Err(KnapError::integrity(format!(
                 "{what}: the fetched tree's digest is {tree}, knap.lock says {t}"
