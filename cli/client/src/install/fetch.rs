@@ -217,7 +217,7 @@ async fn fetch_job(
                         source: locked,
                         tree,
                         dependencies: i.dependencies.clone(),
-                        installed_at: crate::sources::direct::now_rfc3339(),
+                        installed_at: knap_schema::datetime::now_utc_seconds(),
                         yanked: i.yanked,
                         signed: i.signed.clone(),
                     },

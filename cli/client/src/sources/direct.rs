@@ -145,7 +145,7 @@ pub async fn stage(direct: &Direct, stager: &Stager<'_>) -> Result<StagedDirect,
             source,
             tree,
             dependencies: Vec::new(),
-            installed_at: now_rfc3339(),
+            installed_at: knap_schema::datetime::now_utc_seconds(),
             yanked: false,
             signed: None,
         },
@@ -194,15 +194,6 @@ pub fn refs_to_look_up<'a>(
     }
     refs.retain(|r| !pinned.contains_key(r));
     refs.into_iter().collect()
-}
-
-/// Now, as RFC 3339 in whole seconds (a lock's `installed_at`).
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formats")
 }
 
 /// The resolver's view of a pack read from its manifest.
