@@ -479,10 +479,7 @@ mod tests {
         let text = lock.to_pretty_json();
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["packs"][0]["envs"][0]["dir"], env()["dir"]);
-        assert_eq!(
-            crate::index::from_json_str::<Lockfile>(&text).unwrap(),
-            lock
-        );
+        assert_eq!(crate::json::from_json_str::<Lockfile>(&text).unwrap(), lock);
         // An environment of a pack no longer installed is not written.
         let mut gone = lock.clone();
         gone.packs.clear();
@@ -513,7 +510,7 @@ mod tests {
             let mut p = pack();
             p["envs"] = serde_json::json!([e]);
             let text = serde_json::json!({"version": 1, "packs": [p]}).to_string();
-            let err = crate::index::from_json_str::<Lockfile>(&text)
+            let err = crate::json::from_json_str::<Lockfile>(&text)
                 .expect_err(&format!("{field} = {value} must be refused"));
             assert!(err.to_string().contains("packs"), "{field}: {err}");
         }
@@ -529,7 +526,7 @@ mod tests {
         p["envs"] = serde_json::json!([env()]);
         p["registry"] = serde_json::json!("../evil");
         let text = serde_json::json!({"version": 1, "packs": [p]}).to_string();
-        let err = crate::index::from_json_str::<Lockfile>(&text).unwrap_err();
+        let err = crate::json::from_json_str::<Lockfile>(&text).unwrap_err();
         assert!(err.to_string().contains("packs[0].registry"), "{err}");
     }
 

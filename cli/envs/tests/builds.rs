@@ -319,7 +319,7 @@ fn a_locked_build_fails_naming_the_package_it_cannot_have() {
     drop(ok(w.build(&b, &[], BuildOptions::default())));
     // The lock records a version the index does not have.
     let text = w.lock.to_pretty_json().replace("\"2.0\"", "\"1.5\"");
-    w.lock = knap_schema::index::from_json_str(&text).unwrap();
+    w.lock = knap_schema::json::from_json_str(&text).unwrap();
     let results = w.build(
         &b,
         &[],

@@ -328,6 +328,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::index::*;
+    use crate::json::{ParseError, from_json_str, from_json_value};
 
     fn entry_json() -> Value {
         json!({

@@ -19,10 +19,6 @@ use crate::ident::PackRef;
 
 mod de;
 
-/// The JSON reader with paths ([`crate::json`]), under the names its
-/// callers have used since it lived here.
-pub use crate::json::{ParseError, from_json_str, from_json_value};
-
 /// The version of the index format this crate writes.
 pub const INDEX_FORMAT_VERSION: &str = "1.0";
 

@@ -114,7 +114,7 @@ pub fn parse_sparse_config(
     bytes: &[u8],
 ) -> Result<SparseConfig, RegistryError> {
     let text = utf8_text(registry, location, bytes)?;
-    let c: SparseConfig = knap_schema::index::from_json_str(text)
+    let c: SparseConfig = knap_schema::json::from_json_str(text)
         .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
     let p = validate_sparse_config(&c);
     if p.has_errors() {
@@ -131,7 +131,7 @@ pub fn parse_sparse_pack(
     pack_ref: &str,
 ) -> Result<SparsePack, RegistryError> {
     let text = utf8_text(registry, location, bytes)?;
-    let p: SparsePack = knap_schema::index::from_json_str(text)
+    let p: SparsePack = knap_schema::json::from_json_str(text)
         .map_err(|e| invalid(registry, location, format!("  error: {e}")))?;
     let problems = validate_sparse_pack(&p, Some(pack_ref));
     if problems.has_errors() {
