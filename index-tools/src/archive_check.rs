@@ -13,6 +13,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use knap_installer::{ExtractError, Limits};
+use knap_schema::KnapError;
 use knap_schema::digest::{pack_files, sha256_file, tree_digest};
 use knap_schema::manifest::{self, Manifest};
 
@@ -37,7 +38,7 @@ pub fn check_archive_holds_pack(
         .map_err(|e| extract_failure(archive, e))?;
     let what = format!("--archive {}", archive.display());
     let inside = manifest::read_pack_dir(&dest)
-        .map_err(|e| fail(Kind::Integrity, format!("{what} holds no valid pack: {e}")))?;
+        .map_err(|e| KnapError::integrity(format!("{what} holds no valid pack")).caused_by(e))?;
     if inside.pack_ref != m.pack_ref || inside.version != m.version {
         return Err(fail(
             Kind::Integrity,
@@ -71,19 +72,17 @@ pub fn check_archive_holds_pack(
     Ok(())
 }
 
+/// The archive could not be extracted: refused as a pack (exit 4) or not
+/// read (exit 1), the extractor's error as the cause.
 fn extract_failure(archive: &Path, e: ExtractError) -> anyhow::Error {
-    let kind = if e.is_safety_violation() {
-        Kind::Integrity
-    } else {
-        Kind::Other
-    };
-    fail(
-        kind,
-        format!(
-            "--archive {}: cannot read it as a pack: {e}",
-            archive.display()
-        ),
-    )
+    let mut k = KnapError::new(
+        e.kind(),
+        format!("--archive {}: cannot read it as a pack", archive.display()),
+    );
+    if let Some(h) = e.hint() {
+        k = k.with_hint(h);
+    }
+    k.caused_by(e).into()
 }
 
 /// The files that differ between the pack directory and the extracted

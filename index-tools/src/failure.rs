@@ -3,10 +3,14 @@
 //! `{"error": {"kind", "message", "causes", "hint"}}`. The error type of a
 //! step is `knap_schema::KnapError`, the chain walk
 //! `knap_schema::report`, the printer `knap_term::print_error`: all shared
-//! with the `knap` client.
+//! with the `knap` client. [`classify`] knows the kinds and hints of the
+//! library errors knap-index meets besides the schema's: keys, signing and
+//! archive extraction.
+
+use std::error::Error;
 
 use knap_schema::KnapError;
-use knap_schema::report::ErrorReport;
+use knap_schema::report::{Classified, ErrorReport};
 
 /// The exit code classes of cli.md (the same enum as the client's).
 pub use knap_schema::ErrorKind as Kind;
@@ -14,6 +18,25 @@ pub use knap_schema::ErrorKind as Kind;
 /// An error of the given kind.
 pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(KnapError::new(kind, message))
+}
+
+/// The kind and hint of one error of a chain, for the types knap-index
+/// knows.
+fn classify(e: &(dyn Error + 'static)) -> Classified {
+    let schema = knap_schema::report::classify(e);
+    if schema.kind.is_some() {
+        return schema;
+    }
+    let (kind, hint) = if let Some(k) = e.downcast_ref::<knap_trust::KeyError>() {
+        (Some(k.kind()), None)
+    } else if let Some(s) = e.downcast_ref::<knap_trust::sign::SignError>() {
+        (Some(s.kind()), None)
+    } else if let Some(x) = e.downcast_ref::<knap_installer::ExtractError>() {
+        (Some(x.kind()), x.hint())
+    } else {
+        (None, None)
+    };
+    Classified { kind, hint }
 }
 
 /// How an error ends the process.
@@ -25,7 +48,7 @@ pub struct Failure {
 impl Failure {
     pub fn of(err: &anyhow::Error) -> Self {
         let e: &(dyn std::error::Error + 'static) = err.as_ref();
-        let report = ErrorReport::from_chain(e, knap_schema::report::classify);
+        let report = ErrorReport::from_chain(e, classify);
         Self {
             code: report.kind.exit_code() as u8,
             report,

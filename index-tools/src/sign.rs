@@ -210,23 +210,12 @@ fn load_all(specs: &[KeySpec]) -> anyhow::Result<Vec<SigningKey>> {
         .collect()
 }
 
+/// A key error, classified by `crate::failure` (its cause on its own line).
 fn key_failure(e: KeyError) -> anyhow::Error {
-    let kind = match e {
-        KeyError::Exists { .. } | KeyError::EnvMissing(_) | KeyError::Invalid { .. } => Kind::Usage,
-        _ => Kind::Other,
-    };
-    fail(kind, e.to_string())
+    anyhow::Error::new(e)
 }
 
+/// A signing error, classified by `crate::failure`.
 fn sign_failure(e: SignError) -> anyhow::Error {
-    let kind = match e {
-        SignError::BadMetadata { .. } | SignError::RootGap { .. } => Kind::Integrity,
-        SignError::NoRoleKeys { .. }
-        | SignError::MissingKey { .. }
-        | SignError::Threshold { .. }
-        | SignError::RotationUnsigned { .. }
-        | SignError::NothingToRefresh { .. } => Kind::Usage,
-        _ => Kind::Other,
-    };
-    fail(kind, e.to_string())
+    anyhow::Error::new(e)
 }

@@ -124,3 +124,36 @@ fn an_unsafe_archive_is_refused_by_the_clients_rules() {
     assert_exit(&o, 4);
     assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
 }
+
+/// An archive that breaks off is refused (exit 4) saying what could not be
+/// read, with the extractor's error and its reason each on a `caused by:`
+/// line: the reason is not lost behind a message that leaves it to its
+/// cause.
+#[test]
+fn a_truncated_archive_is_refused_with_the_reason_as_a_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    make_pack(&dir, "p", "1.0.0");
+    let whole = tmp.path().join("whole.tar.gz");
+    pack(&dir, &whole);
+    let bytes = std::fs::read(&whole).unwrap();
+    let archive = tmp.path().join("p.tar.gz");
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    let o = entry(&dir, &archive);
+    assert_exit(&o, 4);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: --archive {}: cannot read it as a pack",
+            archive.display()
+        ),
+        "{err}"
+    );
+    assert!(
+        lines.len() >= 3 && lines[1..].iter().all(|l| l.starts_with("  caused by: ")),
+        "{err}"
+    );
+    assert!(lines[1].contains("corrupt archive"), "{err}");
+}

@@ -165,6 +165,24 @@ fn keys_come_from_env_vars_and_never_from_an_argument() {
     assert_exit(&none, 2);
 }
 
+/// A key file that cannot be read is told with the reason on its own
+/// `caused by:` line (the key error's message leaves it to its cause).
+#[test]
+fn a_key_file_that_cannot_be_read_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = built_site(tmp.path());
+    let missing = tmp.path().join("no-such.key");
+    let o = sign(&[site.to_str().unwrap(), "--key", missing.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: cannot read the key file {}\n  caused by: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
 #[test]
 fn separate_role_keys_thresholds_expiry_and_timestamp_only() {
     let tmp = tempfile::tempdir().unwrap();

@@ -75,6 +75,22 @@ pub enum KeyError {
     Generate(String),
 }
 
+impl KeyError {
+    /// The exit-code class: a key that already exists, is not set or is
+    /// not a key is a usage error (2); failing to read, write or generate
+    /// one other (1).
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        match self {
+            KeyError::Exists { .. } | KeyError::EnvMissing(_) | KeyError::Invalid { .. } => {
+                knap_schema::ErrorKind::Usage
+            }
+            KeyError::Read { .. } | KeyError::Write { .. } | KeyError::Generate(_) => {
+                knap_schema::ErrorKind::Other
+            }
+        }
+    }
+}
+
 /// A private signing key with its TUF key id.
 #[derive(Clone)]
 pub struct SigningKey {

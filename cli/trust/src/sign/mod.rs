@@ -139,6 +139,28 @@ pub enum SignError {
     Runtime(std::io::Error),
 }
 
+impl SignError {
+    /// The exit-code class: metadata that is not valid or a root chain
+    /// with a gap is an integrity failure (4); keys or a threshold that do
+    /// not fit the request a usage error (2); the rest (I/O, signing
+    /// itself) other (1).
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        use knap_schema::ErrorKind;
+        match self {
+            SignError::BadMetadata { .. } | SignError::RootGap { .. } => ErrorKind::Integrity,
+            SignError::NoRoleKeys { .. }
+            | SignError::MissingKey { .. }
+            | SignError::Threshold { .. }
+            | SignError::RotationUnsigned { .. }
+            | SignError::NothingToRefresh { .. } => ErrorKind::Usage,
+            SignError::Io { .. }
+            | SignError::NoIndex { .. }
+            | SignError::Tough { .. }
+            | SignError::Runtime(_) => ErrorKind::Other,
+        }
+    }
+}
+
 /// Signs, blocking the calling thread (knap-index has no async runtime).
 pub fn sign_blocking(request: &SignRequest) -> Result<SignReport, SignError> {
     tokio::runtime::Builder::new_current_thread()
