@@ -164,7 +164,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
             return Err(KnapError::new(
                 e.kind(),
                 format!(
-                    "cannot read registry `{}` at {}, so it was not added (fix the URL, or pass --no-fetch to add it anyway and read it later with `knap update {}`)",
+                    "registry `{}` at {} was not added (fix the URL, or pass --no-fetch to add it anyway and read it later with `knap update {}`)",
                     reg.name, reg.url, reg.name
                 ),
             )

@@ -299,5 +299,5 @@ fn a_down_sparse_server_is_named_once_and_cannot_connect_said_once() {
         "{}",
         o.stderr
     );
-    assert!(o.stderr.contains("it was not added"), "{}", o.stderr);
+    assert!(o.stderr.contains("was not added"), "{}", o.stderr);
 }
