@@ -166,7 +166,7 @@ fn refuse_invalid(
 /// Checks a whole index (as [`check_index`]) and hands `each` every
 /// entry's raw bytes in the document and its search fields, in index
 /// order, as soon as it is checked: what the per-ref cache
-/// (the `by_ref` module) is written from. The entries handed over are only
+/// (`index::split`) is written from. The entries handed over are only
 /// to be used if this returns `Ok`.
 pub(crate) fn check_and_split<'a>(
     registry: &str,
