@@ -10,6 +10,11 @@
 #     running for the whole benchmark:
 #       (a) h2      HTTPS offering HTTP/2 (and HTTP/1.1) by ALPN, BENCH_DELAY_MS
 #                   (20) before every response, 128 streams per connection
+#           h2-limit   the same, closing a connection after 1,000 requests
+#                   (GOAWAY) as nginx does (keepalive_requests)
+#           h2-abandon the same limit as hypercorn 0.18 applies it
+#                   (keep_alive_max_requests): the streams open at the limit
+#                   are never answered and the connection closes 5 s later
 #       (b) h10q5   plain HTTP/1.0, a connection per request, Connection:
 #                   close (python's http.server), accept queue 5
 #       (c) h10q128 the same with an accept queue of 128
@@ -18,7 +23,8 @@
 #     knap -q install LAST --dry-run, sparse registry, empty cache
 #     cargo generate-lockfile, sparse registry, empty CARGO_HOME
 #   each run's wall time, and from the server's counters (read and reset over
-#   GET /__stats?reset): requests, connections, peak concurrent connections,
+#   GET /__stats?reset): requests answered (and those left unanswered by
+#   h2-abandon), connections, peak concurrent connections,
 #   peak concurrent streams on one connection, requests by protocol; the
 #   kernel's ListenOverflows (SYNs dropped for a full accept queue, from
 #   /proc/net/netstat, the whole network namespace); from the server's log,
@@ -40,8 +46,8 @@
 #
 # Env: KNAP, KNAP_INDEX, KNAP_TEST_SERVER (paths; otherwise all three are
 # built in release into ${CARGO_TARGET_DIR:-target}), BENCH_RUNS (default 5),
-# BENCH_REFS (25000), BENCH_DELAY_MS (20), BENCH_CASES (default "h2 h10q5
-# h10q128 local validate"), BENCH_KEEP=1 keeps the work directory (with the
+# BENCH_REFS (25000), BENCH_DELAY_MS (20), BENCH_CASES (default "h2
+# h2-limit h2-abandon h10q5 h10q128 local validate"), BENCH_KEEP=1 keeps the work directory (with the
 # servers' logs). Needs cargo, python3 and /usr/bin/time.
 set -euo pipefail
 
@@ -49,7 +55,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${BENCH_RUNS:-5}
 REFS=${BENCH_REFS:-25000}
 DELAY=${BENCH_DELAY_MS:-20}
-CASES=${BENCH_CASES:-h2 h10q5 h10q128 local validate}
+CASES=${BENCH_CASES:-h2 h2-limit h2-abandon h10q5 h10q128 local validate}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 if [ -z "${KNAP:-}" ] || [ -z "${KNAP_INDEX:-}" ] || [ -z "${KNAP_TEST_SERVER:-}" ]; then
     cargo build --release -q -p knap -p knap-index -p knap-test-server \
@@ -100,27 +106,31 @@ CLOSURE = len(seen)
 sys.stderr.write(f"== {LAST} resolves to {CLOSURE} packs in {layers} breadth-first layers\n")
 
 # ---- servers ---------------------------------------------------------------
+H2 = ["--protocol", "auto", "--delay-ms", str(DELAY)]
 SERVERS = {
-    "h2": (f"HTTPS offering HTTP/2, {DELAY} ms per response",
-           ["--tls", f"{W}/pki", "--protocol", "auto", "--delay-ms", str(DELAY)]),
+    "h2": (f"HTTPS offering HTTP/2, {DELAY} ms per response", H2),
+    "h2-limit": ("the same, 1,000 requests per connection (nginx)", H2 + ["--max-requests", "1000"]),
+    "h2-abandon": ("the same limit, open streams abandoned for 5 s (hypercorn 0.18)",
+                   H2 + ["--max-requests", "1000", "--abandon-at-limit-ms", "5000"]),
     "h10q5": ("plain HTTP/1.0, a connection per request, accept queue 5",
               ["--protocol", "http10", "--backlog", "5"]),
     "h10q128": ("plain HTTP/1.0, a connection per request, accept queue 128",
                 ["--protocol", "http10", "--backlog", "128"]),
 }
-procs, urls = {}, {}
+procs, urls, cas = {}, {}, {}
 
 def start(case):
     log = f"{W}/{case}.log"
+    tls = ["--tls", f"{W}/pki-{case}"] if case.startswith("h2") else []
     p = subprocess.Popen([SERVER, SITE, "--log", log, "--stats", f"{W}/{case}-final.json"]
-                         + SERVERS[case][1], stdout=subprocess.PIPE)
+                         + tls + SERVERS[case][1], stdout=subprocess.PIPE)
     hello = json.loads(p.stdout.readline())
     procs[case] = p
     urls[case] = hello["url"]  # ends with /
+    cas[case] = hello["ca"]
 
-CA = f"{W}/pki/ca.pem"
 def server_stats(case, reset=False):
-    ctx = ssl.create_default_context(cafile=CA) if urls[case].startswith("https") else None
+    ctx = ssl.create_default_context(cafile=cas[case]) if cas[case] else None
     url = urls[case] + "__stats" + ("?reset" if reset else "")
     with urllib.request.urlopen(url, context=ctx, timeout=30) as r:
         return json.load(r)
@@ -139,7 +149,7 @@ def log_window(case, offset):
     with open(f"{W}/{case}.log") as f:
         f.seek(offset)
         lines = [json.loads(l) for l in f if l.strip()]
-    reqs = sorted((l["t_ms"], l["done_ms"]) for l in lines if "path" in l)
+    reqs = sorted((l["t_ms"], l["done_ms"]) for l in lines if "done_ms" in l)
     idle, busy_until = 0.0, None
     for t, done in reqs:
         if busy_until is not None and t > busy_until:
@@ -183,8 +193,8 @@ def cargo_config(case):
     path = f"{W}/cargo-{case}.toml"
     with open(path, "w") as f:
         f.write(f'[registries.bench]\nindex = "sparse+{urls[case]}cargo/"\n[net]\nretry = 0\n')
-        if urls[case].startswith("https"):
-            f.write(f'[http]\ncainfo = "{CA}"\n')
+        if cas[case]:
+            f.write(f'[http]\ncainfo = "{cas[case]}"\n')
     return path
 
 def cargo_env(home):
@@ -217,7 +227,7 @@ def network_run(case, tool):
     drops = listen_overflows()
     if tool == "knap":
         d = f"{W}/knap-{case}"
-        flags = ["--ca-file", CA] if urls[case].startswith("https") else ["--allow-http"]
+        flags = ["--ca-file", cas[case]] if cas[case] else ["--allow-http"]
         knap_setup(d, f"sparse+{urls[case]}sparse/", *flags)
         t, _ = timed(knap_cmd(d, "install", LAST, "--dry-run"), knap_env(d))
     else:
@@ -232,12 +242,13 @@ def network_run(case, tool):
     time.sleep(0.05)  # the last connections' close events
     s = server_stats(case)
     r = {"s": t, "requests": s["requests"], "connections": s["connections"],
+         "abandoned": s.get("abandoned", 0),
          "peak_connections": s["peak_connections"], "peak_streams": s["peak_streams"],
          "by_protocol": s["by_protocol"], "syn_drops": drops, **log_window(case, offset)}
     results.setdefault((case, tool), []).append(r)
     sys.stderr.write(f"   {case:8} {tool:5} {t:7.3f} s  {s['requests']:5} requests  "
                      f"{s['connections']:5} connections  peak streams {s['peak_streams']}  "
-                     f"idle {r['idle_ms']:.0f} ms  SYN drops {drops}\n")
+                     f"idle {r['idle_ms']:.0f} ms  SYN drops {drops}  abandoned {r['abandoned']}\n")
 
 net_cases = [c for c in CASES if c in SERVERS]
 for c in net_cases:
@@ -311,6 +322,9 @@ print(f"\nregistry: {REFS} refs x 4 versions; {LAST} resolves to {CLOSURE} packs
 if agree:
     print(f"same versions: {agree[0]} of Cargo's {agree[1]} (knap planned {agree[2]})")
 if net_cases:
+    print()
+    for c in net_cases:
+        print(f"- {c}: {SERVERS[c][0]}")
     print("\n| case | tool | median (s) | every run (s) | requests | connections | peak conns | "
           "peak streams | protocols | SYN drops | longest idle (ms) | outside the server (s) | ratio to Cargo |")
     print("|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
@@ -321,9 +335,11 @@ if net_cases:
             ratio = m / med(r["s"] for r in results[(c, "cargo")])
             protos = ", ".join(f"{k} {v}" for k, v in rs[-1]["by_protocol"].items())
             every = " ".join("%.2f" % r["s"] for r in rs)
+            lost = med(r["abandoned"] for r in rs)
+            unanswered = f" (+{lost:.0f} unanswered)" if lost else ""
             ratio = "" if tool == "cargo" else f"{ratio:.2f}"
             print(f"| {c} | {tool} | {m:.3f} | {every} | "
-                  f"{med(r['requests'] for r in rs):.0f} | {med(r['connections'] for r in rs):.0f} | "
+                  f"{med(r['requests'] for r in rs):.0f}{unanswered} | {med(r['connections'] for r in rs):.0f} | "
                   f"{max(r['peak_connections'] for r in rs)} | {max(r['peak_streams'] for r in rs)} | "
                   f"{protos} | {sum(r['syn_drops'] for r in rs)} | "
                   f"{max(r['idle_ms'] for r in rs):.0f} | "

@@ -15,7 +15,12 @@
 //!   together, as over a link with that latency);
 //! - a short accept queue: the listening socket gets [`Config::backlog`]
 //!   as `listen(2)`'s backlog, and [`Server::pause_accepting`] stops the
-//!   accept loop so that a test can fill the queue.
+//!   accept loop so that a test can fill the queue;
+//! - a limit of requests per connection
+//!   ([`Config::max_requests_per_connection`]), closed as nginx does (the
+//!   requests open are answered) or as hypercorn 0.18 does
+//!   ([`Config::abandon_at_limit`]: they are never answered and the
+//!   connection closes seconds later).
 //!
 //! It counts what it sees ([`Stats`]): connections, requests by protocol
 //! and status, ALPN results, the peaks of concurrent connections and of

@@ -53,6 +53,17 @@ struct Args {
     /// Append a JSON line per connection event and request to FILE.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// Close a connection after N requests (HTTP/2 GOAWAY, HTTP/1.1
+    /// Connection: close), answering those it carries, as nginx does
+    /// (keepalive_requests, 1000 by default).
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
+    /// With --max-requests: do as hypercorn 0.18 does instead (its
+    /// keep_alive_max_requests, 1000): the request over the limit and those
+    /// still open on the connection are never answered, and the connection
+    /// closes MS milliseconds later (hypercorn's keep_alive_timeout: 5000).
+    #[arg(long, value_name = "MS", requires = "max_requests")]
+    abandon_at_limit_ms: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -71,6 +82,12 @@ fn main() -> anyhow::Result<()> {
     cfg.bind = args.bind;
     if let Some(log) = &args.log {
         cfg = cfg.log(log);
+    }
+    if let Some(n) = args.max_requests {
+        cfg = cfg.max_requests_per_connection(n);
+    }
+    if let Some(ms) = args.abandon_at_limit_ms {
+        cfg = cfg.abandon_at_limit(Duration::from_millis(ms));
     }
     let mut ca = None;
     if let Some(dir) = &args.tls {

@@ -1,7 +1,8 @@
 //! The listening socket (socket2, for `listen(2)`'s backlog), the accept
 //! loop with its pause, and each connection: TLS with ALPN, then hyper's
 //! HTTP/1.x or HTTP/2 as the [`Protocol`] allows, answering from the
-//! served directory after the configured delay.
+//! served directory after the configured delay, and closed after a number
+//! of requests when [`Config::max_requests_per_connection`] says so.
 
 use std::convert::Infallible;
 use std::fmt;
@@ -9,7 +10,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use hyper_util::server::conn::auto;
 use serde::{Deserialize, Serialize};
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::files;
 use crate::pki::{PkiError, TestPki};
@@ -110,6 +111,19 @@ pub struct Config {
     pub threads: usize,
     /// Appends a JSON line per connection event and request to this file.
     pub log: Option<PathBuf>,
+    /// Close a connection after this many requests, as nginx does
+    /// (`keepalive_requests`, 1000 by default) and hypercorn
+    /// (`keep_alive_max_requests`, 1000): HTTP/2 gets a GOAWAY and HTTP/1.1
+    /// `Connection: close`. Default: never.
+    pub max_requests_per_connection: Option<u64>,
+    /// How a connection is closed at that limit. `None` (the default): as
+    /// nginx does, the requests it carries are answered, then it closes.
+    /// `Some(wait)`: as hypercorn 0.18 does, the request over the limit and
+    /// every request still open on the connection are never answered (its
+    /// HTTP/2 library refuses to send after its GOAWAY), and the connection
+    /// closes only after `wait` (hypercorn's `keep_alive_timeout`, 5 s): a
+    /// client learns of the lost requests only then.
+    pub abandon_at_limit: Option<Duration>,
 }
 
 impl Config {
@@ -124,6 +138,8 @@ impl Config {
             max_concurrent_streams: 128,
             threads: 1,
             log: None,
+            max_requests_per_connection: None,
+            abandon_at_limit: None,
         }
     }
     pub fn protocol(mut self, p: Protocol) -> Self {
@@ -154,6 +170,14 @@ impl Config {
         self.log = Some(path.into());
         self
     }
+    pub fn max_requests_per_connection(mut self, n: u64) -> Self {
+        self.max_requests_per_connection = Some(n);
+        self
+    }
+    pub fn abandon_at_limit(mut self, wait: Duration) -> Self {
+        self.abandon_at_limit = Some(wait);
+        self
+    }
 }
 
 /// How the server runs, as [`Stats`] reports it.
@@ -169,6 +193,13 @@ pub struct Settings {
     /// `net.core.somaxconn` (Linux; elsewhere the backlog).
     pub backlog_effective: u32,
     pub max_concurrent_streams: u32,
+    /// Requests after which a connection is closed (`None`: no limit).
+    #[serde(default)]
+    pub max_requests_per_connection: Option<u64>,
+    /// With a limit: milliseconds until a connection at its limit is closed
+    /// with its open requests unanswered (`None`: they are answered).
+    #[serde(default)]
+    pub abandon_at_limit_ms: Option<u64>,
 }
 
 /// Why the server did not start.
@@ -205,6 +236,8 @@ struct Shared {
     delay: Duration,
     max_streams: u32,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    max_requests: Option<u64>,
+    abandon: Option<Duration>,
     counters: Counters,
     log: Option<Mutex<std::fs::File>>,
     start: Instant,
@@ -295,6 +328,11 @@ impl Server {
             backlog: cfg.backlog,
             backlog_effective: somaxconn().map_or(cfg.backlog, |m| m.min(cfg.backlog)),
             max_concurrent_streams: cfg.max_concurrent_streams,
+            max_requests_per_connection: cfg.max_requests_per_connection,
+            abandon_at_limit_ms: cfg
+                .max_requests_per_connection
+                .and(cfg.abandon_at_limit)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cfg.threads.max(1))
@@ -314,6 +352,8 @@ impl Server {
             protocol: cfg.protocol,
             delay: cfg.delay,
             max_streams: cfg.max_concurrent_streams,
+            max_requests: cfg.max_requests_per_connection,
+            abandon: cfg.abandon_at_limit,
             tls,
             counters: Counters::new(settings),
             log,
@@ -435,25 +475,47 @@ async fn accept_loop(
     }
 }
 
+/// One connection: its counters and its request limit.
+struct Conn {
+    stats: ConnCounters,
+    /// Requests that arrived (those to `/__stats` aside).
+    arrived: AtomicU64,
+    /// The limit was reached: close the connection.
+    at_limit: Notify,
+    /// The limit was reached and open requests are abandoned.
+    abandoning: AtomicBool,
+}
+
+impl Conn {
+    fn id(&self) -> u64 {
+        self.stats.id
+    }
+}
+
 /// Counts a connection out however its task ends (runtime shutdown
 /// included).
 struct Open {
     shared: Arc<Shared>,
-    conn: Arc<ConnCounters>,
+    conn: Arc<Conn>,
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.shared.counters.close(&self.conn);
+        self.shared.counters.close(&self.conn.stats);
         self.shared.log(serde_json::json!({
-            "t_ms": self.shared.ms(), "conn": self.conn.id, "event": "close",
+            "t_ms": self.shared.ms(), "conn": self.conn.id(), "event": "close",
         }));
     }
 }
 
 async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
-    let conn = Arc::new(shared.counters.open(id));
+    let conn = Arc::new(Conn {
+        stats: shared.counters.open(id),
+        arrived: AtomicU64::new(0),
+        at_limit: Notify::new(),
+        abandoning: AtomicBool::new(false),
+    });
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -476,7 +538,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
                     .map(|p| String::from_utf8_lossy(p).into_owned());
                 shared
                     .counters
-                    .alpn(&conn, alpn.as_deref().unwrap_or("none"));
+                    .alpn(&conn.stats, alpn.as_deref().unwrap_or("none"));
                 shared.log(serde_json::json!({
                     "t_ms": shared.ms(), "conn": id, "event": "tls", "alpn": alpn,
                 }));
@@ -494,7 +556,7 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-async fn serve<I>(io: I, shared: Arc<Shared>, conn: Arc<ConnCounters>, tls: bool, h2: bool)
+async fn serve<I>(io: I, shared: Arc<Shared>, conn: Arc<Conn>, tls: bool, h2: bool)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -515,14 +577,35 @@ where
         Protocol::Auto if tls => builder.http1_only(),
         Protocol::Auto => builder,
     };
-    let id = conn.id;
     let svc = {
-        let shared = shared.clone();
+        let (shared, conn) = (shared.clone(), conn.clone());
         service_fn(move |req| answer(req, shared.clone(), conn.clone()))
     };
-    if let Err(e) = builder.serve_connection(io, svc).await {
+    let served = builder.serve_connection(io, svc);
+    tokio::pin!(served);
+    let result = tokio::select! {
+        r = served.as_mut() => r,
+        () = conn.at_limit.notified() => {
+            shared.log(serde_json::json!({
+                "t_ms": shared.ms(), "conn": conn.id(), "event": "limit",
+                "requests": conn.arrived.load(Ordering::SeqCst),
+            }));
+            // HTTP/2: GOAWAY; HTTP/1.1: no keep-alive after this response.
+            served.as_mut().graceful_shutdown();
+            match shared.abandon {
+                None => served.await,
+                Some(wait) => match tokio::time::timeout(wait, served).await {
+                    Ok(r) => r,
+                    // Dropping the connection closes the socket with the
+                    // abandoned requests unanswered.
+                    Err(_) => Ok(()),
+                },
+            }
+        }
+    };
+    if let Err(e) = result {
         shared.log(serde_json::json!({
-            "t_ms": shared.ms(), "conn": id, "event": "error", "error": e.to_string(),
+            "t_ms": shared.ms(), "conn": conn.id(), "event": "error", "error": e.to_string(),
         }));
     }
 }
@@ -541,11 +624,11 @@ fn protocol_name(v: Version) -> &'static str {
 async fn answer(
     req: Request<Incoming>,
     shared: Arc<Shared>,
-    conn: Arc<ConnCounters>,
+    conn: Arc<Conn>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     if path == "/__stats" {
-        shared.counters.control_request(&conn);
+        shared.counters.control_request(&conn.stats);
         let stats = shared.counters.snapshot();
         if req
             .uri()
@@ -565,9 +648,29 @@ async fn answer(
     }
     let protocol = protocol_name(req.version());
     let arrived = shared.ms();
-    let in_flight = shared.counters.begin(&conn);
+    let in_flight = shared.counters.begin(&conn.stats);
+    let n = conn.arrived.fetch_add(1, Ordering::SeqCst) + 1;
+    match (shared.max_requests, shared.abandon) {
+        // nginx: the last request is answered, then the connection closes.
+        (Some(max), None) if n == max => conn.at_limit.notify_one(),
+        // hypercorn: the request over the limit closes it, unanswered.
+        (Some(max), Some(_)) if n == max + 1 => {
+            conn.abandoning.store(true, Ordering::SeqCst);
+            conn.at_limit.notify_one();
+        }
+        _ => {}
+    }
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
+    }
+    if conn.abandoning.load(Ordering::SeqCst) {
+        shared.counters.abandoned();
+        shared.log(serde_json::json!({
+            "t_ms": arrived, "conn": conn.id(), "proto": protocol,
+            "method": req.method().as_str(), "path": path, "abandoned": true,
+        }));
+        // Never answered: the connection is dropped with this future.
+        return std::future::pending().await;
     }
     let a = files::answer(&shared.root, req.method(), &path, req.headers()).await;
     let (status, bytes) = (a.status.as_u16(), a.body.len() as u64);
@@ -579,10 +682,12 @@ async fn answer(
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    shared.counters.answered(&conn, protocol, status, bytes);
+    shared
+        .counters
+        .answered(&conn.stats, protocol, status, bytes);
     drop(in_flight);
     shared.log(serde_json::json!({
-        "t_ms": arrived, "done_ms": shared.ms(), "conn": conn.id, "proto": protocol,
+        "t_ms": arrived, "done_ms": shared.ms(), "conn": conn.id(), "proto": protocol,
         "method": req.method().as_str(), "path": path, "status": status, "bytes": bytes,
     }));
     Ok(resp)

@@ -46,6 +46,10 @@ pub struct Stats {
     pub max_requests_per_connection: u64,
     /// Body bytes sent.
     pub bytes_sent: u64,
+    /// Requests never answered because their connection reached its
+    /// request limit ([`crate::Config::abandon_at_limit`]).
+    #[serde(default)]
+    pub abandoned: u64,
     /// How the server was started.
     pub settings: Settings,
 }
@@ -63,6 +67,7 @@ pub(crate) struct Counters {
     max_per_conn: AtomicU64,
     bytes: AtomicU64,
     tls_failures: AtomicU64,
+    abandoned: AtomicU64,
     maps: Mutex<Maps>,
 }
 
@@ -104,6 +109,7 @@ impl Counters {
             max_per_conn: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             tls_failures: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
             maps: Mutex::new(Maps::default()),
         }
     }
@@ -142,6 +148,10 @@ impl Counters {
 
     pub fn tls_failure(&self) {
         self.tls_failures.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn abandoned(&self) {
+        self.abandoned.fetch_add(1, Ordering::SeqCst);
     }
 
     /// A request to `/__stats` arrived on `conn`: if it is the
@@ -209,6 +219,7 @@ impl Counters {
             peak_in_flight: get(&self.peak_in_flight),
             max_requests_per_connection: get(&self.max_per_conn),
             bytes_sent: get(&self.bytes),
+            abandoned: get(&self.abandoned),
             settings: self.settings.clone(),
         }
     }
@@ -225,6 +236,7 @@ impl Counters {
             &self.max_per_conn,
             &self.bytes,
             &self.tls_failures,
+            &self.abandoned,
         ] {
             a.store(0, Ordering::SeqCst);
         }

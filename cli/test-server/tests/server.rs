@@ -440,3 +440,75 @@ fn the_binary_prints_its_url_serves_and_writes_its_counters_on_sigterm() {
     assert_eq!(s.settings.delay_ms, 5);
     assert_eq!(s.settings.max_concurrent_streams, 7);
 }
+
+/// The log file's lines.
+fn log_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn at_its_request_limit_a_connection_is_closed_after_answering_what_it_carries() {
+    let site = site(30);
+    let pki = tempfile::tempdir().unwrap();
+    let log = pki.path().join("log.jsonl");
+    let server = tls_server(site.path(), pki.path(), |c| {
+        c.max_requests_per_connection(10).log(&log)
+    });
+    let client = https_client(&pki.path().join("ca.pem")).build().unwrap();
+    // One at a time: every request is answered, however the connections
+    // come and go.
+    for i in 0..30 {
+        get_all(&client, &server, i..i + 1).await;
+    }
+    let s = server.stop();
+    assert_eq!(s.requests, 30, "{s:#?}");
+    assert_eq!(s.by_status.get(&200), Some(&30), "{s:#?}");
+    assert_eq!(s.abandoned, 0, "{s:#?}");
+    assert!(s.connections >= 2, "the limit closed no connection: {s:#?}");
+    let lines = log_lines(&log);
+    let limits: Vec<_> = lines.iter().filter(|l| l["event"] == "limit").collect();
+    assert!(!limits.is_empty(), "{lines:#?}");
+    for l in limits {
+        assert_eq!(l["requests"], 10, "{l}");
+    }
+}
+
+#[tokio::test]
+async fn abandoning_at_the_limit_leaves_open_requests_unanswered_until_the_connection_closes() {
+    let site = site(8);
+    let pki = tempfile::tempdir().unwrap();
+    let log = pki.path().join("log.jsonl");
+    let server = tls_server(site.path(), pki.path(), |c| {
+        c.max_requests_per_connection(5)
+            .abandon_at_limit(Duration::from_millis(500))
+            .log(&log)
+    });
+    let client = https_client(&pki.path().join("ca.pem")).build().unwrap();
+    for i in 0..5 {
+        get_all(&client, &server, i..i + 1).await;
+    }
+    // The sixth request on the connection is over the limit: never
+    // answered, it fails when the server closes the connection.
+    let err = client
+        .get(server.url("/packs/p5.json"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!err.is_timeout(), "{err:?}");
+    // A new connection serves the next one.
+    get_all(&client, &server, 6..7).await;
+    let s = server.stop();
+    assert_eq!(s.abandoned, 1, "{s:#?}");
+    assert_eq!(s.requests, 6, "{s:#?}");
+    assert_eq!(s.connections, 2, "{s:#?}");
+    assert_eq!(s.settings.abandon_at_limit_ms, Some(500));
+    let lines = log_lines(&log);
+    let abandoned: Vec<_> = lines.iter().filter(|l| l["abandoned"] == true).collect();
+    assert_eq!(abandoned.len(), 1, "{lines:#?}");
+    assert_eq!(abandoned[0]["path"], "/packs/p5.json");
+    assert_eq!(abandoned[0]["conn"], 1);
+}
