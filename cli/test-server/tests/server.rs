@@ -272,6 +272,12 @@ fn the_backlog_bounds_the_accept_queue_while_the_server_does_not_accept() {
     assert!(read_until_closed(&mut c).starts_with("HTTP/1.1 200 OK"));
 }
 
+/// The counters as `GET /__stats` gives them.
+async fn stats_over_http(client: &reqwest::Client, url: &str) -> Stats {
+    let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 #[tokio::test]
 async fn files_are_served_with_validators_and_nothing_outside_the_directory() {
     // The served directory is `www/`, beside a file it must not show.
@@ -327,30 +333,14 @@ async fn files_are_served_with_validators_and_nothing_outside_the_directory() {
     // Reading the counters does not count.
     let before = server.stats();
     let fresh = new_client().build().unwrap();
-    let read: Stats = fresh
-        .get(server.url("/__stats"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice::<Stats>(&b).unwrap())
-        .unwrap();
+    let read = stats_over_http(&fresh, &server.url("/__stats")).await;
     assert_eq!(read.requests, before.requests);
     assert_eq!(read.connections, before.connections);
     let after = server.stats();
     assert_eq!(after.requests, before.requests);
     assert_eq!(after.connections, before.connections);
     // `?reset` answers with the counts, then starts again from zero.
-    let read: Stats = fresh
-        .get(server.url("/__stats?reset"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .map(|b| serde_json::from_slice::<Stats>(&b).unwrap())
-        .unwrap();
+    let read = stats_over_http(&fresh, &server.url("/__stats?reset")).await;
     assert_eq!(read.requests, before.requests);
     assert_eq!(server.stats().requests, 0);
 }
