@@ -109,6 +109,10 @@ enum Command {
     /// Check the runtimes and *_version requirements of installed packs
     /// against this machine (exit 1 if any is not met).
     Doctor(commands::doctor::DoctorArgs),
+    /// Pack environments (Python venvs, Node.js modules): list, build,
+    /// check, remove.
+    #[command(subcommand)]
+    Env(commands::env::EnvCmd),
     /// Print the completion script of a shell (bash, zsh, fish, elvish,
     /// powershell) on stdout.
     Completions {
@@ -361,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
         Command::Verify(args) => commands::verify::run(&ctx, &args),
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
+        Command::Env(cmd) => commands::env::run(&ctx, cmd),
         // Printed by main before the configuration is read.
         Command::Completions { .. } => Ok(()),
     }

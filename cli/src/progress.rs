@@ -155,6 +155,23 @@ impl Steps {
                     &format!("{what} in {}", root.display()),
                 ));
             }
+            Event::EnvBuilding { pack, runtime, .. } => self.start(format!("env {pack} {runtime}")),
+            Event::EnvBuilt {
+                pack,
+                runtime,
+                dir,
+                packages,
+            } => out.extend(self.end(
+                &format!("env {pack} {runtime}"),
+                "building environment",
+                &format!(
+                    "{pack} {runtime}: {packages} package(s) in {}",
+                    dir.display()
+                ),
+            )),
+            Event::EnvFailed { pack, runtime, .. } => {
+                self.started.remove(&format!("env {pack} {runtime}"));
+            }
             Event::Downloaded { .. } | Event::WaitingForLock { .. } | Event::Warning { .. } => {}
         }
         out
@@ -220,6 +237,26 @@ impl Render {
                 }
             }
             Event::DownloadFinished { url, .. } => self.finish(&url),
+            Event::EnvBuilding {
+                ref pack,
+                ref runtime,
+                ..
+            } => {
+                let s = ProgressBar::new_spinner();
+                s.set_message(line(&event));
+                s.enable_steady_tick(Duration::from_millis(120));
+                self.bar(format!("env {pack} {runtime}"), s);
+            }
+            Event::EnvBuilt {
+                ref pack,
+                ref runtime,
+                ..
+            }
+            | Event::EnvFailed {
+                ref pack,
+                ref runtime,
+                ..
+            } => self.finish(&format!("env {pack} {runtime}")),
             Event::WaitingForLock { .. } | Event::Warning { .. } => {
                 let _ = self.multi.println(line(&event));
             }
@@ -289,6 +326,26 @@ pub fn line(event: &Event) -> String {
             "waiting for another knap process to finish with {}",
             root.display()
         ),
+        Event::EnvBuilding {
+            pack,
+            runtime,
+            installer,
+            ..
+        } => format!("{pack}: building the {runtime} environment with {installer}"),
+        Event::EnvBuilt {
+            pack,
+            runtime,
+            dir,
+            packages,
+        } => format!(
+            "{pack}: {runtime} environment built ({packages} package(s)) in {}",
+            dir.display()
+        ),
+        Event::EnvFailed {
+            pack,
+            runtime,
+            message,
+        } => format!("{pack}: the {runtime} environment failed: {message}"),
         Event::Warning { message } => format!("warning: {message}"),
     }
 }

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use knap_schema::index::{Entry, Index, from_json_str};
+use knap_schema::index::{Entry, Index};
+use knap_schema::json::from_json_str;
 use knap_schema::problem::Problems;
 use knap_schema::validate::{Compat, validate_entry, validate_index};
 

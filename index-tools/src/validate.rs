@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use knap_schema::index::{Entry, from_json_str};
+use knap_schema::index::Entry;
+use knap_schema::json::from_json_str;
 use knap_schema::problem::{Problem, Problems};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::validate::{

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::browser::*;
 use common::*;
-use knap_schema::index::from_json_str;
+use knap_schema::json::from_json_str;
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::validate::{validate_sparse_config, validate_sparse_pack};
 use serde_json::{Value, json};

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod doctor;
+pub mod env;
 pub mod info;
 pub mod install;
 pub mod list;

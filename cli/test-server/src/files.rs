@@ -10,9 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
-use time::OffsetDateTime;
-use time::format_description::FormatItem;
-use time::macros::format_description;
+use jiff::Timestamp;
+use jiff::fmt::rfc2822::{DateTimeParser, DateTimePrinter};
 
 /// A response before it becomes a `hyper::Response`.
 pub(crate) struct Answer {
@@ -37,21 +36,17 @@ impl Answer {
 }
 
 /// RFC 9110's IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-const HTTP_DATE: &[FormatItem<'static>] = format_description!(
-    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-);
-
 fn http_date(t: SystemTime) -> Option<String> {
     let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    OffsetDateTime::from_unix_timestamp(secs as i64)
-        .ok()?
-        .format(HTTP_DATE)
-        .ok()
+    let ts = Timestamp::from_second(i64::try_from(secs).ok()?).ok()?;
+    DateTimePrinter::new().timestamp_to_rfc9110_string(&ts).ok()
 }
 
+/// Seconds since the epoch of an HTTP date (RFC 2822's form, which
+/// includes IMF-fixdate).
 fn parse_http_date(s: &str) -> Option<u64> {
-    let dt = time::PrimitiveDateTime::parse(s.trim(), HTTP_DATE).ok()?;
-    u64::try_from(dt.assume_utc().unix_timestamp()).ok()
+    let ts = DateTimeParser::new().parse_timestamp(s.trim()).ok()?;
+    u64::try_from(ts.as_second()).ok()
 }
 
 /// The file `target` (a request path) names under `root`, if it is one
