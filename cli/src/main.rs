@@ -2,9 +2,10 @@
 //! commands that inspect and maintain an install root (list, outdated,
 //! upgrade, uninstall, verify, doctor).
 //!
-//! Data flows formats (`knap_schema`) -> fetch (`http`, `registry`) ->
-//! resolve (`index_set`) -> the commands. Errors map to cli.md's exit codes
-//! through [`error::Kind`].
+//! Data flows formats (`knap_schema`) -> registries (`knap_registry`) ->
+//! the install pipeline (`knap_client`) -> the commands. Errors map to
+//! cli.md's exit codes through `knap_schema::ErrorKind`; what both binaries
+//! share about the terminal is `knap_term`.
 
 /// mimalloc: loading a large index allocates every string of every entry;
 /// the system allocator made that the largest cost of a cold `knap update`.
@@ -22,10 +23,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::commands::Ctx;
-use knap_registry::error::KnapError;
 use knap_registry::{config, http, registry};
+use knap_schema::KnapError;
 
-use crate::output::{ColorChoice, Style};
+use crate::output::ColorChoice;
 use crate::report::report_of;
 
 #[derive(Parser, Debug)]
@@ -109,6 +110,10 @@ enum Command {
     /// Check the runtimes and *_version requirements of installed packs
     /// against this machine (exit 1 if any is not met).
     Doctor(commands::doctor::DoctorArgs),
+    /// Pack environments (Python venvs, Node.js modules): list, build,
+    /// check, remove.
+    #[command(subcommand)]
+    Env(commands::env::EnvCmd),
     /// Print the completion script of a shell (bash, zsh, fish, elvish,
     /// powershell) on stdout.
     Completions {
@@ -195,21 +200,24 @@ fn main() {
             }
             if json_requested {
                 let e = KnapError::usage(e.to_string().trim().to_string()).into();
-                report::print(&report_of(&e), true, false);
+                report::print(&report_of(&e), true);
                 std::process::exit(2);
             }
             e.exit();
         }
     };
+    knap_term::set_color(cli.color.term());
     if let Command::Completions { shell } = cli.command {
-        // Needs no configuration, cache or runtime.
+        // Needs no configuration, cache or runtime. Written whole, so that
+        // a reader that goes away (`| head`) ends it quietly.
         use clap::CommandFactory;
-        clap_complete::generate(shell, &mut Cli::command(), "knap", &mut std::io::stdout());
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "knap", &mut script);
+        knap_term::out_bytes(&script);
+        exit_if_stdout_failed();
         return;
     }
-    let stderr_tty = std::io::stderr().is_terminal();
-    let color = output::use_color(cli.color, stderr_tty);
-    init_logging(cli.verbose, cli.quiet, color);
+    init_logging(cli.verbose, cli.quiet, knap_term::stderr_colored());
     let json = cli.json;
     let on_interrupt = match cli.command {
         Command::Install(_) | Command::Upgrade(_) => "interrupted; nothing was installed",
@@ -233,9 +241,8 @@ fn main() {
         // removed by their Drop), so nothing was installed. Blocking work
         // (an extraction, a git fetch) gets a moment to end.
         runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-        let e: anyhow::Error =
-            KnapError::new(knap_registry::error::Kind::Other, on_interrupt).into();
-        report::print(&report_of(&e), json, color);
+        let e: anyhow::Error = KnapError::other(on_interrupt).into();
+        report::print(&report_of(&e), json);
         std::process::exit(130);
     };
     // Nothing runs any more that the exit should wait for (a git fetch
@@ -243,8 +250,17 @@ fn main() {
     runtime.shutdown_background();
     if let Err(e) = result {
         let r = report_of(&e);
-        report::print(&r, json, color);
+        report::print(&r, json);
         std::process::exit(r.kind.exit_code());
+    }
+    exit_if_stdout_failed();
+}
+
+/// A stdout that failed for another reason than a reader that went away
+/// (told on stderr as it happened) fails the command.
+fn exit_if_stdout_failed() {
+    if knap_term::stdout_failed() {
+        std::process::exit(1);
     }
 }
 
@@ -260,7 +276,7 @@ async fn interrupted() {
         if !progress::commit_started() {
             return;
         }
-        tracing::warn!("interrupt ignored: the commit is under way and finishes first");
+        knap_term::warning("interrupt ignored: the commit is under way and finishes first");
     }
 }
 
@@ -285,19 +301,21 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config_path = config::config_path(cli.config.as_deref())?;
     let config = config::load(&config_path)?;
-    let color = output::use_color(cli.color, std::io::stdout().is_terminal());
     let env = registry::Env {
         cache_root: config::cache_dir()?,
         offline: cli.offline,
         http: http::HttpSettings::from_env(),
         global_ca_file: config.ca_file.as_ref().map(PathBuf::from),
-        reporter: std::sync::Arc::new(progress::Render::new(progress::Mode::choose(
-            cli.progress,
+        reporter: std::sync::Arc::new(progress::Render::new(
+            progress::Mode::choose(
+                cli.progress,
+                cli.quiet,
+                cli.json,
+                cli.verbose,
+                std::io::stderr().is_terminal(),
+            ),
             cli.quiet,
-            cli.json,
-            cli.verbose,
-            std::io::stderr().is_terminal(),
-        ))),
+        )),
     };
     let mut ctx = Ctx {
         config_path,
@@ -306,10 +324,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         json: cli.json,
         quiet: cli.quiet,
         verbose: cli.verbose,
-        style: Style { color },
-        err_style: Style {
-            color: output::use_color(cli.color, std::io::stderr().is_terminal()),
-        },
         root: cli.root,
     };
     match cli.command {
@@ -361,6 +375,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Uninstall(args) => commands::uninstall::run(&ctx, &args),
         Command::Verify(args) => commands::verify::run(&ctx, &args),
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
+        Command::Env(cmd) => commands::env::run(&ctx, cmd),
         // Printed by main before the configuration is read.
         Command::Completions { .. } => Ok(()),
     }

@@ -1,12 +1,14 @@
-//! How the client talks to the user: colour (`--color`, `NO_COLOR`), the
-//! one printer of command reports, and JSON output (progress is
-//! [`crate::progress`], errors [`crate::report`]).
+//! How the client talks to the user: colour (`--color`, `NO_COLOR`, through
+//! `knap_term`), the one printer of command reports, and JSON output
+//! (progress is [`crate::progress`], errors [`crate::report`]).
 //!
 //! A command returns a typed report: `Serialize` is its `--json` document,
 //! `Display` its text for people. [`print`] is the only place that chooses
-//! between them. A report's `Display` colours its text only when formatted
-//! with the alternate flag (`{:#}`), which [`print`] sets when colour is on
-//! ([`Style::of`] turns the flag into a [`Style`]).
+//! between them. A report's `Display` styles its text only when formatted
+//! with the alternate flag (`{:#}`), which [`print`] always sets
+//! ([`Style::of`] turns the flag into a [`Style`]); `knap_term` strips the
+//! styles when stdout gets no colour. A closed stdout ends the output
+//! quietly (`knap_term::out`).
 
 use std::fmt;
 
@@ -18,13 +20,14 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Whether to colour stream output.
-pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+impl ColorChoice {
+    /// The process's colour choice for `knap_term`: `auto` colours a
+    /// terminal unless `NO_COLOR` is set.
+    pub fn term(self) -> knap_term::ColorChoice {
+        match self {
+            ColorChoice::Auto => knap_term::ColorChoice::Auto,
+            ColorChoice::Always => knap_term::ColorChoice::Always,
+            ColorChoice::Never => knap_term::ColorChoice::Never,
         }
     }
 }
@@ -43,27 +46,27 @@ impl Style {
         }
     }
 
-    fn wrap(&self, code: &str, s: &str) -> String {
+    fn wrap(&self, style: anstyle::Style, s: &str) -> String {
         if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            knap_term::paint(style, s)
         } else {
             s.to_owned()
         }
     }
     pub fn bold(&self, s: &str) -> String {
-        self.wrap("1", s)
+        self.wrap(knap_term::style::BOLD, s)
     }
     pub fn dim(&self, s: &str) -> String {
-        self.wrap("2", s)
+        self.wrap(knap_term::style::DIM, s)
     }
     pub fn red(&self, s: &str) -> String {
-        self.wrap("31", s)
+        self.wrap(knap_term::style::ERROR, s)
     }
     pub fn green(&self, s: &str) -> String {
-        self.wrap("32", s)
+        self.wrap(knap_term::style::GOOD, s)
     }
     pub fn yellow(&self, s: &str) -> String {
-        self.wrap("33", s)
+        self.wrap(knap_term::style::WARNING, s)
     }
 }
 
@@ -99,30 +102,19 @@ pub fn table<const N: usize>(
 }
 
 /// Prints a command's report on stdout: its JSON document with `--json`,
-/// else its text (coloured when `color`), nothing with `-q` (except JSON,
-/// which a program asked for). Text that is empty prints no line.
-pub fn print<R: serde::Serialize + fmt::Display + ?Sized>(
-    report: &R,
-    json: bool,
-    quiet: bool,
-    color: bool,
-) {
+/// else its text (styled when stdout gets colour), nothing with `-q`
+/// (except JSON, which a program asked for). Text that is empty prints no
+/// line.
+pub fn print<R: serde::Serialize + fmt::Display + ?Sized>(report: &R, json: bool, quiet: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).expect("reports serialise")
-        );
+        knap_term::out_raw(&serde_json::to_string_pretty(report).expect("reports serialise"));
         return;
     }
     if quiet {
         return;
     }
-    let text = if color {
-        format!("{report:#}")
-    } else {
-        format!("{report}")
-    };
+    let text = format!("{report:#}");
     if !text.is_empty() {
-        println!("{}", text.trim_end_matches('\n'));
+        knap_term::out(text.trim_end_matches('\n'));
     }
 }

@@ -4,7 +4,9 @@
 //! ([`Steps`]: resolving, fetching index, downloading, extracting,
 //! verifying, committing), one JSON object per line with `--progress json`
 //! (for programs that drive knap), nothing with `-q`, `--json` or
-//! `--progress none`.
+//! `--progress none`. A warning ([`Event::Warning`], from the libraries or
+//! the commands) is a `warning:` line on stderr in every mode but JSON
+//! (where it is an event like any other), unless `-q`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -56,6 +58,8 @@ const BAR_FROM: u64 = 256 * 1024;
 /// The binary's [`Reporter`].
 pub struct Render {
     mode: Mode,
+    /// `-q`: warnings are not told (but with `--progress json`).
+    quiet: bool,
     multi: MultiProgress,
     /// The live bars and spinners, by URL or registry.
     bars: Mutex<HashMap<String, ProgressBar>>,
@@ -155,6 +159,23 @@ impl Steps {
                     &format!("{what} in {}", root.display()),
                 ));
             }
+            Event::EnvBuilding { pack, runtime, .. } => self.start(format!("env {pack} {runtime}")),
+            Event::EnvBuilt {
+                pack,
+                runtime,
+                dir,
+                packages,
+            } => out.extend(self.end(
+                &format!("env {pack} {runtime}"),
+                "building environment",
+                &format!(
+                    "{pack} {runtime}: {packages} package(s) in {}",
+                    dir.display()
+                ),
+            )),
+            Event::EnvFailed { pack, runtime, .. } => {
+                self.started.remove(&format!("env {pack} {runtime}"));
+            }
             Event::Downloaded { .. } | Event::WaitingForLock { .. } | Event::Warning { .. } => {}
         }
         out
@@ -176,9 +197,10 @@ fn duration(d: Duration) -> String {
 }
 
 impl Render {
-    pub fn new(mode: Mode) -> Self {
+    pub fn new(mode: Mode, quiet: bool) -> Self {
         Self {
             mode,
+            quiet,
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
             steps: Mutex::new(Steps::default()),
@@ -220,7 +242,36 @@ impl Render {
                 }
             }
             Event::DownloadFinished { url, .. } => self.finish(&url),
-            Event::WaitingForLock { .. } | Event::Warning { .. } => {
+            Event::EnvBuilding {
+                ref pack,
+                ref runtime,
+                ..
+            } => {
+                let s = ProgressBar::new_spinner();
+                s.set_message(line(&event));
+                s.enable_steady_tick(Duration::from_millis(120));
+                self.bar(format!("env {pack} {runtime}"), s);
+            }
+            Event::EnvBuilt {
+                ref pack,
+                ref runtime,
+                ..
+            }
+            | Event::EnvFailed {
+                ref pack,
+                ref runtime,
+                ..
+            } => self.finish(&format!("env {pack} {runtime}")),
+            Event::Warning { message } if !self.quiet => {
+                // indicatif writes as it is: styled only when stderr is.
+                let text = if knap_term::stderr_colored() {
+                    warning_line(&message)
+                } else {
+                    format!("warning: {message}")
+                };
+                let _ = self.multi.println(text);
+            }
+            Event::WaitingForLock { .. } => {
                 let _ = self.multi.println(line(&event));
             }
             _ => {}
@@ -244,22 +295,37 @@ impl Reporter for Render {
             COMMIT_STARTED.store(true, Ordering::SeqCst);
         }
         match self.mode {
-            Mode::Off => {}
-            Mode::Json => eprintln!(
-                "{}",
-                serde_json::to_string(&event).expect("an event serialises")
-            ),
+            Mode::Json => {
+                knap_term::err(&serde_json::to_string(&event).expect("an event serialises"))
+            }
+            Mode::Off => {
+                if let Event::Warning { message } = &event
+                    && !self.quiet
+                {
+                    knap_term::err(&warning_line(message));
+                }
+            }
             Mode::Lines => {
                 for step in self.steps.lock().expect("steps lock").on(&event) {
-                    eprintln!("{step}");
+                    knap_term::err(&step);
                 }
-                if !matches!(event, Event::Downloaded { .. } | Event::Verified { .. }) {
-                    eprintln!("{}", line(&event));
+                match &event {
+                    Event::Downloaded { .. } | Event::Verified { .. } => {}
+                    Event::Warning { message } => knap_term::err(&warning_line(message)),
+                    _ => knap_term::err(&line(&event)),
                 }
             }
             Mode::Bars => self.render_bars(event),
         }
     }
+}
+
+/// `warning: MESSAGE`, `warning` styled.
+fn warning_line(message: &str) -> String {
+    format!(
+        "{}: {message}",
+        knap_term::paint(knap_term::style::WARNING, "warning")
+    )
 }
 
 /// An event in words.
@@ -289,6 +355,26 @@ pub fn line(event: &Event) -> String {
             "waiting for another knap process to finish with {}",
             root.display()
         ),
+        Event::EnvBuilding {
+            pack,
+            runtime,
+            installer,
+            ..
+        } => format!("{pack}: building the {runtime} environment with {installer}"),
+        Event::EnvBuilt {
+            pack,
+            runtime,
+            dir,
+            packages,
+        } => format!(
+            "{pack}: {runtime} environment built ({packages} package(s)) in {}",
+            dir.display()
+        ),
+        Event::EnvFailed {
+            pack,
+            runtime,
+            message,
+        } => format!("{pack}: the {runtime} environment failed: {message}"),
         Event::Warning { message } => format!("warning: {message}"),
     }
 }

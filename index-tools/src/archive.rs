@@ -55,7 +55,7 @@ pub fn pack_command(a: PackArgs) -> anyhow::Result<()> {
         m.version,
         files.len()
     );
-    println!("{checksum}");
+    knap_term::out(&checksum.to_string());
     Ok(())
 }
 

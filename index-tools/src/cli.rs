@@ -12,12 +12,19 @@ use knap_trust::{KeySpec, Role};
     about = "Make index entries and archives from packs; maintain and validate knap indices"
 )]
 pub struct Cli {
+    /// Print the result as JSON where a command has a JSON form (checksum,
+    /// validate), and an error as a JSON object on stderr; before or after
+    /// the command
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a minimal valid pack (pack.yaml, one action, a README) into a new directory
+    New(NewArgs),
     /// Print the pack tree digest of a pack directory
     Checksum(ChecksumArgs),
     /// Print the index entry of a pack directory as JSON
@@ -44,21 +51,26 @@ pub enum Command {
     },
 }
 
-impl Command {
-    pub fn wants_json(&self) -> bool {
-        match self {
-            Command::Checksum(a) => a.json,
-            Command::Validate(a) => a.json,
-            _ => false,
-        }
-    }
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The directory to write the pack into (new, or empty)
+    pub dir: PathBuf,
+    /// The pack's ref (default: the directory's name)
+    #[arg(long = "ref", value_name = "REF")]
+    pub pack_ref: Option<String>,
+    /// The author written to pack.yaml
+    #[arg(long, default_value = "Your Name")]
+    pub author: String,
+    /// The license written to pack.yaml (an SPDX identifier)
+    #[arg(long, default_value = "Apache-2.0")]
+    pub license: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ChecksumArgs {
     pub pack_dir: PathBuf,
-    /// Print {"ref","version","checksum","files","bytes"}
-    #[arg(long)]
+    /// `--json` (a global flag): print {"ref","version","checksum","files","bytes"}
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -168,8 +180,8 @@ pub struct ValidateArgs {
     /// Also check the Attune schema and policy
     #[arg(long, value_enum)]
     pub compat: Option<CompatArg>,
-    /// Print the problems as JSON on stdout
-    #[arg(long)]
+    /// `--json` (a global flag): print the problems as JSON on stdout
+    #[arg(skip)]
     pub json: bool,
 }
 
@@ -195,9 +207,12 @@ pub struct BuildArgs {
     /// The registry name (default: the registry_name of SRC's index.json)
     #[arg(long)]
     pub name: Option<String>,
-    /// Sign the site as it is built, with this key for every role (a file or env:VAR); the tuf/ of the site being replaced is carried over
+    /// Sign the site as it is built (a key file or env:VAR; several for several roles): the signed state of the previous publication (--previous, else the site being replaced) is carried over, and each key signs the roles its root gives it; without a previous publication, the keys sign every role of a new root
     #[arg(long, value_name = "KEY", num_args = 1..)]
     pub sign: Vec<KeySpec>,
+    /// The previous publication of the site, whose signed state --sign continues: a copy of the published site, or any directory holding its tuf/ (the root chain, and the timestamp, snapshot and targets last published); default: SITE_DIR
+    #[arg(long, value_name = "DIR", requires = "sign")]
+    pub previous: Option<PathBuf>,
     /// A sentence or two about the registry, shown on its front page and
     /// written to config.json (default: the `description` of SRC's config.json)
     #[arg(long, value_name = "TEXT")]

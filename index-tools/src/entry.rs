@@ -36,9 +36,9 @@ pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
             "files": digest.files,
             "bytes": digest.bytes,
         });
-        println!("{v}");
+        knap_term::out_raw(&v.to_string());
     } else {
-        println!("{}", digest.checksum);
+        knap_term::out(&digest.checksum.to_string());
     }
     Ok(())
 }
@@ -121,8 +121,15 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
                     .map_err(|e| fail(Kind::Usage, format!("--archive-checksum: {e}")))?;
                 c.clone()
             }
-            (None, Some(file)) => sha256_file(file)
-                .map_err(|e| fail(Kind::Usage, format!("--archive {}: {e}", file.display())))?,
+            (None, Some(file)) => {
+                // Read first: a FIFO or device named as the archive is
+                // refused (exit 2) before the extractor would open it.
+                let checksum = sha256_file(file).map_err(|e| {
+                    fail(Kind::Usage, format!("--archive {}: {e}", file.display()))
+                })?;
+                crate::archive_check::check_archive_holds_pack(pack_dir, &m, file)?;
+                checksum
+            }
             (None, None) => {
                 return Err(fail(
                     Kind::Usage,

@@ -1,50 +1,42 @@
 //! Exit codes and error reports (cli.md): every error says what failed and
 //! where; with `--json`, stderr carries
-//! `{"error": {"kind", "message", "causes", "hint"}}`. The kinds and the
-//! layout are `knap_schema::report`, shared with the `knap` client.
+//! `{"error": {"kind", "message", "causes", "hint"}}`. The error type of a
+//! step is `knap_schema::KnapError`, the chain walk
+//! `knap_schema::report`, the printer `knap_term::print_error`: all shared
+//! with the `knap` client. [`classify`] knows the kinds and hints of the
+//! library errors knap-index meets besides the schema's: keys, signing and
+//! archive extraction.
 
-use std::fmt;
+use std::error::Error;
 
-use knap_schema::digest::DigestError;
-use knap_schema::manifest::ManifestError;
-use knap_schema::report::{Classified as KindAndHint, ErrorReport};
+use knap_schema::KnapError;
+use knap_schema::report::{Classified, ErrorReport};
 
 /// The exit code classes of cli.md (the same enum as the client's).
 pub use knap_schema::ErrorKind as Kind;
 
-/// An error that knows its exit code; attach with [`fail`].
-#[derive(Debug)]
-pub struct Classified {
-    pub kind: Kind,
-    pub message: String,
-}
-
-impl fmt::Display for Classified {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Classified {}
-
 /// An error of the given kind.
 pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Classified {
-        kind,
-        message: message.into(),
-    })
+    anyhow::Error::new(KnapError::new(kind, message))
 }
 
-/// The kind of one error of a chain, for the types knap-index knows.
-fn classify(e: &(dyn std::error::Error + 'static)) -> KindAndHint {
-    let kind = if let Some(c) = e.downcast_ref::<Classified>() {
-        Some(c.kind)
-    } else if let Some(m) = e.downcast_ref::<ManifestError>() {
-        Some(m.kind())
+/// The kind and hint of one error of a chain, for the types knap-index
+/// knows.
+fn classify(e: &(dyn Error + 'static)) -> Classified {
+    let schema = knap_schema::report::classify(e);
+    if schema.kind.is_some() {
+        return schema;
+    }
+    let (kind, hint) = if let Some(k) = e.downcast_ref::<knap_trust::KeyError>() {
+        (Some(k.kind()), None)
+    } else if let Some(s) = e.downcast_ref::<knap_trust::sign::SignError>() {
+        (Some(s.kind()), None)
+    } else if let Some(x) = e.downcast_ref::<knap_installer::ExtractError>() {
+        (Some(x.kind()), x.hint())
     } else {
-        e.downcast_ref::<DigestError>().map(DigestError::kind)
+        (None, None)
     };
-    KindAndHint { kind, hint: None }
+    Classified { kind, hint }
 }
 
 /// How an error ends the process.
@@ -63,13 +55,9 @@ impl Failure {
         }
     }
 
-    /// `error: what failed`, each cause once (`caused by:`), a hint; or the
-    /// JSON object.
+    /// `error: what failed`, one `caused by:` line per cause, a hint; or
+    /// the JSON object.
     pub fn report(&self, json: bool) {
-        if json {
-            eprintln!("{}", self.report.to_json());
-        } else {
-            eprintln!("{}", self.report);
-        }
+        knap_term::print_error(&self.report, json);
     }
 }

@@ -99,17 +99,14 @@ pub fn now_rfc3339() -> String {
     let t = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .unwrap_or_else(time::OffsetDateTime::now_utc);
-    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&f)
-        .expect("formats")
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    knap_schema::datetime::format_utc_seconds(t)
 }
 
 /// Parses an RFC 3339 timestamp, for comparing `last_updated` values.
-pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
+    knap_schema::datetime::parse_rfc3339(s).ok()
 }
 
 /// Prints warnings to stderr, prefixed with the file they are about.

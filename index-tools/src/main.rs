@@ -5,6 +5,7 @@
 //! stack, so it installs fast.
 
 mod archive;
+mod archive_check;
 mod attune_form;
 mod build;
 mod cli;
@@ -13,6 +14,7 @@ mod failure;
 mod git_tree;
 mod index_file;
 mod merge;
+mod new;
 mod sign;
 mod update;
 mod validate;
@@ -25,9 +27,17 @@ use crate::cli::{Cli, Command};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json = cli.command.wants_json();
+    let mut cli = Cli::parse();
+    let json = cli.json;
+    match &mut cli.command {
+        Command::Checksum(a) => a.json = json,
+        Command::Validate(a) => a.json = json,
+        _ => {}
+    }
     match run(cli) {
+        // A stdout that failed for another reason than a reader that went
+        // away (told on stderr as it happened) fails the command.
+        Ok(()) if knap_term::stdout_failed() => ExitCode::FAILURE,
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let failure = Failure::of(&err);
@@ -39,6 +49,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::New(a) => new::new_command(a),
         Command::Checksum(a) => entry::checksum_command(a),
         Command::Entry(a) => entry::entry_command(a),
         Command::Update(a) => update::update_command(a),
@@ -49,13 +60,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => sign::keys_command(c),
         Command::Sign(a) => sign::sign_command(a),
         Command::Completions { shell } => {
+            // Written whole, so that a reader that goes away (`| head`)
+            // ends it quietly.
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "knap-index",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "knap-index", &mut script);
+            knap_term::out_bytes(&script);
             Ok(())
         }
     }

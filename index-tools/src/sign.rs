@@ -19,7 +19,7 @@ pub fn keys_command(c: KeysCommand) -> anyhow::Result<()> {
                 "{}: a new ed25519 signing key (keep it secret; mode 0600)",
                 output.display()
             );
-            println!("{}", key.key_id());
+            knap_term::out(key.key_id());
             Ok(())
         }
     }
@@ -72,12 +72,56 @@ pub fn sign_command(a: SignArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs a freshly built site with `keys` for every role (`build --sign`).
+/// Signs a freshly built site (`build --sign`). When the site holds the
+/// signed state of a previous publication (`tuf/`, carried over), each key
+/// signs the roles the newest root gives it, and the other roles keep
+/// their keys: the online keys alone re-sign targets, snapshot and
+/// timestamp, with the root key offline. Without a root, every key signs
+/// every role of a new one.
 pub fn sign_site(dir: &Path, keys: &[KeySpec]) -> anyhow::Result<SignReport> {
     let keys = load_all(keys)?;
+    let role_keys = match newest_root_key_ids(dir)? {
+        None => Role::ALL.iter().map(|r| (*r, keys.clone())).collect(),
+        Some(RootKeys { version, by_role }) => {
+            let mut role_keys: BTreeMap<Role, Vec<SigningKey>> = BTreeMap::new();
+            for role in Role::ALL {
+                let ids = by_role.get(&role).map(Vec::as_slice).unwrap_or_default();
+                let given: Vec<SigningKey> = keys
+                    .iter()
+                    .filter(|k| ids.iter().any(|id| id == k.key_id()))
+                    .cloned()
+                    .collect();
+                if !given.is_empty() {
+                    role_keys.insert(role, given);
+                }
+            }
+            if role_keys.is_empty() {
+                let given: Vec<&str> = keys.iter().map(SigningKey::key_id).collect();
+                let roles: Vec<String> = Role::ALL
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {}",
+                            r.name(),
+                            by_role.get(r).map(|ids| ids.join(", ")).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                return Err(fail(
+                    Kind::Usage,
+                    format!(
+                        "none of the --sign keys (key ids {}) is a key of root version {version} of the previous publication ({}); sign with its keys, or rotate keys with `knap-index sign --old-root-key`; nothing was written",
+                        given.join(", "),
+                        roles.join("; ")
+                    ),
+                ));
+            }
+            role_keys
+        }
+    };
     let request = SignRequest {
         dir: dir.to_path_buf(),
-        role_keys: Role::ALL.iter().map(|r| (*r, keys.clone())).collect(),
+        role_keys,
         old_root_keys: Vec::new(),
         thresholds: BTreeMap::new(),
         expires_days: BTreeMap::new(),
@@ -104,7 +148,55 @@ pub fn print_report(dir: &Path, r: &SignReport) {
         r.timestamp_version,
         r.timestamp_expires,
     );
-    println!("root key ids: {}", r.root_key_ids.join(" "));
+    knap_term::out(&format!("root key ids: {}", r.root_key_ids.join(" ")));
+}
+
+/// What the newest root of a site gives each role.
+struct RootKeys {
+    version: u64,
+    /// The key ids of each role.
+    by_role: BTreeMap<Role, Vec<String>>,
+}
+
+/// The newest `tuf/N.root.json` under `dir`; `None` when there is no root.
+fn newest_root_key_ids(dir: &Path) -> anyhow::Result<Option<RootKeys>> {
+    let tuf = dir.join(knap_trust::TUF_DIR);
+    let Ok(entries) = std::fs::read_dir(&tuf) else {
+        return Ok(None);
+    };
+    let newest = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n: u64 = name.strip_suffix(".root.json")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n);
+    let Some((version, path)) = newest else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        fail(
+            Kind::Integrity,
+            format!("{}: not a TUF root ({why})", path.display()),
+        )
+    };
+    let text = std::fs::read(&path)
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot read {}", path.display())))?;
+    let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    let mut by_role = BTreeMap::new();
+    for role in Role::ALL {
+        let ids = doc["signed"]["roles"][role.name()]["keyids"]
+            .as_array()
+            .ok_or_else(|| bad(format!("no key ids for the {} role", role.name())))?;
+        by_role.insert(
+            role,
+            ids.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        );
+    }
+    Ok(Some(RootKeys { version, by_role }))
 }
 
 fn jiff_now() -> jiff::Timestamp {
@@ -118,23 +210,12 @@ fn load_all(specs: &[KeySpec]) -> anyhow::Result<Vec<SigningKey>> {
         .collect()
 }
 
+/// A key error, classified by `crate::failure` (its cause on its own line).
 fn key_failure(e: KeyError) -> anyhow::Error {
-    let kind = match e {
-        KeyError::Exists { .. } | KeyError::EnvMissing(_) | KeyError::Invalid { .. } => Kind::Usage,
-        _ => Kind::Other,
-    };
-    fail(kind, e.to_string())
+    anyhow::Error::new(e)
 }
 
+/// A signing error, classified by `crate::failure`.
 fn sign_failure(e: SignError) -> anyhow::Error {
-    let kind = match e {
-        SignError::BadMetadata { .. } | SignError::RootGap { .. } => Kind::Integrity,
-        SignError::NoRoleKeys { .. }
-        | SignError::MissingKey { .. }
-        | SignError::Threshold { .. }
-        | SignError::RotationUnsigned { .. }
-        | SignError::NothingToRefresh { .. } => Kind::Usage,
-        _ => Kind::Other,
-    };
-    fail(kind, e.to_string())
+    anyhow::Error::new(e)
 }

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use knap_schema::index::{Entry, Index, from_json_str};
+use knap_schema::index::{Entry, Index};
+use knap_schema::json::from_json_str;
 use knap_schema::problem::Problems;
 use knap_schema::validate::{Compat, validate_entry, validate_index};
 

@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use knap_schema::index::{Entry, from_json_str};
+use knap_schema::index::Entry;
+use knap_schema::json::from_json_str;
 use knap_schema::problem::{Problem, Problems};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::validate::{
@@ -53,14 +54,14 @@ pub fn validate_command(a: ValidateArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        knap_term::out_raw(&serde_json::to_string_pretty(&v)?);
     } else {
         for (path, problems) in &report {
             for p in problems.iter() {
                 eprintln!("{}: {p}", path.display());
             }
             if !problems.has_errors() {
-                println!("{}: valid", path.display());
+                knap_term::out(&format!("{}: valid", path.display()));
             }
         }
     }

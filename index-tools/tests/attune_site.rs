@@ -193,7 +193,7 @@ fn attune_policy_problems(doc: &Value) -> Vec<String> {
         errors.push("pack refs must be unique".to_owned());
     }
     let t = doc["last_updated"].as_str().unwrap_or("");
-    if time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_err() {
+    if knap_schema::datetime::parse_rfc3339(t).is_err() {
         errors.push(format!("last_updated `{t}` is not ISO 8601"));
     }
     for p in packs {

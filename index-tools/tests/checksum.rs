@@ -88,3 +88,38 @@ fn a_missing_directory_names_the_cause_once() {
     let err = stderr(&o);
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
 }
+
+#[test]
+fn json_is_taken_before_the_command_as_after_it() {
+    let t = tempfile::tempdir().unwrap();
+    make_pack(t.path(), "p", "1.0.0");
+    let dir = t.path().to_str().unwrap();
+    let after = knap_index(["checksum", dir, "--json"]);
+    let before = knap_index(["--json", "checksum", dir]);
+    assert_exit(&after, 0);
+    assert_exit(&before, 0);
+    assert_eq!(stdout(&before), stdout(&after));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&before)).unwrap();
+    assert_eq!(v["ref"], "p");
+
+    // validate's report, and an error object, either way.
+    let bad = t.path().join("index.json");
+    write(&bad, r#"{"registry_name": "R"}"#);
+    for args in [
+        ["--json", "validate", bad.to_str().unwrap()],
+        ["validate", bad.to_str().unwrap(), "--json"],
+    ] {
+        let o = knap_index(args);
+        assert_exit(&o, 4);
+        let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(report[0]["valid"], false, "{report}");
+    }
+    for args in [
+        ["--json", "checksum", "/nonexistent/pack"],
+        ["checksum", "/nonexistent/pack", "--json"],
+    ] {
+        let o = knap_index(args);
+        let err: serde_json::Value = serde_json::from_str(stderr(&o).trim()).unwrap();
+        assert!(err["error"]["message"].is_string(), "{err}");
+    }
+}

@@ -165,6 +165,24 @@ fn keys_come_from_env_vars_and_never_from_an_argument() {
     assert_exit(&none, 2);
 }
 
+/// A key file that cannot be read is told with the reason on its own
+/// `caused by:` line (the key error's message leaves it to its cause).
+#[test]
+fn a_key_file_that_cannot_be_read_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = built_site(tmp.path());
+    let missing = tmp.path().join("no-such.key");
+    let o = sign(&[site.to_str().unwrap(), "--key", missing.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: cannot read the key file {}\n  caused by: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
 #[test]
 fn separate_role_keys_thresholds_expiry_and_timestamp_only() {
     let tmp = tempfile::tempdir().unwrap();
@@ -300,6 +318,125 @@ fn build_sign_signs_the_site_and_a_rebuild_continues_its_versions() {
     write(&index, serde_json::to_vec_pretty(&json).unwrap());
     assert_exit(&build(&["--sign", key.to_str().unwrap()]), 0);
     assert_eq!(verify(&site, &cache).targets_version, 2);
+}
+
+#[test]
+fn build_sign_continues_the_previous_publication_with_the_online_key_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root_key, root_id) = generate(tmp.path(), "root.key");
+    let (online, _) = generate(tmp.path(), "online.key");
+    let (stranger, stranger_id) = generate(tmp.path(), "stranger.key");
+    let src = tmp.path().join("src");
+    copy_tree(&example_index(), &src);
+    let build = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--base-url",
+            "https://example.org/reg/",
+        ];
+        args.extend(extra);
+        knap_index(args)
+    };
+    // The publication: the root key (offline) signs root, the online key
+    // the other roles.
+    let published = tmp.path().join("published");
+    assert_exit(&build(&published, &[]), 0);
+    let online_role = |r: &str| format!("{r}={}", online.display());
+    assert_exit(
+        &sign(&[
+            published.to_str().unwrap(),
+            "--role",
+            &format!("root={}", root_key.display()),
+            "--role",
+            &online_role("targets"),
+            "--role",
+            &online_role("snapshot"),
+            "--role",
+            &online_role("timestamp"),
+        ]),
+        0,
+    );
+    let cache = tmp.path().join("cache");
+    assert_eq!(verify(&published, &cache).targets_version, 1);
+
+    // Rebuilding a signed site without --sign says that it drops the
+    // signatures.
+    let copy = tmp.path().join("copy");
+    copy_tree(&published, &copy);
+    let out = build(&copy, &[]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("add --sign KEY"), "{}", stderr(&out));
+    assert!(!copy.join("tuf").exists());
+
+    // The registry changes; CI rebuilds into a fresh directory with the
+    // online key and the published site as --previous: one command, the
+    // root chain continued, the client (pinned to root 1) follows.
+    let index = src.join("index.json");
+    let mut json = read_json(&index);
+    json["registry_name"] = "Renamed registry".into();
+    write(&index, serde_json::to_vec_pretty(&json).unwrap());
+    let fresh = tmp.path().join("fresh");
+    let out = build(
+        &fresh,
+        &[
+            "--sign",
+            online.to_str().unwrap(),
+            "--previous",
+            published.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        std::fs::read(fresh.join("tuf/1.root.json")).unwrap(),
+        std::fs::read(published.join("tuf/1.root.json")).unwrap(),
+        "the root is the published one"
+    );
+    assert!(!fresh.join("tuf/2.root.json").exists());
+    let v = verify(&fresh, &cache);
+    assert_eq!((v.root_version, v.targets_version), (1, 2));
+    assert_eq!(v.root_key_ids, vec![root_id.clone()]);
+
+    // By hand, in place: the output directory is the previous publication.
+    json["registry_name"] = "Renamed again".into();
+    write(&index, serde_json::to_vec_pretty(&json).unwrap());
+    assert_exit(&build(&fresh, &["--sign", online.to_str().unwrap()]), 0);
+    assert_eq!(verify(&fresh, &cache).targets_version, 3);
+
+    // A key the previous root does not know is refused, naming both.
+    let other = tmp.path().join("other");
+    let out = build(
+        &other,
+        &[
+            "--sign",
+            stranger.to_str().unwrap(),
+            "--previous",
+            fresh.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&stranger_id) && stderr(&out).contains(&root_id),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!other.exists(), "nothing written");
+    // And a --previous without tuf/.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = build(
+        &other,
+        &[
+            "--sign",
+            online.to_str().unwrap(),
+            "--previous",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("no tuf/"), "{}", stderr(&out));
 }
 
 #[test]

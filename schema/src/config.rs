@@ -20,6 +20,16 @@ pub struct Config {
     /// Limits applied while installing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Build pack environments after `install` and `upgrade` (default
+    /// true; `false`: never, e.g. where Attune's workers build them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envs: Option<bool>,
+    /// Where pack environments live (default `<root>/.envs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envs_dir: Option<String>,
+    /// The interpreter of Python environments (default `python3` on `PATH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     #[serde(default, rename = "registry")]
     pub registries: Vec<RegistryConfig>,
 }
@@ -83,6 +93,15 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [("envs_dir", &self.envs_dir), ("python", &self.python)] {
+            if let Some(v) = value
+                && (v.trim().is_empty() || v.chars().any(char::is_control))
+            {
+                return Err(ConfigError(format!(
+                    "`{key}` must be a path (not empty, no control characters), found {v:?}"
+                )));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &self.registries {
             if !seen.insert(r.name.as_str()) {
@@ -95,6 +114,12 @@ impl Config {
                 .map_err(|e| ConfigError(format!("registry `{}`: {e}", r.name)))?;
         }
         Ok(())
+    }
+
+    /// Whether pack environments are built after an install (`envs`,
+    /// default true).
+    pub fn builds_envs(&self) -> bool {
+        self.envs.unwrap_or(true)
     }
 
     /// Registries in search order: by priority, then by name.
@@ -127,6 +152,22 @@ mod tests {
         );
         let again = Config::from_toml(&c.to_toml()).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn reads_the_environment_keys() {
+        let c = Config::from_toml(
+            "envs = false\nenvs_dir = \"/opt/packs/envs\"\npython = \"/usr/bin/python3.11\"\n",
+        )
+        .unwrap();
+        assert!(!c.builds_envs());
+        assert_eq!(c.envs_dir.as_deref(), Some("/opt/packs/envs"));
+        assert_eq!(c.python.as_deref(), Some("/usr/bin/python3.11"));
+        assert!(Config::default().builds_envs());
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+        assert!(Config::from_toml("python = \"\"\n").is_err());
+        assert!(Config::from_toml("envs_dir = \"a\\nb\"\n").is_err());
+        assert!(Config::from_toml("envs = \"yes\"\n").is_err());
     }
 
     #[test]

@@ -36,11 +36,12 @@ pub struct Dependency {
 pub enum DependencyError {
     #[error("invalid dependency `{input}`: {reason}")]
     Ref { input: String, reason: String },
-    #[error("invalid dependency `{input}`: {source}")]
+    /// The requirement part does not parse (told in the message: it is
+    /// the reason, not a cause).
+    #[error("invalid dependency `{input}`: {reason}")]
     Req {
         input: String,
-        #[source]
-        source: RequirementError,
+        reason: RequirementError,
     },
 }
 
@@ -83,9 +84,9 @@ impl Dependency {
         let name = PackRef::parse(name).map_err(|e| bad_ref(e.reason))?;
         let req = match req {
             None => Requirement::any(),
-            Some(r) => Requirement::parse(r).map_err(|source| DependencyError::Req {
+            Some(r) => Requirement::parse(r).map_err(|reason| DependencyError::Req {
                 input: input.to_owned(),
-                source,
+                reason,
             })?,
         };
         Ok(Self { pack: name, req })

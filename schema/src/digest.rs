@@ -54,7 +54,7 @@ pub struct PackFile {
 pub enum DigestError {
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -309,16 +309,63 @@ pub fn legacy_tree_digest_if_other(root: &Path) -> Result<Option<TreeDigest>, Di
     digest_files(&legacy).map(Some)
 }
 
+/// The pack tree digest as it is fed, file by file in digest order:
+/// [`file`](Self::file) writes a file's framing (the tag, the length of its
+/// path, the path, the length of its content), then its content goes
+/// through [`update`](Self::update). The one place the framing is written:
+/// [`digest_files`], [`digest_entries`] and the installer's parallel scan
+/// all feed one.
+#[derive(Clone, Default)]
+pub struct TreeHasher(Sha256);
+
+impl TreeHasher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts the next file: `path` (relative, '/'-separated) holding
+    /// `size` bytes, which must follow through [`update`](Self::update).
+    pub fn file(&mut self, path: &str, size: u64) {
+        self.0.update(FILE_TAG);
+        self.0.update((path.len() as u64).to_be_bytes());
+        self.0.update(path.as_bytes());
+        self.0.update(size.to_be_bytes());
+    }
+
+    /// Content of the current file.
+    pub fn update(&mut self, content: &[u8]) {
+        self.0.update(content);
+    }
+
+    /// The digest, `sha256:<64 hex>`.
+    pub fn finish(self) -> String {
+        format!("sha256:{:x}", self.0.finalize())
+    }
+}
+
+/// Which digest rule gives the tree in `dir` the digest `lock` records,
+/// knowing its digest by the current rule is `current`: [`Rule::Attune`]
+/// when `current` is it; [`Rule::LegacyBytes`] when an older knap's rule
+/// gives it (a root that knap installed: computed only then, and only when
+/// the two rules list the files differently); `None` when neither does.
+/// The one answer to "is this pack the tree `knap.lock` names" for every
+/// caller that allows a root an older knap installed.
+pub fn rule_matching(dir: &Path, current: &str, lock: &crate::Checksum) -> Option<Rule> {
+    if *lock == *current {
+        return Some(Rule::Attune);
+    }
+    legacy_tree_digest_if_other(dir)
+        .is_ok_and(|d| d.is_some_and(|d| *lock == d.checksum))
+        .then_some(Rule::LegacyBytes)
+}
+
 /// Computes the digest of files already listed in digest order.
 pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
-    let mut hasher = Sha256::new();
+    let mut hasher = TreeHasher::new();
     let mut buf = vec![0u8; BUF_SIZE];
     let mut bytes = 0u64;
     for f in files {
-        hasher.update(FILE_TAG);
-        hasher.update((f.path.len() as u64).to_be_bytes());
-        hasher.update(f.path.as_bytes());
-        hasher.update(f.size.to_be_bytes());
+        hasher.file(&f.path, f.size);
         let mut file = open_listed(&f.full)?;
         let mut left = f.size;
         loop {
@@ -338,7 +385,7 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
         bytes += f.size;
     }
     Ok(TreeDigest {
-        checksum: format_sha256(&hasher.finalize()),
+        checksum: hasher.finish(),
         files: files.len() as u64,
         bytes,
     })
@@ -369,15 +416,12 @@ pub fn digest_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>
         .filter(|(p, _)| !p.split('/').any(|c| c == ".git"))
         .collect();
     entries.sort_unstable_by(|a, b| path_order(a.0, b.0));
-    let mut hasher = Sha256::new();
+    let mut hasher = TreeHasher::new();
     for (path, content) in entries {
-        hasher.update(FILE_TAG);
-        hasher.update((path.len() as u64).to_be_bytes());
-        hasher.update(path.as_bytes());
-        hasher.update((content.len() as u64).to_be_bytes());
+        hasher.file(path, content.len() as u64);
         hasher.update(content);
     }
-    format_sha256(&hasher.finalize())
+    hasher.finish()
 }
 
 /// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's
@@ -395,17 +439,10 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(format_sha256(&hasher.finalize()))
+    Ok(format!("sha256:{:x}", hasher.finalize()))
 }
 
 /// `sha256:` + lowercase hex.
 pub fn format_sha256(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(7 + bytes.len() * 2);
-    s.push_str("sha256:");
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
+    format!("sha256:{}", crate::hex::encode(bytes))
 }

@@ -52,9 +52,7 @@ pub fn is_valid_ref(r: &str) -> bool {
 
 /// A git commit id as an index must pin it: 40 lowercase hex digits.
 pub fn is_commit_sha(s: &str) -> bool {
-    s.len() == 40
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::hex::is_lower_hex(s, 40)
 }
 
 /// `sha256:` followed by 64 lowercase hex digits.
@@ -70,10 +68,7 @@ pub fn check_checksum(s: &str) -> Result<(), String> {
             hex.len()
         ));
     }
-    if !hex
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if !crate::hex::is_lower_hex(hex, 64) {
         return Err(format!("`{s}` is not lowercase hex after `sha256:`"));
     }
     Ok(())
@@ -273,16 +268,9 @@ impl Checksum {
 
     /// The 64 lowercase hex digits, without `sha256:`.
     pub fn hex(&self) -> String {
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(HEX[(b >> 4) as usize] as char);
-            s.push(HEX[(b & 15) as usize] as char);
-        }
-        s
+        crate::hex::encode(&self.0)
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn nibble(c: u8) -> u8 {
     match c {

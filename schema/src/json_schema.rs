@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::{config, index, lock, manifest, sparse};
+use crate::{config, env, index, lock, manifest, sparse};
 
 /// Base URL of the published schemas.
 pub const SCHEMA_BASE: &str =
@@ -29,6 +29,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         (
             "lock.schema.json",
             schemars::schema_for!(lock::Lockfile).to_value(),
+        ),
+        (
+            "env-record.schema.json",
+            schemars::schema_for!(env::EnvRecord).to_value(),
         ),
         (
             "config.schema.json",

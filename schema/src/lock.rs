@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::dependency::Dependency;
+use crate::env::LockedEnv;
 use crate::ident::{Checksum, CommitId, PackRef};
 use crate::requirement::Requirement;
 
@@ -21,22 +22,185 @@ pub const LOCK_SCHEMA_URL: &str =
 /// The lock format version this crate writes.
 pub const LOCK_VERSION: u32 = 1;
 
+/// The state of an install root: what was asked for, every installed
+/// pack, and the environments each pack uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[schemars(title = "knap.lock")]
+#[serde(from = "disk::Lock", into = "disk::Lock")]
 pub struct Lockfile {
-    #[serde(rename = "$schema", default = "default_schema")]
     pub schema: String,
     /// Always 1.
-    #[serde(deserialize_with = "lock_version")]
     pub version: u32,
     /// What the user asked for: ref to requirement (`*` for any version),
     /// kept as the user wrote it.
-    #[serde(default, deserialize_with = "requested_map")]
-    #[schemars(with = "BTreeMap<PackRef, String>")]
     pub requested: BTreeMap<PackRef, String>,
     /// Every installed pack, sorted by ref.
-    #[serde(default)]
     pub packs: Vec<LockedPack>,
+    /// The environments each pack uses (formats.md section 8). On disk
+    /// they sit in the pack's entry (`packs[].envs`); here they are keyed
+    /// by ref, so that an install that re-creates a pack's entry keeps the
+    /// environment the pack uses until a new one is recorded. Written only
+    /// for refs that `packs` lists.
+    pub envs: BTreeMap<PackRef, Vec<LockedEnv>>,
+}
+
+/// `knap.lock` as it is written: each pack's `envs` inside its entry.
+mod disk {
+    use std::collections::BTreeMap;
+
+    use schemars::JsonSchema;
+    use serde::de::{DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize};
+
+    use super::{LockedPack, default_schema, lock_version, requested_map};
+    use crate::env::LockedEnv;
+    use crate::ident::PackRef;
+
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    #[schemars(title = "knap.lock")]
+    pub struct Lock {
+        #[serde(rename = "$schema", default = "default_schema")]
+        schema: String,
+        /// Always 1.
+        #[serde(deserialize_with = "lock_version")]
+        version: u32,
+        /// What the user asked for: ref to requirement (`*` for any
+        /// version), kept as the user wrote it.
+        #[serde(default, deserialize_with = "requested_map")]
+        #[schemars(with = "BTreeMap<PackRef, String>")]
+        requested: BTreeMap<PackRef, String>,
+        /// Every installed pack, sorted by ref.
+        #[serde(default)]
+        packs: Vec<Pack>,
+    }
+
+    /// One installed pack and its environments.
+    #[derive(Serialize, JsonSchema)]
+    #[schemars(rename = "LockedPack")]
+    pub(super) struct Pack {
+        #[serde(flatten)]
+        pack: LockedPack,
+        /// The pack's environments, at most one per runtime.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        envs: Vec<LockedEnv>,
+    }
+
+    impl From<Lock> for super::Lockfile {
+        fn from(l: Lock) -> Self {
+            let mut envs = BTreeMap::new();
+            let packs = l
+                .packs
+                .into_iter()
+                .map(|p| {
+                    if !p.envs.is_empty() {
+                        envs.insert(p.pack.pack_ref.clone(), p.envs);
+                    }
+                    p.pack
+                })
+                .collect();
+            Self {
+                schema: l.schema,
+                version: l.version,
+                requested: l.requested,
+                packs,
+                envs,
+            }
+        }
+    }
+
+    impl From<super::Lockfile> for Lock {
+        fn from(mut l: super::Lockfile) -> Self {
+            let packs = l
+                .packs
+                .into_iter()
+                .map(|pack| Pack {
+                    envs: l.envs.remove(&pack.pack_ref).unwrap_or_default(),
+                    pack,
+                })
+                .collect();
+            Self {
+                schema: l.schema,
+                version: l.version,
+                requested: l.requested,
+                packs,
+            }
+        }
+    }
+
+    /// Reads a pack's entry: `envs` is taken out of the map as it streams
+    /// past, every other key goes to [`LockedPack`]'s own reader (so an
+    /// error keeps its JSON path), and the environments are checked.
+    impl<'de> Deserialize<'de> for Pack {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Pack;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a locked pack (an object)")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Pack, A::Error> {
+                    use serde::de::Error;
+                    let mut envs: Option<Vec<LockedEnv>> = None;
+                    let pack = LockedPack::deserialize(
+                        serde::de::value::MapAccessDeserializer::new(WithoutEnvs {
+                            map,
+                            envs: &mut envs,
+                        }),
+                    )?;
+                    let envs = envs.unwrap_or_default();
+                    let mut seen = Vec::new();
+                    for (i, e) in envs.iter().enumerate() {
+                        e.check()
+                            .map_err(|m| A::Error::custom(format!("envs[{i}]: {m}")))?;
+                        if seen.contains(&e.runtime) {
+                            return Err(A::Error::custom(format!(
+                                "envs[{i}]: a second {} environment; a pack has at most one per runtime",
+                                e.runtime
+                            )));
+                        }
+                        seen.push(e.runtime);
+                    }
+                    Ok(Pack { pack, envs })
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    /// A pack entry's keys without `envs`, which it stores aside.
+    struct WithoutEnvs<'a, A> {
+        map: A,
+        envs: &'a mut Option<Vec<LockedEnv>>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutEnvs<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            loop {
+                let Some(key) = self.map.next_key::<String>()? else {
+                    return Ok(None);
+                };
+                if key == "envs" {
+                    if self.envs.is_some() {
+                        return Err(serde::de::Error::duplicate_field("envs"));
+                    }
+                    *self.envs = Some(self.map.next_value()?);
+                    continue;
+                }
+                return seed.deserialize(key.into_deserializer()).map(Some);
+            }
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+    }
 }
 
 fn default_schema() -> String {
@@ -50,6 +214,7 @@ impl Default for Lockfile {
             version: LOCK_VERSION,
             requested: BTreeMap::new(),
             packs: Vec::new(),
+            envs: BTreeMap::new(),
         }
     }
 }
@@ -139,7 +304,7 @@ fn locked_registry<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 /// Reads `installed_at`: an RFC 3339 time.
 fn locked_time<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+    crate::datetime::parse_rfc3339(&s)
         .map_err(|e| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time: {e}")))?;
     Ok(s)
 }
@@ -245,6 +410,14 @@ impl Lockfile {
         self.packs.iter().find(|p| p.pack_ref == pack_ref)
     }
 
+    /// The environments `pack_ref` uses (none when it is not installed).
+    pub fn envs_of(&self, pack_ref: &str) -> &[LockedEnv] {
+        match self.get(pack_ref) {
+            Some(p) => self.envs.get(&p.pack_ref).map_or(&[], Vec::as_slice),
+            None => &[],
+        }
+    }
+
     /// What was asked for, as dependencies of the root (an error only for
     /// a requirement put into `requested` without being checked: a lock
     /// that was read has valid ones).
@@ -284,6 +457,77 @@ mod tests {
             "installed_at": "2026-12-01T12:00:00Z",
             "signed": {"root_key_ids": ["0123abcd"], "targets_version": 3}
         })
+    }
+
+    fn env() -> serde_json::Value {
+        let id = crate::Checksum::of(b"env");
+        serde_json::json!({
+            "runtime": "python", "interpreter": "3.11.7", "id": id.to_string(),
+            "dir": format!("python-3.11-{}", &id.hex()[..12]),
+            "packages": [{"name": "requests", "version": "2.32.3"}]
+        })
+    }
+
+    #[test]
+    fn envs_sit_in_their_pack_on_disk_and_by_ref_in_memory() {
+        let mut p = pack();
+        p["envs"] = serde_json::json!([env()]);
+        let lock = lock_with(p).expect("valid lock");
+        let envs = lock.envs_of("hello");
+        assert_eq!(envs.len(), 1);
+        assert_eq!(envs[0].packages[0].name.as_str(), "requests");
+        let text = lock.to_pretty_json();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["packs"][0]["envs"][0]["dir"], env()["dir"]);
+        assert_eq!(crate::json::from_json_str::<Lockfile>(&text).unwrap(), lock);
+        // An environment of a pack no longer installed is not written.
+        let mut gone = lock.clone();
+        gone.packs.clear();
+        assert!(!gone.to_pretty_json().contains("envs"));
+        // No envs: nothing written, as before.
+        assert!(!lock_with(pack()).unwrap().to_pretty_json().contains("envs"));
+    }
+
+    #[test]
+    fn envs_are_checked_as_they_are_read() {
+        let bad: [(&str, serde_json::Value); 6] = [
+            ("dir", serde_json::json!("../../etc")),
+            ("dir", serde_json::json!("python-3.11-000000000000")),
+            ("runtime", serde_json::json!("ruby")),
+            ("interpreter", serde_json::json!("3.12.1")),
+            (
+                "packages",
+                serde_json::json!([{"name": "--index-url", "version": "1"}]),
+            ),
+            (
+                "packages",
+                serde_json::json!([{"name": "a", "version": "1 ; rm"}]),
+            ),
+        ];
+        for (field, value) in bad {
+            let mut e = env();
+            e[field] = value.clone();
+            let mut p = pack();
+            p["envs"] = serde_json::json!([e]);
+            let text = serde_json::json!({"version": 1, "packs": [p]}).to_string();
+            let err = crate::json::from_json_str::<Lockfile>(&text)
+                .expect_err(&format!("{field} = {value} must be refused"));
+            assert!(err.to_string().contains("packs"), "{field}: {err}");
+        }
+        let mut p = pack();
+        p["envs"] = serde_json::json!([env(), env()]);
+        let err = lock_with(p).unwrap_err().to_string();
+        assert!(err.contains("at most one"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_pack_field_keeps_its_json_path() {
+        let mut p = pack();
+        p["envs"] = serde_json::json!([env()]);
+        p["registry"] = serde_json::json!("../evil");
+        let text = serde_json::json!({"version": 1, "packs": [p]}).to_string();
+        let err = crate::json::from_json_str::<Lockfile>(&text).unwrap_err();
+        assert!(err.to_string().contains("packs[0].registry"), "{err}");
     }
 
     #[test]

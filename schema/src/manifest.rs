@@ -65,7 +65,7 @@ pub struct Manifest {
 /// A `pack.yaml` that could not be read, or is not a valid manifest.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("{}: cannot read: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -43,6 +43,28 @@ pub enum Event {
     Committed { root: PathBuf },
     /// Another process holds the root's lock; this one waits for it.
     WaitingForLock { root: PathBuf },
+    /// A pack's environment is being built (`runtime`: `python` or `node`)
+    /// in `dir`, by `installer` (`uv`, `pip` or `npm`).
+    EnvBuilding {
+        pack: String,
+        runtime: String,
+        dir: PathBuf,
+        installer: String,
+    },
+    /// A pack's environment is built, holding `packages` packages.
+    EnvBuilt {
+        pack: String,
+        runtime: String,
+        dir: PathBuf,
+        packages: usize,
+    },
+    /// A pack's environment could not be built; the pack's previous one
+    /// (if any) stays in use.
+    EnvFailed {
+        pack: String,
+        runtime: String,
+        message: String,
+    },
     /// Something the user should know that does not stop the work.
     Warning { message: String },
 }

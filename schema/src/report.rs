@@ -1,9 +1,15 @@
-//! What an error is and how it is told, shared by both binaries (cli.md):
-//! the exit-code class of a failure ([`ErrorKind`]), the kinds of this
-//! crate's own errors, and [`ErrorReport`]: an error's cause chain walked
-//! once into `error: what failed`, each cause once, and a `hint:` when
-//! there is something to do; with `--json`,
+//! What an error is and how it is told, shared by every crate and both
+//! binaries (cli.md): the exit-code class of a failure ([`ErrorKind`]),
+//! [`KnapError`], the error of a step that has no richer type (a kind, a
+//! message, a hint, a cause), the kinds of this crate's own errors
+//! ([`classify`]), and [`ErrorReport`]: an error's cause chain walked once
+//! into `error: what failed`, one line per cause, and a `hint:` when there
+//! is something to do; with `--json`,
 //! `{"error": {"kind", "message", "causes", "hint"}}`.
+//!
+//! The rule every error type follows (as uv's errors do): a message never
+//! contains its cause. The cause is the `#[source]`, told on its own line,
+//! so the chain is walked as it is, without comparing texts.
 
 use std::error::Error;
 use std::fmt;
@@ -77,11 +83,106 @@ impl DigestError {
     }
 }
 
+/// The error of a step that has no richer type: what kind of failure
+/// (its exit code), a message naming what failed and where, what to do
+/// about it, and why (the cause, told on its own line).
+#[derive(Debug)]
+pub struct KnapError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    pub source: Option<Box<dyn Error + Send + Sync + 'static>>,
+}
+
+impl KnapError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// Bad flags or arguments (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// An unknown ref, registry or version (exit 3).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// Invalid input, an integrity or safety violation (exit 4).
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Integrity, message)
+    }
+
+    /// A registry or network failure (exit 5).
+    pub fn registry(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Registry, message)
+    }
+
+    /// Anything else (exit 1).
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+
+    /// The same error with what to do about it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same error caused by `source` (told on its own line).
+    pub fn caused_by(mut self, source: impl Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+impl fmt::Display for KnapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for KnapError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
 /// What a binary knows about one error of a chain: its kind and a hint.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Classified {
     pub kind: Option<ErrorKind>,
     pub hint: Option<String>,
+}
+
+/// The kind and hint of this crate's error types ([`KnapError`],
+/// [`ManifestError`], [`DigestError`]); a binary classifies its libraries'
+/// types besides.
+pub fn classify(e: &(dyn Error + 'static)) -> Classified {
+    if let Some(k) = e.downcast_ref::<KnapError>() {
+        Classified {
+            kind: Some(k.kind),
+            hint: k.hint.clone(),
+        }
+    } else if let Some(m) = e.downcast_ref::<ManifestError>() {
+        Classified {
+            kind: Some(m.kind()),
+            hint: None,
+        }
+    } else if let Some(d) = e.downcast_ref::<DigestError>() {
+        Classified {
+            kind: Some(d.kind()),
+            hint: None,
+        }
+    } else {
+        Classified::default()
+    }
 }
 
 /// An error as the user is told it.
@@ -98,13 +199,11 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    /// Walks `err`'s chain once. `classify` names the kind and hint of the
-    /// error types a binary knows; the outermost kind and the innermost hint
-    /// found win, and an error no link classifies is [`ErrorKind::Other`].
-    ///
-    /// Each text is told once: a cause whose text an outer message already
-    /// holds is skipped, and an outer message that ends with `": "` and its
-    /// cause's text loses that copy (the cause says it on its own line).
+    /// Walks `err`'s chain once, one text per error (every message leaves
+    /// its cause to the next link). `classify` names the kind and hint of
+    /// the error types a binary knows; the outermost kind and the innermost
+    /// hint found win, and an error no link classifies is
+    /// [`ErrorKind::Other`].
     pub fn from_chain(
         err: &(dyn Error + 'static),
         classify: impl Fn(&(dyn Error + 'static)) -> Classified,
@@ -119,14 +218,7 @@ impl ErrorReport {
             hint = c.hint.or(hint);
             let text = e.to_string();
             let text = text.trim();
-            let stripped = texts.last().and_then(|last| {
-                let outer = last.strip_suffix(text)?.strip_suffix(": ")?;
-                (!outer.trim().is_empty()).then(|| outer.to_owned())
-            });
-            if let Some(outer) = stripped {
-                *texts.last_mut().expect("a last text") = outer;
-                texts.push(text.to_owned());
-            } else if !text.is_empty() && !texts.iter().any(|t| t.contains(text)) {
+            if !text.is_empty() {
                 texts.push(text.to_owned());
             }
             cur = e.source();
@@ -175,8 +267,8 @@ impl fmt::Display for ErrorReport {
     }
 }
 
-/// An error and its causes on one line, each once (for log lines and
-/// warnings, where an error is not the end of the run).
+/// An error and its causes on one line (for log lines, warnings and lists
+/// of failures, where an error is not the end of the run).
 pub fn chain_line(err: &(dyn Error + 'static)) -> String {
     ErrorReport::from_chain(err, |_| Classified::default()).one_line()
 }
@@ -186,7 +278,7 @@ mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
-    #[error("registry `r`: {source}")]
+    #[error("registry `r`")]
     struct Outer {
         #[source]
         source: Middle,
@@ -208,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn each_cause_is_told_once() {
+    fn each_error_of_the_chain_is_told_on_its_own_line() {
         let r = ErrorReport::from_chain(&chain(), |_| Classified::default());
         assert_eq!(r.message, "registry `r`");
         assert_eq!(

@@ -201,6 +201,23 @@ impl RegistryLocation {
             _ => Ok(Self::Local(PathBuf::from(s))),
         }
     }
+
+    /// Whether an install source that a registry here names by
+    /// `source_url` can never be fetched: one relative to a git-hosted
+    /// index ([`git_cannot_fetch`]). Any other registry serves what its
+    /// URLs name.
+    pub fn cannot_fetch(&self, source_url: &str) -> bool {
+        matches!(self, RegistryLocation::Git(_)) && git_cannot_fetch(source_url)
+    }
+}
+
+/// The one rule for install sources in a git-hosted registry: a URL
+/// relative to its index cannot be fetched, since a repository is not a
+/// web location of its files (its published site, `knap-index build`, is).
+/// `knap update` warns of such sources, `knap info` marks them and an
+/// install refuses them.
+pub fn git_cannot_fetch(source_url: &str) -> bool {
+    classify_source_url(source_url) == Ok(SourceUrlKind::Relative)
 }
 
 #[cfg(test)]
@@ -221,6 +238,18 @@ mod tests {
         assert!(classify_source_url("https://a/b?x=1").is_err());
         assert!(classify_source_url("https://a/b#frag").is_err());
         assert!(classify_source_url("ftp://a/b").is_err());
+    }
+
+    #[test]
+    fn only_a_relative_source_of_a_git_registry_cannot_be_fetched() {
+        let git = RegistryLocation::parse("git+https://example.org/r.git", false).unwrap();
+        let web = RegistryLocation::parse("https://example.org/r/", false).unwrap();
+        let sparse = RegistryLocation::parse("sparse+https://example.org/r/", false).unwrap();
+        assert!(git.cannot_fetch("archives/a.tgz"));
+        assert!(!git.cannot_fetch("https://example.org/a.tgz"));
+        for other in [&web, &sparse] {
+            assert!(!other.cannot_fetch("archives/a.tgz"), "{other:?}");
+        }
     }
 
     #[test]

@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, is_commit_sha};
 use crate::index::{
-    Component, Entry, INDEX_FORMAT_VERSION, Index, InstallSource, from_json_str, from_json_value,
-    index_order_of_parts,
+    Component, Entry, INDEX_FORMAT_VERSION, Index, InstallSource, index_order_of_parts,
 };
+use crate::json::{from_json_str, from_json_value};
 use crate::manifest::MAX_TEXT_FIELD_BYTES;
 use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
@@ -68,7 +68,7 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
 /// Reports every entry of an index whose first unreadable entry gave
 /// `first`: each entry is read on its own, so one bad version does not
 /// hide the next.
-fn unreadable_entries(text: &str, first: crate::index::ParseError, p: &mut Problems) {
+fn unreadable_entries(text: &str, first: crate::json::ParseError, p: &mut Problems) {
     let packs = serde_json::from_str::<Map<String, Value>>(text)
         .ok()
         .and_then(|mut m| match m.remove("packs") {
@@ -584,7 +584,7 @@ fn check_registry_url(u: &str, path: &str, compat: Compat, p: &mut Problems) {
 
 /// Checks an RFC 3339 timestamp.
 pub fn check_timestamp(s: &str, path: &str, p: &mut Problems) {
-    if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_err() {
+    if crate::datetime::parse_rfc3339(s).is_err() {
         p.error(
             path,
             format!("`{s}` is not an RFC 3339 date-time such as 2026-11-21T12:00:00Z"),

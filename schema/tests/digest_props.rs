@@ -6,6 +6,9 @@
 //! (walk, skip `.git` below the root, sort `PathBuf`s, frame each file) on
 //! generated trees and on every corpus pack.
 
+// Tests print what they skip and what they measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 
 use knap_schema::digest::{

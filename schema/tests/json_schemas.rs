@@ -2,6 +2,9 @@
 //! from the Rust types; this test fails when they drift. Regenerate with
 //! `KNAP_BLESS=1 cargo test -p knap-schema --test json_schemas`.
 
+// Tests print what they skip and what they measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 
 use knap_schema::json_schema;

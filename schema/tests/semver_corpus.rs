@@ -2,6 +2,9 @@
 //! Cargo syntax, space-separated AND and `||` unions parse; every other
 //! construct gets an error that names it.
 
+// Tests print what they skip and what they measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::Path;
 
 use knap_schema::{Dependency, Requirement};

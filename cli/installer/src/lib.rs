@@ -2,7 +2,8 @@
 //!
 //! - [`extract`]: detect an archive's format from its bytes and stream it
 //!   into a fresh staging directory, refusing every unsafe entry;
-//!   [`verify_sha256`] checks a downloaded file against its index checksum.
+//! - [`checksum`]: [`verify_sha256`] checks a downloaded file against its
+//!   index checksum.
 //! - [`root`]: an install root (formats.md §5) changed by transactions that
 //!   a crash at any point cannot leave half-done: a process-wide lock, a
 //!   journal, renames, an atomically replaced `knap.lock`, and recovery
@@ -16,16 +17,15 @@
 //!   parallel scan that recomputes a pack's tree digest and names every
 //!   changed, added or missing file (`knap verify`).
 
+pub mod checksum;
 pub mod extract;
 pub mod plan;
 pub mod record;
 pub mod root;
 pub mod state;
 
-pub use extract::{
-    ArchiveFormat, ChecksumError, ExtractError, Extracted, Limits, detect_format, extract,
-    verify_sha256,
-};
+pub use checksum::{ChecksumError, verify_sha256};
+pub use extract::{ArchiveFormat, ExtractError, Extracted, Limits, detect_format, extract};
 pub use plan::{Chosen, Inputs, Install, LockChange, LockWouldChange, Origin, Plan, Source};
 pub use record::{Diff, FileRecord, Scan, ScanError, compare, scan, scan_tree};
 pub use root::{InstallRoot, Recovery, RootError, StagingDir, Step};

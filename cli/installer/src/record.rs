@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-use knap_schema::digest::{hard_linked, is_git_like, path_order, special_kind, walk};
+use knap_schema::digest::{TreeHasher, hard_linked, is_git_like, path_order, special_kind, walk};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -47,8 +47,6 @@ pub const RECORD_VERSION: u32 = 2;
 /// The record versions read: 1 (an older knap's byte-order digest) and 2.
 pub const RECORD_VERSIONS_READ: [u32; 2] = [1, RECORD_VERSION];
 
-/// The same framing as `knap_schema::digest` (formats.md §2).
-const FILE_TAG: &[u8] = b"attune-pack-file-v1";
 /// Files up to this size are read whole by a worker and handed to the tree
 /// hasher; larger ones are streamed twice (bounded memory).
 const INLINE_MAX: u64 = 128 * 1024;
@@ -121,7 +119,7 @@ pub struct Irregular {
 pub enum ScanError {
     #[error("{}: not a directory", .0.display())]
     NotADirectory(PathBuf),
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -180,7 +178,7 @@ impl Scan {
                 .map(|f| RecordedFile {
                     path: f.path.clone(),
                     size: f.size,
-                    sha256: hex(&f.sha256),
+                    sha256: knap_schema::hex::encode(&f.sha256),
                 })
                 .collect(),
         })
@@ -217,7 +215,11 @@ pub fn compare(record: &FileRecord, scan: &Scan) -> Diff {
             }
             std::cmp::Ordering::Equal => {
                 let (a, b) = (&rec[i], &now[j]);
-                if a.size != b.size || !a.sha256.eq_ignore_ascii_case(&hex(&b.sha256)) {
+                if a.size != b.size
+                    || !a
+                        .sha256
+                        .eq_ignore_ascii_case(&knap_schema::hex::encode(&b.sha256))
+                {
                     diff.changed.push(a.path.clone());
                 }
                 i += 1;
@@ -420,7 +422,7 @@ fn hash_all(files: &[Listed], per_file: bool) -> Result<(String, Vec<Hashed>), S
         }
         drop(tx);
 
-        let mut tree = Sha256::new();
+        let mut tree = TreeHasher::new();
         let mut out: Vec<Hashed> = Vec::with_capacity(n);
         let mut pending: VecDeque<Option<Chunk>> = VecDeque::new();
         let mut buf = vec![0u8; BUF_SIZE];
@@ -444,10 +446,7 @@ fn hash_all(files: &[Listed], per_file: bool) -> Result<(String, Vec<Hashed>), S
                 let chunk = pending.pop_front().flatten().expect("checked above");
                 for h in chunk.files {
                     let f = &files[out.len()];
-                    tree.update(FILE_TAG);
-                    tree.update((f.path.len() as u64).to_be_bytes());
-                    tree.update(f.path.as_bytes());
-                    tree.update(h.size.to_be_bytes());
+                    tree.file(&f.path, h.size);
                     match &h.inline {
                         Some(range) => tree.update(&chunk.data[range.clone()]),
                         None => {
@@ -475,7 +474,7 @@ fn hash_all(files: &[Listed], per_file: bool) -> Result<(String, Vec<Hashed>), S
             return Err(e);
         }
         assert_eq!(out.len(), n, "every file was hashed");
-        Ok((knap_schema::digest::format_sha256(&tree.finalize()), out))
+        Ok((tree.finish(), out))
     })
 }
 
@@ -545,7 +544,12 @@ fn read_and_hash(
 }
 
 /// Feeds exactly `size` bytes of `path` into `tree`.
-fn stream_into(tree: &mut Sha256, path: &Path, size: u64, buf: &mut [u8]) -> Result<(), ScanError> {
+fn stream_into(
+    tree: &mut TreeHasher,
+    path: &Path,
+    size: u64,
+    buf: &mut [u8],
+) -> Result<(), ScanError> {
     let mut file = open_scanned(path)?;
     let mut left = size;
     loop {
@@ -563,15 +567,4 @@ fn stream_into(tree: &mut Sha256, path: &Path, size: u64, buf: &mut [u8]) -> Res
         return Err(ScanError::Changed(path.to_owned()));
     }
     Ok(())
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
 }

@@ -8,10 +8,11 @@
 
 use std::fs;
 use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
 
 use knap_installer::{Limits, extract};
 use knap_schema::entry_name;
+use knap_test_support::archive::gz;
+use knap_test_support::dir;
 use proptest::prelude::*;
 use tar::{EntryType, Header};
 
@@ -157,22 +158,6 @@ fn zip_bytes(entries: &[Entry]) -> (Vec<u8>, Vec<Entry>) {
     (w.finish().unwrap().into_inner(), written)
 }
 
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    for item in fs::read_dir(dir).unwrap() {
-        let p = item.unwrap().path();
-        out.push(p.clone());
-        if fs::symlink_metadata(&p).unwrap().is_dir() {
-            walk(&p, out);
-        }
-    }
-}
-
 /// Extracts `bytes` into a fresh staging directory and checks what must
 /// never happen.
 fn check(bytes: &[u8], entries: &[Entry]) -> Result<(), TestCaseError> {
@@ -187,8 +172,7 @@ fn check(bytes: &[u8], entries: &[Entry]) -> Result<(), TestCaseError> {
         max_entries: 64,
     };
     let result = extract(&archive, &dest, &limits);
-    let mut paths = Vec::new();
-    walk(tmp.path(), &mut paths);
+    let paths = dir::paths_under(tmp.path());
     for p in &paths {
         prop_assert!(
             *p == archive || *p == stage || p.starts_with(&dest),

@@ -8,12 +8,8 @@ use std::path::Path;
 
 use knap_installer::{compare, scan, scan_tree};
 use knap_schema::tree_digest;
+use knap_test_support::write;
 use sha2::{Digest, Sha256};
-
-fn write(p: &Path, bytes: &[u8]) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, bytes).unwrap();
-}
 
 /// A tree with paths whose byte order differs from the digest's `Path`
 /// order (`a/b` comes before `a-c`, though `-` is below `/`), empty and large (streamed) files, and

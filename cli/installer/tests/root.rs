@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use knap_installer::{FileRecord, InstallRoot, Recovery, RootError, Step};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::{PackRef, tree_digest};
+use knap_test_support::dir::Tree;
 
 /// Writes a pack tree for `r` at `version` into `dir` and returns its
 /// lock entry (tree = the pack tree digest of what was written).
@@ -375,23 +376,9 @@ fn the_root_lock_serialises_two_users() {
     assert_eq!(names, ["waiting", "first released", "second acquired"]);
 }
 
-/// Everything under `dir` (paths and file bytes), for before/after checks.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-        if rel == ".knap/lock" {
-            continue;
-        }
-        let bytes = if e.file_type().is_file() {
-            fs::read(e.path()).unwrap()
-        } else {
-            Vec::new()
-        };
-        out.push((rel, bytes));
-    }
-    out
+/// Everything under `dir` but the lock file, for before/after checks.
+fn snapshot(dir: &Path) -> Tree {
+    Tree::skipping(dir, &[".knap/lock"])
 }
 
 #[test]
@@ -428,9 +415,11 @@ fn a_commit_that_fails_half_way_is_undone_at_once() {
     // are gone; only the obstacle (removed with the trash) differs.
     fs::remove_dir_all(tmp.path().join(".knap/trash")).unwrap();
     let mut expect = before;
-    expect.retain(|(p, _)| !p.starts_with(".knap/trash"));
+    expect.0.retain(|p, _| !p.starts_with(".knap/trash"));
     let mut after = snapshot(tmp.path());
-    after.retain(|(p, _)| !p.starts_with(".knap/staging") || p == ".knap/staging");
+    after
+        .0
+        .retain(|p, _| !p.starts_with(".knap/staging") || p == ".knap/staging");
     assert_eq!(after, expect);
     assert_eq!(
         assert_consistent(tmp.path()),
@@ -457,9 +446,9 @@ fn a_staged_tree_that_is_not_the_locked_one_is_refused_before_any_change() {
     assert!(matches!(&err, RootError::TreeMismatch { .. }), "{err:?}");
     assert!(err.is_integrity());
     let mut after = snapshot(tmp.path());
-    after.retain(|(p, _)| !p.starts_with(".knap/staging/"));
+    after.0.retain(|p, _| !p.starts_with(".knap/staging/"));
     let mut expect = before;
-    expect.retain(|(p, _)| !p.starts_with(".knap/staging/"));
+    expect.0.retain(|p, _| !p.starts_with(".knap/staging/"));
     assert_eq!(after, expect);
     assert_eq!(assert_consistent(tmp.path()), state(&[("a", "1.0.0")]));
 }

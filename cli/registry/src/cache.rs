@@ -76,7 +76,7 @@ impl RegistryCache {
     /// stale cache.
     pub fn new(cache_root: &Path, name: &str, url: &str) -> Self {
         let hash = Sha256::digest(url.as_bytes());
-        let short: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let short = knap_schema::hex::encode(&hash[..6]);
         Self {
             dir: cache_root
                 .join("registries")

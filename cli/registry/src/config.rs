@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use knap_schema::config::Config;
 
-use crate::error::{Kind, KnapError};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 /// The configuration file to use.
 pub fn config_path(flag: Option<&Path>) -> Result<PathBuf, KnapError> {

@@ -1,16 +1,23 @@
 //! gix's HTTP transport set up with a registry's policy, shared by git
 //! registries ([`crate::registry::git`]) and git install sources
-//! ([`crate::sources::git`]): the extra trusted roots, the token for the
+//! (`knap-client`'s `sources::git`): the extra trusted roots, the token for the
 //! registry's origin only ([`Auth`]), the connect and inactivity timeouts,
-//! no credential prompts; and the total deadline of a fetch
-//! (`Deadline`: gix's interrupt flag, set by a timer).
+//! no credential prompts; the total deadline of a fetch (`Deadline`: gix's
+//! interrupt flag, set by a timer); and what a failed transfer means
+//! ([`GitError`], classified from the types in gix's error tree: gix's
+//! error classes, `io::ErrorKind`, reqwest's and rustls's errors; never from
+//! the words of a message).
 
 use std::any::Any;
+use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::net::{Auth, HttpSettings, Limit};
+use knap_schema::ErrorKind;
+
+use crate::http::error::authority;
+use crate::http::{Auth, HttpSettings, Limit};
 
 /// How long past its deadline an abandoned fetch is waited for.
 const GRACE: Duration = Duration::from_secs(1);
@@ -20,7 +27,7 @@ const GRACE: Duration = Duration::from_secs(1);
 /// a fetch) when `limit` is reached, and [`Deadline::run`] stops waiting
 /// for a fetch that goes on regardless; dropping the deadline stops the
 /// timer.
-pub(crate) struct Deadline {
+pub struct Deadline {
     interrupt: Arc<AtomicBool>,
     hit: Arc<AtomicBool>,
     limit: Limit,
@@ -29,7 +36,7 @@ pub(crate) struct Deadline {
 
 impl Deadline {
     /// Starts the timer of `limit` (a total deadline).
-    pub(crate) fn start(limit: Limit) -> Self {
+    pub fn start(limit: Limit) -> Self {
         let total = match limit {
             Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
                 d
@@ -61,7 +68,7 @@ impl Deadline {
     /// some points of a fetch, so a server that drips elsewhere would keep
     /// it going: then the fetch is abandoned (it ends with the process)
     /// and `None` says the deadline was reached.
-    pub(crate) fn run<T: Send + 'static>(
+    pub fn run<T: Send + 'static>(
         &self,
         fetch: impl FnOnce(&AtomicBool) -> T + Send + 'static,
     ) -> Option<T> {
@@ -87,47 +94,215 @@ impl Deadline {
         }
     }
 
-    /// The words for a fetch abandoned at the deadline.
-    pub(crate) fn reached(&self) -> String {
-        format!("timed out: {}", self.limit)
-    }
-
     /// Whether the deadline was reached.
-    pub(crate) fn hit(&self) -> bool {
+    pub fn hit(&self) -> bool {
         self.hit.load(Ordering::SeqCst)
     }
 
-    /// The words for a failed fetch: the total deadline when it was
-    /// reached, else the connect or inactivity limit when gix's transport
-    /// timed out (naming the variable that sets it), else gix's words.
-    pub(crate) fn explain(&self, message: String, settings: &HttpSettings) -> String {
-        if self.hit() {
-            return self.reached();
-        }
-        let lower = crate::http::words_without_urls(&message);
-        if lower.contains("timed out") || lower.contains("timeout") {
-            let limit = if lower.contains("connect") {
-                Limit::Connect(settings.connect_timeout)
-            } else {
-                settings.read_limit()
-            };
-            return format!("timed out: {limit} ({message})");
-        }
-        message
+    /// The limit this deadline keeps.
+    pub fn limit(&self) -> Limit {
+        self.limit
     }
 }
 
-fn err(e: impl std::error::Error) -> String {
-    crate::http::chain(&e)
+/// What to do when a server asks for credentials.
+const NEEDS_TOKEN: &str = "set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
+
+/// The error that answers gix's request for credentials ([`no_prompt`]):
+/// knap never prompts.
+#[derive(Debug, thiserror::Error)]
+#[error("the server asks for credentials, and knap does not prompt for them")]
+pub struct CredentialsAsked;
+
+/// What a failed git transfer means for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitCause {
+    /// A deadline or a transport timeout: which limit.
+    Timeout(Limit),
+    /// The TLS handshake failed (typically an untrusted certificate).
+    Tls,
+    /// The server asks for credentials (HTTP 401).
+    NeedsToken,
+    /// No git repository there: a local path that holds none, or a 404.
+    NoRepository,
+    /// Nothing listens at the address: the connection was refused.
+    Refused,
+    /// Anything else (a broken connection or transfer, a server error).
+    Other,
 }
 
-pub(crate) const NEEDS_TOKEN: &str = "the server asks for credentials: set the environment variable named by the registry's `token_env` (`knap registry add NAME URL --token-env VAR`)";
+/// A git transfer that failed: which URL, what it means ([`GitCause`], for
+/// the message, the exit code and the hint), and gix's error as the cause
+/// (none for a place that holds no repository: the message says it all).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct GitError {
+    pub url: String,
+    pub cause: GitCause,
+    message: String,
+    #[source]
+    source: Option<Box<dyn Error + Send + Sync + 'static>>,
+}
 
-/// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::net::HttpPolicy)): extra
+impl GitError {
+    /// The failure `error` of a transfer from `url`, classified from the
+    /// types in its error tree; `deadline` says whether the total deadline
+    /// was reached meanwhile, `settings` which connect and read limits the
+    /// transport had.
+    pub fn of(
+        url: &str,
+        error: Box<dyn Error + Send + Sync + 'static>,
+        settings: &HttpSettings,
+        deadline: &Deadline,
+    ) -> Self {
+        let cause = if deadline.hit() {
+            GitCause::Timeout(deadline.limit())
+        } else {
+            cause_of(url, &*error, settings)
+        };
+        let source = (cause != GitCause::NoRepository).then_some(error);
+        Self::new(url, cause, source)
+    }
+
+    /// A transfer abandoned at its total deadline.
+    pub fn deadline(url: &str, deadline: &Deadline) -> Self {
+        Self::new(url, GitCause::Timeout(deadline.limit()), None)
+    }
+
+    fn new(
+        url: &str,
+        cause: GitCause,
+        source: Option<Box<dyn Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let message = match cause {
+            GitCause::Timeout(limit) => format!("git {url}: timed out: {limit}"),
+            GitCause::Tls => format!("git {url}: TLS certificate not trusted"),
+            GitCause::NeedsToken => format!("git {url}: the server asks for credentials"),
+            GitCause::NoRepository => match local_path(url).filter(|p| !p.exists()) {
+                Some(p) => format!(
+                    "{url} is not a git repository: {} does not exist",
+                    p.display()
+                ),
+                None => format!("{url} is not a git repository"),
+            },
+            GitCause::Refused => format!(
+                "git {url}: cannot connect: the connection was refused, nothing listens at {}",
+                authority(url)
+            ),
+            GitCause::Other => format!("git {url}: the transfer failed"),
+        };
+        Self {
+            url: url.to_owned(),
+            cause,
+            message,
+            source,
+        }
+    }
+
+    /// The exit-code class: no repository at all is "not found", anything
+    /// else the network's.
+    pub fn kind(&self) -> ErrorKind {
+        match self.cause {
+            GitCause::NoRepository => ErrorKind::NotFound,
+            _ => ErrorKind::Registry,
+        }
+    }
+
+    /// What to do about it, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self.cause {
+            GitCause::Timeout(limit) => Some(format!(
+                "check the server, or raise {}",
+                limit.setting()
+            )),
+            GitCause::Tls => Some(
+                "if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration".into(),
+            ),
+            GitCause::NeedsToken => Some(NEEDS_TOKEN.into()),
+            GitCause::Refused => Some("check the URL's host and port".into()),
+            GitCause::NoRepository | GitCause::Other => None,
+        }
+    }
+}
+
+/// The local path of a `file://` URL.
+fn local_path(url: &str) -> Option<std::path::PathBuf> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+}
+
+/// Every error in `e`'s tree: its sources, the errors an `io::Error`
+/// wraps (whose `source()` skips them), and the frames of a `gix::Error`.
+fn tree<'a>(e: &'a (dyn Error + 'static)) -> Vec<&'a (dyn Error + 'static)> {
+    fn visit<'a>(e: &'a (dyn Error + 'static), out: &mut Vec<&'a (dyn Error + 'static)>) {
+        if out.len() > 256 || out.iter().any(|x| std::ptr::addr_eq(*x, e)) {
+            return;
+        }
+        out.push(e);
+        if let Some(g) = e.downcast_ref::<gix::Error>() {
+            for x in g.iter_errors() {
+                visit(x, out);
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+        {
+            visit(inner, out);
+        }
+        if let Some(s) = e.source() {
+            visit(s, out);
+        }
+    }
+    let mut out = Vec::new();
+    visit(e, &mut out);
+    out
+}
+
+/// What the failure `e` of a transfer from `url` means, from the types in
+/// its tree (the connect and read limits of `settings` name a transport's
+/// timeouts).
+fn cause_of(url: &str, e: &(dyn Error + 'static), settings: &HttpSettings) -> GitCause {
+    let errors = tree(e);
+    let any = |f: &dyn Fn(&(dyn Error + 'static)) -> bool| errors.iter().any(|e| f(*e));
+    let reqwest_error = |f: &dyn Fn(&reqwest::Error) -> bool| {
+        any(&|e| e.downcast_ref::<reqwest::Error>().is_some_and(f))
+    };
+    let io_kind = |k: std::io::ErrorKind| {
+        any(&|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == k)
+        })
+    };
+    if any(&|e| e.is::<rustls::Error>()) {
+        GitCause::Tls
+    } else if any(&|e| {
+        e.is::<CredentialsAsked>()
+            || e.is::<gix::protocol::transport::client::AuthenticationRequired>()
+    }) || reqwest_error(&|r| r.status() == Some(reqwest::StatusCode::UNAUTHORIZED))
+    {
+        GitCause::NeedsToken
+    } else if reqwest_error(&|r| r.status() == Some(reqwest::StatusCode::NOT_FOUND))
+        || (local_path(url).is_some() && gix::error::classify(e).is_not_found())
+    {
+        GitCause::NoRepository
+    } else if reqwest_error(&|r| r.is_timeout() && r.is_connect()) {
+        GitCause::Timeout(Limit::Connect(settings.connect_timeout))
+    } else if reqwest_error(&|r| r.is_timeout()) || io_kind(std::io::ErrorKind::TimedOut) {
+        GitCause::Timeout(settings.read_limit())
+    } else if io_kind(std::io::ErrorKind::ConnectionRefused) {
+        GitCause::Refused
+    } else {
+        GitCause::Other
+    }
+}
+
+/// How gix's HTTP transport is set up for one URL (see [`HttpPolicy`](crate::http::HttpPolicy)): extra
 /// trusted roots, and a token sent to the registry's origin only. Shared with git
 /// install sources.
 #[derive(Clone)]
-pub(crate) struct TransportSetup {
+pub struct TransportSetup {
     pub url: String,
     pub auth: Auth,
     pub roots: Vec<reqwest::Certificate>,
@@ -144,16 +319,18 @@ type ReqwestOptions = gix::protocol::transport::client::blocking_io::http::reqwe
 impl TransportSetup {
     /// gix's HTTP options for `repo` (from its git configuration) plus the
     /// extra roots and the token; `None` for non-HTTP URLs.
-    pub(crate) fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, String> {
+    pub fn options(&self, repo: &gix::Repository) -> Result<Option<Box<dyn Any>>, gix::Error> {
         let Some(opts) = repo
             .transport_options(self.url.as_str(), None)
-            .map_err(err)?
+            .map_err(gix::Error::from_error)?
         else {
             return Ok(None);
         };
-        let mut opts = opts
-            .downcast::<HttpOptions>()
-            .map_err(|_| "gix gave HTTP options of an unexpected type".to_string())?;
+        let mut opts = opts.downcast::<HttpOptions>().map_err(|_| {
+            gix::Error::from_error(std::io::Error::other(
+                "gix gave HTTP options of an unexpected type",
+            ))
+        })?;
         let mut backend = ReqwestOptions::default();
         // The connect timeout, and the inactivity timeout (the blocking
         // client's `timeout` bounds the wait for the response and then
@@ -183,13 +360,104 @@ impl TransportSetup {
 
 /// Answers gix's request for credentials: never a prompt, an error naming
 /// `token_env` instead.
-pub(crate) fn no_prompt(
+pub fn no_prompt(
     action: gix::credentials::helper::Action,
 ) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     match action {
-        gix::credentials::helper::Action::Get(_) => {
-            Err(gix::Error::from_error(std::io::Error::other(NEEDS_TOKEN)))
-        }
+        gix::credentials::helper::Action::Get(_) => Err(gix::Error::from_error(CredentialsAsked)),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error as IoError, ErrorKind as IoKind};
+
+    use super::*;
+
+    fn cause(url: &str, e: &(dyn Error + 'static)) -> GitCause {
+        cause_of(url, e, &HttpSettings::default())
+    }
+
+    #[test]
+    fn a_404_in_a_port_and_words_in_a_url_are_not_taken_for_what_happened() {
+        // Only the types of the errors count: a message holding "404" (in
+        // port 40477), "certificate", "timeout" or "401" is still nothing
+        // knap can name.
+        let url = "https://127.0.0.1:40477/team401/timeout-utils.git";
+        for message in [
+            "https://127.0.0.1:40477/tlsgit.git: invalid peer certificate: UnknownIssuer",
+            "connect to 127.0.0.1:40477 failed: certificate unknown",
+            "read 14049 bytes, then the connection closed",
+            "GET https://h.example:40123/team401/timeout-utils.git failed: status 500",
+            "Received HTTP status 404",
+        ] {
+            let e = IoError::other(message);
+            assert_eq!(cause(url, &e), GitCause::Other, "{message}");
+            let wrapped = gix::Error::from_error(IoError::other(message));
+            assert_eq!(cause(url, &wrapped), GitCause::Other, "{message}");
+        }
+    }
+
+    #[test]
+    fn the_cause_is_read_from_the_types_anywhere_in_the_tree() {
+        let url = "https://h.example/r.git";
+        let settings = HttpSettings::default();
+        let refused = gix::Error::from_error(IoError::new(IoKind::ConnectionRefused, "x"));
+        assert_eq!(cause(url, &refused), GitCause::Refused);
+        let slow = IoError::other(gix::Error::from_error(IoError::new(IoKind::TimedOut, "x")));
+        assert_eq!(cause(url, &slow), GitCause::Timeout(settings.read_limit()));
+        let asked = gix::Error::from_error(CredentialsAsked);
+        assert_eq!(cause(url, &asked), GitCause::NeedsToken);
+        let tls = IoError::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(cause(url, &tls), GitCause::Tls);
+        // No repository at a local path: gix's "not found" class counts
+        // there only (a remote's missing object is no missing repository).
+        let missing = IoError::other(gix::error::not_found("Missing HEAD at \".git/HEAD\""));
+        assert_eq!(
+            cause("file:///srv/not-git", &missing),
+            GitCause::NoRepository
+        );
+        assert_eq!(cause(url, &missing), GitCause::Other);
+    }
+
+    #[test]
+    fn each_cause_has_its_words_its_exit_code_and_its_hint() {
+        let url = "https://h.example/r.git";
+        let e = GitError::new(url, GitCause::Refused, None);
+        assert_eq!(
+            e.to_string(),
+            "git https://h.example/r.git: cannot connect: the connection was refused, nothing listens at h.example:443"
+        );
+        assert_eq!(e.kind(), ErrorKind::Registry);
+        assert_eq!(e.hint().as_deref(), Some("check the URL's host and port"));
+        let e = GitError::new(url, GitCause::NoRepository, None);
+        assert_eq!(
+            e.to_string(),
+            "https://h.example/r.git is not a git repository"
+        );
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let gone = GitError::new("file:///no/such/dir", GitCause::NoRepository, None);
+        assert_eq!(
+            gone.to_string(),
+            "file:///no/such/dir is not a git repository: /no/such/dir does not exist"
+        );
+        let e = GitError::new(url, GitCause::NeedsToken, None);
+        assert!(e.hint().unwrap().contains("token_env"), "{:?}", e.hint());
+        let e = GitError::new(
+            url,
+            GitCause::Timeout(Limit::IndexTotal(Duration::from_secs(3))),
+            None,
+        );
+        assert_eq!(
+            e.to_string(),
+            "git https://h.example/r.git: timed out: the total deadline of 3 s was reached (KNAP_HTTP_TIMEOUT)"
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("check the server, or raise KNAP_HTTP_TIMEOUT")
+        );
     }
 }

@@ -11,13 +11,16 @@ pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use std::sync::Arc;
+
 use knap_schema::Dependency;
 use knap_schema::config::Config;
 use knap_schema::index::Entry;
+use knap_schema::progress::{Event, Reporter};
 
-use crate::error::{Kind, KnapError};
-use crate::registry::by_ref::SearchRow;
+use crate::index::search::SearchRow;
 use crate::registry::{Env, Registry, RegistryError};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 /// Why the set of registries could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,8 @@ pub struct Provided {
 /// The registries of one run, in search order.
 pub struct IndexSet {
     pub registries: Vec<Registry>,
+    /// Where warnings go.
+    reporter: Arc<dyn Reporter>,
 }
 
 impl IndexSet {
@@ -86,7 +91,10 @@ impl IndexSet {
             )
             .into());
         }
-        Ok(Self { registries })
+        Ok(Self {
+            registries,
+            reporter: env.reporter.clone(),
+        })
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -108,9 +116,12 @@ impl IndexSet {
                     if refs.iter().any(|r| !out.contains_key(r)) {
                         return Err(e);
                     }
-                    tracing::warn!(
-                        "{e} (not needed: every ref was found in a registry ahead of it)"
-                    );
+                    self.reporter.report(Event::Warning {
+                        message: format!(
+                            "{} (not needed: every ref was found in a registry ahead of it)",
+                            knap_schema::report::chain_line(&e)
+                        ),
+                    });
                 }
             }
         }

@@ -66,21 +66,21 @@ impl PackVersions {
     }
 
     /// The candidate versions in `set`, ascending.
-    pub fn matching<'a>(&'a self, set: &Set) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
+    pub(crate) fn matching<'a>(&'a self, set: &Set) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
         self.index_ranges(set)
             .into_iter()
             .flat_map(move |r| self.candidates[r].iter().map(|c| &c.version))
     }
 
     /// How many candidate versions `set` holds.
-    pub fn count(&self, set: &Set) -> usize {
+    pub(crate) fn count(&self, set: &Set) -> usize {
         self.index_ranges(set)
             .iter()
             .map(ExactSizeIterator::len)
             .sum()
     }
 
-    pub fn get(&self, v: &Version) -> Option<&Candidate> {
+    pub(crate) fn get(&self, v: &Version) -> Option<&Candidate> {
         self.candidates
             .binary_search_by(|c| c.version.cmp(v))
             .ok()
@@ -95,7 +95,7 @@ impl PackVersions {
     /// the versions, each [`Requirement::matches`] once.
     ///
     /// [`Requirement::matches`]: knap_schema::Requirement::matches
-    pub fn set_of(&self, dep: &Dependency) -> Set {
+    pub(crate) fn set_of(&self, dep: &Dependency) -> Set {
         let mut segments: Vec<(Bound<Version>, Bound<Version>)> = Vec::new();
         let mut run: Option<(&Version, &Version)> = None;
         let mut close = |run: &mut Option<(&Version, &Version)>| {
@@ -153,7 +153,7 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    pub fn cached(&self, pack_ref: &str) -> Option<&PackVersions> {
+    pub(crate) fn cached(&self, pack_ref: &str) -> Option<&PackVersions> {
         self.versions.get(pack_ref)
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
+use knap_client::Outcome;
 use knap_installer::plan::{Needed, Plan};
-use knap_registry::install::Outcome;
 use knap_schema::PackRef;
 use serde::Serialize;
 

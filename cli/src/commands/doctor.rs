@@ -1,12 +1,11 @@
 //! `knap doctor`: check what the installed packs need from this machine.
 //!
-//! From each installed pack's `pack.yaml`: `runtime_deps` (`python3`,
-//! `nodejs>=18`, `shell`, `native`, ...), StackStorm's `python_versions`
-//! (supported Python major versions) and `stackstorm_version`, Attune's
-//! `attune_version`, and the `*_version` requirements of the object form
-//! of `dependencies` (`python_version`, `nodejs_version`, ...). From
-//! `knap.lock`: each pack's dependencies on other packs, against what is
-//! installed.
+//! What each installed pack needs is its manifest's to say
+//! (`knap_schema::runtime`: `runtime_deps`, `python_versions`,
+//! `stackstorm_version`, `attune_version`, the `*_version` requirements of
+//! `dependencies`); from `knap.lock` come each pack's dependencies on other
+//! packs, against what is installed. This module finds out what the
+//! machine has.
 //!
 //! A runtime knap knows is probed by running its version flag
 //! (`python3 --version`, `node --version`, `st2 --version`, `go version`,
@@ -26,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use knap_schema::Requirement;
 use knap_schema::lock::Lockfile;
 use knap_schema::manifest::{MANIFEST_FILE, ManifestError};
+use knap_schema::runtime::{self, Runtime};
 use serde::{Deserialize, Serialize};
 
 use super::Ctx;
@@ -69,27 +69,25 @@ impl Tool {
 
 const DASH_VERSION: Option<&[&str]> = Some(&["--version"]);
 
-/// The tool for a runtime name as packs write it; `None` for `native`
-/// (native executables need no runtime). Only runtimes knap knows are run
-/// (with their version flag): a name it does not know is only looked for on
-/// PATH, since running an arbitrary program a pack names is not a check.
-fn tool_for(runtime: &str) -> Option<Tool> {
-    let r = runtime.to_ascii_lowercase();
-    Some(match r.as_str() {
-        "native" | "binary" => return None,
-        "python" | "python3" => Tool::new("python3", &["python3", "python"], DASH_VERSION),
+/// The tool that provides `runtime`. Only runtimes knap knows are run
+/// (with their version flag): a name it does not know is only looked for
+/// on PATH, since running an arbitrary program a pack names is not a check.
+fn tool_for(runtime: &Runtime) -> Tool {
+    let r = runtime.as_str();
+    match r {
+        "python3" => Tool::new("python3", &["python3", "python"], DASH_VERSION),
         "python2" => Tool::new("python2", &["python2"], DASH_VERSION),
-        "node" | "nodejs" => Tool::new("node", &["node", "nodejs"], DASH_VERSION),
-        "shell" | "sh" => Tool::new("sh", &["sh"], None),
-        "stackstorm" | "st2" => Tool::new("st2", &["st2"], DASH_VERSION),
+        "node" => Tool::new("node", &["node", "nodejs"], DASH_VERSION),
+        "sh" => Tool::new("sh", &["sh"], None),
+        "st2" => Tool::new("st2", &["st2"], DASH_VERSION),
         "attune" => Tool::new("attune", &["attune"], DASH_VERSION),
-        "golang" | "go" => Tool::new("go", &["go"], Some(&["version"])),
+        "go" => Tool::new("go", &["go"], Some(&["version"])),
         "java" => Tool::new("java", &["java"], Some(&["-version"])),
         "ruby" | "perl" | "bash" | "php" | "pwsh" | "dotnet" | "docker" | "git" => {
-            Tool::new(&r, &[r.as_str()], DASH_VERSION)
+            Tool::new(r, &[r], DASH_VERSION)
         }
         other => Tool::new(other, &[other], None),
-    })
+    }
 }
 
 /// What a pack needs and how to tell whether it has it.
@@ -191,13 +189,21 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         {
             let bytes = serde_json::to_vec_pretty(&cache).expect("probes serialise");
             if let Err(e) = knap_schema::atomic::write_atomic(&cache_file, &bytes) {
-                tracing::warn!("the probe cache is not saved: {e}");
+                ctx.warn(&format!("the probe cache is not saved: {e}"));
             }
         }
     }
 
     let rows: Vec<Row> = needs.iter().map(|n| evaluate(n, &probes, &lock)).collect();
-    let failed = rows.iter().filter(|r| r.status.fails()).count();
+    // Environments count as failures only where knap builds them.
+    let environments = super::env::states(ctx, &root_path, &lock, &[]);
+    let bad_envs = if ctx.config.builds_envs() {
+        environments.iter().filter(|e| !e.state.is_ok()).count()
+    } else {
+        0
+    };
+    let unmet = rows.iter().filter(|r| r.status.fails()).count();
+    let failed = unmet + bad_envs;
     let probes = probes
         .into_iter()
         .map(|(k, p)| {
@@ -218,12 +224,19 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         ok: failed == 0,
         checks: rows,
         probes,
+        environments,
     });
-    if failed > 0 {
+    if unmet > 0 {
         return Err(anyhow::anyhow!(
-            "{failed} requirement{} of the installed packs {} not met on this machine (see above)",
-            if failed == 1 { "" } else { "s" },
-            if failed == 1 { "is" } else { "are" }
+            "{unmet} requirement{} of the installed packs {} not met on this machine (see above)",
+            if unmet == 1 { "" } else { "s" },
+            if unmet == 1 { "is" } else { "are" }
+        ));
+    }
+    if bad_envs > 0 {
+        return Err(anyhow::anyhow!(
+            "{bad_envs} pack environment{} not ready (see above); `knap env build` builds them",
+            if bad_envs == 1 { " is" } else { "s are" }
         ));
     }
     Ok(())
@@ -253,59 +266,19 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
                 continue;
             }
         };
-        for rt in &m.runtime_deps {
-            let (name, req) = split_runtime(rt);
-            let tool = tool_for(name);
-            let want = match (&tool, req) {
-                (None, _) => Want::Builtin,
-                (Some(_), None) => Want::Present,
-                (Some(_), Some(r)) => requirement(r),
-            };
+        for n in m.runtime_needs() {
             out.push(Need {
                 pack: pack.clone(),
-                field: "runtime_deps".into(),
-                text: rt.to_owned(),
-                tool,
-                want,
-            });
-        }
-        if let Some(list) = &m.python_versions {
-            let majors: Vec<u64> = list.iter().filter_map(|v| v.trim().parse().ok()).collect();
-            out.push(Need {
-                pack: pack.clone(),
-                field: "python_versions".into(),
-                text: list.join(", "),
-                tool: tool_for("python3"),
-                want: if majors.len() == list.len() && !majors.is_empty() {
-                    Want::Majors(majors)
-                } else {
-                    Want::Unreadable("python_versions must list major versions".into())
+                field: n.field,
+                text: n.text,
+                tool: n.runtime.as_ref().map(tool_for),
+                want: match n.want {
+                    runtime::Want::Present => Want::Present,
+                    runtime::Want::Version(r) => Want::Version(r),
+                    runtime::Want::Majors(m) => Want::Majors(m),
+                    runtime::Want::Nothing => Want::Builtin,
+                    runtime::Want::Unreadable(why) => Want::Unreadable(why),
                 },
-            });
-        }
-        let mut versions: Vec<(String, String)> = Vec::new();
-        for (key, v) in [
-            ("stackstorm_version", &m.stackstorm_version),
-            ("attune_version", &m.attune_version),
-        ] {
-            if let Some(s) = v {
-                versions.push((key.to_owned(), s.clone()));
-            }
-        }
-        for (k, v) in m.dependencies.iter().flat_map(|d| &d.versions) {
-            if let Some(s) = v.as_str() {
-                versions.push((format!("dependencies.{k}"), s.to_owned()));
-            }
-        }
-        for (field, req) in versions {
-            let key = field.trim_start_matches("dependencies.");
-            let name = key.trim_end_matches("_version");
-            out.push(Need {
-                pack: pack.clone(),
-                text: req.clone(),
-                tool: tool_for(name),
-                want: requirement(&req),
-                field,
             });
         }
         for d in &p.dependencies {
@@ -323,25 +296,6 @@ fn needs(root: &Path, lock: &Lockfile) -> Vec<Need> {
         }
     }
     out
-}
-
-/// `nodejs>=18` -> (`nodejs`, `>=18`); `python3` -> (`python3`, None).
-fn split_runtime(s: &str) -> (&str, Option<&str>) {
-    let s = s.trim();
-    match s.find(|c: char| "<>=^~!@ ".contains(c)) {
-        Some(i) => {
-            let req = s[i..].trim_start_matches('@').trim();
-            (&s[..i], (!req.is_empty()).then_some(req))
-        }
-        None => (s, None),
-    }
-}
-
-fn requirement(s: &str) -> Want {
-    match Requirement::parse(s) {
-        Ok(r) => Want::Version(r),
-        Err(e) => Want::Unreadable(e.to_string()),
-    }
 }
 
 /// The verdict on one requirement.
@@ -379,6 +333,8 @@ pub struct DoctorReport {
     checks: Vec<Row>,
     /// What each tool's probe found, by tool.
     probes: BTreeMap<String, ProbeRow>,
+    /// The state of each pack environment (`knap env list`).
+    environments: Vec<knap_envs::EnvCheck>,
 }
 
 /// A probe as the report shows it.
@@ -396,6 +352,27 @@ impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = Style::of(f);
         let rows = &self.checks;
+        if !self.environments.is_empty() {
+            let envs: Vec<[String; 4]> = self
+                .environments
+                .iter()
+                .map(|e| {
+                    [
+                        e.pack.to_string(),
+                        e.runtime.map_or("-".into(), |r| r.to_string()),
+                        e.dir.as_ref().map_or("-".into(), |d| d.to_string()),
+                        super::env::state_word(&s, e.state),
+                    ]
+                })
+                .collect();
+            let header = ["PACK", "ENVIRONMENT", "DIRECTORY", "STATE"].map(String::from);
+            crate::output::table(f, &header, &envs)?;
+            for e in &self.environments {
+                for p in &e.problems {
+                    writeln!(f, "{}: {p}", e.pack)?;
+                }
+            }
+        }
         if rows.is_empty() {
             return write!(
                 f,
@@ -745,16 +722,5 @@ mod tests {
         assert_eq!(version_in("Python 3.12").as_deref(), Some("3.12.0"));
         assert_eq!(version_in("no digits"), None);
         assert_eq!(version_in("build 7"), None);
-    }
-
-    #[test]
-    fn runtime_deps_split_name_and_requirement() {
-        assert_eq!(split_runtime("nodejs>=18"), ("nodejs", Some(">=18")));
-        assert_eq!(split_runtime("python3"), ("python3", None));
-        assert_eq!(split_runtime("python@^3.9"), ("python", Some("^3.9")));
-        assert_eq!(
-            split_runtime("node >= 18, < 22"),
-            ("node", Some(">= 18, < 22"))
-        );
     }
 }

@@ -11,14 +11,15 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use knap_schema::index::{Contents, Entry, InstallSource};
+use knap_schema::urls::RegistryLocation;
 use knap_schema::{Dependency, Requirement};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::output::Style;
-use knap_registry::error::KnapError;
 use knap_registry::index_set::{IndexSet, dependency_refs};
+use knap_schema::KnapError;
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
     let dep = Dependency::parse(spec)
@@ -97,13 +98,12 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
         }
         providers.get(r).map(|x| x.registry.clone())
     };
-    let registry_url = ctx
+    let location = ctx
         .config
         .registries
         .iter()
         .find(|r| r.name == p.registry)
-        .map(|r| r.url.clone())
-        .unwrap_or_default();
+        .and_then(|r| RegistryLocation::parse(&r.url, r.allow_http).ok());
     let signed = set
         .registries
         .iter()
@@ -118,7 +118,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
     let versions = p
         .entries
         .iter()
-        .map(|e| VersionInfo::of(e, &dep.req, &registry_url, &provider_of))
+        .map(|e| VersionInfo::of(e, &dep.req, location.as_ref(), &provider_of))
         .collect();
     ctx.print(&InfoReport {
         pack_ref: dep.pack.to_string(),
@@ -202,7 +202,7 @@ impl VersionInfo {
     fn of(
         e: &Entry,
         req: &Requirement,
-        registry_url: &str,
+        location: Option<&RegistryLocation>,
         provider_of: &dyn Fn(&str) -> Option<String>,
     ) -> Self {
         let dependencies = e
@@ -238,7 +238,7 @@ impl VersionInfo {
             unfetchable: e
                 .install_sources
                 .iter()
-                .map(|src| unfetchable_relative(registry_url, src.url()))
+                .map(|src| location.is_some_and(|l| l.cannot_fetch(src.url())))
                 .collect(),
         }
     }
@@ -403,12 +403,4 @@ fn content_groups(c: &Contents) -> Vec<(String, Vec<&str>)> {
         (kind, items.iter().map(|i| i.name.as_str()).collect())
     })
     .collect()
-}
-
-/// A source URL relative to a git registry: a git repository serves no
-/// files over HTTP, so such an archive cannot be fetched.
-pub fn unfetchable_relative(registry_url: &str, source_url: &str) -> bool {
-    registry_url.starts_with("git+")
-        && knap_schema::urls::classify_source_url(source_url)
-            .is_ok_and(|k| k == knap_schema::urls::SourceUrlKind::Relative)
 }

@@ -2,7 +2,7 @@
 //! preferred), fetch every pack that is not already installed at that
 //! exact version and checksum into staging, verify it, and commit all of
 //! them with the new `knap.lock` in one `InstallRoot` transaction (the
-//! pipeline is `knap_registry::install`).
+//! pipeline is `knap_client::install`).
 //!
 //! Without SPEC, installs exactly what `knap.lock` says: every locked pack
 //! whose directory is missing or not its locked tree (all of them with
@@ -12,12 +12,9 @@
 //! Nothing under the root changes before every pack has been fetched and
 //! verified; any failure leaves the root and its lock untouched.
 
-use std::path::Path;
-
-use knap_registry::error::KnapError;
+use knap_client::Request;
+use knap_client::spec::{self, Spec};
 use knap_registry::index_set::suggest;
-use knap_registry::install::Request;
-use knap_registry::sources::direct::{self, Spec};
 use knap_resolver::Upgrade;
 
 use super::Ctx;
@@ -57,16 +54,6 @@ pub struct InstallArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
-    let root = ctx.root_dir();
-    let existed = root.exists();
-    let result = install(ctx, args).await;
-    if result.is_err() && !existed {
-        remove_unused_root(&root);
-    }
-    result
-}
-
-async fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     let specs = parse_specs(ctx, &args.specs).await?;
     let request = Request {
         specs,
@@ -80,7 +67,7 @@ async fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
         checksum: args.checksum,
         allow_unverified: args.allow_unverified,
     };
-    let outcome = ctx.install(&request).await?;
+    let outcome = ctx.install(None, &request).await?;
     ctx.print(&ChangeReport::of_install(outcome));
     Ok(())
 }
@@ -90,12 +77,12 @@ async fn install(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
 async fn parse_specs(ctx: &Ctx, specs: &[String]) -> anyhow::Result<Vec<Spec>> {
     let mut out = Vec::new();
     for spec in specs {
-        match direct::parse(spec) {
+        match spec::parse(spec) {
             Ok(p) => out.push(p),
-            Err(e) if direct::is_bare_word(spec) => {
+            Err(e) if spec::is_bare_word(spec) => {
                 let near = suggest::near_refs(&ctx.config, &ctx.env, spec).await;
                 return Err(match suggest::did_you_mean(&near) {
-                    Some(hint) => KnapError::new(e.kind, format!("{e}; {hint}")),
+                    Some(hint) => e.with_hint(hint),
                     None => e,
                 }
                 .into());
@@ -104,36 +91,4 @@ async fn parse_specs(ctx: &Ctx, specs: &[String]) -> anyhow::Result<Vec<Spec>> {
         }
     }
     Ok(out)
-}
-
-/// After a failed install into a root that did not exist: removes what
-/// opening it made (the root with only knap's private area in it), so a
-/// failure leaves nothing behind. A root that holds anything else is kept.
-fn remove_unused_root(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    let names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
-    if !names.iter().all(|n| n == ".knap") {
-        return;
-    }
-    // Another install into the same new root may be downloading (it holds
-    // no root lock then, only its staging area): the root is removed only
-    // under its lock, taken without waiting, and with nothing staged.
-    let private = root.join(".knap");
-    let Ok((lock, _)) =
-        knap_schema::fs::open(&private.join("lock"), knap_schema::fs::Links::Refuse)
-    else {
-        return;
-    };
-    if lock.try_lock().is_err() {
-        return;
-    }
-    let staged = std::fs::read_dir(private.join("staging"))
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false);
-    if !staged {
-        let _ = std::fs::remove_dir_all(&private);
-        let _ = std::fs::remove_dir(root);
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod doctor;
+pub mod env;
 pub mod info;
 pub mod install;
 pub mod list;
@@ -15,16 +16,18 @@ pub mod upgrade;
 pub mod verify;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use knap_client::{Client, InstallError, Outcome, Request};
 
 use knap_installer::{InstallRoot, RootError};
 use knap_schema::config::Config;
 use knap_schema::lock::Lockfile;
 use knap_schema::progress::Event;
 
-use crate::output::Style;
-use knap_registry::error::KnapError;
 use knap_registry::index_set::IndexSet;
 use knap_registry::registry::Env;
+use knap_schema::KnapError;
 
 /// What every command gets: the configuration and how to talk.
 pub struct Ctx {
@@ -35,11 +38,6 @@ pub struct Ctx {
     pub quiet: bool,
     /// `-v` count: 1 shows full URLs and the steps of an install.
     pub verbose: u8,
-    /// Colour of what goes to stdout (reports).
-    pub style: Style,
-    /// Colour of what goes to stderr (warnings, errors): each stream is
-    /// coloured by whether it is a terminal.
-    pub err_style: Style,
     /// `--root` / `KNAP_ROOT` (used by the install family).
     pub root: Option<PathBuf>,
 }
@@ -52,14 +50,15 @@ impl Ctx {
 
     /// Prints a command's typed report (see [`crate::output::print`]).
     pub fn print<R: serde::Serialize + std::fmt::Display + ?Sized>(&self, report: &R) {
-        crate::output::print(report, self.json, self.quiet, self.style.color);
+        crate::output::print(report, self.json, self.quiet);
     }
 
-    /// Prints `warning: TEXT` on stderr unless `-q`.
+    /// Tells a warning as the libraries do, as an [`Event::Warning`]: on
+    /// stderr unless `-q`, an event with `--progress json`.
     pub fn warn(&self, text: &str) {
-        if !self.quiet {
-            eprintln!("{}: {text}", self.err_style.yellow("warning"));
-        }
+        self.env.reporter.report(Event::Warning {
+            message: text.to_owned(),
+        });
     }
 }
 
@@ -94,8 +93,12 @@ impl Ctx {
             reg.update().await.map_err(|e| {
                 KnapError::new(
                     e.kind(),
-                    format!("{e}; use --offline to compare against the cached indices"),
+                    format!(
+                        "cannot refresh registry `{}` (use --offline to compare against the cached indices)",
+                        reg.name
+                    ),
                 )
+                .caused_by(e)
             })?;
         }
         Ok(())
@@ -103,23 +106,26 @@ impl Ctx {
 }
 
 impl Ctx {
-    /// Runs the install pipeline (`knap_registry::install`) on the root,
-    /// with the resolver reading the registries lazily; a ref no registry
-    /// lists gets the refs it may have meant.
+    /// The library client of this run's configuration and environment.
+    pub fn client(&self) -> Client {
+        Client::new(self.config.clone(), self.env.clone())
+    }
+
+    /// Runs the install pipeline (`knap_client::install`) on the root,
+    /// with the resolver reading the registries lazily (through
+    /// `registries` when the command opened them already); a ref no
+    /// registry lists gets the refs it may have meant.
     pub async fn install(
         &self,
-        request: &knap_registry::install::Request,
-    ) -> anyhow::Result<knap_registry::install::Outcome> {
-        use knap_registry::install::InstallError;
+        registries: Option<Arc<IndexSet>>,
+        request: &Request,
+    ) -> anyhow::Result<Outcome> {
         let root = self.root_dir();
-        let result = knap_registry::install::install(
-            &self.config,
-            &self.env,
-            &root,
-            request,
-            knap_registry::candidates::Lazy::new,
-        )
-        .await;
+        let client = self.client();
+        let result = match registries {
+            Some(set) => client.install_with(set, &root, request).await,
+            None => client.install(&root, request).await,
+        };
         match result {
             Ok(o) => Ok(o),
             Err(InstallError::NotListed {
@@ -137,16 +143,16 @@ impl Ctx {
             Err(InstallError::Failed(e)) => Err(e.into()),
             Err(InstallError::Root(e)) => Err(root_err(e)),
             Err(InstallError::Open(e)) => Err(e.into()),
-            Err(InstallError::Locked(e)) => Err(KnapError::new(e.kind(), e.to_string()).into()),
+            Err(InstallError::Locked(e)) => Err(e.into()),
             Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
         }
     }
 }
 
-/// An install root error with its exit code: integrity (4) for an invalid
-/// lock or tree, else other (1).
+/// An install root error, typed (`crate::report` knows its kind: integrity,
+/// exit 4, for an invalid lock or tree, else other, exit 1).
 pub fn root_err(e: RootError) -> anyhow::Error {
-    KnapError::new(e.kind(), e.to_string()).into()
+    e.into()
 }
 
 /// The root's lock, or an empty one when there is none.

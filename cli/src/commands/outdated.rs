@@ -1,24 +1,22 @@
 //! `knap outdated`: for every installed pack, the version `knap upgrade`
 //! would move it to (WANTED: the newest that the recorded requirements
-//! allow, from the upgrade's `knap_installer::Plan`, resolved exactly as
-//! `knap upgrade` resolves) and the newest version its registry publishes
-//! (LATEST). Refreshes the indices first (unless `--offline`); changes
-//! nothing, and reads the root (under a shared lock) before any network
-//! request.
+//! allow, from the plan of the install pipeline run as a dry-run upgrade
+//! of everything, exactly what `knap upgrade` would do) and the newest
+//! version its registry publishes (LATEST). Refreshes the indices first
+//! (unless `--offline`); changes nothing, and reads the root (under a
+//! shared lock) before any network request.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use knap_installer::plan::{Chosen, Inputs, Origin, Plan};
-use knap_registry::index_set::{IndexSet, Provided};
-use knap_registry::install::fetch::entry_sources;
-use knap_registry::sources::direct::{WithPinned, entry_of_locked, refs_to_look_up};
+use knap_client::{InstallError, Request};
+use knap_installer::plan::Plan;
+use knap_registry::index_set::IndexSet;
 use knap_resolver::Upgrade;
 use knap_schema::PackRef;
-use knap_schema::config::Config;
 use knap_schema::index::Entry;
-use knap_schema::lock::Lockfile;
 use serde::Serialize;
 
 use super::{Ctx, lock_of};
@@ -78,23 +76,41 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
         });
         return Ok(());
     }
-    let set = IndexSet::open(&ctx.config, &ctx.env, None)?;
+    let set = Arc::new(IndexSet::open(&ctx.config, &ctx.env, None)?);
     ctx.refresh(&set).await?;
-    let (provided, pinned) = lookup(&set, &lock).await?;
-    let candidates = WithPinned {
-        registries: &provided,
-        pinned: &pinned,
+    let request = Request {
+        upgrade: Upgrade::All,
+        dry_run: true,
+        ..Request::default()
     };
-    let (wanted, resolution_error) = match upgrade_plan(&ctx.config, &candidates, &provided, &lock)
+    let (wanted, resolution_error) = match ctx
+        .client()
+        .install_with(set.clone(), &root_path, &request)
+        .await
     {
-        Ok(plan) => (wanted_versions(&plan), None),
-        Err(e) => (BTreeMap::new(), Some(e)),
+        Ok(outcome) => (wanted_versions(&outcome.plan), None),
+        // The installed requirements cannot be resolved any more: LATEST
+        // is still worth showing.
+        Err(e @ (InstallError::NoSolution(_) | InstallError::NotListed { .. })) => (
+            BTreeMap::new(),
+            Some(crate::report::report_of_error(&e).one_line()),
+        ),
+        Err(e) => return Err(e.into()),
     };
+    // What the registries list of the installed packs (read already by
+    // the resolution, so no request is made twice).
+    let registry_refs: Vec<String> = lock
+        .packs
+        .iter()
+        .filter(|p| p.registry.is_some())
+        .map(|p| p.pack_ref.to_string())
+        .collect();
+    let provided = set.lookup(&registry_refs).await?;
     let packs: Vec<Row> = lock
         .packs
         .iter()
         .map(|p| {
-            let prov = provided.get(p.pack_ref.as_str()).and_then(|x| x.as_ref());
+            let prov = provided.get(p.pack_ref.as_str());
             let direct = p.registry.is_none();
             let mut row = Row {
                 pack_ref: p.pack_ref.to_string(),
@@ -188,92 +204,6 @@ impl fmt::Display for OutdatedReport {
         };
         writeln!(f, "{}", style.dim(hint))
     }
-}
-
-/// The index entries of every ref the lock involves, and the lock's direct
-/// packs as pinned candidates.
-async fn lookup(
-    set: &IndexSet,
-    lock: &Lockfile,
-) -> anyhow::Result<(BTreeMap<String, Option<Provided>>, BTreeMap<String, Entry>)> {
-    let pinned: BTreeMap<String, Entry> = lock
-        .packs
-        .iter()
-        .filter(|p| p.registry.is_none())
-        .map(|p| (p.pack_ref.to_string(), entry_of_locked(p)))
-        .collect();
-    let refs = refs_to_look_up(
-        lock.requested
-            .keys()
-            .chain(lock.packs.iter().map(|p| &p.pack_ref))
-            .map(PackRef::as_str),
-        &pinned,
-    );
-    let provided = if refs.is_empty() {
-        BTreeMap::new()
-    } else {
-        set.lookup_with_dependencies(&refs).await?
-    };
-    Ok((provided, pinned))
-}
-
-/// The plan of `knap upgrade` (everything), against the lock.
-fn upgrade_plan(
-    config: &Config,
-    candidates: &WithPinned<'_>,
-    provided: &BTreeMap<String, Option<Provided>>,
-    lock: &Lockfile,
-) -> Result<Plan, String> {
-    let roots = lock
-        .requested_dependencies()
-        .map_err(|e| format!("knap.lock `requested`: {e}"))?;
-    let options = knap_resolver::Options {
-        lock: Some(lock.clone()),
-        upgrade: Upgrade::All,
-        no_deps: false,
-    };
-    let resolved =
-        knap_resolver::resolve(candidates, &roots, &options).map_err(|e| e.to_string())?;
-    let mut chosen = Vec::new();
-    for r in resolved {
-        let e = candidates.entry(&r.pack_ref, &r.version).ok_or_else(|| {
-            format!(
-                "no index entry for the resolved {} {}",
-                r.pack_ref, r.version
-            )
-        })?;
-        let (pack_ref, version) = (e.pack_ref.clone(), e.version.clone());
-        let origin = match provided.get(e.pack_ref.as_str()).and_then(|p| p.as_ref()) {
-            Some(p) if !candidates.pinned.contains_key(e.pack_ref.as_str()) => Origin::Registry {
-                sources: config
-                    .registries
-                    .iter()
-                    .find(|c| c.name == p.registry)
-                    .map(|cfg| entry_sources(cfg, e))
-                    .unwrap_or_default(),
-                registry: p.registry.clone(),
-                signed: None,
-            },
-            _ => Origin::Locked,
-        };
-        chosen.push(Chosen {
-            pack_ref,
-            version,
-            dependencies: r.dependencies,
-            yanked: e.yanked,
-            origin,
-        });
-    }
-    let present: BTreeSet<PackRef> = lock.packs.iter().map(|p| p.pack_ref.clone()).collect();
-    Ok(Plan::resolved(
-        chosen,
-        lock.requested.clone(),
-        Inputs {
-            old: Some(lock),
-            present: &present,
-            force: false,
-        },
-    ))
 }
 
 /// The version the plan leaves each ref at: installed or kept.

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::Ctx;
 use crate::output::Style;
 use knap_registry::cache::RegistryCache;
-use knap_registry::error::KnapError;
 use knap_registry::registry::Registry;
+use knap_schema::KnapError;
 
 /// The arguments of `registry add`.
 pub struct AddArgs {
@@ -60,7 +60,7 @@ impl NewPin {
             })?;
         let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
             KnapError::new(
-                knap_registry::error::Kind::Integrity,
+                knap_schema::ErrorKind::Integrity,
                 format!("--root {}: {e}", file.display()),
             )
         })?;
@@ -106,7 +106,7 @@ impl NewPin {
         let copy = roots_dir(ctx).join(format!("{name}-{digest}.root.json"));
         knap_registry::cache::write_atomic(&copy, bytes).map_err(|e| {
             KnapError::new(
-                knap_registry::error::Kind::Other,
+                knap_schema::ErrorKind::Other,
                 format!("cannot copy the root to {}: {e}", copy.display()),
             )
         })?;
@@ -223,7 +223,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
             return Err(KnapError::new(
                 e.kind(),
                 format!(
-                    "cannot read registry `{}` at {}, so it was not added (fix the URL, or pass --no-fetch to add it anyway and read it later with `knap update {}`)",
+                    "registry `{}` at {} was not added (fix the URL, or pass --no-fetch to add it anyway and read it later with `knap update {}`)",
                     reg.name, reg.url, reg.name
                 ),
             )
@@ -608,7 +608,10 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> anyhow::Result<()> {
     knap_registry::config::save(&ctx.config_path, &ctx.config)?;
     let cache = RegistryCache::new(&ctx.env.cache_root, &r.name, &r.url);
     if let Err(e) = cache.clear() {
-        tracing::warn!("could not remove the cache {}: {e}", cache.dir.display());
+        ctx.warn(&format!(
+            "could not remove the cache {}: {e}",
+            cache.dir.display()
+        ));
     }
     ctx.print(&ChangeReport {
         name: name.to_owned(),

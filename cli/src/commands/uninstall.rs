@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 
 use knap_installer::Plan;
 use knap_installer::state::installed_refs;
-use knap_registry::error::KnapError;
 use knap_schema::PackRef;
 
 use super::changes::UninstallReport;
@@ -42,8 +41,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
     let targets: BTreeSet<PackRef> = installed_refs(&old, &args.refs, root.path())?
         .into_iter()
         .collect();
-    let u = Plan::uninstall(&old, &targets, args.force)
-        .map_err(|e| KnapError::new(e.kind(), e.to_string()))?;
+    let u = Plan::uninstall(&old, &targets, args.force)?;
     let mut report = UninstallReport {
         dry_run: args.dry_run,
         root: root.path().to_owned(),

@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 
 use super::Ctx;
 use crate::output::Style;
-use knap_registry::error::{Kind, KnapError};
 use knap_registry::registry::{Registry, UpdateOutcome};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     if ctx.env.offline {
@@ -32,25 +32,10 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         let reg = Registry::open(cfg, &ctx.env);
         let name = cfg.name.clone();
         set.spawn(async move {
-            let mut relative = 0;
             let r = match reg {
-                Ok(reg) => {
-                    let r = reg.update().await;
-                    if r.is_ok() {
-                        relative = reg.git_relative_sources().unwrap_or(0);
-                    }
-                    r
-                }
+                Ok(reg) => reg.update().await,
                 Err(e) => Err(e),
             };
-            if relative > 0 {
-                eprintln!(
-                    "warning: registry `{name}`: {relative} version{} name{} an archive by a relative URL, which a git registry cannot serve: installing {} fails (see `knap info REF`); its index should give absolute https:// URLs",
-                    if relative == 1 { "" } else { "s" },
-                    if relative == 1 { "s" } else { "" },
-                    if relative == 1 { "it" } else { "them" },
-                );
-            }
             (name, r)
         });
     }
@@ -76,7 +61,7 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
                 // A failure is an error: told on stderr as it is found (the
                 // JSON document holds it instead).
                 if !ctx.json {
-                    crate::report::print(&report, false, ctx.err_style.color);
+                    crate::report::print(&report, false);
                 }
                 rows.push(UpdateRow::Failed {
                     name,

@@ -2,19 +2,19 @@
 //! versions their requirements allow (every pack, or the named ones), or
 //! give a pack a new requirement (`REF@REQ`, which then becomes what is
 //! requested for it). Refreshes the indices first (unless `--offline`),
-//! then runs the install pipeline (`knap_registry::install`) with the
+//! then runs the install pipeline (`knap_client::install`) with the
 //! lock's versions unpinned for the packs being upgraded; nothing changes
 //! unless every fetch verifies.
 
 use std::collections::BTreeSet;
 
+use knap_client::Request;
+use knap_client::spec::Spec;
 use knap_installer::state::{installed_refs, origin};
-use knap_registry::error::KnapError;
 use knap_registry::index_set::IndexSet;
-use knap_registry::install::Request;
-use knap_registry::sources::direct::Spec;
 use knap_resolver::Upgrade;
 use knap_schema::Dependency;
+use knap_schema::KnapError;
 
 use super::Ctx;
 use super::changes::ChangeReport;
@@ -78,7 +78,6 @@ pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
     }
     let set = IndexSet::open(&ctx.config, &ctx.env, args.registry.as_deref())?;
     ctx.refresh(&set).await?;
-    drop(set);
     let upgrade = if refs.is_empty() {
         Upgrade::All
     } else {
@@ -92,7 +91,9 @@ pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
         jobs: args.jobs,
         ..Request::default()
     };
-    let outcome = ctx.install(&request).await?;
+    let outcome = ctx
+        .install(Some(std::sync::Arc::new(set)), &request)
+        .await?;
     ctx.print(&ChangeReport::of_install(outcome));
     Ok(())
 }

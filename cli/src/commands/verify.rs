@@ -20,6 +20,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use knap_installer::{Diff, InstallRoot, Scan, compare, scan, scan_tree};
+use knap_schema::digest::Rule;
 use knap_schema::lock::LockedPack;
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ use super::Ctx;
 use super::lock_of;
 use crate::output::Style;
 use knap_installer::state::installed_refs;
-use knap_registry::error::{Kind, KnapError};
+use knap_schema::{ErrorKind as Kind, KnapError};
 
 /// The flags of `knap verify`.
 #[derive(Debug, clap::Args)]
@@ -80,30 +81,13 @@ pub struct Check {
     pub rule: Rule,
 }
 
-/// The digest rule a lock entry was made with, as verify found it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// This knap's rule (Attune's `Path` order), or unknown when the pack
-    /// differs by both rules.
-    Current,
-    /// An older knap's byte-order rule.
-    LegacyBytes,
-}
-
-impl Rule {
-    fn word(self) -> &'static str {
-        match self {
-            Rule::Current => "attune-path-order",
-            Rule::LegacyBytes => "older-knap-byte-order",
-        }
+/// How verify names a digest rule: `Rule::Attune` is also what it reports
+/// when the pack differs by both rules.
+fn rule_word(rule: Rule) -> &'static str {
+    match rule {
+        Rule::Attune => "attune-path-order",
+        Rule::LegacyBytes => "older-knap-byte-order",
     }
-}
-
-/// True when `dir`, which holds only regular files, has the tree digest
-/// `expected` by an older knap's rule.
-fn matches_legacy(dir: &std::path::Path, expected: &knap_schema::Checksum) -> bool {
-    knap_schema::digest::legacy_tree_digest_if_other(dir)
-        .is_ok_and(|d| d.is_some_and(|d| *expected == d.checksum))
 }
 
 /// Checks one locked pack against its directory.
@@ -118,7 +102,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
         diff: Diff::default(),
         has_record: root.record_path(&p.pack_ref, &p.tree).is_file(),
         irregular: Vec::new(),
-        rule: Rule::Current,
+        rule: Rule::Attune,
     };
     if !dir.is_dir() {
         c.status = Status::Missing;
@@ -134,7 +118,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     let s: Scan = match scan_tree(&dir) {
         Ok(s) => s,
         Err(e) => {
-            c.status = Status::Unreadable(e.to_string());
+            c.status = Status::Unreadable(knap_schema::report::chain_line(&e));
             return c;
         }
     };
@@ -155,7 +139,10 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
     let made_by_this_rule = record
         .as_ref()
         .is_some_and(|r| r.version == knap_installer::record::RECORD_VERSION);
-    if s.tree.is_some() && !made_by_this_rule && matches_legacy(&dir, &p.tree) {
+    if !made_by_this_rule
+        && let Some(t) = &s.tree
+        && knap_schema::digest::rule_matching(&dir, t, &p.tree) == Some(Rule::LegacyBytes)
+    {
         c.actual = Some(p.tree.to_string());
         c.rule = Rule::LegacyBytes;
         return c;
@@ -168,7 +155,7 @@ pub fn check(root: &InstallRoot, p: &LockedPack) -> Check {
                 c.actual = full.tree.clone();
                 c.diff = compare(r, &full);
             }
-            Err(e) => c.status = Status::Unreadable(e.to_string()),
+            Err(e) => c.status = Status::Unreadable(knap_schema::report::chain_line(&e)),
         }
     }
     c
@@ -312,7 +299,7 @@ impl Serialize for Check {
                 .map(|(path, kind)| Irregular { path, kind })
                 .collect(),
             per_file_record: self.has_record,
-            digest_rule: self.rule.word(),
+            digest_rule: rule_word(self.rule),
             error: match &self.status {
                 Status::Unreadable(m) => Some(m),
                 _ => None,

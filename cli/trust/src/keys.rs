@@ -53,7 +53,7 @@ impl fmt::Display for KeySpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read the key file {path}: {source}")]
+    #[error("cannot read the key file {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -66,13 +66,29 @@ pub enum KeyError {
     Invalid { origin: String, reason: String },
     #[error("{path} already exists; knap-index never overwrites a key")]
     Exists { path: PathBuf },
-    #[error("cannot write the key file {path}: {source}")]
+    #[error("cannot write the key file {}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot generate an ed25519 key: {0}")]
     Generate(String),
+}
+
+impl KeyError {
+    /// The exit-code class: a key that already exists, is not set or is
+    /// not a key is a usage error (2); failing to read, write or generate
+    /// one other (1).
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        match self {
+            KeyError::Exists { .. } | KeyError::EnvMissing(_) | KeyError::Invalid { .. } => {
+                knap_schema::ErrorKind::Usage
+            }
+            KeyError::Read { .. } | KeyError::Write { .. } | KeyError::Generate(_) => {
+                knap_schema::ErrorKind::Other
+            }
+        }
+    }
 }
 
 /// A private signing key with its TUF key id.

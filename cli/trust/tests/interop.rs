@@ -5,6 +5,9 @@
 //! (b) knap-trust verifies a repository whose metadata `tuf`'s `Metadata`
 //! API wrote. Skipped, saying so, only when PyPI cannot be reached.
 
+// Tests print what they skip and what they measured.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod common;
 
 use std::net::TcpListener;

@@ -13,12 +13,16 @@ use knap_schema::urls::{SourceUrlKind, classify_source_url};
 use crate::failure::{Kind, fail};
 
 /// Top-level names the site itself writes; an archive may not take them.
-pub const RESERVED: [&str; 6] = [
+pub const RESERVED: [&str; 10] = [
     "index.json",
     "config.json",
     "index.html",
     "packs",
     "p",
+    "list",
+    "search",
+    "site.css",
+    "site.js",
     ".nojekyll",
 ];
 

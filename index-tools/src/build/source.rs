@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use knap_schema::index::{Entry, Index, from_json_str};
+use knap_schema::index::{Entry, Index};
+use knap_schema::json::from_json_str;
 use knap_schema::problem::Problems;
 use knap_schema::validate::{Compat, validate_entry};
 
@@ -17,8 +18,6 @@ use crate::index_file::{now_rfc3339, print_warnings, read_index};
 pub struct Source {
     /// Sorted; its identity may still need [`Source::identity`].
     pub index: Index,
-    /// The indentation of the source `index.json` (two spaces otherwise).
-    pub indent: Vec<u8>,
     /// The directory relative install source URLs resolve against.
     pub root: PathBuf,
     /// The files read, for messages.
@@ -108,17 +107,17 @@ pub fn read_source(src: &Path, name: Option<&str>, url: Option<&str>) -> anyhow:
         (None, None) => unreachable!("every layout has an index or entries"),
     };
 
-    let (mut index, indent) = match (index_file, entries) {
+    let mut index = match (index_file, entries) {
         (Some((path, f)), Some(entries)) => {
             let (mut index, unchanged) = union(&path, f.index, entries)?;
             if !unchanged {
                 index.last_updated = new_time();
             }
-            (index, f.indent)
+            index
         }
         (Some((_, mut f)), None) => {
             f.index.sort();
-            (f.index, f.indent)
+            f.index
         }
         (None, Some(entries)) => {
             if entries.is_empty() {
@@ -133,7 +132,7 @@ pub fn read_source(src: &Path, name: Option<&str>, url: Option<&str>) -> anyhow:
             // Entry files alone do not say when they last changed.
             let mut index = Index::new("", "", &new_time());
             index.packs = union_entries(Vec::new(), entries)?;
-            (index, b"  ".to_vec())
+            index
         }
         (None, None) => unreachable!("every layout has an index or entries"),
     };
@@ -150,7 +149,6 @@ pub fn read_source(src: &Path, name: Option<&str>, url: Option<&str>) -> anyhow:
     };
     Ok(Source {
         index,
-        indent,
         root,
         described,
         description,

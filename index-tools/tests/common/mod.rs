@@ -1,9 +1,15 @@
 //! Shared helpers for the `knap-index` integration tests: the corpus
-//! location, and running the binary.
-#![allow(dead_code)]
+//! location, and running the binary; files, trees and git come from the
+//! test kit (`knap-test-support`).
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
+pub mod browser;
+
 use std::process::{Command, Output};
+
+pub use knap_test_support::dir::copy_tree;
+pub use knap_test_support::write;
 
 /// `../shared/corpus` beside the project, or `None` (the test then says it
 /// is skipped).
@@ -119,26 +125,6 @@ pub fn assert_exit(o: &Output, code: i32) {
     );
 }
 
-/// Copies a directory tree (regular files and directories only).
-pub fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// Writes a file, creating its parent directories.
-pub fn write(path: &Path, content: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
-
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -158,41 +144,16 @@ pub fn make_pack(dir: &Path, pack_ref: &str, version: &str) {
     write(&dir.join("actions/hello.py"), "print('hello')\n");
 }
 
-/// Runs the git binary in `dir` with a fixed identity and time; panics on
-/// failure; returns stdout.
+/// Runs the git binary in `dir` with the test kit's fixed identity and
+/// clock; panics on failure; returns stdout, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.org")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.org")
-        .env("GIT_AUTHOR_DATE", "2026-11-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-11-01T00:00:00Z")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("runs git");
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    knap_test_support::git::git(dir, args).trim().to_owned()
 }
 
 /// Makes `dir` a git repository on first use and commits everything in it
 /// when anything changed; returns the commit SHA of HEAD.
 pub fn commit_all(dir: &Path) -> String {
-    if !dir.join(".git").exists() {
-        git(dir, &["init", "-q", "-b", "main"]);
-    }
-    git(dir, &["add", "-A"]);
-    if !git(dir, &["status", "--porcelain"]).is_empty() {
-        git(dir, &["commit", "-q", "-m", "pack"]);
-    }
-    git(dir, &["rev-parse", "HEAD"])
+    knap_test_support::git::commit_all(dir, "pack")
 }
 
 /// `knap-index entry DIR` with a git source pinned to the commit of DIR's

@@ -10,8 +10,8 @@ use knap_schema::config::Config;
 use knap_schema::ident::is_valid_ref;
 
 use super::IndexSet;
-use crate::error::KnapError;
 use crate::registry::Env;
+use knap_schema::KnapError;
 
 /// A ref near the one asked for, and the registry that provides it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! HEAD commit; it is validated, then copied into the cache (with the commit
 //! it came from), so reading never touches the repository and a bad commit
 //! leaves the last good copy in place. An `index.json` is also split once
-//! per ref ([`super::by_ref`]), which is what lookups and search read: by
+//! per ref ([`SplitCache`]), which is what lookups and search read: by
 //! the first command that reads the registry after an update (checking the
 //! copy again, as the cache is untrusted), so that a cold update costs
 //! about what `git clone` does.
@@ -25,22 +25,37 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::by_ref::{ByRef, Stamp};
-use super::{Common, RegistryError, UpdateOutcome, View, parse_sparse_config, parse_sparse_pack};
-use crate::cache::{Staged, write_atomic};
-use crate::git_transport::{Deadline, NEEDS_TOKEN, TransportSetup, no_prompt};
-use crate::net::{HttpPolicy, Limit};
+use knap_schema::progress::Event;
 
-/// Why a fetch of the index failed: the transfer (exit 5), or a document
-/// of the commit over the size limit (exit 4, as from any registry).
-enum GitError {
-    Transfer(String),
+use super::{Common, RegistryError, UpdateOutcome};
+use crate::cache::{Staged, write_atomic};
+use crate::git_transport::{Deadline, GitError, TransportSetup, no_prompt};
+use crate::http::{HttpPolicy, Limit};
+use crate::index::parse::{count, too_large};
+use crate::index::split::Stamp;
+use crate::index::whole::{check_git_index, names_relative};
+use crate::index::{Copy, SplitCache, View, parse_sparse_config, parse_sparse_pack};
+
+/// A cause as the fetch's thread hands it over.
+type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a fetch of the index failed: the transfer (exit 5; classified into
+/// a [`GitError`] once the deadline is known), the fetched commit
+/// (exit 5), or a document of the commit over the size limit (exit 4, as
+/// from any registry).
+enum Failure {
+    Transfer(Cause),
+    Git(GitError),
+    Repository {
+        message: String,
+        source: Option<Cause>,
+    },
     TooLarge {
         location: String,
         size: u64,
@@ -48,19 +63,32 @@ enum GitError {
     },
 }
 
-impl From<String> for GitError {
-    fn from(m: String) -> Self {
-        GitError::Transfer(m)
+/// A failure to read the fetched repository.
+fn repository(message: impl Into<String>) -> impl FnOnce(Cause) -> Failure {
+    let message = message.into();
+    move |source| Failure::Repository {
+        message,
+        source: Some(source),
     }
+}
+
+/// [`repository`] for the usual `into` of a gix error.
+fn read_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Failure {
+    repository("cannot read the fetched commit")(Box::new(e))
+}
+
+/// A transfer error.
+fn transfer<E: std::error::Error + Send + Sync + 'static>(e: E) -> Cause {
+    Box::new(e)
 }
 
 pub struct GitIndex {
     pub common: Common,
     url: Url,
     http: HttpPolicy,
-    loaded: Mutex<Option<View>>,
-    /// Held while the cached index is split, so that it is split once.
-    splitting: tokio::sync::Mutex<()>,
+    /// The per-ref cache of `index.json` (and, for the sparse layout, the
+    /// view this run reads).
+    split: SplitCache,
 }
 
 /// What the cache holds for a git registry.
@@ -94,23 +122,25 @@ const MAX_TUF_FILE: u64 = 64 * 1024 * 1024;
 
 impl GitIndex {
     pub fn new(common: Common, url: Url, http: HttpPolicy) -> Self {
+        let split = SplitCache::new(common.cache.path("refs"));
         Self {
             common,
             url,
             http,
-            loaded: Mutex::new(None),
-            splitting: tokio::sync::Mutex::new(()),
+            split,
         }
-    }
-
-    fn by_ref(&self) -> ByRef {
-        ByRef::new(self.common.cache.path("refs"))
     }
 
     /// Splits the cached `index.json` again (checking it again): for a
     /// cache written before the split existed, or a damaged split.
     pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
-        let _one = self.splitting.lock().await;
+        self.split
+            .resplit(&self.common.name, damaged, || self.cached_copy())
+            .await
+    }
+
+    /// The cached `index.json` of the cached commit.
+    fn cached_copy(&self) -> Result<Copy, RegistryError> {
         let name = &self.common.name;
         let state = self
             .state()
@@ -123,15 +153,33 @@ impl GitIndex {
                 e.reason()
             ))
         })?;
-        let stamp = Stamp {
-            len: bytes.len() as u64,
-            id: format!("commit:{}", state.commit),
+        Ok(Copy {
+            stamp: Stamp {
+                len: bytes.len() as u64,
+                id: format!("commit:{}", state.commit),
+            },
+            location: path.display().to_string(),
+            bytes,
+        })
+    }
+
+    /// Warns that `n` versions name an archive by a relative URL, which
+    /// nothing serves from a git repository.
+    fn warn_relative(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let (s, verb, them) = if n == 1 {
+            ("", "names", "it")
+        } else {
+            ("s", "name", "them")
         };
-        self.by_ref()
-            .split(name, &path.display().to_string(), &bytes, &stamp, damaged)?;
-        let v = View::ByRef(self.by_ref());
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
+        self.common.reporter.report(Event::Warning {
+            message: format!(
+                "registry `{}`: {n} version{s} {verb} an archive by a relative URL, which a git registry cannot serve: installing {them} fails (see `knap info REF`); its index should give absolute https:// URLs",
+                self.common.name
+            ),
+        });
     }
 
     /// How many versions of the cached commit name an install source by a
@@ -188,6 +236,7 @@ impl GitIndex {
                 read_timeout: settings.read_timeout,
             };
             let max_size = self.common.max_size;
+            let url_of_fetch = url.clone();
             tokio::task::spawn_blocking(move || {
                 let deadline = Deadline::start(limit);
                 let fresh = !dir.join(".git").is_dir();
@@ -196,9 +245,12 @@ impl GitIndex {
                     clone_or_fetch(&url, &target, setup, max_size, interrupt)
                 });
                 match fetched {
-                    Some(Err(GitError::Transfer(m))) => {
-                        Err(GitError::Transfer(deadline.explain(m, &settings)))
-                    }
+                    Some(Err(Failure::Transfer(e))) => Err(Failure::Git(GitError::of(
+                        &url_of_fetch,
+                        e,
+                        &settings,
+                        &deadline,
+                    ))),
                     Some(r) => r,
                     // Abandoned at the deadline (gix honours its interrupt
                     // flag only at some points of a fetch): a first clone
@@ -207,7 +259,7 @@ impl GitIndex {
                         if fresh {
                             let _ = std::fs::remove_dir_all(&dir);
                         }
-                        Err(GitError::Transfer(deadline.reached()))
+                        Err(Failure::Git(GitError::deadline(&url_of_fetch, &deadline)))
                     }
                 }
             })
@@ -215,15 +267,25 @@ impl GitIndex {
             .expect("the git task panicked")
         };
         let (commit, tree, tuf, cloned) = fetched.map_err(|e| match e {
-            GitError::Transfer(m) => RegistryError::Unavailable {
+            Failure::Git(source) => RegistryError::Git {
                 registry: name.clone(),
-                message: format!("git {url}: {}", with_hint(m)),
+                source,
             },
-            GitError::TooLarge {
+            Failure::Transfer(source) => RegistryError::Repository {
+                registry: name.clone(),
+                message: format!("git {url}: the transfer failed"),
+                source: Some(source),
+            },
+            Failure::Repository { message, source } => RegistryError::Repository {
+                registry: name.clone(),
+                message: format!("git {url}: {message}"),
+                source,
+            },
+            Failure::TooLarge {
                 location,
                 size,
                 limit,
-            } => super::too_large(&name, &format!("git {url}: {location}"), size, limit),
+            } => too_large(&name, &format!("git {url}: {location}"), size, limit),
         })?;
         // A signed registry: the commit's tuf/ is verified and every index
         // file held to its targets entry before anything is cached.
@@ -246,6 +308,7 @@ impl GitIndex {
         }
         tracing::debug!("git {url}: fetched in {:?}", started.elapsed());
         if previous.as_deref() == Some(commit.as_str()) {
+            self.warn_relative(self.relative_sources());
             return Ok(UpdateOutcome::NotModified {
                 detail: format!("at {}", &commit[..12]),
             });
@@ -268,8 +331,7 @@ impl GitIndex {
                 let path = self.common.cache.path("index.json");
                 let (checked, staged) = std::thread::scope(|s| {
                     let staged = s.spawn(|| Staged::write(&path, bytes));
-                    let checked =
-                        super::whole::check_git_index(&name, &location("index.json"), bytes);
+                    let checked = check_git_index(&name, &location("index.json"), bytes);
                     (checked, staged.join().expect("the cache writer panicked"))
                 });
                 let (summary, rel) = checked?;
@@ -283,20 +345,13 @@ impl GitIndex {
                 for (r, bytes) in packs {
                     let p =
                         parse_sparse_pack(&name, &location(&format!("packs/{r}.json")), bytes, r)?;
-                    relative += p
-                        .versions
-                        .iter()
-                        .filter(|e| super::whole::names_relative(e))
-                        .count();
+                    relative += p.versions.iter().filter(|e| names_relative(e)).count();
                 }
                 tracing::debug!("git {url}: validated after {:?}", started.elapsed());
                 self.store_sparse(config, packs).map_err(cache_error)?;
                 (
                     "sparse",
-                    format!(
-                        "sparse layout, {}",
-                        super::count(packs.len(), "pack", "packs")
-                    ),
+                    format!("sparse layout, {}", count(packs.len(), "pack", "packs")),
                 )
             }
         };
@@ -311,7 +366,8 @@ impl GitIndex {
             &serde_json::to_vec_pretty(&state).expect("state serialises"),
         )
         .map_err(|e| self.other(format!("cannot write the cache: {e}")))?;
-        *self.loaded.lock().expect("lock") = None;
+        self.split.forget();
+        self.warn_relative(relative);
         let verb = if cloned { "cloned" } else { "fetched" };
         Ok(UpdateOutcome::Updated {
             detail: format!("{verb} {}: {detail}", &commit[..12]),
@@ -341,7 +397,7 @@ impl GitIndex {
     }
 
     pub async fn view(&self) -> Result<View, RegistryError> {
-        if let Some(v) = self.loaded.lock().expect("lock").clone() {
+        if let Some(v) = self.split.loaded() {
             return Ok(v);
         }
         let name = self.common.name.clone();
@@ -364,47 +420,16 @@ impl GitIndex {
                     .ok_or_else(|| self.other("the clone left no index in the cache".into()))?
             }
         };
-        let v = if state.layout == "sparse" {
-            View::SparseDir(self.common.cache.path("sparse"), self.common.max_size)
-        } else {
-            let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
-            let current = len.is_ok_and(|len| {
-                self.by_ref().is_current(&Stamp {
-                    len,
-                    id: format!("commit:{}", state.commit),
-                })
-            });
-            if !current {
-                return self.resplit(false).await;
-            }
-            View::ByRef(self.by_ref())
-        };
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
-    }
-}
-
-fn err(e: impl std::error::Error) -> String {
-    crate::http::chain(&e)
-}
-
-/// A transport error with a hint for the causes a user can fix.
-fn with_hint(m: String) -> String {
-    let lower = crate::http::words_without_urls(&m);
-    if lower.contains("certificate") || lower.contains("unknownissuer") {
-        format!(
-            "TLS certificate not trusted ({m}); if the registry uses a private CA, add it with `knap registry add ... --ca-file PEM` or `ca_file` in the configuration"
-        )
-    } else if lower.starts_with("timed out") {
-        // Names the limit and its variable already (`Deadline::explain`).
-        format!("{m}; check the server, or raise that limit")
-    } else if m.contains(NEEDS_TOKEN) {
-        m
-    } else if crate::http::names_status(&lower, "401") || lower.contains("authentication required")
-    {
-        format!("{m}; {NEEDS_TOKEN}")
-    } else {
-        m
+        if state.layout == "sparse" {
+            let dir = self.common.cache.path("sparse");
+            return Ok(self.split.keep(View::SparseDir(dir, self.common.max_size)));
+        }
+        let len = std::fs::metadata(self.common.cache.path("index.json")).map(|m| m.len());
+        let current = len.ok().map(|len| Stamp {
+            len,
+            id: format!("commit:{}", state.commit),
+        });
+        self.split.view(&name, current, || self.cached_copy()).await
     }
 }
 
@@ -433,7 +458,7 @@ fn clone_or_fetch(
     setup: TransportSetup,
     limit: u64,
     interrupt: &AtomicBool,
-) -> Result<(String, Tree, TufFiles, bool), GitError> {
+) -> Result<(String, Tree, TufFiles, bool), Failure> {
     let existing = dir
         .join(".git")
         .is_dir()
@@ -444,7 +469,8 @@ fn clone_or_fetch(
         Some(repo) => repo,
         None => {
             let _ = std::fs::remove_dir_all(dir);
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| repository(format!("cannot create {}", dir.display()))(Box::new(e)))?;
             // Nothing is ever checked out, so the file system need not be
             // probed for what a checkout could do (symlinks, executable bit).
             let options = gix::create::Options {
@@ -452,23 +478,29 @@ fn clone_or_fetch(
                 ..Default::default()
             };
             gix::ThreadSafeRepository::init(dir, gix::create::Kind::WithWorktree, options)
-                .map_err(err)?
+                .map_err(|e| {
+                    repository(format!("cannot create a repository in {}", dir.display()))(
+                        Box::new(e),
+                    )
+                })?
                 .to_thread_local()
         }
     };
     let outcome = match fetch(&mut repo, url, setup, interrupt) {
         Ok(o) => o,
-        Err(m) => {
+        Err(e) => {
             if cloned {
                 // As if never started: the next update clones again.
                 drop(repo);
                 let _ = std::fs::remove_dir_all(dir);
             }
-            return Err(m.into());
+            return Err(Failure::Transfer(e));
         }
     };
-    let head = remote_head(&outcome.ref_map.remote_refs)
-        .ok_or_else(|| "the remote advertises no HEAD or branch (is it empty?)".to_string())?;
+    let head = remote_head(&outcome.ref_map.remote_refs).ok_or_else(|| Failure::Repository {
+        message: "the remote advertises no HEAD or branch (is it empty?)".into(),
+        source: None,
+    })?;
     let tree = read_tree(&repo, head, limit)?;
     let tuf = read_tuf(&repo, head)?;
     Ok((head.to_string(), tree, tuf, cloned))
@@ -480,37 +512,37 @@ fn fetch(
     url: &str,
     setup: TransportSetup,
     interrupt: &AtomicBool,
-) -> Result<gix::remote::fetch::Outcome, String> {
+) -> Result<gix::remote::fetch::Outcome, Cause> {
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
     // Reflog entries need a committer; the user may have none configured.
-    repo.committer_or_set_generic_fallback().map_err(err)?;
+    repo.committer_or_set_generic_fallback().map_err(transfer)?;
     // The pack of an index holds a handful of objects: indexing it on one
     // thread does the same work without the other threads' busy waiting.
     {
         let mut config = repo.config_snapshot_mut();
         config
             .set_value(&gix::config::tree::Pack::THREADS, "1")
-            .map_err(err)?;
-        config.commit().map_err(err)?;
+            .map_err(transfer)?;
+        config.commit().map_err(transfer)?;
     }
     let remote = repo
         .remote_at(url)
-        .map_err(err)?
+        .map_err(transfer)?
         .with_refspecs(REFSPECS, gix::remote::Direction::Fetch)
-        .map_err(err)?
+        .map_err(transfer)?
         .with_fetch_tags(gix::remote::fetch::Tags::None);
     let mut conn = remote
         .connect(gix::remote::Direction::Fetch)
-        .map_err(err)?
+        .map_err(transfer)?
         .with_credentials(no_prompt);
-    if let Some(o) = setup.options(repo)? {
+    if let Some(o) = setup.options(repo).map_err(transfer)? {
         conn = conn.with_transport_options(o);
     }
     conn.prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(err)?
+        .map_err(transfer)?
         .with_shallow(depth)
         .receive(gix::progress::Discard, interrupt)
-        .map_err(err)
+        .map_err(transfer)
 }
 
 /// The commit the remote's HEAD points to, else its main/master branch.
@@ -531,26 +563,34 @@ fn remote_head(refs: &[gix::protocol::handshake::Ref]) -> Option<gix::ObjectId> 
 /// The blobs directly under `tuf/` at `commit`, by path (`tuf/<name>`);
 /// none when the commit has no `tuf/`. A blob above [`MAX_TUF_FILE`] is
 /// refused by its header, before it is read.
-fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, String> {
-    let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
+fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, Failure> {
+    let tree = repo
+        .find_commit(commit)
+        .map_err(read_error)?
+        .tree()
+        .map_err(read_error)?;
     let mut out = TufFiles::new();
-    let Some(entry) = tree.lookup_entry_by_path("tuf").map_err(err)? else {
+    let Some(entry) = tree.lookup_entry_by_path("tuf").map_err(read_error)? else {
         return Ok(out);
     };
-    let sub = entry.object().map_err(err)?.peel_to_tree().map_err(err)?;
+    let sub = entry
+        .object()
+        .map_err(read_error)?
+        .peel_to_tree()
+        .map_err(read_error)?;
     for e in sub.iter() {
-        let e = e.map_err(err)?;
+        let e = e.map_err(read_error)?;
         if !e.mode().is_blob() {
             continue;
         }
-        let header = repo.find_header(e.oid()).map_err(err)?;
+        let header = repo.find_header(e.oid()).map_err(read_error)?;
         if header.size() > MAX_TUF_FILE {
-            return Err(format!(
-                "tuf/{} is larger than {MAX_TUF_FILE} bytes",
-                e.filename()
-            ));
+            return Err(Failure::Repository {
+                message: format!("tuf/{} is larger than {MAX_TUF_FILE} bytes", e.filename()),
+                source: None,
+            });
         }
-        let data = repo.find_object(e.oid()).map_err(err)?.detach().data;
+        let data = repo.find_object(e.oid()).map_err(read_error)?.detach().data;
         out.insert(format!("tuf/{}", e.filename()), data);
     }
     Ok(out)
@@ -558,23 +598,27 @@ fn read_tuf(repo: &gix::Repository, commit: gix::ObjectId) -> Result<TufFiles, S
 
 /// The index files at `commit`; a file (or a sparse layout in all) larger
 /// than `limit` bytes is refused before it is read into memory.
-fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, GitError> {
-    let tree = repo.find_commit(commit).map_err(err)?.tree().map_err(err)?;
+fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Result<Tree, Failure> {
+    let tree = repo
+        .find_commit(commit)
+        .map_err(read_error)?
+        .tree()
+        .map_err(read_error)?;
     let mut total = 0u64;
-    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, GitError> {
-        let size = repo.find_header(id).map_err(err)?.size();
+    let mut sized = |id: gix::ObjectId, path: &str| -> Result<Vec<u8>, Failure> {
+        let size = repo.find_header(id).map_err(read_error)?.size();
         total += size;
         if size > limit || total > limit {
-            return Err(GitError::TooLarge {
+            return Err(Failure::TooLarge {
                 location: format!("{path} at commit {}", commit.to_hex_with_len(12)),
                 size: size.max(total),
                 limit,
             });
         }
-        Ok(repo.find_object(id).map_err(err)?.detach().data)
+        Ok(repo.find_object(id).map_err(read_error)?.detach().data)
     };
-    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, GitError> {
-        match tree.lookup_entry_by_path(path).map_err(err)? {
+    let mut blob = |tree: &gix::Tree<'_>, path: &str| -> Result<Option<Vec<u8>>, Failure> {
+        match tree.lookup_entry_by_path(path).map_err(read_error)? {
             Some(entry) => Ok(Some(sized(entry.object_id(), path)?)),
             None => Ok(None),
         }
@@ -582,17 +626,22 @@ fn read_tree(repo: &gix::Repository, commit: gix::ObjectId, limit: u64) -> Resul
     if let Some(bytes) = blob(&tree, "index.json")? {
         return Ok(Tree::Index(bytes));
     }
-    let config = blob(&tree, "config.json")?.ok_or_else(|| {
-        GitError::Transfer(format!(
+    let config = blob(&tree, "config.json")?.ok_or_else(|| Failure::Repository {
+        message: format!(
             "commit {} holds neither index.json nor config.json at its root",
             commit.to_hex_with_len(12)
-        ))
+        ),
+        source: None,
     })?;
     let mut packs = Vec::new();
-    if let Some(entry) = tree.lookup_entry_by_path("packs").map_err(err)? {
-        let sub = entry.object().map_err(err)?.peel_to_tree().map_err(err)?;
+    if let Some(entry) = tree.lookup_entry_by_path("packs").map_err(read_error)? {
+        let sub = entry
+            .object()
+            .map_err(read_error)?
+            .peel_to_tree()
+            .map_err(read_error)?;
         for e in sub.iter() {
-            let e = e.map_err(err)?;
+            let e = e.map_err(read_error)?;
             let file = e.filename().to_string();
             let Some(r) = file.strip_suffix(".json") else {
                 continue;

@@ -1,18 +1,18 @@
 //! A registry served as one `index.json` over `https://` (or loopback or
-//! allowed `http://`). The cache holds the last good copy and its ETag and
-//! Last-Modified, sent back as If-None-Match / If-Modified-Since, and the
-//! copy split once per ref ([`super::by_ref`]), which is what lookups and
-//! search read.
-
-use std::sync::Mutex;
+//! allowed `http://`): this transport fetches the document, revalidating
+//! the cached copy with its ETag and Last-Modified (If-None-Match /
+//! If-Modified-Since), and hands it to the per-ref split cache
+//! ([`SplitCache`]), which checks it and is what lookups and search read.
+//! The cache keeps the last good copy.
 
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::by_ref::{ByRef, Stamp};
-use super::{Common, RegistryError, UpdateOutcome, View, index_url};
+use super::{Common, RegistryError, UpdateOutcome, index_url};
 use crate::cache::DocMeta;
-use crate::http::{Fetched, Fetcher, Validators};
+use crate::http::{Fetched, Fetcher};
+use crate::index::split::Stamp;
+use crate::index::{Copy, SplitCache, View};
 
 const DOC: &str = "index.json";
 
@@ -20,36 +20,26 @@ pub struct HttpIndex {
     pub common: Common,
     url: Url,
     fetcher: Fetcher,
-    loaded: Mutex<Option<View>>,
-    /// Held while the cached copy is split, so that it is split once.
-    splitting: tokio::sync::Mutex<()>,
+    split: SplitCache,
 }
 
 /// The stamp of a copy of the document.
 fn stamp_of(bytes: &[u8]) -> Stamp {
-    let hash = Sha256::digest(bytes);
     Stamp {
         len: bytes.len() as u64,
-        id: format!(
-            "sha256:{}",
-            hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        ),
+        id: knap_schema::digest::format_sha256(&Sha256::digest(bytes)),
     }
 }
 
 impl HttpIndex {
     pub fn new(common: Common, url: Url, fetcher: Fetcher) -> Self {
+        let split = SplitCache::new(common.cache.path("refs"));
         Self {
             common,
             url: index_url(&url),
             fetcher,
-            loaded: Mutex::new(None),
-            splitting: tokio::sync::Mutex::new(()),
+            split,
         }
-    }
-
-    fn by_ref(&self) -> ByRef {
-        ByRef::new(self.common.cache.path("refs"))
     }
 
     fn cache_error(&self, e: std::io::Error) -> RegistryError {
@@ -67,73 +57,62 @@ impl HttpIndex {
             return self.update_signed(&t).await;
         }
         let name = &self.common.name;
-        let cached = self
-            .common
-            .cache
-            .meta(DOC)
-            .filter(|m| m.url == self.url.as_str());
-        let mut validators = cached.as_ref().map(|m| Validators {
-            etag: m.etag.clone(),
-            last_modified: m.last_modified.clone(),
-        });
-        let fetched = loop {
-            let f = self
-                .fetcher
-                .get(&self.url, validators.as_ref())
-                .await
-                .map_err(|e| RegistryError::Fetch {
-                    registry: name.clone(),
-                    source: e,
-                })?;
-            // A 304 is only an answer when there is a cached copy to keep.
-            if matches!(f, Fetched::NotModified) && self.common.cache.read(DOC).is_none() {
-                if validators.take().is_some() {
-                    continue;
-                }
-                return Err(super::get::unconditional_304(name, &self.url));
-            }
-            break f;
-        };
+        let validators = self.common.validators(DOC, &self.url);
+        let cache = &self.common.cache;
+        let fetched = self
+            .fetcher
+            .revalidate(&self.url, validators, || cache.read(DOC).is_some())
+            .await
+            .map_err(|e| RegistryError::fetch(name, e))?;
         match fetched {
             Fetched::NotModified => Ok(UpdateOutcome::NotModified {
                 detail: "not modified (304)".into(),
             }),
-            Fetched::NotFound => Err(RegistryError::Unavailable {
+            Fetched::NotFound => Err(RegistryError::NotFound {
                 registry: name.clone(),
-                message: format!(
-                    "{}: not found (404); check the URL with `knap registry list`",
-                    self.url
-                ),
+                url: self.url.to_string(),
+                sparse: false,
             }),
             Fetched::Body {
                 bytes,
                 etag,
                 last_modified,
             } => {
-                let _one = self.splitting.lock().await;
-                let stamp = stamp_of(&bytes);
-                // Checked and split in one pass; the copy is stored only
-                // if it is valid.
-                let summary =
-                    self.by_ref()
-                        .split(name, self.url.as_str(), &bytes, &stamp, false)?;
-                let meta = DocMeta {
-                    url: self.url.to_string(),
-                    etag,
-                    last_modified,
-                    commit: None,
-                    sha256: Some(stamp.id.clone()),
-                };
-                self.common
-                    .cache
-                    .write(DOC, &bytes, &meta)
-                    .map_err(|e| self.cache_error(e))?;
-                *self.loaded.lock().expect("lock") = Some(View::ByRef(self.by_ref()));
+                let summary = self.store(bytes, etag, last_modified).await?;
                 Ok(UpdateOutcome::Updated {
                     detail: summary.to_string(),
                 })
             }
         }
+    }
+
+    /// Checks and splits a new copy, then caches it (only if it is valid).
+    async fn store(
+        &self,
+        bytes: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    ) -> Result<crate::index::IndexSummary, RegistryError> {
+        let copy = Copy {
+            stamp: stamp_of(&bytes),
+            location: self.url.to_string(),
+            bytes,
+        };
+        let meta = DocMeta {
+            url: self.url.to_string(),
+            etag,
+            last_modified,
+            commit: None,
+            sha256: Some(copy.stamp.id.clone()),
+        };
+        self.split
+            .split_new(&self.common.name, &copy, || {
+                self.common
+                    .cache
+                    .write(DOC, &copy.bytes, &meta)
+                    .map_err(|e| self.cache_error(e))
+            })
+            .await
     }
 
     /// A signed registry: the verified metadata names `index.json` by hash,
@@ -158,25 +137,14 @@ impl HttpIndex {
             .url
             .join(&knap_trust::hashed_name(DOC, &info.sha256))
             .expect("a file name joins");
-        let bytes = super::get::get_signed(&self.fetcher, name, &hashed, &self.url).await?;
+        let bytes = self
+            .fetcher
+            .get_signed(&hashed, &self.url)
+            .await
+            .map_err(|e| RegistryError::fetch(name, e))?
+            .ok_or_else(|| RegistryError::not_served(name, &self.url))?;
         trust.check(DOC, &bytes)?;
-        let _one = self.splitting.lock().await;
-        let stamp = stamp_of(&bytes);
-        let summary = self
-            .by_ref()
-            .split(name, self.url.as_str(), &bytes, &stamp, false)?;
-        let meta = DocMeta {
-            url: self.url.to_string(),
-            etag: None,
-            last_modified: None,
-            commit: None,
-            sha256: Some(stamp.id.clone()),
-        };
-        self.common
-            .cache
-            .write(DOC, &bytes, &meta)
-            .map_err(|e| self.cache_error(e))?;
-        *self.loaded.lock().expect("lock") = Some(View::ByRef(self.by_ref()));
+        let summary = self.store(bytes, None, None).await?;
         Ok(UpdateOutcome::Updated {
             detail: format!("{summary}, {signed}"),
         })
@@ -186,7 +154,7 @@ impl HttpIndex {
     /// cached copy (and not offline), split again when the split is not
     /// that of the cached copy.
     pub async fn view(&self) -> Result<View, RegistryError> {
-        if let Some(v) = self.loaded.lock().expect("lock").clone() {
+        if let Some(v) = self.split.loaded() {
             return Ok(v);
         }
         let name = &self.common.name;
@@ -204,27 +172,28 @@ impl HttpIndex {
             self.common
                 .first_fetch(self.url.as_str(), self.update())
                 .await?;
-            if let Some(v) = self.loaded.lock().expect("lock").clone() {
+            if let Some(v) = self.split.loaded() {
                 return Ok(v);
             }
         }
         let len = std::fs::metadata(self.common.cache.path(DOC)).map(|m| m.len());
         let current = match (meta.and_then(|m| m.sha256), len) {
-            (Some(id), Ok(len)) => self.by_ref().is_current(&Stamp { len, id }),
-            _ => false,
+            (Some(id), Ok(len)) => Some(Stamp { len, id }),
+            _ => None,
         };
-        if !current {
-            return self.resplit(false).await;
-        }
-        let v = View::ByRef(self.by_ref());
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
+        self.split.view(name, current, || self.cached_copy()).await
     }
 
     /// Splits the cached copy again (checking it again): for a cache
     /// written before the split existed, or a damaged split.
     pub async fn resplit(&self, damaged: bool) -> Result<View, RegistryError> {
-        let _one = self.splitting.lock().await;
+        self.split
+            .resplit(&self.common.name, damaged, || self.cached_copy())
+            .await
+    }
+
+    /// The cached copy, its metadata brought up to date with its stamp.
+    fn cached_copy(&self) -> Result<Copy, RegistryError> {
         let name = &self.common.name;
         let (bytes, mut meta) =
             self.common
@@ -235,18 +204,17 @@ impl HttpIndex {
                     message: format!("no cached copy of {}; run `knap update {name}`", self.url),
                 })?;
         let stamp = stamp_of(&bytes);
-        let location = self.common.cache.path(DOC).display().to_string();
-        self.by_ref()
-            .split(name, &location, &bytes, &stamp, damaged)?;
         if meta.sha256.as_deref() != Some(stamp.id.as_str()) {
-            meta.sha256 = Some(stamp.id);
+            meta.sha256 = Some(stamp.id.clone());
             self.common
                 .cache
                 .write_meta(DOC, &meta)
                 .map_err(|e| self.cache_error(e))?;
         }
-        let v = View::ByRef(self.by_ref());
-        *self.loaded.lock().expect("lock") = Some(v.clone());
-        Ok(v)
+        Ok(Copy {
+            location: self.common.cache.path(DOC).display().to_string(),
+            bytes,
+            stamp,
+        })
     }
 }

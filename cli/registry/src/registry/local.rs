@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{
-    Common, RegistryError, UpdateOutcome, View, WholeIndex, parse_index, parse_sparse_config,
-};
+use super::{Common, RegistryError, UpdateOutcome};
+use crate::index::parse::{count, read_limited, sparse_refs_in};
+use crate::index::{View, WholeIndex, parse_index, parse_sparse_config};
 
 pub struct LocalIndex {
     pub common: Common,
@@ -44,21 +44,20 @@ impl LocalIndex {
             if idx.is_file() {
                 idx
             } else if cfg.is_file() {
-                let bytes = super::read_limited(name, &cfg, self.common.max_size)?
+                let bytes = read_limited(name, &cfg, self.common.max_size)?
                     .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
                 if let Some(t) = &self.common.trust {
                     t.check("config.json", &bytes)?;
                     // Every pack file read later must be the signed one.
-                    for r in super::sparse_refs_in(&self.path.join("packs")) {
+                    for r in sparse_refs_in(&self.path.join("packs")) {
                         let rel = format!("packs/{r}.json");
-                        let pack =
-                            super::read_limited(name, &self.path.join(&rel), self.common.max_size)?
-                                .map_err(|e| {
-                                    self.err(format!(
-                                        "cannot read {}: {e}",
-                                        self.path.join(&rel).display()
-                                    ))
-                                })?;
+                        let pack = read_limited(name, &self.path.join(&rel), self.common.max_size)?
+                            .map_err(|e| {
+                                self.err(format!(
+                                    "cannot read {}: {e}",
+                                    self.path.join(&rel).display()
+                                ))
+                            })?;
                         t.check(&rel, &pack)?;
                     }
                 }
@@ -75,7 +74,7 @@ impl LocalIndex {
         } else {
             self.path.clone()
         };
-        let bytes = super::read_limited(name, &file, self.common.max_size)?.map_err(|e| {
+        let bytes = read_limited(name, &file, self.common.max_size)?.map_err(|e| {
             self.err(format!(
                 "cannot read {}: {e}; check the path, or `knap registry remove {name}`",
                 file.display()
@@ -92,14 +91,10 @@ impl LocalIndex {
 
     pub fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         let detail = match self.view()? {
-            View::Whole(i) => super::summary(&i),
+            View::Whole(i) => i.summary.to_string(),
             View::SparseDir(d, _) => format!(
                 "sparse layout, {}",
-                super::count(
-                    super::sparse_refs_in(&d.join("packs")).len(),
-                    "pack",
-                    "packs"
-                )
+                count(sparse_refs_in(&d.join("packs")).len(), "pack", "packs")
             ),
             View::ByRef(_) => unreachable!("a local index is read in place, never split"),
         };

@@ -21,12 +21,11 @@ use knap_schema::index::Entry;
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::{
-    Common, RegistryError, UpdateOutcome, check_index, parse_sparse_config, parse_sparse_pack,
-    parse_trusted_index,
-};
+use super::{Common, RegistryError, UpdateOutcome};
 use crate::cache::DocMeta;
-use crate::http::{Fetched, Fetcher, Validators};
+use crate::http::{Fetched, Fetcher};
+use crate::index::parse::{read_sparse_pack_file, sparse_refs_in};
+use crate::index::{check_index, parse_sparse_config, parse_sparse_pack, parse_trusted_index};
 use crate::registry::trust::Trust;
 
 /// How many pack files are fetched at once.
@@ -94,32 +93,15 @@ impl SparseHttp {
         conditional: bool,
     ) -> Result<Got, RegistryError> {
         let url = self.url_of(rel);
-        let cached = conditional
-            .then(|| self.common.cache.meta(rel))
-            .flatten()
-            .filter(|m| m.url == url.as_str());
-        let mut validators = cached.as_ref().map(|m| Validators {
-            etag: m.etag.clone(),
-            last_modified: m.last_modified.clone(),
-        });
-        let fetched = loop {
-            let f = self
-                .fetcher
-                .get(&url, validators.as_ref())
-                .await
-                .map_err(|e| RegistryError::Fetch {
-                    registry: self.common.name.clone(),
-                    source: e,
-                })?;
-            // A 304 is only an answer when there is a cached copy to keep.
-            if matches!(f, Fetched::NotModified) && self.common.cache.read(rel).is_none() {
-                if validators.take().is_some() {
-                    continue;
-                }
-                return Err(super::get::unconditional_304(&self.common.name, &url));
-            }
-            break f;
-        };
+        let validators = conditional
+            .then(|| self.common.validators(rel, &url))
+            .flatten();
+        let cache = &self.common.cache;
+        let fetched = self
+            .fetcher
+            .revalidate(&url, validators, || cache.read(rel).is_some())
+            .await
+            .map_err(|e| RegistryError::fetch(&self.common.name, e))?;
         match fetched {
             Fetched::NotModified => Ok(Got::Same),
             Fetched::NotFound => {
@@ -175,8 +157,12 @@ impl SparseHttp {
         }
         let plain = self.url_of(rel);
         let hashed = self.url_of(&knap_trust::hashed_name(rel, &info.sha256));
-        let bytes =
-            super::get::get_signed(&self.fetcher, &self.common.name, &hashed, &plain).await?;
+        let bytes = self
+            .fetcher
+            .get_signed(&hashed, &plain)
+            .await
+            .map_err(|e| RegistryError::fetch(&self.common.name, e))?
+            .ok_or_else(|| RegistryError::not_served(&self.common.name, &plain))?;
         trust.check(rel, &bytes)?;
         check(&bytes)?;
         let meta = DocMeta {
@@ -211,11 +197,10 @@ impl SparseHttp {
             None => self.refresh("config.json", check).await?,
         };
         if let Got::Absent = got {
-            return Err(RegistryError::Unavailable {
+            return Err(RegistryError::NotFound {
                 registry: name,
-                message: format!(
-                    "{url}: not found (404); is this a sparse registry? check the URL with `knap registry list`"
-                ),
+                url,
+                sparse: true,
             });
         }
         *self.config_checked.lock().expect("lock") = true;
@@ -256,7 +241,7 @@ impl SparseHttp {
     }
 
     fn cached_pack(&self, pack_ref: &str) -> Result<Option<Vec<Entry>>, RegistryError> {
-        super::read_sparse_pack_file(&self.common.name, &self.common.cache.dir, pack_ref)
+        read_sparse_pack_file(&self.common.name, &self.common.cache.dir, pack_ref)
     }
 
     /// Fetches (or revalidates) one pack file; falls back to the cached
@@ -288,7 +273,9 @@ impl SparseHttp {
                 // does not validate (damaged on disk): never used, fetched
                 // again in full.
                 Err(RegistryError::Invalid { location, .. }) => {
-                    tracing::warn!("{location}: the cached copy is damaged; fetching it again");
+                    self.common.warn(format!(
+                        "{location}: the cached copy is damaged; fetching it again"
+                    ));
                     self.common.cache.remove(&rel);
                     match self.refresh_with(&rel, &check, false).await? {
                         Got::Absent => Ok(None),
@@ -299,7 +286,10 @@ impl SparseHttp {
             },
             Err(e @ RegistryError::Fetch { .. }) => match self.cached_pack(&pack_ref)? {
                 Some(v) => {
-                    tracing::warn!("{e}; using the cached copy of `{pack_ref}`");
+                    self.common.warn(format!(
+                        "{}; using the cached copy of `{pack_ref}`",
+                        knap_schema::report::chain_line(&e)
+                    ));
                     Ok(Some(v))
                 }
                 None => Err(e),
@@ -372,7 +362,7 @@ impl SparseHttp {
     /// Revalidates `config.json` and every cached pack file.
     pub async fn update(self: &Arc<Self>) -> Result<UpdateOutcome, RegistryError> {
         let got = self.refresh_config().await?;
-        let cached = super::sparse_refs_in(&self.common.cache.path("packs"));
+        let cached = sparse_refs_in(&self.common.cache.path("packs"));
         let n = cached.len();
         self.versions(&cached).await?;
         let detail = format!("sparse layout, {n} cached pack files revalidated");
@@ -400,9 +390,10 @@ impl SparseHttp {
                 .await
             {
                 Ok(_) => {}
-                Err(e @ RegistryError::Fetch { .. }) => {
-                    tracing::warn!("{e}; searching the cached files only")
-                }
+                Err(e @ RegistryError::Fetch { .. }) => self.common.warn(format!(
+                    "{}; searching the cached files only",
+                    knap_schema::report::chain_line(&e)
+                )),
                 Err(e) => return Err(e),
             }
         }
@@ -410,11 +401,11 @@ impl SparseHttp {
             let loc = self.common.cache.path("index.json").display().to_string();
             return Ok(parse_trusted_index(&name, &loc, &bytes)?.packs);
         }
-        tracing::warn!(
+        self.common.warn(format!(
             "registry `{name}` serves no index.json; search covers only the packs looked up before"
-        );
+        ));
         let mut out = Vec::new();
-        for r in super::sparse_refs_in(&self.common.cache.path("packs")) {
+        for r in sparse_refs_in(&self.common.cache.path("packs")) {
             out.extend(self.cached_pack(&r)?.unwrap_or_default());
         }
         Ok(out)

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use knap_schema::config::RegistryConfig;
+use knap_schema::progress::{Event, Reporter};
 use knap_trust::verify::{DirFetch, Fetch, FetchError, Pin, TrustError, Verified, Verifier};
 use url::Url;
 
@@ -29,6 +30,8 @@ pub struct Trust {
     datastore: PathBuf,
     offline: bool,
     fetch: Option<Arc<dyn Fetch>>,
+    /// Where warnings go.
+    reporter: Arc<dyn Reporter>,
     current: Mutex<Option<Arc<Verified>>>,
     /// Serialises updates so one run verifies once.
     gate: tokio::sync::Mutex<()>,
@@ -68,6 +71,7 @@ impl Trust {
         datastore: PathBuf,
         offline: bool,
         fetch: Option<Arc<dyn Fetch>>,
+        reporter: Arc<dyn Reporter>,
     ) -> Self {
         Trust {
             registry: registry.to_owned(),
@@ -75,6 +79,7 @@ impl Trust {
             datastore,
             offline,
             fetch,
+            reporter,
             current: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
         }
@@ -133,12 +138,12 @@ impl Trust {
                 message: "no verified copy of its signed metadata and --offline; run `knap update` while online".into(),
             })?;
         let age = v.age_seconds().map_or("an unknown time".into(), human_age);
-        tracing::warn!(
-            "registry `{}`: --offline: using the signed metadata verified {age} ago (targets version {}, timestamp expires {})",
-            self.registry,
-            v.targets_version,
-            v.timestamp_expires
-        );
+        self.reporter.report(Event::Warning {
+            message: format!(
+                "registry `{}`: --offline: using the signed metadata verified {age} ago (targets version {}, timestamp expires {})",
+                self.registry, v.targets_version, v.timestamp_expires
+            ),
+        });
         Ok(Arc::new(v))
     }
 
@@ -218,7 +223,7 @@ impl Fetch for HttpFetch {
                 path: path.into(),
                 limit,
             }),
-            Err(e) => Err(FetchError::Failed(e.to_string())),
+            Err(e) => Err(FetchError::Failed(knap_schema::report::chain_line(&e))),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Shared helpers: a registry directory signed by knap-trust's own signing
 //! code, and a counting fetcher over it.
+
+// Helpers of the test crates: nothing here is reachable from outside them.
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

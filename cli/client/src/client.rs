@@ -1,0 +1,93 @@
+//! The public entry point for a program that embeds knap (Attune's API
+//! server installs packs without shelling out to `knap`): a [`Client`]
+//! holds the configuration and the environment of one program, opens the
+//! configured registries, and installs into any root through the same
+//! pipeline `knap install` runs, with the [`Reporter`] of the [`Env`]
+//! receiving every progress event and warning.
+//!
+//! ```no_run
+//! # async fn f(config: knap_schema::config::Config, env: knap_registry::registry::Env) -> Result<(), Box<dyn std::error::Error>> {
+//! use knap_client::{Client, Request, spec};
+//! let client = Client::open(config, env)?;
+//! let request = Request { specs: vec![spec::parse("hello@^1")?], jobs: 4, ..Request::default() };
+//! let outcome = client.install(std::path::Path::new("/srv/packs"), &request).await?;
+//! for p in &outcome.installed { println!("{} {}", p.pack_ref, p.version); }
+//! # Ok(()) }
+//! ```
+//!
+//! [`Reporter`]: knap_schema::progress::Reporter
+
+use std::path::Path;
+use std::sync::Arc;
+
+use knap_registry::index_set::{IndexSet, OpenError};
+use knap_registry::registry::Env;
+use knap_schema::config::Config;
+
+use crate::install::{InstallError, Outcome, Request};
+
+/// The configuration and environment of one program, and its registries
+/// in priority order (see [`IndexSet`]).
+#[derive(Debug, Clone)]
+pub struct Client {
+    config: Config,
+    env: Env,
+}
+
+impl Client {
+    /// Checks the configuration's registries (their locations, pins and
+    /// names; at least one) and keeps them for installs.
+    pub fn open(config: Config, env: Env) -> Result<Self, OpenError> {
+        let client = Self::new(config, env);
+        client.registries(None)?;
+        Ok(client)
+    }
+
+    /// A client without checking its registries first (a program that may
+    /// install only packs named by where they are needs none). Makes
+    /// rustls's `ring` provider the process's default when the program has
+    /// installed none (knap's HTTP client needs one).
+    pub fn new(config: Config, env: Env) -> Self {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        Self { config, env }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The configured registries (only `pin` when given), opened for one
+    /// run: each keeps what it read for as long as the set lives.
+    pub fn registries(&self, pin: Option<&str>) -> Result<IndexSet, OpenError> {
+        IndexSet::open(&self.config, &self.env, pin)
+    }
+
+    /// Installs as `request` asks into the root at `root` (created if
+    /// needed): resolves against its `knap.lock`, plans
+    /// ([`knap_installer::Plan`]), fetches and verifies into staging and
+    /// commits ([`knap_installer::InstallRoot::commit`]), reporting to the
+    /// environment's reporter (the resolver reads the registries through
+    /// [`crate::candidates::Lazy`]). A `dry_run` request stops at the plan.
+    /// Must run on a multi-threaded tokio runtime.
+    pub async fn install(&self, root: &Path, request: &Request) -> Result<Outcome, InstallError> {
+        crate::install::install(&self.config, &self.env, root, request, None).await
+    }
+
+    /// [`Client::install`], reading the registries through `registries`
+    /// (opened with [`Client::registries`] and, say, refreshed) instead of
+    /// opening them again: what they have read is not read twice.
+    pub async fn install_with(
+        &self,
+        registries: Arc<IndexSet>,
+        root: &Path,
+        request: &Request,
+    ) -> Result<Outcome, InstallError> {
+        crate::install::install(&self.config, &self.env, root, request, Some(registries)).await
+    }
+}

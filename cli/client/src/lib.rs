@@ -1,0 +1,33 @@
+//! knap's install pipeline, as a library: the one crate a program that
+//! installs packs (the `knap` binary, or an embedding program such as
+//! Attune's API server) depends on.
+//!
+//! - [`spec`]: the install-SPEC grammar (a registry ref, or a pack named
+//!   by where it is);
+//! - [`sources`]: fetching one pack's files from an install source into
+//!   staging (archive download and extraction, git checkout, local copy)
+//!   and staging direct packs before resolution;
+//! - [`candidates`]: the resolver's lazy view of the registries;
+//! - [`install`]: the pipeline `knap install` and `knap upgrade` share
+//!   (stage direct packs, resolve against `knap.lock`, plan, fetch,
+//!   commit; a dry run stops at the plan);
+//! - [`Client`]: the short embedding API over all of it.
+//!
+//! Data flows registries (`knap_registry`, which knows nothing of
+//! installs) -> resolution (`knap_resolver`, through [`candidates::Lazy`])
+//! -> plan and commit (`knap_installer`), with [`sources`] fetching what
+//! the plan installs.
+
+pub mod candidates;
+mod client;
+pub mod install;
+pub mod sources;
+pub mod spec;
+
+pub use client::Client;
+pub use install::{InstallError, Outcome, Request};
+// What an embedding program needs besides, so that it depends on this
+// crate alone.
+pub use knap_registry::registry::Env;
+pub use knap_schema::config::{Config, RegistryConfig};
+pub use knap_schema::progress::{Event, Reporter};

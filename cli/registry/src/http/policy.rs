@@ -1,0 +1,381 @@
+//! The HTTP policy of one registry, used alike by its index fetches
+//! ([`super::Fetcher`]), its archive sources ([`super::Downloader`]) and
+//! gix's HTTP transport (git registries and git sources,
+//! [`crate::git_transport`]):
+//!
+//! - [`Auth`]: the registry's token, and the one decision of whether a
+//!   request URL gets it: only the registry's own scheme, host and port
+//!   (so never over a downgraded scheme, another port or another host);
+//! - [`TlsRoots`]: the extra CA roots (the global `ca_file`, the
+//!   registry's `ca_file`, `SSL_CERT_FILE`) trusted besides the system's;
+//! - [`HttpSettings`]: timeouts (connect, per-read inactivity, a total
+//!   deadline for fetching an index and another for fetching an install
+//!   source, git fetches included), the retries and their backoff, and the
+//!   size limit; a timeout names the [`Limit`] it hit and its variable;
+//! - whether plain http is allowed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use knap_schema::config::RegistryConfig;
+use knap_schema::urls::RegistryLocation;
+use reqwest::header::HeaderValue;
+use url::Url;
+
+use super::{FetchError, Limit};
+
+/// The default largest document (64 MiB).
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Timeouts, retries and the size limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// The total deadline of one index or pack document request.
+    pub timeout: Duration,
+    /// The time to connect.
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes of a response (inactivity).
+    pub read_timeout: Duration,
+    /// The total deadline of one archive download (archives may be large).
+    pub download_timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub max_size: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            download_timeout: Duration::from_secs(30 * 60),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The defaults, overridden by the `KNAP_HTTP_*` variables
+    /// (`KNAP_HTTP_READ_TIMEOUT` defaults to `KNAP_HTTP_TIMEOUT`).
+    pub fn from_env() -> Self {
+        fn num(name: &str) -> Option<f64> {
+            std::env::var(name)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        }
+        let d = Self::default();
+        let timeout = num("KNAP_HTTP_TIMEOUT")
+            .map(Duration::from_secs_f64)
+            .unwrap_or(d.timeout);
+        Self {
+            timeout,
+            connect_timeout: num("KNAP_HTTP_CONNECT_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.connect_timeout),
+            read_timeout: num("KNAP_HTTP_READ_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(timeout),
+            download_timeout: num("KNAP_HTTP_DOWNLOAD_TIMEOUT")
+                .map(Duration::from_secs_f64)
+                .unwrap_or(d.download_timeout),
+            retries: num("KNAP_HTTP_RETRIES")
+                .map(|n| n as u32)
+                .unwrap_or(d.retries),
+            backoff: num("KNAP_HTTP_BACKOFF_MS")
+                .map(|n| Duration::from_millis(n as u64))
+                .unwrap_or(d.backoff),
+            max_size: num("KNAP_MAX_INDEX_SIZE")
+                .map(|n| n as u64)
+                .unwrap_or(d.max_size),
+        }
+    }
+}
+
+/// The scheme, host and port a token is scoped to.
+#[derive(Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Option<Self> {
+        Some(Self {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        })
+    }
+}
+
+/// The registry's token and where it may go.
+#[derive(Clone, Default)]
+pub struct Auth {
+    token: Option<(Origin, String)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scope = self
+            .token
+            .as_ref()
+            .map(|(o, _)| format!("{}://{}:{:?}", o.scheme, o.host, o.port));
+        f.debug_struct("Auth").field("scope", &scope).finish()
+    }
+}
+
+impl Auth {
+    /// No token.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// `token` as `Authorization: Bearer`, for requests to `registry`'s
+    /// scheme, host and port only. An empty token, or a URL without a host,
+    /// gives no token at all.
+    pub fn bearer(registry: &Url, token: impl Into<String>) -> Self {
+        let token = token.into();
+        match Origin::of(registry) {
+            Some(o) if !token.is_empty() => Self {
+                token: Some((o, token)),
+            },
+            _ => Self::none(),
+        }
+    }
+
+    /// Whether there is a token at all.
+    pub fn is_set(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether a request to `url` carries the token: the same scheme, host
+    /// and port as the registry.
+    pub fn applies_to(&self, url: &Url) -> bool {
+        match (&self.token, Origin::of(url)) {
+            (Some((scope, _)), Some(o)) => *scope == o,
+            _ => false,
+        }
+    }
+
+    /// The `Authorization` header for a request to `url`, if it gets one.
+    pub fn header_for(&self, url: &Url) -> Result<Option<HeaderValue>, FetchError> {
+        match &self.token {
+            Some((_, token)) if self.applies_to(url) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    FetchError::setup("the registry token is not a valid header value")
+                })?;
+                v.set_sensitive(true);
+                Ok(Some(v))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The CA files trusted in addition to the system's roots (plus
+/// `SSL_CERT_FILE` when set), read when a client is built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsRoots {
+    files: Vec<PathBuf>,
+}
+
+impl TlsRoots {
+    pub fn new(files: Vec<PathBuf>) -> Self {
+        Self { files }
+    }
+
+    /// The configured files (without `SSL_CERT_FILE`).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The certificates of every file and of `SSL_CERT_FILE`; a file that
+    /// cannot be read or holds no certificate is an error naming it.
+    pub fn certificates(&self) -> Result<Vec<reqwest::Certificate>, FetchError> {
+        let mut certs = Vec::new();
+        let mut files = self.files.clone();
+        if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
+            files.push(PathBuf::from(f));
+        }
+        for f in &files {
+            let pem = knap_schema::fs::read(f, knap_schema::fs::Links::Follow, MAX_CA_FILE_BYTES)
+                .map_err(|e| match e {
+                    knap_schema::fs::FileError::Io { error, .. } => FetchError::setup_caused_by(
+                        format!("cannot read the CA file {}", f.display()),
+                        error,
+                    ),
+                    other => FetchError::setup(format!(
+                        "the CA file {} {}",
+                        f.display(),
+                        other.reason()
+                    )),
+                })?;
+            let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                FetchError::setup_caused_by(
+                    format!("{}: not a PEM certificate bundle", f.display()),
+                    e,
+                )
+            })?;
+            if found.is_empty() {
+                return Err(FetchError::setup(format!(
+                    "{}: holds no PEM certificate",
+                    f.display()
+                )));
+            }
+            certs.extend(found);
+        }
+        Ok(certs)
+    }
+}
+
+/// The largest CA file read (a system bundle is about 200 KiB).
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Everything one registry's HTTP traffic follows.
+#[derive(Debug, Clone, Default)]
+pub struct HttpPolicy {
+    pub settings: HttpSettings,
+    /// Plain http:// to non-loopback hosts (also on redirects).
+    pub allow_http: bool,
+    pub auth: Auth,
+    pub tls: TlsRoots,
+}
+
+impl HttpPolicy {
+    /// The policy of a configured registry: its token (from `token_env`)
+    /// scoped to its location, the global and its own CA files, and its
+    /// `allow_http`. Without a registry (a direct install), no token, the
+    /// global CA file and https only.
+    pub fn for_registry(
+        settings: &HttpSettings,
+        global_ca_file: Option<&Path>,
+        cfg: Option<&RegistryConfig>,
+    ) -> Self {
+        let mut files: Vec<PathBuf> = global_ca_file.into_iter().map(Path::to_path_buf).collect();
+        let mut allow_http = false;
+        let mut auth = Auth::none();
+        if let Some(cfg) = cfg {
+            files.extend(cfg.ca_file.as_ref().map(PathBuf::from));
+            allow_http = cfg.allow_http;
+            let location = RegistryLocation::parse(&cfg.url, cfg.allow_http)
+                .ok()
+                .and_then(|l| match l {
+                    RegistryLocation::Http(u)
+                    | RegistryLocation::Sparse(u)
+                    | RegistryLocation::Git(u) => Some(u),
+                    RegistryLocation::Local(_) => None,
+                });
+            if let (Some(var), Some(url)) = (&cfg.token_env, location)
+                && let Some(token) = crate::config::non_empty_env(var)
+            {
+                auth = Auth::bearer(&url, token);
+            }
+        }
+        Self {
+            settings: settings.clone(),
+            allow_http,
+            auth,
+            tls: TlsRoots::new(files),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The inactivity limit.
+    pub fn read_limit(&self) -> Limit {
+        Limit::Read(self.read_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_token_goes_to_the_registrys_scheme_host_and_port_only() {
+        let auth = Auth::bearer(&u("https://reg.example/index/"), "t");
+        assert!(auth.applies_to(&u("https://reg.example/packs/a.tar.gz")));
+        assert!(auth.applies_to(&u("https://REG.example:443/x")));
+        assert!(
+            !auth.applies_to(&u("http://reg.example/x")),
+            "downgraded scheme"
+        );
+        assert!(
+            !auth.applies_to(&u("https://reg.example:8443/x")),
+            "another port"
+        );
+        assert!(
+            !auth.applies_to(&u("https://cdn.example/x")),
+            "another host"
+        );
+        assert!(!auth.applies_to(&u("https://reg.example.evil/x")));
+        let h = auth
+            .header_for(&u("https://reg.example/x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.to_str().unwrap(), "Bearer t");
+        assert!(h.is_sensitive());
+        assert!(
+            auth.header_for(&u("http://reg.example/x"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn no_token_without_a_token_or_a_host() {
+        assert!(!Auth::bearer(&u("https://reg.example/"), "").is_set());
+        assert!(!Auth::bearer(&u("file:///srv/index"), "t").is_set());
+        assert!(!Auth::none().applies_to(&u("https://reg.example/")));
+    }
+
+    #[test]
+    fn the_debug_form_never_shows_the_token() {
+        let auth = Auth::bearer(&u("https://reg.example/"), "s3cret");
+        let text = format!("{auth:?}");
+        assert!(
+            !text.contains("s3cret") && text.contains("reg.example"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_policy_scopes_the_token_to_the_registry_location() {
+        let var = "KNAP_NET_TEST_TOKEN_SCOPE";
+        // SAFETY: this test is the only user of the variable.
+        unsafe { std::env::set_var(var, "tok") };
+        let cfg = RegistryConfig {
+            name: "r".into(),
+            url: "sparse+https://reg.example:8443/r".into(),
+            priority: 100,
+            token_env: Some(var.into()),
+            allow_http: false,
+            ca_file: Some("/ca.pem".into()),
+            tuf_root: None,
+        };
+        let p = HttpPolicy::for_registry(
+            &HttpSettings::default(),
+            Some(Path::new("/global.pem")),
+            Some(&cfg),
+        );
+        assert!(p.auth.applies_to(&u("https://reg.example:8443/a.tar.gz")));
+        assert!(!p.auth.applies_to(&u("https://reg.example/a.tar.gz")));
+        assert_eq!(
+            p.tls.files(),
+            [PathBuf::from("/global.pem"), PathBuf::from("/ca.pem")]
+        );
+        let direct = HttpPolicy::for_registry(&HttpSettings::default(), None, None);
+        assert!(!direct.auth.is_set() && !direct.allow_http);
+    }
+}
