@@ -1,9 +1,8 @@
 //! Builds with the real installers (pip, uv, npm) against a local PEP 503
-//! index and npm registry (see `support`): what is built, recorded,
+//! index and npm registry (the test kit's `knap_test_support::envs`): what is built, recorded,
 //! re-used without work, locked, checked, repaired, refused, recovered,
 //! and built in parallel.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,7 +11,7 @@ use knap_envs::{BuildOptions, Builder, Built, EnvError, EnvState, Settings};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::progress::{Event, Reporter};
 use knap_schema::{Checksum, PackRef};
-use support::{NpmRegistry, PyIndex, Server};
+use knap_test_support::envs::{self as support, IndexServer, NpmRegistry, PyIndex};
 
 /// A root with packs, the test's index and registry, and a lock that
 /// lists the packs.
@@ -35,7 +34,7 @@ impl Reporter for Events {
 
 impl World {
     fn new() -> Self {
-        let server = Server::start();
+        let server = IndexServer::start();
         let py = PyIndex::new(server.clone());
         py.add("alpha", "1.0", &["beta>=2"]);
         py.add("beta", "2.0", &[]);

@@ -18,6 +18,9 @@
 //!   site)`, index entries and documents ([`entry`], [`index`]);
 //! - [`archive`]: tar, tar.gz and zip builders, down to raw headers, and
 //!   [`hostile`]: the catalogue of archives a pack install must refuse;
+//! - [`envs`]: pack environments' package indexes (a PEP 503 index of
+//!   wheels written by the test, an npm registry of `npm pack` tarballs),
+//!   packs with dependency files, and `uv` for the tests;
 //! - [`dir`]: snapshots of a directory tree, to show that nothing changed;
 //! - [`root`]: reading an install root back (`knap.lock`, tree digests)
 //!   and its invariant ([`root::assert_consistent`]);
@@ -30,6 +33,7 @@
 
 pub mod archive;
 pub mod dir;
+pub mod envs;
 pub mod git;
 pub mod hostile;
 pub mod knap;

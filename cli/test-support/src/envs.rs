@@ -1,21 +1,18 @@
-//! What the environment tests build on, all real and all local: an HTTP
-//! server on 127.0.0.1 serving a PEP 503 simple index (`text/html`, as pip
-//! requires) of wheels the tests write (a wheel is a zip: METADATA, WHEEL,
-//! RECORD), and an npm registry (package documents and tarballs made by
-//! `npm pack`), with a request log; packs on disk; and `uv`, installed
-//! from PyPI into a venv under `target/` when it is not there yet.
+//! Pack environments' test kit, all real and all local: an
+//! [`IndexServer`] on 127.0.0.1 serving a PEP 503 simple index
+//! ([`PyIndex`], `text/html` as pip requires) of wheels the tests write
+//! ([`wheel`]: a wheel is a zip of METADATA, WHEEL, RECORD), and an npm
+//! registry ([`NpmRegistry`]: package documents and tarballs made by `npm
+//! pack`), with a request log; packs with dependency files on disk
+//! ([`pack`]); and `uv`, installed from PyPI into a venv under `target/`
+//! when it is not there yet ([`uv_bin`]).
 //!
-//! Shared by `cli/envs/tests` and the `knap` binary's tests
-//! (`cli/tests/envs`).
-
-// Helpers of the test crates: nothing here is reachable from outside them.
-#![allow(unreachable_pub)]
-#![allow(dead_code)]
+//! Used by `knap-envs`' tests (`cli/envs/tests`) and the `knap` binary's
+//! (`cli/tests/commands/env.rs`).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -23,6 +20,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use sha2::{Digest, Sha256, Sha512};
+
+use crate::server::{Reply, Req};
 
 /// One file the server holds.
 #[derive(Clone)]
@@ -33,36 +32,50 @@ struct File {
     delay: Duration,
 }
 
-#[derive(Default)]
-struct State {
-    files: BTreeMap<String, File>,
-    log: Vec<String>,
-}
-
-/// A local HTTP/1.1 server (a thread per connection, `Connection: close`).
+/// A package index server on 127.0.0.1 (the kit's [`crate::server`] with
+/// a table of files): what [`PyIndex`] and [`NpmRegistry`] publish, each
+/// answered with its content type (`text/html` for the PEP 503 pages, as
+/// pip requires), after an optional delay, and a log of the paths asked.
 #[derive(Clone)]
-pub struct Server {
+pub struct IndexServer {
     pub base: String,
-    state: Arc<Mutex<State>>,
+    files: Arc<Mutex<BTreeMap<String, File>>>,
+    server: Arc<crate::server::Server>,
 }
 
-impl Server {
+impl IndexServer {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State::default()));
-        let s = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || serve(conn, &s));
+        let files: Arc<Mutex<BTreeMap<String, File>>> = Arc::default();
+        let table = files.clone();
+        let server = crate::server::Server::start(Arc::new(move |req: &Req| {
+            let path = req.path();
+            let file = {
+                let t = table.lock().unwrap();
+                t.get(path)
+                    .or_else(|| t.get(path.trim_end_matches('/')))
+                    .cloned()
+            };
+            match file {
+                Some(f) => {
+                    std::thread::sleep(f.delay);
+                    Reply::Full {
+                        status: 200,
+                        headers: vec![("Content-Type".into(), f.content_type)],
+                        body: f.body,
+                    }
+                }
+                None => Reply::status(404, b"not found"),
             }
-        });
-        Self { base, state }
+        }));
+        Self {
+            base: server.url(""),
+            files,
+            server: Arc::new(server),
+        }
     }
 
     pub fn put(&self, path: &str, content_type: &str, body: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(
+        self.files.lock().unwrap().insert(
             path.to_owned(),
             File {
                 content_type: content_type.to_owned(),
@@ -74,7 +87,7 @@ impl Server {
 
     /// Makes the answers for paths starting with `prefix` wait `delay`.
     pub fn delay(&self, prefix: &str, delay: Duration) {
-        for (p, f) in self.state.lock().unwrap().files.iter_mut() {
+        for (p, f) in self.files.lock().unwrap().iter_mut() {
             if p.starts_with(prefix) {
                 f.delay = delay;
             }
@@ -83,54 +96,20 @@ impl Server {
 
     /// The paths requested so far.
     pub fn log(&self) -> Vec<String> {
-        self.state.lock().unwrap().log.clone()
+        self.server
+            .requests()
+            .into_iter()
+            .map(|r| r.path.split('?').next().unwrap_or("").to_owned())
+            .collect()
     }
 
     pub fn clear_log(&self) {
-        self.state.lock().unwrap().log.clear();
+        self.server.clear_log();
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
-}
-
-fn serve(conn: TcpStream, state: &Mutex<State>) {
-    let mut r = BufReader::new(conn.try_clone().unwrap());
-    let mut line = String::new();
-    if r.read_line(&mut line).is_err() {
-        return;
-    }
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-    }
-    let path = path.split('?').next().unwrap_or("").to_owned();
-    let file = {
-        let mut s = state.lock().unwrap();
-        s.log.push(path.clone());
-        s.files
-            .get(&path)
-            .or_else(|| s.files.get(path.trim_end_matches('/')))
-            .cloned()
-    };
-    let mut w = conn;
-    let (status, ct, body) = match file {
-        Some(f) => {
-            std::thread::sleep(f.delay);
-            ("200 OK", f.content_type, f.body)
-        }
-        None => ("404 Not Found", "text/plain".into(), b"not found".to_vec()),
-    };
-    let _ = write!(
-        w,
-        "HTTP/1.1 {status}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = w.write_all(&body);
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -187,15 +166,15 @@ pub fn wheel(name: &str, version: &str, requires: &[&str]) -> (String, Vec<u8>) 
     )
 }
 
-/// A PEP 503 simple index on a [`Server`]: `/simple/<name>/` pages
+/// A PEP 503 simple index on an [`IndexServer`]: `/simple/<name>/` pages
 /// linking `/files/<wheel>` with its sha256.
 pub struct PyIndex {
-    pub server: Server,
+    pub server: IndexServer,
     projects: Mutex<BTreeMap<String, Vec<(String, String)>>>,
 }
 
 impl PyIndex {
-    pub fn new(server: Server) -> Self {
+    pub fn new(server: IndexServer) -> Self {
         let me = Self {
             server,
             projects: Mutex::new(BTreeMap::new()),
@@ -246,16 +225,16 @@ impl PyIndex {
     }
 }
 
-/// An npm registry on a [`Server`]: a package document per name at
+/// An npm registry on an [`IndexServer`]: a package document per name at
 /// `/<name>` and tarballs made by `npm pack` at `/-/<file>`.
 pub struct NpmRegistry {
-    pub server: Server,
+    pub server: IndexServer,
     work: tempfile::TempDir,
     docs: Mutex<BTreeMap<String, serde_json::Value>>,
 }
 
 impl NpmRegistry {
-    pub fn new(server: Server) -> Self {
+    pub fn new(server: IndexServer) -> Self {
         Self {
             server,
             work: tempfile::tempdir().unwrap(),
