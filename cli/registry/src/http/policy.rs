@@ -236,7 +236,7 @@ impl TlsRoots {
 }
 
 /// The largest CA file read (a system bundle is about 200 KiB).
-const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Everything one registry's HTTP traffic follows.
 #[derive(Debug, Clone, Default)]
