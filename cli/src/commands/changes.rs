@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use knap_client::Outcome;
+use knap_client::install::envs::{EnvOutcome, Skipped};
+use knap_envs::{EnvError, Planned};
 use knap_installer::plan::{Needed, Plan};
 use knap_schema::PackRef;
 use serde::Serialize;
@@ -43,6 +45,142 @@ pub struct ChangeReport {
     /// The text when there was nothing to change at all.
     #[serde(skip)]
     note: Option<String>,
+    /// The pack environments, when a pack needs one or something was
+    /// removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    envs: Option<EnvsReport>,
+}
+
+/// What an install did about the root's pack environments.
+#[derive(Debug, Serialize)]
+struct EnvsReport {
+    /// Why none was built (`no_envs`, `config`), if none was.
+    skipped: Option<Skipped>,
+    envs_dir: PathBuf,
+    /// Every environment the root's packs need, as planned after the
+    /// commit: `current`, `unrecorded` (built, not yet in knap.lock) or
+    /// `build`.
+    needed: Vec<NeededEnv>,
+    /// Built now.
+    built: Vec<BuiltEnv>,
+    /// Could not be planned or built (the packs stay installed).
+    failed: Vec<FailedEnv>,
+    /// Environment directories removed (no lock names them any more).
+    removed: Vec<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct NeededEnv {
+    pack: PackRef,
+    runtime: String,
+    interpreter: String,
+    dir: PathBuf,
+    /// The dependency files it is built from, at the pack's root.
+    files: Vec<&'static str>,
+    state: Planned,
+}
+
+#[derive(Debug, Serialize)]
+struct BuiltEnv {
+    pack: PackRef,
+    runtime: String,
+    dir: PathBuf,
+    installer: &'static str,
+    packages: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct FailedEnv {
+    pack: PackRef,
+    runtime: Option<String>,
+    message: String,
+}
+
+impl EnvsReport {
+    /// `None` when no pack needs an environment and nothing was removed.
+    fn of(o: &EnvOutcome) -> Option<Self> {
+        if o.skipped == Some(Skipped::DryRun)
+            || (o.needed.is_empty() && o.failed.is_empty() && o.removed.is_empty())
+        {
+            return None;
+        }
+        Some(Self {
+            skipped: o.skipped,
+            envs_dir: o.envs_dir.clone(),
+            needed: o
+                .needed
+                .iter()
+                .map(|e| NeededEnv {
+                    pack: e.pack.clone(),
+                    runtime: e.runtime().to_string(),
+                    interpreter: e.interpreter.version.to_string(),
+                    dir: e.path.clone(),
+                    files: e.inputs.files.iter().map(|(n, _)| *n).collect(),
+                    state: e.state,
+                })
+                .collect(),
+            built: o
+                .built()
+                .map(|b| BuiltEnv {
+                    pack: b.pack.clone(),
+                    runtime: b.env.runtime.to_string(),
+                    dir: b.path.clone(),
+                    installer: b.installer.unwrap_or("-"),
+                    packages: b.env.packages.len(),
+                })
+                .collect(),
+            failed: o
+                .failed
+                .iter()
+                .map(|e| FailedEnv {
+                    pack: e.pack().clone(),
+                    runtime: e.runtime().map(|r| r.to_string()),
+                    message: knap_schema::report::chain_line(e),
+                })
+                .collect(),
+            removed: o.removed.clone(),
+        })
+    }
+}
+
+impl fmt::Display for EnvsReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let style = Style::of(f);
+        for b in &self.built {
+            writeln!(
+                f,
+                "{} the {} environment of {} with {} ({} packages)",
+                style.green("built"),
+                b.runtime,
+                b.pack,
+                b.installer,
+                b.packages
+            )?;
+        }
+        for r in &self.removed {
+            writeln!(f, "removed the environment {}", r.display())?;
+        }
+        if let Some(why) = self.skipped {
+            let todo: Vec<String> = self
+                .needed
+                .iter()
+                .filter(|e| e.state != Planned::Current)
+                .map(|e| format!("{} ({})", e.pack, e.runtime))
+                .collect();
+            if !todo.is_empty() {
+                let why = match why {
+                    Skipped::NoEnvs => "--no-envs",
+                    _ => "envs = false",
+                };
+                writeln!(
+                    f,
+                    "environments not built ({why}): {}; `knap env build` builds them",
+                    todo.join(", ")
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a change would do (`--dry-run`).
@@ -66,16 +204,23 @@ pub enum InstallReport {
 }
 
 impl ChangeReport {
-    /// The report of an install or upgrade.
-    pub fn of_install(o: Outcome) -> InstallReport {
+    /// The report of an install or upgrade, and the environments that
+    /// failed to build (the caller's error once the report is printed).
+    pub fn of_install(mut o: Outcome) -> (InstallReport, Vec<EnvError>) {
         if o.dry_run && !o.no_lock {
-            return InstallReport::Planned(PlanReport {
+            let report = InstallReport::Planned(PlanReport {
                 dry_run: true,
                 root: o.root,
                 plan: o.plan,
                 restore: o.restore,
             });
+            return (report, Vec::new());
         }
+        let envs = EnvsReport::of(&o.envs);
+        let failed = match o.envs.skipped {
+            None => std::mem::take(&mut o.envs.failed),
+            Some(_) => Vec::new(),
+        };
         let note = o.no_lock.then(|| {
             format!(
                 "no knap.lock in {}: nothing to install (name packs to install: `knap install REF`)",
@@ -113,7 +258,7 @@ impl ChangeReport {
                 }
             })
             .collect();
-        InstallReport::Done(ChangeReport {
+        let report = InstallReport::Done(ChangeReport {
             installed: o
                 .installed
                 .iter()
@@ -127,7 +272,9 @@ impl ChangeReport {
             removed: o.plan.remove,
             moved,
             note,
-        })
+            envs,
+        });
+        (report, failed)
     }
 
     /// Nothing was installed because nothing is (`knap upgrade` in an
@@ -140,6 +287,7 @@ impl ChangeReport {
             removed: Vec::new(),
             moved: Vec::new(),
             note: Some(note),
+            envs: None,
         }
     }
 }
@@ -177,6 +325,9 @@ impl fmt::Display for ChangeReport {
                 self.unchanged.len(),
                 self.root.display()
             )?;
+        }
+        if let Some(e) = &self.envs {
+            e.fmt(f)?;
         }
         Ok(())
     }
@@ -249,6 +400,9 @@ pub struct UninstallReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed: Option<Vec<PackRef>>,
     pub left_without_dependency: Vec<Needed>,
+    /// Environment directories removed with their packs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed_envs: Vec<PathBuf>,
     /// The refs named (the others were removed as no longer needed).
     #[serde(skip)]
     pub targets: BTreeSet<PackRef>,
@@ -273,6 +427,9 @@ impl fmt::Display for UninstallReport {
         }
         for r in self.removed.iter().flatten() {
             writeln!(f, "{} {r}{}", style.green("removed"), why(r))?;
+        }
+        for d in &self.removed_envs {
+            writeln!(f, "removed the environment {}", d.display())?;
         }
         Ok(())
     }

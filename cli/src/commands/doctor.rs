@@ -196,7 +196,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
 
     let rows: Vec<Row> = needs.iter().map(|n| evaluate(n, &probes, &lock)).collect();
     // Environments count as failures only where knap builds them.
-    let environments = super::env::states(ctx, &root_path, &lock, &[]);
+    let environments = super::env::states(ctx, &root_path, &lock, &[])?;
     let bad_envs = if ctx.config.builds_envs() {
         environments.iter().filter(|e| !e.state.is_ok()).count()
     } else {

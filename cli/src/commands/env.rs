@@ -2,16 +2,19 @@
 //! remove REF...`: the installed packs' environments (formats.md section
 //! 8), through `knap_envs`.
 //!
-//! Builds run under the root's shared lock (installs wait, readers do
-//! not), then `knap.lock` records what was built under the exclusive lock,
-//! for the packs that are still the version planned for; environments no
-//! lock names any more are removed last.
+//! A build is planned under the root's shared lock (the packs' files stay
+//! put while the plan reads them) and runs without the root's lock (each
+//! pack's environments under their own lock), so that installs go on
+//! meanwhile; then `knap.lock` records what was built under the exclusive
+//! lock, for the packs that are still the version planned for, and
+//! environments no lock names any more are removed
+//! (`knap_client::install::envs`, which the install pipeline uses too).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use knap_envs::{BuildOptions, Builder, EnvCheck, EnvError, EnvState, Settings};
-use knap_installer::InstallRoot;
+use knap_client::install::envs;
+use knap_envs::{BuildOptions, Builder, EnvCheck, EnvError, EnvState};
 use knap_installer::state::installed_refs;
 use knap_schema::lock::Lockfile;
 use knap_schema::{ErrorKind as Kind, KnapError, PackRef};
@@ -68,19 +71,20 @@ pub fn run(ctx: &Ctx, cmd: EnvCmd) -> anyhow::Result<()> {
 
 /// The environments directory of this root: `envs_dir`, else `<root>/.envs`.
 pub fn envs_dir(ctx: &Ctx, root: &Path) -> PathBuf {
-    match &ctx.config.envs_dir {
-        Some(d) => PathBuf::from(d),
-        None => knap_envs::default_envs_dir(root),
-    }
+    envs::envs_dir(&ctx.config, root)
 }
 
-/// A builder with the configuration's interpreter and directory.
-pub fn builder(ctx: &Ctx, root: &Path, jobs: usize) -> Builder {
-    let mut s = Settings::new(envs_dir(ctx, root));
-    s.python = ctx.config.python.as_ref().map(PathBuf::from);
-    s.offline = ctx.env.offline;
-    s.jobs = jobs.max(1);
-    Builder::new(s, ctx.env.reporter.clone())
+/// A builder with the configuration's interpreter and directory, the
+/// installer deadline of `KNAP_ENV_TIMEOUT`.
+pub fn builder(ctx: &Ctx, root: &Path, jobs: usize) -> anyhow::Result<Builder> {
+    let s = envs::settings(
+        &ctx.config,
+        root,
+        ctx.env.offline,
+        jobs,
+        ctx.env_timeout()?,
+    );
+    Ok(Builder::new(s, ctx.env.reporter.clone()))
 }
 
 fn refs_of(lock: &Lockfile, names: &[String], root: &Path) -> anyhow::Result<Vec<PackRef>> {
@@ -88,17 +92,22 @@ fn refs_of(lock: &Lockfile, names: &[String], root: &Path) -> anyhow::Result<Vec
 }
 
 /// The quick states of the root's environments (for `list` and `doctor`).
-pub fn states(ctx: &Ctx, root: &Path, lock: &Lockfile, refs: &[PackRef]) -> Vec<EnvCheck> {
-    let b = builder(ctx, root, 1);
+pub fn states(
+    ctx: &Ctx,
+    root: &Path,
+    lock: &Lockfile,
+    refs: &[PackRef],
+) -> anyhow::Result<Vec<EnvCheck>> {
+    let b = builder(ctx, root, 1)?;
     let plan = b.plan(root, lock, refs);
-    knap_envs::check::check(&plan, lock, b.store(), false)
+    Ok(knap_envs::check::check(&plan, lock, b.store(), false))
 }
 
 fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
     let root = ctx.open_for_reading()?;
     let lock = lock_of(root.as_ref())?;
-    let envs = states(ctx, &root_path, &lock, &[]);
+    let envs = states(ctx, &root_path, &lock, &[])?;
     ctx.print(&EnvListReport {
         envs_dir: envs_dir(ctx, &root_path),
         envs,
@@ -112,7 +121,7 @@ fn check(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let root = ctx.open_for_reading()?;
     let lock = lock_of(root.as_ref())?;
     let refs = refs_of(&lock, names, &root_path)?;
-    let b = builder(ctx, &root_path, 1);
+    let b = builder(ctx, &root_path, 1)?;
     let plan = b.plan(&root_path, &lock, &refs);
     let envs = knap_envs::check::check(&plan, &lock, b.store(), true);
     drop(root);
@@ -138,12 +147,14 @@ fn check(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
 
 fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
-    let b = builder(ctx, &root_path, args.jobs);
-    // Planned and built under the shared lock: the packs' files stay put.
+    let b = builder(ctx, &root_path, args.jobs)?;
+    // Planned under the shared lock (the packs' files stay put), built
+    // without it.
     let root = ctx.open_for_reading()?;
     let planned_lock = lock_of(root.as_ref())?;
     let refs = refs_of(&planned_lock, &args.refs, &root_path)?;
     let plan = b.plan(&root_path, &planned_lock, &refs);
+    drop(root);
     let results = b.build(
         plan,
         BuildOptions {
@@ -151,7 +162,6 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
             locked: args.locked,
         },
     );
-    drop(root);
     let mut rows = Vec::new();
     let mut built = Vec::new();
     let mut failed: Vec<EnvError> = Vec::new();
@@ -186,7 +196,7 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
     let mut removed = Vec::new();
     if root_path.exists() {
         let root = ctx.open_for_writing()?;
-        let lock = record(&root, &planned_lock, &built)?;
+        let (lock, _) = envs::record(&root, &planned_lock, &built).map_err(root_err)?;
         drop(built);
         removed = b
             .store()
@@ -198,9 +208,15 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
         envs: rows,
         removed,
     });
+    failures(failed)
+}
+
+/// The error of environments that could not be built (none: success):
+/// one is its own error (its kind and hint are `crate::report`'s to
+/// find), several one error listing each.
+pub fn failures(mut failed: Vec<EnvError>) -> anyhow::Result<()> {
     match failed.len() {
         0 => Ok(()),
-        // Its kind and hint are `crate::report`'s to find.
         1 => Err(failed.remove(0).into()),
         n => {
             let kind = if failed.iter().all(|e| e.kind() == failed[0].kind()) {
@@ -222,33 +238,9 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Records `built` in the root's `knap.lock` for the packs still at the
-/// version and tree planned for; returns the lock now in force.
-fn record(
-    root: &InstallRoot,
-    planned: &Lockfile,
-    built: &[knap_envs::Built],
-) -> anyhow::Result<Lockfile> {
-    let old = root.read_lock().map_err(root_err)?.unwrap_or_default();
-    let same: Vec<&knap_envs::Built> = built
-        .iter()
-        .filter(|b| {
-            matches!((old.get(&b.pack), planned.get(&b.pack)),
-                (Some(now), Some(then)) if now.version == then.version && now.tree == then.tree)
-        })
-        .collect();
-    let mut lock = old.clone();
-    knap_envs::record(&mut lock, same);
-    if lock != old {
-        root.commit(Vec::new(), Vec::new(), &lock)
-            .map_err(root_err)?;
-    }
-    Ok(lock)
-}
-
 fn remove(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
     let root_path = ctx.root_dir();
-    let b = builder(ctx, &root_path, 1);
+    let b = builder(ctx, &root_path, 1)?;
     let root = ctx.open_for_writing()?;
     let old = root.read_lock().map_err(root_err)?.unwrap_or_default();
     let mut refs = Vec::new();

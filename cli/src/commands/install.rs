@@ -11,6 +11,12 @@
 //!
 //! Nothing under the root changes before every pack has been fetched and
 //! verified; any failure leaves the root and its lock untouched.
+//!
+//! After the commit, the root's pack environments are built (unless
+//! `--no-envs` or `envs = false`; `--locked` and an install from the lock
+//! build them with the package versions it records): a failed build
+//! leaves the packs installed and exits 1 naming the pack, the command
+//! and the installer's last lines.
 
 use knap_client::Request;
 use knap_client::spec::{self, Spec};
@@ -51,6 +57,9 @@ pub struct InstallArgs {
     /// or the pack tree digest of a directory or git commit.
     #[arg(long, value_name = "sha256:HEX")]
     pub checksum: Option<String>,
+    /// Build no pack environments (the report still says which are needed).
+    #[arg(long)]
+    pub no_envs: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
@@ -66,10 +75,13 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
         jobs: args.jobs,
         checksum: args.checksum,
         allow_unverified: args.allow_unverified,
+        no_envs: args.no_envs,
+        env_timeout: ctx.env_timeout()?,
     };
     let outcome = ctx.install(None, &request).await?;
-    ctx.print(&ChangeReport::of_install(outcome));
-    Ok(())
+    let (report, failed) = ChangeReport::of_install(outcome);
+    ctx.print(&report);
+    super::env::failures(failed)
 }
 
 /// Reads the SPECs; a bare word that is no valid ref (`Diskwatch`) gets

@@ -53,6 +53,13 @@ impl Ctx {
         crate::output::print(report, self.json, self.quiet);
     }
 
+    /// The deadline of one environment installer command,
+    /// `KNAP_ENV_TIMEOUT` (seconds; knap-envs' 30 minutes when unset).
+    pub fn env_timeout(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        knap_client::install::envs::timeout_from(std::env::var_os("KNAP_ENV_TIMEOUT"))
+            .map_err(|m| KnapError::usage(m).into())
+    }
+
     /// Tells a warning as the libraries do, as an [`Event::Warning`]: on
     /// stderr unless `-q`, an event with `--progress json`.
     pub fn warn(&self, text: &str) {

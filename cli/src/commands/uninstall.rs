@@ -6,7 +6,8 @@
 //! Works from `knap.lock` alone (its `requested` map and each pack's
 //! recorded `dependencies`): no registry is read, so it works offline and
 //! for packs whose registry is gone. A pack that a remaining pack needs is
-//! refused (exit 3) unless `--force`.
+//! refused (exit 3) unless `--force`. The removed packs' environments go
+//! with them (`knap_client::install::envs::remove_unused`).
 
 use std::collections::BTreeSet;
 
@@ -48,6 +49,7 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
         remove: None,
         removed: None,
         left_without_dependency: u.left_without.clone(),
+        removed_envs: Vec::new(),
         targets,
     };
     if args.dry_run {
@@ -65,6 +67,14 @@ pub fn run(ctx: &Ctx, args: &UninstallArgs) -> anyhow::Result<()> {
         .collect();
     root.commit(Vec::new(), present, &new_lock)
         .map_err(root_err)?;
+    // Still under the root's exclusive lock.
+    report.removed_envs = knap_client::install::envs::remove_unused(
+        &ctx.config,
+        root.path(),
+        &new_lock,
+        ctx.env.reporter.clone(),
+    );
+    drop(root);
     for n in &u.left_without {
         ctx.warn(&format!(
             "--force: {n}; it is no longer installed (see `knap doctor`)"

@@ -4,7 +4,9 @@
 //! requested for it). Refreshes the indices first (unless `--offline`),
 //! then runs the install pipeline (`knap_client::install`) with the
 //! lock's versions unpinned for the packs being upgraded; nothing changes
-//! unless every fetch verifies.
+//! unless every fetch verifies. The pack environments follow as after
+//! `knap install` (environments the new versions no longer use are
+//! removed).
 
 use std::collections::BTreeSet;
 
@@ -35,6 +37,9 @@ pub struct UpgradeArgs {
     /// Parallel downloads.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+    /// Build no pack environments (the report still says which are needed).
+    #[arg(long)]
+    pub no_envs: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
@@ -89,11 +94,14 @@ pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
         upgrade,
         dry_run: args.dry_run,
         jobs: args.jobs,
+        no_envs: args.no_envs,
+        env_timeout: ctx.env_timeout()?,
         ..Request::default()
     };
     let outcome = ctx
         .install(Some(std::sync::Arc::new(set)), &request)
         .await?;
-    ctx.print(&ChangeReport::of_install(outcome));
-    Ok(())
+    let (report, failed) = ChangeReport::of_install(outcome);
+    ctx.print(&report);
+    super::env::failures(failed)
 }
