@@ -3,7 +3,9 @@
 //! against the recorded versions when locked, and marked complete by its
 //! `.knap-env.json`, written last. A failed build removes what it wrote
 //! and leaves every other environment (the one the pack used before)
-//! alone.
+//! alone; a forced rebuild of a complete environment (`knap env build
+//! --force`, in the same id-named directory: venvs are not relocatable)
+//! first moves it aside whole and puts it back if the rebuild fails.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -250,6 +252,15 @@ impl Builder {
                 .remove_dir(&env.pack, path)
                 .map_err(EnvError::io(&env.pack, "remove", path))
         };
+        // A complete environment rebuilt (`--force`) stays whole aside
+        // until its replacement is complete, and comes back if that fails.
+        let previous = match EnvStore::read_record(&env.path, &env.dir) {
+            Some(_) => self
+                .store
+                .set_aside(&env.pack, &env.path, held)
+                .map_err(EnvError::io(&env.pack, "move aside", &env.path))?,
+            None => None,
+        };
         remove(&env.path)?;
         let parent = self.store.pack_dir(&env.pack);
         std::fs::create_dir_all(&parent).map_err(EnvError::io(&env.pack, "create", &parent))?;
@@ -276,6 +287,13 @@ impl Builder {
             .and_then(|done| self.finish(env, pinned, done.installer, done.seed));
         match result {
             Ok(record) => {
+                if let Some(aside) = &previous
+                    && let Err(r) = self.store.remove_dir(&env.pack, aside)
+                {
+                    self.reporter.report(Event::Warning {
+                        message: format!("{}: cannot remove {}: {r}", env.pack, aside.display()),
+                    });
+                }
                 self.reporter.report(Event::EnvBuilt {
                     pack: env.pack.to_string(),
                     runtime: env.runtime().to_string(),
@@ -285,7 +303,14 @@ impl Builder {
                 Ok(ready(record, Some(installer)))
             }
             Err(e) => {
-                if let Err(r) = remove(&env.path) {
+                let cleaned = match &previous {
+                    Some(aside) => self
+                        .store
+                        .put_back(&env.pack, aside, &env.path, held)
+                        .map_err(EnvError::io(&env.pack, "put back", &env.path)),
+                    None => remove(&env.path),
+                };
+                if let Err(r) = cleaned {
                     self.reporter.report(Event::Warning {
                         message: knap_schema::report::chain_line(&r),
                     });

@@ -5,6 +5,8 @@
 //! <envs_dir>/<ref>/node-20-<id12>/       node_modules and the package files
 //! <envs_dir>/<ref>/<dir>/.knap-env.json  written last: the environment is complete
 //! <envs_dir>/<ref>/.trash-*              an environment being removed
+//! <envs_dir>/<ref>/.prev-<dir>            the environment a forced rebuild replaces,
+//!                                         put back if the rebuild fails
 //! <envs_dir>/.locks/<ref>.lock           held while a pack's environments change
 //! ```
 //!
@@ -25,6 +27,7 @@ use knap_schema::lock::Lockfile;
 
 const LOCKS: &str = ".locks";
 const TRASH_PREFIX: &str = ".trash-";
+const PREV_PREFIX: &str = ".prev-";
 
 /// The entries of `dir`; none when it does not exist.
 fn entries(dir: &Path) -> io::Result<Vec<std::fs::DirEntry>> {
@@ -176,10 +179,66 @@ impl EnvStore {
         }
     }
 
-    /// Under `pack`'s lock: removes its half-built environments (no
-    /// complete record) and half-removed ones. Returns what was removed.
-    pub fn recover(&self, pack: &PackRef, _held: &PackLock) -> io::Result<Vec<PathBuf>> {
+    /// Under `pack`'s lock: moves the complete environment at `path`
+    /// aside (`.prev-<dir>`), so that a forced rebuild can build in its
+    /// directory and [`EnvStore::put_back`] restore it if the rebuild
+    /// fails. Returns where it went, or `None` when there was nothing.
+    pub fn set_aside(
+        &self,
+        pack: &PackRef,
+        path: &Path,
+        _held: &PackLock,
+    ) -> io::Result<Option<PathBuf>> {
+        let Some(name) = path.file_name() else {
+            return Ok(None);
+        };
+        let aside = self
+            .pack_dir(pack)
+            .join(format!("{PREV_PREFIX}{}", name.to_string_lossy()));
+        self.remove_dir(pack, &aside)?;
+        match std::fs::rename(path, &aside) {
+            Ok(()) => Ok(Some(aside)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Under `pack`'s lock: the environment set aside at `aside` back at
+    /// `path`, whatever a failed rebuild left there removed first.
+    pub fn put_back(
+        &self,
+        pack: &PackRef,
+        aside: &Path,
+        path: &Path,
+        _held: &PackLock,
+    ) -> io::Result<()> {
+        self.remove_dir(pack, path)?;
+        std::fs::rename(aside, path)
+    }
+
+    /// Under `pack`'s lock: puts back an environment a forced rebuild set
+    /// aside when the rebuild did not complete (else drops it), removes
+    /// its half-built environments (no complete record) and half-removed
+    /// ones. Returns what was removed.
+    pub fn recover(&self, pack: &PackRef, held: &PackLock) -> io::Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
+        for item in entries(&self.pack_dir(pack))? {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let Some(dir) = name
+                .strip_prefix(PREV_PREFIX)
+                .and_then(|d| EnvDir::parse(d).ok())
+            else {
+                continue;
+            };
+            let target = self.env_path(pack, &dir);
+            if Self::read_record(&target, &dir).is_some() {
+                self.remove_dir(pack, &item.path())?;
+                removed.push(item.path());
+            } else {
+                tracing::info!("putting back the environment {}", target.display());
+                self.put_back(pack, &item.path(), &target, held)?;
+            }
+        }
         for f in self.found(pack)? {
             if f.record.is_none() {
                 tracing::info!("removing the half-built environment {}", f.path.display());

@@ -384,6 +384,85 @@ fn check_finds_a_damaged_environment_and_a_forced_build_repairs_it() {
 }
 
 #[test]
+fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
+    let mut w = World::new();
+    w.pack("p", "", &[("requirements.txt", "alpha\n")]);
+    let b = w.builder(false);
+    let built = ok(w.build(&b, &[], BuildOptions::default()));
+    let env = built[0].path.clone();
+    let record = std::fs::read(env.join(".knap-env.json")).unwrap();
+    drop(built);
+    let recorded = w.lock.clone();
+    // The installers get one second: `python -m venv` alone takes longer.
+    let mut s = Settings::new(w.envs_dir());
+    s.path = Some(support::path_without_uv());
+    s.installer_env = support::index_env(&w.py, &w.npm, &w.dir.path().join("cache"));
+    s.timeout = std::time::Duration::from_secs(1);
+    let slow = Builder::new(s, w.events.clone());
+    let force = BuildOptions {
+        force: true,
+        locked: false,
+    };
+    let err = w
+        .build(&slow, &[], force)
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect_err("the rebuild runs out of time");
+    assert!(
+        matches!(err, EnvError::Timeout { .. }),
+        "{}",
+        knap_schema::report::chain_line(&err)
+    );
+    assert!(err.to_string().contains("did not finish within 1 s"), "{err}");
+    assert_eq!(w.lock, recorded, "knap.lock still names it");
+    assert_eq!(
+        std::fs::read(env.join(".knap-env.json")).unwrap(),
+        record,
+        "the previous environment is back, whole"
+    );
+    assert_eq!(
+        python_says(&env, "import alpha; print(alpha.VERSION)"),
+        "1.0"
+    );
+    let names: Vec<String> = std::fs::read_dir(w.envs_dir().join("p"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [env.file_name().unwrap().to_string_lossy()], "nothing aside");
+    assert_eq!(w.check(&b)[0].state, EnvState::Ok);
+}
+
+#[test]
+fn an_environment_a_killed_rebuild_left_aside_is_put_back() {
+    let mut w = World::new();
+    w.pack("p", "", &[("requirements.txt", "alpha\n")]);
+    let b = w.builder(false);
+    let built = ok(w.build(&b, &[], BuildOptions::default()));
+    let env = built[0].path.clone();
+    drop(built);
+    // What a forced rebuild killed midway leaves: the previous
+    // environment aside, a half-built one in its place.
+    let aside = w
+        .envs_dir()
+        .join("p")
+        .join(format!(".prev-{}", env.file_name().unwrap().to_string_lossy()));
+    std::fs::rename(&env, &aside).unwrap();
+    std::fs::create_dir_all(env.join("lib")).unwrap();
+    let pack: knap_schema::PackRef = "p".parse().unwrap();
+    let held = b.store().lock(&pack).unwrap();
+    b.store().recover(&pack, &held).unwrap();
+    drop(held);
+    assert!(!aside.exists());
+    assert_eq!(w.check(&b)[0].state, EnvState::Ok);
+    assert_eq!(
+        python_says(&env, "import alpha; print(alpha.VERSION)"),
+        "1.0"
+    );
+}
+
+#[test]
 fn an_unbuildable_requirement_fails_naming_the_command_and_keeps_the_previous_environment() {
     let mut w = World::new();
     let dir = w.pack("p", "", &[("requirements.txt", "alpha\n")]);
