@@ -77,6 +77,9 @@ pub struct BuildOptions {
     /// Install exactly the versions `knap.lock` records, failing (naming
     /// the package) when one cannot be had.
     pub locked: bool,
+    /// Leave a pack whose environments another process holds (is
+    /// building) to it ([`EnvError::Busy`]) instead of waiting for it.
+    pub skip_busy: bool,
 }
 
 /// An environment ready for use.
@@ -194,12 +197,31 @@ impl Builder {
     ) -> Vec<(usize, Result<Built, EnvError>)> {
         let pack = group[0].1.pack.clone();
         let locks = self.store.path().join(".locks");
-        let held = match self
-            .store
-            .lock(&pack)
-            .and_then(|l| self.store.recover(&pack, &l).map(|_| l))
-        {
-            Ok(l) => Arc::new(l),
+        let taken = if opts.skip_busy {
+            self.store.try_lock(&pack)
+        } else {
+            self.store.lock(&pack).map(Some)
+        };
+        let held = match taken.and_then(|l| match l {
+            Some(l) => self.store.recover(&pack, &l).map(|_| Some(l)),
+            None => Ok(None),
+        }) {
+            Ok(Some(l)) => Arc::new(l),
+            Ok(None) => {
+                return group
+                    .into_iter()
+                    .map(|(i, env)| {
+                        let runtime = env.runtime();
+                        (
+                            i,
+                            Err(EnvError::Busy {
+                                pack: env.pack,
+                                runtime,
+                            }),
+                        )
+                    })
+                    .collect();
+            }
             Err(e) => {
                 return group
                     .into_iter()

@@ -82,6 +82,10 @@ pub enum EnvError {
         wanted: String,
         found: Option<String>,
     },
+    /// Another process holds the pack's environments (is building them)
+    /// and the build was asked not to wait.
+    #[error("`{pack}`: its {runtime} environment is being built by another knap process")]
+    Busy { pack: PackRef, runtime: Runtime },
     /// The pack's own files could not be read.
     #[error("`{pack}`: cannot read its pack.yaml")]
     Manifest {
@@ -110,6 +114,7 @@ impl EnvError {
             | EnvError::Install { pack, .. }
             | EnvError::Timeout { pack, .. }
             | EnvError::Locked { pack, .. }
+            | EnvError::Busy { pack, .. }
             | EnvError::Manifest { pack, .. }
             | EnvError::Io { pack, .. } => pack,
         }
@@ -123,7 +128,8 @@ impl EnvError {
             | EnvError::Probe { runtime, .. }
             | EnvError::Install { runtime, .. }
             | EnvError::Timeout { runtime, .. }
-            | EnvError::Locked { runtime, .. } => Some(*runtime),
+            | EnvError::Locked { runtime, .. }
+            | EnvError::Busy { runtime, .. } => Some(*runtime),
             EnvError::Manifest { .. } | EnvError::Io { .. } => None,
         }
     }

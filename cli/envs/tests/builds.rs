@@ -3,7 +3,6 @@
 //! re-used without work, locked, checked, repaired, refused, recovered,
 //! and built in parallel.
 
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -300,6 +299,7 @@ fn a_locked_build_reproduces_the_recorded_versions_when_newer_exist() {
         BuildOptions {
             force: true,
             locked: true,
+            ..Default::default()
         },
     ));
     assert_eq!(names(&locked[0]), ["alpha==1.0", "beta==2.0"]);
@@ -325,6 +325,7 @@ fn a_locked_build_fails_naming_the_package_it_cannot_have() {
         BuildOptions {
             force: true,
             locked: true,
+            ..Default::default()
         },
     );
     let err = results
@@ -371,6 +372,7 @@ fn check_finds_a_damaged_environment_and_a_forced_build_repairs_it() {
         BuildOptions {
             force: true,
             locked: false,
+            ..Default::default()
         },
     ));
     assert!(repaired[0].built_now());
@@ -402,6 +404,7 @@ fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
     let force = BuildOptions {
         force: true,
         locked: false,
+        ..Default::default()
     };
     let err = w
         .build(&slow, &[], force)
@@ -414,7 +417,10 @@ fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
         "{}",
         knap_schema::report::chain_line(&err)
     );
-    assert!(err.to_string().contains("did not finish within 1 s"), "{err}");
+    assert!(
+        err.to_string().contains("did not finish within 1 s"),
+        "{err}"
+    );
     assert_eq!(w.lock, recorded, "knap.lock still names it");
     assert_eq!(
         std::fs::read(env.join(".knap-env.json")).unwrap(),
@@ -430,7 +436,11 @@ fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, [env.file_name().unwrap().to_string_lossy()], "nothing aside");
+    assert_eq!(
+        names,
+        [env.file_name().unwrap().to_string_lossy()],
+        "nothing aside"
+    );
     assert_eq!(w.check(&b)[0].state, EnvState::Ok);
 }
 
@@ -444,10 +454,10 @@ fn an_environment_a_killed_rebuild_left_aside_is_put_back() {
     drop(built);
     // What a forced rebuild killed midway leaves: the previous
     // environment aside, a half-built one in its place.
-    let aside = w
-        .envs_dir()
-        .join("p")
-        .join(format!(".prev-{}", env.file_name().unwrap().to_string_lossy()));
+    let aside = w.envs_dir().join("p").join(format!(
+        ".prev-{}",
+        env.file_name().unwrap().to_string_lossy()
+    ));
     std::fs::rename(&env, &aside).unwrap();
     std::fs::create_dir_all(env.join("lib")).unwrap();
     let pack: knap_schema::PackRef = "p".parse().unwrap();

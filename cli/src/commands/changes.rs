@@ -65,6 +65,8 @@ struct EnvsReport {
     built: Vec<BuiltEnv>,
     /// Could not be planned or built (the packs stay installed).
     failed: Vec<FailedEnv>,
+    /// Left to another knap process that was building them.
+    busy: Vec<BusyEnv>,
     /// Environment directories removed (no lock names them any more).
     removed: Vec<PathBuf>,
 }
@@ -87,6 +89,12 @@ struct BuiltEnv {
     dir: PathBuf,
     installer: &'static str,
     packages: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct BusyEnv {
+    pack: PackRef,
+    runtime: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,6 +146,14 @@ impl EnvsReport {
                     message: knap_schema::report::chain_line(e),
                 })
                 .collect(),
+            busy: o
+                .busy
+                .iter()
+                .map(|(pack, runtime)| BusyEnv {
+                    pack: pack.clone(),
+                    runtime: runtime.to_string(),
+                })
+                .collect(),
             removed: o.removed.clone(),
         })
     }
@@ -159,6 +175,13 @@ impl fmt::Display for EnvsReport {
         }
         for r in &self.removed {
             writeln!(f, "removed the environment {}", r.display())?;
+        }
+        for b in &self.busy {
+            writeln!(
+                f,
+                "the {} environment of {} is being built by another knap process",
+                b.runtime, b.pack
+            )?;
         }
         if let Some(why) = self.skipped {
             let todo: Vec<String> = self

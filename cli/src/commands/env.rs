@@ -77,13 +77,7 @@ pub fn envs_dir(ctx: &Ctx, root: &Path) -> PathBuf {
 /// A builder with the configuration's interpreter and directory, the
 /// installer deadline of `KNAP_ENV_TIMEOUT`.
 pub fn builder(ctx: &Ctx, root: &Path, jobs: usize) -> anyhow::Result<Builder> {
-    let s = envs::settings(
-        &ctx.config,
-        root,
-        ctx.env.offline,
-        jobs,
-        ctx.env_timeout()?,
-    );
+    let s = envs::settings(&ctx.config, root, ctx.env.offline, jobs, ctx.env_timeout()?);
     Ok(Builder::new(s, ctx.env.reporter.clone()))
 }
 
@@ -160,6 +154,8 @@ fn build(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<()> {
         BuildOptions {
             force: args.force,
             locked: args.locked,
+            // Asked for by name: wait for another process building it.
+            skip_busy: false,
         },
     );
     let mut rows = Vec::new();

@@ -9,6 +9,7 @@
 mod completions;
 mod config;
 mod doctor;
+mod env;
 mod fixtures;
 mod info;
 mod install;

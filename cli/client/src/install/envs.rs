@@ -27,7 +27,7 @@ use knap_envs::{BuildOptions, Builder, Built, EnvError, PlannedEnv, Settings};
 use knap_installer::{InstallRoot, RootError};
 use knap_schema::PackRef;
 use knap_schema::config::Config;
-use knap_schema::env::LockedEnv;
+use knap_schema::env::{LockedEnv, Runtime};
 use knap_schema::lock::Lockfile;
 use knap_schema::progress::{Event, Reporter};
 
@@ -73,6 +73,8 @@ pub struct EnvOutcome {
     /// does not meet the pack's requirement) or built. When building was
     /// skipped, only the ones that could not be planned.
     pub failed: Vec<EnvError>,
+    /// Environments left to the other process that was building them.
+    pub busy: Vec<(PackRef, Runtime)>,
     /// Environment directories removed (no lock names them any more).
     pub removed: Vec<PathBuf>,
 }
@@ -193,12 +195,16 @@ pub(crate) fn after_commit(
         BuildOptions {
             force: false,
             locked: step.locked,
+            // Another process (an install, `knap env build`) is building
+            // it: this install does not wait for it.
+            skip_busy: true,
         },
     );
     let mut built = Vec::new();
     for r in results {
         match r {
             Ok(b) => built.push(b),
+            Err(EnvError::Busy { pack, runtime }) => out.busy.push((pack, runtime)),
             Err(e) => out.failed.push(e),
         }
     }

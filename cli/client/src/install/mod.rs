@@ -37,8 +37,8 @@ use knap_resolver::Upgrade;
 use knap_schema::config::{Config, RegistryConfig};
 use knap_schema::lock::{LockedPack, Lockfile};
 use knap_schema::progress::{Event, Reporter};
-use knap_schema::{ErrorKind, PackRef};
 use knap_schema::{ErrorKind as Kind, KnapError};
+use knap_schema::{ErrorKind, PackRef};
 
 use crate::sources::archive::{self, DEFAULT_DOWNLOAD_LIMIT};
 use crate::sources::direct::{self, StagedDirect};
@@ -604,4 +604,3 @@ impl Pipeline<'_> {
         Ok(Committed::Done(packs))
     }
 }
-

@@ -140,7 +140,6 @@ impl Pipeline<'_> {
             origin,
         })
     }
-
 }
 
 /// What is asked for: the previous requests plus the new specs; a direct

@@ -207,16 +207,14 @@ impl TlsRoots {
         for f in &files {
             let pem = knap_schema::fs::read(f, knap_schema::fs::Links::Follow, MAX_CA_FILE_BYTES)
                 .map_err(|e| match e {
-                    knap_schema::fs::FileError::Io { error, .. } => FetchError::setup_caused_by(
-                        format!("cannot read the CA file {}", f.display()),
-                        error,
-                    ),
-                    other => FetchError::setup(format!(
-                        "the CA file {} {}",
-                        f.display(),
-                        other.reason()
-                    )),
-                })?;
+                knap_schema::fs::FileError::Io { error, .. } => FetchError::setup_caused_by(
+                    format!("cannot read the CA file {}", f.display()),
+                    error,
+                ),
+                other => {
+                    FetchError::setup(format!("the CA file {} {}", f.display(), other.reason()))
+                }
+            })?;
             let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 FetchError::setup_caused_by(
                     format!("{}: not a PEM certificate bundle", f.display()),
