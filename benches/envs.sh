@@ -154,7 +154,7 @@ for i in $(seq 0 9); do
     mk_pack par$i none
     for ((j = i; j < BENCH_WHEELS; j += 10)); do echo "benchpkg$j"; done >"$src/par$i/requirements.txt"
 done
-for p in pyuv pypip nodepack $(seq -f 'par%g' 0 9); do "$knap" --root "$root" -q install "$src/$p" >/dev/null; done
+for p in pyuv pypip nodepack $(seq -f 'par%g' 0 9); do "$knap" --root "$root" -q install --no-envs "$src/$p" >/dev/null; done
 
 now() { date +%s.%N; }
 once() { # once CMD...: the wall time of CMD

@@ -71,10 +71,14 @@ impl Client {
     /// Installs as `request` asks into the root at `root` (created if
     /// needed): resolves against its `knap.lock`, plans
     /// ([`knap_installer::Plan`]), fetches and verifies into staging and
-    /// commits ([`knap_installer::InstallRoot::commit`]), reporting to the
-    /// environment's reporter (the resolver reads the registries through
-    /// [`crate::candidates::Lazy`]). A `dry_run` request stops at the plan.
-    /// Must run on a multi-threaded tokio runtime.
+    /// commits ([`knap_installer::InstallRoot::commit`]), then builds the
+    /// pack environments of the root's packs ([`crate::install::envs`];
+    /// `request.no_envs` or the configuration's `envs = false` skip the
+    /// builds, and [`Outcome::envs`] still names every environment the
+    /// packs need, for a program that builds them itself), reporting to
+    /// the environment's reporter (the resolver reads the registries
+    /// through [`crate::candidates::Lazy`]). A `dry_run` request stops at
+    /// the plan. Must run on a multi-threaded tokio runtime.
     pub async fn install(&self, root: &Path, request: &Request) -> Result<Outcome, InstallError> {
         crate::install::install(&self.config, &self.env, root, request, None).await
     }

@@ -9,14 +9,17 @@
 //!   and staging direct packs before resolution;
 //! - [`candidates`]: the resolver's lazy view of the registries;
 //! - [`install`]: the pipeline `knap install` and `knap upgrade` share
-//!   (stage direct packs, resolve against `knap.lock`, plan, fetch,
-//!   commit; a dry run stops at the plan);
+//!   (stage direct packs, resolve against `knap.lock` (`install::resolve`),
+//!   plan, fetch (`install::fetch`), commit, then build the pack
+//!   environments (`install::envs`, with `knap_envs`); a dry run stops at
+//!   the plan);
 //! - [`Client`]: the short embedding API over all of it.
 //!
 //! Data flows registries (`knap_registry`, which knows nothing of
 //! installs) -> resolution (`knap_resolver`, through [`candidates::Lazy`])
 //! -> plan and commit (`knap_installer`), with [`sources`] fetching what
-//! the plan installs.
+//! the plan installs -> pack environments (`knap_envs`), recorded in the
+//! lock.
 
 pub mod candidates;
 mod client;

@@ -1,6 +1,8 @@
 //! The install pipeline that `knap install` and `knap upgrade` (and an
 //! embedding program) share: stage direct packs, resolve against the
-//! current `knap.lock`, [`Plan`], fetch into staging, commit.
+//! current `knap.lock` and [`Plan`] (`resolve`), fetch into staging
+//! ([`fetch`]), commit, then build the root's pack environments
+//! ([`envs`]).
 //!
 //! Locking: the root's exclusive lock is held only to recover the root,
 //! read `knap.lock` and open a staging area ([`InstallRoot::new_staging`],
