@@ -514,7 +514,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 #[test]
-fn a_build_killed_with_sigkill_is_recovered_by_the_next_one() {
+fn a_build_killed_with_sigkill_is_recovered_by_the_next_one_and_held_no_root_lock() {
     let w = World::new();
     let src = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
@@ -545,6 +545,18 @@ fn a_build_killed_with_sigkill_is_recovered_by_the_next_one() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // `knap env build` holds no root lock while it builds: an install goes
+    // ahead meanwhile.
+    let q = w.pack("q", "1.0.0", &[]);
+    let o = w.k.run_within(
+        Duration::from_secs(8),
+        &["install", "--no-envs", q.to_str().unwrap()],
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the build is still running"
+    );
     // SIGKILL to knap, then to every process under it (the installers),
     // so that knap never sees them die.
     let mut doomed = vec![child.id()];
@@ -562,6 +574,7 @@ fn a_build_killed_with_sigkill_is_recovered_by_the_next_one() {
         w.py.server.log()
     );
     assert!(w.lock()["packs"][0].get("envs").is_none());
+    assert_eq!(w.lock()["packs"][1]["ref"], "q");
 
     w.py.server.delay("/files/", Duration::ZERO);
     let o = w.run(&["env", "build", "--json"]).ok();
