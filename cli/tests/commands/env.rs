@@ -69,6 +69,22 @@ impl World {
         dir
     }
 
+    /// Pack `p` needing alpha (Python) and leftish (Node.js).
+    fn python_and_node_pack(&self) -> PathBuf {
+        self.npm.add("leftish", "1.0.0", &[]);
+        self.pack(
+            "p",
+            "1.0.0",
+            &[
+                ("requirements.txt", "alpha\n"),
+                (
+                    "package.json",
+                    r#"{"name": "p", "version": "1.0.0", "dependencies": {"leftish": "^1"}}"#,
+                ),
+            ],
+        )
+    }
+
     fn lock(&self) -> Value {
         serde_json::from_str(&support::read(&self.root().join("knap.lock"))).unwrap()
     }
@@ -129,18 +145,7 @@ fn packages(env: &Value) -> Vec<String> {
 #[test]
 fn install_builds_the_environments_and_a_reinstall_does_no_work() {
     let w = World::new();
-    w.npm.add("leftish", "1.0.0", &[]);
-    let src = w.pack(
-        "p",
-        "1.0.0",
-        &[
-            ("requirements.txt", "alpha\n"),
-            (
-                "package.json",
-                r#"{"name": "p", "version": "1.0.0", "dependencies": {"leftish": "^1"}}"#,
-            ),
-        ],
-    );
+    let src = w.python_and_node_pack();
     let o = w
         .run(&["--color", "never", "install", src.to_str().unwrap()])
         .ok();
@@ -419,18 +424,7 @@ fn an_environment_build_holds_no_root_lock() {
 #[test]
 fn env_build_list_check_and_remove_through_the_cli() {
     let w = World::new();
-    w.npm.add("leftish", "1.0.0", &[]);
-    let src = w.pack(
-        "p",
-        "1.0.0",
-        &[
-            ("requirements.txt", "alpha\n"),
-            (
-                "package.json",
-                r#"{"name": "p", "version": "1.0.0", "dependencies": {"leftish": "^1"}}"#,
-            ),
-        ],
-    );
+    let src = w.python_and_node_pack();
     w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
     assert_eq!(
         states(&w, "list"),
