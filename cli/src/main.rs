@@ -203,7 +203,11 @@ fn main() {
                 report::print(&report_of(&e), true);
                 std::process::exit(2);
             }
-            e.exit();
+            // clap's message quotes the argument as given: written through
+            // the printer, which escapes what a terminal would act on and
+            // hides URL credentials.
+            knap_term::err(e.render().ansi().to_string().trim_end());
+            std::process::exit(e.exit_code());
         }
     };
     knap_term::set_color(cli.color.term());

@@ -37,7 +37,9 @@ pub(super) fn shared_client(policy: &HttpPolicy) -> Result<reqwest::Client, Fetc
     Ok(c)
 }
 
-/// A reqwest client builder with knap's policy for one registry: unless
+/// A reqwest client builder with knap's policy for one registry: no
+/// redirect to a URL with credentials (reqwest would send them as Basic
+/// authentication); unless
 /// `allow_http`, no redirect from https to plain http (not even to a
 /// loopback host: that would be a downgrade) and none to plain http on
 /// another host than a loopback one; with a token, no redirect from https
@@ -52,7 +54,10 @@ pub(super) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuild
         let u = attempt.url();
         // `previous` starts with the URL first requested.
         let from_https = attempt.previous().iter().any(|p| p.scheme() == "https");
-        if u.scheme() == "http" && from_https && with_token {
+        if knap_schema::urls::has_userinfo(u) {
+            // Never shown: the printers hide a URL's credentials anyway.
+            attempt.error("refusing a redirect to a URL with credentials (user:password@)")
+        } else if u.scheme() == "http" && from_https && with_token {
             let msg = format!(
                 "refusing a redirect from https to plain http while sending the registry's token: {u}"
             );

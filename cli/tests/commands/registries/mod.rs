@@ -4,6 +4,7 @@
 //! `index_limits`, and what knap says of a registry it cannot reach
 //! (`unreachable`).
 
+mod credentials;
 mod git;
 mod http;
 mod index_limits;
