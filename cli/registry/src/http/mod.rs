@@ -15,5 +15,5 @@ mod retry;
 pub use download::{Download, Downloader};
 pub use error::{FetchError, Limit, NetCause, timed_out};
 pub use get::{Fetched, Fetcher, Validators};
-pub use policy::{Auth, DEFAULT_MAX_SIZE, HttpPolicy, HttpSettings, TlsRoots};
+pub use policy::{Auth, DEFAULT_MAX_SIZE, EnvVarError, HttpPolicy, HttpSettings, TlsRoots};
 pub use retry::{retryable, until, with_retries};
