@@ -237,14 +237,28 @@ impl GitIndex {
             };
             let max_size = self.common.max_size;
             let url_of_fetch = url.clone();
+            let cache = self.common.cache.clone();
             tokio::task::spawn_blocking(move || {
+                // The registry's cache lock, held until this update has
+                // written its cache (it is returned with the outcome): one
+                // fetch into the clone at a time, and what a dead process
+                // left there is cleaned before this one fetches.
+                let lock = cache.lock().map_err(|e| {
+                    repository(format!(
+                        "cannot lock the cache {}",
+                        cache.path(".lock").display()
+                    ))(Box::new(e))
+                })?;
                 let deadline = Deadline::start(limit);
                 let fresh = !dir.join(".git").is_dir();
+                if !fresh {
+                    remove_leftovers(&dir.join(".git"));
+                }
                 let target = dir.clone();
                 let fetched = deadline.run(move |interrupt| {
                     clone_or_fetch(&url, &target, setup, max_size, interrupt)
                 });
-                match fetched {
+                let fetched = match fetched {
                     Some(Err(Failure::Transfer(e))) => Err(Failure::Git(GitError::of(
                         &url_of_fetch,
                         e,
@@ -261,10 +275,15 @@ impl GitIndex {
                         }
                         Err(Failure::Git(GitError::deadline(&url_of_fetch, &deadline)))
                     }
-                }
+                };
+                fetched.map(|f| (f, lock))
             })
             .await
             .expect("the git task panicked")
+        };
+        let (fetched, _cache_lock) = match fetched {
+            Ok((f, lock)) => (Ok(f), Some(lock)),
+            Err(e) => (Err(e), None),
         };
         let (commit, tree, tuf, cloned) = fetched.map_err(|e| match e {
             Failure::Git(source) => RegistryError::Git {
@@ -504,6 +523,42 @@ fn clone_or_fetch(
     let tree = read_tree(&repo, head, limit)?;
     let tuf = read_tuf(&repo, head)?;
     Ok((head.to_string(), tree, tuf, cloned))
+}
+
+/// Removes what a fetch into the repository whose `.git` is `git_dir`
+/// leaves behind when its process dies (SIGKILL, Ctrl-C, a power cut):
+/// gix's lock files (`shallow.lock`, `index.lock`, `refs/**/*.lock`,
+/// `packed-refs.lock`, `config.lock`) and its temporary packs
+/// (`objects/pack/.tmp*`, `objects/pack/tmp*`). Left there, they make
+/// every later fetch fail ("'shallow' file could not be locked"). Called
+/// only under the registry's cache lock, so no live fetch owns them; the
+/// repository's committed files are untouched (a lock file is the next
+/// version of a file, never the file itself).
+fn remove_leftovers(git_dir: &Path) {
+    for entry in walkdir::WalkDir::new(git_dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy();
+        let in_pack_dir = entry
+            .path()
+            .parent()
+            .is_some_and(|p| p.ends_with("objects/pack"));
+        let leftover = (entry.file_type().is_file() && name.ends_with(".lock"))
+            || (in_pack_dir && (name.starts_with(".tmp") || name.starts_with("tmp")));
+        if leftover {
+            tracing::debug!(
+                "removing {} left by a fetch that died",
+                entry.path().display()
+            );
+            let _ = if entry.file_type().is_dir() {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
+        }
+    }
 }
 
 /// One shallow fetch of [`REFSPECS`] from `url` into `repo`.

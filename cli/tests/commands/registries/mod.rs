@@ -6,6 +6,7 @@
 
 mod credentials;
 mod git;
+mod git_cache;
 mod http;
 mod index_limits;
 mod priority;
