@@ -182,7 +182,10 @@ impl Fetcher {
         }
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
         let mut progress = Progress::start(&*self.reporter, url, declared);
-        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+        let mut meter = super::LowSpeed::start(&self.policy.settings);
+        while let Some(chunk) =
+            super::low_speed::next_chunk(&mut resp, &mut meter, url, &self.policy.settings).await?
+        {
             if bytes.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
             }

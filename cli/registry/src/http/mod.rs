@@ -9,11 +9,13 @@ mod client;
 mod download;
 pub(crate) mod error;
 mod get;
+mod low_speed;
 mod policy;
 mod retry;
 
 pub use download::{Download, Downloader};
 pub use error::{FetchError, Limit, NetCause, timed_out};
 pub use get::{Fetched, Fetcher, Validators};
+pub use low_speed::LowSpeed;
 pub use policy::{Auth, DEFAULT_MAX_SIZE, EnvVarError, HttpPolicy, HttpSettings, TlsRoots};
 pub use retry::{retryable, until, with_retries};

@@ -249,14 +249,15 @@ impl GitIndex {
                         cache.path(".lock").display()
                     ))(Box::new(e))
                 })?;
-                let deadline = Deadline::start(limit);
+                let deadline = Deadline::start(limit, &settings);
+                let progress = deadline.progress();
                 let fresh = !dir.join(".git").is_dir();
                 if !fresh {
                     remove_leftovers(&dir.join(".git"));
                 }
                 let target = dir.clone();
                 let fetched = deadline.run(move |interrupt| {
-                    clone_or_fetch(&url, &target, setup, max_size, interrupt)
+                    clone_or_fetch(&url, &target, setup, max_size, progress, interrupt)
                 });
                 let fetched = match fetched {
                     Some(Err(Failure::Transfer(e))) => Err(Failure::Git(GitError::of(
@@ -476,6 +477,7 @@ fn clone_or_fetch(
     dir: &Path,
     setup: TransportSetup,
     limit: u64,
+    progress: gix::progress::tree::Item,
     interrupt: &AtomicBool,
 ) -> Result<(String, Tree, TufFiles, bool), Failure> {
     let existing = dir
@@ -505,7 +507,7 @@ fn clone_or_fetch(
                 .to_thread_local()
         }
     };
-    let outcome = match fetch(&mut repo, url, setup, interrupt) {
+    let outcome = match fetch(&mut repo, url, setup, progress, interrupt) {
         Ok(o) => o,
         Err(e) => {
             if cloned {
@@ -566,6 +568,7 @@ fn fetch(
     repo: &mut gix::Repository,
     url: &str,
     setup: TransportSetup,
+    progress: gix::progress::tree::Item,
     interrupt: &AtomicBool,
 ) -> Result<gix::remote::fetch::Outcome, Cause> {
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
@@ -596,7 +599,7 @@ fn fetch(
     conn.prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(transfer)?
         .with_shallow(depth)
-        .receive(gix::progress::Discard, interrupt)
+        .receive(progress, interrupt)
         .map_err(transfer)
 }
 
