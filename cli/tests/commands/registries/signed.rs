@@ -960,5 +960,5 @@ fn registry_add_with_a_root_of_another_chain_says_it_does_not_match_and_nothing_
         }
     }
     let list = k.run(&["registry", "list", "--json"]).ok().json();
-    assert_eq!(list.to_string().contains("fresh"), false, "{list}");
+    assert!(!list.to_string().contains("fresh"), "{list}");
 }
