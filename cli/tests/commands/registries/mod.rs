@@ -1,12 +1,14 @@
 //! The registry kinds and what every kind must do: `http` (one
 //! `index.json` over HTTPS), `sparse`, `git`, `signed` (TUF), and the
 //! rules across them: `priority`, `tls`, `tokens`, `url_policy`,
-//! `index_limits`, and what knap says of a registry it cannot reach
-//! (`unreachable`).
+//! `index_limits`, the servers of real networks (`network`: HTTP/2
+//! streams, small servers, GOAWAY), and what knap says of a registry it
+//! cannot reach (`unreachable`).
 
 mod git;
 mod http;
 mod index_limits;
+mod network;
 mod priority;
 mod signed;
 mod sparse;
