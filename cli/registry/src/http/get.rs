@@ -203,9 +203,7 @@ impl Fetcher {
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
         let net = |e: reqwest::Error| network_error(url, e, &self.policy.settings);
-        let mut req = client
-            .get(url.clone())
-            .header(ACCEPT, "application/json");
+        let mut req = client.get(url.clone()).header(ACCEPT, "application/json");
         if let Some(v) = self.policy.auth.header_for(url)? {
             req = req.header(AUTHORIZATION, v);
         }

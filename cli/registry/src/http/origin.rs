@@ -295,7 +295,9 @@ impl Origin {
                 s.replaced_at = Some(started);
                 drop(s);
                 self.replaced.notify_waiters();
-                Plan::OneAtATime { epoch: self.lock().epoch }
+                Plan::OneAtATime {
+                    epoch: self.lock().epoch,
+                }
             }
             Protocol::Http2 | Protocol::Unknown => Plan::OneAtATime { epoch: s.epoch },
         }
@@ -325,9 +327,8 @@ impl Origin {
         if s.protocol != Protocol::Http1 {
             return None;
         }
-        s.connect_time.map(|t| {
-            (t * 8).clamp(Duration::from_millis(100), Duration::from_secs(3))
-        })
+        s.connect_time
+            .map(|t| (t * 8).clamp(Duration::from_millis(100), Duration::from_secs(3)))
     }
 
     /// Whether a connect that started after `started` has completed.
@@ -449,7 +450,10 @@ impl Origin {
             tokio::pin!(changed);
             changed.as_mut().enable();
             if self.overtaken(started) {
-                tracing::debug!("a connect stalled for {:?}; trying again", started.elapsed());
+                tracing::debug!(
+                    "a connect stalled for {:?}; trying again",
+                    started.elapsed()
+                );
                 return Err(Box::new(Stalled));
             }
             tokio::select! {
@@ -563,7 +567,9 @@ impl Ticket {
         {
             let grace = (slowest * 3).clamp(Duration::from_millis(250), Duration::from_secs(2));
             return if now >= r + grace {
-                tracing::debug!("sent before its connection was replaced, unanswered for {grace:?} since: sending it again");
+                tracing::debug!(
+                    "sent before its connection was replaced, unanswered for {grace:?} since: sending it again"
+                );
                 Due::Now
             } else {
                 Due::At(r + grace)
@@ -577,7 +583,10 @@ impl Ticket {
             return Due::At(last + quiet);
         }
         if !s.stall_resent && s.waiting.keys().next() == Some(&self.id) {
-            tracing::debug!("nothing from the server for {:?}: sending the oldest request again", now - last);
+            tracing::debug!(
+                "nothing from the server for {:?}: sending the oldest request again",
+                now - last
+            );
             s.stall_resent = true;
             return Due::Now;
         }

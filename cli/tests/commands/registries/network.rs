@@ -57,7 +57,10 @@ fn knap_for(server: &Server, ca: Option<&std::path::Path>) -> Knap {
 /// Resolves `app` (a dry run: nothing is downloaded) and checks every pack
 /// was resolved.
 fn resolve_app(k: &Knap) {
-    let plan = k.run(&["install", "app", "--dry-run", "--json"]).ok().json();
+    let plan = k
+        .run(&["install", "app", "--dry-run", "--json"])
+        .ok()
+        .json();
     let text = plan.to_string();
     for i in 0..DEPS {
         assert!(text.contains(&format!("\"p{i:02}\"")), "p{i:02} in {text}");
@@ -70,7 +73,11 @@ fn answered(stats: &Stats) -> u64 {
     stats.by_status.get(&200).copied().unwrap_or(0)
 }
 
-fn https(site: &std::path::Path, pki: &tempfile::TempDir, cfg: impl FnOnce(Config) -> Config) -> (Server, std::path::PathBuf) {
+fn https(
+    site: &std::path::Path,
+    pki: &tempfile::TempDir,
+    cfg: impl FnOnce(Config) -> Config,
+) -> (Server, std::path::PathBuf) {
     let tls = TestPki::generate().unwrap();
     let files = tls.write_to(pki.path()).unwrap();
     let server = Server::start(cfg(Config::new(site).tls(std::sync::Arc::new(tls)))).unwrap();
@@ -84,7 +91,8 @@ fn one_http2_connection_carries_every_request_with_more_than_16_in_flight() {
     // A delay per response, so that requests sent together are in flight
     // together (a client that keeps only 16 in flight never shows more).
     let (server, ca) = https(site.path(), &pki, |c| {
-        c.delay(Duration::from_millis(300)).max_concurrent_streams(100)
+        c.delay(Duration::from_millis(300))
+            .max_concurrent_streams(100)
     });
     let k = knap_for(&server, Some(&ca));
     server.reset_stats();
