@@ -13,7 +13,7 @@ mod local;
 mod network;
 mod priority;
 mod signed;
-mod sparse;
+pub(crate) mod sparse;
 mod tls;
 mod tokens;
 mod unreachable;
