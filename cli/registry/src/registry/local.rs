@@ -207,8 +207,10 @@ impl LocalIndex {
         ))
     }
 
+    /// The record in the cache, if it is there and reads as one (the cache
+    /// is untrusted input: anything else is as no record).
     fn record(&self) -> Option<Record> {
-        let bytes = std::fs::read(self.common.cache.path(RECORD)).ok()?;
+        let bytes = crate::cache::read_cached(&self.common.cache.path(RECORD)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

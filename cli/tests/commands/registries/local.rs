@@ -17,7 +17,10 @@ fn write_index(dir: &Path, version: &str) -> PathBuf {
         &path,
         &index(
             "Local",
-            vec![entry("core", version, &[]), entry("web", "1.0.0", &["core"])],
+            vec![
+                entry("core", version, &[]),
+                entry("web", "1.0.0", &["core"]),
+            ],
         ),
     );
     path
