@@ -144,16 +144,6 @@ impl LocalIndex {
         }
     }
 
-    fn cache_error(&self, e: std::io::Error) -> RegistryError {
-        RegistryError::Other {
-            registry: self.common.name.clone(),
-            message: format!(
-                "cannot write the cache {}: {e}",
-                self.common.cache.dir.display()
-            ),
-        }
-    }
-
     /// The whole index file, or `None` for a sparse directory (whose view
     /// is then ready: its `config.json`, and for a signed registry every
     /// pack file, checked).
@@ -294,7 +284,7 @@ impl LocalIndex {
         };
         let json = serde_json::to_vec_pretty(&record).expect("a record serialises");
         crate::cache::write_atomic(&self.common.cache.path(RECORD), &json)
-            .map_err(|e| self.cache_error(e))?;
+            .map_err(|e| self.common.cache_error(e))?;
         Ok((view, summary))
     }
 

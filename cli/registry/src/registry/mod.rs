@@ -53,6 +53,14 @@ impl Common {
             })
     }
 
+    /// The registry's cache could not be written.
+    pub(crate) fn cache_error(&self, e: std::io::Error) -> RegistryError {
+        RegistryError::Other {
+            registry: self.name.clone(),
+            message: format!("cannot write the cache {}: {e}", self.cache.dir.display()),
+        }
+    }
+
     /// Tells the run's reporter a warning ([`Event::Warning`]).
     pub(crate) fn warn(&self, message: String) {
         self.reporter.report(Event::Warning { message });

@@ -19,6 +19,9 @@ use serde_json::json;
 /// can have them all in flight at once.
 const DEPS: usize = 60;
 
+/// The pack files a resolution of `app` needs: its own and its dependencies'.
+const PACK_FILES: u64 = DEPS as u64 + 1;
+
 /// A sparse site: `app` depends on `p00` .. `p59`, which depend on nothing.
 fn site() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -105,7 +108,7 @@ fn one_http2_connection_carries_every_request_with_more_than_16_in_flight() {
         "every request over HTTP/2: {stats:#?}"
     );
     assert!(
-        answered(&stats) >= DEPS as u64 + 1,
+        answered(&stats) >= PACK_FILES,
         "app and its dependencies: {stats:#?}"
     );
     assert!(
@@ -118,21 +121,25 @@ fn one_http2_connection_carries_every_request_with_more_than_16_in_flight() {
     );
 }
 
-#[test]
-fn a_connection_per_request_server_with_a_short_accept_queue_gets_a_bounded_count() {
+/// Resolves `app` from a plain-HTTP server made by `cfg` (with 50 ms per
+/// response), checking every file was answered; gives what it counted.
+fn resolve_over_plain_http(cfg: impl FnOnce(Config) -> Config) -> Stats {
     let site = site();
-    let server = Server::start(
-        Config::new(site.path())
-            .protocol(Protocol::Http10)
-            .backlog(5)
-            .delay(Duration::from_millis(50)),
-    )
+    let server = Server::start(cfg(
+        Config::new(site.path()).delay(Duration::from_millis(50))
+    ))
     .unwrap();
     let k = knap_for(&server, None);
     server.reset_stats();
     resolve_app(&k);
     let stats = server.stats();
-    assert!(answered(&stats) >= DEPS as u64 + 1, "{stats:#?}");
+    assert!(answered(&stats) >= PACK_FILES, "{stats:#?}");
+    stats
+}
+
+#[test]
+fn a_connection_per_request_server_with_a_short_accept_queue_gets_a_bounded_count() {
+    let stats = resolve_over_plain_http(|c| c.protocol(Protocol::Http10).backlog(5));
     assert_eq!(
         stats.connections, stats.requests,
         "HTTP/1.0: a connection per request: {stats:#?}"
@@ -145,18 +152,7 @@ fn a_connection_per_request_server_with_a_short_accept_queue_gets_a_bounded_coun
 
 #[test]
 fn an_http11_keep_alive_server_gets_its_connections_reused() {
-    let site = site();
-    let server = Server::start(
-        Config::new(site.path())
-            .protocol(Protocol::Http1)
-            .delay(Duration::from_millis(50)),
-    )
-    .unwrap();
-    let k = knap_for(&server, None);
-    server.reset_stats();
-    resolve_app(&k);
-    let stats = server.stats();
-    assert!(answered(&stats) >= DEPS as u64 + 1, "{stats:#?}");
+    let stats = resolve_over_plain_http(|c| c.protocol(Protocol::Http1));
     assert_eq!(
         stats.by_protocol.get("HTTP/1.1").copied(),
         Some(stats.requests),
@@ -199,5 +195,5 @@ fn requests_a_closing_http2_connection_leaves_unanswered_are_sent_again() {
         stats.connections >= 2,
         "they were sent again on a new connection: {stats:#?}"
     );
-    assert!(answered(&stats) >= DEPS as u64 + 1, "{stats:#?}");
+    assert!(answered(&stats) >= PACK_FILES, "{stats:#?}");
 }
