@@ -1,40 +1,51 @@
 //! The reqwest clients of knap's registries, built from a registry's
 //! [`HttpPolicy`] (its redirect rules, timeouts, token, extra CA roots) and
-//! shared by every registry with the same policy; and a failed request as a
-//! typed [`FetchError`].
+//! shared by every registry with the same policy and origin (each origin's
+//! connections managed by its [`Origin`]); and a failed request as a typed
+//! [`FetchError`].
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
+use super::origin::Origin;
 use super::{FetchError, HttpPolicy, HttpSettings, NetCause, TlsRoots};
 
 /// What makes two clients different: the redirect policy, whether a
-/// token is sent, the CA files and the timeouts.
-type ClientKey = (bool, bool, TlsRoots, HttpSettings);
+/// token is sent, the CA files, the timeouts, and the origin requested
+/// (`scheme://host:port`).
+type ClientKey = (bool, bool, TlsRoots, HttpSettings, String);
 
-/// The client for `policy`, shared by every caller with the same key. It
-/// has the connect and read timeouts only: the total deadlines are kept
-/// by the transfers themselves ([`super::until`], which says which
-/// limit was hit).
-pub(super) fn shared_client(policy: &HttpPolicy) -> Result<reqwest::Client, FetchError> {
-    static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+/// The client for `policy` and the origin of `url`, shared by every caller
+/// with the same key, with that origin's [`Origin`] (which sees every
+/// connect through its connector layer). It has the connect and read
+/// timeouts only: the total deadlines are kept by the transfers themselves
+/// ([`super::until`], which says which limit was hit).
+pub(super) fn shared_client(
+    policy: &HttpPolicy,
+    url: &Url,
+) -> Result<(reqwest::Client, Arc<Origin>), FetchError> {
+    type Cached = (ClientKey, reqwest::Client, Arc<Origin>);
+    static CLIENTS: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
     let key = (
         policy.allow_http,
         policy.auth.is_set(),
         policy.tls.clone(),
         policy.settings.clone(),
+        url.origin().ascii_serialization(),
     );
     let mut clients = CLIENTS.lock().expect("client cache lock");
-    if let Some((_, c)) = clients.iter().find(|(k, _)| *k == key) {
-        return Ok(c.clone());
+    if let Some((_, c, o)) = clients.iter().find(|(k, ..)| *k == key) {
+        return Ok((c.clone(), Arc::clone(o)));
     }
+    let origin = Origin::new();
     let c = client_builder(policy)?
+        .connector_layer(origin.layer())
         .build()
         .map_err(|e| FetchError::setup_caused_by("cannot set up HTTP", e))?;
-    clients.push((key, c.clone()));
-    Ok(c)
+    clients.push((key, c.clone(), Arc::clone(&origin)));
+    Ok((c, origin))
 }
 
 /// A reqwest client builder with knap's policy for one registry: no

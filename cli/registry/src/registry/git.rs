@@ -334,12 +334,7 @@ impl GitIndex {
             });
         }
         let location = |f: &str| format!("{url} ({f} at commit {})", &commit[..12]);
-        let cache_error = |e: std::io::Error| {
-            self.other(format!(
-                "cannot write the cache {}: {e}",
-                self.common.cache.dir.display()
-            ))
-        };
+        let cache_error = |e| self.common.cache_error(e);
         let mut relative = 0;
         let (layout, detail) = match &tree {
             Tree::Index(bytes) => {
