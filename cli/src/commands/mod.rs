@@ -56,8 +56,7 @@ impl Ctx {
     /// The deadline of one environment installer command,
     /// `KNAP_ENV_TIMEOUT` (seconds; knap-envs' 30 minutes when unset).
     pub fn env_timeout(&self) -> anyhow::Result<Option<std::time::Duration>> {
-        knap_client::install::envs::timeout_from(std::env::var_os("KNAP_ENV_TIMEOUT"))
-            .map_err(|m| KnapError::usage(m).into())
+        Ok(knap_client::install::envs::timeout_from_env()?)
     }
 
     /// Tells a warning as the libraries do, as an [`Event::Warning`]: on

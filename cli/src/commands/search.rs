@@ -72,7 +72,7 @@ impl fmt::Display for SearchReport {
             return writeln!(
                 f,
                 "no pack matches `{}` in {}",
-                self.query,
+                knap_schema::text::escape(&self.query),
                 self.registries.join(", ")
             );
         }
@@ -111,7 +111,7 @@ impl fmt::Display for SearchReport {
                 style.bold(&format!("{:<rw$}", h.pack_ref)),
                 h.version,
                 style.dim(&tag),
-                h.description
+                knap_schema::text::escape(&h.description)
             )?;
         }
         Ok(())

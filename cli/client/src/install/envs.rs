@@ -18,7 +18,6 @@
 //! root's packs need, so that a program that builds them itself (Attune's
 //! workers) knows.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,18 +134,11 @@ pub fn settings(
     s
 }
 
-/// The environment deadline a process was given in `KNAP_ENV_TIMEOUT`
-/// (whole seconds, more than 0), for a binary to put into its
-/// [`crate::Request`]; `None` when unset.
-pub fn timeout_from(value: Option<OsString>) -> Result<Option<Duration>, String> {
-    let Some(v) = value else { return Ok(None) };
-    let text = v.to_string_lossy();
-    match text.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Some(Duration::from_secs(n))),
-        _ => Err(format!(
-            "KNAP_ENV_TIMEOUT is {text:?}: it takes a number of seconds greater than 0"
-        )),
-    }
+/// The environment deadline this process was given in `KNAP_ENV_TIMEOUT`
+/// (seconds, as the `KNAP_HTTP_*` times take them), for a binary to put
+/// into its [`crate::Request`]; `None` when unset.
+pub fn timeout_from_env() -> Result<Option<Duration>, knap_registry::http::EnvVarError> {
+    knap_registry::http::seconds_from_env("KNAP_ENV_TIMEOUT")
 }
 
 /// Runs the step on the root at `root` after a commit.
