@@ -64,13 +64,14 @@ pub(crate) fn non_empty_env(name: &str) -> Option<String> {
 pub fn load(path: &Path) -> Result<Config, KnapError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Config::from_toml(&text).map_err(|e| {
-            KnapError::new(
-                Kind::Other,
-                format!(
-                    "{}: {e}; fix the file or point --config elsewhere",
-                    path.display()
-                ),
-            )
+            // Refused whole (exit 2), and never rewritten: a command that
+            // went on without what it did not understand would save the
+            // file without it.
+            KnapError::usage(format!("cannot use the configuration {}", path.display()))
+                .with_hint(
+                    "fix the file (knap reads it only when it understands every key), or point --config elsewhere",
+                )
+                .caused_by(e)
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
         Err(e) => Err(KnapError::new(
