@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use knap_schema::contents;
-use knap_schema::digest::{sha256_file, tree_digest};
+use knap_schema::digest::{digest_files, publishable_files, sha256_file, tree_digest};
 use knap_schema::ident::{check_checksum, is_commit_sha};
 use knap_schema::index::{ArchiveSource, Entry, GitSource, InstallSource};
 use knap_schema::manifest::{self, Manifest};
@@ -23,7 +23,7 @@ use crate::index_file::{indent_lines, to_json};
 /// (exit 4 when it is missing or invalid), since a digest of a directory
 /// that is no pack is of no use to anyone.
 pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
-    let digest = tree_digest(&a.pack_dir)?;
+    let digest = digest_files(&publishable_files(&a.pack_dir)?)?;
     let m = manifest::read_pack_dir(&a.pack_dir)?;
     for w in &m.warnings {
         eprintln!("warning: {}: {w}", a.pack_dir.display());
@@ -59,6 +59,10 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
             "an entry needs at least one install source: pass --git-url URL --git-ref SHA and/or --archive-url URL (--archive-checksum sha256:HEX | --archive FILE)",
         ));
     }
+    // The tree rules first, as `checksum` and `pack` apply them: a pack of
+    // links, FIFOs or unpublishable names (a `pack.yaml` that links out of
+    // the pack included) is refused before anything in it is read.
+    publishable_files(pack_dir)?;
     let m = manifest::read_pack_dir(pack_dir)?;
     for w in &m.warnings {
         eprintln!("warning: {}: {w}", pack_dir.display());
@@ -118,9 +122,13 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
                 c.clone()
             }
             (None, Some(file)) => {
+                // Read first: a FIFO or device named as the archive is
+                // refused (exit 2) before the extractor would open it.
+                let checksum = sha256_file(file).map_err(|e| {
+                    fail(Kind::Usage, format!("--archive {}: {e}", file.display()))
+                })?;
                 crate::archive_check::check_archive_holds_pack(pack_dir, &m, file)?;
-                sha256_file(file)
-                    .with_context(|| format!("cannot read the archive {}", file.display()))?
+                checksum
             }
             (None, None) => {
                 return Err(fail(

@@ -173,6 +173,15 @@ fn list(
             continue;
         }
         let path = format!("{prefix}{name}");
+        if let Err(problem) = knap_schema::entry_name::check_component(&name) {
+            return Err(fail(
+                Kind::Integrity,
+                format!(
+                    "{} in the commit: refused as a name in a pack: {problem} (knap install refuses it)",
+                    knap_schema::entry_name::escape(path.as_bytes())
+                ),
+            ));
+        }
         let mode = entry.mode();
         if mode.is_tree() {
             let sub = repo

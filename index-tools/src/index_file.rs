@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use knap_schema::Index;
 use knap_schema::problem::Problems;
 use knap_schema::validate::{Compat, check_index_text};
@@ -19,10 +18,26 @@ pub struct IndexFile {
     pub warnings: Problems,
 }
 
+/// The largest index or entry file read (a hundred times a real index).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Reads a file named on the command line as text, through
+/// [`knap_schema::fs`]: a FIFO or device is refused at once (exit 2)
+/// rather than waited on.
+pub fn read_named(path: &Path) -> anyhow::Result<String> {
+    use knap_schema::fs::{FileError, Links, read_to_string};
+    read_to_string(path, Links::Follow, MAX_FILE_BYTES).map_err(|e| match e {
+        FileError::Io { error, .. } => {
+            anyhow::Error::new(error).context(format!("cannot read {}", path.display()))
+        }
+        FileError::TooLarge { .. } => fail(Kind::Integrity, e.to_string()),
+        other => fail(Kind::Usage, other.to_string()),
+    })
+}
+
 /// Reads and validates an index; any error makes it unusable (exit 4).
 pub fn read_index(path: &Path) -> anyhow::Result<IndexFile> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_named(path)?;
     let (index, problems) = check_index_text(&text, Compat::Knap);
     match index {
         Some(index) if !problems.has_errors() => Ok(IndexFile {

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use knap_schema::index::{Entry, Index};
 use knap_schema::json::from_json_str;
 use knap_schema::problem::Problems;
@@ -72,8 +71,7 @@ pub fn update_command(a: UpdateArgs) -> anyhow::Result<()> {
 
 /// Reads and validates an entry file.
 pub fn read_entry_file(file: &Path) -> anyhow::Result<Entry> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::index_file::read_named(file)?;
     let entry: Entry = from_json_str(&text).map_err(|e| {
         fail(
             Kind::Integrity,

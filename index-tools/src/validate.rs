@@ -89,6 +89,12 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, Option<FileKind>)>) -> anyhow::R
         return Ok(());
     }
     if !path.is_dir() {
+        // There, but not a file or directory: a FIFO, socket or device.
+        if let Err(e) = knap_schema::fs::open(path, knap_schema::fs::Links::Follow)
+            && !e.is_not_found()
+        {
+            return Err(fail(Kind::Usage, e.to_string()));
+        }
         return Err(fail(
             Kind::Other,
             format!("{}: no such file or directory", path.display()),
@@ -157,10 +163,15 @@ fn kind_of_file(path: &Path, doc: &serde_json::Value) -> FileKind {
 
 fn check_file(path: &Path, kind: Option<FileKind>, compat: Compat) -> Problems {
     let mut p = Problems::new();
-    let text = match std::fs::read_to_string(path) {
+    let read = knap_schema::fs::read_to_string(
+        path,
+        knap_schema::fs::Links::Follow,
+        crate::index_file::MAX_FILE_BYTES,
+    );
+    let text = match read {
         Ok(t) => t,
         Err(e) => {
-            p.error("$", format!("cannot read: {e}"));
+            p.error("$", format!("cannot read: {}", e.reason()));
             return p;
         }
     };

@@ -187,3 +187,24 @@ fn a_failing_entry_step_leaves_no_entry_file() {
         entries.display()
     );
 }
+
+#[test]
+fn the_defaults_publish_a_pack_at_the_repository_root_without_packing_the_output() {
+    // pack-dir `.` and out-dir `knap-dist`: the output directory is inside
+    // the pack, which `knap-index pack -o` refuses; the archive is made
+    // outside and moved there, and holds only the pack's files.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("hello");
+    copy_tree(&project().join("example-index/src/hello/1.1.0"), &src);
+    let (o, out) = publish(
+        &src,
+        &[("PACK_DIR", "."), ("ARCHIVE_URL_BASE", "archives/")],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(out["archive"], "knap-dist/hello-1.1.0.tar.gz");
+    assert_eq!(
+        std::fs::read(src.join("knap-dist/hello-1.1.0.tar.gz")).unwrap(),
+        std::fs::read(project().join("example-index/archives/hello-1.1.0.tar.gz")).unwrap(),
+        "the same archive as from a pack directory with nothing else in it"
+    );
+}

@@ -34,8 +34,13 @@ pub fn summarize(pack_dir: &Path, pack_ref: &str) -> std::io::Result<(Contents, 
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let doc = match std::fs::read_to_string(&file)
-                .map_err(|e| e.to_string())
+            let read = crate::fs::read_to_string(
+                &file,
+                crate::fs::Links::Refuse,
+                crate::manifest::MAX_MANIFEST_BYTES,
+            );
+            let doc = match read
+                .map_err(|e| e.reason())
                 .and_then(|t| serde_saphyr::from_str::<Value>(&t).map_err(|e| e.to_string()))
             {
                 Ok(Value::Object(m)) => m,

@@ -72,6 +72,14 @@ pub enum DigestError {
     Special { path: PathBuf, kind: &'static str },
     #[error("{0}: the file changed while it was read")]
     Changed(PathBuf),
+    /// A name that installing the pack would refuse (a control character,
+    /// a `.git` spelling, an over-long name): refused when the pack is
+    /// made, not only when it is installed. `path` is escaped for printing.
+    #[error("{path}: refused as a name in a pack: {problem}")]
+    BadName {
+        path: String,
+        problem: crate::entry_name::NameProblem,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> DigestError + '_ {
@@ -175,6 +183,24 @@ fn pack_files_with(root: &Path, rule: Rule) -> Result<Vec<PackFile>, DigestError
         });
     }
     files.sort_unstable_by(|a, b| rule.order(&a.path, &b.path));
+    Ok(files)
+}
+
+/// [`pack_files`] of a pack being made or installed from a directory
+/// (`knap-index checksum`, `entry`, `pack`, `knap install DIR`): also
+/// refusing every name that installing its archive would refuse
+/// ([`crate::entry_name::check_path`]: control characters, `.git` in any
+/// spelling, over-long names), so that an author learns it now. The digest
+/// itself hashes any tree, as Attune's does.
+pub fn publishable_files(root: &Path) -> Result<Vec<PackFile>, DigestError> {
+    let files = pack_files(root)?;
+    for f in &files {
+        let components: Vec<&str> = f.path.split('/').collect();
+        crate::entry_name::check_path(&components).map_err(|problem| DigestError::BadName {
+            path: crate::entry_name::escape(f.full.as_os_str().as_encoded_bytes()),
+            problem,
+        })?;
+    }
     Ok(files)
 }
 
@@ -340,7 +366,7 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     let mut bytes = 0u64;
     for f in files {
         hasher.file(&f.path, f.size);
-        let mut file = File::open(&f.full).map_err(io_err(&f.full))?;
+        let mut file = open_listed(&f.full)?;
         let mut left = f.size;
         loop {
             let n = file.read(&mut buf).map_err(io_err(&f.full))?;
@@ -365,6 +391,22 @@ pub fn digest_files(files: &[PackFile]) -> Result<TreeDigest, DigestError> {
     })
 }
 
+/// Opens a file [`pack_files`] listed: without blocking or following a
+/// link, so a file swapped for a FIFO or a link since it was listed is
+/// refused rather than read.
+pub fn open_listed(path: &Path) -> Result<File, DigestError> {
+    use crate::fs::{FileError, Links, open};
+    match open(path, Links::Refuse) {
+        Ok((file, _)) => Ok(file),
+        Err(FileError::Symlink { path }) => Err(DigestError::Symlink(path)),
+        Err(FileError::NotRegular { path, kind }) => Err(DigestError::Special { path, kind }),
+        Err(e) => Err(DigestError::Io {
+            path: path.to_owned(),
+            source: e.into(),
+        }),
+    }
+}
+
 /// The digest of an in-memory tree given as `(path, content)` pairs, in any
 /// order: the same function over bytes (used by tests and by archive
 /// checks). A path with a `.git` component is skipped, as on disk.
@@ -382,9 +424,12 @@ pub fn digest_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>
     hasher.finish()
 }
 
-/// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's checksum).
+/// The SHA-256 of a file's bytes, as `sha256:<hex>` (an archive's
+/// checksum). A FIFO, socket or device is refused without blocking
+/// ([`crate::fs`]); a link is followed (the file is one a user named).
+/// Such a file is an error of kind `InvalidInput` that says what it is.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+    let (mut file, _) = crate::fs::open(path, crate::fs::Links::Follow)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {

@@ -32,6 +32,9 @@
 //! - [`hex`]: lowercase hex, the one spelling of digests and ids;
 //! - [`atomic`]: the one way knap replaces a file (temp file, fsync,
 //!   rename, directory fsync);
+//! - [`fs`]: the one way knap opens a file to read it (without blocking,
+//!   a regular file only, links refused where knap manages the path, the
+//!   read bounded);
 //! - [`json_schema`]: the JSON Schemas generated from these types (checked
 //!   in under `schema/json/`).
 //!
@@ -46,6 +49,7 @@ pub mod dependency;
 pub mod digest;
 pub mod entry_name;
 pub mod env;
+pub mod fs;
 pub mod hex;
 pub mod ident;
 pub mod index;

@@ -21,6 +21,15 @@ use crate::problem::{Problems, at};
 /// The name of the manifest file at a pack's root.
 pub const MANIFEST_FILE: &str = "pack.yaml";
 
+/// The largest `pack.yaml` read (its fields are bounded one by one too, by
+/// [`MAX_TEXT_FIELD_BYTES`]; real manifests are a few KiB).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// The longest text one manifest field (and one index entry field) may
+/// hold: far above any real description, far below what would make an
+/// index entry a burden to every client.
+pub const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
+
 /// What knap reads from a `pack.yaml`, normalised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -89,14 +98,43 @@ impl fmt::Display for Indented<'_> {
     }
 }
 
-/// Reads `<pack_dir>/pack.yaml`.
+/// Reads `<pack_dir>/pack.yaml`: a regular file inside the pack (a
+/// symbolic link, a FIFO or a device is refused as the pack tree rules
+/// refuse them, without reading it) of at most [`MAX_MANIFEST_BYTES`].
 pub fn read_pack_dir(pack_dir: &Path) -> Result<Manifest, ManifestError> {
     let path = pack_dir.join(MANIFEST_FILE);
-    let text = std::fs::read(&path).map_err(|source| ManifestError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let text = crate::fs::read(&path, crate::fs::Links::Refuse, MAX_MANIFEST_BYTES).map_err(
+        |e| match e {
+            crate::fs::FileError::Io { error, .. } => ManifestError::Io {
+                path: path.clone(),
+                source: error,
+            },
+            other => {
+                let mut problems = Problems::new();
+                problems.error("(file)", other.reason());
+                ManifestError::Invalid {
+                    path: path.clone(),
+                    problems,
+                }
+            }
+        },
+    )?;
     parse(&text, &path)
+}
+
+/// Refuses a text over [`MAX_TEXT_FIELD_BYTES`], naming its field.
+fn bounded(field: &str, s: &str, p: &mut Problems) -> bool {
+    if s.len() > MAX_TEXT_FIELD_BYTES {
+        p.error(
+            field,
+            format!(
+                "is {} bytes long; a manifest field holds at most {MAX_TEXT_FIELD_BYTES} bytes",
+                s.len()
+            ),
+        );
+        return false;
+    }
+    true
 }
 
 /// Parses the bytes of a `pack.yaml`; `path` is only used in messages.
@@ -263,14 +301,14 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
     let author = string_field(map, "author", &mut p);
     let email = string_field(map, "email", &mut p);
     let license = string_field(map, "license", &mut p)
-        .or_else(|| meta.and_then(|m| meta_string(m, "license")))
+        .or_else(|| meta.and_then(|m| meta_string(m, "license", &mut p)))
         .unwrap_or_else(|| "NOASSERTION".to_owned());
     let homepage = string_field(map, "homepage", &mut p)
-        .or_else(|| meta.and_then(|m| meta_string(m, "documentation_url")));
+        .or_else(|| meta.and_then(|m| meta_string(m, "documentation_url", &mut p)));
     let use_case = string_field(map, "use_case", &mut p)
-        .or_else(|| meta.and_then(|m| meta_string(m, "use_case")));
-    let repository_url = meta.and_then(|m| meta_string(m, "repository_url"));
-    let category = meta.and_then(|m| meta_string(m, "category"));
+        .or_else(|| meta.and_then(|m| meta_string(m, "use_case", &mut p)));
+    let repository_url = meta.and_then(|m| meta_string(m, "repository_url", &mut p));
+    let category = meta.and_then(|m| meta_string(m, "category", &mut p));
 
     let mut keywords = if map.contains_key("keywords") {
         string_list(map.get("keywords"), "keywords", &mut p)
@@ -290,10 +328,13 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
         Some(Value::Array(items)) => Some(
             items
                 .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => (i, s.clone()),
+                    other => (i, other.to_string()),
                 })
+                .filter(|(i, s)| bounded(&at("python_versions", *i), s, &mut p))
+                .map(|(_, s)| s)
                 .collect(),
         ),
         Some(other) => {
@@ -307,7 +348,7 @@ fn from_map(map: &Map<String, Value>) -> Result<Manifest, Problems> {
     let [stackstorm_version, attune_version] = ["stackstorm_version", "attune_version"].map(|k| {
         match map.get(k) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => bounded(k, s, &mut p).then(|| s.clone()),
             Some(other) => {
                 warnings.push(format!(
                     "pack.yaml: `{k}` must be a version requirement string, found {}; it is ignored",
@@ -386,7 +427,7 @@ fn pad_version(s: &str) -> String {
 fn string_field(map: &Map<String, Value>, field: &str, p: &mut Problems) -> Option<String> {
     match map.get(field)? {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => bounded(field, s, p).then(|| s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         other => {
@@ -396,19 +437,27 @@ fn string_field(map: &Map<String, Value>, field: &str, p: &mut Problems) -> Opti
     }
 }
 
-fn meta_string(meta: &Map<String, Value>, field: &str) -> Option<String> {
-    meta.get(field).and_then(Value::as_str).map(str::to_owned)
+fn meta_string(meta: &Map<String, Value>, field: &str, p: &mut Problems) -> Option<String> {
+    let s = meta.get(field).and_then(Value::as_str)?;
+    bounded(&format!("meta.{field}"), s, p).then(|| s.to_owned())
 }
 
 fn string_list(v: Option<&Value>, field: &str, p: &mut Problems) -> Vec<String> {
     match v {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::String(s)) => {
+            if bounded(field, s, p) {
+                vec![s.clone()]
+            } else {
+                Vec::new()
+            }
+        }
         Some(Value::Array(items)) => {
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 match item {
-                    Value::String(s) => out.push(s.clone()),
+                    Value::String(s) if bounded(&at(field, i), s, p) => out.push(s.clone()),
+                    Value::String(_) => {}
                     Value::Number(n) => out.push(n.to_string()),
                     other => p.error(
                         at(field, i),
@@ -443,8 +492,10 @@ fn dependencies(
                     continue;
                 }
                 match val {
-                    Value::String(_) if k.ends_with("_version") => {
-                        deps.versions.insert(k.clone(), val.clone());
+                    Value::String(v) if k.ends_with("_version") => {
+                        if bounded(&format!("dependencies.{k}"), v, p) {
+                            deps.versions.insert(k.clone(), val.clone());
+                        }
                     }
                     _ => warnings.push(format!(
                         "pack.yaml: `dependencies.{k}` is not a `*_version` requirement and is ignored"
@@ -476,6 +527,7 @@ fn dependencies(
     if let Some((items, field)) = packs {
         for (i, item) in items.iter().enumerate() {
             match item {
+                Value::String(s) if !bounded(&at(&field, i), s, p) => {}
                 Value::String(s) => match Dependency::parse(s) {
                     Ok(d) => deps.packs.push(d.to_string()),
                     Err(e) => p.error(at(&field, i), e.to_string()),
@@ -628,5 +680,45 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("`mail`") && w.contains("`email`"))
         );
+    }
+
+    #[test]
+    fn every_text_field_is_bounded_naming_it() {
+        let ok = "x".repeat(MAX_TEXT_FIELD_BYTES);
+        let over = "x".repeat(MAX_TEXT_FIELD_BYTES + 1);
+        let m = parse_str(&format!("ref: x\nversion: 1.0.0\ndescription: {ok}\n")).unwrap();
+        assert_eq!(m.description.len(), MAX_TEXT_FIELD_BYTES);
+        for (yaml, field) in [
+            (format!("description: {over}"), "description"),
+            (format!("label: {over}"), "label"),
+            (format!("email: {over}"), "email"),
+            (format!("homepage: {over}"), "homepage"),
+            (format!("keywords: [a, {over}]"), "keywords[1]"),
+            (format!("tags: {over}"), "tags"),
+            (format!("runtime_deps: [{over}]"), "runtime_deps[0]"),
+            (
+                format!("meta: {{repository_url: {over}}}"),
+                "meta.repository_url",
+            ),
+            (
+                format!("python_versions: [\"{over}\"]"),
+                "python_versions[0]",
+            ),
+            (format!("attune_version: \"{over}\""), "attune_version"),
+            (format!("dependencies: [\"{over}\"]"), "dependencies[0]"),
+            (
+                format!("dependencies: {{st2_version: \"{over}\"}}"),
+                "dependencies.st2_version",
+            ),
+        ] {
+            let e = parse_str(&format!("ref: x\nversion: 1.0.0\n{yaml}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("field `{field}`")) && e.contains("at most 65536 bytes"),
+                "{field}: {}",
+                &e[..e.len().min(300)]
+            );
+        }
     }
 }

@@ -12,8 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::dependency::Dependency;
 use crate::ident::{check_checksum, is_commit_sha};
-use crate::index::{Entry, INDEX_FORMAT_VERSION, Index, InstallSource, index_order_of_parts};
+use crate::index::{
+    Component, Entry, INDEX_FORMAT_VERSION, Index, InstallSource, index_order_of_parts,
+};
 use crate::json::{from_json_str, from_json_value};
+use crate::manifest::MAX_TEXT_FIELD_BYTES;
 use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
 use crate::urls::{SourceUrlKind, classify_source_url};
@@ -333,6 +336,7 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
     }
     unique(&e.keywords, path, "keywords", p);
     unique(&e.runtime_deps, path, "runtime_deps", p);
+    bounded_texts(e, path, p);
     if let Some(h) = &e.homepage
         && url::Url::parse(h).is_err()
     {
@@ -392,21 +396,13 @@ pub fn validate_entry(e: &Entry, path: &str, compat: Compat, p: &mut Problems) {
     for (i, s) in e.install_sources.iter().enumerate() {
         validate_source(s, path, i, compat, p);
     }
-    for (list, items) in [
-        ("actions", &e.contents.actions),
-        ("sensors", &e.contents.sensors),
-        ("triggers", &e.contents.triggers),
-        ("rules", &e.contents.rules),
-        ("workflows", &e.contents.workflows),
-    ] {
-        for (i, c) in items.iter().enumerate() {
-            let cp = || at(&format!("{path}.contents.{list}"), i);
-            if c.name.is_empty() {
-                p.error(format!("{}.name", cp()), "must not be empty");
-            }
-            if attune && !c.extra.is_empty() {
-                no_extra(&c.extra, &cp(), p);
-            }
+    for (list, i, c) in components(e) {
+        let cp = || at(&format!("{path}.contents.{list}"), i);
+        if c.name.is_empty() {
+            p.error(format!("{}.name", cp()), "must not be empty");
+        }
+        if attune && !c.extra.is_empty() {
+            no_extra(&c.extra, &cp(), p);
         }
     }
     if attune {
@@ -493,6 +489,60 @@ fn attune_version_shape(v: &str) -> bool {
 }
 
 /// `entry_path.field` lists no item twice.
+/// Every text of an entry is at most [`MAX_TEXT_FIELD_BYTES`] (as each
+/// field of the `pack.yaml` it is made from): a registry cannot make every
+/// client hold megabytes of one description.
+fn bounded_texts(e: &Entry, path: &str, p: &mut Problems) {
+    let mut check = |field: String, s: &str| {
+        if s.len() > MAX_TEXT_FIELD_BYTES {
+            p.error(
+                field,
+                format!(
+                    "is {} bytes long; an entry's text field holds at most {MAX_TEXT_FIELD_BYTES} bytes",
+                    s.len()
+                ),
+            );
+        }
+    };
+    for (field, value) in [
+        ("label", Some(&e.label)),
+        ("description", Some(&e.description)),
+        ("author", Some(&e.author)),
+        ("license", Some(&e.license)),
+        ("email", e.email.as_ref()),
+        ("homepage", e.homepage.as_ref()),
+        ("repository", e.repository.as_ref()),
+        ("use_case", e.use_case.as_ref()),
+    ] {
+        if let Some(v) = value {
+            check(format!("{path}.{field}"), v);
+        }
+    }
+    for (field, items) in [("keywords", &e.keywords), ("runtime_deps", &e.runtime_deps)] {
+        for (i, v) in items.iter().enumerate() {
+            check(at(&format!("{path}.{field}"), i), v);
+        }
+    }
+    for (list, i, c) in components(e) {
+        let cp = at(&format!("{path}.contents.{list}"), i);
+        check(format!("{cp}.name"), &c.name);
+        check(format!("{cp}.description"), &c.description);
+    }
+}
+
+/// Every component of an entry's `contents`: its list, its place there.
+fn components(e: &Entry) -> impl Iterator<Item = (&'static str, usize, &Component)> {
+    [
+        ("actions", &e.contents.actions),
+        ("sensors", &e.contents.sensors),
+        ("triggers", &e.contents.triggers),
+        ("rules", &e.contents.rules),
+        ("workflows", &e.contents.workflows),
+    ]
+    .into_iter()
+    .flat_map(|(list, items)| items.iter().enumerate().map(move |(i, c)| (list, i, c)))
+}
+
 fn unique(items: &[String], entry_path: &str, field: &str, p: &mut Problems) {
     // Lists are usually short: a scan beats hashing, and a long list is
     // hashed so that it stays linear.
@@ -615,5 +665,31 @@ mod tests {
             "{p}"
         );
         assert!(p.to_string().contains("version of `a`"), "{p}");
+    }
+
+    #[test]
+    fn every_text_of_an_entry_is_bounded_naming_it() {
+        let long = "x".repeat(MAX_TEXT_FIELD_BYTES + 1);
+        let mut e = entry("a", "1.0.0");
+        e["description"] = json!(long);
+        e["keywords"] = json!(["ok", long]);
+        e["contents"] = json!({"actions": [{"name": "run", "description": long}]});
+        let doc = json!({
+            "registry_name": "r", "registry_url": "https://example.org/",
+            "version": "1.0", "last_updated": "2026-11-21T12:00:00Z",
+            "packs": [e],
+        });
+        let (_, p) = check_index_text(&doc.to_string(), Compat::Knap);
+        let paths: Vec<&str> = p.errors().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "$.packs[0].description",
+                "$.packs[0].keywords[1]",
+                "$.packs[0].contents.actions[0].description"
+            ],
+            "{p}"
+        );
+        assert!(p.to_string().contains("at most 65536 bytes"), "{p}");
     }
 }

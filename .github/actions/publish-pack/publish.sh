@@ -44,7 +44,13 @@ echo "$ref $version: tree $tree"
 
 mkdir -p "$out_dir/entries/$ref"
 archive="$out_dir/$ref-$version.tar.gz"
-archive_checksum=$("$ki" pack "$pack_dir" -o "$archive")
+# knap-index pack refuses an output inside the pack directory (the next
+# pack would pack it), and out-dir may be inside it (pack-dir `.`): the
+# archive is made outside and moved there.
+work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/knap-pack.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+archive_checksum=$("$ki" pack "$pack_dir" -o "$work/$ref-$version.tar.gz")
+mv "$work/$ref-$version.tar.gz" "$archive"
 
 args=(entry "$pack_dir")
 if [ -n "$git_url" ]; then

@@ -145,6 +145,9 @@ fn local(spec: &str, p: &Path) -> Result<Spec, KnapError> {
         }
         Ok(Spec::Direct(Direct::Dir(abs)))
     } else {
+        // A FIFO or device named as an archive is refused now, not read.
+        knap_schema::fs::open(p, knap_schema::fs::Links::Follow)
+            .map_err(|e| KnapError::usage(format!("`{spec}`: {}", e.reason())))?;
         Ok(Spec::Direct(Direct::LocalArchive(abs)))
     }
 }

@@ -136,6 +136,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ScanError + '_ {
     }
 }
 
+/// Opens a file the walk listed as regular: without blocking or following
+/// a link, so one swapped for a FIFO or a link meanwhile is an error, not
+/// a hang or a read elsewhere.
+fn open_scanned(path: &Path) -> Result<File, ScanError> {
+    knap_schema::fs::open(path, knap_schema::fs::Links::Refuse)
+        .map(|(file, _)| file)
+        .map_err(|e| io_err(path)(e.into()))
+}
+
 /// The files of a scan compared with a record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
@@ -478,7 +487,7 @@ fn read_and_hash(
     data: &mut Vec<u8>,
     buf: &mut [u8],
 ) -> Result<Hashed, ScanError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut file = open_scanned(path)?;
     let meta = file.metadata().map_err(io_err(path))?;
     let hard_link = hard_linked(&meta);
     let len = meta.len();
@@ -541,7 +550,7 @@ fn stream_into(
     size: u64,
     buf: &mut [u8],
 ) -> Result<(), ScanError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut file = open_scanned(path)?;
     let mut left = size;
     loop {
         let k = file.read(buf).map_err(io_err(path))?;

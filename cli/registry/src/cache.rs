@@ -57,6 +57,13 @@ pub struct DocMeta {
     pub sha256: Option<String>,
 }
 
+/// Reads a file knap wrote into its cache: never through a link, never
+/// blocking on a FIFO or device put there ([`knap_schema::fs`]). Its size
+/// was bounded when it was fetched.
+pub fn read_cached(path: &Path) -> Result<Vec<u8>, knap_schema::fs::FileError> {
+    knap_schema::fs::read(path, knap_schema::fs::Links::Refuse, u64::MAX)
+}
+
 /// The cache directory of one registry.
 #[derive(Debug, Clone)]
 pub struct RegistryCache {
@@ -83,8 +90,8 @@ impl RegistryCache {
 
     /// Reads a cached document and its metadata, if both are there.
     pub fn read(&self, rel: &str) -> Option<(Vec<u8>, DocMeta)> {
-        let body = std::fs::read(self.path(rel)).ok()?;
-        let meta = std::fs::read(self.path(&format!("{rel}.meta.json")))
+        let body = read_cached(&self.path(rel)).ok()?;
+        let meta = read_cached(&self.path(&format!("{rel}.meta.json")))
             .ok()
             .and_then(|m| serde_json::from_slice(&m).ok())
             .unwrap_or_default();
@@ -96,7 +103,7 @@ impl RegistryCache {
         if !self.path(rel).exists() {
             return None;
         }
-        std::fs::read(self.path(&format!("{rel}.meta.json")))
+        read_cached(&self.path(&format!("{rel}.meta.json")))
             .ok()
             .and_then(|m| serde_json::from_slice(&m).ok())
     }

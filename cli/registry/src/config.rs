@@ -60,9 +60,15 @@ pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// The largest configuration read (a real one is a few KiB).
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads the configuration; a missing file gives the empty configuration.
+/// A FIFO, device or oversized file there is refused without blocking
+/// (exit 4).
 pub fn load(path: &Path) -> Result<Config, KnapError> {
-    match std::fs::read_to_string(path) {
+    use knap_schema::fs::{FileError, Links};
+    match knap_schema::fs::read_to_string(path, Links::Follow, MAX_CONFIG_BYTES) {
         Ok(text) => Config::from_toml(&text).map_err(|e| {
             // Refused whole (exit 2), and never rewritten: a command that
             // went on without what it did not understand would save the
@@ -73,10 +79,22 @@ pub fn load(path: &Path) -> Result<Config, KnapError> {
                 )
                 .caused_by(e)
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-        Err(e) => Err(KnapError::new(
+        Err(e) if e.is_not_found() => Ok(Config::default()),
+        Err(e @ FileError::Io { .. }) => Err(KnapError::new(
             Kind::Other,
-            format!("cannot read the configuration {}: {e}", path.display()),
+            format!(
+                "cannot read the configuration {}: {}",
+                path.display(),
+                e.reason()
+            ),
+        )),
+        Err(e) => Err(KnapError::new(
+            e.kind(),
+            format!(
+                "the configuration {} {}; point --config elsewhere",
+                path.display(),
+                e.reason()
+            ),
         )),
     }
 }

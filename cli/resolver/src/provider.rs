@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -48,6 +48,8 @@ pub(crate) struct Provider<'a, C: Candidates> {
     /// Locked versions still to be preferred (upgraded refs left out).
     preferred: HashMap<String, Version>,
     versions: RefCell<HashMap<String, Rc<PackVersions>>>,
+    /// Each requirement's version set, computed once: (ref, requirement).
+    sets: RefCell<HashMap<(String, String), Set>>,
     /// The dependencies of each version asked about.
     deps: RefCell<HashMap<(String, Version), Vec<Dependency>>>,
 }
@@ -69,6 +71,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
             no_deps: options.no_deps,
             preferred,
             versions: RefCell::default(),
+            sets: RefCell::default(),
             deps: RefCell::default(),
         }
     }
@@ -104,7 +107,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
             unknown: found.is_empty(),
             ..PackVersions::default()
         };
-        let mut by_version: BTreeMap<Version, Candidate> = BTreeMap::new();
+        let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
         for c in found {
             if c.pack_ref != pack_ref {
                 tracing::warn!(
@@ -117,16 +120,15 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 out.yanked.push(c.version);
                 continue;
             }
-            // (ref, version) is unique by precedence: keep the first.
-            if by_version
-                .keys()
-                .any(|k| k.cmp_precedence(&c.version).is_eq())
-            {
-                continue;
-            }
-            by_version.insert(c.version.clone(), c);
+            kept.push(c);
         }
-        out.candidates = by_version.into_values().collect();
+        // Sorted once (a stable sort: of versions equal by precedence, the
+        // first given comes first), then (ref, version) made unique by
+        // precedence keeping that first one. What is left is ascending by
+        // `Version`'s own order too, which `PackVersions` searches by.
+        kept.sort_by(|a, b| a.version.cmp_precedence(&b.version));
+        kept.dedup_by(|later, first| later.version.cmp_precedence(&first.version).is_eq());
+        out.candidates = kept;
         out.yanked.sort();
         let rc = Rc::new(out);
         self.versions
@@ -159,6 +161,17 @@ impl<'a, C: Candidates> Provider<'a, C> {
         }
     }
 
+    /// The version set of `dep`, computed once per ref and requirement.
+    fn set_of(&self, pv: &PackVersions, dep: &Dependency) -> Set {
+        let key = (dep.pack.to_string(), dep.req.to_string());
+        if let Some(set) = self.sets.borrow().get(&key) {
+            return set.clone();
+        }
+        let set = pv.set_of(dep);
+        self.sets.borrow_mut().insert(key, set.clone());
+        set
+    }
+
     /// The versions of a ref already fetched.
     fn cached(&self, pack_ref: &str) -> Option<Rc<PackVersions>> {
         self.versions.borrow().get(pack_ref).cloned()
@@ -187,7 +200,7 @@ impl<'a, C: Candidates> Provider<'a, C> {
                 continue;
             }
             let pv = self.versions(&dep.pack)?;
-            let set = pv.set_of(dep);
+            let set = self.set_of(&pv, dep);
             self.look_ahead(&dep.pack, &pv, &set);
             let key = Pkg::Pack(dep.pack.to_string());
             let set = match map.get(&key) {
@@ -218,7 +231,7 @@ impl<C: Candidates> DependencyProvider for Provider<'_, C> {
             Pkg::Root => (u32::MAX, Reverse(0)),
             // Most conflicted first, then the most constrained.
             Pkg::Pack(r) => {
-                let n = self.cached(r).map_or(0, |pv| pv.matching(range).count());
+                let n = self.cached(r).map_or(0, |pv| pv.count(range));
                 (stats.conflict_count(), Reverse(n))
             }
         }

@@ -312,11 +312,11 @@ impl<'a> Words<'a> {
         let mut s = if list.is_empty() {
             "none".to_owned()
         } else {
-            list.join(", ")
+            comma_list(list)
         };
         if !pv.yanked.is_empty() {
             let y: Vec<String> = pv.yanked.iter().map(ToString::to_string).collect();
-            s.push_str(&format!("; yanked, so not chosen: {}", y.join(", ")));
+            s.push_str(&format!("; yanked, so not chosen: {}", comma_list(y)));
         }
         s
     }
@@ -383,12 +383,43 @@ impl<'a> Words<'a> {
 }
 
 fn or_list(versions: &[Version]) -> String {
-    let s: Vec<String> = versions.iter().map(ToString::to_string).collect();
-    match s.as_slice() {
+    let (s, total) = elide(versions.iter().map(ToString::to_string).collect());
+    let list = match s.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    with_total(list, total)
+}
+
+/// The most versions a list names; a longer one (a registry can list
+/// thousands) names its first and last few and how many there are.
+const LISTED: usize = 10;
+
+/// `items`, its middle replaced by `…` when it is longer than [`LISTED`],
+/// and its length then.
+fn elide(items: Vec<String>) -> (Vec<String>, Option<usize>) {
+    let n = items.len();
+    if n <= LISTED {
+        return (items, None);
     }
+    let mut out = items[..LISTED / 2].to_vec();
+    out.push("…".to_owned());
+    out.extend_from_slice(&items[n - LISTED / 2..]);
+    (out, Some(n))
+}
+
+fn with_total(list: String, total: Option<usize>) -> String {
+    match total {
+        Some(n) => format!("{list} ({n} versions)"),
+        None => list,
+    }
+}
+
+/// `a, b, c`, elided as [`elide`] says.
+fn comma_list(items: Vec<String>) -> String {
+    let (s, total) = elide(items);
+    with_total(s.join(", "), total)
 }
 
 impl ReportFormatter<Pkg, Set, String> for Words<'_> {

@@ -432,3 +432,103 @@ fn source_error_is_reported_with_the_ref() {
     let cause = std::error::Error::source(&err).map(ToString::to_string);
     assert_eq!(cause.as_deref(), Some("registry unreachable"));
 }
+
+/// `big` with 10,000 versions (0.0.0 ... 9.99.9) and `req0` ... `reqN`,
+/// each one version that constrains `big` with a range of its own: the
+/// graph a registry can use to make resolution slow (issue 20, section 9).
+struct ManyVersions {
+    requirers: usize,
+    extra: Option<String>,
+    calls: std::cell::RefCell<BTreeMap<String, usize>>,
+}
+
+impl ManyVersions {
+    fn new(requirers: usize) -> Self {
+        ManyVersions {
+            requirers,
+            extra: None,
+            calls: Default::default(),
+        }
+    }
+
+    fn candidate(r: &str, v: &str, deps: &[String]) -> Candidate {
+        Candidate {
+            pack_ref: r.parse().unwrap(),
+            version: v.parse().unwrap(),
+            dependencies: deps.iter().map(|d| Dependency::parse(d).unwrap()).collect(),
+            yanked: false,
+            unusable: None,
+        }
+    }
+}
+
+impl Candidates for ManyVersions {
+    type Error = Infallible;
+    fn versions(&self, r: &str) -> Result<Vec<Candidate>, Infallible> {
+        *self.calls.borrow_mut().entry(r.to_owned()).or_default() += 1;
+        if r == "big" {
+            // Newest first, as an index lists them.
+            let mut out = Vec::new();
+            for major in (0..10).rev() {
+                for minor in (0..100).rev() {
+                    for patch in (0..10).rev() {
+                        out.push(Self::candidate(
+                            "big",
+                            &format!("{major}.{minor}.{patch}"),
+                            &[],
+                        ));
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        if r == "extra" {
+            return Ok(self
+                .extra
+                .iter()
+                .map(|d| Self::candidate("extra", "1.0.0", std::slice::from_ref(d)))
+                .collect());
+        }
+        let i: usize = r.strip_prefix("req").unwrap().parse().unwrap();
+        assert!(i < self.requirers);
+        let d = format!("big@>={}.{i}.0, <9.{}.0", i % 10, 99 - i);
+        Ok(vec![Self::candidate(r, "1.0.0", &[d])])
+    }
+}
+
+#[test]
+fn forty_packs_constraining_one_pack_of_ten_thousand_versions_resolve_to_the_newest_that_fits_all()
+{
+    let source = ManyVersions::new(40);
+    let asked: Vec<String> = (0..40).map(|i| format!("req{i}")).collect();
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let out = resolve(&source, &roots(&asked), &Options::default()).unwrap();
+    let got = versions(&out);
+    assert_eq!(got["big"], "9.59.9", "the lowest upper bound is <9.60.0");
+    assert_eq!(got.len(), 41);
+    // Each ref's versions were asked for once.
+    assert!(
+        source.calls.borrow().values().all(|n| *n == 1),
+        "{:?}",
+        source.calls.borrow()
+    );
+}
+
+#[test]
+fn a_conflict_over_ten_thousand_versions_is_explained_in_a_few_lines() {
+    let mut source = ManyVersions::new(40);
+    source.extra = Some("big@<1".into());
+    let mut asked: Vec<String> = (0..40).map(|i| format!("req{i}")).collect();
+    asked.push("extra".into());
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let err = resolve(&source, &roots(&asked), &Options::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ResolveError::NoSolution(_)), "{text}");
+    assert!(text.contains("extra") && text.contains("big"), "{text}");
+    assert!(
+        text.len() < 20_000,
+        "{} bytes:\n{}",
+        text.len(),
+        &text[..2000]
+    );
+}

@@ -157,10 +157,14 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     let mut cache: BTreeMap<String, Probe> = if args.refresh {
         BTreeMap::new()
     } else {
-        std::fs::read(&cache_file)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        knap_schema::fs::read(
+            &cache_file,
+            knap_schema::fs::Links::Refuse,
+            16 * 1024 * 1024,
+        )
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
     };
     let probes: BTreeMap<String, Probe> = std::thread::scope(|s| {
         let handles: Vec<_> = tools

@@ -2,7 +2,7 @@
 //! registries of the configuration (no network).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use knap_schema::config::{DEFAULT_PRIORITY, RegistryConfig};
 use knap_schema::urls::RegistryLocation;
@@ -28,47 +28,122 @@ pub struct AddArgs {
     pub root_sha256: Option<String>,
 }
 
-/// The `tuf_root` pin of `--root FILE` (checked, then copied beside the
-/// configuration) or `--root-sha256 HEX`.
-fn tuf_pin(ctx: &Ctx, a: &AddArgs) -> Result<Option<String>, KnapError> {
-    if let Some(hex) = &a.root_sha256 {
-        let hex = hex.to_ascii_lowercase();
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(KnapError::usage(format!(
-                "--root-sha256 takes the 64 hex digits of sha256(tuf/1.root.json), not `{hex}`"
-            )));
+/// A pin named on the command line: `--root FILE` (checked to be a
+/// self-signed root) or `--root-sha256 HEX`.
+enum NewPin {
+    Sha256(String),
+    Root { file: PathBuf, bytes: Vec<u8> },
+}
+
+impl NewPin {
+    fn of(a: &AddArgs) -> Result<Option<NewPin>, KnapError> {
+        if let Some(hex) = &a.root_sha256 {
+            let hex = hex.to_ascii_lowercase();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(KnapError::usage(format!(
+                    "--root-sha256 takes the 64 hex digits of sha256(tuf/1.root.json), not `{hex}`"
+                )));
+            }
+            return Ok(Some(NewPin::Sha256(hex)));
         }
-        return Ok(Some(format!("sha256:{hex}")));
+        let Some(file) = &a.root else {
+            return Ok(None);
+        };
+        let limit = knap_trust::verify::SizeLimits::default().root;
+        let bytes =
+            knap_schema::fs::read(file, knap_schema::fs::Links::Follow, limit).map_err(|e| {
+                KnapError::usage(format!(
+                    "--root {}: cannot read it: {}",
+                    file.display(),
+                    e.reason()
+                ))
+            })?;
+        let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
+            KnapError::new(
+                knap_schema::ErrorKind::Integrity,
+                format!("--root {}: {e}", file.display()),
+            )
+        })?;
+        tracing::debug!(
+            "root version {} (root key ids {})",
+            info.version,
+            info.root_key_ids.join(", ")
+        );
+        Ok(Some(NewPin::Root {
+            file: file.clone(),
+            bytes,
+        }))
     }
-    let Some(file) = &a.root else {
-        return Ok(None);
-    };
-    let bytes = std::fs::read(file)
-        .map_err(|e| KnapError::usage(format!("--root {}: cannot read it: {e}", file.display())))?;
-    let info = knap_trust::verify::inspect_root(&bytes).map_err(|e| {
-        KnapError::new(
-            knap_schema::ErrorKind::Integrity,
-            format!("--root {}: {e}", file.display()),
-        )
-    })?;
-    let dir = ctx
-        .config_path
+
+    /// Whether `current` (a configured `tuf_root`) pins exactly this.
+    fn same_as(&self, current: Option<&str>) -> bool {
+        match (self, current) {
+            (NewPin::Sha256(hex), Some(c)) => c.strip_prefix("sha256:") == Some(hex.as_str()),
+            (NewPin::Root { bytes, .. }, Some(c)) if !c.starts_with("sha256:") => {
+                let limit = knap_trust::verify::SizeLimits::default().root;
+                knap_schema::fs::read(Path::new(c), knap_schema::fs::Links::Follow, limit)
+                    .is_ok_and(|have| have == *bytes)
+            }
+            _ => false,
+        }
+    }
+
+    /// The `tuf_root` value of this pin. A root file is copied beside the
+    /// configuration under a name of its own content
+    /// (`roots/<registry>-<sha256 prefix>.root.json`), so that a new pin
+    /// never overwrites the one in use before it is verified.
+    fn store(&self, ctx: &Ctx, name: &str) -> Result<String, KnapError> {
+        let bytes = match self {
+            NewPin::Sha256(hex) => return Ok(format!("sha256:{hex}")),
+            NewPin::Root { bytes, .. } => bytes,
+        };
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let copy = roots_dir(ctx).join(format!("{name}-{digest}.root.json"));
+        knap_registry::cache::write_atomic(&copy, bytes).map_err(|e| {
+            KnapError::new(
+                knap_schema::ErrorKind::Other,
+                format!("cannot copy the root to {}: {e}", copy.display()),
+            )
+        })?;
+        absolute(&copy)
+    }
+
+    /// How the pin is told: the file it was read from, or the sha256.
+    fn describe(&self) -> String {
+        match self {
+            NewPin::Sha256(hex) => format!("sha256 {hex}"),
+            NewPin::Root { file, .. } => format!("the root of {}", file.display()),
+        }
+    }
+}
+
+/// Where `--root FILE` copies are kept: `roots/` beside the configuration.
+fn roots_dir(ctx: &Ctx) -> PathBuf {
+    ctx.config_path
         .parent()
         .map(|p| p.join("roots"))
-        .unwrap_or_else(|| Path::new("roots").to_path_buf());
-    let copy = dir.join(format!("{}.root.json", a.name));
-    knap_registry::cache::write_atomic(&copy, &bytes).map_err(|e| {
-        KnapError::new(
-            knap_schema::ErrorKind::Other,
-            format!("cannot copy the root to {}: {e}", copy.display()),
-        )
-    })?;
-    tracing::debug!(
-        "pinned root version {} (root key ids {})",
-        info.version,
-        info.root_key_ids.join(", ")
-    );
-    Ok(Some(absolute(&copy)?))
+        .unwrap_or_else(|| Path::new("roots").to_path_buf())
+}
+
+/// Removes a root copy of ours that no registry pins any more.
+fn forget_copy(ctx: &Ctx, tuf_root: Option<&str>) {
+    let Some(path) = tuf_root.map(Path::new) else {
+        return;
+    };
+    let ours = std::path::absolute(roots_dir(ctx)).is_ok_and(|dir| path.starts_with(dir));
+    let used = ctx
+        .config
+        .registries
+        .iter()
+        .any(|r| r.tuf_root.as_deref().map(Path::new) == Some(path));
+    if ours && !used {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn check_name(name: &str) -> Result<(), KnapError> {
@@ -104,8 +179,15 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         RegistryLocation::Local(p) if !a.url.starts_with("file:") => absolute(p)?,
         _ => a.url.clone(),
     };
-    // Adding what is already there is a no-op, so a quick start can be run
-    // twice; the same name for another URL is refused.
+    // Every flag is checked before anything is compared or changed.
+    let ca_file = match &a.ca_file {
+        Some(p) => Some(check_ca_file(p)?),
+        None => None,
+    };
+    let pin = NewPin::of(&a)?;
+    // The same name for another URL is refused; for the same URL, the flags
+    // that differ are applied (and said), so a quick start can be run twice
+    // and `--root` pins a registry added without one.
     if let Some(have) = ctx.config.registries.iter().find(|r| r.name == a.name) {
         if have.url != url {
             return Err(KnapError::usage(format!(
@@ -115,32 +197,12 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
             .into());
         }
         let have = have.clone();
-        ctx.print(&AddReport {
-            registry: RegistryRow::of(ctx, &have),
-            unchanged: Some(true),
-            outcome: Added::Unchanged {
-                other_priority: a.priority.is_some_and(|p| p != have.priority),
-            },
-        });
-        return Ok(());
+        return change(ctx, have, &a, pin, ca_file).await;
     }
-    let ca_file = match &a.ca_file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                KnapError::usage(format!("--ca-file {}: cannot read it: {e}", p.display()))
-            })?;
-            if !text.contains("-----BEGIN CERTIFICATE-----") {
-                return Err(KnapError::usage(format!(
-                    "--ca-file {}: holds no PEM certificate",
-                    p.display()
-                ))
-                .into());
-            }
-            Some(absolute(p)?)
-        }
+    let tuf_root = match &pin {
+        Some(p) => Some(p.store(ctx, &a.name)?),
         None => None,
     };
-    let tuf_root = tuf_pin(ctx, &a)?;
     let reg = RegistryConfig {
         name: a.name.clone(),
         url,
@@ -156,11 +218,8 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     let fetched = if a.no_fetch || ctx.env.offline {
         false
     } else {
-        let checked = match Registry::open(&reg, &ctx.env) {
-            Ok(r) => r.update().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = checked {
+        if let Err(e) = read_once(ctx, &reg).await {
+            forget_copy(ctx, reg.tuf_root.as_deref());
             return Err(KnapError::new(
                 e.kind(),
                 format!(
@@ -178,7 +237,137 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     ctx.print(&AddReport {
         registry: RegistryRow::of(ctx, &reg),
         unchanged: None,
+        changed: None,
         outcome: Added::New { fetched },
+    });
+    Ok(())
+}
+
+/// The absolute path of a `--ca-file` that holds a PEM certificate.
+fn check_ca_file(p: &Path) -> Result<String, KnapError> {
+    let limit = knap_registry::net::TlsRoots::MAX_CA_FILE_BYTES;
+    let text =
+        knap_schema::fs::read_to_string(p, knap_schema::fs::Links::Follow, limit).map_err(|e| {
+            KnapError::usage(format!(
+                "--ca-file {}: cannot read it: {}",
+                p.display(),
+                e.reason()
+            ))
+        })?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(KnapError::usage(format!(
+            "--ca-file {}: holds no PEM certificate",
+            p.display()
+        )));
+    }
+    absolute(p)
+}
+
+/// Reads (and for a pinned registry, verifies) `reg` once.
+async fn read_once(
+    ctx: &Ctx,
+    reg: &RegistryConfig,
+) -> Result<(), knap_registry::registry::RegistryError> {
+    Registry::open(reg, &ctx.env)?.update().await.map(|_| ())
+}
+
+/// `registry add` of a registry configured with the same URL: applies
+/// every flag that differs, reading the registry first (unless
+/// `--no-fetch`) when the change is one of how it is read. Nothing is
+/// changed when that read fails.
+async fn change(
+    ctx: &mut Ctx,
+    have: RegistryConfig,
+    a: &AddArgs,
+    pin: Option<NewPin>,
+    ca_file: Option<String>,
+) -> anyhow::Result<()> {
+    let mut want = have.clone();
+    let mut changes = Vec::new();
+    let mut note = |field: &'static str, from: Option<String>, to: String| {
+        changes.push(Change {
+            field,
+            from,
+            to: Some(to),
+        })
+    };
+    if let Some(p) = &pin
+        && !p.same_as(have.tuf_root.as_deref())
+    {
+        let stored = p.store(ctx, &a.name)?;
+        want.tuf_root = Some(stored);
+        note("tuf_root", have.tuf_root.clone(), p.describe());
+    }
+    if let Some(p) = a.priority
+        && p != have.priority
+    {
+        want.priority = p;
+        note("priority", Some(have.priority.to_string()), p.to_string());
+    }
+    if let Some(t) = &a.token_env
+        && have.token_env.as_ref() != Some(t)
+    {
+        want.token_env = Some(t.clone());
+        note("token_env", have.token_env.clone(), t.clone());
+    }
+    if a.allow_http && !have.allow_http {
+        want.allow_http = true;
+        note("allow_http", Some("false".into()), "true".into());
+    }
+    if let Some(c) = ca_file
+        && have.ca_file.as_ref() != Some(&c)
+    {
+        want.ca_file = Some(c.clone());
+        note("ca_file", have.ca_file.clone(), c);
+    }
+    if changes.is_empty() {
+        ctx.print(&AddReport {
+            registry: RegistryRow::of(ctx, &have),
+            unchanged: Some(true),
+            changed: None,
+            outcome: Added::Unchanged,
+        });
+        return Ok(());
+    }
+    // Only the priority changes nothing about how the registry is read.
+    let read = changes.iter().any(|c| c.field != "priority");
+    let fetched = read && !a.no_fetch && !ctx.env.offline;
+    if fetched && let Err(e) = read_once(ctx, &want).await {
+        if want.tuf_root != have.tuf_root {
+            forget_copy(ctx, want.tuf_root.as_deref());
+        }
+        let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        return Err(KnapError::new(
+            e.kind(),
+            format!(
+                "registry `{}` was not changed: it cannot be read with the new {} (check them, or pass --no-fetch to change them anyway)",
+                have.name,
+                fields.join(", ")
+            ),
+        )
+        .caused_by(e)
+        .into());
+    }
+    if let Some(r) = ctx
+        .config
+        .registries
+        .iter_mut()
+        .find(|r| r.name == have.name)
+    {
+        *r = want.clone();
+    }
+    knap_registry::config::save(&ctx.config_path, &ctx.config)?;
+    if want.tuf_root != have.tuf_root {
+        forget_copy(ctx, have.tuf_root.as_deref());
+    }
+    ctx.print(&AddReport {
+        registry: RegistryRow::of(ctx, &want),
+        unchanged: None,
+        changed: Some(changes),
+        outcome: Added::Changed {
+            fetched,
+            unread: read && !fetched,
+        },
     });
     Ok(())
 }
@@ -222,34 +411,78 @@ pub struct AddReport {
     /// `true` when it was already configured so (nothing changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     unchanged: Option<bool>,
+    /// What changed, for a registry configured before with the same URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<Vec<Change>>,
     #[serde(skip)]
     outcome: Added,
+}
+
+/// One setting `registry add` changed.
+#[derive(Debug, Serialize)]
+pub struct Change {
+    field: &'static str,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let to = self.to.as_deref().unwrap_or("");
+        match (self.field, &self.from) {
+            ("tuf_root", None) => write!(f, "pinned to {to}: every update is verified"),
+            ("tuf_root", Some(_)) => write!(
+                f,
+                "pin replaced by {to}: every update is verified from it, whatever the old pin trusted"
+            ),
+            ("priority", from) => write!(f, "priority {} -> {to}", from.as_deref().unwrap_or("")),
+            ("token_env", None) => write!(f, "token from ${to}"),
+            ("token_env", Some(from)) => write!(f, "token from ${to} (was ${from})"),
+            ("allow_http", _) => f.write_str("plain http:// allowed"),
+            ("ca_file", None) => write!(f, "CA {to}"),
+            ("ca_file", Some(from)) => write!(f, "CA {to} (was {from})"),
+            (field, _) => write!(f, "{field} {to}"),
+        }
+    }
 }
 
 #[derive(Debug)]
 enum Added {
     /// Added; `fetched`: read once first.
     New { fetched: bool },
-    /// Already configured with this URL; `other_priority`: a different
-    /// priority was asked for (and not applied).
-    Unchanged { other_priority: bool },
+    /// Already configured with this URL and these flags.
+    Unchanged,
+    /// Already configured with this URL; the flags that differed were
+    /// applied (`fetched`: read with them first; `unread`: a change of how
+    /// it is read, not read now).
+    Changed { fetched: bool, unread: bool },
 }
 
 impl fmt::Display for AddReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.registry;
         match self.outcome {
-            Added::Unchanged { other_priority } => {
-                write!(
-                    f,
-                    "registry `{}` is already configured with {}; nothing changed",
-                    r.name, r.url
-                )?;
-                if other_priority {
+            Added::Unchanged => write!(
+                f,
+                "registry `{}` is already configured with {} and these settings; nothing changed",
+                r.name, r.url
+            ),
+            Added::Changed { fetched, unread } => {
+                write!(f, "updated registry `{}` ({}): ", r.name, r.url)?;
+                for (i, c) in self.changed.iter().flatten().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                if fetched {
+                    f.write_str(" (read with the new settings)")?;
+                }
+                if unread {
                     write!(
                         f,
-                        " (its priority is {}: change it with `knap registry set-priority {} N`)",
-                        r.priority, r.name
+                        " (not read now; `knap update {}` reads it with the new settings)",
+                        r.name
                     )?;
                 }
                 Ok(())

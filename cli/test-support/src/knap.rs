@@ -213,6 +213,54 @@ impl Knap {
         self.out(args, o)
     }
 
+    /// Runs knap with exactly `args`, killing it when it has not ended
+    /// within `limit`: a test of something that must not block (a FIFO
+    /// where knap reads a file, a server that sends nothing) fails instead
+    /// of hanging the suite.
+    #[track_caller]
+    pub fn run_within(&self, limit: std::time::Duration, args: &[&str]) -> Out {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut c = self.command();
+        c.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("knap runs");
+        let mut pipes = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let readers = (
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = pipes.0.read_to_end(&mut s);
+                s
+            }),
+            std::thread::spawn(move || {
+                let mut s = Vec::new();
+                let _ = pipes.1.read_to_end(&mut s);
+                s
+            }),
+        );
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("knap {args:?} was still running after {limit:?} (it blocked)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Out {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&readers.0.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&readers.1.join().unwrap()).into_owned(),
+            names: self.names.clone(),
+        }
+    }
+
     /// The `Out` of a finished process started from [`Knap::command`].
     pub fn out(&self, args: &[&str], o: std::process::Output) -> Out {
         Out {

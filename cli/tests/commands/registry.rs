@@ -124,7 +124,7 @@ fn registry_add_takes_its_root_file_only_from_its_own_root_flag() {
 }
 
 #[test]
-fn registry_add_run_twice_is_a_no_op_and_another_url_is_refused() {
+fn registry_add_run_twice_is_a_no_op_other_flags_are_applied_and_another_url_is_refused() {
     let k = Knap::new();
     let dir = k.dir.path().join("reg");
     write_json(
@@ -143,6 +143,24 @@ fn registry_add_run_twice_is_a_no_op_and_another_url_is_refused() {
         "again_json",
         k.run(&["registry", "add", "mine", s(&dir), "--json"])
     );
+    // Another priority or token is applied, and said.
+    assert_out!(
+        "other_flags",
+        k.run(&[
+            "registry",
+            "add",
+            "mine",
+            s(&dir),
+            "--priority",
+            "5",
+            "--token-env",
+            "MINE_TOKEN",
+        ])
+    );
+    let v = k.run(&["registry", "list", "--json"]).ok().json();
+    assert_eq!(v[0]["priority"], 5, "{v}");
+    assert_eq!(v[0]["token_env"], "MINE_TOKEN", "{v}");
+    let before = std::fs::read(k.config()).unwrap();
 
     let other = k.dir.path().join("other");
     write_json(&other.join("index.json"), &index("Other", vec![]));

@@ -153,10 +153,21 @@ impl SigningKey {
     /// Reads a key from where `spec` says.
     pub fn load(spec: &KeySpec) -> Result<SigningKey, KeyError> {
         let text = match spec {
-            KeySpec::File(path) => std::fs::read(path).map_err(|source| KeyError::Read {
-                path: path.clone(),
-                source,
-            })?,
+            // A FIFO or device named as the key is refused, not waited on.
+            KeySpec::File(path) => {
+                knap_schema::fs::read(path, knap_schema::fs::Links::Follow, 64 * 1024).map_err(
+                    |e| match e {
+                        knap_schema::fs::FileError::Io { error, .. } => KeyError::Read {
+                            path: path.clone(),
+                            source: error,
+                        },
+                        other => KeyError::Invalid {
+                            origin: path.display().to_string(),
+                            reason: other.reason(),
+                        },
+                    },
+                )?
+            }
             KeySpec::Env(var) => std::env::var(var)
                 .map_err(|_| KeyError::EnvMissing(var.clone()))?
                 .into_bytes(),

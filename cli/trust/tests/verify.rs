@@ -141,7 +141,9 @@ fn rollback_to_older_signed_metadata_is_refused() {
         other => panic!("expected a rollback, got {other}"),
     }
     // The trusted state is still the newer one.
-    let last = knap_trust::last_verified(&r.datastore()).unwrap().unwrap();
+    let last = knap_trust::last_verified(&r.datastore(), &Pin::Root(r.root_v1()))
+        .unwrap()
+        .unwrap();
     assert_eq!(last.targets_version, 2);
 }
 
@@ -442,4 +444,261 @@ fn a_warm_update_with_nothing_changed_sends_one_request() {
     knap_trust::sign::sign_blocking(&req).unwrap();
     update(&v).unwrap();
     assert_eq!(counting.take(), ["tuf/timestamp.json", "tuf/2.root.json"]);
+}
+
+/// A registry signed by a key whose PEM text is known (to sign by hand).
+fn registry_with_pem() -> (Registry, String) {
+    let (key, pem) = SigningKey::generate().unwrap();
+    let mut r = Registry::new();
+    r.key = key;
+    (r, pem)
+}
+
+/// `root_json` (a root signed by the key of `pem`) made version `version`,
+/// listing that key a second time under another key id (the same public
+/// key with one more field, so another canonical form and id), the second
+/// id added to the root and timestamp roles with a threshold of 2, and
+/// signed by the one key under both ids.
+fn with_one_key_twice(
+    dir: &std::path::Path,
+    pem: &str,
+    root_json: &[u8],
+    version: u64,
+) -> (Vec<u8>, String) {
+    use tough::schema::key::Key;
+    use tough::schema::{KeyHolder, Root};
+    let mut v: serde_json::Value = serde_json::from_slice(root_json).unwrap();
+    let signed = &mut v["signed"];
+    let (id, key) = signed["keys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    let mut dup = key.clone();
+    dup["x-same-key-again"] = serde_json::json!(true);
+    let dup_key: Key = serde_json::from_value(dup.clone()).unwrap();
+    let dup_id: String = dup_key
+        .key_id()
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_ne!(dup_id, id);
+    signed["keys"][&dup_id] = dup;
+    for role in ["root", "timestamp"] {
+        signed["roles"][role]["keyids"]
+            .as_array_mut()
+            .unwrap()
+            .push(dup_id.clone().into());
+        signed["roles"][role]["threshold"] = 2.into();
+    }
+    signed["version"] = version.into();
+    let root: Root = serde_json::from_value(signed.clone()).unwrap();
+    // tough reads an ed25519 key as PKCS#8 DER.
+    let pem_path = dir.join(format!("key-{version}.der"));
+    std::fs::write(&pem_path, pem::parse(pem).unwrap().contents()).unwrap();
+    let source: Box<dyn tough::key_source::KeySource> =
+        Box::new(tough::key_source::LocalKeySource { path: pem_path });
+    let role = block(tough::editor::signed::SignedRole::new(
+        root.clone(),
+        &KeyHolder::Root(root),
+        &[source],
+        &aws_lc_rs::rand::SystemRandom::new(),
+    ))
+    .unwrap();
+    let mut out: serde_json::Value = serde_json::from_slice(role.buffer()).unwrap();
+    let sig = out["signatures"][0]["sig"].clone();
+    out["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"keyid": dup_id, "sig": sig}));
+    (serde_json::to_vec(&out).unwrap(), dup_id)
+}
+
+#[test]
+fn a_pinned_root_listing_one_key_under_two_ids_is_refused() {
+    let (r, pem) = registry_with_pem();
+    r.sign();
+    let (dup, _) = with_one_key_twice(r.tmp.path(), &pem, &r.root_v1(), 1);
+    let err = knap_trust::verify::inspect_root(&dup).unwrap_err();
+    assert!(matches!(err, TrustError::DuplicateKey { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("lists one public key under two key ids"),
+        "{err}"
+    );
+    let v = Verifier::new(r.dir_fetch(), Pin::Root(dup), r.datastore());
+    let err = update(&v).unwrap_err();
+    assert!(matches!(err, TrustError::DuplicateKey { .. }), "{err}");
+}
+
+#[test]
+fn a_new_root_listing_one_key_under_two_ids_does_not_meet_a_threshold_of_two() {
+    let (r, pem) = registry_with_pem();
+    r.sign();
+    update(&r.verifier(r.dir_fetch())).unwrap();
+    // The host publishes a root 2 (signed by root 1's key) that lists the
+    // same key twice with thresholds of 2, and a timestamp whose one
+    // signature is listed under both ids: one key meets "two".
+    let (dup, dup_id) = with_one_key_twice(r.tmp.path(), &pem, &r.root_v1(), 2);
+    std::fs::write(r.dir.join("tuf/2.root.json"), &dup).unwrap();
+    let ts_path = r.dir.join("tuf/timestamp.json");
+    let mut ts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ts_path).unwrap()).unwrap();
+    let sig = ts["signatures"][0]["sig"].clone();
+    ts["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"keyid": dup_id, "sig": sig}));
+    std::fs::write(&ts_path, serde_json::to_vec(&ts).unwrap()).unwrap();
+    let err = update(&r.verifier(r.dir_fetch())).unwrap_err();
+    match &err {
+        TrustError::DuplicateKey { what, .. } => assert_eq!(what, "tuf/2.root.json"),
+        other => panic!("expected a duplicate key, got {other}"),
+    }
+}
+
+#[test]
+fn a_root_file_holding_another_version_is_reported_as_such() {
+    let r = Registry::new();
+    r.sign();
+    update(&r.verifier(r.dir_fetch())).unwrap();
+    rotated(&r);
+    // 3.root.json is a copy of 2.root.json (validly signed, version 2).
+    std::fs::copy(r.dir.join("tuf/2.root.json"), r.dir.join("tuf/3.root.json")).unwrap();
+    let err = update(&r.verifier(r.dir_fetch())).unwrap_err();
+    match &err {
+        TrustError::RootFileVersion {
+            file,
+            holds,
+            trusted,
+        } => assert_eq!((file.as_str(), *holds, *trusted), ("tuf/3.root.json", 2, 2)),
+        other => panic!("expected a root file of another version, got {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("tuf/3.root.json holds root version 2, not the version its name gives"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_root_put_into_the_trusted_state_never_overrides_the_pin() {
+    let r = Registry::new();
+    r.sign();
+    let pin = Pin::Root(r.root_v1());
+    let verifier = Verifier::new(r.dir_fetch(), pin, r.datastore());
+    update(&verifier).unwrap();
+    // An intruder with their own key writes a higher, self-signed root into
+    // the cache (where a knap before pin-keyed state looked, and where this
+    // one keeps the chain) and serves metadata signed with that key.
+    let evil = Registry::new();
+    evil.sign();
+    // Other versions than the client has seen, so that nothing it keeps
+    // from the real publication is reused.
+    write(&evil.dir, "index.json", r#"{"packs": []}"#);
+    evil.sign();
+    let mut req = evil.request();
+    req.expires_days.insert(Role::Root, 300);
+    assert_eq!(
+        knap_trust::sign::sign_blocking(&req).unwrap().root_version,
+        2
+    );
+    let evil_root = std::fs::read(evil.dir.join("tuf/2.root.json")).unwrap();
+    use sha2::Digest;
+    let key: String = sha2::Sha256::digest(r.root_v1())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for planted in [
+        "tough/root.json".to_string(),
+        format!("pin-{key}/tough/root.json"),
+        format!("pin-{key}/roots/2.root.json"),
+    ] {
+        write(
+            &r.datastore(),
+            &planted,
+            std::str::from_utf8(&evil_root).unwrap(),
+        );
+    }
+    std::fs::remove_dir_all(r.dir.join("tuf")).unwrap();
+    copy_dir(&evil.dir.join("tuf"), &r.dir.join("tuf"));
+    std::fs::remove_file(r.dir.join("tuf/2.root.json")).unwrap();
+    let err = update(&verifier).unwrap_err();
+    assert!(
+        matches!(&err, TrustError::Signature { role, .. } if role == "timestamp"),
+        "the pinned root's key did not sign the timestamp: {err}"
+    );
+}
+
+#[test]
+fn a_new_pin_starts_over_from_that_pin() {
+    // The registry was re-created with new keys (a new chain from version
+    // 1), and the user pinned its new root: the state trusted under the
+    // old pin plays no part.
+    let old = Registry::new();
+    old.sign();
+    let datastore = old.datastore();
+    update(&old.verifier(old.dir_fetch())).unwrap();
+    let new = Registry::new();
+    new.sign();
+    let v = Verifier::new(new.dir_fetch(), Pin::Root(new.root_v1()), &datastore);
+    let verified = update(&v).unwrap();
+    assert_eq!(verified.root_key_ids, vec![new.key.key_id().to_string()]);
+    // Offline, the state of the old pin is not the new pin's.
+    let last = knap_trust::last_verified(&datastore, &Pin::Root(old.root_v1())).unwrap();
+    assert!(last.is_none(), "the old pin's state is gone: {last:?}");
+    let last = knap_trust::last_verified(&datastore, &Pin::Root(new.root_v1())).unwrap();
+    assert_eq!(last.unwrap().root_key_ids, verified.root_key_ids);
+}
+
+#[test]
+fn rotations_verified_once_are_the_start_of_the_next_update() {
+    let r = Registry::new();
+    r.sign();
+    let counting = Counting::new(&r.dir);
+    let v = r.verifier(counting.clone() as Arc<dyn Fetch>);
+    update(&v).unwrap();
+    let (_, c) = rotated(&r);
+    assert_eq!(update(&v).unwrap().root_version, 3);
+    counting.take();
+    // Nothing changed: one request, and root 3 (from the kept chain) is
+    // what verifies the timestamp signed by its key.
+    let again = update(&v).unwrap();
+    assert_eq!(counting.take(), ["tuf/timestamp.json"]);
+    assert_eq!(again.root_version, 3);
+    assert_eq!(again.root_key_ids, vec![c.key_id().to_string()]);
+}
+
+#[test]
+fn a_fifo_in_a_local_registrys_metadata_is_refused_without_blocking() {
+    let r = Registry::new();
+    r.sign();
+    let ts = r.dir.join("tuf/timestamp.json");
+    std::fs::remove_file(&ts).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&ts)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let v = r.verifier(r.dir_fetch());
+    std::thread::spawn(move || tx.send(update(&v)).unwrap());
+    let err = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the update ends instead of waiting for a writer")
+        .unwrap_err();
+    match &err {
+        TrustError::NotAFile { path, reason } => {
+            assert_eq!(path, "tuf/timestamp.json");
+            assert!(reason.contains("FIFO"), "{reason}");
+        }
+        other => panic!("expected a refused FIFO, got {other}"),
+    }
+    assert!(
+        !err.is_unreachable(),
+        "a refusal (exit 4), not a network failure"
+    );
 }

@@ -37,6 +37,74 @@ where
         .expect("runs knap-index")
 }
 
+/// [`knap_index`], killed when it has not ended within `limit` (a test of
+/// something that must not block fails instead of hanging the suite).
+/// `umask`, when given, is set for the process (through `sh`).
+#[track_caller]
+pub fn knap_index_within(limit: std::time::Duration, umask: Option<&str>, args: &[&str]) -> Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let bin = env!("CARGO_BIN_EXE_knap-index");
+    let mut c = match umask {
+        Some(m) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("umask {m} && exec \"$0\" \"$@\""))
+                .arg(bin)
+                .args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(bin);
+            c.args(args);
+            c
+        }
+    };
+    c.env_remove("RUST_BACKTRACE")
+        .env("SOURCE_DATE_EPOCH", "1795000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("runs knap-index");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("knap-index {args:?} was still running after {limit:?} (it blocked)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Makes a FIFO at `path` (replacing a file there).
+pub fn mkfifo(path: &Path) {
+    if path.exists() {
+        std::fs::remove_file(path).unwrap();
+    }
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

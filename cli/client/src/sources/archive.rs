@@ -162,8 +162,13 @@ pub async fn download(
         let path = url
             .to_file_path()
             .map_err(|()| KnapError::other(format!("{url}: not a local file URL")))?;
-        let mut file = std::fs::File::open(&path)
-            .map_err(|e| KnapError::registry(format!("{url}: cannot open it")).caused_by(e))?;
+        let (mut file, _) =
+            knap_schema::fs::open(&path, knap_schema::fs::Links::Follow).map_err(|e| match e {
+                knap_schema::fs::FileError::Io { error, .. } => {
+                    KnapError::registry(format!("{url}: cannot open it")).caused_by(error)
+                }
+                other => KnapError::integrity(format!("{url}: {}", other.reason())),
+            })?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {

@@ -9,7 +9,7 @@ use knap_schema::KnapError;
 /// Copies the pack at `src` into `dest` (which must not exist). On failure
 /// nothing is left at `dest`.
 pub fn copy_pack(src: &Path, dest: &Path) -> Result<(), KnapError> {
-    let files = knap_schema::digest::pack_files(src).map_err(|e| {
+    let files = knap_schema::digest::publishable_files(src).map_err(|e| {
         KnapError::integrity(format!(
             "{}: not installable: {}",
             src.display(),

@@ -77,10 +77,12 @@ impl InstallRoot {
     /// unreadable one is [`RootError::InvalidJournal`].
     pub(super) fn read_journal(&self) -> Result<Option<Journal>, RootError> {
         let path = self.journal_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let Some(bytes) = super::read_managed(&path, |message| RootError::InvalidJournal {
+            path: path.clone(),
+            message,
+        })?
+        else {
+            return Ok(None);
         };
         serde_json::from_slice(&bytes)
             .map(Some)

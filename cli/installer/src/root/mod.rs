@@ -189,6 +189,24 @@ pub(crate) fn io_err<'a>(
     }
 }
 
+/// The largest `knap.lock` or journal read.
+const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads `knap.lock` or a file of the private area: paths knap manages, so
+/// a link, a FIFO or a device there is refused without blocking (`invalid`
+/// says how); `None` when it does not exist.
+pub(crate) fn read_managed(
+    path: &Path,
+    invalid: impl FnOnce(String) -> RootError,
+) -> Result<Option<Vec<u8>>, RootError> {
+    use knap_schema::fs::{FileError, Links, read_if_exists};
+    match read_if_exists(path, Links::Refuse, MAX_STATE_BYTES) {
+        Ok(bytes) => Ok(bytes),
+        Err(FileError::Io { error, .. }) => Err(io_err("read", path)(error)),
+        Err(e) => Err(invalid(e.reason())),
+    }
+}
+
 /// An open install root, holding its lock until dropped: exclusive, or
 /// shared when opened read-only (see [`InstallRoot::open_for_reading`]).
 #[derive(Debug)]
@@ -292,8 +310,8 @@ impl InstallRoot {
             }
         };
         let lock_path = root.join(PRIVATE).join("lock");
-        let lock = match File::open(&lock_path) {
-            Ok(f) => {
+        let lock = match knap_schema::fs::open(&lock_path, knap_schema::fs::Links::Refuse) {
+            Ok((f, _)) => {
                 match f.try_lock_shared() {
                     Ok(()) => {}
                     Err(TryLockError::WouldBlock) => {
@@ -305,10 +323,16 @@ impl InstallRoot {
                 f
             }
             // Never written by knap: nothing can be changing it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                File::open(root).map_err(io_err("open", root))?
+            Err(e) if e.is_not_found() => File::open(root).map_err(io_err("open", root))?,
+            Err(knap_schema::fs::FileError::Io { error, .. }) => {
+                return Err(io_err("open", &lock_path)(error));
             }
-            Err(e) => return Err(io_err("open", &lock_path)(e)),
+            Err(e) => {
+                return Err(RootError::InvalidLock {
+                    path: lock_path,
+                    message: e.reason(),
+                });
+            }
         };
         let me = Self {
             root: root.to_owned(),
@@ -353,7 +377,9 @@ impl InstallRoot {
             return;
         }
         let private = root.join(PRIVATE);
-        let Ok(lock) = File::open(private.join("lock")) else {
+        let Ok((lock, _)) =
+            knap_schema::fs::open(&private.join("lock"), knap_schema::fs::Links::Refuse)
+        else {
             return;
         };
         if lock.try_lock().is_err() {
@@ -387,7 +413,9 @@ impl InstallRoot {
     /// describe that pack's tree, or names a file that no pack can hold
     /// (an absolute path, `..`, a control character).
     pub fn read_record(&self, pack: &LockedPack) -> Option<FileRecord> {
-        let bytes = fs::read(self.record_path(&pack.pack_ref, &pack.tree)).ok()?;
+        let path = self.record_path(&pack.pack_ref, &pack.tree);
+        let bytes =
+            knap_schema::fs::read(&path, knap_schema::fs::Links::Refuse, MAX_STATE_BYTES).ok()?;
         let r: FileRecord = serde_json::from_slice(&bytes).ok()?;
         let sound = record::RECORD_VERSIONS_READ.contains(&r.version)
             && r.pack_ref == pack.pack_ref
@@ -407,11 +435,14 @@ impl InstallRoot {
     /// The root's `knap.lock`, if it has one.
     pub fn read_lock(&self) -> Result<Option<Lockfile>, RootError> {
         let path = self.lock_path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_err("read", &path)(e)),
+        let invalid = |message| RootError::InvalidLock {
+            path: path.clone(),
+            message,
         };
+        let Some(bytes) = read_managed(&path, invalid)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).map_err(|_| invalid("is not UTF-8 text".into()))?;
         knap_schema::json::from_json_str(&text)
             .map(Some)
             .map_err(|e| RootError::InvalidLock {

@@ -88,8 +88,8 @@ impl Drop for StagingDir {
 /// True when `entry` (of the staging root) is a [`StagingDir`] that a
 /// live process holds.
 pub(super) fn staging_in_use(entry: &Path) -> bool {
-    match File::open(entry.join(IN_USE)) {
-        Ok(f) => matches!(f.try_lock(), Err(TryLockError::WouldBlock)),
+    match knap_schema::fs::open(&entry.join(IN_USE), knap_schema::fs::Links::Refuse) {
+        Ok((f, _)) => matches!(f.try_lock(), Err(TryLockError::WouldBlock)),
         Err(_) => false,
     }
 }

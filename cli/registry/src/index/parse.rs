@@ -160,14 +160,16 @@ pub fn read_limited(
     limit: u64,
 ) -> Result<std::io::Result<Vec<u8>>, RegistryError> {
     use std::io::Read;
-    let file = match std::fs::File::open(path) {
+    // Never blocks: a FIFO or device is refused (exit 4) before any read.
+    let (file, meta) = match knap_schema::fs::open(path, knap_schema::fs::Links::Follow) {
         Ok(f) => f,
-        Err(e) => return Ok(Err(e)),
+        Err(knap_schema::fs::FileError::Io { error, .. }) => return Ok(Err(error)),
+        Err(e) => {
+            let location = path.display().to_string();
+            return Err(invalid(registry, &location, format!("  $: {}", e.reason())));
+        }
     };
-    let size = match file.metadata() {
-        Ok(m) => m.len(),
-        Err(e) => return Ok(Err(e)),
-    };
+    let size = meta.len();
     if size > limit {
         return Err(too_large(
             registry,

@@ -53,7 +53,7 @@ impl ByRef {
     /// True when the directory holds a complete split of the copy `stamp`
     /// names.
     pub fn is_current(&self, stamp: &Stamp) -> bool {
-        std::fs::read(self.dir.join("stamp.json"))
+        crate::cache::read_cached(&self.dir.join("stamp.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<Stamp>(&b).ok())
             .is_some_and(|s| s == *stamp)
@@ -159,8 +159,13 @@ impl ByRef {
     pub fn search(&self, registry: &str, q: &str, want_refs: bool) -> Result<Found, RegistryError> {
         let path = self.dir.join(TABLE);
         let loc = path.display().to_string();
-        let bytes = std::fs::read(&path)
-            .map_err(|e| invalid(registry, &loc, format!("  $: cannot read it: {e}")))?;
+        let bytes = crate::cache::read_cached(&path).map_err(|e| {
+            invalid(
+                registry,
+                &loc,
+                format!("  $: cannot read it: {}", e.reason()),
+            )
+        })?;
         search_table(&bytes, q, want_refs).map_err(|m| invalid(registry, &loc, format!("  {m}")))
     }
 }

@@ -146,10 +146,11 @@ impl GitIndex {
             .state()
             .ok_or_else(|| self.other(format!("no cached copy; run `knap update {name}`")))?;
         let path = self.common.cache.path("index.json");
-        let bytes = std::fs::read(&path).map_err(|e| {
+        let bytes = crate::cache::read_cached(&path).map_err(|e| {
             self.other(format!(
-                "cannot read the cached index {}: {e}; run `knap update {name}`",
-                path.display()
+                "cannot read the cached index {}: {}; run `knap update {name}`",
+                path.display(),
+                e.reason()
             ))
         })?;
         Ok(Copy {
@@ -188,7 +189,7 @@ impl GitIndex {
     }
 
     fn state(&self) -> Option<State> {
-        let bytes = std::fs::read(self.common.cache.path("git-state.json")).ok()?;
+        let bytes = crate::cache::read_cached(&self.common.cache.path("git-state.json")).ok()?;
         serde_json::from_slice::<State>(&bytes)
             .ok()
             .filter(|s| s.url == self.url.as_str())

@@ -53,12 +53,15 @@ impl Trust {
         if let Some(hex) = pin.strip_prefix("sha256:") {
             return Ok(Some(Pin::Sha256(hex.to_ascii_lowercase())));
         }
-        let bytes = std::fs::read(pin).map_err(|e| RegistryError::Untrusted {
-            registry: cfg.name.clone(),
-            message: format!(
-                "cannot read its pinned root {pin}: {e}; add the registry again with --root FILE"
-            ),
-        })?;
+        let limit = knap_trust::verify::SizeLimits::default().root;
+        let bytes = knap_schema::fs::read(Path::new(pin), knap_schema::fs::Links::Follow, limit)
+            .map_err(|e| RegistryError::Untrusted {
+                registry: cfg.name.clone(),
+                message: format!(
+                    "cannot read its pinned root {pin}: {}; add the registry again with --root FILE",
+                    e.reason()
+                ),
+            })?;
         Ok(Some(Pin::Root(bytes)))
     }
 
@@ -90,7 +93,7 @@ impl Trust {
     /// The verified state of this run, else the last one kept in the cache.
     pub fn provenance(&self) -> Option<Provenance> {
         let v = self.verified().or_else(|| {
-            knap_trust::last_verified(&self.datastore)
+            knap_trust::last_verified(&self.datastore, &self.pin)
                 .ok()
                 .flatten()
                 .map(Arc::new)
@@ -128,7 +131,7 @@ impl Trust {
     }
 
     fn last_verified(&self) -> Result<Arc<Verified>, RegistryError> {
-        let v = knap_trust::last_verified(&self.datastore)
+        let v = knap_trust::last_verified(&self.datastore, &self.pin)
             .map_err(|e| self.refused(e))?
             .ok_or_else(|| RegistryError::Unavailable {
                 registry: self.registry.clone(),
@@ -172,7 +175,7 @@ impl Trust {
 
     /// Whether the cached copy of `rel` at `path` is the signed one.
     pub fn cached_matches(&self, rel: &str, path: &Path) -> bool {
-        match (self.verified(), std::fs::read(path)) {
+        match (self.verified(), crate::cache::read_cached(path)) {
             (Some(v), Ok(bytes)) => v.check(rel, &bytes).is_ok(),
             _ => false,
         }

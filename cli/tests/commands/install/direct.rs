@@ -252,6 +252,29 @@ fn a_direct_pack_shadows_the_registry_until_a_registry_spec_names_it() {
 }
 
 #[test]
+fn a_local_pack_dir_holding_a_name_with_a_control_character_is_refused() {
+    // The archive of such a pack is refused when it is installed, so the
+    // directory is refused too, when the pack is made or installed.
+    let work = tempfile::tempdir().unwrap();
+    let k = Knap::new();
+    let root = k.dir.path().join("root");
+    for name in ["actions/clear\x1b[2J.py", "two\nlines.txt"] {
+        let app = make_pack(work.path(), "app", "0.1.0", &[]);
+        std::fs::write(app.join(name), "x").unwrap();
+        let o = k.run(&["--root", s(&root), "install", s(&app)]);
+        assert_eq!(o.code, 4, "{o:?}");
+        assert!(o.stderr.contains("control character"), "{}", o.stderr);
+        assert!(
+            !o.stderr.contains('\x1b') && !o.stderr.contains("two\nlines"),
+            "escaped: {:?}",
+            o.stderr
+        );
+        assert!(!root.join("app").exists());
+        std::fs::remove_dir_all(&app).unwrap();
+    }
+}
+
+#[test]
 fn a_broken_local_pack_is_reported_at_its_own_path_and_a_new_root_is_not_left_behind() {
     let k = Knap::new();
     let work = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ mod http;
 mod index_limits;
 mod priority;
 mod signed;
-mod sparse;
+pub(crate) mod sparse;
 mod tls;
 mod tokens;
 mod unreachable;

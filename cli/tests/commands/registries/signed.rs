@@ -236,10 +236,24 @@ fn pinned() -> (tempfile::TempDir, Server, Knap, SigningKey) {
 
 #[test]
 fn registry_add_root_copies_the_root_and_pins_it_in_the_config() {
-    let (_site, _server, k, _) = pinned();
+    let (site, _server, k, _) = pinned();
     let config = std::fs::read_to_string(k.config()).unwrap();
-    let copy = k.dir.path().join("roots/signed.root.json");
-    assert!(copy.is_file());
+    // Named by the registry and its content, beside the configuration.
+    let copies: Vec<_> = std::fs::read_dir(k.dir.path().join("roots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let copy = &copies[0];
+    let name = copy.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("signed-") && name.ends_with(".root.json"),
+        "{name}"
+    );
+    assert_eq!(
+        std::fs::read(copy).unwrap(),
+        std::fs::read(site.path().join("tuf/1.root.json")).unwrap()
+    );
     assert!(
         config.contains(&format!("tuf_root = \"{}\"", copy.display())),
         "{config}"
@@ -297,18 +311,7 @@ fn a_modified_pack_file_is_exit_4_naming_it_and_the_verified_copy_stays() {
     let (site, server, k, _) = pinned();
     k.run(&["install", "--dry-run", "app"]).ok();
     // The host swaps core's file (and its hashed copy) for another one.
-    let evil = json!({"ref": "core", "versions": [entry("core", "1.0.0", &[]), entry("core", "9.0.0", &[])]});
-    for f in std::fs::read_dir(site.path().join("packs")).unwrap() {
-        let p = f.unwrap().path();
-        if p.file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .ends_with("core.json")
-        {
-            write_json(&p, &evil);
-        }
-    }
+    tamper_core(site.path());
     // A fresh client (no cached copy) is refused.
     let fresh = pin(site.path(), &server);
     let out = fresh.run(&["install", "--dry-run", "app"]);
@@ -796,4 +799,126 @@ fn a_root_v2_not_signed_by_v1_keys_is_exit_4() {
         "the root metadata is not signed by a threshold of its trusted keys",
         &before,
     );
+}
+
+/// Swaps `core`'s pack file on the site (and its hashed copy) for one with
+/// another version: what a compromised host serves.
+fn tamper_core(site: &Path) {
+    let evil = json!({"ref": "core", "versions": [entry("core", "1.0.0", &[]), entry("core", "9.0.0", &[])]});
+    for f in std::fs::read_dir(site.join("packs")).unwrap() {
+        let p = f.unwrap().path();
+        if p.to_str().unwrap().ends_with("core.json") {
+            write_json(&p, &evil);
+        }
+    }
+}
+
+#[test]
+fn registry_add_with_a_root_pins_a_registry_added_before_without_one() {
+    let site = site();
+    let key = SigningKey::generate().unwrap().0;
+    sign(site.path(), &key, jiff::Timestamp::now());
+    let server = Server::start(files(site.path().to_path_buf()));
+    let url = format!("sparse+{}", server.url("/"));
+    let k = Knap::new();
+    k.run(&["registry", "add", "signed", &url]).ok();
+    let root = site.path().join("tuf/1.root.json");
+    let out = k
+        .run_exactly(&[
+            "registry",
+            "add",
+            "signed",
+            &url,
+            "--root",
+            root.to_str().unwrap(),
+        ])
+        .ok();
+    assert!(
+        out.stdout.contains("updated registry `signed`")
+            && out.stdout.contains("pinned")
+            && !out.stdout.contains("nothing changed"),
+        "{}",
+        out.stdout
+    );
+    let config = std::fs::read_to_string(k.config()).unwrap();
+    assert!(config.contains("tuf_root = "), "{config}");
+    // The same again changes nothing, and says so.
+    let again = k
+        .run_exactly(&[
+            "registry",
+            "add",
+            "signed",
+            &url,
+            "--root",
+            root.to_str().unwrap(),
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(again["unchanged"], true, "{again}");
+    assert_eq!(std::fs::read_to_string(k.config()).unwrap(), config);
+    // The pin binds: a tampered pack file is refused.
+    tamper_core(site.path());
+    let out = k.run(&["install", "--dry-run", "app"]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("packs/core.json differs from its signed targets entry"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn registry_add_with_another_root_verifies_from_the_new_pin_or_changes_nothing() {
+    let (site, server, k, _) = pinned();
+    let url = format!("sparse+{}", server.url("/"));
+    k.run(&["install", "--dry-run", "app"]).ok();
+    let before = std::fs::read(k.config()).unwrap();
+    // A root of another chain: the registry does not verify from it, so
+    // nothing is changed.
+    let other = site_with_new_keys();
+    let other_root = other.0.path().join("tuf/1.root.json");
+    let out = k.run_exactly(&[
+        "registry",
+        "add",
+        "signed",
+        &url,
+        "--root",
+        other_root.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 4, "{out:?}");
+    assert!(out.stderr.contains("was not changed"), "{}", out.stderr);
+    assert_eq!(std::fs::read(k.config()).unwrap(), before);
+    k.run(&["install", "--dry-run", "app"]).ok();
+    // The operator re-creates the registry's keys (a new chain from
+    // version 1) and the user pins the new root: verified from that pin,
+    // whatever the cache trusted under the old one.
+    std::fs::remove_dir_all(site.path().join("tuf")).unwrap();
+    let new_key = SigningKey::generate().unwrap().0;
+    sign(site.path(), &new_key, jiff::Timestamp::now());
+    let new_root = site.path().join("tuf/1.root.json");
+    let out = k
+        .run_exactly(&[
+            "registry",
+            "add",
+            "signed",
+            &url,
+            "--root",
+            new_root.to_str().unwrap(),
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(out["changed"][0]["field"], "tuf_root", "{out}");
+    let info = k.run(&["info", "app", "--json"]).ok().json();
+    assert_eq!(info["signed"]["root_key_ids"][0], new_key.key_id());
+}
+
+/// A second signed site with its own key.
+fn site_with_new_keys() -> (tempfile::TempDir, SigningKey) {
+    let other = site();
+    let key = SigningKey::generate().unwrap().0;
+    sign(other.path(), &key, jiff::Timestamp::now());
+    (other, key)
 }

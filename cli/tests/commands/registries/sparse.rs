@@ -10,7 +10,9 @@ use serde_json::json;
 
 use crate::fixtures::knap_with_sparse;
 
-fn sparse_site() -> tempfile::TempDir {
+/// A sparse site of six packs (`app`, `web`, `log`, `core`, `unrelated`,
+/// `other`), two versions each.
+pub(crate) fn sparse_site() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     write_json(
         &d.path().join("config.json"),
