@@ -124,9 +124,8 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
             (None, Some(file)) => {
                 // Read first: a FIFO or device named as the archive is
                 // refused (exit 2) before the extractor would open it.
-                let checksum = sha256_file(file).map_err(|e| {
-                    fail(Kind::Usage, format!("--archive {}: {e}", file.display()))
-                })?;
+                let checksum = sha256_file(file)
+                    .map_err(|e| fail(Kind::Usage, format!("--archive {}: {e}", file.display())))?;
                 crate::archive_check::check_archive_holds_pack(pack_dir, &m, file)?;
                 checksum
             }

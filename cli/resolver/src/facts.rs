@@ -66,7 +66,10 @@ impl PackVersions {
     }
 
     /// The candidate versions in `set`, ascending.
-    pub(crate) fn matching<'a>(&'a self, set: &Set) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
+    pub(crate) fn matching<'a>(
+        &'a self,
+        set: &Set,
+    ) -> impl DoubleEndedIterator<Item = &'a Version> + 'a {
         self.index_ranges(set)
             .into_iter()
             .flat_map(move |r| self.candidates[r].iter().map(|c| &c.version))

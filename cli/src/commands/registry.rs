@@ -245,7 +245,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
 
 /// The absolute path of a `--ca-file` that holds a PEM certificate.
 fn check_ca_file(p: &Path) -> Result<String, KnapError> {
-    let limit = knap_registry::net::TlsRoots::MAX_CA_FILE_BYTES;
+    let limit = knap_registry::http::TlsRoots::MAX_CA_FILE_BYTES;
     let text =
         knap_schema::fs::read_to_string(p, knap_schema::fs::Links::Follow, limit).map_err(|e| {
             KnapError::usage(format!(

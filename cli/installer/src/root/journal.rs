@@ -9,7 +9,7 @@ use knap_schema::PackRef;
 use serde::{Deserialize, Serialize};
 
 use super::layout::PRIVATE;
-use super::{InstallRoot, RootError, io_err};
+use super::{InstallRoot, RootError};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Journal {

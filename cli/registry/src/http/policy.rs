@@ -187,6 +187,9 @@ pub struct TlsRoots {
 }
 
 impl TlsRoots {
+    /// The largest CA file read (a system bundle is about 200 KiB).
+    pub const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
     pub fn new(files: Vec<PathBuf>) -> Self {
         Self { files }
     }
@@ -205,17 +208,16 @@ impl TlsRoots {
             files.push(PathBuf::from(f));
         }
         for f in &files {
-            let pem = knap_schema::fs::read(f, knap_schema::fs::Links::Follow, MAX_CA_FILE_BYTES)
-                .map_err(|e| match e {
+            let pem =
+                knap_schema::fs::read(f, knap_schema::fs::Links::Follow, Self::MAX_CA_FILE_BYTES)
+                    .map_err(|e| match e {
                     knap_schema::fs::FileError::Io { error, .. } => FetchError::setup_caused_by(
                         format!("cannot read the CA file {}", f.display()),
                         error,
                     ),
-                    other => FetchError::setup(format!(
-                        "the CA file {} {}",
-                        f.display(),
-                        other.reason()
-                    )),
+                    other => {
+                        FetchError::setup(format!("the CA file {} {}", f.display(), other.reason()))
+                    }
                 })?;
             let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
                 FetchError::setup_caused_by(
@@ -234,9 +236,6 @@ impl TlsRoots {
         Ok(certs)
     }
 }
-
-/// The largest CA file read (a system bundle is about 200 KiB).
-const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Everything one registry's HTTP traffic follows.
 #[derive(Debug, Clone, Default)]

@@ -42,7 +42,7 @@ pub(super) struct State {
 }
 
 impl State {
-    pub fn new(timestamp: Vec<u8>, skip_root_probe: bool) -> Self {
+    pub(super) fn new(timestamp: Vec<u8>, skip_root_probe: bool) -> Self {
         State {
             timestamp,
             skip_root_probe,
