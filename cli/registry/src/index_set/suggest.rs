@@ -41,15 +41,15 @@ pub async fn near_refs(config: &Config, env: &Env, wanted: &str) -> Vec<Near> {
             registry: p.registry.clone(),
         });
     }
-    // The refs of the registries that list theirs without extra requests
-    // (a sparse one would fetch a whole index.json for a suggestion).
+    // Every registry's refs, in priority order (a ref listed twice is
+    // suggested from the registry that provides it). A sparse registry
+    // reads the list of names its site publishes: one document, fetched
+    // only now that a ref was not found.
     let mut known: Vec<(String, String)> = Vec::new();
-    for reg in set.registries.iter().filter(|r| r.lists_refs_cheaply()) {
-        if let Ok(rows) = reg.search_rows().await {
-            for row in rows {
-                if !known.iter().any(|(r, _)| *r == row.pack_ref) {
-                    known.push((row.pack_ref, reg.name.clone()));
-                }
+    for reg in &set.registries {
+        for name in reg.names().await {
+            if !known.iter().any(|(r, _)| *r == name) {
+                known.push((name, reg.name.clone()));
             }
         }
     }

@@ -347,11 +347,19 @@ impl Registry {
         }
     }
 
-    /// True when [`Registry::search_rows`] reads only what a lookup reads
-    /// anyway (a whole index, a git or local registry); on a sparse registry
-    /// it fetches a whole `index.json`, which no lookup needs.
-    pub fn lists_refs_cheaply(&self) -> bool {
-        !matches!(self.transport, Transport::Sparse(_))
+    /// The refs this registry lists, for did-you-mean; best effort (a
+    /// registry that cannot be read lists none). A whole index reads its
+    /// search table; a sparse registry the list of names its site
+    /// publishes (its `index.json`), else the refs it has cached.
+    pub async fn names(&self) -> Vec<String> {
+        match &self.transport {
+            Transport::Sparse(s) => s.names().await,
+            _ => self
+                .search_rows()
+                .await
+                .map(|rows| rows.into_iter().map(|r| r.pack_ref).collect())
+                .unwrap_or_default(),
+        }
     }
 }
 

@@ -88,11 +88,12 @@ fn unknown_ref_on_a_sparse_registry_is_exit_3_after_one_404() {
     let k = knap_with_sparse(&server);
     let o = k.run(&["info", "nothing"]);
     assert_eq!(o.code, 3, "{o:#?}");
-    // One pack file asked for (404); the did-you-mean suggestion reads no
-    // sparse registry's index.json or other pack files.
+    // One pack file asked for (404); the did-you-mean suggestion reads
+    // the list of names the site publishes (index.json, absent here) and
+    // no other pack file.
     assert_eq!(
         paths(&server),
-        ["/config.json", "/packs/nothing.json"]
+        ["/config.json", "/index.json", "/packs/nothing.json"]
             .into_iter()
             .map(String::from)
             .collect()
@@ -302,4 +303,48 @@ fn a_down_sparse_server_is_named_once_and_cannot_connect_said_once() {
         o.stderr
     );
     assert!(o.stderr.contains("was not added"), "{}", o.stderr);
+}
+
+/// A misspelt or miscased ref on a sparse registry gets the nearest refs,
+/// from the list of names the site publishes (its Attune-form
+/// `index.json`, one entry per ref, as `knap-index build` writes it), for
+/// `info` and for a `search` that finds nothing; only that one document is
+/// fetched for it, and a lookup that succeeds never fetches it.
+#[test]
+fn a_misspelt_ref_gets_the_nearest_names_the_site_lists() {
+    let site = sparse_site();
+    let refs = ["app", "web", "log", "core", "unrelated", "other"];
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Sparse",
+            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
+        ),
+    );
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = knap_with_sparse(&server);
+    k.run(&["info", "core"]).ok();
+    assert!(!paths(&server).contains("/index.json"));
+
+    let o = k.run(&["info", "unrelatd"]).code(3);
+    assert!(
+        o.stderr
+            .contains("did you mean `unrelated` (registry `sp`)?"),
+        "{}",
+        o.stderr
+    );
+    assert!(paths(&server).contains("/index.json"));
+    let o = k.run(&["info", "Core"]).code(2);
+    assert!(
+        o.stderr
+            .contains("hint: did you mean `core` (registry `sp`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["search", "unrelatd"]).ok();
+    assert_eq!(
+        o.stdout,
+        "no pack matches `unrelatd` in sp; did you mean `unrelated` (registry `sp`)?\n"
+    );
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
