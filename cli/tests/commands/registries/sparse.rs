@@ -348,3 +348,41 @@ fn a_misspelt_ref_gets_the_nearest_names_the_site_lists() {
     );
     assert!(o.stderr.is_empty(), "{}", o.stderr);
 }
+
+/// A site root added as a plain URL (`https://site/`) whose site has the
+/// sparse layout is read as one, and `registry add` says so: its
+/// `index.json` is the Attune form (the newest version of each pack), which
+/// would hide every older version. Adding it again is the same registry.
+#[test]
+fn a_site_root_with_the_sparse_layout_is_added_as_sparse() {
+    let site = sparse_site();
+    let refs = ["app", "web", "log", "core", "unrelated", "other"];
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Sparse",
+            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
+        ),
+    );
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    let url = server.url("/");
+    let o = k.run_exactly(&["registry", "add", "w", &url]).ok();
+    assert_eq!(
+        o.stdout,
+        format!(
+            "added registry `w` (sparse+{url}, priority 100)\n{url} is a site with the sparse layout (config.json): added as sparse+{url}, which reads every version (the site's index.json lists only the newest of each pack)\n"
+        )
+    );
+    let list = k.run(&["registry", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["url"], format!("sparse+{url}"));
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2, "{info}");
+    let again = k.run_exactly(&["registry", "add", "w", &url]).ok();
+    assert!(again.stdout.contains("nothing changed"), "{again:?}");
+    let json = k
+        .run_exactly(&["--json", "registry", "add", "v", &url])
+        .ok()
+        .json();
+    assert_eq!(json["sparse_from"], url.as_str());
+}
