@@ -267,7 +267,7 @@ impl Render {
                 let text = if knap_term::stderr_colored() {
                     warning_line(&message)
                 } else {
-                    format!("warning: {message}")
+                    format!("warning: {}", crate::flags::repeat(&message))
                 };
                 let _ = self.multi.println(text);
             }
@@ -323,8 +323,9 @@ impl Reporter for Render {
 /// `warning: MESSAGE`, `warning` styled.
 fn warning_line(message: &str) -> String {
     format!(
-        "{}: {message}",
-        knap_term::paint(knap_term::style::WARNING, "warning")
+        "{}: {}",
+        knap_term::paint(knap_term::style::WARNING, "warning"),
+        crate::flags::repeat(message)
     )
 }
 
@@ -375,7 +376,7 @@ pub fn line(event: &Event) -> String {
             runtime,
             message,
         } => format!("{pack}: the {runtime} environment failed: {message}"),
-        Event::Warning { message } => format!("warning: {message}"),
+        Event::Warning { message } => format!("warning: {}", crate::flags::repeat(message)),
     }
 }
 
