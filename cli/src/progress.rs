@@ -176,7 +176,10 @@ impl Steps {
             Event::EnvFailed { pack, runtime, .. } => {
                 self.started.remove(&format!("env {pack} {runtime}"));
             }
-            Event::Downloaded { .. } | Event::WaitingForLock { .. } | Event::Warning { .. } => {}
+            Event::Downloaded { .. }
+            | Event::WaitingForLock { .. }
+            | Event::SourceSkipped { .. }
+            | Event::Warning { .. } => {}
         }
         out
     }
@@ -376,6 +379,11 @@ pub fn line(event: &Event) -> String {
             runtime,
             message,
         } => format!("{pack}: the {runtime} environment failed: {message}"),
+        Event::SourceSkipped {
+            pack,
+            version,
+            reason,
+        } => format!("{pack} {version}: install source not used: {reason}"),
         Event::Warning { message } => format!("warning: {}", crate::flags::repeat(message)),
     }
 }
