@@ -24,6 +24,16 @@ impl LocalIndex {
         }
     }
 
+    /// The index file `path` could not be read (its hint says what to
+    /// check).
+    fn unreadable(&self, path: &std::path::Path, source: std::io::Error) -> RegistryError {
+        RegistryError::LocalUnreadable {
+            registry: self.common.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     fn err(&self, message: String) -> RegistryError {
         RegistryError::Unavailable {
             registry: self.common.name.clone(),
@@ -45,7 +55,7 @@ impl LocalIndex {
                 idx
             } else if cfg.is_file() {
                 let bytes = read_limited(name, &cfg, self.common.max_size)?
-                    .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
+                    .map_err(|e| self.unreadable(&cfg, e))?;
                 if let Some(t) = &self.common.trust {
                     t.check("config.json", &bytes)?;
                     // Every pack file read later must be the signed one.
@@ -74,12 +84,8 @@ impl LocalIndex {
         } else {
             self.path.clone()
         };
-        let bytes = read_limited(name, &file, self.common.max_size)?.map_err(|e| {
-            self.err(format!(
-                "cannot read {}: {e}; check the path, or `knap registry remove {name}`",
-                file.display()
-            ))
-        })?;
+        let bytes = read_limited(name, &file, self.common.max_size)?
+            .map_err(|e| self.unreadable(&file, e))?;
         if let Some(t) = &self.common.trust {
             t.check("index.json", &bytes)?;
         }
