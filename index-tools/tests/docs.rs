@@ -56,6 +56,51 @@ const NETWORK: &[(&str, &str, &str)] = &[
         "knap registry add community sparse+https://me.github.io/registry/",
         "adds the operator's own site once it is published on GitHub Pages",
     ),
+    (
+        "docs/users.md",
+        "knap registry add community https://example.github.io/registry/",
+        "adds registries at placeholder hosts (example.github.io, packs.corp.example, git.example.org, ...)",
+    ),
+    (
+        "docs/users.md",
+        "knap registry add community sparse+https://example.github.io/registry/ --root",
+        "pins a signed registry at a placeholder host",
+    ),
+    (
+        "docs/users.md",
+        "knap update",
+        "updates the registries at placeholder hosts",
+    ),
+    (
+        "docs/users.md",
+        "knap search slack",
+        "searches the community registry (a placeholder host)",
+    ),
+    (
+        "docs/users.md",
+        "knap info ansible",
+        "reads the community registry (a placeholder host)",
+    ),
+    (
+        "docs/users.md",
+        "knap install slack",
+        "installs from the community registry (a placeholder host) and from example.org",
+    ),
+    (
+        "docs/users.md",
+        "knap outdated",
+        "refreshes the registries (placeholder hosts) first",
+    ),
+    (
+        "docs/users.md",
+        "knap upgrade",
+        "refreshes the registries (placeholder hosts) first",
+    ),
+    (
+        "docs/users.md",
+        "knap env build",
+        "builds Python and Node.js environments with packages from PyPI and npm",
+    ),
 ];
 
 /// The blocks no test runs, by document and first line, and why.
@@ -278,6 +323,24 @@ fn prelude(doc: &str, reader: &Reader) {
                  && ! cmp -s old.json contributed.json",
             );
         }
+        "docs/users.md" => {
+            // The registries of the first block, added unread (their hosts
+            // are placeholders); and a root where `knap install ticketing`
+            // put the example registry's ticketing pack and what it needs,
+            // then someone changed a script of `hello` and added a sensor.
+            copy_tree(&example, &reader.dir.join("example-index"));
+            reader.setup(
+                "knap registry add corp sparse+https://packs.corp.example/ --priority 10 \
+                      --token-env CORP_PACKS_TOKEN --no-fetch >/dev/null \
+                 && knap registry add community https://example.github.io/registry/ --no-fetch >/dev/null \
+                 && knap registry add mirror git+https://git.example.org/packs/index.git \
+                      --priority 50 --no-fetch >/dev/null \
+                 && knap --config example.toml registry add example ./example-index >/dev/null \
+                 && knap --config example.toml install ticketing >/dev/null \
+                 && echo 'echo changed' >> packs/hello/actions/farewell.sh \
+                 && mkdir packs/hello/sensors && echo 'import os' > packs/hello/sensors/extra.py",
+            );
+        }
         _ => unreachable!("{doc}"),
     }
 }
@@ -450,6 +513,11 @@ fn the_readme_says_the_quick_start_compiles_first() {
             && quick.contains("leave\nthe first `-q` out"),
         "the quick start does not say that its first run compiles:\n{quick}"
     );
+}
+
+#[test]
+fn the_users_guide_runs_as_written() {
+    run_doc("docs/users.md");
 }
 
 #[test]
