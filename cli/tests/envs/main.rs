@@ -201,7 +201,9 @@ fn a_failed_build_exits_1_naming_pack_command_and_last_lines() {
         err.contains("| ") && err.contains("nosuchthing"),
         "the installer's last lines: {err}"
     );
-    assert!(err.contains("knap env build p"), "what to do: {err}");
+    // The command to run again, on the same root (given with --root).
+    let again = format!("`knap --root {} env build p`", w.root().display());
+    assert!(err.contains(&again), "what to do: {err}");
     assert!(
         env_dirs(&w.envs().join("p")).is_empty(),
         "nothing half-built is left"
@@ -308,7 +310,8 @@ fn doctor_shows_each_environment_state() {
     let v = json(&o);
     assert_eq!(v["environments"][0]["state"], "missing");
     assert_eq!(v["environments"][0]["runtime"], "python");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("knap env build"));
+    let again = format!("`knap --root {} env build`", w.root().display());
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&again), "{o:?}");
     assert_eq!(code(&w.run(&["env", "build"])), 0);
     let o = w.run(&["doctor"]);
     assert_eq!(code(&o), 0, "{o:?}");

@@ -35,6 +35,21 @@ pub(crate) fn sparse_site() -> tempfile::TempDir {
     d
 }
 
+/// [`sparse_site`] with the `index.json` a site build writes beside the
+/// sparse layout: the Attune form, the newest version of each ref.
+fn sparse_site_with_names() -> tempfile::TempDir {
+    let site = sparse_site();
+    let refs = ["app", "web", "log", "core", "unrelated", "other"];
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Sparse",
+            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
+        ),
+    );
+    site
+}
+
 fn paths(server: &Server) -> BTreeSet<String> {
     server.requests().into_iter().map(|r| r.path).collect()
 }
@@ -312,15 +327,7 @@ fn a_down_sparse_server_is_named_once_and_cannot_connect_said_once() {
 /// fetched for it, and a lookup that succeeds never fetches it.
 #[test]
 fn a_misspelt_ref_gets_the_nearest_names_the_site_lists() {
-    let site = sparse_site();
-    let refs = ["app", "web", "log", "core", "unrelated", "other"];
-    write_json(
-        &site.path().join("index.json"),
-        &index(
-            "Sparse",
-            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
-        ),
-    );
+    let site = sparse_site_with_names();
     let server = Server::start(files(site.path().to_path_buf()));
     let k = knap_with_sparse(&server);
     k.run(&["info", "core"]).ok();
@@ -355,15 +362,7 @@ fn a_misspelt_ref_gets_the_nearest_names_the_site_lists() {
 /// would hide every older version. Adding it again is the same registry.
 #[test]
 fn a_site_root_with_the_sparse_layout_is_added_as_sparse() {
-    let site = sparse_site();
-    let refs = ["app", "web", "log", "core", "unrelated", "other"];
-    write_json(
-        &site.path().join("index.json"),
-        &index(
-            "Sparse",
-            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
-        ),
-    );
+    let site = sparse_site_with_names();
     let server = Server::start(files(site.path().to_path_buf()));
     let k = Knap::new();
     let url = server.url("/");
