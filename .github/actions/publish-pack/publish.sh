@@ -42,32 +42,30 @@ if [ -z "$ref" ] || [ -z "$version" ] || [ -z "$tree" ]; then
 fi
 echo "$ref $version: tree $tree"
 
-mkdir -p "$out_dir/entries/$ref"
-archive="$out_dir/$ref-$version.tar.gz"
 # knap-index pack refuses an output inside the pack directory (the next
-# pack would pack it), and out-dir may be inside it (pack-dir `.`): the
-# archive is made outside and moved there.
+# pack would pack it), and out-dir may be inside it (pack-dir `.`). So the
+# archive and the entry are made outside, and moved into out-dir only when
+# both are made: `entry --archive` compares the archive with the pack
+# directory, which must not hold them yet. A failed step leaves nothing.
 work=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/knap-pack.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-archive_checksum=$("$ki" pack "$pack_dir" -o "$work/$ref-$version.tar.gz")
-mv "$work/$ref-$version.tar.gz" "$archive"
+made="$work/$ref-$version.tar.gz"
+archive_checksum=$("$ki" pack "$pack_dir" -o "$made")
 
 args=(entry "$pack_dir")
 if [ -n "$git_url" ]; then
   args+=(--git-url "$git_url" --git-ref "$git_ref")
 fi
 if [ -n "$base" ]; then
-  args+=(--archive-url "${base%/}/$ref-$version.tar.gz" --archive "$archive")
+  args+=(--archive-url "${base%/}/$ref-$version.tar.gz" --archive "$made")
 fi
+"$ki" "${args[@]}" >"$work/entry.json"
+
+archive="$out_dir/$ref-$version.tar.gz"
 entry_file="$out_dir/entries/$ref/$version.json"
-# Written aside and moved into place: a failed `entry` leaves no entry file.
-rc=0
-"$ki" "${args[@]}" >"$entry_file.tmp" || rc=$?
-if [ "$rc" -ne 0 ]; then
-  rm -f "$entry_file.tmp"
-  exit "$rc"
-fi
-mv "$entry_file.tmp" "$entry_file"
+mkdir -p "$out_dir/entries/$ref"
+mv "$made" "$archive"
+mv "$work/entry.json" "$entry_file"
 echo "wrote $entry_file"
 
 {

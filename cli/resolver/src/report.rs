@@ -185,11 +185,62 @@ pub(crate) fn no_solution<E: std::error::Error + 'static>(
         }
     }
     drop(words);
+    let mut tree = tree;
+    fold_gaps(&mut tree, &facts);
     ResolveError::NoSolution(Box::new(NoSolution {
         tree,
         facts,
         packs: packs.into_iter().collect(),
     }))
+}
+
+/// Folds each "no version of R fits" fact about a gap between R's versions
+/// into the dependency fact it was derived with.
+///
+/// A version set holds one segment per run of candidates ([`set_of`]), so
+/// PubGrub also asks about the versions between two runs and learns that
+/// there are none: true, but it says nothing the versions listed don't
+/// already say, and worded it reads as if R itself could not be found.
+/// Such a fact is folded into its sibling dependency fact as PubGrub's own
+/// `collapse_no_versions` folds every one; a fact about a set that holds
+/// a candidate, or about a ref no registry knows, is kept.
+///
+/// [`set_of`]: crate::facts::PackVersions::set_of
+fn fold_gaps(tree: &mut Derivation, facts: &Facts) {
+    let DerivationTree::Derived(d) = tree else {
+        return;
+    };
+    let is_gap = |t: &Derivation| match t {
+        DerivationTree::External(External::NoVersions(Pkg::Pack(r), set)) => facts
+            .cached(r)
+            .is_some_and(|pv| !pv.unknown && pv.count(set) == 0),
+        _ => false,
+    };
+    let (gap, other) = if is_gap(&d.cause1) {
+        (d.cause1.clone(), std::sync::Arc::make_mut(&mut d.cause2))
+    } else if is_gap(&d.cause2) {
+        (d.cause2.clone(), std::sync::Arc::make_mut(&mut d.cause1))
+    } else {
+        fold_gaps(std::sync::Arc::make_mut(&mut d.cause1), facts);
+        fold_gaps(std::sync::Arc::make_mut(&mut d.cause2), facts);
+        return;
+    };
+    fold_gaps(other, facts);
+    let (
+        DerivationTree::External(External::NoVersions(package, set)),
+        DerivationTree::External(External::FromDependencyOf(p, ps, dep, ds)),
+    ) = (&*gap, &*other)
+    else {
+        return;
+    };
+    let merged = if p == package {
+        External::FromDependencyOf(p.clone(), ps.union(set), dep.clone(), ds.clone())
+    } else if dep == package {
+        External::FromDependencyOf(p.clone(), ps.clone(), dep.clone(), ds.union(set))
+    } else {
+        return;
+    };
+    *tree = DerivationTree::External(merged);
 }
 
 fn collect_externals(tree: &Derivation, out: &mut Vec<Ext>) {

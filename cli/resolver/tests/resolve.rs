@@ -173,6 +173,32 @@ fn conflict_names_all_parties_and_both_requirements() {
 }
 
 #[test]
+fn a_conflict_does_not_speak_of_the_versions_between_those_listed() {
+    // Every version of app needs core@^1; the user asks for core@^2. The
+    // versions between app's (1.0.0 < v < 1.1.0) are not a fact to tell.
+    let mut reg = Registry::default();
+    reg.add("core", "1.0.0", &[])
+        .add("core", "1.1.0", &[])
+        .add("core", "2.0.0", &[])
+        .add("app", "1.0.0", &["core@^1"])
+        .add("app", "1.1.0", &["core@^1"]);
+    let err = resolve(&reg, &roots(&["app", "core@^2"]), &Options::default()).unwrap_err();
+    let ResolveError::NoSolution(no) = &err else {
+        panic!("expected NoSolution, got {err:?}");
+    };
+    let explanation = no.explanation();
+    assert!(!explanation.contains("no version of app"), "{explanation}");
+    assert!(
+        explanation.contains("every version of app depends on core@^1"),
+        "{explanation}"
+    );
+    assert!(
+        explanation.contains("you asked for core@^2"),
+        "{explanation}"
+    );
+}
+
+#[test]
 fn no_version_matches_says_what_exists() {
     let mut reg = Registry::default();
     reg.add("lib", "1.0.0", &[]).add("lib", "1.2.0", &[]);
