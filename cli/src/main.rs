@@ -211,7 +211,11 @@ fn main() {
                 report::print(&report_of(&e), true);
                 std::process::exit(2);
             }
-            e.exit();
+            // clap's message quotes the argument as given: written through
+            // the printer, which escapes what a terminal would act on and
+            // hides URL credentials.
+            knap_term::err(e.render().ansi().to_string().trim_end());
+            std::process::exit(e.exit_code());
         }
     };
     knap_term::set_color(cli.color.term());
@@ -307,12 +311,13 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let http = http::HttpSettings::from_env()?;
     let config_path = config::config_path(cli.config.as_deref())?;
     let config = config::load(&config_path)?;
     let env = registry::Env {
         cache_root: config::cache_dir()?,
         offline: cli.offline,
-        http: http::HttpSettings::from_env(),
+        http,
         global_ca_file: config.ca_file.as_ref().map(PathBuf::from),
         reporter: std::sync::Arc::new(progress::Render::new(
             progress::Mode::choose(

@@ -225,7 +225,10 @@ impl Render {
         match event {
             Event::FetchingIndex { registry, url } => {
                 let s = ProgressBar::new_spinner();
-                s.set_message(format!("{registry}: fetching {url}"));
+                s.set_message(
+                    knap_schema::text::for_terminal(&format!("{registry}: fetching {url}"))
+                        .into_owned(),
+                );
                 s.enable_steady_tick(Duration::from_millis(120));
                 self.bar(format!("index {registry}"), s);
             }
@@ -236,7 +239,7 @@ impl Render {
                     ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
                         .expect("a valid template"),
                 );
-                b.set_message(url.clone());
+                b.set_message(knap_schema::text::for_terminal(&url).into_owned());
                 self.bar(url, b);
             }
             Event::Downloaded { url, bytes } => {
@@ -251,7 +254,7 @@ impl Render {
                 ..
             } => {
                 let s = ProgressBar::new_spinner();
-                s.set_message(line(&event));
+                s.set_message(knap_schema::text::for_terminal(&line(&event)).into_owned());
                 s.enable_steady_tick(Duration::from_millis(120));
                 self.bar(format!("env {pack} {runtime}"), s);
             }
@@ -272,10 +275,12 @@ impl Render {
                 } else {
                     format!("warning: {}", crate::flags::repeat(&message))
                 };
-                let _ = self.multi.println(text);
+                let _ = self.multi.println(knap_schema::text::for_terminal(&text));
             }
             Event::WaitingForLock { .. } => {
-                let _ = self.multi.println(line(&event));
+                let _ = self
+                    .multi
+                    .println(knap_schema::text::for_terminal(&line(&event)));
             }
             _ => {}
         }
@@ -299,7 +304,7 @@ impl Reporter for Render {
         }
         match self.mode {
             Mode::Json => {
-                knap_term::err(&serde_json::to_string(&event).expect("an event serialises"))
+                knap_term::err_json(&serde_json::to_string(&event).expect("an event serialises"))
             }
             Mode::Off => {
                 if let Event::Warning { message } = &event

@@ -25,6 +25,8 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
             (Some(r.kind()), None)
         } else if let Some(f) = e.downcast_ref::<knap_registry::http::FetchError>() {
             (Some(f.kind()), f.hint())
+        } else if let Some(v) = e.downcast_ref::<knap_registry::http::EnvVarError>() {
+            (Some(v.kind()), v.hint())
         } else if let Some(g) = e.downcast_ref::<knap_registry::git_transport::GitError>() {
             (Some(g.kind()), g.hint())
         } else if let Some(r) = e.downcast_ref::<knap_installer::RootError>() {

@@ -12,7 +12,7 @@ use knap_schema::json::from_json_str;
 use knap_schema::problem::{Problem, Problems};
 use knap_schema::sparse::{SparseConfig, SparsePack};
 use knap_schema::validate::{
-    Compat, check_index_text, validate_entry, validate_sparse_config, validate_sparse_pack,
+    Compat, check_index_streaming, validate_entry, validate_sparse_config, validate_sparse_pack,
 };
 
 use crate::cli::{CompatArg, ValidateArgs};
@@ -139,8 +139,9 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, Option<FileKind>)>) -> anyhow::R
     Ok(())
 }
 
-/// Guesses a lone file's kind from its name and shape.
-fn kind_of_file(path: &Path, doc: &serde_json::Value) -> FileKind {
+/// Guesses a lone file's kind from its name and shape (its top-level
+/// keys).
+fn kind_of_file(path: &Path, shape: &Shape) -> FileKind {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let parent = path
         .parent()
@@ -152,12 +153,61 @@ fn kind_of_file(path: &Path, doc: &serde_json::Value) -> FileKind {
     if parent == Some("packs") {
         return FileKind::SparsePack;
     }
-    match doc {
-        serde_json::Value::Object(m) if m.contains_key("versions") && !m.contains_key("packs") => {
-            FileKind::SparsePack
-        }
-        serde_json::Value::Object(m) if m.contains_key("install_sources") => FileKind::Entry,
+    match &shape.keys {
+        Some(k) if k.contains("versions") && !k.contains("packs") => FileKind::SparsePack,
+        Some(k) if k.contains("install_sources") => FileKind::Entry,
         _ => FileKind::Index,
+    }
+}
+
+/// What a JSON document is, read without building it: whether it is
+/// well-formed (the parse fails otherwise) and, for an object, its
+/// top-level keys. A whole index is read once more as an `Index`; holding
+/// it as a `serde_json::Value` as well cost about ten times the file.
+struct Shape {
+    keys: Option<std::collections::BTreeSet<String>>,
+}
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON document")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Shape, A::Error> {
+                let mut keys = std::collections::BTreeSet::new();
+                while let Some((k, IgnoredAny)) = m.next_entry::<String, IgnoredAny>()? {
+                    keys.insert(k);
+                }
+                Ok(Shape { keys: Some(keys) })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Shape, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Shape { keys: None })
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape { keys: None })
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -175,15 +225,15 @@ fn check_file(path: &Path, kind: Option<FileKind>, compat: Compat) -> Problems {
             return p;
         }
     };
-    let doc = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(doc) => doc,
+    let shape = match serde_json::from_str::<Shape>(&text) {
+        Ok(shape) => shape,
         Err(e) => {
             p.error("$", format!("not valid JSON: {e}"));
             return p;
         }
     };
-    match kind.unwrap_or_else(|| kind_of_file(path, &doc)) {
-        FileKind::Index => check_index_text(&text, compat).1,
+    match kind.unwrap_or_else(|| kind_of_file(path, &shape)) {
+        FileKind::Index => check_index_streaming(&text, compat),
         FileKind::Entry => match from_json_str::<Entry>(&text) {
             Err(e) => {
                 p.error(e.path, e.message);

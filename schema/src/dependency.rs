@@ -1,6 +1,7 @@
 //! Pack dependency strings, `REF` (any version) or `REF@REQ`, and the
 //! requirements block of an index entry and of `pack.yaml` that lists them.
 
+use crate::text::Escaped;
 use std::fmt;
 use std::str::FromStr;
 
@@ -32,13 +33,16 @@ pub struct Dependency {
     pub req: Requirement,
 }
 
+/// Why a dependency string was refused. The string comes from outside knap
+/// (a pack file, an index, the command line): it is shown escaped
+/// ([`crate::text::escape`]), and so is the reason, which may quote it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DependencyError {
-    #[error("invalid dependency `{input}`: {reason}")]
+    #[error("invalid dependency `{}`: {}", Escaped(input), Escaped(reason))]
     Ref { input: String, reason: String },
     /// The requirement part does not parse (told in the message: it is
     /// the reason, not a cause).
-    #[error("invalid dependency `{input}`: {reason}")]
+    #[error("invalid dependency `{}`: {}", Escaped(input), Escaped(&reason.to_string()))]
     Req {
         input: String,
         reason: RequirementError,

@@ -85,7 +85,7 @@ pub struct PackRef(Box<str>);
 
 /// Why a string is not a pack ref.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}")]
+#[error("{}", crate::text::Escaped(reason))]
 pub struct RefError {
     pub input: String,
     pub reason: String,

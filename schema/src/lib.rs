@@ -17,7 +17,9 @@
 //!   a JSON path;
 //! - [`requirement`] and [`dependency`]: version requirements and the
 //!   `REF@REQ` dependency string;
-//! - [`urls`]: which URLs an index may name and how relative ones resolve;
+//! - [`urls`]: which URLs an index may name and how relative ones resolve,
+//!   and URL credentials hidden in what is shown ([`urls::redact_userinfo`]);
+//! - [`text`]: the one escaping of text from outside knap for the terminal;
 //! - [`lock`] and [`config`]: `knap.lock` and the client configuration;
 //! - [`datetime`]: RFC 3339 date-times, as every file writes them;
 //! - [`env`]: pack environments as `knap.lock` and `.knap-env.json` record
@@ -64,6 +66,7 @@ pub mod report;
 pub mod requirement;
 pub mod runtime;
 pub mod sparse;
+pub mod text;
 pub mod urls;
 pub mod validate;
 

@@ -243,11 +243,21 @@ fn requested_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<PackRef, St
     Ok(map)
 }
 
-/// Reads a URL of a locked source: an absolute URL.
+/// Reads a URL of a locked source: an absolute URL without credentials
+/// (knap would send them; the message names the field, never the secret).
 fn locked_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    url::Url::parse(&s)
-        .map_err(|e| serde::de::Error::custom(format!("`{s}`: not an absolute URL: {e}")))?;
+    let u = url::Url::parse(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{}`: not an absolute URL: {e}",
+            crate::text::escape(&crate::urls::redact_userinfo(&s))
+        ))
+    })?;
+    if crate::urls::has_userinfo(&u) {
+        return Err(serde::de::Error::custom(
+            "a URL with credentials (user:password@) is not allowed; use a registry token instead",
+        ));
+    }
     if s.chars().any(char::is_control) {
         return Err(serde::de::Error::custom(format!(
             "{s:?}: control characters in a URL"

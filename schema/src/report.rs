@@ -200,7 +200,9 @@ pub struct ErrorReport {
 
 impl ErrorReport {
     /// Walks `err`'s chain once, one text per error (every message leaves
-    /// its cause to the next link). `classify` names the kind and hint of
+    /// its cause to the next link), the credentials of any URL in them
+    /// hidden ([`crate::urls::redact_userinfo`]): this is where every error
+    /// becomes text, for the terminal and for `--json` alike. `classify` names the kind and hint of
     /// the error types a binary knows; the outermost kind and the innermost
     /// hint found win, and an error no link classifies is
     /// [`ErrorKind::Other`].
@@ -219,7 +221,7 @@ impl ErrorReport {
             let text = e.to_string();
             let text = text.trim();
             if !text.is_empty() {
-                texts.push(text.to_owned());
+                texts.push(crate::urls::redact_userinfo(text).into_owned());
             }
             cur = e.source();
         }
@@ -228,7 +230,7 @@ impl ErrorReport {
             kind: kind.unwrap_or(ErrorKind::Other),
             message: texts.next().unwrap_or_default(),
             causes: texts.collect(),
-            hint,
+            hint: hint.map(|h| crate::urls::redact_userinfo(&h).into_owned()),
         }
     }
 
@@ -248,7 +250,9 @@ impl ErrorReport {
         struct Wrapped<'a> {
             error: &'a ErrorReport,
         }
-        serde_json::to_string(&Wrapped { error: self }).expect("an error report serialises")
+        let json =
+            serde_json::to_string(&Wrapped { error: self }).expect("an error report serialises");
+        crate::text::for_json(&json).into_owned()
     }
 }
 

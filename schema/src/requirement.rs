@@ -20,7 +20,11 @@ pub struct Requirement {
 
 /// Why a requirement string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid version requirement `{input}`: {reason}")]
+#[error(
+    "invalid version requirement `{}`: {}",
+    crate::text::Escaped(input),
+    crate::text::Escaped(reason)
+)]
 pub struct RequirementError {
     pub input: String,
     /// What is wrong, naming the construct.

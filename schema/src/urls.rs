@@ -76,7 +76,7 @@ pub fn classify_source_url(s: &str) -> Result<SourceUrlKind, String> {
 }
 
 fn check_no_secrets(u: &Url) -> Result<(), String> {
-    if !u.username().is_empty() || u.password().is_some() {
+    if has_userinfo(u) {
         return Err(
             "a URL with credentials (user:password@) is not allowed; use a registry token instead"
                 .into(),
@@ -89,6 +89,45 @@ fn check_no_secrets(u: &Url) -> Result<(), String> {
         return Err("a URL with a fragment is not allowed".into());
     }
     Ok(())
+}
+
+/// Whether a URL holds credentials (`user@` or `user:password@`), which
+/// knap refuses everywhere: a registry location, an install source, a
+/// locked source, a redirect.
+pub fn has_userinfo(u: &Url) -> bool {
+    !u.username().is_empty() || u.password().is_some()
+}
+
+/// `text` with the credentials of every URL in it (`scheme://user:pw@host`)
+/// replaced by `***`, so that a secret in a URL someone typed or a server
+/// sent is never shown: error messages, warnings and reports (text and
+/// JSON) all go through this, in [`crate::ErrorReport::from_chain`] and
+/// the printers ([`crate::text::for_terminal`], [`crate::text::for_json`]).
+/// Borrowed when there is none.
+pub fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let ends_authority = |c: char| {
+        matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '`' | '<' | '>') || c.is_whitespace()
+    };
+    let mut out = String::new();
+    let mut done = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let start = from + i + 3;
+        let end = text[start..]
+            .find(ends_authority)
+            .map_or(text.len(), |n| start + n);
+        if let Some(at) = text[start..end].rfind('@') {
+            out.push_str(&text[done..start]);
+            out.push_str("***");
+            done = start + at;
+        }
+        from = end.max(start);
+    }
+    if done == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[done..]);
+    std::borrow::Cow::Owned(out)
 }
 
 /// True when the URL's host is a loopback address or `localhost`.
@@ -315,5 +354,27 @@ mod tests {
         assert!(RegistryLocation::parse("http://example.org/i.json", false).is_err());
         assert!(RegistryLocation::parse("http://example.org/i.json", true).is_ok());
         assert!(RegistryLocation::parse("https://tok@example.org/i.json", false).is_err());
+    }
+
+    #[test]
+    fn credentials_are_hidden_in_any_text() {
+        assert_eq!(
+            redact_userinfo(
+                "`https://user:s3cret@h.example:8/a.tgz`: bad; see git+https://tok@g/r.git"
+            ),
+            "`https://***@h.example:8/a.tgz`: bad; see git+https://***@g/r.git"
+        );
+        assert_eq!(
+            redact_userinfo("https://h/p@x and a@b"),
+            "https://h/p@x and a@b"
+        );
+        assert_eq!(redact_userinfo("u://a:b@c"), "u://***@c");
+        assert_eq!(redact_userinfo("https://a:p@ss@h/x"), "https://***@h/x");
+        assert!(matches!(
+            redact_userinfo("no url"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let err = RegistryLocation::parse("https://u:s3cret@h/i.json", false).unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 }

@@ -65,6 +65,167 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
     }
 }
 
+/// The problems [`check_index_text`] finds, exactly and in its order,
+/// without holding the index: each entry is parsed, checked and dropped in
+/// turn, and only what the checks across entries need is kept (each
+/// entry's ref and version; for [`Compat::Attune`], its dependencies), so
+/// that checking a large index costs little more memory than the document
+/// itself (`knap-index validate`). A document this cannot read as it goes
+/// (not an object with one `packs` list, an entry that does not parse, a
+/// repeated key) is left to [`check_index_text`], which locates the error.
+pub fn check_index_streaming(text: &str, compat: Compat) -> Problems {
+    match stream_index(text, compat) {
+        Some(p) => p,
+        None => check_index_text(text, compat).1,
+    }
+}
+
+/// What [`check_index_streaming`] keeps of an entry for the checks across
+/// entries of the Attune form.
+struct HeldDeps {
+    pack_ref: Box<str>,
+    version: semver::Version,
+    deps: Vec<String>,
+}
+
+/// [`check_index_streaming`]'s one pass, `None` where the document is left
+/// to the exact parse.
+fn stream_index(text: &str, compat: Compat) -> Option<Problems> {
+    use serde::Deserializer as _;
+    let mut entries = Problems::new();
+    let mut list = EntryListCheck::new("$.packs", compat, true, 0);
+    let mut held: Vec<HeldDeps> = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let rest = de
+        .deserialize_map(StreamTop {
+            compat,
+            entries: &mut entries,
+            list: &mut list,
+            held: &mut held,
+        })
+        .ok()?;
+    de.end().ok()?;
+    let mut rest = rest;
+    rest.insert("packs".into(), Value::Array(vec![]));
+    let index: Index = from_json_value(Value::Object(rest)).ok()?;
+    // As `validate_index`: the document's own fields, each entry with the
+    // checks across entries as they come, the end of the list, then the
+    // dependencies of the Attune form.
+    let mut p = validate_index(&index, compat);
+    p.extend(entries);
+    list.finish(&mut p);
+    if compat == Compat::Attune {
+        let views: Vec<DepsOf<'_>> = held
+            .iter()
+            .map(|h| DepsOf {
+                pack_ref: &h.pack_ref,
+                version: &h.version,
+                deps: &h.deps,
+            })
+            .collect();
+        dependencies_within(&views, "$.packs", UnmetDependency::Error, &mut p);
+    }
+    Some(p)
+}
+
+/// The top-level object: `packs` checked entry by entry, the rest kept.
+struct StreamTop<'s> {
+    compat: Compat,
+    entries: &'s mut Problems,
+    list: &'s mut EntryListCheck,
+    held: &'s mut Vec<HeldDeps>,
+}
+
+impl<'de> serde::de::Visitor<'de> for StreamTop<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an index (a JSON object)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let mut rest = Map::new();
+        let mut packs = false;
+        let Self {
+            compat,
+            entries,
+            list,
+            held,
+        } = self;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "packs" {
+                if packs {
+                    return Err(A::Error::duplicate_field("packs"));
+                }
+                packs = true;
+                map.next_value_seed(StreamPacks {
+                    compat,
+                    entries: &mut *entries,
+                    list: &mut *list,
+                    held: &mut *held,
+                })?;
+            } else {
+                let value: Value = map.next_value()?;
+                if rest.insert(key, value).is_some() {
+                    return Err(A::Error::custom("a repeated key"));
+                }
+            }
+        }
+        if !packs {
+            return Err(A::Error::missing_field("packs"));
+        }
+        Ok(rest)
+    }
+}
+
+/// The `packs` list, each entry checked and dropped.
+struct StreamPacks<'s> {
+    compat: Compat,
+    entries: &'s mut Problems,
+    list: &'s mut EntryListCheck,
+    held: &'s mut Vec<HeldDeps>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StreamPacks<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StreamPacks<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of entries")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut path = String::new();
+        let mut i = 0;
+        while let Some(e) = seq.next_element::<Entry>()? {
+            path.clear();
+            {
+                use std::fmt::Write;
+                let _ = write!(path, "$.packs[{i}]");
+            }
+            validate_entry(&e, &path, self.compat, self.entries);
+            self.list.push(&e.pack_ref, &e.version, self.entries);
+            if self.compat == Compat::Attune {
+                self.held.push(HeldDeps {
+                    pack_ref: e.pack_ref.as_str().into(),
+                    version: e.version,
+                    deps: e.dependencies.map(|d| d.packs).unwrap_or_default(),
+                });
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Reports every entry of an index whose first unreadable entry gave
 /// `first`: each entry is read on its own, so one bad version does not
 /// hide the next.
@@ -146,15 +307,34 @@ pub fn check_dependencies_within(
     unmet: UnmetDependency,
     p: &mut Problems,
 ) {
-    let listed: HashMap<&str, Vec<&Entry>> = packs.iter().fold(HashMap::new(), |mut m, e| {
-        m.entry(e.pack_ref.as_str()).or_default().push(e);
+    let held: Vec<DepsOf<'_>> = packs.iter().map(DepsOf::of).collect();
+    dependencies_within(&held, base, unmet, p);
+}
+
+/// What [`check_dependencies_within`] reads of an entry.
+struct DepsOf<'a> {
+    pack_ref: &'a str,
+    version: &'a semver::Version,
+    deps: &'a [String],
+}
+
+impl<'a> DepsOf<'a> {
+    fn of(e: &'a Entry) -> Self {
+        Self {
+            pack_ref: &e.pack_ref,
+            version: &e.version,
+            deps: e.dependencies.as_ref().map_or(&[], |d| &d.packs),
+        }
+    }
+}
+
+fn dependencies_within(packs: &[DepsOf<'_>], base: &str, unmet: UnmetDependency, p: &mut Problems) {
+    let listed: HashMap<&str, Vec<&DepsOf<'_>>> = packs.iter().fold(HashMap::new(), |mut m, e| {
+        m.entry(e.pack_ref).or_default().push(e);
         m
     });
     for (i, e) in packs.iter().enumerate() {
-        let Some(deps) = &e.dependencies else {
-            continue;
-        };
-        for (j, d) in deps.packs.iter().enumerate() {
+        for (j, d) in e.deps.iter().enumerate() {
             let Ok(dep) = Dependency::parse(d) else {
                 continue; // reported by validate_entry
             };
@@ -168,7 +348,7 @@ pub fn check_dependencies_within(
                     ),
                 ),
                 Some(have) => {
-                    let ok = have.iter().any(|h| dep.req.matches(&h.version));
+                    let ok = have.iter().any(|h| dep.req.matches(h.version));
                     if !ok {
                         let versions: Vec<String> =
                             have.iter().map(|h| h.version.to_string()).collect();
@@ -646,6 +826,60 @@ mod tests {
             "install_sources": [{"type": "archive", "url": "a.tgz",
                 "checksum": format!("sha256:{}", "0".repeat(64))}],
         })
+    }
+
+    /// The streaming check finds what the whole parse finds, in its order,
+    /// for valid, invalid and unreadable documents, in both forms.
+    #[test]
+    fn the_streaming_check_finds_exactly_what_check_index_text_finds() {
+        let top = |packs: Value| {
+            json!({
+                "registry_name": "r", "registry_url": "https://example.org/",
+                "version": "1.0", "last_updated": "2026-11-21T12:00:00Z", "packs": packs,
+            })
+        };
+        let mut dep = entry("b", "1.0.0");
+        dep["dependencies"] = json!({"packs": ["a@^2", "elsewhere", "not a dep!"]});
+        let mut bad_fields = entry("c", "1.0.0");
+        bad_fields["install_sources"] = json!([]);
+        bad_fields["license"] = json!("");
+        let mut no_name = top(json!([entry("a", "1.0.0")]));
+        no_name["registry_name"] = json!(" ");
+        no_name["x_extra"] = json!({"k": [1, 2]});
+        let docs: Vec<String> = vec![
+            top(json!([entry("a", "1.0.0"), entry("b", "1.0.0")])).to_string(),
+            top(json!([])).to_string(),
+            // Unsorted, twice listed, an invalid field, unmet dependencies.
+            top(json!([entry("b", "1.0.0"), entry("a", "1.0.0"), entry("a", "1.0.0"), dep, bad_fields]))
+                .to_string(),
+            no_name.to_string(),
+            // Unreadable: an invalid ref, a wrong type, no packs, not JSON,
+            // not an object, a repeated key.
+            top(json!([entry("a", "1.0.0"), entry("B", "1.0.0")])).to_string(),
+            top(json!([entry("a", "1.0.0"), {"ref": 3}])).to_string(),
+            json!({"registry_name": "r"}).to_string(),
+            "{\"packs\": [".to_string(),
+            "[1, 2]".to_string(),
+            r#"{"packs": [], "packs": []}"#.to_string(),
+            r#"{"registry_name": "r", "registry_name": "s", "registry_url": "https://example.org/", "version": "1.0", "last_updated": "2026-11-21T12:00:00Z", "packs": []}"#.to_string(),
+        ];
+        for compat in [Compat::Knap, Compat::Attune] {
+            for d in &docs {
+                let whole = check_index_text(d, compat).1;
+                let streamed = check_index_streaming(d, compat);
+                assert_eq!(
+                    format!("{streamed:?}"),
+                    format!("{whole:?}"),
+                    "{compat:?} {d}"
+                );
+            }
+        }
+        // The cases above do reach the problems they are for.
+        let p = check_index_streaming(&docs[2], Compat::Attune);
+        let text = format!("{p:?}");
+        for want in ["listed twice", "not sorted", "lists only", "does not list"] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
     }
 
     #[test]

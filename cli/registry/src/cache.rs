@@ -88,6 +88,35 @@ impl RegistryCache {
         self.dir.join(rel)
     }
 
+    /// Takes this registry's cache lock (`<dir>/.lock`, exclusive: a std
+    /// file lock, as the install root's), waiting while another knap holds
+    /// it; released when the file is dropped or the process ends, however
+    /// it ends. Every fetch and update of a git registry's clone runs
+    /// under it, so two processes never fetch into one repository at once,
+    /// and what a fetch left behind when its process died can be removed
+    /// safely. A link in place of the lock file is refused.
+    pub fn lock(&self) -> std::io::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.dir.join(".lock");
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| !m.file_type().is_file())
+        {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        f.lock()?;
+        Ok(f)
+    }
+
     /// Reads a cached document and its metadata, if both are there.
     pub fn read(&self, rel: &str) -> Option<(Vec<u8>, DocMeta)> {
         let body = read_cached(&self.path(rel)).ok()?;

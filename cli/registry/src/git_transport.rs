@@ -22,52 +22,103 @@ use crate::http::{Auth, HttpSettings, Limit};
 /// How long past its deadline an abandoned fetch is waited for.
 const GRACE: Duration = Duration::from_secs(1);
 
-/// The total deadline of one git fetch: a timer thread sets gix's
-/// interrupt flag (`should_interrupt`, which gix checks at some points of
-/// a fetch) when `limit` is reached, and [`Deadline::run`] stops waiting
-/// for a fetch that goes on regardless; dropping the deadline stops the
-/// timer.
+/// The total deadline of one git fetch, and its low-speed rule: a
+/// watchdog thread sets gix's interrupt flag (`should_interrupt`, which gix
+/// checks at some points of a fetch) when `limit` is reached, or when the
+/// pack arrives slower than `KNAP_HTTP_LOW_SPEED_LIMIT` over
+/// `KNAP_HTTP_LOW_SPEED_TIME` (the bytes gix has read, from its progress
+/// tree: [`Deadline::progress`] is what the fetch reports to); [`Deadline::run`]
+/// stops waiting for a fetch that goes on regardless; dropping the deadline
+/// stops the watchdog.
 pub struct Deadline {
     interrupt: Arc<AtomicBool>,
     hit: Arc<AtomicBool>,
+    /// Set when the low-speed rule stopped the fetch: the limit it hit.
+    slow: Arc<std::sync::Mutex<Option<Limit>>>,
+    /// When the watchdog stopped the fetch.
+    fired_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     limit: Limit,
+    progress: Arc<gix::progress::tree::Root>,
     _stop: std::sync::mpsc::Sender<()>,
 }
 
+/// How often the watchdog looks.
+const TICK: Duration = Duration::from_millis(100);
+
 impl Deadline {
-    /// Starts the timer of `limit` (a total deadline).
-    pub fn start(limit: Limit) -> Self {
-        let total = match limit {
-            Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
-                d
-            }
-        };
+    /// Starts the watchdog of `limit` (a total deadline) and of the
+    /// low-speed rule of `settings`.
+    pub fn start(limit: Limit, settings: &HttpSettings) -> Self {
+        let total = limit_duration(limit);
         let interrupt = Arc::new(AtomicBool::new(false));
         let hit = Arc::new(AtomicBool::new(false));
+        let slow = Arc::new(std::sync::Mutex::new(None));
+        let fired_at = Arc::new(std::sync::Mutex::new(None));
+        let progress = gix::progress::tree::Root::new();
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         {
-            let (interrupt, hit) = (interrupt.clone(), hit.clone());
+            let (interrupt, hit, slow, fired_at) = (
+                interrupt.clone(),
+                hit.clone(),
+                slow.clone(),
+                fired_at.clone(),
+            );
+            let root = Arc::downgrade(&progress);
+            let mut meter = crate::http::LowSpeed::start(settings);
+            let started = std::time::Instant::now();
             std::thread::spawn(move || {
-                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(total)
-                {
-                    hit.store(true, Ordering::SeqCst);
-                    interrupt.store(true, Ordering::SeqCst);
+                let mut tasks = Vec::new();
+                let mut seen = 0u64;
+                loop {
+                    if !matches!(
+                        stopped.recv_timeout(TICK),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    ) {
+                        return;
+                    }
+                    let now = std::time::Instant::now();
+                    let mut fire = now >= started + total;
+                    if let (Some(m), Some(root)) = (&mut meter, root.upgrade()) {
+                        let read = pack_bytes_read(&root, &mut tasks);
+                        m.record(read.saturating_sub(seen));
+                        seen = seen.max(read);
+                        if let Err(l) = m.check(now) {
+                            *slow.lock().expect("slow lock") = Some(l);
+                            fire = true;
+                        }
+                    }
+                    if fire {
+                        *fired_at.lock().expect("fired lock") = Some(now);
+                        hit.store(true, Ordering::SeqCst);
+                        interrupt.store(true, Ordering::SeqCst);
+                        return;
+                    }
                 }
             });
         }
         Self {
             interrupt,
             hit,
+            slow,
+            fired_at,
             limit,
+            progress,
             _stop: stop,
         }
     }
 
+    /// The progress a fetch under this deadline reports to (gix's
+    /// `receive`/`fetch_only`): the watchdog reads the pack bytes from it.
+    pub fn progress(&self) -> gix::progress::tree::Item {
+        self.progress.add_child("fetch")
+    }
+
     /// Runs `fetch` (given the flag) on a thread of its own and waits for
-    /// it until a moment after the deadline. gix honours the flag only at
-    /// some points of a fetch, so a server that drips elsewhere would keep
-    /// it going: then the fetch is abandoned (it ends with the process)
-    /// and `None` says the deadline was reached.
+    /// it until a moment after the watchdog stopped it. gix honours the
+    /// flag only at some points of a fetch, so a server that drips
+    /// elsewhere would keep it going: then the fetch is abandoned (it ends
+    /// with the process) and `None` says the deadline (or the low-speed
+    /// rule) was reached.
     pub fn run<T: Send + 'static>(
         &self,
         fetch: impl FnOnce(&AtomicBool) -> T + Send + 'static,
@@ -77,32 +128,57 @@ impl Deadline {
         std::thread::spawn(move || {
             let _ = done.send(fetch(&interrupt));
         });
-        match result.recv_timeout(self.total() + GRACE) {
-            Ok(r) => Some(r),
-            Err(_) => {
-                self.hit.store(true, Ordering::SeqCst);
-                None
+        loop {
+            match result.recv_timeout(TICK) {
+                Ok(r) => return Some(r),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let fired = *self.fired_at.lock().expect("fired lock");
+                    if fired.is_some_and(|at| at.elapsed() >= GRACE) {
+                        self.hit.store(true, Ordering::SeqCst);
+                        return None;
+                    }
+                }
             }
         }
     }
 
-    fn total(&self) -> Duration {
-        match self.limit {
-            Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
-                d
-            }
-        }
-    }
-
-    /// Whether the deadline was reached.
+    /// Whether the deadline or the low-speed rule was reached.
     pub fn hit(&self) -> bool {
         self.hit.load(Ordering::SeqCst)
     }
 
-    /// The limit this deadline keeps.
+    /// The limit that was reached: the low-speed rule's when it stopped
+    /// the fetch, else the total deadline this keeps.
     pub fn limit(&self) -> Limit {
-        self.limit
+        self.slow.lock().expect("slow lock").unwrap_or(self.limit)
     }
+}
+
+/// The length of a total limit.
+fn limit_duration(limit: Limit) -> Duration {
+    match limit {
+        Limit::Connect(d) | Limit::Read(d) | Limit::IndexTotal(d) | Limit::DownloadTotal(d) => d,
+        Limit::LowSpeed { over, .. } => over,
+    }
+}
+
+/// The bytes of pack gix has read so far (its `read pack` task).
+fn pack_bytes_read(
+    root: &gix::progress::tree::Root,
+    tasks: &mut Vec<(
+        gix::progress::prodash::progress::Key,
+        gix::progress::prodash::progress::Task,
+    )>,
+) -> u64 {
+    let id: gix::progress::Id = gix::odb::pack::bundle::write::ProgressId::ReadPackBytes.into();
+    root.sorted_snapshot(tasks);
+    tasks
+        .iter()
+        .filter(|(_, t)| t.id == id)
+        .filter_map(|(_, t)| t.progress.as_ref())
+        .map(|p| p.step.load(Ordering::Relaxed) as u64)
+        .sum()
 }
 
 /// What to do when a server asks for credentials.
@@ -175,6 +251,9 @@ impl GitError {
         source: Option<Box<dyn Error + Send + Sync + 'static>>,
     ) -> Self {
         let message = match cause {
+            GitCause::Timeout(limit @ Limit::LowSpeed { .. }) => {
+                format!("git {url}: the transfer was too slow: {limit}")
+            }
             GitCause::Timeout(limit) => format!("git {url}: timed out: {limit}"),
             GitCause::Tls => format!("git {url}: TLS certificate not trusted"),
             GitCause::NeedsToken => format!("git {url}: the server asks for credentials"),
@@ -211,6 +290,10 @@ impl GitError {
     /// What to do about it, when there is something.
     pub fn hint(&self) -> Option<String> {
         match self.cause {
+            GitCause::Timeout(Limit::LowSpeed { .. }) => Some(
+                "check the server or the network, or lower KNAP_HTTP_LOW_SPEED_LIMIT (0 turns the rule off)"
+                    .into(),
+            ),
             GitCause::Timeout(limit) => Some(format!(
                 "check the server, or raise {}",
                 limit.setting()

@@ -246,8 +246,11 @@ impl VersionInfo {
     }
 }
 
+/// Every field of an index entry is text from outside knap: shown through
+/// the one escaping function.
 impl fmt::Display for InfoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let esc = knap_schema::text::escape;
         let s = Style::of(f);
         let mut shadow = String::new();
         if !self.shadows.is_empty() {
@@ -276,20 +279,21 @@ impl fmt::Display for InfoReport {
         // matches (the newest not yanked without a requirement).
         if let Some(top) = self.about.map(|i| &self.versions[i]) {
             let author = match &top.email {
-                Some(m) => format!("{} <{m}>", top.author),
-                None => top.author.clone(),
+                Some(m) => format!("{} <{}>", esc(&top.author), esc(m)),
+                None => esc(&top.author).into_owned(),
             };
-            writeln!(f, "  {}: {}", s.dim("label"), top.label)?;
+            writeln!(f, "  {}: {}", s.dim("label"), esc(&top.label))?;
             writeln!(f, "  {}: {author}", s.dim("author"))?;
-            writeln!(f, "  {}: {}", s.dim("license"), top.license)?;
+            writeln!(f, "  {}: {}", s.dim("license"), esc(&top.license))?;
             if let Some(h) = &top.homepage {
-                writeln!(f, "  {}: {h}", s.dim("homepage"))?;
+                writeln!(f, "  {}: {}", s.dim("homepage"), esc(h))?;
             }
             if let Some(r) = &top.repository {
-                writeln!(f, "  {}: {r}", s.dim("repository"))?;
+                writeln!(f, "  {}: {}", s.dim("repository"), esc(r))?;
             }
             if !top.keywords.is_empty() {
-                writeln!(f, "  {}: {}", s.dim("keywords"), top.keywords.join(", "))?;
+                let keywords: Vec<_> = top.keywords.iter().map(|k| esc(k)).collect();
+                writeln!(f, "  {}: {}", s.dim("keywords"), keywords.join(", "))?;
             }
             let groups = content_groups(&top.contents);
             if groups.is_empty() {
@@ -297,6 +301,7 @@ impl fmt::Display for InfoReport {
             } else {
                 writeln!(f, "  {} of {}:", s.dim("contents"), top.version)?;
                 for (kind, names) in groups {
+                    let names: Vec<_> = names.iter().map(|n| esc(n)).collect();
                     writeln!(f, "    {kind}: {}", names.join(", "))?;
                 }
             }
@@ -319,14 +324,16 @@ impl fmt::Display for InfoReport {
                 f,
                 "  {}{flags}  {}",
                 s.bold(&e.version.to_string()),
-                e.description
+                esc(&e.description)
             )?;
             for (src, unfetchable) in e.install_sources.iter().zip(&e.unfetchable) {
                 let line = match src {
                     InstallSource::Git(g) => {
-                        format!("git {} @ {} ({})", g.url, g.git_ref, g.checksum)
+                        format!("git {} @ {} ({})", esc(&g.url), g.git_ref, g.checksum)
                     }
-                    InstallSource::Archive(a) => format!("archive {} ({})", a.url, a.checksum),
+                    InstallSource::Archive(a) => {
+                        format!("archive {} ({})", esc(&a.url), a.checksum)
+                    }
                 };
                 let mark = if *unfetchable {
                     s.yellow(
@@ -343,17 +350,19 @@ impl fmt::Display for InfoReport {
                     (None, true) => s.red("not found in any registry"),
                     (None, false) => s.red("invalid"),
                 };
-                writeln!(f, "    depends on: {} ({who})", d.spec)?;
+                writeln!(f, "    depends on: {} ({who})", esc(&d.spec))?;
             }
             for (k, v) in e.requires.iter().flatten() {
                 writeln!(
                     f,
-                    "    requires: {k} {}",
-                    v.as_str().unwrap_or(&v.to_string())
+                    "    requires: {} {}",
+                    esc(k),
+                    esc(v.as_str().unwrap_or(&v.to_string()))
                 )?;
             }
             if !e.runtime_deps.is_empty() {
-                writeln!(f, "    runtime: {}", e.runtime_deps.join(", "))?;
+                let deps: Vec<_> = e.runtime_deps.iter().map(|d| esc(d)).collect();
+                writeln!(f, "    runtime: {}", deps.join(", "))?;
             }
         }
         Ok(())

@@ -209,7 +209,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         name: a.name.clone(),
         url,
         priority: a.priority.unwrap_or(DEFAULT_PRIORITY),
-        token_env: a.token_env,
+        token_env: a.token_env.clone(),
         allow_http: a.allow_http,
         ca_file,
         tuf_root,
@@ -234,6 +234,24 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         };
         if let Err(e) = read {
             forget_copy(ctx, reg.tuf_root.as_deref());
+            if reg.tuf_root.is_some() && is_untrusted(&e) {
+                // The registry was read: its metadata does not verify from
+                // the root given. The URL is not the problem, and nothing
+                // was verified before, so nothing was kept either.
+                return Err(KnapError::new(
+                    e.kind(),
+                    format!(
+                        "registry `{}` was not added: the given root ({}) does not match the registry's signed metadata",
+                        reg.name,
+                        pin_flag(&a)
+                    ),
+                )
+                .with_hint(
+                    "pin the root this registry publishes (its tuf/1.root.json, or the one its operator gives you)",
+                )
+                .caused_by(e)
+                .into());
+            }
             return Err(KnapError::new(
                 e.kind(),
                 format!(
@@ -279,6 +297,20 @@ fn check_ca_file(p: &Path) -> Result<String, KnapError> {
 }
 
 /// Reads (and for a pinned registry, verifies) `reg` once.
+/// Whether a registry was read but its signed metadata was refused.
+fn is_untrusted(e: &knap_registry::registry::RegistryError) -> bool {
+    matches!(e, knap_registry::registry::RegistryError::Untrusted { .. })
+}
+
+/// The pin flag as given: `--root FILE` or `--root-sha256 HEX`.
+fn pin_flag(a: &AddArgs) -> String {
+    match (&a.root, &a.root_sha256) {
+        (Some(f), _) => format!("--root {}", f.display()),
+        (None, Some(h)) => format!("--root-sha256 {h}"),
+        (None, None) => "the configured pin".into(),
+    }
+}
+
 async fn read_once(
     ctx: &Ctx,
     reg: &RegistryConfig,
@@ -353,6 +385,21 @@ async fn change(
             forget_copy(ctx, want.tuf_root.as_deref());
         }
         let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        if want.tuf_root != have.tuf_root && is_untrusted(&e) {
+            return Err(KnapError::new(
+                e.kind(),
+                format!(
+                    "registry `{}` was not changed: the given root ({}) does not match the registry's signed metadata",
+                    have.name,
+                    pin_flag(a)
+                ),
+            )
+            .with_hint(
+                "pin the root this registry publishes (its tuf/1.root.json, or the one its operator gives you)",
+            )
+            .caused_by(e)
+            .into());
+        }
         return Err(KnapError::new(
             e.kind(),
             format!(

@@ -83,7 +83,7 @@ impl fmt::Display for SearchReport {
             write!(
                 f,
                 "no pack matches `{}` in {}",
-                self.query,
+                knap_schema::text::escape(&self.query),
                 self.registries.join(", ")
             )?;
             return match &self.did_you_mean {
@@ -126,7 +126,7 @@ impl fmt::Display for SearchReport {
                 style.bold(&format!("{:<rw$}", h.pack_ref)),
                 h.version,
                 style.dim(&tag),
-                h.description
+                knap_schema::text::escape(&h.description)
             )?;
         }
         Ok(())

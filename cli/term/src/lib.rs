@@ -58,12 +58,18 @@ static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 /// gets colour. A closed stdout (a broken pipe) drops this and every later
 /// write quietly; any other failure is told once on stderr and makes
 /// [`stdout_failed`] true.
+/// Every text goes through `knap_schema::text::for_terminal`: control and
+/// bidi characters from outside knap are escaped, URL credentials hidden.
 pub fn out(text: &str) {
+    let text = knap_schema::text::for_terminal(text);
     write_out(|w| writeln!(anstream::AutoStream::auto(w), "{text}"));
 }
 
-/// [`out`] for text that is never styled (JSON), written as it is.
+/// [`out`] for a JSON document, never styled: written with JSON's own
+/// escaping for the characters a terminal would act on
+/// (`knap_schema::text::for_json`).
 pub fn out_raw(text: &str) {
+    let text = knap_schema::text::for_json(text);
     write_out(|w| writeln!(w, "{text}"));
 }
 
@@ -100,9 +106,17 @@ pub fn stdout_failed() -> bool {
 }
 
 /// Writes `text` and a newline on stderr, its styles stripped unless stderr
-/// gets colour; a stderr that cannot be written is ignored.
+/// gets colour, made safe as [`out`] does; a stderr that cannot be written
+/// is ignored.
 pub fn err(text: &str) {
+    let text = knap_schema::text::for_terminal(text);
     let _ = writeln!(anstream::stderr(), "{text}");
+}
+
+/// [`err`] for a JSON line (`--json` errors, `--progress json`).
+pub fn err_json(text: &str) {
+    let text = knap_schema::text::for_json(text);
+    let _ = writeln!(io::stderr(), "{text}");
 }
 
 /// `warning: MESSAGE` on stderr.
@@ -116,7 +130,7 @@ pub fn warning(message: &str) {
 /// stderr.
 pub fn print_error(report: &ErrorReport, json: bool) {
     if json {
-        let _ = writeln!(io::stderr(), "{}", report.to_json());
+        err_json(&report.to_json());
         return;
     }
     err(&human(report));

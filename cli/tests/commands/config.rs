@@ -75,3 +75,36 @@ fn an_unknown_key_is_refused_and_the_file_is_not_rewritten() {
     );
     assert_eq!(std::fs::read_to_string(k.config()).unwrap(), text);
 }
+
+/// A `KNAP_*` variable knap cannot use is a usage error (exit 2) naming
+/// the variable and what it takes, in text and `--json`: never ignored,
+/// never a panic (`KNAP_HTTP_TIMEOUT=1e23` once panicked converting the
+/// seconds to a duration).
+#[test]
+fn an_invalid_knap_variable_is_exit_2_naming_it_and_what_it_takes() {
+    for (name, value) in [
+        ("KNAP_HTTP_TIMEOUT", "99999999999999999999999"),
+        ("KNAP_HTTP_TIMEOUT", "1e23"),
+        ("KNAP_HTTP_CONNECT_TIMEOUT", "ten"),
+        ("KNAP_HTTP_READ_TIMEOUT", "-1"),
+        ("KNAP_HTTP_DOWNLOAD_TIMEOUT", ""),
+        ("KNAP_HTTP_RETRIES", "-3"),
+        ("KNAP_HTTP_BACKOFF_MS", "1.5"),
+        ("KNAP_MAX_INDEX_SIZE", "0"),
+        ("KNAP_HTTP_LOW_SPEED_LIMIT", "fast"),
+        ("KNAP_HTTP_LOW_SPEED_TIME", "0"),
+    ] {
+        let mut k = Knap::new();
+        k.set(name, value);
+        let out = k.run(&["search"]);
+        assert_eq!(out.code, 2, "{name}={value:?}: {out:#?}");
+        assert!(
+            out.stderr.contains(&format!("{name}=")) && out.stderr.contains("takes"),
+            "{name}={value:?}: {out:#?}"
+        );
+        assert!(!out.stderr.contains("panicked"), "{out:#?}");
+        let out = k.run(&["--json", "search"]);
+        assert_eq!(out.code, 2, "{name}={value:?}: {out:#?}");
+        assert_eq!(out.error_json()["error"]["kind"], "usage", "{out:#?}");
+    }
+}

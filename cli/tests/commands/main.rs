@@ -21,6 +21,7 @@ mod registry;
 mod root;
 mod search;
 mod special_files;
+mod terminal_text;
 mod transfers;
 mod uninstall;
 mod update;

@@ -484,3 +484,115 @@ fn an_archive_served_with_content_encoding_gzip_is_hashed_as_published() {
         )
     );
 }
+
+// Issue 20 §8: the low-speed rule (as Cargo's http.low-speed-limit). A
+// server that drips keeps the inactivity timer alive; the total deadlines
+// end it only after minutes. Under KNAP_HTTP_LOW_SPEED_LIMIT bytes/s over
+// KNAP_HTTP_LOW_SPEED_TIME, the transfer is aborted, exit 5, saying it was
+// too slow and where. Each test leaves the total deadlines far away, so
+// only the rule can end it.
+
+#[track_caller]
+fn assert_too_slow(o: &Out, url: &str) {
+    assert_eq!(o.code, 5, "{o:#?}");
+    for needle in [
+        url,
+        "too slow",
+        "fewer than 1000 bytes/s over 2 s",
+        "KNAP_HTTP_LOW_SPEED_LIMIT",
+    ] {
+        assert!(
+            o.stderr.contains(needle),
+            "the message does not say {needle:?}:\n{}",
+            o.stderr
+        );
+    }
+}
+
+fn low_speed(k: &mut Knap) {
+    k.set("KNAP_HTTP_LOW_SPEED_LIMIT", "1000");
+    k.set("KNAP_HTTP_LOW_SPEED_TIME", "2");
+    k.set("KNAP_HTTP_READ_TIMEOUT", "100");
+    k.set("KNAP_HTTP_TIMEOUT", "300");
+    k.set("KNAP_HTTP_DOWNLOAD_TIMEOUT", "300");
+}
+
+/// A byte every 20 ms: 50 bytes/s, steady enough for any read timeout.
+fn slow_drip(body: Vec<u8>) -> Reply {
+    Reply::Drip {
+        headers: vec![],
+        body,
+        every: Duration::from_millis(20),
+    }
+}
+
+#[test]
+fn an_archive_slower_than_the_low_speed_limit_is_aborted_saying_so() {
+    let mut s = Installed::new();
+    s.serve_v2_with(|_, body| slow_drip(body));
+    low_speed(&mut s.k);
+    let o = s.k.run_within(
+        Duration::from_secs(60),
+        &[
+            "--root",
+            s.root.to_str().unwrap(),
+            "install",
+            "victim@=2.0.0",
+        ],
+    );
+    assert_too_slow(&o, &s.v2_url());
+    s.assert_unchanged();
+}
+
+#[test]
+fn an_index_slower_than_the_low_speed_limit_is_aborted_saying_so() {
+    let mut s = Installed::new();
+    let files = files(s.site.dir.path().to_path_buf());
+    s.site
+        .server
+        .set_handler(Arc::new(move |req: &Req| match files(req) {
+            Reply::Full { body, .. } if req.path() == "/index.json" => slow_drip(body),
+            other => other,
+        }));
+    s.site.publish("victim", "3.0.0", &[], &[]);
+    low_speed(&mut s.k);
+    let o = s.k.run_within(Duration::from_secs(60), &["update"]);
+    assert_too_slow(&o, &s.site.server.url("/index.json"));
+}
+
+#[test]
+fn a_git_fetch_slower_than_the_low_speed_limit_is_aborted_saying_so() {
+    let s = Installed::new();
+    let repos = tempfile::tempdir().unwrap();
+    let many: Vec<_> = (0..50)
+        .map(|i| entry(&format!("p{i:02}"), "1.0.0", &[]))
+        .collect();
+    git_index_repo(repos.path(), many);
+    let server = dripping_git(repos.path().to_path_buf());
+    let url = server.url("/index.git");
+    let mut k = s.k;
+    k.run(&["registry", "add", "dripping", &format!("git+{url}")])
+        .ok();
+    low_speed(&mut k);
+    let o = k.run_within(Duration::from_secs(60), &["update", "dripping"]);
+    assert_too_slow(&o, &url);
+}
+
+#[test]
+fn a_transfer_at_or_above_the_low_speed_limit_completes() {
+    let mut s = Installed::new();
+    // 50 bytes/s against a limit of 20 bytes/s over 1 s.
+    s.serve_v2_with(|_, body| slow_drip(body));
+    s.k.set("KNAP_HTTP_LOW_SPEED_LIMIT", "20");
+    s.k.set("KNAP_HTTP_LOW_SPEED_TIME", "1");
+    let o = s.k.run_within(
+        Duration::from_secs(120),
+        &[
+            "--root",
+            s.root.to_str().unwrap(),
+            "install",
+            "victim@=2.0.0",
+        ],
+    );
+    assert_eq!(o.code, 0, "{o:#?}");
+}

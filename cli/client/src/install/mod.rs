@@ -491,7 +491,7 @@ impl Pipeline<'_> {
             no_deps: self.req.no_deps,
         };
         let signed_set = set.clone();
-        let view = Lazy::new(set, pinned.clone());
+        let view = Lazy::new(set, pinned.clone(), &options);
         let resolved =
             tokio::task::block_in_place(|| knap_resolver::resolve(&view, &roots, &options))
                 .map_err(resolve_error)?;

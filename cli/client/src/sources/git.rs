@@ -76,9 +76,14 @@ pub fn fetch_and_checkout(
     // One total deadline for the fetch (both of its tries), as for an
     // archive download; the temporary directory stays this thread's, so
     // it is removed even when the fetch is abandoned at the deadline.
-    let deadline = Deadline::start(Limit::DownloadTotal(http.settings.download_timeout));
+    let deadline = Deadline::start(
+        Limit::DownloadTotal(http.settings.download_timeout),
+        &http.settings,
+    );
     let (u, dir) = (url.to_owned(), tmp.path().to_owned());
-    let fetched = deadline.run(move |interrupt| fetch(&u, &dir, id, || setup.clone(), interrupt));
+    let progress = deadline.progress();
+    let fetched =
+        deadline.run(move |interrupt| fetch(&u, &dir, id, || setup.clone(), progress, interrupt));
     let repo = match fetched {
         Some(Ok(repo)) => repo,
         Some(Err(e)) => {
@@ -135,6 +140,7 @@ fn fetch(
     dir: &Path,
     id: gix::ObjectId,
     setup: impl Fn() -> TransportSetup,
+    mut progress: gix::progress::tree::Item,
     interrupt: &AtomicBool,
 ) -> Result<gix::Repository, Cause> {
     let shallow = dir.join("shallow");
@@ -149,7 +155,7 @@ fn fetch(
                 r.with_refspecs([spec.as_str()], gix::remote::Direction::Fetch)
             })
             .configure_connection(connection(setup()))
-            .fetch_only(gix::progress::Discard, interrupt)
+            .fetch_only(progress.add_child("by id"), interrupt)
             .map_err(cause)?;
         repo.find_commit(id).map_err(cause)?;
         Ok(repo)
@@ -176,7 +182,7 @@ fn fetch(
             )
         })
         .configure_connection(connection(setup()))
-        .fetch_only(gix::progress::Discard, interrupt)
+        .fetch_only(progress.add_child("every branch"), interrupt)
         .map_err(cause)?;
     Ok(repo)
 }

@@ -1,43 +1,56 @@
 //! The reqwest clients of knap's registries, built from a registry's
 //! [`HttpPolicy`] (its redirect rules, timeouts, token, extra CA roots) and
-//! shared by every registry with the same policy; and a failed request as a
-//! typed [`FetchError`].
+//! shared by every registry with the same policy and origin (each origin's
+//! connections managed by its [`Origin`]); and a failed request as a typed
+//! [`FetchError`].
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use reqwest::header::{HeaderMap, HeaderValue, USER_AGENT};
 use url::Url;
 
+use super::origin::Origin;
 use super::{FetchError, HttpPolicy, HttpSettings, NetCause, TlsRoots};
 
 /// What makes two clients different: the redirect policy, whether a
-/// token is sent, the CA files and the timeouts.
-type ClientKey = (bool, bool, TlsRoots, HttpSettings);
+/// token is sent, the CA files, the timeouts, and the origin requested
+/// (`scheme://host:port`).
+type ClientKey = (bool, bool, TlsRoots, HttpSettings, String);
 
-/// The client for `policy`, shared by every caller with the same key. It
-/// has the connect and read timeouts only: the total deadlines are kept
-/// by the transfers themselves ([`super::until`], which says which
-/// limit was hit).
-pub(super) fn shared_client(policy: &HttpPolicy) -> Result<reqwest::Client, FetchError> {
-    static CLIENTS: Mutex<Vec<(ClientKey, reqwest::Client)>> = Mutex::new(Vec::new());
+/// The client for `policy` and the origin of `url`, shared by every caller
+/// with the same key, with that origin's [`Origin`] (which sees every
+/// connect through its connector layer). It has the connect and read
+/// timeouts only: the total deadlines are kept by the transfers themselves
+/// ([`super::until`], which says which limit was hit).
+pub(super) fn shared_client(
+    policy: &HttpPolicy,
+    url: &Url,
+) -> Result<(reqwest::Client, Arc<Origin>), FetchError> {
+    type Cached = (ClientKey, reqwest::Client, Arc<Origin>);
+    static CLIENTS: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
     let key = (
         policy.allow_http,
         policy.auth.is_set(),
         policy.tls.clone(),
         policy.settings.clone(),
+        url.origin().ascii_serialization(),
     );
     let mut clients = CLIENTS.lock().expect("client cache lock");
-    if let Some((_, c)) = clients.iter().find(|(k, _)| *k == key) {
-        return Ok(c.clone());
+    if let Some((_, c, o)) = clients.iter().find(|(k, ..)| *k == key) {
+        return Ok((c.clone(), Arc::clone(o)));
     }
+    let origin = Origin::new();
     let c = client_builder(policy)?
+        .connector_layer(origin.layer())
         .build()
         .map_err(|e| FetchError::setup_caused_by("cannot set up HTTP", e))?;
-    clients.push((key, c.clone()));
-    Ok(c)
+    clients.push((key, c.clone(), Arc::clone(&origin)));
+    Ok((c, origin))
 }
 
-/// A reqwest client builder with knap's policy for one registry: unless
+/// A reqwest client builder with knap's policy for one registry: no
+/// redirect to a URL with credentials (reqwest would send them as Basic
+/// authentication); unless
 /// `allow_http`, no redirect from https to plain http (not even to a
 /// loopback host: that would be a downgrade) and none to plain http on
 /// another host than a loopback one; with a token, no redirect from https
@@ -52,7 +65,10 @@ pub(super) fn client_builder(policy: &HttpPolicy) -> Result<reqwest::ClientBuild
         let u = attempt.url();
         // `previous` starts with the URL first requested.
         let from_https = attempt.previous().iter().any(|p| p.scheme() == "https");
-        if u.scheme() == "http" && from_https && with_token {
+        if knap_schema::urls::has_userinfo(u) {
+            // Never shown: the printers hide a URL's credentials anyway.
+            attempt.error("refusing a redirect to a URL with credentials (user:password@)")
+        } else if u.scheme() == "http" && from_https && with_token {
             let msg = format!(
                 "refusing a redirect from https to plain http while sending the registry's token: {u}"
             );

@@ -70,6 +70,7 @@ impl Downloader {
         let resp = until(deadline, url, limit, request).await?;
         Ok(Download {
             resp,
+            meter: super::LowSpeed::start(settings),
             url: url.clone(),
             deadline,
             limit,
@@ -83,6 +84,8 @@ impl Downloader {
 /// The body of a download under way (see [`Downloader::get`]).
 pub struct Download<'r> {
     resp: reqwest::Response,
+    /// The low-speed rule, measured from the start of the body.
+    meter: Option<super::LowSpeed>,
     url: Url,
     deadline: tokio::time::Instant,
     limit: Limit,
@@ -108,12 +111,13 @@ impl Download<'_> {
             self.progress = Some(Progress::start(self.reporter, &self.url, declared));
         }
         let (url, settings) = (&self.url, &self.settings);
-        let resp = &mut self.resp;
-        let chunk = until(self.deadline, url, self.limit, async {
-            resp.chunk()
-                .await
-                .map_err(|e| network_error(url, e, settings))
-        })
+        let (resp, meter) = (&mut self.resp, &mut self.meter);
+        let chunk = until(
+            self.deadline,
+            url,
+            self.limit,
+            super::low_speed::next_chunk(resp, meter, url, settings),
+        )
         .await?;
         match chunk {
             Some(c) => {

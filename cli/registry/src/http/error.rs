@@ -117,6 +117,9 @@ pub enum Limit {
     /// An install source (an archive download, a git source's fetch) past
     /// its total deadline, `KNAP_HTTP_DOWNLOAD_TIMEOUT`.
     DownloadTotal(Duration),
+    /// Fewer than `bytes_per_sec` over `over`: the low-speed rule
+    /// (`KNAP_HTTP_LOW_SPEED_LIMIT`, `KNAP_HTTP_LOW_SPEED_TIME`).
+    LowSpeed { bytes_per_sec: u64, over: Duration },
 }
 
 impl Limit {
@@ -127,6 +130,7 @@ impl Limit {
             Limit::Read(_) => "KNAP_HTTP_READ_TIMEOUT",
             Limit::IndexTotal(_) => "KNAP_HTTP_TIMEOUT",
             Limit::DownloadTotal(_) => "KNAP_HTTP_DOWNLOAD_TIMEOUT",
+            Limit::LowSpeed { .. } => "KNAP_HTTP_LOW_SPEED_LIMIT",
         }
     }
 }
@@ -139,6 +143,16 @@ impl std::fmt::Display for Limit {
             Limit::Read(d) => write!(f, "no data for {}", secs(d)),
             Limit::IndexTotal(d) | Limit::DownloadTotal(d) => {
                 write!(f, "the total deadline of {} was reached", secs(d))
+            }
+            Limit::LowSpeed {
+                bytes_per_sec,
+                over,
+            } => {
+                return write!(
+                    f,
+                    "fewer than {bytes_per_sec} bytes/s over {} (KNAP_HTTP_LOW_SPEED_LIMIT, KNAP_HTTP_LOW_SPEED_TIME)",
+                    secs(over)
+                );
             }
         }?;
         write!(f, " ({})", self.setting())
@@ -200,6 +214,9 @@ impl NetCause {
     /// What happened, for the message of a failed request to `url`.
     fn describe(self, url: &str) -> String {
         match self {
+            NetCause::Timeout(limit @ Limit::LowSpeed { .. }) => {
+                format!("the transfer was too slow: {limit}")
+            }
             NetCause::Timeout(limit) => format!("timed out: {limit}"),
             NetCause::Tls => "TLS certificate not trusted".into(),
             NetCause::Connect => "cannot connect".into(),
@@ -216,6 +233,10 @@ impl NetCause {
     /// What to do about it, when there is something.
     pub fn hint(self) -> Option<String> {
         match self {
+            NetCause::Timeout(Limit::LowSpeed { .. }) => Some(
+                "check the server or the network, or lower KNAP_HTTP_LOW_SPEED_LIMIT (0 turns the rule off)"
+                    .into(),
+            ),
             NetCause::Timeout(limit) => Some(format!(
                 "check the server, or raise {}",
                 limit.setting()
@@ -302,6 +323,17 @@ mod tests {
         assert_eq!(
             Limit::Read(Duration::from_millis(1500)).to_string(),
             "no data for 1.5 s (KNAP_HTTP_READ_TIMEOUT)"
+        );
+        let slow = timed_out(
+            &url,
+            Limit::LowSpeed {
+                bytes_per_sec: 1000,
+                over: Duration::from_secs(2),
+            },
+        );
+        assert_eq!(
+            slow.to_string(),
+            "https://reg.example/a.tar.gz: the transfer was too slow: fewer than 1000 bytes/s over 2 s (KNAP_HTTP_LOW_SPEED_LIMIT, KNAP_HTTP_LOW_SPEED_TIME)"
         );
         let retried = FetchError::Retried {
             attempts: 3,

@@ -1,10 +1,15 @@
 //! Index documents over HTTP(S): one GET path for every registry fetched
 //! over HTTP, whole or sparse, with gzip and a size limit enforced while
-//! streaming, retried and held to its total deadline; the conditional GET
-//! that revalidates a cached copy ([`Fetcher::revalidate`]), and the GET of
-//! a signed file by its consistent-snapshot name ([`Fetcher::get_signed`]).
+//! streaming, retried and held to its total deadline, admitted by its
+//! origin's gate and sent again when its connection goes away unanswered
+//! ([`super::origin`]); the conditional GET that revalidates a cached copy
+//! ([`Fetcher::revalidate`]), and the GET of a signed file by its
+//! consistent-snapshot name ([`Fetcher::get_signed`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use knap_schema::progress::{Event, Reporter};
 use reqwest::StatusCode;
@@ -14,7 +19,9 @@ use reqwest::header::{
 use url::Url;
 
 use super::client::{network_error, shared_client};
-use super::{FetchError, HttpPolicy, Limit, until, with_retries};
+use super::origin::{Origin, Ticket};
+use super::retry::with_retries_also;
+use super::{FetchError, HttpPolicy, Limit, until};
 
 /// The download events of one body: started, every 256 KiB, finished.
 pub(super) struct Progress<'a> {
@@ -79,10 +86,14 @@ pub enum Fetched {
     },
 }
 
+/// The most times one attempt of a GET is sent (see
+/// [`Fetcher::get`]): its copies sent again when its connection goes away
+/// unanswered.
+const MAX_SENDS: usize = 4;
+
 /// A client for one registry.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
     policy: HttpPolicy,
     /// Where bodies report their progress.
     reporter: Arc<dyn Reporter>,
@@ -90,15 +101,12 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// A fetcher for one registry. Registries with the same policy (but
-    /// their tokens) share one client (and so one connection pool and one
-    /// load of the CA bundles).
+    /// their tokens) share one client per origin (and so one connection
+    /// pool, and one state of the origin's connections); the CA files are
+    /// read now, so that a bad one is told before any request.
     pub fn new(policy: HttpPolicy, reporter: Arc<dyn Reporter>) -> Result<Self, FetchError> {
-        let client = shared_client(&policy)?;
-        Ok(Self {
-            client,
-            policy,
-            reporter,
-        })
+        policy.tls.certificates()?;
+        Ok(Self { policy, reporter })
     }
 
     /// The same fetcher with a smaller size limit (TUF metadata reads).
@@ -108,35 +116,94 @@ impl Fetcher {
         f
     }
 
-    /// GET `url`, conditional on `validators`, retrying connection errors
-    /// and 5xx with exponential backoff, all within the total deadline
-    /// (`KNAP_HTTP_TIMEOUT`, retries included).
+    /// GET `url`, conditional on `validators`, once its origin admits it
+    /// (see [`super::origin`]), retrying connection errors and 5xx with
+    /// exponential backoff, all within the total deadline
+    /// (`KNAP_HTTP_TIMEOUT`, retries included, from when it is admitted).
     pub async fn get(
         &self,
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
         let settings = &self.policy.settings;
+        let (client, origin) = shared_client(&self.policy, url)?;
+        let _admitted = origin.admit().await;
         let deadline = tokio::time::Instant::now() + settings.timeout;
         until(
             deadline,
             url,
             Limit::IndexTotal(settings.timeout),
-            with_retries(settings, || self.get_once(url, validators)),
+            with_retries_also(
+                settings,
+                |e| origin.retry_refused(e),
+                || self.get_resending(&client, &origin, url, validators),
+            ),
         )
         .await
     }
 
+    /// One attempt of [`Fetcher::get`], sent again (at most
+    /// [`MAX_SENDS`] times in all, the first answer taken) whenever its
+    /// origin says the latest copy is due for it: its connection went away
+    /// or nothing comes from the server, with no response head yet.
+    async fn get_resending(
+        &self,
+        client: &reqwest::Client,
+        origin: &Arc<Origin>,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        type Attempt<'a> = Pin<Box<dyn Future<Output = Result<Fetched, FetchError>> + Send + 'a>>;
+        let send = |ticket: Arc<Ticket>| -> Attempt<'_> {
+            Box::pin(async move { self.get_once(client, &ticket, url, validators).await })
+        };
+        let mut newest = Arc::new(origin.send(true));
+        let mut attempts = vec![send(Arc::clone(&newest))];
+        loop {
+            let room = attempts.len() < MAX_SENDS;
+            let due = async {
+                if room {
+                    newest.resend_due().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let answered = std::future::poll_fn(|cx| {
+                for (i, a) in attempts.iter_mut().enumerate() {
+                    if let Poll::Ready(got) = a.as_mut().poll(cx) {
+                        return Poll::Ready((i, got));
+                    }
+                }
+                Poll::Pending
+            });
+            tokio::select! {
+                (i, got) = answered => {
+                    drop(attempts.swap_remove(i));
+                    match got {
+                        Err(e) if !attempts.is_empty() => {
+                            tracing::debug!("GET {url}: {e}; another copy is still on its way");
+                        }
+                        got => return got,
+                    }
+                }
+                () = due => {
+                    tracing::debug!("GET {url} again");
+                    newest = Arc::new(origin.send(true));
+                    attempts.push(send(Arc::clone(&newest)));
+                }
+            }
+        }
+    }
+
     async fn get_once(
         &self,
+        client: &reqwest::Client,
+        ticket: &Ticket,
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
         let net = |e: reqwest::Error| network_error(url, e, &self.policy.settings);
-        let mut req = self
-            .client
-            .get(url.clone())
-            .header(ACCEPT, "application/json");
+        let mut req = client.get(url.clone()).header(ACCEPT, "application/json");
         if let Some(v) = self.policy.auth.header_for(url)? {
             req = req.header(AUTHORIZATION, v);
         }
@@ -150,6 +217,7 @@ impl Fetcher {
         }
         tracing::debug!("GET {url}");
         let mut resp = req.send().await.map_err(net)?;
+        ticket.head(resp.version());
         let status = resp.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -182,12 +250,16 @@ impl Fetcher {
         }
         let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
         let mut progress = Progress::start(&*self.reporter, url, declared);
-        while let Some(chunk) = resp.chunk().await.map_err(net)? {
+        let mut meter = super::LowSpeed::start(&self.policy.settings);
+        while let Some(chunk) =
+            super::low_speed::next_chunk(&mut resp, &mut meter, url, &self.policy.settings).await?
+        {
             if bytes.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
             }
             bytes.extend_from_slice(&chunk);
             progress.advance(chunk.len());
+            ticket.progress();
         }
         progress.finish();
         Ok(Fetched::Body {

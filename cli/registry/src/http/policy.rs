@@ -27,7 +27,7 @@ use super::{FetchError, Limit};
 /// The default largest document (64 MiB).
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
 
-/// Timeouts, retries and the size limit.
+/// Timeouts, retries, the low-speed rule and the size limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSettings {
     /// The total deadline of one index or pack document request.
@@ -41,6 +41,11 @@ pub struct HttpSettings {
     pub retries: u32,
     pub backoff: Duration,
     pub max_size: u64,
+    /// The low-speed rule (as Cargo's `http.low-speed-limit`): a transfer
+    /// that receives fewer than `low_speed_limit` bytes per second over
+    /// `low_speed_time` is aborted. 0 turns the rule off.
+    pub low_speed_limit: u64,
+    pub low_speed_time: Duration,
 }
 
 impl Default for HttpSettings {
@@ -53,47 +58,142 @@ impl Default for HttpSettings {
             retries: 3,
             backoff: Duration::from_millis(200),
             max_size: DEFAULT_MAX_SIZE,
+            low_speed_limit: 10,
+            low_speed_time: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A `KNAP_*` variable whose value knap cannot use (exit 2): never ignored,
+/// never a panic.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?} is not valid: {name} takes {accepts}")]
+pub struct EnvVarError {
+    pub name: &'static str,
+    /// The value as it was set.
+    pub value: String,
+    /// What the variable accepts, in words.
+    pub accepts: &'static str,
+}
+
+impl EnvVarError {
+    pub fn kind(&self) -> knap_schema::ErrorKind {
+        knap_schema::ErrorKind::Usage
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(format!(
+            "set {} to a valid value, or unset it for the default",
+            self.name
+        ))
+    }
+}
+
+/// The longest duration a `KNAP_*` time takes: a year.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// Reads the `KNAP_*` variables of one process, each in one place.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    /// A variable's value when set (an empty value is invalid, not unset).
+    fn raw(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    fn seconds(&self, name: &'static str) -> Result<Option<Duration>, EnvVarError> {
+        const ACCEPTS: &str =
+            "a number of seconds greater than 0 and at most 31536000 (a year), such as 30 or 2.5";
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        match v.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 && n <= MAX_SECONDS => {
+                Ok(Some(Duration::from_secs_f64(n)))
+            }
+            _ => Err(EnvVarError {
+                name,
+                value: v,
+                accepts: ACCEPTS,
+            }),
+        }
+    }
+
+    fn integer(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+        accepts: &'static str,
+    ) -> Result<Option<u64>, EnvVarError> {
+        let Some(v) = self.raw(name) else {
+            return Ok(None);
+        };
+        match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(EnvVarError {
+                name,
+                value: v,
+                accepts,
+            }),
         }
     }
 }
 
 impl HttpSettings {
-    /// The defaults, overridden by the `KNAP_HTTP_*` variables
-    /// (`KNAP_HTTP_READ_TIMEOUT` defaults to `KNAP_HTTP_TIMEOUT`).
-    pub fn from_env() -> Self {
-        fn num(name: &str) -> Option<f64> {
-            std::env::var(name)
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n: &f64| n.is_finite() && *n >= 0.0)
-        }
+    /// The defaults, overridden by the `KNAP_HTTP_*` variables and
+    /// `KNAP_MAX_INDEX_SIZE` (`KNAP_HTTP_READ_TIMEOUT` defaults to
+    /// `KNAP_HTTP_TIMEOUT`); a value that is not what its variable takes
+    /// is an [`EnvVarError`].
+    pub fn from_env() -> Result<Self, EnvVarError> {
+        Self::from_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// [`from_env`](Self::from_env) over any source of variables.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnvVarError> {
+        let v = Vars(get);
         let d = Self::default();
-        let timeout = num("KNAP_HTTP_TIMEOUT")
-            .map(Duration::from_secs_f64)
-            .unwrap_or(d.timeout);
-        Self {
+        let timeout = v.seconds("KNAP_HTTP_TIMEOUT")?.unwrap_or(d.timeout);
+        Ok(Self {
             timeout,
-            connect_timeout: num("KNAP_HTTP_CONNECT_TIMEOUT")
-                .map(Duration::from_secs_f64)
+            connect_timeout: v
+                .seconds("KNAP_HTTP_CONNECT_TIMEOUT")?
                 .unwrap_or(d.connect_timeout),
-            read_timeout: num("KNAP_HTTP_READ_TIMEOUT")
-                .map(Duration::from_secs_f64)
-                .unwrap_or(timeout),
-            download_timeout: num("KNAP_HTTP_DOWNLOAD_TIMEOUT")
-                .map(Duration::from_secs_f64)
+            read_timeout: v.seconds("KNAP_HTTP_READ_TIMEOUT")?.unwrap_or(timeout),
+            download_timeout: v
+                .seconds("KNAP_HTTP_DOWNLOAD_TIMEOUT")?
                 .unwrap_or(d.download_timeout),
-            retries: num("KNAP_HTTP_RETRIES")
-                .map(|n| n as u32)
-                .unwrap_or(d.retries),
-            backoff: num("KNAP_HTTP_BACKOFF_MS")
-                .map(|n| Duration::from_millis(n as u64))
-                .unwrap_or(d.backoff),
-            max_size: num("KNAP_MAX_INDEX_SIZE")
-                .map(|n| n as u64)
+            retries: v
+                .integer(
+                    "KNAP_HTTP_RETRIES",
+                    0..=100,
+                    "a whole number of retries from 0 to 100",
+                )?
+                .map_or(d.retries, |n| n as u32),
+            backoff: v
+                .integer(
+                    "KNAP_HTTP_BACKOFF_MS",
+                    0..=600_000,
+                    "a whole number of milliseconds from 0 to 600000",
+                )?
+                .map_or(d.backoff, Duration::from_millis),
+            max_size: v
+                .integer(
+                    "KNAP_MAX_INDEX_SIZE",
+                    1..=1 << 40,
+                    "a whole number of bytes from 1 to 1099511627776 (1 TiB)",
+                )?
                 .unwrap_or(d.max_size),
-        }
+            low_speed_limit: v
+                .integer(
+                    "KNAP_HTTP_LOW_SPEED_LIMIT",
+                    0..=1 << 40,
+                    "a whole number of bytes per second (0 turns the low-speed rule off)",
+                )?
+                .unwrap_or(d.low_speed_limit),
+            low_speed_time: v
+                .seconds("KNAP_HTTP_LOW_SPEED_TIME")?
+                .unwrap_or(d.low_speed_time),
+        })
     }
 }
 
@@ -290,6 +390,79 @@ impl HttpSettings {
     /// The inactivity limit.
     pub fn read_limit(&self) -> Limit {
         Limit::Read(self.read_timeout)
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    fn with(name: &'static str, value: &'static str) -> Result<HttpSettings, EnvVarError> {
+        HttpSettings::from_vars(move |n| (n == name).then(|| value.to_owned()))
+    }
+
+    #[test]
+    fn every_knap_variable_refuses_what_it_does_not_take_naming_itself() {
+        for (name, bad) in [
+            ("KNAP_HTTP_TIMEOUT", "99999999999999999999999"),
+            ("KNAP_HTTP_TIMEOUT", "1e23"),
+            ("KNAP_HTTP_TIMEOUT", "ten"),
+            ("KNAP_HTTP_TIMEOUT", ""),
+            ("KNAP_HTTP_TIMEOUT", "-1"),
+            ("KNAP_HTTP_TIMEOUT", "0"),
+            ("KNAP_HTTP_TIMEOUT", "NaN"),
+            ("KNAP_HTTP_TIMEOUT", "inf"),
+            ("KNAP_HTTP_CONNECT_TIMEOUT", "x"),
+            ("KNAP_HTTP_READ_TIMEOUT", "-0.5"),
+            ("KNAP_HTTP_DOWNLOAD_TIMEOUT", "1e10"),
+            ("KNAP_HTTP_RETRIES", "-1"),
+            ("KNAP_HTTP_RETRIES", "2.5"),
+            ("KNAP_HTTP_RETRIES", "1000"),
+            ("KNAP_HTTP_BACKOFF_MS", "soon"),
+            ("KNAP_MAX_INDEX_SIZE", "0"),
+            ("KNAP_MAX_INDEX_SIZE", "18446744073709551616"),
+            ("KNAP_HTTP_LOW_SPEED_LIMIT", "-10"),
+            ("KNAP_HTTP_LOW_SPEED_TIME", ""),
+        ] {
+            let e = with(name, bad).expect_err(&format!("{name}={bad:?}"));
+            assert_eq!(e.name, name);
+            assert_eq!(e.value, bad);
+            assert_eq!(e.kind(), knap_schema::ErrorKind::Usage);
+            let shown = e.to_string();
+            assert!(
+                shown.starts_with(name) && shown.contains("takes"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_values_are_used() {
+        assert_eq!(
+            with("KNAP_HTTP_TIMEOUT", " 2.5 ").unwrap().timeout,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            with("KNAP_HTTP_TIMEOUT", "7").unwrap().read_timeout,
+            Duration::from_secs(7)
+        );
+        assert_eq!(with("KNAP_HTTP_RETRIES", "0").unwrap().retries, 0);
+        assert_eq!(
+            with("KNAP_HTTP_LOW_SPEED_LIMIT", "0")
+                .unwrap()
+                .low_speed_limit,
+            0
+        );
+        assert_eq!(
+            with("KNAP_HTTP_LOW_SPEED_TIME", "2")
+                .unwrap()
+                .low_speed_time,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            HttpSettings::from_vars(|_| None).unwrap(),
+            HttpSettings::default()
+        );
     }
 }
 

@@ -46,19 +46,32 @@ pub fn retryable(e: &FetchError) -> bool {
 /// [`retryable`], or the retries of `settings` are spent, with exponential
 /// backoff between tries. A failure after more than one try says how many
 /// ([`FetchError::Retried`]).
-pub async fn with_retries<T, F, Fut>(
+pub async fn with_retries<T, F, Fut>(settings: &HttpSettings, attempt: F) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, FetchError>>,
+{
+    with_retries_also(settings, |_| false, attempt).await
+}
+
+/// [`with_retries`], also retrying the failures `also` says are worth it
+/// (what the origin knows: a refused connection to a server that has
+/// accepted connections, see [`super::origin`]).
+pub(crate) async fn with_retries_also<T, F, Fut>(
     settings: &HttpSettings,
+    also: impl Fn(&FetchError) -> bool,
     mut attempt: F,
 ) -> Result<T, FetchError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, FetchError>>,
 {
+    let worth = |e: &FetchError| retryable(e) || also(e);
     let mut tries = 0;
     let mut backoff = settings.backoff;
     loop {
         match attempt().await {
-            Err(e) if tries < settings.retries && retryable(&e) => {
+            Err(e) if tries < settings.retries && worth(&e) => {
                 tries += 1;
                 tracing::debug!("{e}; retry {tries} in {backoff:?}");
                 tokio::time::sleep(backoff).await;
@@ -66,7 +79,7 @@ where
             }
             // Retries ran out on a failure worth retrying; a failure that
             // retrying cannot help (a 404 after a 503) is itself the error.
-            Err(e) if tries > 0 && retryable(&e) => {
+            Err(e) if tries > 0 && worth(&e) => {
                 return Err(FetchError::Retried {
                     attempts: tries + 1,
                     last: Box::new(e),

@@ -1,11 +1,11 @@
 //! Index handling, apart from the transports that load the bytes (as in
 //! cargo's `sources/registry`): parsing and validating the documents
 //! ([`parse`], and the whole-index checker [`whole`]), the readable forms
-//! of an index ([`View`]: a whole index in memory, a sparse directory, the
-//! per-ref split of a whole index), the per-ref split cache ([`split`])
-//! with its search table ([`search`]), and [`SplitCache`], the one state
-//! every registry with a whole index keeps (an `https://` one and a git
-//! one alike): the split it reads in this run, and one split at a time.
+//! of an index ([`View`]: a sparse directory, the per-ref split of a whole
+//! index), the per-ref split cache ([`split`]) with its search table
+//! ([`search`]), and [`SplitCache`], the one state every registry with a
+//! whole index keeps (an `https://`, a git and a local one alike): the
+//! split it reads in this run, and one split at a time.
 
 pub mod parse;
 pub mod search;
@@ -15,12 +15,12 @@ pub mod whole;
 pub use parse::{parse_sparse_config, parse_sparse_pack, parse_trusted_index};
 pub use whole::{IndexSummary, check_index, parse_index};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
+use knap_schema::PackRef;
 use knap_schema::index::Entry;
-use knap_schema::{Index, PackRef};
 
 use crate::error::RegistryError;
 use parse::{read_sparse_pack_file_limited, sparse_refs_in};
@@ -36,29 +36,10 @@ pub fn rows_of(entries: Vec<Entry>) -> Vec<SearchRow> {
     by.values().filter_map(SearchRow::of).collect()
 }
 
-/// A whole index held in memory, its entries grouped by ref once.
-#[derive(Debug)]
-pub struct WholeIndex {
-    by_ref: HashMap<PackRef, Vec<Entry>>,
-    pub summary: IndexSummary,
-}
-
-impl WholeIndex {
-    pub fn new(index: Index) -> Self {
-        let summary = IndexSummary::of(&index);
-        let mut by_ref: HashMap<PackRef, Vec<Entry>> = HashMap::new();
-        for e in index.packs {
-            by_ref.entry(e.pack_ref.clone()).or_default().push(e);
-        }
-        Self { by_ref, summary }
-    }
-}
-
-/// A readable index: a whole `index.json` in memory, a sparse directory on
-/// disk, or the per-ref cache of a whole index.
+/// A readable index: a sparse directory on disk, or the per-ref cache of
+/// a whole index.
 #[derive(Debug, Clone)]
 pub enum View {
-    Whole(Arc<WholeIndex>),
     /// A sparse layout read in place, its pack files bounded by the size
     /// limit (`KNAP_MAX_INDEX_SIZE`).
     SparseDir(PathBuf, u64),
@@ -73,13 +54,6 @@ impl View {
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
         let mut out = BTreeMap::new();
         match self {
-            View::Whole(index) => {
-                for r in refs {
-                    if let Some(v) = index.by_ref.get(r.as_str()) {
-                        out.insert(r.clone(), v.clone());
-                    }
-                }
-            }
             View::ByRef(b) => {
                 for r in refs {
                     if let Some(v) = b.versions(registry, r)? {
@@ -100,18 +74,6 @@ impl View {
 
     pub fn search(&self, registry: &str, q: &str, want_refs: bool) -> Result<Found, RegistryError> {
         let rows = match self {
-            View::Whole(index) => {
-                let mut rows: Vec<SearchRow> = index
-                    .by_ref
-                    .values()
-                    .filter_map(|es| {
-                        let f: Vec<Fields> = es.iter().cloned().map(Into::into).collect();
-                        SearchRow::of(&f)
-                    })
-                    .collect();
-                rows.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
-                rows
-            }
             View::SparseDir(dir, limit) => {
                 let mut out = Vec::new();
                 for r in sparse_refs_in(&dir.join("packs")) {
@@ -163,6 +125,14 @@ impl SplitCache {
     pub fn keep(&self, view: View) -> View {
         *self.loaded.lock().expect("lock") = Some(view.clone());
         view
+    }
+
+    /// The split as the view this run reads, if it is of the copy `stamp`
+    /// names.
+    pub fn current(&self, stamp: &Stamp) -> Option<View> {
+        self.by_ref
+            .is_current(stamp)
+            .then(|| self.keep(View::ByRef(self.by_ref.clone())))
     }
 
     /// Forgets the view in use (a new copy was cached).

@@ -237,14 +237,29 @@ impl GitIndex {
             };
             let max_size = self.common.max_size;
             let url_of_fetch = url.clone();
+            let cache = self.common.cache.clone();
             tokio::task::spawn_blocking(move || {
-                let deadline = Deadline::start(limit);
+                // The registry's cache lock, held until this update has
+                // written its cache (it is returned with the outcome): one
+                // fetch into the clone at a time, and what a dead process
+                // left there is cleaned before this one fetches.
+                let lock = cache.lock().map_err(|e| {
+                    repository(format!(
+                        "cannot lock the cache {}",
+                        cache.path(".lock").display()
+                    ))(Box::new(e))
+                })?;
+                let deadline = Deadline::start(limit, &settings);
+                let progress = deadline.progress();
                 let fresh = !dir.join(".git").is_dir();
+                if !fresh {
+                    remove_leftovers(&dir.join(".git"));
+                }
                 let target = dir.clone();
                 let fetched = deadline.run(move |interrupt| {
-                    clone_or_fetch(&url, &target, setup, max_size, interrupt)
+                    clone_or_fetch(&url, &target, setup, max_size, progress, interrupt)
                 });
-                match fetched {
+                let fetched = match fetched {
                     Some(Err(Failure::Transfer(e))) => Err(Failure::Git(GitError::of(
                         &url_of_fetch,
                         e,
@@ -261,10 +276,15 @@ impl GitIndex {
                         }
                         Err(Failure::Git(GitError::deadline(&url_of_fetch, &deadline)))
                     }
-                }
+                };
+                fetched.map(|f| (f, lock))
             })
             .await
             .expect("the git task panicked")
+        };
+        let (fetched, _cache_lock) = match fetched {
+            Ok((f, lock)) => (Ok(f), Some(lock)),
+            Err(e) => (Err(e), None),
         };
         let (commit, tree, tuf, cloned) = fetched.map_err(|e| match e {
             Failure::Git(source) => RegistryError::Git {
@@ -314,12 +334,7 @@ impl GitIndex {
             });
         }
         let location = |f: &str| format!("{url} ({f} at commit {})", &commit[..12]);
-        let cache_error = |e: std::io::Error| {
-            self.other(format!(
-                "cannot write the cache {}: {e}",
-                self.common.cache.dir.display()
-            ))
-        };
+        let cache_error = |e| self.common.cache_error(e);
         let mut relative = 0;
         let (layout, detail) = match &tree {
             Tree::Index(bytes) => {
@@ -457,6 +472,7 @@ fn clone_or_fetch(
     dir: &Path,
     setup: TransportSetup,
     limit: u64,
+    progress: gix::progress::tree::Item,
     interrupt: &AtomicBool,
 ) -> Result<(String, Tree, TufFiles, bool), Failure> {
     let existing = dir
@@ -486,7 +502,7 @@ fn clone_or_fetch(
                 .to_thread_local()
         }
     };
-    let outcome = match fetch(&mut repo, url, setup, interrupt) {
+    let outcome = match fetch(&mut repo, url, setup, progress, interrupt) {
         Ok(o) => o,
         Err(e) => {
             if cloned {
@@ -506,11 +522,48 @@ fn clone_or_fetch(
     Ok((head.to_string(), tree, tuf, cloned))
 }
 
+/// Removes what a fetch into the repository whose `.git` is `git_dir`
+/// leaves behind when its process dies (SIGKILL, Ctrl-C, a power cut):
+/// gix's lock files (`shallow.lock`, `index.lock`, `refs/**/*.lock`,
+/// `packed-refs.lock`, `config.lock`) and its temporary packs
+/// (`objects/pack/.tmp*`, `objects/pack/tmp*`). Left there, they make
+/// every later fetch fail ("'shallow' file could not be locked"). Called
+/// only under the registry's cache lock, so no live fetch owns them; the
+/// repository's committed files are untouched (a lock file is the next
+/// version of a file, never the file itself).
+fn remove_leftovers(git_dir: &Path) {
+    for entry in walkdir::WalkDir::new(git_dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy();
+        let in_pack_dir = entry
+            .path()
+            .parent()
+            .is_some_and(|p| p.ends_with("objects/pack"));
+        let leftover = (entry.file_type().is_file() && name.ends_with(".lock"))
+            || (in_pack_dir && (name.starts_with(".tmp") || name.starts_with("tmp")));
+        if leftover {
+            tracing::debug!(
+                "removing {} left by a fetch that died",
+                entry.path().display()
+            );
+            let _ = if entry.file_type().is_dir() {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
+        }
+    }
+}
+
 /// One shallow fetch of [`REFSPECS`] from `url` into `repo`.
 fn fetch(
     repo: &mut gix::Repository,
     url: &str,
     setup: TransportSetup,
+    progress: gix::progress::tree::Item,
     interrupt: &AtomicBool,
 ) -> Result<gix::remote::fetch::Outcome, Cause> {
     let depth = gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::new(1).expect("1 > 0"));
@@ -541,7 +594,7 @@ fn fetch(
     conn.prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(transfer)?
         .with_shallow(depth)
-        .receive(gix::progress::Discard, interrupt)
+        .receive(progress, interrupt)
         .map_err(transfer)
 }
 

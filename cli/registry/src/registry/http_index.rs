@@ -42,16 +42,6 @@ impl HttpIndex {
         }
     }
 
-    fn cache_error(&self, e: std::io::Error) -> RegistryError {
-        RegistryError::Other {
-            registry: self.common.name.clone(),
-            message: format!(
-                "cannot write the cache {}: {e}",
-                self.common.cache.dir.display()
-            ),
-        }
-    }
-
     pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         if let Some(t) = self.common.trust.clone() {
             return self.update_signed(&t).await;
@@ -110,7 +100,7 @@ impl HttpIndex {
                 self.common
                     .cache
                     .write(DOC, &copy.bytes, &meta)
-                    .map_err(|e| self.cache_error(e))
+                    .map_err(|e| self.common.cache_error(e))
             })
             .await
     }
@@ -209,7 +199,7 @@ impl HttpIndex {
             self.common
                 .cache
                 .write_meta(DOC, &meta)
-                .map_err(|e| self.cache_error(e))?;
+                .map_err(|e| self.common.cache_error(e))?;
         }
         Ok(Copy {
             location: self.common.cache.path(DOC).display().to_string(),

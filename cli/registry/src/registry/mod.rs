@@ -53,6 +53,14 @@ impl Common {
             })
     }
 
+    /// The registry's cache could not be written.
+    pub(crate) fn cache_error(&self, e: std::io::Error) -> RegistryError {
+        RegistryError::Other {
+            registry: self.name.clone(),
+            message: format!("cannot write the cache {}: {e}", self.cache.dir.display()),
+        }
+    }
+
     /// Tells the run's reporter a warning ([`Event::Warning`]).
     pub(crate) fn warn(&self, message: String) {
         self.reporter.report(Event::Warning { message });
@@ -250,7 +258,7 @@ impl Registry {
     pub async fn update(&self) -> Result<UpdateOutcome, RegistryError> {
         if let Transport::Local(l) = &self.transport {
             self.verify_local().await?;
-            return l.update();
+            return l.update().await;
         }
         if self.is_offline() {
             return Err(RegistryError::Unavailable {
@@ -285,7 +293,7 @@ impl Registry {
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
         self.verify_local().await?;
         let view = match &self.transport {
-            Transport::Local(l) => l.view()?,
+            Transport::Local(l) => l.view().await?,
             Transport::Http(h) => h.view().await?,
             Transport::Git(g) => g.view().await?,
             Transport::Sparse(s) => return s.versions(refs).await,
@@ -309,9 +317,8 @@ impl Registry {
         match &self.transport {
             Transport::Http(h) => h.resplit(true).await,
             Transport::Git(g) => g.resplit(true).await,
-            Transport::Local(_) | Transport::Sparse(_) => {
-                unreachable!("only whole indices fetched over the network have a per-ref cache")
-            }
+            Transport::Local(l) => l.resplit().await,
+            Transport::Sparse(_) => unreachable!("a sparse registry has no per-ref split"),
         }
     }
 
@@ -329,7 +336,7 @@ impl Registry {
     pub async fn search(&self, q: &str, want_refs: bool) -> Result<Found, RegistryError> {
         self.verify_local().await?;
         let view = match &self.transport {
-            Transport::Local(l) => l.view()?,
+            Transport::Local(l) => l.view().await?,
             Transport::Http(h) => h.view().await?,
             Transport::Git(g) => g.view().await?,
             Transport::Sparse(s) => {

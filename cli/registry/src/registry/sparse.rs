@@ -1,7 +1,9 @@
 //! A `sparse+https://` registry: `config.json`, then only the
-//! `packs/<ref>.json` files a lookup needs, fetched in parallel (at most
-//! [`PARALLEL`] at a time, across every lookup of the run), each cached and
-//! revalidated with its ETag.
+//! `packs/<ref>.json` files a lookup needs, fetched in parallel (as many at
+//! a time as the server's origin admits: every stream the server allows on
+//! one HTTP/2 connection, a moderate and adaptive number of HTTP/1.x
+//! connections, see [`crate::http::origin`]), each cached and revalidated
+//! with its ETag.
 //!
 //! This is the one place pack files are fetched: [`SparseHttp::versions`]
 //! answers each ref from this run's answers, else fetches (or revalidates)
@@ -17,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 use knap_schema::index::Entry;
 use tokio::task::JoinSet;
@@ -29,9 +31,6 @@ use crate::http::{Fetched, Fetcher};
 use crate::index::parse::{read_sparse_pack_file, sparse_refs_in};
 use crate::index::{check_index, parse_sparse_config, parse_sparse_pack, parse_trusted_index};
 use crate::registry::trust::Trust;
-
-/// How many pack files are fetched at once.
-pub const PARALLEL: usize = 16;
 
 /// One pack file's answer in this run: its versions, or `None` when the
 /// registry does not have it; filled once.
@@ -45,8 +44,6 @@ pub struct SparseHttp {
     /// the registry does not have it. A lookup that finds the cell being
     /// filled waits for it.
     seen: Mutex<HashMap<String, Arc<PackCell>>>,
-    /// Pack files being fetched at once, over every lookup.
-    fetches: Semaphore,
     config_checked: Mutex<bool>,
     /// Held while `config.json` is first fetched, so it is fetched once.
     config_lock: tokio::sync::Mutex<()>,
@@ -66,7 +63,6 @@ impl SparseHttp {
             base,
             fetcher,
             seen: Mutex::new(HashMap::new()),
-            fetches: Semaphore::new(PARALLEL),
             config_checked: Mutex::new(false),
             config_lock: tokio::sync::Mutex::new(()),
         }
@@ -332,10 +328,7 @@ impl SparseHttp {
             let r = r.clone();
             set.spawn(async move {
                 let got = cell
-                    .get_or_try_init(|| async {
-                        let _permit = me.fetches.acquire().await.expect("semaphore open");
-                        Arc::clone(&me).fetch_pack(r.clone()).await
-                    })
+                    .get_or_try_init(|| Arc::clone(&me).fetch_pack(r.clone()))
                     .await
                     .cloned();
                 (r, got)

@@ -156,8 +156,17 @@ impl Trust {
         } else {
             RegistryError::Untrusted {
                 registry: self.registry.clone(),
-                message: format!("signed metadata refused: {e}; the last verified copy is kept"),
+                message: format!("signed metadata refused: {e}{}", self.kept()),
             }
+        }
+    }
+
+    /// "; the last verified copy is kept" when there is one for this pin
+    /// (never for a pin that nothing was verified with yet).
+    fn kept(&self) -> &'static str {
+        match knap_trust::last_verified(&self.datastore, &self.pin) {
+            Ok(Some(_)) => "; the last verified copy is kept",
+            _ => "",
         }
     }
 
@@ -169,7 +178,7 @@ impl Trust {
         })?;
         v.check(rel, bytes).map_err(|e| RegistryError::Untrusted {
             registry: self.registry.clone(),
-            message: format!("{e}; the last verified copy is kept"),
+            message: format!("{e}{}", self.kept()),
         })
     }
 

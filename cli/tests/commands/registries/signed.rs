@@ -922,3 +922,43 @@ fn site_with_new_keys() -> (tempfile::TempDir, SigningKey) {
     sign(other.path(), &key, jiff::Timestamp::now());
     (other, key)
 }
+
+/// Issue 23 point 9: adding a registry with a root it does not verify from
+/// says that the given root does not match the registry's metadata and
+/// that nothing was added; not that "the last verified copy is kept"
+/// (there is none) nor to "fix the URL" (it is right).
+#[test]
+fn registry_add_with_a_root_of_another_chain_says_it_does_not_match_and_nothing_was_added() {
+    let (_site, server, _k, _) = pinned();
+    let url = format!("sparse+{}", server.url("/"));
+    let other = site_with_new_keys();
+    let other_root = other.0.path().join("tuf/1.root.json");
+    let k = Knap::new();
+    for json in [false, true] {
+        let mut args = vec![
+            "registry",
+            "add",
+            "fresh",
+            &url,
+            "--root",
+            other_root.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = k.run_exactly(&args);
+        assert_eq!(out.code, 4, "{out:#?}");
+        for needle in [
+            "was not added",
+            "does not match the registry's signed metadata",
+            "--root",
+        ] {
+            assert!(out.stderr.contains(needle), "{needle}: {out:#?}");
+        }
+        for wrong in ["last verified copy", "fix the URL"] {
+            assert!(!out.stderr.contains(wrong), "{wrong}: {out:#?}");
+        }
+    }
+    let list = k.run(&["registry", "list", "--json"]).ok().json();
+    assert!(!list.to_string().contains("fresh"), "{list}");
+}
