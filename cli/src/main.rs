@@ -13,6 +13,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod commands;
+mod flags;
 mod output;
 mod progress;
 mod report;
@@ -166,6 +167,13 @@ fn parse() -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().try_get_matches()?;
     let mut cli = Cli::from_arg_matches(&matches)?;
+    // The suggestions knap prints repeat the flags given here.
+    let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+    flags::Given::new(
+        cli.root.as_deref().filter(|_| given("root")),
+        cli.config.as_deref().filter(|_| given("config")),
+    )
+    .install();
     if let Command::Registry(RegistryCmd::Add { root, .. }) = &mut cli.command {
         // The words after `registry add` (options may not come between
         // `registry` and `add`: clap reads those as the global's).

@@ -115,6 +115,7 @@ pub fn print<R: serde::Serialize + fmt::Display + ?Sized>(report: &R, json: bool
     }
     let text = format!("{report:#}");
     if !text.is_empty() {
-        knap_term::out(text.trim_end_matches('\n'));
+        // A command it suggests repeats the --root and --config given.
+        knap_term::out(&crate::flags::repeat(text.trim_end_matches('\n')));
     }
 }

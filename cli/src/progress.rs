@@ -176,7 +176,10 @@ impl Steps {
             Event::EnvFailed { pack, runtime, .. } => {
                 self.started.remove(&format!("env {pack} {runtime}"));
             }
-            Event::Downloaded { .. } | Event::WaitingForLock { .. } | Event::Warning { .. } => {}
+            Event::Downloaded { .. }
+            | Event::WaitingForLock { .. }
+            | Event::SourceSkipped { .. }
+            | Event::Warning { .. } => {}
         }
         out
     }
@@ -270,7 +273,7 @@ impl Render {
                 let text = if knap_term::stderr_colored() {
                     warning_line(&message)
                 } else {
-                    format!("warning: {message}")
+                    format!("warning: {}", crate::flags::repeat(&message))
                 };
                 let _ = self.multi.println(knap_schema::text::for_terminal(&text));
             }
@@ -328,8 +331,9 @@ impl Reporter for Render {
 /// `warning: MESSAGE`, `warning` styled.
 fn warning_line(message: &str) -> String {
     format!(
-        "{}: {message}",
-        knap_term::paint(knap_term::style::WARNING, "warning")
+        "{}: {}",
+        knap_term::paint(knap_term::style::WARNING, "warning"),
+        crate::flags::repeat(message)
     )
 }
 
@@ -380,7 +384,12 @@ pub fn line(event: &Event) -> String {
             runtime,
             message,
         } => format!("{pack}: the {runtime} environment failed: {message}"),
-        Event::Warning { message } => format!("warning: {message}"),
+        Event::SourceSkipped {
+            pack,
+            version,
+            reason,
+        } => format!("{pack} {version}: install source not used: {reason}"),
+        Event::Warning { message } => format!("warning: {}", crate::flags::repeat(message)),
     }
 }
 

@@ -63,6 +63,15 @@ pub fn report_of_error(err: &(dyn Error + 'static)) -> ErrorReport {
 }
 
 /// Prints `report` on stderr: the JSON object, or the human form.
+/// Every `knap …` command it suggests repeats the `--root` and `--config`
+/// given ([`crate::flags`]).
 pub fn print(report: &ErrorReport, json: bool) {
-    knap_term::print_error(report, json);
+    let repeat = |s: &str| crate::flags::repeat(s).into_owned();
+    let report = ErrorReport {
+        kind: report.kind,
+        message: repeat(&report.message),
+        causes: report.causes.iter().map(|c| repeat(c)).collect(),
+        hint: report.hint.as_deref().map(repeat),
+    };
+    knap_term::print_error(&report, json);
 }

@@ -1,8 +1,12 @@
-//! The docs run as written: every `sh` and `console` block of
-//! `example-index/README.md`, `docs/operators.md` and `docs/authors.md` is
-//! run, in order, in a temporary directory per document, with the built
-//! `knap-index` (and `knap`) first on `PATH`, as a reader following the
-//! document would run it.
+//! The docs run as written: every `sh` and `console` block of the README,
+//! `example-index/README.md` and every guide in `docs/` is run, in order,
+//! in a temporary directory per document, with the built `knap-index` (and
+//! `knap`) first on `PATH`, as a reader following the document would run
+//! it. The README's `cargo run -q -p knap -- ARGS` runs that `knap` (a
+//! `cargo` on `PATH` that does only this), and its configuration and root
+//! go under `target/` as in a checkout. Every `toml` block that is a client
+//! configuration (it has a `[[registry]]` or `[limits]` table) is read by
+//! `knap`, so that a key the docs show is one knap knows.
 //!
 //! - A `sh` block runs as one `bash -e` script and must succeed.
 //! - A `console` block's `$ ` lines (with `\` continuations) run one by one;
@@ -14,6 +18,11 @@
 //!   checkout and for the registry itself).
 //! - `network` after the language marks a block that cannot run offline;
 //!   it is skipped, and it must be one of [`NETWORK`], each with its reason.
+//! - `norun` marks a block that no test may run (the test suite itself);
+//!   it must be one of [`NOT_RUN`], each with its reason.
+//! - `bench` marks a benchmark's command lines (minutes of release builds
+//!   and measurements): each script they name must exist, be executable
+//!   and parse (`bash -n`).
 //!
 //! What a reader has before the first block is set up by [`prelude`]: for
 //! the operators' guide, a registry (a copy of example-index in git) with an
@@ -47,7 +56,64 @@ const NETWORK: &[(&str, &str, &str)] = &[
         "knap registry add community sparse+https://me.github.io/registry/",
         "adds the operator's own site once it is published on GitHub Pages",
     ),
+    (
+        "docs/users.md",
+        "knap registry add community https://example.github.io/registry/",
+        "adds registries at placeholder hosts (example.github.io, packs.corp.example, git.example.org, ...)",
+    ),
+    (
+        "docs/users.md",
+        "knap registry add community sparse+https://example.github.io/registry/ --root",
+        "pins a signed registry at a placeholder host",
+    ),
+    (
+        "docs/users.md",
+        "knap update",
+        "updates the registries at placeholder hosts",
+    ),
+    (
+        "docs/users.md",
+        "knap search slack",
+        "searches the community registry (a placeholder host)",
+    ),
+    (
+        "docs/users.md",
+        "knap info ansible",
+        "reads the community registry (a placeholder host)",
+    ),
+    (
+        "docs/users.md",
+        "knap install slack",
+        "installs from the community registry (a placeholder host) and from example.org",
+    ),
+    (
+        "docs/users.md",
+        "knap outdated",
+        "refreshes the registries (placeholder hosts) first",
+    ),
+    (
+        "docs/users.md",
+        "knap upgrade",
+        "refreshes the registries (placeholder hosts) first",
+    ),
+    (
+        "docs/users.md",
+        "knap env build",
+        "builds Python and Node.js environments with packages from PyPI and npm",
+    ),
+    (
+        "docs/users.md",
+        "knap install ./slack",
+        "installs a placeholder pack and builds its environments with packages from PyPI and npm",
+    ),
 ];
+
+/// The blocks no test runs, by document and first line, and why.
+const NOT_RUN: &[(&str, &str, &str)] = &[(
+    "README.md",
+    "cargo test --workspace",
+    "the test suite itself, which runs this test",
+)];
 
 struct Block {
     line: usize,
@@ -164,6 +230,17 @@ impl Reader {
         if has_knap {
             std::os::unix::fs::symlink(&knap, bin.join("knap")).unwrap();
         }
+        // The README's `cargo run -q -p knap -- ARGS`, with the knap the
+        // test suite built (and nothing else of cargo).
+        let cargo = bin.join("cargo");
+        std::fs::write(
+            &cargo,
+            "#!/bin/sh\nif [ \"$1 $2 $3 $4 $5\" = \"run -q -p knap --\" ]; then shift 5; exec knap \"$@\"; fi\n\
+             echo \"the docs test runs only 'cargo run -q -p knap -- ...', not: cargo $*\" >&2; exit 1\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
         let home = tmp.join("home");
         std::fs::create_dir_all(&home).unwrap();
         let dir = tmp.join("work");
@@ -231,7 +308,9 @@ fn prelude(doc: &str, reader: &Reader) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let example = root.join("example-index");
     match doc {
-        "docs/authors.md" => {}
+        "docs/authors.md" | "docs/security.md" | "docs/formats.md" | "docs/performance.md" => {}
+        // A checkout: the example registry beside the README.
+        "README.md" => copy_tree(&example, &reader.dir.join("example-index")),
         "example-index/README.md" => copy_tree(&example, &reader.dir.join("example-index")),
         "docs/operators.md" => {
             // A registry repository (the template, in git), an author's
@@ -249,6 +328,24 @@ fn prelude(doc: &str, reader: &Reader) {
                  && ! cmp -s old.json contributed.json",
             );
         }
+        "docs/users.md" => {
+            // The registries of the first block, added unread (their hosts
+            // are placeholders); and a root where `knap install ticketing`
+            // put the example registry's ticketing pack and what it needs,
+            // then someone changed a script of `hello` and added a sensor.
+            copy_tree(&example, &reader.dir.join("example-index"));
+            reader.setup(
+                "knap registry add corp sparse+https://packs.corp.example/ --priority 10 \
+                      --token-env CORP_PACKS_TOKEN --no-fetch >/dev/null \
+                 && knap registry add community https://example.github.io/registry/ --no-fetch >/dev/null \
+                 && knap registry add mirror git+https://git.example.org/packs/index.git \
+                      --priority 50 --no-fetch >/dev/null \
+                 && knap --config example.toml registry add example ./example-index >/dev/null \
+                 && knap --config example.toml install ticketing >/dev/null \
+                 && echo 'echo changed' >> packs/hello/actions/farewell.sh \
+                 && mkdir packs/hello/sensors && echo 'import os' > packs/hello/sensors/extra.py",
+            );
+        }
         _ => unreachable!("{doc}"),
     }
 }
@@ -261,6 +358,10 @@ fn run_doc(doc: &str) {
     prelude(doc, &reader);
     let mut ran = 0;
     for b in blocks(&text) {
+        if b.lang == "toml" {
+            ran += check_config(doc, &b, &reader);
+            continue;
+        }
         if b.lang != "sh" && b.lang != "console" {
             continue;
         }
@@ -279,6 +380,20 @@ fn run_doc(doc: &str) {
                     .any(|(d, line, _)| *d == doc && first.starts_with(line)),
                 "{at}: a block marked `network` that is not in NETWORK: {first}"
             );
+            continue;
+        }
+        if b.attrs.iter().any(|a| a == "norun") {
+            assert!(
+                NOT_RUN
+                    .iter()
+                    .any(|(d, line, _)| *d == doc && first.starts_with(line)),
+                "{at}: a block marked `norun` that is not in NOT_RUN: {first}"
+            );
+            continue;
+        }
+        if b.attrs.iter().any(|a| a == "bench") {
+            check_bench(&at, &b.body, &root);
+            ran += 1;
             continue;
         }
         if runs_knap(&b.body) && !reader.has_knap {
@@ -331,6 +446,93 @@ fn run_doc(doc: &str) {
         ran += 1;
     }
     assert!(ran > 0, "{doc}: no block ran");
+}
+
+/// Each benchmark script a `bench` block names exists, is executable and
+/// parses.
+fn check_bench(at: &str, body: &str, root: &Path) {
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let script = line
+            .split_whitespace()
+            .find(|w| w.ends_with(".sh"))
+            .unwrap_or_else(|| panic!("{at}: no script in `{line}`"));
+        let path = root.join(script);
+        let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{at}: {script}: {e}"));
+        use std::os::unix::fs::PermissionsExt;
+        assert!(
+            meta.permissions().mode() & 0o111 != 0,
+            "{at}: {script} is not executable"
+        );
+        let o = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+        assert!(o.status.success(), "{at}: {script}: {}", stderr(&o));
+    }
+}
+
+/// A `toml` block that is a client configuration is one knap reads
+/// (`knap --config FILE registry list`); 1 when it was read, 0 when the
+/// block is no configuration or knap is not built.
+fn check_config(doc: &str, b: &Block, reader: &Reader) -> usize {
+    let at = format!("{doc}:{}", b.line);
+    if !(b.body.contains("[[registry]]") || b.body.contains("[limits]")) {
+        return 0;
+    }
+    if !reader.has_knap {
+        eprintln!("skipped: {at} is a configuration knap should read, and knap is not built");
+        return 0;
+    }
+    let file = reader.home.join("docs-config.toml");
+    std::fs::write(&file, &b.body).unwrap();
+    let o = reader.bash(
+        &reader.dir,
+        &format!("knap --config '{}' registry list", file.display()),
+        false,
+    );
+    assert!(
+        o.status.success(),
+        "{at}: knap does not read this configuration:\n{}\n{}",
+        b.body,
+        stderr(&o)
+    );
+    1
+}
+
+#[test]
+fn the_readme_runs_as_written() {
+    run_doc("README.md");
+}
+
+/// The quick start's first run compiles for minutes with `-q` hiding
+/// cargo's progress: the README says so beside the command.
+#[test]
+fn the_readme_says_the_quick_start_compiles_first() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let quick = text
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("a Quick start section");
+    assert!(quick.contains("cargo run -q -p knap"), "{quick}");
+    assert!(
+        quick.contains("The first run compiles knap")
+            && quick.contains("leave\nthe first `-q` out"),
+        "the quick start does not say that its first run compiles:\n{quick}"
+    );
+}
+
+#[test]
+fn the_users_guide_runs_as_written() {
+    run_doc("docs/users.md");
+}
+
+#[test]
+fn the_security_model_runs_as_written() {
+    run_doc("docs/security.md");
+}
+
+#[test]
+fn the_benchmarks_named_by_the_performance_figures_exist() {
+    run_doc("docs/performance.md");
 }
 
 #[test]

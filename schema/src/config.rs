@@ -77,13 +77,49 @@ pub struct Limits {
     pub entries: Option<u64>,
 }
 
+/// Why a configuration cannot be used. A file with a key no field reads
+/// (a misspelled `[[registries]]`, `prioirty`) is refused rather than read
+/// without it: the next `knap registry add` would rewrite the file and
+/// lose what was under that key.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(String);
+pub enum ConfigError {
+    /// Not TOML, or a value of the wrong type (the cause says where).
+    #[error("not a valid configuration")]
+    Toml(#[source] toml::de::Error),
+    /// A key that no field of the configuration reads.
+    #[error("unknown key `{key}`{}", near.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// Its dotted path (`registry.0.prioirty`).
+        key: String,
+        /// The known key nearest to it, at the same place.
+        near: Option<String>,
+    },
+    /// A value the configuration's rules refuse.
+    #[error("{0}")]
+    Invalid(String),
+}
 
 impl Config {
+    /// Reads a configuration: every key must be one this version knows
+    /// ([`ConfigError::UnknownKey`], with the nearest known one).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let c: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let de = toml::de::Deserializer::parse(text).map_err(ConfigError::Toml)?;
+        let mut unknown: Vec<String> = Vec::new();
+        let c: Config = serde_ignored::deserialize(de, |path| {
+            // serde_ignored writes an `Option`'s inside as `?`: not a key.
+            let key = path.to_string();
+            unknown.push(
+                key.split('.')
+                    .filter(|p| *p != "?")
+                    .collect::<Vec<_>>()
+                    .join("."),
+            );
+        })
+        .map_err(ConfigError::Toml)?;
+        if let Some(key) = unknown.into_iter().next() {
+            let near = near_key(&key);
+            return Err(ConfigError::UnknownKey { key, near });
+        }
         c.check()?;
         Ok(c)
     }
@@ -97,7 +133,7 @@ impl Config {
             if let Some(v) = value
                 && (v.trim().is_empty() || v.chars().any(char::is_control))
             {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "`{key}` must be a path (not empty, no control characters), found {v:?}"
                 )));
             }
@@ -105,13 +141,13 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for r in &self.registries {
             if !seen.insert(r.name.as_str()) {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "registry `{}` is defined twice",
                     r.name
                 )));
             }
             crate::urls::RegistryLocation::parse(&r.url, r.allow_http)
-                .map_err(|e| ConfigError(format!("registry `{}`: {e}", r.name)))?;
+                .map_err(|e| ConfigError::Invalid(format!("registry `{}`: {e}", r.name)))?;
         }
         Ok(())
     }
@@ -132,6 +168,57 @@ impl Config {
         });
         v
     }
+}
+
+/// The known key nearest to the unknown `path` (`registry.0.prioirty`),
+/// among the keys of the table it is in.
+fn near_key(path: &str) -> Option<String> {
+    let (table, key) = match path.rsplit_once('.') {
+        Some((t, k)) => (Some(t), k),
+        None => (None, path),
+    };
+    let schema = schemars::schema_for!(Config).to_value();
+    let defs = &schema["$defs"];
+    // The table's schema: the root, or the definition of the struct a
+    // key holds (`registry.0` -> RegistryConfig, `limits` -> Limits).
+    let mut at = &schema;
+    if let Some(t) = table {
+        for part in t.split('.').filter(|p| p.parse::<usize>().is_err()) {
+            let prop = &at["properties"][part];
+            let target = [&prop["items"]["$ref"], &prop["$ref"]]
+                .into_iter()
+                .chain(
+                    prop["anyOf"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| &a["$ref"]),
+                )
+                .find_map(|r| r.as_str())?;
+            at = &defs[target.rsplit('/').next()?];
+        }
+    }
+    let known: Vec<&str> = at["properties"]
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // A table written in the plural (`[[registries]]` for `[[registry]]`)
+    // is three edits away: too far for the rule, yet the likeliest slip.
+    let singular = key
+        .strip_suffix("ies")
+        .map(|stem| format!("{stem}y"))
+        .or_else(|| key.strip_suffix('s').map(str::to_owned));
+    singular
+        .iter()
+        .find_map(|s| known.iter().find(|k| **k == s.as_str()))
+        .copied()
+        .or_else(|| {
+            crate::near::nearest(key, known.iter().copied())
+                .first()
+                .copied()
+        })
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -177,5 +264,23 @@ mod tests {
                 .is_err()
         );
         assert!(Config::from_toml("[[registry]]\nname = \"a\"\nurl = \"./x\"\n[[registry]]\nname = \"a\"\nurl = \"./y\"\n").is_err());
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_the_nearest_known_one() {
+        let err = |text: &str| Config::from_toml(text).unwrap_err().to_string();
+        assert_eq!(
+            err("[[registries]]\nname = \"a\"\nurl = \"./x\"\n"),
+            "unknown key `registries` (did you mean `registry`?)"
+        );
+        assert_eq!(
+            err("[[registry]]\nname = \"a\"\nurl = \"./x\"\nprioirty = 1\n"),
+            "unknown key `registry.0.prioirty` (did you mean `priority`?)"
+        );
+        assert_eq!(
+            err("[limits]\nentires = 5\n"),
+            "unknown key `limits.entires` (did you mean `entries`?)"
+        );
+        assert_eq!(err("colour = true\n"), "unknown key `colour`");
     }
 }

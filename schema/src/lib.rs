@@ -59,6 +59,7 @@ pub mod json;
 pub mod json_schema;
 pub mod lock;
 pub mod manifest;
+pub mod near;
 pub mod problem;
 pub mod progress;
 pub mod report;

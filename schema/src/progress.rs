@@ -65,6 +65,14 @@ pub enum Event {
         runtime: String,
         message: String,
     },
+    /// One of a pack's install sources could not be used (refused by the
+    /// URL policy, or its fetch or check failed); the next one is tried.
+    /// `reason` names the source and why.
+    SourceSkipped {
+        pack: String,
+        version: String,
+        reason: String,
+    },
     /// Something the user should know that does not stop the work.
     Warning { message: String },
 }

@@ -23,6 +23,7 @@
 
 pub mod candidates;
 mod client;
+pub mod held_back;
 pub mod install;
 pub mod sources;
 pub mod spec;

@@ -70,13 +70,14 @@ pub fn load(path: &Path) -> Result<Config, KnapError> {
     use knap_schema::fs::{FileError, Links};
     match knap_schema::fs::read_to_string(path, Links::Follow, MAX_CONFIG_BYTES) {
         Ok(text) => Config::from_toml(&text).map_err(|e| {
-            KnapError::new(
-                Kind::Other,
-                format!(
-                    "{}: {e}; fix the file or point --config elsewhere",
-                    path.display()
-                ),
-            )
+            // Refused whole (exit 2), and never rewritten: a command that
+            // went on without what it did not understand would save the
+            // file without it.
+            KnapError::usage(format!("cannot use the configuration {}", path.display()))
+                .with_hint(
+                    "fix the file (knap reads it only when it understands every key), or point --config elsewhere",
+                )
+                .caused_by(e)
         }),
         Err(e) if e.is_not_found() => Ok(Config::default()),
         Err(e @ FileError::Io { .. }) => Err(KnapError::new(

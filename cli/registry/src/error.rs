@@ -42,6 +42,14 @@ pub enum RegistryError {
     Untrusted { registry: String, message: String },
     #[error("registry `{registry}`: {message}")]
     Other { registry: String, message: String },
+    /// A local registry's index file could not be read.
+    #[error("registry `{registry}`: cannot read {}", path.display())]
+    LocalUnreadable {
+        registry: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A git registry's transfer failed.
     #[error("cannot fetch registry `{registry}`")]
     Git {
@@ -87,6 +95,18 @@ impl RegistryError {
             RegistryError::NotFound { sparse: false, .. } => Some(
                 "check the URL: it names an index.json, or a directory that serves one".into(),
             ),
+            RegistryError::LocalUnreadable { source, .. } => Some(
+                match source.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "check the path: a local registry is a directory holding index.json (or the config.json of the sparse layout), or an index.json file"
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        "knap may not read it: check the file's permissions (and its directories')"
+                    }
+                    _ => "check the path and that the file can be read",
+                }
+                .into(),
+            ),
             _ => None,
         }
     }
@@ -104,6 +124,7 @@ impl RegistryError {
             RegistryError::Fetch { .. }
             | RegistryError::Unavailable { .. }
             | RegistryError::NotFound { .. }
+            | RegistryError::LocalUnreadable { .. }
             | RegistryError::Git { .. }
             | RegistryError::Repository { .. } => Kind::Registry,
             RegistryError::Invalid { .. } | RegistryError::Untrusted { .. } => Kind::Integrity,

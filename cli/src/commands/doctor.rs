@@ -228,15 +228,17 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
     });
     if unmet > 0 {
         return Err(anyhow::anyhow!(
-            "{unmet} requirement{} of the installed packs {} not met on this machine (see above)",
+            "{unmet} requirement{} of the installed packs {} not met on this machine{}",
             if unmet == 1 { "" } else { "s" },
-            if unmet == 1 { "is" } else { "are" }
+            if unmet == 1 { "is" } else { "are" },
+            ctx.see_above()
         ));
     }
     if bad_envs > 0 {
         return Err(anyhow::anyhow!(
-            "{bad_envs} pack environment{} not ready (see above); `knap env build` builds them",
-            if bad_envs == 1 { " is" } else { "s are" }
+            "{bad_envs} pack environment{} not ready{}; `knap env build` builds them",
+            if bad_envs == 1 { " is" } else { "s are" },
+            ctx.see_above()
         ));
     }
     Ok(())

@@ -129,8 +129,9 @@ fn check(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
         return Err(KnapError::new(
             Kind::Integrity,
             format!(
-                "{bad} environment{} not as knap.lock records (see above)",
-                if bad == 1 { " is" } else { "s are" }
+                "{bad} environment{} not as knap.lock records{}",
+                if bad == 1 { " is" } else { "s are" },
+                ctx.see_above()
             ),
         )
         .with_hint("`knap env build` builds missing and stale ones; `knap env build --force REF` repairs a changed one")

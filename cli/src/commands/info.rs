@@ -18,25 +18,28 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::output::Style;
-use knap_registry::index_set::{IndexSet, dependency_refs};
+use knap_registry::index_set::{IndexSet, dependency_refs, suggest};
 use knap_schema::KnapError;
 
 pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()> {
-    let dep = Dependency::parse(spec)
-        .map_err(|e| KnapError::usage(format!("{e}; write REF or REF@REQ, e.g. slack@^1.2")))?;
+    let dep = match Dependency::parse(spec) {
+        Ok(dep) => dep,
+        Err(e) => {
+            // A pack name with a capital or a typo (`PingCheck`) gets the
+            // refs it may have meant, as `knap install` gives them.
+            let name = spec.split_once('@').map_or(spec, |(r, _)| r);
+            let near = suggest::near_refs(&ctx.config, &ctx.env, name).await;
+            let hint = suggest::did_you_mean(&near)
+                .unwrap_or_else(|| "write REF or REF@REQ, e.g. slack@^1.2".to_owned());
+            return Err(KnapError::usage(e.to_string()).with_hint(hint).into());
+        }
+    };
     let req_given = spec.contains('@');
     let set = IndexSet::open(&ctx.config, &ctx.env, pin)?;
     let found = set.lookup(&[dep.pack.to_string()]).await?;
     let Some(p) = found.get(dep.pack.as_str()) else {
         let outside = match pin {
-            Some(_) => {
-                knap_registry::index_set::suggest::provider_outside(
-                    &ctx.config,
-                    &ctx.env,
-                    &dep.pack,
-                )
-                .await
-            }
+            Some(_) => suggest::provider_outside(&ctx.config, &ctx.env, &dep.pack).await,
             None => None,
         };
         let hint = match (pin, outside) {
@@ -45,9 +48,8 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
                 dep.pack
             ),
             _ => {
-                match knap_registry::index_set::suggest::did_you_mean(
-                    &knap_registry::index_set::suggest::near_refs(&ctx.config, &ctx.env, &dep.pack)
-                        .await,
+                match suggest::did_you_mean(
+                    &suggest::near_refs(&ctx.config, &ctx.env, &dep.pack).await,
                 ) {
                     Some(hint) => hint,
                     None => format!("try `knap search {}` or `knap update`", dep.pack),

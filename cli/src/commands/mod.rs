@@ -59,6 +59,18 @@ impl Ctx {
         Ok(knap_client::install::envs::timeout_from_env()?)
     }
 
+    /// Where an error after a printed report sends the reader for the
+    /// details: `" (see above)"` when the report was printed as text;
+    /// nothing with `--json` (the details are in the document on stdout,
+    /// not above the error) or `-q` (nothing was printed).
+    pub fn see_above(&self) -> &'static str {
+        if self.json || self.quiet {
+            ""
+        } else {
+            " (see above)"
+        }
+    }
+
     /// Tells a warning as the libraries do, as an [`Event::Warning`]: on
     /// stderr unless `-q`, an event with `--progress json`.
     pub fn warn(&self, text: &str) {

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use knap_client::held_back::{HeldBack, Holder, held_back};
 use knap_client::{InstallError, Request};
 use knap_installer::plan::Plan;
 use knap_registry::index_set::IndexSet;
@@ -34,6 +35,48 @@ struct Row {
     outdated: bool,
     /// The installed version is yanked in its registry.
     yanked: bool,
+    /// When LATEST is beyond WANTED: the requirements LATEST does not
+    /// meet, and who asks for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    held_back: Vec<Held>,
+}
+
+/// One requirement that holds LATEST back.
+#[derive(Debug, Serialize)]
+struct Held {
+    /// `requested` (the requirement given at install), or the ref of the
+    /// installed pack that depends on it.
+    by: String,
+    /// That pack's version after an upgrade of everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<semver::Version>,
+    requirement: String,
+    /// The newest version of that pack that would accept LATEST.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newer_accepts: Option<semver::Version>,
+}
+
+impl Held {
+    fn of(h: HeldBack) -> Self {
+        match h.by {
+            Holder::Requested => Held {
+                by: "requested".into(),
+                version: None,
+                requirement: h.requirement.to_string(),
+                newer_accepts: None,
+            },
+            Holder::Pack {
+                pack_ref,
+                version,
+                newer_accepts,
+            } => Held {
+                by: pack_ref.to_string(),
+                version: Some(version),
+                requirement: h.requirement.to_string(),
+                newer_accepts,
+            },
+        }
+    }
 }
 
 /// What `knap outdated` found.
@@ -121,6 +164,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
                     .and_then(|x| latest(&x.entries, &p.version)),
                 registry: prov.filter(|_| !direct).map(|x| x.registry.clone()),
                 outdated: false,
+                held_back: Vec::new(),
                 yanked: !direct
                     && prov.is_some_and(|x| {
                         x.entries.iter().any(|e| e.yanked && e.version == p.version)
@@ -128,6 +172,14 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<()> {
             };
             row.outdated =
                 row.yanked || newer(&row.wanted, &row.current) || newer(&row.latest, &row.current);
+            if let (Some(w), Some(l)) = (&row.wanted, &row.latest)
+                && l > w
+            {
+                row.held_back = held_back(&lock, &wanted, &provided, &p.pack_ref, l)
+                    .into_iter()
+                    .map(Held::of)
+                    .collect();
+            }
             row
         })
         .collect();
@@ -192,11 +244,39 @@ impl fmt::Display for OutdatedReport {
         }
         let header = ["REF", "CURRENT", "WANTED", "LATEST", "REGISTRY"].map(String::from);
         table(f, &header, &outdated)?;
-        // The hint about LATEST only when some LATEST is beyond its WANTED.
-        let beyond = self
-            .packs
-            .iter()
-            .any(|r| r.outdated && r.latest.is_some() && r.latest != r.wanted);
+        // A LATEST that an installed pack holds back: who, so that nobody
+        // asks for an upgrade that conflicts.
+        for r in self.packs.iter().filter(|r| r.outdated) {
+            let latest = r
+                .latest
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            for h in r.held_back.iter().filter(|h| h.version.is_some()) {
+                let version = h
+                    .version
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let newer = match &h.newer_accepts {
+                    Some(v) => format!("{} {v} accepts it: upgrade both", h.by),
+                    None => format!("no version of {} accepts it yet", h.by),
+                };
+                writeln!(
+                    f,
+                    "{} {latest} is held back by {} {version}, which asks for {}@{} ({newer})",
+                    r.pack_ref, h.by, r.pack_ref, h.requirement
+                )?;
+            }
+        }
+        // The hint about a new requirement only when some LATEST beyond its
+        // WANTED is held back by nothing but the requirement given.
+        let beyond = self.packs.iter().any(|r| {
+            r.outdated
+                && r.latest.is_some()
+                && r.latest != r.wanted
+                && r.held_back.iter().all(|h| h.version.is_none())
+        });
         let hint = if beyond {
             "`knap upgrade` installs WANTED; for LATEST beyond it, give a new requirement: `knap upgrade REF@REQ`"
         } else {

@@ -189,7 +189,9 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     // that differ are applied (and said), so a quick start can be run twice
     // and `--root` pins a registry added without one.
     if let Some(have) = ctx.config.registries.iter().find(|r| r.name == a.name) {
-        if have.url != url {
+        // A site root added before was stored with `sparse+` when its site
+        // has the sparse layout: the same URL.
+        if have.url != url && have.url != format!("sparse+{url}") {
             return Err(KnapError::usage(format!(
                 "a registry named `{}` already exists with the URL {}; to point it at {url}, run `knap registry remove {}` first, or add this one under another name",
                 a.name, have.url, a.name
@@ -203,7 +205,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         Some(p) => Some(p.store(ctx, &a.name)?),
         None => None,
     };
-    let reg = RegistryConfig {
+    let mut reg = RegistryConfig {
         name: a.name.clone(),
         url,
         priority: a.priority.unwrap_or(DEFAULT_PRIORITY),
@@ -215,10 +217,22 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
     // Read once before it is added (which also fills the cache), so a
     // registry that cannot be read is refused now, with the reason, rather
     // than failing every later search and install.
+    let mut sparse_from = None;
     let fetched = if a.no_fetch || ctx.env.offline {
         false
     } else {
-        if let Err(e) = read_once(ctx, &reg).await {
+        // A site root whose site has the sparse layout is read as one:
+        // its index.json lists the newest version of each pack only.
+        let sparse = knap_registry::registry::sparse_site_url(&reg, &ctx.env).await;
+        let read = match sparse {
+            Ok(Some(sparse)) => {
+                sparse_from = Some(std::mem::replace(&mut reg.url, sparse));
+                read_once(ctx, &reg).await
+            }
+            Ok(None) => read_once(ctx, &reg).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = read {
             forget_copy(ctx, reg.tuf_root.as_deref());
             if reg.tuf_root.is_some() && is_untrusted(&e) {
                 // The registry was read: its metadata does not verify from
@@ -256,6 +270,7 @@ pub async fn add(ctx: &mut Ctx, a: AddArgs) -> anyhow::Result<()> {
         registry: RegistryRow::of(ctx, &reg),
         unchanged: None,
         changed: None,
+        sparse_from,
         outcome: Added::New { fetched },
     });
     Ok(())
@@ -357,6 +372,7 @@ async fn change(
             registry: RegistryRow::of(ctx, &have),
             unchanged: Some(true),
             changed: None,
+            sparse_from: None,
             outcome: Added::Unchanged,
         });
         return Ok(());
@@ -411,6 +427,7 @@ async fn change(
         registry: RegistryRow::of(ctx, &want),
         unchanged: None,
         changed: Some(changes),
+        sparse_from: None,
         outcome: Added::Changed {
             fetched,
             unread: read && !fetched,
@@ -461,6 +478,10 @@ pub struct AddReport {
     /// What changed, for a registry configured before with the same URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     changed: Option<Vec<Change>>,
+    /// The URL given, when it was a site root with the sparse layout and
+    /// the registry was added as `sparse+` that URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sparse_from: Option<String>,
     #[serde(skip)]
     outcome: Added,
 }
@@ -550,6 +571,13 @@ impl fmt::Display for AddReport {
                         f,
                         " without reading it; fetch it with `knap update {}`",
                         r.name
+                    )?;
+                }
+                if let Some(given) = &self.sparse_from {
+                    write!(
+                        f,
+                        "\n{given} is a site with the sparse layout (config.json): added as {}, which reads every version (the site's index.json lists only the newest of each pack)",
+                        r.url
                     )?;
                 }
                 Ok(())

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::output::Style;
-use knap_registry::index_set::IndexSet;
+use knap_registry::index_set::{IndexSet, suggest};
 
 /// What `knap search` found.
 #[derive(Debug, Serialize)]
@@ -22,6 +22,10 @@ pub struct SearchReport {
     query: String,
     #[serde(skip)]
     registries: Vec<String>,
+    /// When nothing matched: `did you mean ...?`, from the refs every
+    /// registry lists (a sparse one's list of names included).
+    #[serde(skip)]
+    did_you_mean: Option<String>,
 }
 
 /// One ref that matched, from the registry that provides it.
@@ -56,11 +60,18 @@ pub async fn run(ctx: &Ctx, query: Option<&str>, pin: Option<&str>) -> anyhow::R
             registry: h.registry,
             shadows: h.shadows,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A query that matches nothing may be a misspelt name.
+    let did_you_mean = if hits.is_empty() && !q.is_empty() && !ctx.json {
+        suggest::did_you_mean(&suggest::near_refs(&ctx.config, &ctx.env, &q).await)
+    } else {
+        None
+    };
     ctx.print(&SearchReport {
         hits,
         query: query.unwrap_or("").to_owned(),
         registries: set.names(),
+        did_you_mean,
     });
     Ok(())
 }
@@ -69,12 +80,16 @@ impl fmt::Display for SearchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let style = Style::of(f);
         if self.hits.is_empty() {
-            return writeln!(
+            write!(
                 f,
                 "no pack matches `{}` in {}",
                 knap_schema::text::escape(&self.query),
                 self.registries.join(", ")
-            );
+            )?;
+            return match &self.did_you_mean {
+                Some(hint) => writeln!(f, "; {hint}"),
+                None => writeln!(f),
+            };
         }
         // Every column padded to its widest cell (and its heading), so the
         // descriptions line up whatever the registry names' lengths.

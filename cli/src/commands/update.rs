@@ -88,8 +88,9 @@ pub async fn run(ctx: &Ctx, names: &[String]) -> anyhow::Result<()> {
             let mut e = KnapError::new(
                 kind,
                 format!(
-                    "{n} registr{} failed to update (see above); the last good copies are kept",
-                    if n == 1 { "y" } else { "ies" }
+                    "{n} registr{} failed to update{}; the last good copies are kept",
+                    if n == 1 { "y" } else { "ies" },
+                    ctx.see_above()
                 ),
             );
             // Each failure, with its hint, was told above (or is in the

@@ -51,6 +51,31 @@ fn a_configuration_knap_cannot_read_is_refused_naming_the_file() {
     assert_out!("not_toml_json", k.run(&["--json", "registry", "list"]));
 }
 
+/// A misspelled table (`[[registries]]`) or key is refused, naming it and
+/// the key meant (exit 2), and the file is left as it was: a `registry
+/// add` that read the file without it would have written it back without
+/// the user's entries.
+#[test]
+fn an_unknown_key_is_refused_and_the_file_is_not_rewritten() {
+    let k = Knap::new();
+    let text = "[[registries]]\nname = \"corp\"\nurl = \"https://packs.corp.example/index.json\"\n";
+    std::fs::write(k.config(), text).unwrap();
+    assert_out!(
+        "unknown_table",
+        k.run(&["registry", "add", "example", "./example"]).code(2)
+    );
+    assert_eq!(std::fs::read_to_string(k.config()).unwrap(), text);
+
+    let text = "[[registry]]\nname = \"corp\"\nurl = \"https://packs.corp.example/index.json\"\nprioirty = 10\n";
+    std::fs::write(k.config(), text).unwrap();
+    let out = k.run(&["--json", "registry", "list"]).code(2);
+    assert_eq!(
+        out.error_json()["error"]["causes"][0],
+        "unknown key `registry.0.prioirty` (did you mean `priority`?)"
+    );
+    assert_eq!(std::fs::read_to_string(k.config()).unwrap(), text);
+}
+
 /// A `KNAP_*` variable knap cannot use is a usage error (exit 2) naming
 /// the variable and what it takes, in text and `--json`: never ignored,
 /// never a panic (`KNAP_HTTP_TIMEOUT=1e23` once panicked converting the

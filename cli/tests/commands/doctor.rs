@@ -272,3 +272,39 @@ fn doctor_reports_each_need_met_not_met_or_missing() {
     assert_out!("text", k.run(&["--color", "never", "doctor"]));
     assert_out!("json", k.run(&["--json", "doctor", "--refresh"]));
 }
+
+/// `--json` is a global flag: before the subcommand and after it alike,
+/// the report is the JSON document and the error the JSON object, whose
+/// message sends nobody "above" (the details are in the document).
+#[test]
+fn doctor_json_before_or_after_the_command_gives_one_error_without_see_above() {
+    let mut site = Site::new();
+    site.publish_with_manifest("needy", "1.0.0", &[], "runtime_deps:\n  - ruby@>=4\n", &[]);
+    let mut k = site.knap_local();
+    let bin = k.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    write_tool(&bin, "ruby", "3.2.9");
+    k.set("PATH", bin.to_str().unwrap());
+    k.run(&["install", "needy"]).ok();
+    let before = k.run(&["--json", "doctor"]).code(1);
+    let after = k.run(&["doctor", "--json"]).code(1);
+    for o in [&before, &after] {
+        assert_eq!(o.json()["ok"], false, "{o:?}");
+        let e = o.error_json();
+        assert_eq!(
+            e["error"]["message"],
+            "1 requirement of the installed packs is not met on this machine",
+            "{o:?}"
+        );
+    }
+    // The same report (the second run reads the probe from its cache).
+    assert_eq!(before.json()["checks"], after.json()["checks"]);
+    // In text, the table is above the error.
+    let text = k.run(&["--color", "never", "doctor"]).code(1);
+    assert!(
+        text.stderr.contains(
+            "1 requirement of the installed packs is not met on this machine (see above)"
+        ),
+        "{text:?}"
+    );
+}

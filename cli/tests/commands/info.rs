@@ -47,6 +47,10 @@ fn info_errors_say_what_is_missing_and_what_is_near() {
         ("invalid_ref", &["info", "Bad Ref"][..]),
         ("unknown_ref_json", &["--json", "info", "jiraa"][..]),
         ("invalid_ref_json", &["--json", "info", "Bad Ref"][..]),
+        // A capital is no typo of a registry's ref: `install` and `info`
+        // both suggest the ref as it is listed.
+        ("miscased", &["info", "Jira"][..]),
+        ("miscased_requirement", &["info", "Jira@^1"][..]),
     ] {
         assert_out!(name, k.run(args));
     }

@@ -85,7 +85,8 @@ fn round_trip_install_list_outdated_locked_upgrade_uninstall_reinstall_verify() 
     };
     assert_eq!(
         row("core"),
-        json!({"ref": "core", "current": "1.0.0", "wanted": "1.1.0", "latest": "2.0.0", "registry": "site", "outdated": true, "yanked": false})
+        json!({"ref": "core", "current": "1.0.0", "wanted": "1.1.0", "latest": "2.0.0", "registry": "site", "outdated": true, "yanked": false,
+               "held_back": [{"by": "slack", "version": "2.1.0", "requirement": "^1"}]})
     );
     assert_eq!(row("jira")["wanted"], "1.1.0");
     assert_eq!(row("slack")["outdated"], false);

@@ -25,9 +25,8 @@ fn uninstall_force_prints_a_plain_warning() {
         .at(&root, &["--color", "never", "uninstall", "core", "--force"])
         .ok();
     assert!(
-        o.stderr
-            .lines()
-            .any(|l| l.starts_with("warning: --force: ") && l.contains("knap doctor")),
+        o.stderr.lines().any(|l| l.starts_with("warning: --force: ")
+            && l.contains(&format!("(see `knap --root {} doctor`)", root.display()))),
         "{}",
         o.stderr
     );

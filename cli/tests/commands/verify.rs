@@ -225,3 +225,53 @@ fn verify_of_a_root_installed_by_an_older_knap_still_works() {
     assert_eq!(o.json()["packs"][0]["digest_rule"], "attune-path-order");
     assert_root_consistent(&root);
 }
+
+/// The commands a hint suggests repeat the `--root` and `--config` the
+/// command was given (a plain `knap install` would act on another root);
+/// a root from `KNAP_ROOT` needs no repeating.
+#[test]
+fn hints_repeat_the_root_and_config_given_on_the_command_line() {
+    let mut site = Site::new();
+    site.publish("core", "1.0.0", &[], &[]);
+    let mut k = site.knap();
+    site.name_in(&mut k);
+    k.run(&["--root", "r1", "install", "core"]).ok();
+    std::fs::write(k.cwd().join("r1/core/added.txt"), b"x").unwrap();
+    let o = k.run(&["--root", "r1", "verify"]).code(4);
+    assert!(
+        o.stderr
+            .contains("run `knap --root r1 install` to restore them from knap.lock"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["--json", "verify", "--root", "r1"]).code(4);
+    let message = o.error_json()["error"]["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("`knap --root r1 install`"),
+        "{message}"
+    );
+    k.set("KNAP_ROOT", "r1");
+    let o = k.run(&["verify"]).code(4);
+    assert!(
+        o.stderr.contains("run `knap install` to restore"),
+        "{}",
+        o.stderr
+    );
+
+    let config = k.cwd().join("other config.toml");
+    std::fs::write(&config, "").unwrap();
+    let o = k
+        .run(&["--config", config.to_str().unwrap(), "update", "nosuch"])
+        .code(3);
+    assert!(
+        o.stderr.contains(&format!(
+            "see `knap --config '{}' registry list`",
+            config.display()
+        )),
+        "{}",
+        o.stderr
+    );
+}

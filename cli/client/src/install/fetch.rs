@@ -225,7 +225,18 @@ async fn fetch_job(
                 });
             }
             Err(e) => {
-                tracing::info!("{} {}: {e}", i.pack_ref, i.version);
+                // Said with -v (and in --progress json): when a later
+                // source installs the pack, nothing else says this one
+                // was passed over.
+                let why = knap_schema::report::chain_line(&e);
+                reporter.report(Event::SourceSkipped {
+                    pack: i.pack_ref.to_string(),
+                    version: i.version.to_string(),
+                    reason: match source {
+                        Source::Refused(m) => m.clone(),
+                        _ => format!("{source}: {why}"),
+                    },
+                });
                 let _ = std::fs::remove_dir_all(&dest);
                 errors.push(e);
             }

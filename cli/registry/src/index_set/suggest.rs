@@ -20,34 +20,7 @@ pub struct Near {
     pub registry: String,
 }
 
-/// The largest edit distance still suggested for a name of `len`
-/// characters: 1 for short names, up to 3 for long ones.
-fn max_distance(len: usize) -> usize {
-    (len / 4).clamp(1, 3)
-}
-
-/// The refs of `known` nearest to `wanted`: a case-insensitive match first,
-/// then those within [`max_distance`] (Damerau-Levenshtein, so a swapped
-/// pair of letters counts once), nearest first, at most three.
-pub fn nearest<'a>(wanted: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let lower = wanted.to_lowercase();
-    let limit = max_distance(lower.chars().count());
-    let mut scored: Vec<(usize, &str)> = known
-        .into_iter()
-        .filter(|k| *k != wanted)
-        .filter_map(|k| {
-            let d = if k.to_lowercase() == lower {
-                0
-            } else {
-                strsim::damerau_levenshtein(&lower, &k.to_lowercase())
-            };
-            (d <= limit).then_some((d, k))
-        })
-        .collect();
-    scored.sort();
-    scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(3).map(|(_, k)| k).collect()
-}
+pub use knap_schema::near::nearest;
 
 /// The refs near `wanted` across every configured registry (not only a
 /// `--registry` one), each with the registry that provides it.
@@ -68,15 +41,15 @@ pub async fn near_refs(config: &Config, env: &Env, wanted: &str) -> Vec<Near> {
             registry: p.registry.clone(),
         });
     }
-    // The refs of the registries that list theirs without extra requests
-    // (a sparse one would fetch a whole index.json for a suggestion).
+    // Every registry's refs, in priority order (a ref listed twice is
+    // suggested from the registry that provides it). A sparse registry
+    // reads the list of names its site publishes: one document, fetched
+    // only now that a ref was not found.
     let mut known: Vec<(String, String)> = Vec::new();
-    for reg in set.registries.iter().filter(|r| r.lists_refs_cheaply()) {
-        if let Ok(rows) = reg.search_rows().await {
-            for row in rows {
-                if !known.iter().any(|(r, _)| *r == row.pack_ref) {
-                    known.push((row.pack_ref, reg.name.clone()));
-                }
+    for reg in &set.registries {
+        for name in reg.names().await {
+            if !known.iter().any(|(r, _)| *r == name) {
+                known.push((name, reg.name.clone()));
             }
         }
     }
@@ -151,23 +124,5 @@ pub async fn not_listed(
         None => KnapError::not_found(format!(
             "{place}; check the name with `knap search`, or refresh the indices with `knap update`"
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_typo_a_swap_and_another_case_are_near() {
-        let known = ["diskwatch", "netwatch", "core", "dns"];
-        assert_eq!(nearest("diskwach", known), ["diskwatch"]);
-        assert_eq!(nearest("dsikwatch", known), ["diskwatch"]);
-        assert_eq!(nearest("Diskwatch", known), ["diskwatch"]);
-        assert_eq!(nearest("DNS", known), ["dns"]);
-        assert!(nearest("kubernetes", known).is_empty());
-        // Short names tolerate one edit only.
-        assert_eq!(nearest("cor", known), ["core"]);
-        assert!(nearest("cx", known).is_empty());
     }
 }

@@ -167,7 +167,7 @@ impl LocalIndex {
             return Ok(None);
         }
         let bytes = read_limited(name, &cfg, self.common.max_size)?
-            .map_err(|e| self.err(format!("cannot read {}: {e}", cfg.display())))?;
+            .map_err(|e| self.unreadable(&cfg, e))?;
         if let Some(t) = &self.common.trust {
             t.check("config.json", &bytes)?;
             // Every pack file read later must be the signed one.
@@ -189,12 +189,14 @@ impl LocalIndex {
         Ok(None)
     }
 
-    fn unreadable(&self, file: &Path, e: std::io::Error) -> RegistryError {
-        let name = &self.common.name;
-        self.err(format!(
-            "cannot read {}: {e}; check the path, or `knap registry remove {name}`",
-            file.display()
-        ))
+    /// The index file `path` could not be read (its hint says what to
+    /// check).
+    fn unreadable(&self, path: &Path, source: std::io::Error) -> RegistryError {
+        RegistryError::LocalUnreadable {
+            registry: self.common.name.clone(),
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// The record in the cache, if it is there and reads as one (the cache

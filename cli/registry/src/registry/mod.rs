@@ -354,11 +354,53 @@ impl Registry {
         }
     }
 
-    /// True when [`Registry::search_rows`] reads only what a lookup reads
-    /// anyway (a whole index, a git or local registry); on a sparse registry
-    /// it fetches a whole `index.json`, which no lookup needs.
-    pub fn lists_refs_cheaply(&self) -> bool {
-        !matches!(self.transport, Transport::Sparse(_))
+    /// The refs this registry lists, for did-you-mean; best effort (a
+    /// registry that cannot be read lists none). A whole index reads its
+    /// search table; a sparse registry the list of names its site
+    /// publishes (its `index.json`), else the refs it has cached.
+    pub async fn names(&self) -> Vec<String> {
+        match &self.transport {
+            Transport::Sparse(s) => s.names().await,
+            _ => self
+                .search_rows()
+                .await
+                .map(|rows| rows.into_iter().map(|r| r.pack_ref).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The `sparse+` URL to read a registry configured as a plain `https://…/`
+/// site root with, when that site has the sparse layout (a `config.json`
+/// of the sparse format beside its `index.json`): such a site's
+/// `index.json` is the Attune form, the newest version of each pack only,
+/// so read as a whole index it would hide every older version. `None` for
+/// any other URL or when the site has no sparse `config.json`; a
+/// `config.json` that cannot be fetched is the registry's failure (it
+/// would not be read either).
+pub async fn sparse_site_url(
+    cfg: &RegistryConfig,
+    env: &Env,
+) -> Result<Option<String>, RegistryError> {
+    let Ok(RegistryLocation::Http(u)) = RegistryLocation::parse(&cfg.url, cfg.allow_http) else {
+        return Ok(None);
+    };
+    if !u.path().ends_with('/') || env.offline {
+        return Ok(None);
+    }
+    let policy = HttpPolicy::for_registry(&env.http, env.global_ca_file.as_deref(), Some(cfg));
+    let fetch = |e| RegistryError::fetch(&cfg.name, e);
+    let fetcher = Fetcher::new(policy, env.reporter.clone()).map_err(fetch)?;
+    let url = u.join("config.json").expect("a file name joins");
+    match fetcher.get(&url, None).await.map_err(fetch)? {
+        crate::http::Fetched::Body { bytes, .. } => {
+            Ok(
+                crate::index::parse_sparse_config(&cfg.name, url.as_str(), &bytes)
+                    .ok()
+                    .map(|_| format!("sparse+{u}")),
+            )
+        }
+        _ => Ok(None),
     }
 }
 

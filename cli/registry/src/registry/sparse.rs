@@ -11,8 +11,10 @@
 //! resolution asks for refs one at a time as it needs them (see
 //! `candidates`). A cached file that does not validate is never used: it
 //! is fetched again in full. `--offline` uses the cached files only. `update` revalidates `config.json` and every
-//! pack file already cached. Search uses the registry's optional full
-//! `index.json` when it serves one, else the cached pack files.
+//! pack file already cached. Search, and did-you-mean when a ref was not
+//! found, use the registry's optional full `index.json` when it serves one
+//! (the site build writes it, one entry per ref), else the cached pack
+//! files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -368,6 +370,41 @@ impl SparseHttp {
     /// Everything listed, for search: the optional `index.json` when the
     /// registry serves one, else the cached pack files.
     pub async fn all(self: &Arc<Self>) -> Result<Vec<Entry>, RegistryError> {
+        if let Some(packs) = self.full_index(true).await? {
+            return Ok(packs);
+        }
+        let name = &self.common.name;
+        self.common.warn(format!(
+            "registry `{name}` serves no index.json; search covers only the packs looked up before"
+        ));
+        let mut out = Vec::new();
+        for r in sparse_refs_in(&self.common.cache.path("packs")) {
+            out.extend(self.cached_pack(&r)?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// The refs this registry lists, for did-you-mean: those of the site's
+    /// `index.json` (the Attune form the site build writes, one entry per
+    /// ref), else those of the cached pack files. Best effort and quiet: a
+    /// suggestion never fails or warns, and it costs this one document only
+    /// when a ref was not found.
+    pub async fn names(self: &Arc<Self>) -> Vec<String> {
+        let mut names: Vec<String> = match self.full_index(false).await {
+            Ok(Some(packs)) => packs.into_iter().map(|e| e.pack_ref.to_string()).collect(),
+            _ => Vec::new(),
+        };
+        names.extend(sparse_refs_in(&self.common.cache.path("packs")));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The optional full `index.json`, fetched or revalidated (verified on
+    /// a signed registry) and read from the cache; `None` when the registry
+    /// serves none. A failed fetch falls back to the cached copy, with a
+    /// warning when `warn`.
+    async fn full_index(self: &Arc<Self>, warn: bool) -> Result<Option<Vec<Entry>>, RegistryError> {
         self.ensure_config().await?;
         let name = self.common.name.clone();
         if let Some(t) = self.common.trust.clone() {
@@ -383,24 +420,23 @@ impl SparseHttp {
                 .await
             {
                 Ok(_) => {}
-                Err(e @ RegistryError::Fetch { .. }) => self.common.warn(format!(
-                    "{}; searching the cached files only",
-                    knap_schema::report::chain_line(&e)
-                )),
+                Err(e @ RegistryError::Fetch { .. }) => {
+                    if warn {
+                        self.common.warn(format!(
+                            "{}; searching the cached files only",
+                            knap_schema::report::chain_line(&e)
+                        ));
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
-        if let Some((bytes, _)) = self.common.cache.read("index.json") {
-            let loc = self.common.cache.path("index.json").display().to_string();
-            return Ok(parse_trusted_index(&name, &loc, &bytes)?.packs);
+        match self.common.cache.read("index.json") {
+            Some((bytes, _)) => {
+                let loc = self.common.cache.path("index.json").display().to_string();
+                Ok(Some(parse_trusted_index(&name, &loc, &bytes)?.packs))
+            }
+            None => Ok(None),
         }
-        self.common.warn(format!(
-            "registry `{name}` serves no index.json; search covers only the packs looked up before"
-        ));
-        let mut out = Vec::new();
-        for r in sparse_refs_in(&self.common.cache.path("packs")) {
-            out.extend(self.cached_pack(&r)?.unwrap_or_default());
-        }
-        Ok(out)
     }
 }

@@ -3,7 +3,7 @@
 //! and the download size limit.
 
 use knap_test_support::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::fixtures::*;
 
@@ -149,6 +149,41 @@ fn a_failing_source_falls_back_to_the_next_and_every_failure_is_reported() {
         o.stderr
     );
     assert!(!root.join("other").exists());
+}
+
+/// A source that cannot be used (a `file://` git URL in an index read over
+/// HTTP) before one that installs: `-v` names it and why, as does
+/// `--progress json` (a `source_skipped` event); without `-v` the install
+/// is as quiet as ever.
+#[test]
+fn a_skipped_source_is_named_with_its_reason_under_v() {
+    let site = tempfile::tempdir().unwrap();
+    let (good, _) = publish(site.path(), site.path(), "core", "1.0.0", &[]);
+    let archive = good["install_sources"][0].clone();
+    let git = json!({"type": "git", "url": "file:///srv/git/core.git",
+        "ref": "0123456789abcdef0123456789abcdef01234567", "checksum": archive["checksum"]});
+    let e = entry_with("core", "1.0.0", &[], json!([git, archive]));
+    write_json(&site.path().join("index.json"), &index("Skip", vec![e]));
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    k.run(&["registry", "add", "sk", &server.url("/")]).ok();
+    let said = "core 1.0.0: install source not used: git source `file:///srv/git/core.git`: file:///srv/git/core.git: a file:// source is only allowed in an index read from a local path";
+
+    let quiet = k.run(&["--root", "r0", "install", "core"]).ok();
+    assert!(!quiet.stderr.contains("not used"), "{}", quiet.stderr);
+    let o = k.run(&["-v", "--root", "r1", "install", "core"]).ok();
+    assert!(o.stderr.lines().any(|l| l == said), "{}", o.stderr);
+    let o = k
+        .run(&["--progress", "json", "--root", "r2", "install", "core"])
+        .ok();
+    let event = o
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "source_skipped")
+        .unwrap_or_else(|| panic!("{}", o.stderr));
+    assert_eq!(event["pack"], "core");
+    assert_eq!(event["version"], "1.0.0");
 }
 
 #[test]

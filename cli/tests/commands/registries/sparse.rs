@@ -35,6 +35,21 @@ pub(crate) fn sparse_site() -> tempfile::TempDir {
     d
 }
 
+/// [`sparse_site`] with the `index.json` a site build writes beside the
+/// sparse layout: the Attune form, the newest version of each ref.
+fn sparse_site_with_names() -> tempfile::TempDir {
+    let site = sparse_site();
+    let refs = ["app", "web", "log", "core", "unrelated", "other"];
+    write_json(
+        &site.path().join("index.json"),
+        &index(
+            "Sparse",
+            refs.iter().map(|r| entry(r, "1.1.0", &[])).collect(),
+        ),
+    );
+    site
+}
+
 fn paths(server: &Server) -> BTreeSet<String> {
     server.requests().into_iter().map(|r| r.path).collect()
 }
@@ -88,11 +103,12 @@ fn unknown_ref_on_a_sparse_registry_is_exit_3_after_one_404() {
     let k = knap_with_sparse(&server);
     let o = k.run(&["info", "nothing"]);
     assert_eq!(o.code, 3, "{o:#?}");
-    // One pack file asked for (404); the did-you-mean suggestion reads no
-    // sparse registry's index.json or other pack files.
+    // One pack file asked for (404); the did-you-mean suggestion reads
+    // the list of names the site publishes (index.json, absent here) and
+    // no other pack file.
     assert_eq!(
         paths(&server),
-        ["/config.json", "/packs/nothing.json"]
+        ["/config.json", "/index.json", "/packs/nothing.json"]
             .into_iter()
             .map(String::from)
             .collect()
@@ -302,4 +318,70 @@ fn a_down_sparse_server_is_named_once_and_cannot_connect_said_once() {
         o.stderr
     );
     assert!(o.stderr.contains("was not added"), "{}", o.stderr);
+}
+
+/// A misspelt or miscased ref on a sparse registry gets the nearest refs,
+/// from the list of names the site publishes (its Attune-form
+/// `index.json`, one entry per ref, as `knap-index build` writes it), for
+/// `info` and for a `search` that finds nothing; only that one document is
+/// fetched for it, and a lookup that succeeds never fetches it.
+#[test]
+fn a_misspelt_ref_gets_the_nearest_names_the_site_lists() {
+    let site = sparse_site_with_names();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = knap_with_sparse(&server);
+    k.run(&["info", "core"]).ok();
+    assert!(!paths(&server).contains("/index.json"));
+
+    let o = k.run(&["info", "unrelatd"]).code(3);
+    assert!(
+        o.stderr
+            .contains("did you mean `unrelated` (registry `sp`)?"),
+        "{}",
+        o.stderr
+    );
+    assert!(paths(&server).contains("/index.json"));
+    let o = k.run(&["info", "Core"]).code(2);
+    assert!(
+        o.stderr
+            .contains("hint: did you mean `core` (registry `sp`)?"),
+        "{}",
+        o.stderr
+    );
+    let o = k.run(&["search", "unrelatd"]).ok();
+    assert_eq!(
+        o.stdout,
+        "no pack matches `unrelatd` in sp; did you mean `unrelated` (registry `sp`)?\n"
+    );
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+}
+
+/// A site root added as a plain URL (`https://site/`) whose site has the
+/// sparse layout is read as one, and `registry add` says so: its
+/// `index.json` is the Attune form (the newest version of each pack), which
+/// would hide every older version. Adding it again is the same registry.
+#[test]
+fn a_site_root_with_the_sparse_layout_is_added_as_sparse() {
+    let site = sparse_site_with_names();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    let url = server.url("/");
+    let o = k.run_exactly(&["registry", "add", "w", &url]).ok();
+    assert_eq!(
+        o.stdout,
+        format!(
+            "added registry `w` (sparse+{url}, priority 100)\n{url} is a site with the sparse layout (config.json): added as sparse+{url}, which reads every version (the site's index.json lists only the newest of each pack)\n"
+        )
+    );
+    let list = k.run(&["registry", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["url"], format!("sparse+{url}"));
+    let info = k.run(&["info", "core", "--json"]).ok().json();
+    assert_eq!(info["versions"].as_array().unwrap().len(), 2, "{info}");
+    let again = k.run_exactly(&["registry", "add", "w", &url]).ok();
+    assert!(again.stdout.contains("nothing changed"), "{again:?}");
+    let json = k
+        .run_exactly(&["--json", "registry", "add", "v", &url])
+        .ok()
+        .json();
+    assert_eq!(json["sparse_from"], url.as_str());
 }

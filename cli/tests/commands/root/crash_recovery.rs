@@ -300,7 +300,10 @@ test ! -e "$R/.knap/journal.json"; echo $? >"$O/journal_gone"
     assert!(
         stderr.contains("a knap commit was interrupted")
             && stderr.contains("not writable")
-            && stderr.contains("run `knap install` (with no arguments)"),
+            && stderr.contains(&format!(
+                "run `knap --root {} install` (with no arguments)",
+                root.display()
+            )),
         "{stderr}"
     );
     assert!(
