@@ -94,10 +94,21 @@ pub enum ConfigError {
         /// The known key nearest to it, at the same place.
         near: Option<String>,
     },
+    /// A key of the specification (formats.md §9: `[[mirror]]`) that this
+    /// version of knap does not carry out yet. Refused rather than ignored:
+    /// a site that configures a mirror expects no fetch from the origin.
+    #[error("`{key}` (formats.md §9) is not supported by this version of knap")]
+    Unsupported {
+        /// The top-level key (`mirror`).
+        key: &'static str,
+    },
     /// A value the configuration's rules refuse.
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Keys the specification defines that this version does not carry out.
+const UNSUPPORTED: &[&str] = &["mirror"];
 
 impl Config {
     /// Reads a configuration: every key must be one this version knows
@@ -116,6 +127,12 @@ impl Config {
             );
         })
         .map_err(ConfigError::Toml)?;
+        if let Some(key) = UNSUPPORTED
+            .iter()
+            .find(|k| unknown.iter().any(|u| u.split('.').next() == Some(**k)))
+        {
+            return Err(ConfigError::Unsupported { key });
+        }
         if let Some(key) = unknown.into_iter().next() {
             let near = near_key(&key);
             return Err(ConfigError::UnknownKey { key, near });
@@ -282,5 +299,21 @@ mod tests {
             "unknown key `limits.entires` (did you mean `entries`?)"
         );
         assert_eq!(err("colour = true\n"), "unknown key `colour`");
+    }
+
+    #[test]
+    fn a_mirror_is_refused_as_not_supported_yet_not_as_a_misspelling() {
+        let err = Config::from_toml(
+            "[[mirror]]\nprefix = \"https://github.com/\"\nreplace = \"https://m.example/\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Unsupported { key: "mirror" }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "`mirror` (formats.md §9) is not supported by this version of knap"
+        );
     }
 }
