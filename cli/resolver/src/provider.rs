@@ -109,8 +109,11 @@ impl<'a, C: Candidates> Provider<'a, C> {
         };
         let mut kept: Vec<Candidate> = Vec::with_capacity(found.len());
         for c in found {
+            // A `Candidates` implementation that answers with another ref's
+            // versions has a bug of its own (the client's never does): not
+            // something to tell the user, so a trace for its developer.
             if c.pack_ref != pack_ref {
-                tracing::warn!(
+                tracing::debug!(
                     "the candidates of {pack_ref} include a version of {}; ignoring it",
                     c.pack_ref
                 );
