@@ -70,6 +70,11 @@ impl Style {
     }
 }
 
+/// `n` and the noun, singular for one: `1 package`, `2 packages`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Writes aligned columns, the header in bold (as `f`'s style says), one
 /// line each.
 pub fn table<const N: usize>(

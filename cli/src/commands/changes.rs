@@ -165,12 +165,12 @@ impl fmt::Display for EnvsReport {
         for b in &self.built {
             writeln!(
                 f,
-                "{} the {} environment of {} with {} ({} packages)",
+                "{} the {} environment of {} with {} ({})",
                 style.green("built"),
                 b.runtime,
                 b.pack,
                 b.installer,
-                b.packages
+                crate::output::count(b.packages, "package", "packages")
             )?;
         }
         for r in &self.removed {

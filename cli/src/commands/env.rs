@@ -379,11 +379,14 @@ impl fmt::Display for EnvBuildReport {
                 .map(|r| {
                     let result = match r.result {
                         "built" => s.green(&format!(
-                            "built with {} ({} packages)",
+                            "built with {} ({})",
                             r.installer.unwrap_or("-"),
-                            r.packages
+                            crate::output::count(r.packages, "package", "packages")
                         )),
-                        "current" => format!("current ({} packages)", r.packages),
+                        "current" => format!(
+                            "current ({})",
+                            crate::output::count(r.packages, "package", "packages")
+                        ),
                         _ => s.red("failed"),
                     };
                     [

@@ -153,7 +153,7 @@ fn install_builds_the_environments_and_a_reinstall_does_no_work() {
         o.stdout
             .contains("built the python environment of p with pip (2 packages)")
             && o.stdout
-                .contains("built the node environment of p with npm (1 packages)"),
+                .contains("built the node environment of p with npm (1 package)"),
         "{}",
         o.stdout
     );
@@ -351,7 +351,7 @@ fn upgrade_and_uninstall_remove_the_environments_no_lock_names() {
     assert!(
         o.stdout.contains("upgraded p 1.0.0 -> 1.1.0")
             && o.stdout
-                .contains("built the python environment of p with pip (1 packages)")
+                .contains("built the python environment of p with pip (1 package)")
             && o.stdout.contains(&format!(
                 "removed the environment {}",
                 w.envs().join("p").join(&first).display()
