@@ -609,3 +609,45 @@ fn doctor_shows_each_environment_state() {
     let o = w.run(&["doctor", "--json"]).ok();
     assert_eq!(o.json()["environments"][0]["state"], "missing");
 }
+
+/// The usual output of the environment commands, as a user sees it (text),
+/// with what varies by machine taken out: interpreter versions, environment
+/// ids (which hash them) and the column widths they set.
+fn assert_env_out(name: &str, out: Out) {
+    let mut s = knap_test_support::snapshot::settings();
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+    // An environment directory: `python-3.11-<id>`, `node-20-<id>`.
+    s.add_filter(r"\b(python|node)-\d+(\.\d+)?-\[ID\]", "$1-[V]-[ID]");
+    // The interpreter column after the runtime column.
+    s.add_filter(r"\b(python|node)( +)\d+\.\d+\.\d+\b", "$1$2[VERSION]");
+    // Column widths follow the values' lengths.
+    s.add_filter(r" {2,}", "  ");
+    let _bound = s.bind_to_scope();
+    knap_test_support::insta::assert_snapshot!(name, out.transcript());
+}
+
+#[test]
+fn the_environment_commands_usual_output() {
+    let w = World::new();
+    let src = w.python_and_node_pack();
+    let src = src.to_str().unwrap();
+    assert_env_out(
+        "install_no_envs",
+        w.run(&["--color", "never", "install", "--no-envs", src])
+            .ok(),
+    );
+    assert_env_out(
+        "list_missing",
+        w.run(&["--color", "never", "env", "list"]).ok(),
+    );
+    assert_env_out("build", w.run(&["--color", "never", "env", "build"]).ok());
+    assert_env_out(
+        "list_current",
+        w.run(&["--color", "never", "env", "list"]).ok(),
+    );
+    assert_env_out("check", w.run(&["--color", "never", "env", "check"]).ok());
+    assert_env_out(
+        "remove",
+        w.run(&["--color", "never", "env", "remove", "p"]).ok(),
+    );
+}
