@@ -203,6 +203,8 @@ pub enum GitCause {
     NoRepository,
     /// Nothing listens at the address: the connection was refused.
     Refused,
+    /// The server redirected to a URL with credentials, which knap refuses.
+    RedirectWithCredentials,
     /// Anything else (a broken connection or transfer, a server error).
     Other,
 }
@@ -268,6 +270,9 @@ impl GitError {
                 "git {url}: cannot connect: the connection was refused, nothing listens at {}",
                 authority(url)
             ),
+            GitCause::RedirectWithCredentials => format!(
+                "git {url}: the server redirects to a URL with credentials (user:password@), and knap refuses to send them"
+            ),
             GitCause::Other => format!("git {url}: the transfer failed"),
         };
         Self {
@@ -303,6 +308,9 @@ impl GitError {
             ),
             GitCause::NeedsToken => Some(NEEDS_TOKEN.into()),
             GitCause::Refused => Some("check the URL's host and port".into()),
+            GitCause::RedirectWithCredentials => Some(
+                "ask the server's operator to redirect without credentials; a registry's credentials go in a token (`--token-env`)".into(),
+            ),
             GitCause::NoRepository | GitCause::Other => None,
         }
     }
@@ -358,7 +366,9 @@ fn cause_of(url: &str, e: &(dyn Error + 'static), settings: &HttpSettings) -> Gi
                 .is_some_and(|io| io.kind() == k)
         })
     };
-    if any(&|e| e.is::<rustls::Error>()) {
+    if any(&|e| e.is::<RedirectWithCredentials>()) {
+        GitCause::RedirectWithCredentials
+    } else if any(&|e| e.is::<rustls::Error>()) {
         GitCause::Tls
     } else if any(&|e| {
         e.is::<CredentialsAsked>()
@@ -441,6 +451,116 @@ impl TransportSetup {
     }
 }
 
+/// A transport as gix's connections hold it.
+pub type BoxedTransport = Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>;
+
+/// A git server redirected a fetch to a URL with credentials
+/// (`user:password@`), and knap sends no request there.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing a redirect to a URL with credentials (user:password@)")]
+pub struct RedirectWithCredentials;
+
+/// gix's transport with one rule added: no request to a URL that holds
+/// credentials. gix follows the first redirect of a fetch by its own
+/// policy (a redirect of the ref advertisement, which reqwest requests
+/// without the credentials) and then sends every later request of the fetch
+/// to the redirected URL, where reqwest would turn `user:password@` into a
+/// Basic `Authorization` header. This looks at the URL the transport goes
+/// to before each request and refuses one with credentials, so a redirect
+/// can never make knap send them (the rule index and archive requests
+/// follow in [`crate::http`], where the redirect itself is refused).
+struct NoCredentialsInUrl {
+    /// `None` only while [`refuse_credentials_in_url`] swaps it in.
+    inner: Option<BoxedTransport>,
+}
+
+impl NoCredentialsInUrl {
+    fn checked(&mut self) -> Result<&mut BoxedTransport, gix::protocol::transport::client::Error> {
+        use gix::protocol::transport::client::Error as TransportError;
+        let inner = self
+            .inner
+            .as_mut()
+            .ok_or(TransportError::MissingHandshake)?;
+        let url = inner.to_url();
+        let has_credentials = url::Url::parse(&String::from_utf8_lossy(url.as_ref()))
+            .is_ok_and(|u| knap_schema::urls::has_userinfo(&u));
+        if has_credentials {
+            return Err(TransportError::Io(std::io::Error::other(
+                RedirectWithCredentials,
+            )));
+        }
+        Ok(inner)
+    }
+}
+
+impl gix::protocol::transport::client::TransportWithoutIO for NoCredentialsInUrl {
+    fn set_identity(
+        &mut self,
+        identity: gix::protocol::transport::client::Account,
+    ) -> Result<(), gix::protocol::transport::client::Error> {
+        self.checked()?.set_identity(identity)
+    }
+
+    fn to_url(&self) -> std::borrow::Cow<'_, gix::bstr::BStr> {
+        match &self.inner {
+            Some(t) => t.to_url(),
+            None => std::borrow::Cow::Borrowed("".into()),
+        }
+    }
+
+    fn supported_protocol_versions(&self) -> &[gix::protocol::transport::Protocol] {
+        self.inner
+            .as_ref()
+            .map_or(&[], |t| t.supported_protocol_versions())
+    }
+
+    fn connection_persists_across_multiple_requests(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_some_and(|t| t.connection_persists_across_multiple_requests())
+    }
+
+    fn configure(&mut self, config: &dyn Any) -> gix::Result {
+        match self.inner.as_mut() {
+            Some(t) => t.configure(config),
+            None => Ok(()),
+        }
+    }
+}
+
+impl gix::protocol::transport::client::blocking_io::Transport for NoCredentialsInUrl {
+    fn handshake<'a>(
+        &mut self,
+        service: gix::protocol::transport::Service,
+        extra_parameters: &'a [(&'a str, Option<&'a str>)],
+    ) -> Result<
+        gix::protocol::transport::client::blocking_io::SetServiceResponse<'_>,
+        gix::protocol::transport::client::Error,
+    > {
+        self.checked()?.handshake(service, extra_parameters)
+    }
+
+    fn request(
+        &mut self,
+        write_mode: gix::protocol::transport::client::WriteMode,
+        on_into_read: gix::protocol::transport::client::MessageKind,
+        trace: bool,
+    ) -> Result<
+        gix::protocol::transport::client::blocking_io::RequestWriter<'_>,
+        gix::protocol::transport::client::Error,
+    > {
+        self.checked()?.request(write_mode, on_into_read, trace)
+    }
+}
+
+/// Wraps a connection's transport so that it sends no request to a URL
+/// with credentials, whatever a server redirects it to
+/// ([`NoCredentialsInUrl`]); every git fetch of knap goes through it.
+pub fn refuse_credentials_in_url(transport: &mut BoxedTransport) {
+    let inner = std::mem::replace(transport, Box::new(NoCredentialsInUrl { inner: None }));
+    *transport = Box::new(NoCredentialsInUrl { inner: Some(inner) });
+}
+
 /// Answers gix's request for credentials: never a prompt, an error naming
 /// `token_env` instead.
 pub fn no_prompt(
@@ -492,6 +612,8 @@ mod tests {
         assert_eq!(cause(url, &slow), GitCause::Timeout(settings.read_limit()));
         let asked = gix::Error::from_error(CredentialsAsked);
         assert_eq!(cause(url, &asked), GitCause::NeedsToken);
+        let redirected = gix::Error::from_error(IoError::other(RedirectWithCredentials));
+        assert_eq!(cause(url, &redirected), GitCause::RedirectWithCredentials);
         let tls = IoError::other(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));

@@ -21,7 +21,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use knap_installer::Limits;
-use knap_registry::git_transport::{Deadline, GitError, TransportSetup, no_prompt};
+use knap_registry::git_transport::{
+    Deadline, GitError, TransportSetup, no_prompt, refuse_credentials_in_url,
+};
 use knap_registry::http::{HttpPolicy, Limit};
 use knap_schema::{KnapError, entry_name};
 
@@ -195,7 +197,7 @@ type Connection<'a, 'b, 'c> = gix::remote::Connection<
 >;
 
 /// Sets up a clone's connection: the transport options (extra roots, the
-/// token) and no credential prompts.
+/// token), no credential prompts, and no request to a URL with credentials.
 fn connection(setup: TransportSetup) -> impl FnMut(&mut Connection<'_, '_, '_>) -> gix::Result {
     move |conn| {
         let opts = setup.options(conn.remote().repo())?;
@@ -203,6 +205,7 @@ fn connection(setup: TransportSetup) -> impl FnMut(&mut Connection<'_, '_, '_>) 
             conn.set_transport_options(o);
         }
         conn.set_credentials(no_prompt);
+        refuse_credentials_in_url(conn.transport_mut());
         Ok(())
     }
 }

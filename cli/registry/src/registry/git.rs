@@ -21,7 +21,9 @@
 //! backend ignores `sslCAInfo`, so the roots are added through the
 //! backend's `configure_client` hook instead. gix never prompts for
 //! credentials here: a server that asks for them gets an error that
-//! points at `token_env`.
+//! points at `token_env`; and a server that redirects to a URL with
+//! credentials gets no further request (the transport is wrapped by
+//! [`refuse_credentials_in_url`]).
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -35,7 +37,9 @@ use knap_schema::progress::Event;
 
 use super::{Common, RegistryError, UpdateOutcome};
 use crate::cache::{Staged, write_atomic};
-use crate::git_transport::{Deadline, GitError, TransportSetup, no_prompt};
+use crate::git_transport::{
+    Deadline, GitError, TransportSetup, no_prompt, refuse_credentials_in_url,
+};
 use crate::http::{HttpPolicy, Limit};
 use crate::index::parse::{count, too_large};
 use crate::index::split::Stamp;
@@ -588,6 +592,7 @@ fn fetch(
         .connect(gix::remote::Direction::Fetch)
         .map_err(transfer)?
         .with_credentials(no_prompt);
+    refuse_credentials_in_url(conn.transport_mut());
     if let Some(o) = setup.options(repo).map_err(transfer)? {
         conn = conn.with_transport_options(o);
     }
