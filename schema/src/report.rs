@@ -200,8 +200,7 @@ pub struct ErrorReport {
 
 impl ErrorReport {
     /// Walks `err`'s chain once, one text per error (every message leaves
-    /// its cause to the next link; a text that repeats the one before it,
-    /// from a wrapper that shows its source's words, is told once), the credentials of any URL in them
+    /// its cause to the next link), the credentials of any URL in them
     /// hidden ([`crate::urls::redact_userinfo`]): this is where every error
     /// becomes text, for the terminal and for `--json` alike. `classify` names the kind and hint of
     /// the error types a binary knows; the outermost kind and the innermost
@@ -220,11 +219,9 @@ impl ErrorReport {
             kind = kind.or(c.kind);
             hint = c.hint.or(hint);
             let text = e.to_string();
-            let text = crate::urls::redact_userinfo(text.trim()).into_owned();
-            // A wrapper that shows its source's own words (as
-            // `io::Error::other(e)` does) is told once.
-            if !text.is_empty() && texts.last() != Some(&text) {
-                texts.push(text);
+            let text = text.trim();
+            if !text.is_empty() {
+                texts.push(crate::urls::redact_userinfo(text).into_owned());
             }
             cur = e.source();
         }
@@ -304,33 +301,6 @@ mod tests {
                 source: std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline elapsed"),
             },
         }
-    }
-
-    #[test]
-    fn a_wrapper_that_repeats_its_sources_words_is_told_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("{source}")]
-        struct Repeats {
-            source: Middle,
-        }
-        let wrapped = Outer {
-            source: Middle {
-                source: std::io::Error::other(Repeats {
-                    source: Middle {
-                        source: std::io::Error::other("refused"),
-                    },
-                }),
-            },
-        };
-        let r = ErrorReport::from_chain(&wrapped, |_| Classified::default());
-        assert_eq!(r.message, "registry `r`");
-        assert_eq!(
-            r.causes,
-            vec![
-                "https://r.example/index.json: timed out".to_owned(),
-                "refused".to_owned()
-            ]
-        );
     }
 
     #[test]

@@ -211,7 +211,8 @@ pub enum GitCause {
 
 /// A git transfer that failed: which URL, what it means ([`GitCause`], for
 /// the message, the exit code and the hint), and gix's error as the cause
-/// (none for a place that holds no repository: the message says it all).
+/// (none for a place that holds no repository or a refused redirect: the
+/// message says it all).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct GitError {
@@ -238,7 +239,13 @@ impl GitError {
         } else {
             cause_of(url, &*error, settings)
         };
-        let source = (cause != GitCause::NoRepository).then_some(error);
+        // No repository, or a redirect refused by knap: the message says it
+        // all, and gix's own words would only repeat it.
+        let told = matches!(
+            cause,
+            GitCause::NoRepository | GitCause::RedirectWithCredentials
+        );
+        let source = (!told).then_some(error);
         Self::new(url, cause, source)
     }
 
