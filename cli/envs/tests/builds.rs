@@ -32,19 +32,24 @@ impl Reporter for Events {
 }
 
 impl World {
-    fn new() -> Self {
+    /// `None` (the test passes as skipped, see
+    /// [`support::installers_present`]) when the installers are missing.
+    fn new() -> Option<Self> {
+        if !support::installers_present() {
+            return None;
+        }
         let server = IndexServer::start();
         let py = PyIndex::new(server.clone());
         py.add("alpha", "1.0", &["beta>=2"]);
         py.add("beta", "2.0", &[]);
         let npm = NpmRegistry::new(server);
-        Self {
+        Some(Self {
             dir: tempfile::tempdir().unwrap(),
             py,
             npm,
             lock: Lockfile::default(),
             events: Arc::default(),
-        }
+        })
     }
 
     fn root(&self) -> PathBuf {
@@ -137,7 +142,9 @@ fn python_says(env: &Path, code: &str) -> String {
 
 #[test]
 fn pip_builds_a_venv_from_the_local_index_and_records_its_packages() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let built = ok(w.build(&b, &[], BuildOptions::default()));
@@ -167,7 +174,9 @@ fn pip_builds_a_venv_from_the_local_index_and_records_its_packages() {
 
 #[test]
 fn uv_builds_the_venv_when_it_is_on_path() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(true);
     let built = ok(w.build(&b, &[], BuildOptions::default()));
@@ -183,7 +192,9 @@ fn uv_builds_the_venv_when_it_is_on_path() {
 
 #[test]
 fn npm_builds_node_modules_from_the_local_registry() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.npm.add("leftish", "1.0.0", &[("rightish", "^2.0.0")]);
     w.npm.add("rightish", "2.0.0", &[]);
     w.pack(
@@ -215,7 +226,9 @@ fn npm_builds_node_modules_from_the_local_registry() {
 
 #[test]
 fn a_rebuild_with_unchanged_inputs_does_no_work_and_sends_no_request() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.npm.add("leftish", "1.0.0", &[]);
     w.pack(
         "p",
@@ -253,7 +266,9 @@ fn a_rebuild_with_unchanged_inputs_does_no_work_and_sends_no_request() {
 
 #[test]
 fn a_locked_build_reproduces_the_recorded_versions_when_newer_exist() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.npm.add("leftish", "1.0.0", &[]);
     w.pack(
         "p",
@@ -312,7 +327,9 @@ fn a_locked_build_reproduces_the_recorded_versions_when_newer_exist() {
 
 #[test]
 fn a_locked_build_fails_naming_the_package_it_cannot_have() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(true);
     drop(ok(w.build(&b, &[], BuildOptions::default())));
@@ -340,7 +357,9 @@ fn a_locked_build_fails_naming_the_package_it_cannot_have() {
 
 #[test]
 fn check_finds_a_damaged_environment_and_a_forced_build_repairs_it() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let built = ok(w.build(&b, &[], BuildOptions::default()));
@@ -387,7 +406,9 @@ fn check_finds_a_damaged_environment_and_a_forced_build_repairs_it() {
 
 #[test]
 fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let built = ok(w.build(&b, &[], BuildOptions::default()));
@@ -446,7 +467,9 @@ fn a_forced_rebuild_that_fails_puts_the_previous_environment_back() {
 
 #[test]
 fn an_environment_a_killed_rebuild_left_aside_is_put_back() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let built = ok(w.build(&b, &[], BuildOptions::default()));
@@ -474,7 +497,9 @@ fn an_environment_a_killed_rebuild_left_aside_is_put_back() {
 
 #[test]
 fn an_unbuildable_requirement_fails_naming_the_command_and_keeps_the_previous_environment() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     let dir = w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let before = ok(w.build(&b, &[], BuildOptions::default()));
@@ -518,7 +543,9 @@ fn an_unbuildable_requirement_fails_naming_the_command_and_keeps_the_previous_en
 
 #[test]
 fn an_interpreter_that_does_not_meet_the_pack_is_refused_before_any_build() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack(
         "p",
         "dependencies:\n  python_version: \">=4.0\"\n",
@@ -542,7 +569,9 @@ fn an_interpreter_that_does_not_meet_the_pack_is_refused_before_any_build() {
 
 #[test]
 fn a_half_built_environment_is_removed_and_built_again() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let b = w.builder(false);
     let plan = b.plan(&w.root(), &w.lock, &[]);
@@ -558,7 +587,9 @@ fn a_half_built_environment_is_removed_and_built_again() {
 
 #[test]
 fn several_packs_build_in_parallel_and_garbage_goes() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     for r in ["a1", "a2", "a3", "a4"] {
         w.pack(r, "", &[("requirements.txt", "beta\n")]);
     }
@@ -604,7 +635,9 @@ fn several_packs_build_in_parallel_and_garbage_goes() {
 
 #[test]
 fn offline_builds_pass_the_installers_offline_flags() {
-    let mut w = World::new();
+    let Some(mut w) = World::new() else {
+        return;
+    };
     w.pack("p", "", &[("requirements.txt", "alpha\n")]);
     let online = w.builder(true);
     let first = ok(w.build(&online, &[], BuildOptions::default()));

@@ -327,6 +327,14 @@ pub fn target_dir() -> PathBuf {
 /// `target/knap-test-tools/uv` the first time (under a file lock, as
 /// several test binaries may ask at once).
 pub fn uv_bin() -> PathBuf {
+    match try_uv_bin() {
+        Ok(bin) => bin,
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// [`uv_bin`], or why uv cannot be had.
+fn try_uv_bin() -> Result<PathBuf, String> {
     let base = target_dir().join("knap-test-tools");
     std::fs::create_dir_all(&base).unwrap();
     let bin = base.join("uv/bin");
@@ -334,20 +342,58 @@ pub fn uv_bin() -> PathBuf {
     lock.lock().unwrap();
     if !bin.join("uv").exists() {
         let venv = base.join("uv");
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success()
-            && Command::new(venv.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "uv"])
-                .status()
-                .unwrap()
-                .success();
-        assert!(ok, "installing uv from PyPI into {} failed", venv.display());
+        let ran = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+        let ok = ran(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            && ran(Command::new(venv.join("bin/python"))
+                .args(["-m", "pip", "install", "--quiet", "uv"]));
+        if !ok {
+            // A half-made venv would be taken for a good one next time.
+            let _ = std::fs::remove_dir_all(&venv);
+            return Err(format!(
+                "installing uv from PyPI into {} failed (python3 with venv and pip, and PyPI, are needed)",
+                venv.display()
+            ));
+        }
     }
-    bin
+    Ok(bin)
+}
+
+/// Whether what the environment tests run is here: python3 with venv and
+/// pip, node and npm on `PATH`, and uv (under `target/`, installed from
+/// PyPI the first time). When something is missing, a test that needs them
+/// passes as skipped and says so on stderr (`cargo test -- --nocapture`
+/// shows it), except under `CI`, where `.ci/run` installs them and a
+/// missing one fails the test.
+#[allow(clippy::print_stderr)]
+pub fn installers_present() -> bool {
+    static PRESENT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let present = PRESENT.get_or_init(|| {
+        let runs = |program: &str, args: &[&str]| {
+            Command::new(program)
+                .args(args)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !runs("python3", &["-c", "import venv, ensurepip"]) {
+            return Err("python3 with venv and ensurepip is not on PATH".into());
+        }
+        for tool in ["node", "npm"] {
+            if !runs(tool, &["--version"]) {
+                return Err(format!("`{tool}` is not on PATH"));
+            }
+        }
+        try_uv_bin().map(|_| ())
+    });
+    match present {
+        Ok(()) => true,
+        Err(why) if std::env::var_os("CI").is_some() => {
+            panic!("{why}; under CI the environment tests need them")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}; the environment tests pass as skipped");
+            false
+        }
+    }
 }
 
 /// The process's `PATH` without any directory holding `uv`, so that the

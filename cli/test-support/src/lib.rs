@@ -51,17 +51,19 @@ pub use registry::{Pack, Site, entry, entry_with, index, write_json};
 use std::path::{Path, PathBuf};
 
 /// The shared corpus (`../shared/corpus` beside the workspace), if it is
-/// there; otherwise prints `SKIPPED` and gives `None`.
+/// there; otherwise says `skipped: ...` on stderr (`cargo test --
+/// --nocapture` shows it) and gives `None`.
 pub fn corpus() -> Option<PathBuf> {
     let p = workspace().join("../shared/corpus");
     if p.join("attune/index.json").is_file() {
         Some(p)
     } else {
-        // A skip note belongs in the test's own output (`cargo test --
-        // --nocapture` shows it), which the kit writes for the test.
-        #[allow(clippy::print_stdout)]
+        #[allow(clippy::print_stderr)]
         {
-            println!("SKIPPED: the shared corpus is not at {}", p.display());
+            eprintln!(
+                "skipped: the corpus ../shared/corpus is absent (looked at {})",
+                p.display()
+            );
         }
         None
     }

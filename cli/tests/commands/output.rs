@@ -87,7 +87,7 @@ fn sh_quote(s: &str) -> String {
 /// when util-linux `script` is not installed.
 fn run_in_terminal(k: &Knap, args: &[&str], extra: &[(&str, &str)]) -> Option<Out> {
     if Command::new("script").arg("--version").output().is_err() {
-        println!("SKIPPED: util-linux `script` is not installed; no pseudo-terminal");
+        eprintln!("skipped: util-linux `script` is not installed; no pseudo-terminal");
         return None;
     }
     let mut line = sh_quote(k.bin().to_str().unwrap());
