@@ -25,12 +25,17 @@ struct World {
 }
 
 impl World {
-    fn new() -> Self {
+    /// `None` (the test passes as skipped, see
+    /// [`support::installers_present`]) when the installers are missing.
+    fn new() -> Option<Self> {
         Self::with(Knap::new())
     }
 
     /// The index and registry set up for `k`'s runs.
-    fn with(mut k: Knap) -> Self {
+    fn with(mut k: Knap) -> Option<Self> {
+        if !support::installers_present() {
+            return None;
+        }
         let server = IndexServer::start();
         let py = PyIndex::new(server.clone());
         py.add("alpha", "1.0", &["beta>=2"]);
@@ -42,7 +47,7 @@ impl World {
         for (name, value) in support::index_env(&py, &npm, &k.dir.path().join("icache")) {
             k.set(name.to_str().unwrap(), value.to_str().unwrap());
         }
-        Self { k, py, npm }
+        Some(Self { k, py, npm })
     }
 
     fn root(&self) -> PathBuf {
@@ -144,7 +149,9 @@ fn packages(env: &Value) -> Vec<String> {
 
 #[test]
 fn install_builds_the_environments_and_a_reinstall_does_no_work() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.python_and_node_pack();
     let o = w
         .run(&["--color", "never", "install", src.to_str().unwrap()])
@@ -188,7 +195,9 @@ fn install_builds_the_environments_and_a_reinstall_does_no_work() {
 
 #[test]
 fn no_envs_and_envs_false_build_nothing_but_say_what_is_needed() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     let o = w
         .run(&["--json", "install", "--no-envs", src.to_str().unwrap()])
@@ -235,7 +244,9 @@ fn no_envs_and_envs_false_build_nothing_but_say_what_is_needed() {
 
 #[test]
 fn an_install_from_a_lock_builds_the_recorded_versions_when_newer_exist() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     w.run(&["install", src.to_str().unwrap()]).ok();
     let recorded = w.lock()["packs"][0]["envs"][0].clone();
@@ -274,7 +285,9 @@ fn an_install_from_a_lock_builds_the_recorded_versions_when_newer_exist() {
 
 #[test]
 fn a_failed_build_leaves_the_packs_installed_and_the_previous_environment_in_use() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let v1 = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     w.run(&["install", v1.to_str().unwrap()]).ok();
     let before = w.lock()["packs"][0]["envs"].clone();
@@ -316,7 +329,9 @@ fn a_failed_build_leaves_the_packs_installed_and_the_previous_environment_in_use
     // An installer that runs past KNAP_ENV_TIMEOUT fails the same way.
     let mut k = Knap::new();
     k.set("KNAP_ENV_TIMEOUT", "1");
-    let slow = World::with(k);
+    let Some(slow) = World::with(k) else {
+        return;
+    };
     let src = slow.pack("q", "1.0.0", &[("requirements.txt", "alpha\n")]);
     let o = slow.run(&["install", src.to_str().unwrap()]).code(1);
     assert!(
@@ -335,7 +350,9 @@ fn a_failed_build_leaves_the_packs_installed_and_the_previous_environment_in_use
 fn upgrade_and_uninstall_remove_the_environments_no_lock_names() {
     let mut site = Site::new();
     site.publish_pack(Pack::new("p", "1.0.0").file("requirements.txt", "alpha\n"));
-    let w = World::with(site.knap_local());
+    let Some(w) = World::with(site.knap_local()) else {
+        return;
+    };
     w.run(&["install", "p"]).ok();
     let first = w.lock()["packs"][0]["envs"][0]["dir"]
         .as_str()
@@ -370,7 +387,9 @@ fn upgrade_and_uninstall_remove_the_environments_no_lock_names() {
 
 #[test]
 fn an_environment_build_holds_no_root_lock() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let p = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     let q = w.pack("q", "1.0.0", &[]);
     // The wheels take long to come: the install waits in its build.
@@ -423,7 +442,9 @@ fn an_environment_build_holds_no_root_lock() {
 
 #[test]
 fn env_build_list_check_and_remove_through_the_cli() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.python_and_node_pack();
     w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
     assert_eq!(
@@ -509,7 +530,9 @@ fn descendants(pid: u32) -> Vec<u32> {
 
 #[test]
 fn a_build_killed_with_sigkill_is_recovered_by_the_next_one_and_held_no_root_lock() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.pack("p", "1.0.0", &[("requirements.txt", "alpha\n")]);
     w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
     // The wheels take long to come: the build is killed while pip waits.
@@ -583,7 +606,9 @@ fn a_build_killed_with_sigkill_is_recovered_by_the_next_one_and_held_no_root_loc
 
 #[test]
 fn doctor_shows_each_environment_state() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.pack("p", "1.0.0", &[("requirements.txt", "beta\n")]);
     std::fs::write(
         src.join("pack.yaml"),
@@ -610,8 +635,8 @@ fn doctor_shows_each_environment_state() {
     assert_eq!(o.json()["environments"][0]["state"], "missing");
 }
 
-/// The usual output of the environment commands, as a user sees it (text),
-/// with what varies by machine taken out: interpreter versions, environment
+/// The usual output of the environment commands and their common errors, as
+/// a user sees them (text and `--json`), with what varies by machine taken out: interpreter versions, environment
 /// ids (which hash them) and the column widths they set.
 fn assert_env_out(name: &str, out: Out) {
     let mut s = knap_test_support::snapshot::settings();
@@ -621,14 +646,19 @@ fn assert_env_out(name: &str, out: Out) {
     // The interpreter column after the runtime column.
     s.add_filter(r"\b(python|node)( +)\d+\.\d+\.\d+\b", "$1$2[VERSION]");
     // Column widths follow the values' lengths.
-    s.add_filter(r" {2,}", "  ");
+    s.add_filter(r"(\S) {2,}", "$1  ");
+    // The same in `--json`: whole ids, interpreter versions.
+    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[ID]");
+    s.add_filter(r#""interpreter": ?"[0-9.]+""#, r#""interpreter": "[VERSION]""#);
     let _bound = s.bind_to_scope();
     knap_test_support::insta::assert_snapshot!(name, out.transcript());
 }
 
 #[test]
 fn the_environment_commands_usual_output() {
-    let w = World::new();
+    let Some(w) = World::new() else {
+        return;
+    };
     let src = w.python_and_node_pack();
     let src = src.to_str().unwrap();
     assert_env_out(
@@ -645,9 +675,26 @@ fn the_environment_commands_usual_output() {
         "list_current",
         w.run(&["--color", "never", "env", "list"]).ok(),
     );
+    assert_env_out("list_json", w.run(&["--json", "env", "list"]).ok());
     assert_env_out("check", w.run(&["--color", "never", "env", "check"]).ok());
+    assert_env_out("check_json", w.run(&["--json", "env", "check"]).ok());
+    // The common errors: a pack that is not installed, an environment
+    // that is missing.
+    assert_env_out(
+        "build_not_installed",
+        w.run(&["--color", "never", "env", "build", "nosuch"]),
+    );
+    assert_env_out(
+        "build_not_installed_json",
+        w.run(&["--json", "env", "build", "nosuch"]),
+    );
     assert_env_out(
         "remove",
         w.run(&["--color", "never", "env", "remove", "p"]).ok(),
     );
+    assert_env_out(
+        "check_missing",
+        w.run(&["--color", "never", "env", "check"]),
+    );
+    assert_env_out("check_missing_json", w.run(&["--json", "env", "check"]));
 }
