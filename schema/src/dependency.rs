@@ -49,6 +49,25 @@ pub enum DependencyError {
     },
 }
 
+impl DependencyError {
+    /// The same refusal for a pack asked for on the command line (`REF` or
+    /// `REF@REQ`: a pack name, not a dependency of a pack).
+    pub fn of_command_line(&self) -> String {
+        match self {
+            Self::Ref { input, reason } => format!(
+                "invalid pack ref `{}`: {}",
+                Escaped(input),
+                Escaped(reason)
+            ),
+            Self::Req { input, reason } => format!(
+                "invalid version requirement in `{}`: {}",
+                Escaped(input),
+                Escaped(&reason.to_string())
+            ),
+        }
+    }
+}
+
 impl Dependency {
     pub fn parse(input: &str) -> Result<Self, DependencyError> {
         let text = input.trim();
@@ -150,6 +169,28 @@ impl fmt::Display for Dependency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pack_asked_for_on_the_command_line_is_no_dependency() {
+        let e = Dependency::parse("Jira").unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid dependency `Jira`"),
+            "{e}"
+        );
+        assert!(
+            e.of_command_line()
+                .starts_with("invalid pack ref `Jira`: the ref `Jira` must start"),
+            "{}",
+            e.of_command_line()
+        );
+        let e = Dependency::parse("jira@^^1").unwrap_err();
+        assert!(
+            e.of_command_line()
+                .starts_with("invalid version requirement in `jira@^^1`: "),
+            "{}",
+            e.of_command_line()
+        );
+    }
 
     #[test]
     fn forms() {

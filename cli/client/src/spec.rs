@@ -101,10 +101,11 @@ pub fn parse(spec: &str) -> Result<Spec, KnapError> {
         // A path is suggested only when there is something at it.
         if Path::new(spec).exists() {
             KnapError::usage(format!(
-                "{e}; to install the directory or archive `{spec}`, write it as a path: `./{spec}`"
+                "{}; to install the directory or archive `{spec}`, write it as a path: `./{spec}`",
+                e.of_command_line()
             ))
         } else {
-            KnapError::usage(e.to_string())
+            KnapError::usage(e.of_command_line())
         }
     })?;
     let req = match spec.split_once('@') {

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, spec: &str, pin: Option<&str>) -> anyhow::Result<()>
             let near = suggest::near_refs(&ctx.config, &ctx.env, name).await;
             let hint = suggest::did_you_mean(&near)
                 .unwrap_or_else(|| "write REF or REF@REQ, e.g. slack@^1.2".to_owned());
-            return Err(KnapError::usage(e.to_string()).with_hint(hint).into());
+            return Err(KnapError::usage(e.of_command_line()).with_hint(hint).into());
         }
     };
     let req_given = spec.contains('@');

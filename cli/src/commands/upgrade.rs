@@ -51,7 +51,7 @@ pub async fn run(ctx: &Ctx, args: UpgradeArgs) -> anyhow::Result<()> {
     let mut refs = BTreeSet::new();
     let mut new_requirements = Vec::new();
     for spec in &args.specs {
-        let d = Dependency::parse(spec).map_err(|e| KnapError::usage(e.to_string()))?;
+        let d = Dependency::parse(spec).map_err(|e| KnapError::usage(e.of_command_line()))?;
         if let Some((_, req)) = spec.split_once('@') {
             new_requirements.push(Spec::Registry {
                 dep: d.clone(),
