@@ -21,6 +21,12 @@ use crate::problem::{Problems, at, key};
 use crate::sparse::{SPARSE_FORMAT, SparseConfig, SparsePack};
 use crate::urls::{SourceUrlKind, classify_source_url};
 
+mod sparse;
+mod stream;
+
+pub use sparse::{validate_sparse_config, validate_sparse_pack};
+pub use stream::check_index_streaming;
+
 /// Which format a document must conform to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Compat {
@@ -62,167 +68,6 @@ pub fn check_index_text(text: &str, compat: Compat) -> (Option<Index>, Problems)
             }
             (None, p)
         }
-    }
-}
-
-/// The problems [`check_index_text`] finds, exactly and in its order,
-/// without holding the index: each entry is parsed, checked and dropped in
-/// turn, and only what the checks across entries need is kept (each
-/// entry's ref and version; for [`Compat::Attune`], its dependencies), so
-/// that checking a large index costs little more memory than the document
-/// itself (`knap-index validate`). A document this cannot read as it goes
-/// (not an object with one `packs` list, an entry that does not parse, a
-/// repeated key) is left to [`check_index_text`], which locates the error.
-pub fn check_index_streaming(text: &str, compat: Compat) -> Problems {
-    match stream_index(text, compat) {
-        Some(p) => p,
-        None => check_index_text(text, compat).1,
-    }
-}
-
-/// What [`check_index_streaming`] keeps of an entry for the checks across
-/// entries of the Attune form.
-struct HeldDeps {
-    pack_ref: Box<str>,
-    version: semver::Version,
-    deps: Vec<String>,
-}
-
-/// [`check_index_streaming`]'s one pass, `None` where the document is left
-/// to the exact parse.
-fn stream_index(text: &str, compat: Compat) -> Option<Problems> {
-    use serde::Deserializer as _;
-    let mut entries = Problems::new();
-    let mut list = EntryListCheck::new("$.packs", compat, true, 0);
-    let mut held: Vec<HeldDeps> = Vec::new();
-    let mut de = serde_json::Deserializer::from_str(text);
-    let rest = de
-        .deserialize_map(StreamTop {
-            compat,
-            entries: &mut entries,
-            list: &mut list,
-            held: &mut held,
-        })
-        .ok()?;
-    de.end().ok()?;
-    let mut rest = rest;
-    rest.insert("packs".into(), Value::Array(vec![]));
-    let index: Index = from_json_value(Value::Object(rest)).ok()?;
-    // As `validate_index`: the document's own fields, each entry with the
-    // checks across entries as they come, the end of the list, then the
-    // dependencies of the Attune form.
-    let mut p = validate_index(&index, compat);
-    p.extend(entries);
-    list.finish(&mut p);
-    if compat == Compat::Attune {
-        let views: Vec<DepsOf<'_>> = held
-            .iter()
-            .map(|h| DepsOf {
-                pack_ref: &h.pack_ref,
-                version: &h.version,
-                deps: &h.deps,
-            })
-            .collect();
-        dependencies_within(&views, "$.packs", UnmetDependency::Error, &mut p);
-    }
-    Some(p)
-}
-
-/// The top-level object: `packs` checked entry by entry, the rest kept.
-struct StreamTop<'s> {
-    compat: Compat,
-    entries: &'s mut Problems,
-    list: &'s mut EntryListCheck,
-    held: &'s mut Vec<HeldDeps>,
-}
-
-impl<'de> serde::de::Visitor<'de> for StreamTop<'_> {
-    type Value = Map<String, Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an index (a JSON object)")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        use serde::de::Error;
-        let mut rest = Map::new();
-        let mut packs = false;
-        let Self {
-            compat,
-            entries,
-            list,
-            held,
-        } = self;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "packs" {
-                if packs {
-                    return Err(A::Error::duplicate_field("packs"));
-                }
-                packs = true;
-                map.next_value_seed(StreamPacks {
-                    compat,
-                    entries: &mut *entries,
-                    list: &mut *list,
-                    held: &mut *held,
-                })?;
-            } else {
-                let value: Value = map.next_value()?;
-                if rest.insert(key, value).is_some() {
-                    return Err(A::Error::custom("a repeated key"));
-                }
-            }
-        }
-        if !packs {
-            return Err(A::Error::missing_field("packs"));
-        }
-        Ok(rest)
-    }
-}
-
-/// The `packs` list, each entry checked and dropped.
-struct StreamPacks<'s> {
-    compat: Compat,
-    entries: &'s mut Problems,
-    list: &'s mut EntryListCheck,
-    held: &'s mut Vec<HeldDeps>,
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for StreamPacks<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for StreamPacks<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of entries")
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut path = String::new();
-        let mut i = 0;
-        while let Some(e) = seq.next_element::<Entry>()? {
-            path.clear();
-            {
-                use std::fmt::Write;
-                let _ = write!(path, "$.packs[{i}]");
-            }
-            validate_entry(&e, &path, self.compat, self.entries);
-            self.list.push(&e.pack_ref, &e.version, self.entries);
-            if self.compat == Compat::Attune {
-                self.held.push(HeldDeps {
-                    pack_ref: e.pack_ref.as_str().into(),
-                    version: e.version,
-                    deps: e.dependencies.map(|d| d.packs).unwrap_or_default(),
-                });
-            }
-            i += 1;
-        }
-        Ok(())
     }
 }
 
@@ -770,47 +615,6 @@ pub fn check_timestamp(s: &str, path: &str, p: &mut Problems) {
             format!("`{s}` is not an RFC 3339 date-time such as 2026-11-21T12:00:00Z"),
         );
     }
-}
-
-/// Validates a sparse `config.json`.
-pub fn validate_sparse_config(c: &SparseConfig) -> Problems {
-    let mut p = Problems::new();
-    if c.format != SPARSE_FORMAT {
-        p.error(
-            "$.format",
-            format!("must be \"{SPARSE_FORMAT}\", found \"{}\"", c.format),
-        );
-    }
-    if c.registry_name.trim().is_empty() {
-        p.error("$.registry_name", "must not be empty");
-    }
-    check_registry_url(&c.registry_url, "$.registry_url", Compat::Knap, &mut p);
-    check_timestamp(&c.last_updated, "$.last_updated", &mut p);
-    p
-}
-
-/// Validates a sparse `packs/<ref>.json`; `file_ref` is the ref its file
-/// name says, when known.
-pub fn validate_sparse_pack(s: &SparsePack, file_ref: Option<&str>) -> Problems {
-    let mut p = Problems::new();
-    if let Some(f) = file_ref
-        && f != s.pack_ref
-    {
-        p.error(
-            "$.ref",
-            format!("`{}` does not match the file name `{f}.json`", s.pack_ref),
-        );
-    }
-    for (i, e) in s.versions.iter().enumerate() {
-        if e.pack_ref != s.pack_ref {
-            p.error(
-                format!("$.versions[{i}].ref"),
-                format!("`{}` in the file of `{}`", e.pack_ref, s.pack_ref),
-            );
-        }
-    }
-    validate_entries(&s.versions, "$.versions", Compat::Knap, true, &mut p);
-    p
 }
 
 #[cfg(test)]
