@@ -567,6 +567,70 @@ fn a_homepage_or_repository_that_is_not_a_web_address_is_shown_but_not_linked() 
 }
 
 #[test]
+fn pack_pages_share_the_sites_stylesheet_and_script_and_keep_older_versions_details() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let o = build(
+        &example_index(),
+        &site,
+        &["--base-url", "https://r.example/"],
+    );
+    assert_exit(&o, 0);
+    assert!(site.join("site.css").is_file() && site.join("site.js").is_file());
+    let entries = entry_files(&example_index().join("entries"));
+    for (r, versions) in by_ref(&entries) {
+        let page = std::fs::read_to_string(site.join(format!("p/{r}.html"))).unwrap();
+        // One stylesheet and one script for every page, nothing inline.
+        assert_eq!(
+            page.matches("<link rel=\"stylesheet\"").count(),
+            1,
+            "{r}: {page}"
+        );
+        assert!(
+            page.contains(r#"<link rel="stylesheet" href="../site.css">"#),
+            "{r}"
+        );
+        assert_eq!(page.matches("<script").count(), 1, "{r}: {page}");
+        assert!(
+            page.contains(r#"<script src="../site.js" defer></script>"#),
+            "{r}"
+        );
+        assert!(
+            !page.contains("<style") && !page.contains(" style="),
+            "{r}: {page}"
+        );
+        // Every version other than the newest keeps, compactly, its
+        // requirements and each source's checksum.
+        let versions = sorted(versions);
+        let newest = versions[0]["version"].as_str().unwrap();
+        for e in &versions {
+            let v = e["version"].as_str().unwrap();
+            if v == newest {
+                continue;
+            }
+            let start = page
+                .find(&format!(r#"<li id="v-{v}">"#))
+                .unwrap_or_else(|| panic!("{r}@{v} is not on its page: {page}"));
+            let item = &page[start..];
+            let item = &item[..item.find("</li>").unwrap()];
+            for s in e["install_sources"].as_array().unwrap() {
+                let sum = s["checksum"].as_str().unwrap();
+                assert!(item.contains(sum), "{r}@{v}: {sum} missing from {item}");
+            }
+            for d in e["dependencies"]["packs"].as_array().unwrap() {
+                let d = d.as_str().unwrap();
+                assert!(item.contains("requires"), "{r}@{v}: {item}");
+                let name = d.split('@').next().unwrap();
+                assert!(item.contains(name), "{r}@{v}: {d} missing from {item}");
+            }
+        }
+    }
+    // The example index has older versions, one of them with requirements.
+    let notify = std::fs::read_to_string(site.join("p/notify.html")).unwrap();
+    assert!(notify.contains(r#"<li id="v-1.0.0">"#));
+}
+
+#[test]
 fn a_directory_that_is_not_a_built_site_is_not_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("docs");
