@@ -78,6 +78,25 @@ fn an_archive_of_another_version_is_refused_by_entry_and_update() {
 }
 
 #[test]
+fn an_archive_of_another_pack_is_refused_naming_both_refs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let other = tmp.path().join("netcheck");
+    make_pack(&other, "netcheck", "1.0.0");
+    let archive = tmp.path().join("netcheck-1.0.0.tar.gz");
+    pack(&other, &archive);
+    let dir = tmp.path().join("pingcheck");
+    make_pack(&dir, "pingcheck", "1.0.0");
+    let o = entry(&dir, &archive);
+    assert_exit(&o, 4);
+    let err = stderr(&o);
+    assert!(
+        err.contains("holds netcheck 1.0.0") && err.contains("is pingcheck 1.0.0"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty(), "no entry printed");
+}
+
+#[test]
 fn an_archive_with_other_files_is_refused_naming_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
