@@ -16,8 +16,11 @@
 //! - `cwd=DIR` after the language runs the block in DIR of the document's
 //!   directory (the README of example-index has commands for the knap
 //!   checkout and for the registry itself).
-//! - `network` after the language marks a block that cannot run offline;
-//!   it is skipped, and it must be one of [`NETWORK`], each with its reason.
+//! - `network` after the language marks a block that cannot run offline
+//!   (it names placeholder hosts, or needs GitHub, PyPI or npm): it must be
+//!   one of [`NETWORK`], each with its reason, and each `knap` or
+//!   `knap-index` command in it must pass the tool's argument parser as
+//!   written (it runs with `--help` added: [`check_network_commands`]).
 //! - `norun` marks a block that no test may run (the test suite itself);
 //!   it must be one of [`NOT_RUN`], each with its reason.
 //! - `bench` marks a benchmark's command lines (minutes of release builds
@@ -380,6 +383,7 @@ fn run_doc(doc: &str) {
                     .any(|(d, line, _)| *d == doc && first.starts_with(line)),
                 "{at}: a block marked `network` that is not in NETWORK: {first}"
             );
+            ran += check_network_commands(&at, &b, &reader);
             continue;
         }
         if b.attrs.iter().any(|a| a == "norun") {
@@ -446,6 +450,65 @@ fn run_doc(doc: &str) {
         ran += 1;
     }
     assert!(ran > 0, "{doc}: no block ran");
+}
+
+/// The `knap` and `knap-index` command lines of a block that cannot run
+/// offline, each with its `\` continuations, as bash reads them.
+fn network_commands(b: &Block) -> Vec<String> {
+    let lines: Vec<String> = if b.lang == "console" {
+        steps(&b.body).into_iter().map(|s| s.command).collect()
+    } else {
+        let mut out: Vec<String> = Vec::new();
+        let mut continued = false;
+        for line in b.body.lines() {
+            if continued {
+                let last = out.last_mut().unwrap();
+                last.push('\n');
+                last.push_str(line);
+            } else {
+                out.push(line.to_owned());
+            }
+            continued = line.trim_end().ends_with('\\');
+        }
+        out
+    };
+    lines
+        .into_iter()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("knap ") || l.starts_with("knap-index ")
+        })
+        .collect()
+}
+
+/// Every `knap` and `knap-index` command of a `network` block is one the
+/// tool accepts as written: its command, flags, values and arguments pass
+/// the argument parser (the command runs with `--help` added, which clap
+/// answers only once everything before it parsed; nothing reaches the
+/// network). 1 when the block was checked, 0 when knap is not built.
+fn check_network_commands(at: &str, b: &Block, reader: &Reader) -> usize {
+    let commands = network_commands(b);
+    if commands.is_empty() {
+        return 0;
+    }
+    if !reader.has_knap {
+        eprintln!("skipped: {at} names knap commands, and knap is not built");
+        return 0;
+    }
+    // Functions, so that bash itself reads the line (quotes, comments,
+    // continuations) and the tool gets the arguments as a reader's shell
+    // would give them.
+    let wrap = "knap() { command knap \"$@\" --help; }\n\
+                knap-index() { command knap-index \"$@\" --help; }\n";
+    for c in commands {
+        let o = reader.bash(&reader.dir, &format!("{wrap}{c}\n"), false);
+        assert!(
+            o.status.success(),
+            "{at}: knap does not accept `{c}` as written:\n{}",
+            stderr(&o)
+        );
+    }
+    1
 }
 
 /// Each benchmark script a `bench` block names exists, is executable and
