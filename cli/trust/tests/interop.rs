@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use common::{Registry, block, write};
+use knap_test_support::server::{Server, files};
 use knap_trust::verify::{DirFetch, Pin, Verifier};
 
 /// `target/tuf-venv/bin/python` with `tuf` and `cryptography`, or `None`
@@ -55,41 +55,12 @@ fn make_venv() -> Option<PathBuf> {
     Some(py)
 }
 
-struct HttpServer(std::process::Child);
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path) -> (HttpServer, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    (HttpServer(child), format!("http://127.0.0.1:{port}/"))
+/// The repository in `dir` served over HTTP on 127.0.0.1 by the test kit's
+/// server; its base URL ends in `/`.
+fn serve(dir: &Path) -> (Server, String) {
+    let server = Server::start(files(dir.to_path_buf()));
+    let base = server.url("/");
+    (server, base)
 }
 
 const UPDATER: &str = r#"
