@@ -54,11 +54,9 @@ impl DependencyError {
     /// `REF@REQ`: a pack name, not a dependency of a pack).
     pub fn of_command_line(&self) -> String {
         match self {
-            Self::Ref { input, reason } => format!(
-                "invalid pack ref `{}`: {}",
-                Escaped(input),
-                Escaped(reason)
-            ),
+            Self::Ref { input, reason } => {
+                format!("invalid pack ref `{}`: {}", Escaped(input), Escaped(reason))
+            }
             Self::Req { input, reason } => format!(
                 "invalid version requirement in `{}`: {}",
                 Escaped(input),

@@ -649,7 +649,10 @@ fn assert_env_out(name: &str, out: Out) {
     s.add_filter(r"(\S) {2,}", "$1  ");
     // The same in `--json`: whole ids, interpreter versions.
     s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[ID]");
-    s.add_filter(r#""interpreter": ?"[0-9.]+""#, r#""interpreter": "[VERSION]""#);
+    s.add_filter(
+        r#""interpreter": ?"[0-9.]+""#,
+        r#""interpreter": "[VERSION]""#,
+    );
     let _bound = s.bind_to_scope();
     knap_test_support::insta::assert_snapshot!(name, out.transcript());
 }
