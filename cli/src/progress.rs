@@ -96,8 +96,10 @@ impl Steps {
         match event {
             Event::Resolving { packs } => {
                 self.start("resolving".into());
-                self.from
-                    .insert("resolving".into(), format!("{packs} requested pack(s)"));
+                self.from.insert(
+                    "resolving".into(),
+                    crate::output::count(*packs, "requested pack", "requested packs"),
+                );
             }
             Event::FetchingIndex { registry, .. } => self.start(format!("index {registry}")),
             Event::IndexFetched { registry } => {
@@ -169,7 +171,8 @@ impl Steps {
                 &format!("env {pack} {runtime}"),
                 "building environment",
                 &format!(
-                    "{pack} {runtime}: {packages} package(s) in {}",
+                    "{pack} {runtime}: {} in {}",
+                    crate::output::count(*packages, "package", "packages"),
                     dir.display()
                 ),
             )),
@@ -340,7 +343,10 @@ fn warning_line(message: &str) -> String {
 /// An event in words.
 pub fn line(event: &Event) -> String {
     match event {
-        Event::Resolving { packs } => format!("resolving {packs} requested pack(s)"),
+        Event::Resolving { packs } => format!(
+            "resolving {}",
+            crate::output::count(*packs, "requested pack", "requested packs")
+        ),
         Event::FetchingIndex { registry, url } => format!("{registry}: fetching {url}"),
         Event::IndexFetched { registry } => format!("{registry}: fetched"),
         Event::DownloadStarted { url, total } => match total {
@@ -376,7 +382,8 @@ pub fn line(event: &Event) -> String {
             dir,
             packages,
         } => format!(
-            "{pack}: {runtime} environment built ({packages} package(s)) in {}",
+            "{pack}: {runtime} environment built ({}) in {}",
+            crate::output::count(*packages, "package", "packages"),
             dir.display()
         ),
         Event::EnvFailed {
@@ -414,7 +421,7 @@ mod tests {
         );
         assert_eq!(out.len(), 1);
         assert!(
-            out[0].starts_with("step resolving: 1 requested pack(s) ("),
+            out[0].starts_with("step resolving: 1 requested pack ("),
             "{out:?}"
         );
         ev(

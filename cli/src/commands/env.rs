@@ -334,8 +334,8 @@ impl fmt::Display for EnvListReport {
         let bad = self.envs.iter().filter(|e| !e.state.is_ok()).count();
         write!(
             f,
-            "{} environment(s) in {}: {} ok, {bad} not{}",
-            self.envs.len(),
+            "{} in {}: {} ok, {bad} not{}",
+            crate::output::count(self.envs.len(), "environment", "environments"),
             self.envs_dir.display(),
             self.envs.len() - bad,
             if self.deep {
