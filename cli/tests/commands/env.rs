@@ -701,3 +701,70 @@ fn the_environment_commands_usual_output() {
     );
     assert_env_out("check_missing_json", w.run(&["--json", "env", "check"]));
 }
+
+/// A build is told as it happens: under `-v` as lines (the pack, its
+/// runtime, how many packages), with `--progress json` as one
+/// `env_building` then one `env_built` event per environment, naming the
+/// pack, the installer and the packages.
+#[test]
+fn an_environment_build_is_told_under_v_and_as_events_with_progress_json() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    let src = w.pack("q", "1.0.0", &[("requirements.txt", "alpha\n")]);
+    w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
+    let o = w.run(&["-v", "env", "build"]).ok();
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.contains("q python") && l.contains("2 packages")),
+        "{o:#?}"
+    );
+    let o = w
+        .run(&["--progress", "json", "env", "build", "--force", "q"])
+        .ok();
+    let events: Vec<Value> = o
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(names, ["env_building", "env_built"], "{events:?}");
+    assert_eq!(events[0]["pack"], "q");
+    assert_eq!(events[0]["runtime"], "python");
+    assert_eq!(events[0]["installer"], "pip");
+    assert_eq!(events[1]["pack"], "q");
+    assert_eq!(events[1]["packages"], 2);
+}
+
+/// `python = PATH` in the configuration is the interpreter environments
+/// are built with: a path that holds none is an error naming the setting,
+/// and the real interpreter given by its full path builds.
+#[test]
+fn the_configured_python_is_the_interpreter_environments_are_built_with() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    let src = w.pack("q", "1.0.0", &[("requirements.txt", "alpha\n")]);
+    w.run(&["install", "--no-envs", src.to_str().unwrap()]).ok();
+    let missing = w.k.dir.path().join("no-such/python3");
+    std::fs::write(
+        w.k.config(),
+        format!("python = \"{}\"\n", missing.display()),
+    )
+    .unwrap();
+    let o = w.run(&["--color", "never", "env", "build"]);
+    assert_ne!(o.code, 0, "{o:#?}");
+    assert!(o.stderr.contains("configured as `python`"), "{o:#?}");
+    assert!(o.stderr.contains("no-such/python3"), "{o:#?}");
+    assert!(!w.envs().join("q").exists(), "nothing built: {o:#?}");
+
+    let real = std::env::split_paths(&support::path_without_uv())
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH");
+    std::fs::write(w.k.config(), format!("python = \"{}\"\n", real.display())).unwrap();
+    w.run(&["env", "build"]).ok();
+    let (code, states) = states(&w, "check");
+    assert_eq!((code, states), (0, vec!["q python ok".to_owned()]));
+}
