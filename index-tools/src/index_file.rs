@@ -35,6 +35,20 @@ pub fn read_named(path: &Path) -> anyhow::Result<String> {
     })
 }
 
+/// Reads a file that a registry or a site holds (not one named on the
+/// command line) through [`knap_schema::fs`], following a link: a FIFO, a
+/// device or a file over `limit` is invalid input (exit 4) rather than
+/// waited on; `None` when there is no such file.
+pub fn read_held(path: &Path, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    use knap_schema::fs::{FileError, Links, read_if_exists};
+    read_if_exists(path, Links::Follow, limit).map_err(|e| match e {
+        FileError::Io { error, .. } => {
+            anyhow::Error::new(error).context(format!("cannot read {}", path.display()))
+        }
+        other => fail(Kind::Integrity, other.to_string()),
+    })
+}
+
 /// Reads and validates an index; any error makes it unusable (exit 4).
 pub fn read_index(path: &Path) -> anyhow::Result<IndexFile> {
     let text = read_named(path)?;

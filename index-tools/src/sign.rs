@@ -11,6 +11,9 @@ use knap_trust::{KeyError, KeySpec, Role, SignReport, SignRequest, SigningKey};
 use crate::cli::{KeysCommand, SignArgs};
 use crate::failure::{Kind, fail};
 
+/// The largest `N.root.json` read back (a real one is a few kilobytes).
+const MAX_ROOT_BYTES: u64 = 16 * 1024 * 1024;
+
 pub fn keys_command(c: KeysCommand) -> anyhow::Result<()> {
     match c {
         KeysCommand::Generate { output } => {
@@ -181,8 +184,8 @@ fn newest_root_key_ids(dir: &Path) -> anyhow::Result<Option<RootKeys>> {
             format!("{}: not a TUF root ({why})", path.display()),
         )
     };
-    let text = std::fs::read(&path)
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot read {}", path.display())))?;
+    let text = crate::index_file::read_held(&path, MAX_ROOT_BYTES)?
+        .ok_or_else(|| bad("it went away while being read".into()))?;
     let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
     let mut by_role = BTreeMap::new();
     for role in Role::ALL {

@@ -8,7 +8,6 @@
 //! `RECORD` path that leaves the environment is reported, never read.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
@@ -129,14 +128,11 @@ fn python(env: &Path) -> (Vec<Installed>, Vec<Unreadable>) {
     (found, bad)
 }
 
-/// Reads a metadata file of at most 16 MiB as text.
+/// Reads a metadata file of at most 16 MiB as text, through
+/// `knap_schema::fs` (a FIFO is refused, not waited on).
 fn read_small(path: &Path) -> Result<String, String> {
-    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    f.take(16 << 20)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    Ok(text)
+    knap_schema::fs::read_to_string(path, knap_schema::fs::Links::Follow, 16 << 20)
+        .map_err(|e| e.reason())
 }
 
 /// `Name:` and `Version:` from the header block of a `METADATA` file.
@@ -285,7 +281,9 @@ fn inside(env: &Path, base: &Path, rel: &str) -> Option<PathBuf> {
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
+    // Through `knap_schema::fs`: an installed file that is a FIFO is a
+    // mismatch, not a wait.
+    let (mut f, _) = knap_schema::fs::open(path, knap_schema::fs::Links::Follow)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize()))

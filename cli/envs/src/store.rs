@@ -110,7 +110,14 @@ impl EnvStore {
     /// The complete record of the environment at `path` named `dir`: its
     /// `.knap-env.json` reads and agrees with the name (runtime, id).
     pub fn read_record(path: &Path, dir: &EnvDir) -> Option<EnvRecord> {
-        let bytes = std::fs::read(path.join(ENV_RECORD_FILE)).ok()?;
+        // Through `knap_schema::fs`: the record is knap's own file (no
+        // link), and a FIFO there is a broken record, not a wait.
+        let bytes = knap_schema::fs::read(
+            &path.join(ENV_RECORD_FILE),
+            knap_schema::fs::Links::Refuse,
+            16 << 20,
+        )
+        .ok()?;
         let r: EnvRecord = serde_json::from_slice(&bytes).ok()?;
         (r.runtime == dir.runtime() && r.id.hex().starts_with(dir.id12())).then_some(r)
     }

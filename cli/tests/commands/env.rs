@@ -768,3 +768,54 @@ fn the_configured_python_is_the_interpreter_environments_are_built_with() {
     let (code, states) = states(&w, "check");
     assert_eq!((code, states), (0, vec!["q python ok".to_owned()]));
 }
+
+/// No file in an environment hangs knap: a FIFO in place of an
+/// environment's `.knap-env.json` makes it not current (it is rebuilt), and
+/// a FIFO in place of an installed file its RECORD lists is a mismatch that
+/// `env check` names (exit 4). Runs are killed after 20 s, so a read that
+/// blocks fails the test.
+#[test]
+fn a_fifo_in_an_environment_is_a_broken_environment_not_a_wait() {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+    let Some(w) = World::new() else {
+        return;
+    };
+    let src = w.pack("q", "1.0.0", &[("requirements.txt", "alpha\n")]);
+    w.run(&["install", src.to_str().unwrap()]).ok();
+    let env = env_dirs(&w.envs().join("q")).pop().unwrap();
+    let mkfifo = |p: &Path| {
+        std::fs::remove_file(p).unwrap();
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+
+    let installed = walk_for(&env, "alpha/__init__.py");
+    mkfifo(&installed);
+    let o = w.k.run_within(LIMIT, &["--color", "never", "env", "check"]);
+    assert_eq!(o.code, 4, "{o:#?}");
+    assert!(o.stdout.contains("alpha/__init__.py"), "{o:#?}");
+
+    mkfifo(&env.join(".knap-env.json"));
+    let o = w.k.run_within(LIMIT, &["--json", "env", "list"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert_ne!(o.json()["envs"][0]["state"], "ok", "{o:#?}");
+    // The next build replaces it.
+    let o = w.k.run_within(LIMIT, &["env", "build"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+    assert_eq!(states(&w, "check"), (0, vec!["q python ok".to_owned()]));
+}
+
+/// The file under `dir` whose path ends with `tail`.
+fn walk_for(dir: &Path, tail: &str) -> PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(tail) {
+                return p;
+            }
+        }
+    }
+    panic!("no {tail} under {}", dir.display())
+}

@@ -130,10 +130,9 @@ fn copy_verified(root: &Path, rel: &Path, checksum: &str, site: &Path) -> Result
     // The copy is what the site serves, so its bytes are the ones checked.
     let copy = || -> std::io::Result<String> {
         std::fs::create_dir_all(to.parent().expect("below the site"))?;
-        std::io::copy(
-            &mut std::fs::File::open(&real)?,
-            &mut std::fs::File::create(&to)?,
-        )?;
+        // Through `knap_schema::fs`: a FIFO is refused, not waited on.
+        let (mut from, _) = knap_schema::fs::open(&real, knap_schema::fs::Links::Follow)?;
+        std::io::copy(&mut from, &mut std::fs::File::create(&to)?)?;
         sha256_file(&to)
     };
     let actual = copy().map_err(|e| format!("cannot copy {}: {e}", from.display()))?;

@@ -134,7 +134,13 @@ fn check_replaceable(target: &Path, source_root: &Path) -> anyhow::Result<()> {
 }
 
 fn is_built_site(dir: &Path) -> bool {
-    let config = std::fs::read(dir.join("config.json")).ok();
+    // Through `knap_schema::fs`: a FIFO there is no site, not a wait.
+    let config = knap_schema::fs::read(
+        &dir.join("config.json"),
+        knap_schema::fs::Links::Follow,
+        16 * 1024 * 1024,
+    )
+    .ok();
     let sparse = config
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .is_some_and(|v| v["format"] == knap_schema::sparse::SPARSE_FORMAT);

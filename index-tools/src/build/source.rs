@@ -12,7 +12,10 @@ use knap_schema::problem::Problems;
 use knap_schema::validate::{Compat, validate_entry};
 
 use crate::failure::{Kind, fail};
-use crate::index_file::{now_rfc3339, print_warnings, read_index};
+use crate::index_file::{now_rfc3339, print_warnings, read_held, read_index};
+
+/// The largest `config.json` read (a real one is a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A registry read from SRC, ready to publish.
 pub struct Source {
@@ -165,12 +168,10 @@ fn config_description(root: &Path, dir: Option<&Path>) -> anyhow::Result<Option<
         _ => root,
     };
     let path = dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let Some(bytes) = read_held(&path, MAX_CONFIG_BYTES)? else {
+        return Ok(None);
     };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         fail(
             Kind::Integrity,
             format!("{}: not valid JSON: {e}", path.display()),
@@ -218,8 +219,13 @@ fn read_entries(dir: &Path) -> anyhow::Result<Vec<(String, Entry)>> {
     for path in files {
         let shown = path.display().to_string();
         let mut p = Problems::new();
-        match std::fs::read_to_string(&path) {
-            Err(e) => p.error("$", format!("cannot read: {e}")),
+        // Through `knap_schema::fs`: a FIFO is refused, not waited on.
+        match knap_schema::fs::read_to_string(
+            &path,
+            knap_schema::fs::Links::Follow,
+            crate::index_file::MAX_FILE_BYTES,
+        ) {
+            Err(e) => p.error("$", format!("cannot read: {}", e.reason())),
             Ok(text) => match from_json_str::<Entry>(&text) {
                 Err(e) => p.error(e.path, e.message),
                 Ok(entry) => {

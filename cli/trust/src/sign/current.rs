@@ -52,11 +52,18 @@ pub(super) fn target_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, SignErr
     Ok(files)
 }
 
+/// The largest file of a site read for signing (its `index.json` is the
+/// largest: ~80 MB for 100,000 versions).
+const MAX_SITE_FILE: u64 = 1 << 30;
+
+/// Reads a file of the site or of its `tuf/` through `knap_schema::fs`: a
+/// FIFO or a device is refused, not waited on.
 pub(super) fn read(path: &Path) -> Result<Vec<u8>, SignError> {
-    std::fs::read(path).map_err(|source| SignError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(knap_schema::fs::read(
+        path,
+        knap_schema::fs::Links::Follow,
+        MAX_SITE_FILE,
+    )?)
 }
 
 fn parse<T: DeserializeOwned>(path: &Path) -> Result<T, SignError> {

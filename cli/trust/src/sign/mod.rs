@@ -137,6 +137,10 @@ pub enum SignError {
     Tough { role: Role, reason: String },
     #[error("cannot start the signing runtime: {0}")]
     Runtime(std::io::Error),
+    /// A file of the site or of its `tuf/` that is not a regular file of
+    /// bounded size (a FIFO, a device), or that cannot be read.
+    #[error(transparent)]
+    File(#[from] knap_schema::fs::FileError),
 }
 
 impl SignError {
@@ -148,6 +152,7 @@ impl SignError {
         use knap_schema::ErrorKind;
         match self {
             SignError::BadMetadata { .. } | SignError::RootGap { .. } => ErrorKind::Integrity,
+            SignError::File(e) => e.kind(),
             SignError::NoRoleKeys { .. }
             | SignError::MissingKey { .. }
             | SignError::Threshold { .. }
