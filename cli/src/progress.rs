@@ -229,8 +229,10 @@ impl Render {
             Event::FetchingIndex { registry, url } => {
                 let s = ProgressBar::new_spinner();
                 s.set_message(
-                    knap_schema::text::for_terminal(&format!("{registry}: fetching {url}"))
-                        .into_owned(),
+                    knap_schema::text::for_terminal_unstyled(&format!(
+                        "{registry}: fetching {url}"
+                    ))
+                    .into_owned(),
                 );
                 s.enable_steady_tick(Duration::from_millis(120));
                 self.bar(format!("index {registry}"), s);
@@ -242,7 +244,7 @@ impl Render {
                     ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes}")
                         .expect("a valid template"),
                 );
-                b.set_message(knap_schema::text::for_terminal(&url).into_owned());
+                b.set_message(knap_schema::text::for_terminal_unstyled(&url).into_owned());
                 self.bar(url, b);
             }
             Event::Downloaded { url, bytes } => {
@@ -257,7 +259,7 @@ impl Render {
                 ..
             } => {
                 let s = ProgressBar::new_spinner();
-                s.set_message(knap_schema::text::for_terminal(&line(&event)).into_owned());
+                s.set_message(knap_schema::text::for_terminal_unstyled(&line(&event)).into_owned());
                 s.enable_steady_tick(Duration::from_millis(120));
                 self.bar(format!("env {pack} {runtime}"), s);
             }
@@ -278,12 +280,13 @@ impl Render {
                 } else {
                     format!("warning: {}", crate::flags::repeat(&message))
                 };
+                // The message was made safe before the style was added.
                 let _ = self.multi.println(knap_schema::text::for_terminal(&text));
             }
             Event::WaitingForLock { .. } => {
                 let _ = self
                     .multi
-                    .println(knap_schema::text::for_terminal(&line(&event)));
+                    .println(knap_schema::text::for_terminal_unstyled(&line(&event)));
             }
             _ => {}
         }
@@ -331,12 +334,13 @@ impl Reporter for Render {
     }
 }
 
-/// `warning: MESSAGE`, `warning` styled.
+/// `warning: MESSAGE`, `warning` styled, the message made safe first
+/// (no escape sequence from outside among knap's own).
 fn warning_line(message: &str) -> String {
     format!(
         "{}: {}",
         knap_term::paint(knap_term::style::WARNING, "warning"),
-        crate::flags::repeat(message)
+        knap_schema::text::for_terminal_unstyled(&crate::flags::repeat(message))
     )
 }
 

@@ -48,7 +48,7 @@ pub fn pack_command(a: PackArgs) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
     let checksum = sha256_file(&a.output)?;
-    eprintln!(
+    tell!(
         "{}: {} {} ({} files)",
         a.output.display(),
         m.pack_ref,

@@ -66,7 +66,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     let refs = write_site(&index, &attune, info, &mut site)?;
     let signed = if a.sign.is_empty() {
         if a.output.join(knap_trust::TUF_DIR).is_dir() {
-            eprintln!(
+            tell!(
                 "note: the site in {} was signed (tuf/), this build is not: add --sign KEY to sign it, continuing its tuf/",
                 a.output.display()
             );
@@ -85,7 +85,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
             ));
         }
         if !carried {
-            eprintln!(
+            tell!(
                 "note: no previous tuf/ in {}: signing a new root (version 1) with the --sign keys; to continue a published registry's signatures, pass --previous DIR (a copy of the published site)",
                 previous.display()
             );
@@ -97,7 +97,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
     if let Some(report) = &signed {
         crate::sign::print_report(&a.output, report);
     }
-    eprintln!(
+    tell!(
         "{}: {}, {}, {}, {}{}",
         a.output.display(),
         pages::plural(refs, "pack", "packs"),
@@ -111,7 +111,7 @@ pub fn build_command(a: BuildArgs) -> anyhow::Result<()> {
         }
     );
     if let Some(w) = size_warning(bytes) {
-        eprintln!("warning: {w}");
+        tell!("warning: {w}");
     }
     Ok(())
 }
@@ -253,11 +253,11 @@ fn site_attune_index(index: &Index, base_url: Option<&str>) -> anyhow::Result<In
     let (attune, notes) =
         crate::attune_form::attune_form(index, base.as_ref(), "--base-url", non_https)?;
     for n in &notes {
-        eprintln!("note: index.json (Attune form): {n}");
+        tell!("note: index.json (Attune form): {n}");
     }
     let compat = if preview {
         let b = base.as_ref().map(url::Url::as_str).unwrap_or_default();
-        eprintln!(
+        tell!(
             "note: --base-url {b} is a loopback address, so this site is a local preview: its index.json and config.json name http:// URLs, which knap's client accepts from this host (knap registry add preview sparse+{b}) and Attune's client refuses; build with an https:// --base-url to publish"
         );
         Compat::Knap
@@ -279,7 +279,7 @@ fn site_attune_index(index: &Index, base_url: Option<&str>) -> anyhow::Result<In
         .warnings()
         .filter(|w| !(preview && w.message.starts_with("plain http://")))
     {
-        eprintln!("index.json (Attune form): {w}");
+        tell!("index.json (Attune form): {w}");
     }
     Ok(attune)
 }

@@ -26,7 +26,7 @@ pub fn checksum_command(a: ChecksumArgs) -> anyhow::Result<()> {
     let digest = digest_files(&publishable_files(&a.pack_dir)?)?;
     let m = manifest::read_pack_dir(&a.pack_dir)?;
     for w in &m.warnings {
-        eprintln!("warning: {}: {w}", a.pack_dir.display());
+        tell!("warning: {}: {w}", a.pack_dir.display());
     }
     if a.json {
         let v = serde_json::json!({
@@ -65,7 +65,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
     publishable_files(pack_dir)?;
     let m = manifest::read_pack_dir(pack_dir)?;
     for w in &m.warnings {
-        eprintln!("warning: {}: {w}", pack_dir.display());
+        tell!("warning: {}: {w}", pack_dir.display());
     }
     let manifest_path = pack_dir.join(manifest::MANIFEST_FILE);
     let author = m.author.clone().filter(|a| !a.trim().is_empty()).ok_or_else(|| {
@@ -83,7 +83,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
         check_url(url, "--git-url")?;
         if !is_commit_sha(git_ref) {
             if s.allow_mutable_ref {
-                eprintln!(
+                tell!(
                     "warning: --git-ref `{git_ref}` is not a commit SHA; this entry is for development only and `validate` rejects it"
                 );
             } else {
@@ -100,7 +100,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
         let checksum = if is_commit_sha(git_ref) {
             let d = crate::git_tree::commit_digest(pack_dir, s.repo.as_deref(), git_ref)?;
             for w in &d.warnings {
-                eprintln!("warning: {w}");
+                tell!("warning: {w}");
             }
             d.checksum
         } else {
@@ -146,7 +146,7 @@ pub fn make_entry(pack_dir: &Path, s: &SourceArgs) -> anyhow::Result<Entry> {
     let (contents, warnings) = contents::summarize(pack_dir, &m.pack_ref)
         .with_context(|| format!("cannot read the components of {}", pack_dir.display()))?;
     for w in warnings {
-        eprintln!("warning: {w}");
+        tell!("warning: {w}");
     }
     let repository = s
         .repository
@@ -215,13 +215,13 @@ fn check_url(url: &str, flag: &str) -> anyhow::Result<()> {
     match classify_source_url(url) {
         Err(e) => Err(fail(Kind::Usage, format!("{flag} `{url}`: {e}"))),
         Ok(SourceUrlKind::Http) => {
-            eprintln!(
+            tell!(
                 "warning: {flag} `{url}` is plain http://: clients accept it only from loopback hosts or registries added with --allow-http"
             );
             Ok(())
         }
         Ok(SourceUrlKind::File) => {
-            eprintln!(
+            tell!(
                 "warning: {flag} `{url}` is file://: clients accept it only from an index read from a local path"
             );
             Ok(())

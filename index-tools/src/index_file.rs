@@ -126,6 +126,6 @@ pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
 /// Prints warnings to stderr, prefixed with the file they are about.
 pub fn print_warnings(file: &Path, problems: &Problems) {
     for w in problems.warnings() {
-        eprintln!("warning: {}: {}: {}", file.display(), w.path, w.message);
+        tell!("warning: {}: {}: {}", file.display(), w.path, w.message);
     }
 }

@@ -4,6 +4,16 @@
 //! and maintains, validates, signs (TUF) and publishes `index.json`. It has no network
 //! stack, so it installs fast.
 
+/// `eprintln!` for knap-index's notes, warnings and reports on stderr:
+/// written through `knap_term::err_unstyled`, so that what they quote (a
+/// `pack.yaml` or index value, a path) reaches the terminal escaped, as
+/// every printer of knap writes.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        knap_term::err_unstyled(&format!($($arg)*))
+    };
+}
+
 mod archive;
 mod archive_check;
 mod attune_form;

@@ -51,7 +51,7 @@ pub fn merge_command(a: MergeArgs) -> anyhow::Result<()> {
         let full = merged;
         let (form, notes) = attune_form(&full, base.as_ref(), "--base-url", NonHttps::Keep)?;
         for n in &notes {
-            eprintln!("note: {n}");
+            tell!("note: {n}");
         }
         unkept_dependencies(&full, &form, &mut problems);
         merged = form;
@@ -74,10 +74,10 @@ pub fn merge_command(a: MergeArgs) -> anyhow::Result<()> {
         ));
     }
     for w in problems.warnings() {
-        eprintln!("{w}");
+        tell!("{w}");
     }
     write_atomic(&a.output, &to_json(&merged, &indent))?;
-    eprintln!(
+    tell!(
         "{}: {} entries from {} inputs",
         a.output.display(),
         merged.packs.len(),

@@ -78,7 +78,7 @@ pub fn new_command(a: NewArgs) -> anyhow::Result<()> {
         anyhow::Error::new(e).context(format!("cannot create {}", dir.display()))
     })?;
     let names: Vec<&str> = files.iter().map(|(rel, _, _)| *rel).collect();
-    eprintln!(
+    tell!(
         "{}: a new pack `{pack_ref}` 0.1.0 ({}); edit pack.yaml (author, description), then `knap-index checksum {}`",
         dir.display(),
         names.join(", "),

@@ -18,7 +18,7 @@ pub fn keys_command(c: KeysCommand) -> anyhow::Result<()> {
     match c {
         KeysCommand::Generate { output } => {
             let key = SigningKey::generate_file(&output).map_err(key_failure)?;
-            eprintln!(
+            tell!(
                 "{}: a new ed25519 signing key (keep it secret; mode 0600)",
                 output.display()
             );
@@ -141,7 +141,7 @@ pub fn print_report(dir: &Path, r: &SignReport) {
         let names: Vec<&str> = r.resigned.iter().map(|r| r.name()).collect();
         format!("re-signed {}", names.join(", "))
     };
-    eprintln!(
+    tell!(
         "{}: root v{}, targets v{} ({} files), snapshot v{}, timestamp v{} (expires {}); {resigned}",
         dir.display(),
         r.root_version,

@@ -65,7 +65,7 @@ pub fn update_command(a: UpdateArgs) -> anyhow::Result<()> {
     if changed || !a.index.exists() {
         write_atomic(&a.index, &to_json(&index, &indent))?;
     }
-    eprintln!("{}: {what}", a.index.display());
+    tell!("{}: {what}", a.index.display());
     Ok(())
 }
 

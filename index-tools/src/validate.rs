@@ -58,7 +58,7 @@ pub fn validate_command(a: ValidateArgs) -> anyhow::Result<()> {
     } else {
         for (path, problems) in &report {
             for p in problems.iter() {
-                eprintln!("{}: {p}", path.display());
+                tell!("{}: {p}", path.display());
             }
             if !problems.has_errors() {
                 knap_term::out(&format!("{}: valid", path.display()));

@@ -255,3 +255,29 @@ fn a_directory_validates_entries_and_the_sparse_layout() {
         "{err}"
     );
 }
+
+/// What knap-index quotes from an index reaches the terminal escaped: a
+/// problem naming a keyword that holds a screen clear, a C1 CSI, a
+/// right-to-left override and a colour code that hides text is told with
+/// each written as `\u{..}`, never raw.
+#[test]
+fn problems_quote_index_values_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = tmp.path().join("index.json");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-index/index.json"),
+    )
+    .unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let hostile = "\u{1b}[2J\u{9b}31m\u{202e}\u{1b}[8mx";
+    doc["packs"][0]["keywords"] = serde_json::json!([hostile, hostile]);
+    std::fs::write(&index, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let o = knap_index(["validate", index.to_str().unwrap()]);
+    assert_exit(&o, 4);
+    let err = stderr(&o);
+    assert!(err.contains("is listed twice"), "{err}");
+    for c in ['\u{1b}', '\u{9b}', '\u{202e}'] {
+        assert!(!err.contains(c), "{c:?} reached the terminal raw: {err:?}");
+    }
+    assert!(err.contains("\\u{1b}[8m"), "{err}");
+}

@@ -11,7 +11,11 @@
 //! such text reaches the terminal as text.
 //!
 //! Printers apply [`for_terminal`] to everything they write (knap's own
-//! colour codes are the only escape sequences kept) and JSON output goes
+//! colour codes are the only escape sequences kept); text knap has not
+//! styled (errors, warnings, progress lines) goes through
+//! [`for_terminal_unstyled`] first, which keeps no escape sequence at all,
+//! so that a colour code from outside (`ESC [ 8 m` hides what follows) is
+//! escaped there too. JSON output goes
 //! through [`for_json`], which keeps JSON's own escaping (`\u009b`), so the
 //! document still holds the same strings.
 
@@ -69,6 +73,27 @@ impl std::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&escape(self.0))
     }
+}
+
+/// Text that knap has not styled (an error's message, causes and hint, a
+/// warning, a progress line), made safe for a terminal: line breaks are
+/// kept and every other [`is_unsafe`] character is escaped, colour codes
+/// included, since any there came from outside; the credentials of URLs
+/// are hidden. Styling is added after this ([`for_terminal`] then keeps it).
+pub fn for_terminal_unstyled(text: &str) -> Cow<'_, str> {
+    let redacted = crate::urls::redact_userinfo(text);
+    if !redacted.chars().any(|c| is_unsafe(c) && c != '\n') {
+        return redacted;
+    }
+    let mut out = String::with_capacity(redacted.len() + 16);
+    for c in redacted.chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            push_escaped(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Text a printer writes, made safe for a terminal: line breaks and knap's
@@ -138,6 +163,19 @@ pub fn for_json(json: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unstyled_text_keeps_no_escape_sequence_not_even_a_colour_code() {
+        let text = "a\u{1b}[8mhidden\u{1b}[0m\nnext \u{202e}line";
+        assert_eq!(
+            for_terminal_unstyled(text),
+            "a\\u{1b}[8mhidden\\u{1b}[0m\nnext \\u{202e}line"
+        );
+        // The printers' last pass keeps colour codes: the ones knap adds
+        // after this.
+        assert!(for_terminal(text).contains("\u{1b}[8m"));
+        assert_eq!(for_terminal_unstyled("plain\ntext"), "plain\ntext");
+    }
 
     #[test]
     fn controls_and_bidi_are_escaped_and_the_rest_kept() {

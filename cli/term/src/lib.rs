@@ -113,6 +113,14 @@ pub fn err(text: &str) {
     let _ = writeln!(anstream::stderr(), "{text}");
 }
 
+/// [`err`] for a line knap has not styled (a note, a warning, a report on
+/// stderr): every escape sequence in it is escaped, colour codes too
+/// (`knap_schema::text::for_terminal_unstyled`), so text from outside it
+/// quotes (an index value, a path) reaches the terminal as text.
+pub fn err_unstyled(text: &str) {
+    err(&knap_schema::text::for_terminal_unstyled(text));
+}
+
 /// [`err`] for a JSON line (`--json` errors, `--progress json`).
 pub fn err_json(text: &str) {
     let text = knap_schema::text::for_json(text);
@@ -121,6 +129,7 @@ pub fn err_json(text: &str) {
 
 /// `warning: MESSAGE` on stderr.
 pub fn warning(message: &str) {
+    let message = knap_schema::text::for_terminal_unstyled(message);
     err(&format!("{}: {message}", paint(style::WARNING, "warning")));
 }
 
@@ -136,14 +145,21 @@ pub fn print_error(report: &ErrorReport, json: bool) {
     err(&human(report));
 }
 
-/// The human form of an error report, styled.
+/// The human form of an error report, styled. Its texts are made safe
+/// before the styling is added (`for_terminal_unstyled`), so that no escape
+/// sequence from outside survives among knap's own colour codes.
 pub fn human(report: &ErrorReport) -> String {
-    let mut text = format!("{}: {}", paint(style::ERROR, "error"), report.message);
+    let plain = knap_schema::text::for_terminal_unstyled;
+    let mut text = format!(
+        "{}: {}",
+        paint(style::ERROR, "error"),
+        plain(&report.message)
+    );
     for c in &report.causes {
-        text.push_str(&format!("\n  caused by: {c}"));
+        text.push_str(&format!("\n  caused by: {}", plain(c)));
     }
     if let Some(h) = &report.hint {
-        text.push_str(&format!("\n{}: {h}", paint(style::HINT, "hint")));
+        text.push_str(&format!("\n{}: {}", paint(style::HINT, "hint"), plain(h)));
     }
     text
 }

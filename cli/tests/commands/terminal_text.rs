@@ -135,3 +135,49 @@ fn an_invalid_dependency_and_an_argument_are_echoed_escaped() {
         "{out:#?}"
     );
 }
+
+/// With colour on, knap writes its own colour codes, so the printers keep
+/// SGR sequences: one from a registry that hides the text after it
+/// (`ESC [ 8 m`, conceal) must still be escaped, in reports, `-v` lines,
+/// warnings and errors alike.
+#[test]
+fn a_colour_code_from_a_registry_is_escaped_even_with_colour_on() {
+    const CONCEAL: &str = "\u{1b}[8m";
+    #[track_caller]
+    fn no_conceal(args: &[&str], out: &Out) {
+        for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains(CONCEAL),
+                "{args:?}: {name} holds the registry's colour code raw: {out:#?}"
+            );
+        }
+    }
+    // Reports and `-v` lines: a valid index with the code in every field.
+    let k = Knap::new();
+    registry_with(&k, &format!("a{CONCEAL}b"), "other");
+    for args in [
+        &["--color", "always", "info", "hostile"][..],
+        &["--color", "always", "search", "hostile"],
+        &["--color", "always", "-v", "install", "hostile", "--dry-run"],
+    ] {
+        let out = k.run(args);
+        assert_eq!(out.code, 0, "{out:#?}");
+        no_conceal(args, &out);
+    }
+    // Errors: an index whose problems quote it (an invalid dependency, a
+    // keyword listed twice).
+    let k = Knap::new();
+    registry_with(&k, "a", &format!("other{CONCEAL}"));
+    let file = k.dir.path().join("site/index.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    doc["packs"][1]["keywords"] = json!([CONCEAL, CONCEAL]);
+    write_json(&file, &doc);
+    for args in [
+        &["--color", "always", "update"][..],
+        &["--color", "always", "install", "other"],
+    ] {
+        let out = k.run(args);
+        assert_eq!(out.code, 4, "{out:#?}");
+        no_conceal(args, &out);
+    }
+}

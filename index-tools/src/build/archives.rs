@@ -44,7 +44,7 @@ pub fn copy_relative_archives(index: &Index, root: &Path, site: &Path) -> anyhow
             }
             let who = format!("{} {} source `{}`", e.pack_ref, e.version, s.url());
             let InstallSource::Archive(a) = s else {
-                eprintln!(
+                tell!(
                     "warning: {who}: a relative git source is not copied into the site; clients will not find it there"
                 );
                 continue;

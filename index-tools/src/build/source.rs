@@ -193,7 +193,7 @@ fn config_description(root: &Path, dir: Option<&Path>) -> anyhow::Result<Option<
 /// The time for a `last_updated` that changed: `SOURCE_DATE_EPOCH`, or now.
 fn new_time() -> String {
     if std::env::var_os("SOURCE_DATE_EPOCH").is_none() {
-        eprintln!(
+        tell!(
             "note: last_updated is the current time; set SOURCE_DATE_EPOCH (e.g. to the last commit's time) for a reproducible site"
         );
     }
