@@ -229,8 +229,12 @@ fn main() {
         exit_if_stdout_failed();
         return;
     }
-    init_logging(cli.verbose, cli.quiet, knap_term::stderr_colored());
     let json = cli.json;
+    if let Err(e) = init_logging(cli.verbose, cli.quiet, knap_term::stderr_colored()) {
+        let r = report_of(&e.into());
+        report::print(&r, json);
+        std::process::exit(r.kind.exit_code());
+    }
     let on_interrupt = match cli.command {
         Command::Install(_) | Command::Upgrade(_) => "interrupted; nothing was installed",
         Command::Uninstall(_) => "interrupted; nothing was removed",
@@ -292,15 +296,32 @@ async fn interrupted() {
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool, color: bool) {
+/// Logging to stderr at the level `-q`/`-v` ask for, or as `KNAP_LOG` (a
+/// tracing filter) says; a `KNAP_LOG` that is not one is an error (exit 2),
+/// never ignored.
+fn init_logging(verbose: u8, quiet: bool, color: bool) -> Result<(), http::EnvVarError> {
+    use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "knap=info",
         (false, _) => "knap=debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KNAP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = match std::env::var_os("KNAP_LOG") {
+        None => EnvFilter::new(level),
+        Some(v) => {
+            let invalid = || http::EnvVarError {
+                name: "KNAP_LOG",
+                value: v.to_string_lossy().into_owned(),
+                accepts: "a tracing filter such as `knap=debug` or `warn`",
+            };
+            let text = v
+                .to_str()
+                .filter(|t| !t.trim().is_empty())
+                .ok_or_else(invalid)?;
+            EnvFilter::try_new(text).map_err(|_| invalid())?
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -308,6 +329,7 @@ fn init_logging(verbose: u8, quiet: bool, color: bool) {
         .with_target(false)
         .without_time()
         .init();
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

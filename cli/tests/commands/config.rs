@@ -93,6 +93,8 @@ fn an_invalid_knap_variable_is_exit_2_naming_it_and_what_it_takes() {
         ("KNAP_MAX_INDEX_SIZE", "0"),
         ("KNAP_HTTP_LOW_SPEED_LIMIT", "fast"),
         ("KNAP_HTTP_LOW_SPEED_TIME", "0"),
+        ("KNAP_LOG", "knap=loud"),
+        ("KNAP_LOG", ""),
     ] {
         let mut k = Knap::new();
         k.set(name, value);
