@@ -96,6 +96,46 @@ fn a_redirect_to_a_url_with_credentials_is_refused_and_never_requested() {
 }
 
 #[test]
+fn an_archive_redirected_to_a_url_with_credentials_is_refused_and_never_requested() {
+    let mut site = Site::new();
+    site.publish("core", "1.0.0", &[], &[]);
+    // The entry's archive is served by a redirect to the same archive at a
+    // URL with credentials.
+    let mut e = site.entries.values().next().unwrap().clone();
+    let published = site.server.url("/archives/core-1.0.0.tar.gz");
+    let target = published.replacen("://", &format!("://user:{SECRET}@"), 1);
+    let home = Server::start(Arc::new(move |_: &Req| Reply::Full {
+        status: 302,
+        headers: vec![("Location".into(), target.clone())],
+        body: vec![],
+    }));
+    e["install_sources"][0]["url"] = serde_json::json!(home.url("/core-1.0.0.tar.gz"));
+    site.add_entry(e);
+    let k = site.knap();
+    site.server.clear_log();
+    let root = k.dir.path().join("root");
+    for json in [false, true] {
+        let mut args = vec!["--root", root.to_str().unwrap(), "install", "core"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = k.run(&args);
+        assert_eq!(out.code, 5, "{out:#?}");
+        assert!(out.stderr.contains("credentials"), "{out:#?}");
+        no_secret(&out);
+    }
+    assert!(!root.join("core").exists());
+    assert!(
+        site.server
+            .requests()
+            .iter()
+            .all(|r| !r.path.contains("archives/")),
+        "the redirect was followed: {:?}",
+        site.server.requests()
+    );
+}
+
+#[test]
 fn credentials_typed_on_the_command_line_are_refused_and_never_shown() {
     let k = Knap::new();
     let spec = format!("https://user:{SECRET}@127.0.0.1:9/x.tar.gz");
