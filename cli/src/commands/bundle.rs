@@ -1,0 +1,81 @@
+//! `knap bundle create -o DIR`: the root's `knap.lock` written as a bundle,
+//! an offline registry (formats.md §9; the work is
+//! `knap_client::bundle::create`). `knap install --bundle` installs one
+//! (`commands::install`).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use knap_client::bundle::{BundleInfo, BundledPack, PackedFrom};
+use serde::Serialize;
+
+use super::Ctx;
+
+/// `knap bundle ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BundleCmd {
+    /// Write the root's knap.lock, with every locked pack's archive, as a
+    /// bundle directory that `knap install --bundle` installs offline.
+    Create {
+        /// The bundle directory to write (new, or empty).
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: PathBuf,
+    },
+}
+
+/// What `knap bundle create` wrote.
+#[derive(Debug, Serialize)]
+pub struct BundleReport {
+    pub bundle: String,
+    #[serde(flatten)]
+    pub info: BundleInfo,
+    #[serde(rename = "contents")]
+    pub bundled: Vec<BundledPack>,
+}
+
+impl fmt::Display for BundleReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.bundled.len();
+        writeln!(
+            f,
+            "bundled {n} pack{} into {}",
+            if n == 1 { "" } else { "s" },
+            self.bundle
+        )?;
+        for p in &self.bundled {
+            let from = match p.from {
+                PackedFrom::Archive => "archive",
+                PackedFrom::Git => "packed from git",
+                PackedFrom::Path => "packed from its directory",
+            };
+            let entry = match &p.entry_from {
+                Some(r) => format!("entry from registry `{r}`"),
+                None => "entry from pack.yaml".to_owned(),
+            };
+            writeln!(
+                f,
+                "  {} {}  {} ({from}; {entry})",
+                p.pack_ref, p.version, p.archive
+            )?;
+        }
+        write!(
+            f,
+            "install it without network: knap install --bundle {}",
+            self.bundle
+        )
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: BundleCmd) -> anyhow::Result<()> {
+    match cmd {
+        BundleCmd::Create { output } => {
+            let created = ctx.client().create_bundle(&ctx.root_dir(), &output).await?;
+            ctx.print(&BundleReport {
+                bundle: output.display().to_string(),
+                info: created.info,
+                bundled: created.packs,
+            });
+            Ok(())
+        }
+    }
+}

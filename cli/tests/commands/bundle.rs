@@ -1,0 +1,213 @@
+//! `knap bundle create` and `knap install --bundle` (formats.md §9): a root
+//! installed over HTTP from an archive source and a git source (git
+//! smart-HTTP), bundled, then installed by another knap with an empty
+//! configuration after every server is gone; a tampered and a missing
+//! archive, the tar form, and a directory that is not a bundle.
+
+use std::path::{Path, PathBuf};
+
+use knap_test_support::prelude::*;
+use serde_json::Value;
+
+/// A root holding `alpha` (an archive source, depending on `gamma`) and
+/// `gamma` (a git source on another server), installed by `k` over HTTP,
+/// and bundled into `<k's work dir>/bundle`. The servers stop when the
+/// scene is dropped.
+struct Scene {
+    k: Knap,
+    bundle: PathBuf,
+    site: Site,
+    _git: Server,
+    _served: tempfile::TempDir,
+}
+
+fn scene() -> Scene {
+    let mut site = Site::new();
+    let served = tempfile::tempdir().unwrap();
+    let git_server = Server::start(git_cgi(served.path().to_path_buf()));
+    let (pack, commit) = git_pack(site.work.path(), "gamma", "1.0.0");
+    git(
+        served.path(),
+        &["clone", "-q", "--bare", pack.to_str().unwrap(), "gamma.git"],
+    );
+    site.add_entry(git_entry(
+        "gamma",
+        "1.0.0",
+        &git_server.url("/gamma.git"),
+        &commit,
+        &digest(&pack),
+    ));
+    site.publish(
+        "alpha",
+        "1.0.0",
+        &["gamma@^1"],
+        &[("actions/run.py".into(), b"print('alpha')\n".to_vec())],
+    );
+    let k = site.knap();
+    k.run(&["install", "alpha"]).ok();
+    let bundle = k.cwd().join("bundle");
+    Scene {
+        k,
+        bundle,
+        site,
+        _git: git_server,
+        _served: served,
+    }
+}
+
+impl Scene {
+    fn create(&self) -> Out {
+        self.k
+            .run(&["--color", "never", "bundle", "create", "-o", "bundle"])
+    }
+
+    /// Stops the servers: what follows has no network.
+    fn offline(self) -> (Knap, PathBuf) {
+        let Scene { k, bundle, .. } = self;
+        (k, bundle)
+    }
+}
+
+/// A knap with an empty configuration that shows `bundle` as `[BUNDLE]`.
+fn fresh(bundle: &Path) -> Knap {
+    let mut k = Knap::new();
+    k.name(bundle, "[BUNDLE]");
+    k
+}
+
+fn lock(root: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(root.join("knap.lock")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_bundle_installs_the_same_trees_with_no_registry_and_no_server() {
+    let s = scene();
+    assert_out!("create", s.create().ok());
+    let site_url = s.site.url();
+    let (k, bundle) = s.offline();
+    for f in ["index.json", "knap.lock", "bundle.json"] {
+        assert!(bundle.join(f).is_file(), "{f}");
+    }
+    for a in ["archives/alpha-1.0.0.tar.gz", "archives/gamma-1.0.0.tar.gz"] {
+        assert!(bundle.join(a).is_file(), "{a}");
+    }
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("bundle.json")).unwrap()).unwrap();
+    assert_eq!(info["packs"], 2);
+    assert_eq!(info["registries"][0]["name"], "site");
+    assert_eq!(info["registries"][0]["signed"], false);
+
+    let other = fresh(&bundle);
+    let bundle_arg = bundle.to_str().unwrap();
+    assert_out!(
+        "install",
+        other
+            .run(&["--color", "never", "install", "--bundle", bundle_arg])
+            .ok()
+    );
+    for p in ["alpha", "gamma"] {
+        assert_eq!(
+            digest(&other.root().join(p)),
+            digest(&k.root().join(p)),
+            "{p}'s tree"
+        );
+    }
+    // The lock is the original's: the same packs, trees and source URLs
+    // (portable), not the bundle's files.
+    let (a, b) = (lock(&k.root()), lock(&other.root()));
+    assert_eq!(a["requested"], b["requested"]);
+    for (x, y) in a["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["packs"].as_array().unwrap())
+    {
+        assert_eq!(x["ref"], y["ref"]);
+        assert_eq!(x["source"], y["source"]);
+        assert_eq!(x["tree"], y["tree"]);
+        assert_eq!(x["registry"], y["registry"]);
+    }
+    assert!(
+        b["packs"][0]["source"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&site_url),
+        "{b}"
+    );
+    other.run(&["verify"]).ok();
+}
+
+#[test]
+fn a_changed_byte_in_an_archive_is_exit_4_and_nothing_is_installed() {
+    let s = scene();
+    s.create().ok();
+    let (_k, bundle) = s.offline();
+    let a = bundle.join("archives/alpha-1.0.0.tar.gz");
+    let mut bytes = std::fs::read(&a).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&a, bytes).unwrap();
+    let other = fresh(&bundle);
+    let o = other
+        .run(&[
+            "--color",
+            "never",
+            "install",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .code(4);
+    assert!(o.stderr.contains("alpha 1.0.0"), "{}", o.stderr);
+    assert!(!other.root().exists(), "nothing installed");
+}
+
+#[test]
+fn an_archive_the_lock_names_but_the_bundle_lacks_is_exit_4_naming_the_pack() {
+    let s = scene();
+    s.create().ok();
+    let (_k, bundle) = s.offline();
+    std::fs::remove_file(bundle.join("archives/gamma-1.0.0.tar.gz")).unwrap();
+    let other = fresh(&bundle);
+    let o = other
+        .run(&[
+            "--color",
+            "never",
+            "install",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .code(4);
+    assert_out!("missing_archive", o);
+    assert!(!other.root().exists(), "nothing installed");
+}
+
+#[test]
+fn a_tar_of_a_bundle_installs_as_the_directory_does() {
+    let s = scene();
+    s.create().ok();
+    let (k, bundle) = s.offline();
+    let tar_path = k.dir.path().join("bundle.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    b.append_dir_all("bundle", &bundle).unwrap();
+    b.into_inner().unwrap();
+    let other = fresh(&bundle);
+    other
+        .run(&["install", "--bundle", tar_path.to_str().unwrap()])
+        .ok();
+    for p in ["alpha", "gamma"] {
+        assert_eq!(digest(&other.root().join(p)), digest(&k.root().join(p)));
+    }
+}
+
+#[test]
+fn a_directory_that_is_not_a_bundle_is_exit_2_saying_what_is_missing() {
+    let k = Knap::new();
+    let dir = k.cwd().join("not-a-bundle");
+    std::fs::create_dir_all(dir.join("archives")).unwrap();
+    write(&dir.join("index.json"), "{}");
+    let o = k
+        .run(&["--color", "never", "install", "--bundle", "not-a-bundle"])
+        .code(2);
+    assert_out!("not_a_bundle", o);
+    assert!(o.stderr.contains("bundle.json, knap.lock"), "{}", o.stderr);
+}
