@@ -115,8 +115,7 @@ enum Command {
     /// check, remove.
     #[command(subcommand)]
     Env(commands::env::EnvCmd),
-    /// Bundles: the root's exact packs as an offline registry
-    /// (`knap install --bundle` installs one).
+    /// Bundles: the root's exact packs as an offline registry.
     #[command(subcommand)]
     Bundle(commands::bundle::BundleCmd),
     /// Print the completion script of a shell (bash, zsh, fish, elvish,
