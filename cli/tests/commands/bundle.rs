@@ -211,3 +211,59 @@ fn a_directory_that_is_not_a_bundle_is_exit_2_saying_what_is_missing() {
     assert_out!("not_a_bundle", o);
     assert!(o.stderr.contains("bundle.json, knap.lock"), "{}", o.stderr);
 }
+
+#[test]
+fn a_pack_installed_from_a_directory_is_bundled_from_its_tree_with_an_entry_from_its_pack_yaml() {
+    let mut k = Knap::new();
+    let src = tempfile::tempdir().unwrap();
+    let dir = make_pack(src.path(), "local", "2.0.0", &[]);
+    k.name(src.path(), "[SRC]");
+    k.run(&["install", dir.to_str().unwrap()]).ok();
+    assert_out!(
+        "create_json",
+        k.run(&["--json", "bundle", "create", "-o", "bundle"]).ok()
+    );
+    let bundle = k.cwd().join("bundle");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("index.json")).unwrap()).unwrap();
+    let e = &index["packs"][0];
+    assert_eq!(e["ref"], "local");
+    assert_eq!(e["version"], "2.0.0");
+    assert_eq!(
+        e["install_sources"][0]["url"],
+        "archives/local-2.0.0.tar.gz"
+    );
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("bundle.json")).unwrap()).unwrap();
+    assert_eq!(info["registries"], serde_json::json!([]));
+
+    drop(src);
+    let other = fresh(&bundle);
+    other
+        .run(&["install", "--bundle", bundle.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        digest(&other.root().join("local")),
+        digest(&k.root().join("local"))
+    );
+    assert_eq!(
+        lock(&other.root())["packs"][0]["source"],
+        lock(&k.root())["packs"][0]["source"]
+    );
+}
+
+#[test]
+fn bundle_create_refuses_a_directory_that_is_not_empty_and_a_root_without_a_lock() {
+    let k = Knap::new();
+    let o = k
+        .run(&["--color", "never", "bundle", "create", "-o", "bundle"])
+        .code(3);
+    assert!(o.stderr.contains("no knap.lock to bundle"), "{}", o.stderr);
+    assert!(!k.cwd().join("bundle").exists());
+
+    let s = scene();
+    write(&s.bundle.join("keep.txt"), "mine");
+    let o = s.create().code(2);
+    assert!(o.stderr.contains("is not empty"), "{}", o.stderr);
+    assert_eq!(std::fs::read(s.bundle.join("keep.txt")).unwrap(), b"mine");
+}
