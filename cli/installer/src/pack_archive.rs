@@ -127,6 +127,72 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
+/// Writes a plain (uncompressed) tar of the directory `dir`, which holds
+/// only directories and regular files (a bundle that knap wrote), to the
+/// new file `dest`: entries in name order, with the same deterministic
+/// headers as a pack archive, directories 0755 and files 0644. Returns how
+/// many files it holds. A link or special file is refused (as a tree that
+/// is no pack).
+pub fn tar_dir(dir: &Path, dest: &Path) -> Result<usize, PackArchiveError> {
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PackArchiveError::Write { path, source }
+    };
+    let out = File::create_new(dest).map_err(write_err(dest))?;
+    let mut tar = tar::Builder::new(BufWriter::new(&out));
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut files = 0;
+    for e in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .sort_by_file_name()
+        .follow_links(false)
+    {
+        let e = e.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_owned();
+            PackArchiveError::Write {
+                source: e.into(),
+                path,
+            }
+        })?;
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .expect("walkdir stays under its root")
+            .to_str()
+            .ok_or_else(|| PackArchiveError::Write {
+                path: e.path().to_owned(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "not a UTF-8 name"),
+            })?
+            .replace(std::path::MAIN_SEPARATOR, "/");
+        let kind = e.file_type();
+        if kind.is_dir() {
+            let mut h = header(tar::EntryType::Directory, 0o755, 0);
+            tar.append_data(&mut h, format!("{rel}/"), io::empty())
+                .map_err(write_err(dest))?;
+        } else if kind.is_file() {
+            let f = open_listed(e.path()).map_err(PackArchiveError::Tree)?;
+            let size = f.metadata().map_err(write_err(e.path()))?.len();
+            let mut h = header(tar::EntryType::Regular, 0o644, size);
+            tar.append_data(&mut h, &rel, f)
+                .map_err(write_err(e.path()))?;
+            files += 1;
+        } else {
+            return Err(PackArchiveError::Write {
+                path: e.path().to_owned(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "not a directory or a regular file",
+                ),
+            });
+        }
+    }
+    let mut buf = tar.into_inner().map_err(write_err(dest))?;
+    buf.flush().map_err(write_err(dest))?;
+    drop(buf);
+    out.sync_all().map_err(write_err(dest))?;
+    Ok(files)
+}
+
 #[cfg(unix)]
 fn executable(path: &Path) -> io::Result<bool> {
     use std::os::unix::fs::PermissionsExt;
@@ -158,6 +224,24 @@ mod tests {
         assert_eq!(
             knap_schema::tree_digest(&out).unwrap().checksum,
             knap_schema::tree_digest(&pack).unwrap().checksum
+        );
+    }
+
+    #[test]
+    fn a_tar_of_a_directory_extracts_to_the_same_files() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("d");
+        std::fs::create_dir_all(dir.join("archives")).unwrap();
+        std::fs::write(dir.join("index.json"), "{}").unwrap();
+        std::fs::write(dir.join("archives/a.tar.gz"), [1u8, 2, 3]).unwrap();
+        let tar = t.path().join("d.tar");
+        assert_eq!(tar_dir(&dir, &tar).unwrap(), 2);
+        let out = t.path().join("out");
+        crate::extract(&tar, &out, &crate::Limits::default()).unwrap();
+        assert_eq!(std::fs::read(out.join("index.json")).unwrap(), b"{}");
+        assert_eq!(
+            std::fs::read(out.join("archives/a.tar.gz")).unwrap(),
+            [1u8, 2, 3]
         );
     }
 }

@@ -1,4 +1,4 @@
-//! `knap bundle create -o DIR`: the root's `knap.lock` written as a bundle,
+//! `knap bundle create -o DIR|FILE.tar`: the root's `knap.lock` written as a bundle,
 //! an offline registry (formats.md §9; the work is
 //! `knap_client::bundle::create`). `knap install --bundle` installs one
 //! (`commands::install`).
@@ -17,8 +17,9 @@ pub enum BundleCmd {
     /// Write the root's knap.lock, with every locked pack's archive, as a
     /// bundle directory that `knap install --bundle` installs offline.
     Create {
-        /// The bundle directory to write (new, or empty).
-        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        /// The bundle directory to write (new, or empty); a name ending in
+        /// .tar writes a tar of the bundle.
+        #[arg(short = 'o', long = "output", value_name = "DIR|FILE.tar")]
         output: PathBuf,
     },
 }

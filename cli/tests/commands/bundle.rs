@@ -314,3 +314,27 @@ fn a_bundle_tar_with_an_entry_outside_it_is_refused_as_a_pack_archive_is() {
     );
     assert!(!k.root().exists(), "nothing installed");
 }
+
+#[test]
+fn bundle_create_writes_a_tar_when_the_output_ends_in_tar_and_it_installs() {
+    let s = scene();
+    s.k.run(&["bundle", "create", "-o", "bundle.tar"]).ok();
+    let (k, _) = s.offline();
+    let tar_path = k.cwd().join("bundle.tar");
+    assert!(tar_path.is_file());
+    let leftovers: Vec<_> = std::fs::read_dir(k.cwd())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".knap-bundle-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let other = fresh(&tar_path);
+    other
+        .run(&["install", "--bundle", tar_path.to_str().unwrap()])
+        .ok();
+    for p in ["alpha", "gamma"] {
+        assert_eq!(digest(&other.root().join(p)), digest(&k.root().join(p)));
+    }
+    // A second run does not overwrite it.
+    k.run(&["bundle", "create", "-o", "bundle.tar"]).code(2);
+}

@@ -60,7 +60,8 @@ pub struct Created {
 }
 
 /// Writes the bundle of the root at `root` (its `knap.lock`) to `out`,
-/// which must not exist or be an empty directory. Archive sources are
+/// which must not exist or be an empty directory; an `out` named `*.tar`
+/// gets a tar of the bundle instead (a new file). Archive sources are
 /// downloaded (or taken from the cache) and checked against the lock's
 /// checksum; git sources are fetched at the locked commit and checked
 /// against the lock's tree digest before they are packed; a pack
@@ -73,7 +74,8 @@ pub async fn create(
     out: &Path,
 ) -> Result<Created, KnapError> {
     let lock = read_root_lock(root, env)?;
-    let parent = check_out_dir(out)?;
+    let as_tar = out.extension().is_some_and(|e| e == "tar");
+    let parent = check_out_dir(out, as_tar)?;
     let tmp = tempfile::Builder::new()
         .prefix(".knap-bundle-")
         .tempdir_in(&parent)
@@ -139,6 +141,22 @@ pub async fn create(
         let path = dir.join(file);
         std::fs::write(&path, text).map_err(|e| write_err(&path, e))?;
     }
+    if as_tar {
+        let part = tempfile::Builder::new()
+            .prefix(".knap-bundle-")
+            .suffix(".tar")
+            .make_in(&parent, |p| {
+                knap_installer::pack_archive::tar_dir(dir, p).map_err(std::io::Error::other)
+            })
+            .map_err(|e| write_err(out, e))?;
+        part.persist_noclobber(out)
+            .map_err(|e| write_err(out, e.error))?;
+        return Ok(Created {
+            dir: out.to_owned(),
+            info,
+            packs,
+        });
+    }
     if out.is_dir() {
         // Checked empty above.
         std::fs::remove_dir(out).map_err(|e| write_err(out, e))?;
@@ -183,11 +201,17 @@ fn read_root_lock(root: &Path, env: &Env) -> Result<Lockfile, KnapError> {
         .ok_or_else(no_lock)
 }
 
-/// `out` must be new or an empty directory; returns the directory the
-/// bundle is written in first (its parent).
-fn check_out_dir(out: &Path) -> Result<PathBuf, KnapError> {
+/// `out` must be new or an empty directory (new, for a tar); returns the
+/// directory the bundle is written in first (its parent).
+fn check_out_dir(out: &Path, as_tar: bool) -> Result<PathBuf, KnapError> {
     match std::fs::symlink_metadata(out) {
         Err(_) => {}
+        Ok(_) if as_tar => {
+            return Err(KnapError::usage(format!(
+                "-o {}: exists; name a new file for the bundle's tar",
+                out.display()
+            )));
+        }
         Ok(m) if m.is_dir() => {
             let empty = std::fs::read_dir(out)
                 .map(|mut d| d.next().is_none())
