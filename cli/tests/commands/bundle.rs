@@ -338,3 +338,47 @@ fn bundle_create_writes_a_tar_when_the_output_ends_in_tar_and_it_installs() {
     // A second run does not overwrite it.
     k.run(&["bundle", "create", "-o", "bundle.tar"]).code(2);
 }
+
+#[test]
+fn install_bundle_makes_the_root_exactly_the_bundles_lock_and_a_dry_run_writes_nothing() {
+    let s = scene();
+    s.create().ok();
+    let (k, bundle) = s.offline();
+    let bundle_arg = bundle.to_str().unwrap();
+    let other = fresh(&bundle);
+    // A dry run plans both packs and creates no root.
+    let o = other
+        .run(&["--json", "install", "--bundle", bundle_arg, "--dry-run"])
+        .ok();
+    assert_eq!(
+        o.json()["install"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        o.stdout
+    );
+    assert!(!other.root().exists(), "a dry run writes nothing");
+    // A pack the bundle's lock does not hold goes.
+    let src = tempfile::tempdir().unwrap();
+    let zeta = make_pack(src.path(), "zeta", "1.0.0", &[]);
+    other.run(&["install", zeta.to_str().unwrap()]).ok();
+    other.run(&["install", "--bundle", bundle_arg]).ok();
+    assert!(!other.root().join("zeta").exists());
+    let refs: Vec<Value> = lock(&other.root())["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ref"].clone())
+        .collect();
+    assert_eq!(refs, ["alpha", "gamma"]);
+    assert_eq!(
+        lock(&other.root())["requested"],
+        lock(&k.root())["requested"]
+    );
+}
+
+#[test]
+fn install_bundle_goes_with_no_spec() {
+    let k = Knap::new();
+    let o = k.run(&["install", "--bundle", "b", "alpha"]).code(2);
+    assert!(o.stderr.contains("--bundle"), "{}", o.stderr);
+}

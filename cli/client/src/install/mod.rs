@@ -254,13 +254,19 @@ pub(crate) async fn install_bundle(
 ) -> Result<Outcome, InstallError> {
     let existed = root.exists();
     let result = async {
-        let (staging, snapshot) = open_and_snapshot(root, env)?;
+        // A dry run reads the root under its shared lock and writes nothing.
+        let (staging, snapshot) = if req.dry_run {
+            (None, read_snapshot(root, env)?)
+        } else {
+            let (staging, snapshot) = open_and_snapshot(root, env)?;
+            (Some(staging), snapshot)
+        };
         let pipeline = Pipeline {
             config,
             env,
             root,
             req,
-            staging: Some(staging),
+            staging,
             registries: None,
             store: Arc::new(store(config, env)),
             fetched: Vec::new(),
