@@ -36,29 +36,35 @@ pub struct BundleReport {
 
 impl fmt::Display for BundleReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.bundled.len();
         writeln!(
             f,
-            "bundled {n} pack{} into {}",
-            if n == 1 { "" } else { "s" },
+            "bundled {} into {}",
+            crate::output::count(self.bundled.len(), "pack", "packs"),
             self.bundle
         )?;
-        for p in &self.bundled {
-            let from = match p.from {
-                PackedFrom::Archive => "archive",
-                PackedFrom::Git => "packed from git",
-                PackedFrom::Path => "packed from its directory",
-            };
-            let entry = match &p.entry_from {
-                Some(r) => format!("entry from registry `{r}`"),
-                None => "entry from pack.yaml".to_owned(),
-            };
-            writeln!(
-                f,
-                "  {} {}  {} ({from}; {entry})",
-                p.pack_ref, p.version, p.archive
-            )?;
-        }
+        let header = ["REF", "VERSION", "ARCHIVE", "FROM", "ENTRY"].map(String::from);
+        let rows: Vec<[String; 5]> = self
+            .bundled
+            .iter()
+            .map(|p| {
+                [
+                    p.pack_ref.to_string(),
+                    p.version.to_string(),
+                    p.archive.clone(),
+                    match p.from {
+                        PackedFrom::Archive => "archive",
+                        PackedFrom::Git => "git, packed",
+                        PackedFrom::Path => "path, packed",
+                    }
+                    .to_owned(),
+                    match &p.entry_from {
+                        Some(r) => format!("registry {r}"),
+                        None => "pack.yaml".to_owned(),
+                    },
+                ]
+            })
+            .collect();
+        crate::output::table(f, &header, &rows)?;
         write!(
             f,
             "install it without network: knap install --bundle {}",
