@@ -70,10 +70,15 @@ impl Bundle {
             })?;
             (dir, Some(tmp))
         };
+        // Not followed: a link in a bundle is no part of it.
+        let is = |name: &str, dir_wanted: bool| {
+            std::fs::symlink_metadata(dir.join(name))
+                .is_ok_and(|m| if dir_wanted { m.is_dir() } else { m.is_file() })
+        };
         let missing: Vec<&str> = [INFO_FILE, LOCK_FILE, INDEX_FILE]
             .into_iter()
-            .filter(|f| !dir.join(f).is_file())
-            .chain((!dir.join(ARCHIVES_DIR).is_dir()).then_some("archives/"))
+            .filter(|f| !is(f, false))
+            .chain((!is(ARCHIVES_DIR, true)).then_some("archives/"))
             .collect();
         if !missing.is_empty() {
             return Err(KnapError::usage(format!(
