@@ -115,6 +115,9 @@ enum Command {
     /// check, remove.
     #[command(subcommand)]
     Env(commands::env::EnvCmd),
+    /// Bundles: the root's exact packs as an offline registry.
+    #[command(subcommand)]
+    Bundle(commands::bundle::BundleCmd),
     /// Print the completion script of a shell (bash, zsh, fish, elvish,
     /// powershell) on stdout.
     Completions {
@@ -411,6 +414,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => commands::verify::run(&ctx, &args),
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
+        Command::Bundle(cmd) => commands::bundle::run(&ctx, cmd).await,
         // Printed by main before the configuration is read.
         Command::Completions { .. } => Ok(()),
     }

@@ -4,8 +4,8 @@
 //! step is `knap_schema::KnapError`, the chain walk
 //! `knap_schema::report`, the printer `knap_term::print_error`: all shared
 //! with the `knap` client. [`classify`] knows the kinds and hints of the
-//! library errors knap-index meets besides the schema's: keys, signing and
-//! archive extraction.
+//! library errors knap-index meets besides the schema's: keys, signing,
+//! archive extraction and the pack archive writer.
 
 use std::error::Error;
 
@@ -33,6 +33,8 @@ fn classify(e: &(dyn Error + 'static)) -> Classified {
         (Some(s.kind()), None)
     } else if let Some(x) = e.downcast_ref::<knap_installer::ExtractError>() {
         (Some(x.kind()), x.hint())
+    } else if let Some(p) = e.downcast_ref::<knap_installer::pack_archive::PackArchiveError>() {
+        (Some(p.kind()), None)
     } else {
         (None, None)
     };

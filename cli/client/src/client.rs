@@ -94,4 +94,35 @@ impl Client {
     ) -> Result<Outcome, InstallError> {
         crate::install::install(&self.config, &self.env, root, request, Some(registries)).await
     }
+
+    /// Writes the bundle of the root at `root` (its `knap.lock`) to the
+    /// new directory `out` ([`crate::bundle::create`]).
+    pub async fn create_bundle(
+        &self,
+        root: &Path,
+        out: &Path,
+    ) -> Result<crate::bundle::Created, knap_schema::KnapError> {
+        crate::bundle::create(&self.config, &self.env, root, out).await
+    }
+
+    /// Installs exactly the lock of the bundle at `bundle` (a directory or
+    /// a tar of one) into the root at `root`, from the bundle alone: no
+    /// registry is read. Of `request`, `force`, `jobs`, `dry_run`,
+    /// `no_envs` and `env_timeout` apply.
+    pub async fn install_bundle(
+        &self,
+        root: &Path,
+        bundle: &Path,
+        request: &Request,
+    ) -> Result<Outcome, InstallError> {
+        let limits = crate::install::store(&self.config, &self.env).limits;
+        let limits = knap_installer::Limits {
+            // A bundle holds many packs: each may be as large as one
+            // archive download may be.
+            max_total_bytes: limits.max_total_bytes.saturating_mul(64),
+            max_entries: limits.max_entries.saturating_mul(64),
+        };
+        let opened = crate::bundle::Bundle::open(bundle, limits)?;
+        crate::install::install_bundle(&self.config, &self.env, root, &opened, request).await
+    }
 }

@@ -13,6 +13,8 @@
 //!   plan, fetch (`install::fetch`), commit, then build the pack
 //!   environments (`install::envs`, with `knap_envs`); a dry run stops at
 //!   the plan);
+//! - [`bundle`]: a root's exact packs as an offline registry (`knap bundle
+//!   create`), installed from it alone (`knap install --bundle`);
 //! - [`Client`]: the short embedding API over all of it.
 //!
 //! Data flows registries (`knap_registry`, which knows nothing of
@@ -21,6 +23,7 @@
 //! the plan installs -> pack environments (`knap_envs`), recorded in the
 //! lock.
 
+pub mod bundle;
 pub mod candidates;
 mod client;
 pub mod held_back;

@@ -4,6 +4,9 @@
 //!   into a fresh staging directory, refusing every unsafe entry;
 //! - [`checksum`]: [`verify_sha256`] checks a downloaded file against its
 //!   index checksum.
+//! - [`pack_archive`]: the reproducible pack archive (the same tree, the
+//!   same bytes) that `knap-index pack` writes for authors and bundles
+//!   write for git sources.
 //! - [`root`]: an install root (formats.md §5) changed by transactions that
 //!   a crash at any point cannot leave half-done: a process-wide lock, a
 //!   journal, renames, an atomically replaced `knap.lock`, and recovery
@@ -19,6 +22,7 @@
 
 pub mod checksum;
 pub mod extract;
+pub mod pack_archive;
 pub mod plan;
 pub mod record;
 pub mod root;

@@ -4,6 +4,9 @@
 //! them with the new `knap.lock` in one `InstallRoot` transaction (the
 //! pipeline is `knap_client::install`).
 //!
+//! With `--bundle DIR|FILE.tar`, installs exactly the bundle's `knap.lock`
+//! from the bundle alone (`knap_client::Client::install_bundle`).
+//!
 //! Without SPEC, installs exactly what `knap.lock` says: every locked pack
 //! whose directory is missing or not its locked tree (all of them with
 //! `--force`) is fetched from its locked source and must reproduce the
@@ -60,10 +63,15 @@ pub struct InstallArgs {
     /// Build no pack environments (the report still says which are needed).
     #[arg(long)]
     pub no_envs: bool,
+    /// Install exactly the lock of this bundle (`knap bundle create`), from
+    /// the bundle alone: no registry, no network.
+    #[arg(long, value_name = "DIR|FILE.tar", conflicts_with_all = ["specs", "registry", "locked", "no_deps", "checksum", "allow_unverified"])]
+    pub bundle: Option<std::path::PathBuf>,
 }
 
 pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
     let specs = parse_specs(ctx, &args.specs).await?;
+    let bundle = args.bundle.clone();
     let request = Request {
         specs,
         registry: args.registry,
@@ -78,7 +86,10 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
         no_envs: args.no_envs,
         env_timeout: ctx.env_timeout()?,
     };
-    let outcome = ctx.install(None, &request).await?;
+    let outcome = match bundle {
+        Some(b) => ctx.install_bundle(&b, &request).await?,
+        None => ctx.install(None, &request).await?,
+    };
     let (report, failed) = ChangeReport::of_install(outcome);
     ctx.print(&report);
     super::env::failures(failed)

@@ -1,6 +1,7 @@
 //! The subcommands, each in its own module, sharing a [`Ctx`] built once
 //! from the global flags.
 
+pub mod bundle;
 pub mod changes;
 pub mod doctor;
 pub mod env;
@@ -163,6 +164,30 @@ impl Ctx {
             Err(InstallError::Open(e)) => Err(e.into()),
             Err(InstallError::Locked(e)) => Err(e.into()),
             Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
+        }
+    }
+}
+
+impl Ctx {
+    /// Installs the lock of the bundle at `bundle` into the root, from the
+    /// bundle alone (`knap_client::Client::install_bundle`).
+    pub async fn install_bundle(
+        &self,
+        bundle: &std::path::Path,
+        request: &Request,
+    ) -> anyhow::Result<Outcome> {
+        match self
+            .client()
+            .install_bundle(&self.root_dir(), bundle, request)
+            .await
+        {
+            Ok(o) => Ok(o),
+            Err(InstallError::Root(e)) => Err(root_err(e)),
+            Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
+            Err(InstallError::Failed(e)) => Err(e.into()),
+            Err(InstallError::Open(e)) => Err(e.into()),
+            Err(InstallError::Locked(e)) => Err(e.into()),
+            Err(e @ InstallError::NotListed { .. }) => Err(e.into()),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! output is asserted with snapshots (`snapshots/`, see the README's test
 //! section for updating them).
 
+mod bundle;
 mod completions;
 mod config;
 mod doctor;

@@ -237,6 +237,49 @@ async fn run(
     }
 }
 
+/// Installs exactly the bundle's `knap.lock` into the root at `root` from
+/// the bundle alone (no registry is opened): every locked pack not intact
+/// on disk (all with `req.force`) is fetched from its bundled archive
+/// (`file://`, checked against the bundle index's checksum) and must be
+/// its locked tree; the packs of the root's lock that the bundle's lock
+/// does not hold are removed. The new `knap.lock` is the bundle's, with
+/// its original source URLs. A failed install into a root that did not
+/// exist leaves no root behind.
+pub(crate) async fn install_bundle(
+    config: &Config,
+    env: &Env,
+    root: &Path,
+    bundle: &crate::bundle::Bundle,
+    req: &Request,
+) -> Result<Outcome, InstallError> {
+    let existed = root.exists();
+    let result = async {
+        // A dry run reads the root under its shared lock and writes nothing.
+        let (staging, snapshot) = if req.dry_run {
+            (None, read_snapshot(root, env)?)
+        } else {
+            let (staging, snapshot) = open_and_snapshot(root, env)?;
+            (Some(staging), snapshot)
+        };
+        let pipeline = Pipeline {
+            config,
+            env,
+            root,
+            req,
+            staging,
+            registries: None,
+            store: Arc::new(store(config, env)),
+            fetched: Vec::new(),
+        };
+        pipeline.restore_bundle(bundle, snapshot).await
+    }
+    .await;
+    if result.is_err() && !existed {
+        InstallRoot::remove_if_unused(root);
+    }
+    result
+}
+
 fn lock_keeps_changing(root: &Path) -> KnapError {
     KnapError::new(
         Kind::Other,
@@ -300,7 +343,7 @@ fn read_snapshot(root: &Path, env: &Env) -> Result<Option<Lockfile>, RootError> 
 }
 
 /// The archive store of the configuration's limits.
-fn store(config: &Config, env: &Env) -> archive::Store {
+pub(crate) fn store(config: &Config, env: &Env) -> archive::Store {
     let limits = config.limits.clone().unwrap_or_default();
     let defaults = knap_installer::Limits::default();
     archive::Store {
@@ -317,11 +360,14 @@ fn store(config: &Config, env: &Env) -> archive::Store {
 /// files plus the global ones, its `allow_http`, its token for its origin
 /// only); the defaults for a direct source or a registry no longer
 /// configured.
-fn source_policy(env: &Env, cfg: Option<&RegistryConfig>) -> HttpPolicy {
+pub(crate) fn source_policy(env: &Env, cfg: Option<&RegistryConfig>) -> HttpPolicy {
     HttpPolicy::for_registry(&env.http, env.global_ca_file.as_deref(), cfg)
 }
 
-fn downloader_for(env: &Env, cfg: Option<&RegistryConfig>) -> Result<Downloader, KnapError> {
+pub(crate) fn downloader_for(
+    env: &Env,
+    cfg: Option<&RegistryConfig>,
+) -> Result<Downloader, KnapError> {
     Downloader::new(&source_policy(env, cfg))
         .map_err(|e| crate::sources::fetch_failed("cannot set up HTTP for downloads", e))
 }
@@ -425,6 +471,90 @@ impl Pipeline<'_> {
                 Committed::Done(installed) => {
                     let mut done = outcome(plan, installed);
                     // Restoring the lock: its environments' versions too.
+                    done.envs = self.build_envs(true)?;
+                    return Ok(done);
+                }
+                Committed::LockChanged(newer) => {
+                    replans += 1;
+                    if replans > MAX_REPLANS {
+                        return Err(lock_keeps_changing(self.root).into());
+                    }
+                    old = newer;
+                }
+            }
+        }
+    }
+
+    /// [`install_bundle`]: the bundle's lock restored from its archives.
+    async fn restore_bundle(
+        mut self,
+        bundle: &crate::bundle::Bundle,
+        snapshot: Option<Lockfile>,
+    ) -> Result<Outcome, InstallError> {
+        let lock = &bundle.lock;
+        let mut old = snapshot;
+        let mut replans = 0;
+        loop {
+            let intact = {
+                let r = InstallRoot::open_for_reading(self.root, |_| {})?;
+                lock.packs
+                    .iter()
+                    .filter(|p| r.as_ref().is_some_and(|r| r.is_intact(p)))
+                    .map(|p| p.pack_ref.clone())
+                    .collect()
+            };
+            let mut plan = Plan::restore(lock, &intact, self.req.force);
+            plan.remove = old
+                .iter()
+                .flat_map(|l| l.packs.iter())
+                .filter(|p| lock.get(&p.pack_ref).is_none())
+                .map(|p| p.pack_ref.clone())
+                .collect();
+            for i in &mut plan.install {
+                let (file, checksum) = bundle
+                    .archives
+                    .get(&i.pack_ref)
+                    .expect("an open bundle holds every locked pack");
+                let url = url::Url::from_file_path(file).map_err(|()| {
+                    KnapError::new(
+                        Kind::Other,
+                        format!("{}: not an absolute path", file.display()),
+                    )
+                })?;
+                i.sources = vec![knap_installer::Source::Archive {
+                    url,
+                    checksum: *checksum,
+                }];
+            }
+            let outcome = |plan, installed| Outcome {
+                root: self.root.to_owned(),
+                dry_run: self.req.dry_run,
+                restore: true,
+                no_lock: false,
+                old: old.clone(),
+                plan,
+                installed,
+                yanked_now: BTreeSet::new(),
+                replans,
+                providers: BTreeMap::new(),
+                envs: EnvOutcome::skipped(Skipped::DryRun),
+            };
+            if self.req.dry_run {
+                return Ok(outcome(plan, Vec::new()));
+            }
+            let mut staged = self.fetch(&plan, &BTreeMap::new()).await?;
+            // The lock keeps the locked sources (portable), not the
+            // bundle's files.
+            for s in &mut staged {
+                let locked = lock
+                    .get(&s.pack.pack_ref)
+                    .expect("every install is a locked pack");
+                s.pack.source = locked.source.clone();
+                s.pack.tree = locked.tree;
+            }
+            match self.commit_to(&plan, old.as_ref(), Some(lock), staged)? {
+                Committed::Done(installed) => {
+                    let mut done = outcome(plan, installed);
                     done.envs = self.build_envs(true)?;
                     return Ok(done);
                 }
@@ -586,6 +716,18 @@ impl Pipeline<'_> {
         old: Option<&Lockfile>,
         staged: Vec<Staged>,
     ) -> Result<Committed, InstallError> {
+        self.commit_to(plan, old, old, staged)
+    }
+
+    /// [`Self::commit`], the new lock taking what it does not plan
+    /// (`schema`, the environments) from `base` instead of `old`.
+    fn commit_to(
+        &self,
+        plan: &Plan,
+        old: Option<&Lockfile>,
+        base: Option<&Lockfile>,
+        staged: Vec<Staged>,
+    ) -> Result<Committed, InstallError> {
         let root = InstallRoot::open_reporting(self.root, self.reporter())?;
         let now = root.read_lock()?;
         if now.as_ref() != old {
@@ -593,7 +735,7 @@ impl Pipeline<'_> {
             return Ok(Committed::LockChanged(now));
         }
         let packs: Vec<LockedPack> = staged.iter().map(|s| s.pack.clone()).collect();
-        let new_lock = plan.new_lock(old, &packs);
+        let new_lock = plan.new_lock(base, &packs);
         if staged.is_empty() && plan.remove.is_empty() && old == Some(&new_lock) {
             tracing::debug!("nothing changed; knap.lock is left as it is");
         } else {
