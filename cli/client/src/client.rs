@@ -95,6 +95,30 @@ impl Client {
         crate::install::install(&self.config, &self.env, root, request, Some(registries)).await
     }
 
+    /// Writes a bundle of `request`'s specs resolved now against the
+    /// configured registries (formats.md §9, `knap bundle create SPEC...`):
+    /// they are installed, without their environments, into a temporary
+    /// root, which is then bundled as [`Client::create_bundle`] bundles a
+    /// root, and removed. The user's root is not touched.
+    pub async fn create_bundle_of(
+        &self,
+        request: &Request,
+        out: &Path,
+    ) -> Result<crate::bundle::Created, InstallError> {
+        let tmp = tempfile::tempdir().map_err(|e| {
+            knap_schema::KnapError::other("cannot create a temporary root to resolve into")
+                .caused_by(e)
+        })?;
+        let root = tmp.path().join("root");
+        let request = Request {
+            no_envs: true,
+            dry_run: false,
+            ..request.clone()
+        };
+        self.install(&root, &request).await?;
+        Ok(crate::bundle::create(&self.config, &self.env, &root, out).await?)
+    }
+
     /// Writes the bundle of the root at `root` (its `knap.lock`) to the
     /// new directory `out` ([`crate::bundle::create`]).
     pub async fn create_bundle(

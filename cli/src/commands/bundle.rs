@@ -1,4 +1,5 @@
-//! `knap bundle create -o DIR|FILE.tar`: the root's `knap.lock` written as a bundle,
+//! `knap bundle create -o DIR|FILE.tar [SPEC...]`: the root's `knap.lock`
+//! (or the SPECs, resolved now) written as a bundle,
 //! an offline registry (formats.md §9; the work is
 //! `knap_client::bundle::create`). `knap install --bundle` installs one
 //! (`commands::install`).
@@ -9,18 +10,29 @@ use std::path::PathBuf;
 use knap_client::bundle::{BundleInfo, BundledPack, PackedFrom};
 use serde::Serialize;
 
+use knap_client::install::Request;
+
 use super::Ctx;
 
 /// `knap bundle ...`.
 #[derive(Debug, clap::Subcommand)]
 pub enum BundleCmd {
-    /// Write the root's knap.lock, with every locked pack's archive, as a
-    /// bundle directory that `knap install --bundle` installs offline.
+    /// Write the root's knap.lock (or the SPECs, resolved now), with every
+    /// pack's archive, as a bundle directory that `knap install --bundle`
+    /// installs offline.
     Create {
         /// The bundle directory to write (new, or empty); a name ending in
         /// .tar writes a tar of the bundle.
         #[arg(short = 'o', long = "output", value_name = "DIR|FILE.tar")]
         output: PathBuf,
+        /// Packs to bundle instead of the root's lock (REF, REF@REQ, a path,
+        /// an archive URL, git+URL#COMMIT, as for install), resolved now
+        /// against the configured registries without installing them.
+        #[arg(value_name = "SPEC")]
+        specs: Vec<String>,
+        /// Resolve SPECs from this registry only.
+        #[arg(long, value_name = "NAME", requires = "specs")]
+        registry: Option<String>,
     },
 }
 
@@ -75,8 +87,22 @@ impl fmt::Display for BundleReport {
 
 pub async fn run(ctx: &Ctx, cmd: BundleCmd) -> anyhow::Result<()> {
     match cmd {
-        BundleCmd::Create { output } => {
-            let created = ctx.client().create_bundle(&ctx.root_dir(), &output).await?;
+        BundleCmd::Create {
+            output,
+            specs,
+            registry,
+        } => {
+            let created = if specs.is_empty() {
+                ctx.client().create_bundle(&ctx.root_dir(), &output).await?
+            } else {
+                let request = Request {
+                    specs: super::install::parse_specs(ctx, &specs).await?,
+                    registry,
+                    jobs: 4,
+                    ..Request::default()
+                };
+                ctx.bundle_of(&request, &output).await?
+            };
             ctx.print(&BundleReport {
                 bundle: output.display().to_string(),
                 info: created.info,

@@ -97,7 +97,7 @@ pub async fn run(ctx: &Ctx, args: InstallArgs) -> anyhow::Result<()> {
 
 /// Reads the SPECs; a bare word that is no valid ref (`Diskwatch`) gets
 /// the refs it may have meant.
-async fn parse_specs(ctx: &Ctx, specs: &[String]) -> anyhow::Result<Vec<Spec>> {
+pub(crate) async fn parse_specs(ctx: &Ctx, specs: &[String]) -> anyhow::Result<Vec<Spec>> {
     let mut out = Vec::new();
     for spec in specs {
         match spec::parse(spec) {

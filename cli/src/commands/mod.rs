@@ -147,10 +147,31 @@ impl Ctx {
         };
         match result {
             Ok(o) => Ok(o),
-            Err(InstallError::NotListed {
+            Err(e) => Err(self.install_failed(e, request).await),
+        }
+    }
+
+    /// Writes a bundle of `request`'s specs, resolved now
+    /// (`knap_client::Client::create_bundle_of`), to `out`.
+    pub async fn bundle_of(
+        &self,
+        request: &Request,
+        out: &std::path::Path,
+    ) -> anyhow::Result<knap_client::bundle::Created> {
+        match self.client().create_bundle_of(request, out).await {
+            Ok(c) => Ok(c),
+            Err(e) => Err(self.install_failed(e, request).await),
+        }
+    }
+
+    /// A failed install as the user is told it: a ref no registry lists
+    /// gets the refs it may have meant.
+    async fn install_failed(&self, e: InstallError, request: &Request) -> anyhow::Error {
+        match e {
+            InstallError::NotListed {
                 pack_ref,
                 required_by,
-            }) => Err(knap_registry::index_set::suggest::not_listed(
+            } => knap_registry::index_set::suggest::not_listed(
                 &self.config,
                 &self.env,
                 &pack_ref,
@@ -158,12 +179,12 @@ impl Ctx {
                 request.registry.as_deref(),
             )
             .await
-            .into()),
-            Err(InstallError::Failed(e)) => Err(e.into()),
-            Err(InstallError::Root(e)) => Err(root_err(e)),
-            Err(InstallError::Open(e)) => Err(e.into()),
-            Err(InstallError::Locked(e)) => Err(e.into()),
-            Err(InstallError::NoSolution(no)) => Err(anyhow::Error::new(*no)),
+            .into(),
+            InstallError::Failed(e) => e.into(),
+            InstallError::Root(e) => root_err(e),
+            InstallError::Open(e) => e.into(),
+            InstallError::Locked(e) => e.into(),
+            InstallError::NoSolution(no) => anyhow::Error::new(*no),
         }
     }
 }

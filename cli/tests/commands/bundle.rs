@@ -382,3 +382,49 @@ fn install_bundle_goes_with_no_spec() {
     let o = k.run(&["install", "--bundle", "b", "alpha"]).code(2);
     assert!(o.stderr.contains("--bundle"), "{}", o.stderr);
 }
+
+#[test]
+fn bundle_create_with_specs_resolves_them_now_and_leaves_the_root_alone() {
+    let mut site = Site::new();
+    site.publish("base", "1.0.0", &[], &[]);
+    site.publish("base", "2.0.0", &[], &[]);
+    site.publish("top", "1.0.0", &["base@^1"], &[]);
+    let k = site.knap();
+    let out = k
+        .run(&["--json", "bundle", "create", "-o", "bundle", "top"])
+        .ok();
+    let report = out.json();
+    let bundled: Vec<String> = report["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["ref"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(bundled, ["base@1.0.0", "top@1.0.0"], "{report}");
+    // Nothing was installed into the root, and no lock written there.
+    assert!(!k.root().exists(), "the root was touched");
+    let bundle = k.cwd().join("bundle");
+    let locked = lock(&bundle);
+    assert_eq!(locked["requested"]["top"], "*", "{locked}");
+
+    // The bundle installs with no registry and no server.
+    drop(site);
+    let other = fresh(&bundle);
+    other
+        .run(&["install", "--bundle", bundle.to_str().unwrap()])
+        .ok();
+    assert!(other.root().join("top/pack.yaml").is_file());
+    assert!(other.root().join("base/pack.yaml").is_file());
+
+    // A SPEC no registry lists is the install's error, with its suggestion.
+    let out = k.run(&["bundle", "create", "-o", "bundle2", "tpo"]);
+    assert_eq!(out.code, 3, "{out:#?}");
+    assert!(out.stderr.contains("top"), "{out:#?}");
+    assert!(!k.cwd().join("bundle2").exists());
+}
