@@ -101,5 +101,5 @@ echo "bundle: ${#refs[@]} packs, $archives archives, $bytes bytes; $BENCH_RUNS r
 echo
 echo "| measurement | median (s) | best (s) | ratio (medians) |"
 echo "|---|---:|---:|---:|"
-echo "| knap install --bundle | $mk | $bk | $(echo "scale=2; $mk / $mh" | bc) x by hand |"
+printf '| knap install --bundle | %s | %s | %.2f x by hand |\n' "$mk" "$bk" "$(echo "scale=4; $mk / $mh" | bc)"
 echo "| sha256sum -c + tar -xzf each | $mh | $bh | |"
