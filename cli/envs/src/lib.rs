@@ -35,6 +35,7 @@
 
 pub mod asks;
 pub mod build;
+pub mod carry;
 pub mod check;
 pub mod error;
 pub mod inputs;

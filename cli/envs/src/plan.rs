@@ -75,7 +75,7 @@ impl EnvPlan {
     }
 }
 
-fn tool_error(pack: &PackRef, runtime: Runtime, e: ToolError) -> EnvError {
+pub(crate) fn tool_error(pack: &PackRef, runtime: Runtime, e: ToolError) -> EnvError {
     match e {
         ToolError::Missing { what, looked } => EnvError::Missing {
             pack: pack.clone(),

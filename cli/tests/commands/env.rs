@@ -819,3 +819,50 @@ fn walk_for(dir: &Path, tail: &str) -> PathBuf {
     }
     panic!("no {tail} under {}", dir.display())
 }
+
+/// A bundle carries the packages the root's environments hold (wheels for
+/// Python, an npm cache for Node.js), and `install --bundle` builds the
+/// environments from them alone: the other machine's package indexes get
+/// no request, and the environments hold the recorded versions.
+#[test]
+fn a_bundle_carries_the_environments_packages_and_builds_them_without_an_index() {
+    let Some(w) = World::new() else {
+        return;
+    };
+    let src = w.python_and_node_pack();
+    w.run(&["install", src.to_str().unwrap()]).ok();
+    let recorded = w.lock()["packs"][0]["envs"].clone();
+    w.run(&["bundle", "create", "-o", "bundle"]).ok();
+    let bundle = w.k.cwd().join("bundle");
+    let wheels: Vec<String> = std::fs::read_dir(bundle.join("envs/python"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        wheels.iter().any(|w| w.starts_with("alpha-1.0"))
+            && wheels.iter().any(|w| w.starts_with("beta-2.0")),
+        "{wheels:?}"
+    );
+    assert!(bundle.join("envs/node/cache").is_dir());
+    assert!(bundle.join("envs/node/registry").is_file());
+
+    // Another machine: its own index and registry, which must not be asked.
+    let Some(other) = World::new() else {
+        return;
+    };
+    other
+        .run(&["install", "--bundle", bundle.to_str().unwrap()])
+        .ok();
+    assert_eq!(
+        other.py.server.log(),
+        Vec::<String>::new(),
+        "pip or uv asked"
+    );
+    assert_eq!(other.npm.server.log(), Vec::<String>::new(), "npm asked");
+    assert_eq!(
+        states(&other, "check"),
+        (0, vec!["p python ok".to_owned(), "p node ok".to_owned()])
+    );
+    assert_eq!(other.lock()["packs"][0]["envs"], recorded);
+}

@@ -126,6 +126,26 @@ pub async fn create(
         });
     }
     std::fs::remove_dir_all(&work).map_err(|e| write_err(&work, e))?;
+    // The packages the root's environments hold, so that `install
+    // --bundle` builds them with no index.
+    let envs: Vec<_> = lock
+        .envs
+        .iter()
+        .flat_map(|(r, es)| es.iter().map(move |e| (r.clone(), e.clone())))
+        .collect();
+    if !envs.is_empty() {
+        let settings = crate::install::envs::settings(config, root, env.offline, 4, None);
+        let to = dir.join(super::ENVS_DIR);
+        tokio::task::spawn_blocking(move || knap_envs::carry::download(&settings, &envs, &to))
+            .await
+            .map_err(|e| {
+                KnapError::other("the environments' packages were not fetched").caused_by(e)
+            })?
+            .map_err(|e| {
+                KnapError::other("cannot fetch the packages of the root's environments")
+                    .caused_by(e)
+            })?;
+    }
     index.sort();
     let info = BundleInfo {
         created: knap_schema::datetime::now_utc_seconds(),
@@ -306,12 +326,24 @@ fn entry_from_installed(root: &Path, p: &LockedPack) -> Result<Entry, KnapError>
         )));
     }
     let mut e = Entry::from_manifest(&m);
+    // An index entry needs a label, an author and a license, which a
+    // pack.yaml may leave out: the bundle's index only carries the archive,
+    // so it says they were not given rather than refusing the pack.
+    for field in [&mut e.label, &mut e.author, &mut e.license] {
+        if field.trim().is_empty() {
+            *field = NOT_GIVEN.to_owned();
+        }
+    }
     e.dependencies = Some(knap_schema::index::Dependencies {
         packs: p.dependencies.iter().map(ToString::to_string).collect(),
         versions: Default::default(),
     });
     Ok(e)
 }
+
+/// What a bundle's index says of a label, author or license the pack's
+/// `pack.yaml` does not give.
+const NOT_GIVEN: &str = "(not given in pack.yaml)";
 
 /// The registries the lock's packs came from.
 fn registries_of(config: &Config, lock: &Lockfile) -> Vec<BundleRegistry> {

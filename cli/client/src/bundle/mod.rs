@@ -10,6 +10,8 @@
 //!                                       git or path source
 //! DIR/knap.lock                         the lock the bundle reproduces
 //! DIR/bundle.json                       {"created", "knap", "registries", "packs"}
+//! DIR/envs/                             the packages the lock records for the
+//!                                       root's environments (knap_envs::carry)
 //! ```
 //!
 //! [`create()`] writes one from a root's `knap.lock`; [`Bundle::open`]
@@ -66,6 +68,9 @@ pub const INDEX_FILE: &str = "index.json";
 pub const LOCK_FILE: &str = "knap.lock";
 pub const INFO_FILE: &str = "bundle.json";
 pub const ARCHIVES_DIR: &str = "archives";
+/// The packages of the root's environments (`envs/python`: wheels; `envs/node`:
+/// an npm cache and its registry's URL), when the root has environments.
+pub const ENVS_DIR: &str = "envs";
 
 /// `archives/<ref>-<version>.tar.gz`, relative to the bundle: joined only
 /// from a validated ref and a SemVer version.

@@ -94,7 +94,7 @@ impl EnvOutcome {
 }
 
 /// How the step builds: what the request adds to the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Step {
     pub(crate) skip: bool,
     pub(crate) jobs: usize,
@@ -102,6 +102,9 @@ pub(crate) struct Step {
     /// Install the package versions `knap.lock` records (`--locked`, and
     /// `knap install` without SPEC restoring the lock).
     pub(crate) locked: bool,
+    /// Variables for the installers on top of the configuration's (a
+    /// bundle's carried packages: `knap_envs::carry::Offline`).
+    pub(crate) installer_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 /// The environments directory of the root at `root`: `envs_dir`, else
@@ -156,10 +159,9 @@ pub(crate) fn after_commit(
     } else {
         None
     };
-    let builder = Builder::new(
-        settings(config, root, offline, step.jobs, step.timeout),
-        reporter.clone(),
-    );
+    let mut settings = settings(config, root, offline, step.jobs, step.timeout);
+    settings.installer_env.extend(step.installer_env);
+    let builder = Builder::new(settings, reporter.clone());
     // The packs' files stay put while the plan reads them.
     let (planned_lock, plan) = {
         let r = InstallRoot::open_for_reading(root, |p| {

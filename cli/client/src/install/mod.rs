@@ -555,7 +555,36 @@ impl Pipeline<'_> {
             match self.commit_to(&plan, old.as_ref(), Some(lock), staged)? {
                 Committed::Done(installed) => {
                     let mut done = outcome(plan, installed);
-                    done.envs = self.build_envs(true)?;
+                    // The environments from the packages the bundle
+                    // carries, when it carries them: no index is asked.
+                    let carried = bundle.dir.join(crate::bundle::ENVS_DIR);
+                    let cache = tempfile::tempdir().map_err(|e| {
+                        KnapError::other("cannot create a temporary npm cache").caused_by(e)
+                    })?;
+                    let installer_env = if carried.is_dir() {
+                        let settings = envs::settings(
+                            self.config,
+                            self.root,
+                            true,
+                            self.req.jobs,
+                            self.req.env_timeout,
+                        );
+                        knap_envs::carry::Offline::prepare(&settings, &carried, cache.path())
+                            .map_err(|e| {
+                                KnapError::new(
+                                    Kind::Integrity,
+                                    format!(
+                                        "cannot read the environments' packages in {}",
+                                        carried.display()
+                                    ),
+                                )
+                                .caused_by(e)
+                            })?
+                            .installer_env()
+                    } else {
+                        Vec::new()
+                    };
+                    done.envs = self.build_envs_with(true, installer_env)?;
                     return Ok(done);
                 }
                 Committed::LockChanged(newer) => {
@@ -694,11 +723,21 @@ impl Pipeline<'_> {
     /// After the commit: the root's pack environments (see [`envs`]),
     /// built with the versions `knap.lock` records when `locked`.
     fn build_envs(&self, locked: bool) -> Result<EnvOutcome, InstallError> {
+        self.build_envs_with(locked, Vec::new())
+    }
+
+    /// [`Self::build_envs`], the installers given `installer_env` too.
+    fn build_envs_with(
+        &self,
+        locked: bool,
+        installer_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Result<EnvOutcome, InstallError> {
         let step = envs::Step {
             skip: self.req.no_envs,
             jobs: self.req.jobs,
             timeout: self.req.env_timeout,
             locked,
+            installer_env,
         };
         let (config, root, offline) = (self.config, self.root, self.env.offline);
         let reporter = self.reporter();
