@@ -26,6 +26,7 @@
 pub mod bundle;
 pub mod candidates;
 mod client;
+pub(crate) mod copy;
 pub mod held_back;
 pub mod install;
 pub mod sources;
