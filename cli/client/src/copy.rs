@@ -1,6 +1,6 @@
 //! Writing packs' archives into a directory registry, shared by bundles
-//! (`knap bundle create`, [`crate::bundle`]) and mirrors (`knap mirror`):
-//! an archive source downloaded (through the archive
+//! (`knap bundle create`, [`crate::bundle`]) and mirrors (`knap mirror`,
+//! [`crate::mirror`]): an archive source downloaded (through the archive
 //! cache) and copied with its checksum checked while it is written; a git
 //! source fetched at its commit, checked against its tree digest and
 //! packed with the reproducible pack format (so that it unpacks to the
