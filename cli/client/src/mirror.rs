@@ -195,6 +195,12 @@ pub async fn mirror(
             .unwrap_or_default();
         refs.sort();
         refs.dedup();
+        if refs.is_empty() {
+            return Err(KnapError::not_found(format!(
+                "registry `{}` lists no packs (a sparse registry that serves no index.json cannot be listed: name its refs with --ref)",
+                cfg.name
+            )));
+        }
         refs
     } else {
         request.refs.clone()

@@ -323,6 +323,46 @@ fn mirror_cmd_of_a_sparse_registry_installs_the_same_trees() {
 }
 
 #[test]
+fn mirror_cmd_into_a_directory_that_is_no_mirror_is_exit_2_and_leaves_it() {
+    let s = scene();
+    let dir = s.k.cwd().join("mirror");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let before = Tree::of(&dir);
+    mirror(&s.k, "site", &[]).code(2);
+    before.assert_unchanged(&dir, &[], "the directory");
+}
+
+#[test]
+fn mirror_cmd_of_a_sparse_registry_without_a_names_list_needs_ref() {
+    let s = scene();
+    let d = s.site.dir.path();
+    write_json(
+        &d.join("config.json"),
+        &json!({"format": "knap-sparse-1", "registry_name": "Sparse", "registry_url": s.site.url(), "last_updated": "2026-11-21T12:00:00Z"}),
+    );
+    let alpha: Vec<Value> = s
+        .site
+        .entries
+        .iter()
+        .filter(|((r, _), _)| r == "alpha")
+        .map(|(_, e)| e.clone())
+        .collect();
+    write_json(
+        &d.join("packs/alpha.json"),
+        &json!({"ref": "alpha", "versions": alpha}),
+    );
+    std::fs::remove_file(d.join("index.json")).unwrap();
+    let sparse = format!("sparse+{}", s.site.url());
+    let out = mirror(&s.k, &sparse, &[]).code(3);
+    assert!(out.stderr.contains("--ref"), "{}", out.stderr);
+    let j = mirror(&s.k, &sparse, &["--ref", "alpha", "--json"])
+        .ok()
+        .json();
+    assert_eq!(j["copied"], 2);
+}
+
+#[test]
 fn mirror_cmd_of_a_git_registry_installs_the_same_trees() {
     let (reg_root, served, work) = (
         tempfile::tempdir().unwrap(),
