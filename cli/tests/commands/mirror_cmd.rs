@@ -404,3 +404,28 @@ fn mirror_cmd_of_a_git_registry_installs_the_same_trees() {
     let other = install_from(&dir, "gamma");
     assert_eq!(digest(&other.root().join("gamma")), digest(&pack));
 }
+
+#[test]
+fn mirror_cmd_reports_each_download_as_progress_events() {
+    let s = scene();
+    let out =
+        s.k.run(&["--progress", "json", "mirror", "site", "-o", "mirror"])
+            .ok();
+    let events: Vec<Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let finished: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "download_finished")
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    for a in ["alpha-1.0.0.tar.gz", "alpha-1.1.0.tar.gz"] {
+        assert!(finished.iter().any(|u| u.ends_with(a)), "{a}: {finished:?}");
+    }
+    assert!(
+        events.iter().any(|e| e["event"] == "download_started"),
+        "{events:?}"
+    );
+}
