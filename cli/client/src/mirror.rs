@@ -12,6 +12,8 @@
 //! ```
 //!
 //! `knap-index build` and `sign` then publish `DIR` as a site of its own.
+//! Archives are fetched `jobs` at a time, each reporting its download as
+//! progress events.
 //!
 //! A re-run into the same `DIR` keeps every archive already there whose
 //! origin (the entry's source) is unchanged and whose bytes still have the
@@ -39,12 +41,14 @@ use crate::install::store;
 pub const MIRROR_FILE: &str = "mirror.json";
 
 /// What to mirror.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Request {
     /// Only these refs (all the registry lists when empty).
     pub refs: Vec<String>,
     /// Only the newest `n` versions of each ref.
     pub latest: Option<usize>,
+    /// Parallel downloads (at least one).
+    pub jobs: usize,
 }
 
 /// Where a mirrored pack's archive came from in this run.
@@ -228,6 +232,7 @@ pub async fn mirror(
     let staged = tmp.path().join(ARCHIVES_DIR);
     std::fs::create_dir(&staged).map_err(|e| write_err(&staged, e))?;
     let work = tmp.path().join("work");
+    std::fs::create_dir(&work).map_err(|e| write_err(&work, e))?;
 
     let old_packs: BTreeMap<(String, semver::Version), MirroredPack> = old
         .iter()
@@ -240,78 +245,84 @@ pub async fn mirror(
         "urn:knap:mirror",
         &knap_schema::datetime::now_utc_seconds(),
     );
-    let mut packs = Vec::new();
-    for mut entry in entries {
+    // What each entry needs: kept as it is, or fetched (`jobs` at a time).
+    struct Item {
+        entry: Entry,
+        name: String,
+        origin: Origin,
+        source: Source,
+        kept: Option<String>,
+    }
+    let mut items = Vec::new();
+    for entry in entries {
         let what = format!("{} {}", entry.pack_ref, entry.version);
         let name = archive_name(&entry.pack_ref, &entry.version);
-        let origin = origin_of(cfg, &entry, &what)?;
+        let (origin, source) = origin_of(cfg, &entry, &what)?;
         let key = (entry.pack_ref.to_string(), entry.version.clone());
-        let keep = old_packs
+        let kept = old_packs
             .get(&key)
-            .filter(|p| p.origin == origin.0 && p.archive == name)
+            .filter(|p| p.origin == origin && p.archive == name)
             .filter(|p| {
                 copy::sha256_of(&out.join(&p.archive)).is_ok_and(|c| *c.to_string() == p.checksum)
-            });
-        let (checksum, action) = match (keep, &origin.1) {
-            (Some(p), _) => (p.checksum.clone(), Action::Kept),
-            (None, Source::Archive { url, checksum }) => {
-                let dest = tmp.path().join(&name);
-                copy::fetch_archive(
-                    env,
-                    Some(cfg),
-                    &store,
-                    url,
-                    checksum,
-                    &dest,
-                    &what,
-                    "the index",
-                )
+            })
+            .map(|p| p.checksum.clone());
+        items.push(Item {
+            entry,
+            name,
+            origin,
+            source,
+            kept,
+        });
+    }
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(request.jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, item) in items.iter().enumerate().filter(|(_, it)| it.kept.is_none()) {
+        let what = format!("{} {}", item.entry.pack_ref, item.entry.version);
+        let dest = tmp.path().join(&item.name);
+        let work = work.join(i.to_string());
+        let (env, cfg, store, source) =
+            (env.clone(), cfg.clone(), store.clone(), item.source.clone());
+        let semaphore = semaphore.clone();
+        set.spawn(async move {
+            let _permit = semaphore
+                .acquire_owned()
                 .await
-                .map_err(|e| unchanged(&what, out, e))?;
-                (checksum.to_string(), Action::Copied)
-            }
+                .expect("the semaphore is open");
             (
-                None,
-                Source::Git {
-                    url,
-                    commit,
-                    checksum,
-                },
-            ) => {
-                let dest = tmp.path().join(&name);
-                let hint = format!("the index says {checksum}");
-                let sum = copy::fetch_git_packed(
-                    env,
-                    Some(cfg),
-                    &store,
-                    url.as_str(),
-                    &commit.to_string(),
-                    checksum,
-                    &work,
-                    &dest,
-                    &what,
-                    &hint,
-                )
-                .await
-                .map_err(|e| unchanged(&what, out, e))?;
-                (sum.to_string(), Action::Packed)
-            }
-            (None, _) => unreachable!("origin_of returns archive and git sources only"),
+                i,
+                fetch_one(&env, &cfg, &store, &source, &dest, &work, &what).await,
+            )
+        });
+    }
+    let mut fetched = BTreeMap::new();
+    while let Some(done) = set.join_next().await {
+        let (i, result) = done.expect("a mirror task panicked");
+        fetched.insert(i, result);
+    }
+    let mut packs = Vec::new();
+    for (i, mut item) in items.into_iter().enumerate() {
+        let what = format!("{} {}", item.entry.pack_ref, item.entry.version);
+        let (checksum, action) = match item.kept.take() {
+            Some(c) => (c, Action::Kept),
+            None => fetched
+                .remove(&i)
+                .expect("every entry not kept was fetched")
+                .map_err(|e| unchanged(&what, out, e))?,
         };
-        entry.install_sources = vec![InstallSource::Archive(ArchiveSource {
-            url: name.clone(),
+        item.entry.install_sources = vec![InstallSource::Archive(ArchiveSource {
+            url: item.name.clone(),
             checksum: checksum.clone(),
             extra: Default::default(),
         })];
-        index.packs.push(entry);
         packs.push(MirroredPack {
-            pack_ref: key.0,
-            version: key.1,
-            archive: name,
+            pack_ref: item.entry.pack_ref.to_string(),
+            version: item.entry.version.clone(),
+            archive: item.name,
             checksum,
-            origin: origin.0,
+            origin: item.origin,
             action,
         });
+        index.packs.push(item.entry);
     }
     index.sort();
     let info = MirrorInfo {
@@ -354,6 +365,59 @@ pub async fn mirror(
         info,
         removed,
     })
+}
+
+/// Writes the archive of `source` to `dest`: an archive copied with its
+/// checksum checked, or a git source packed (checked out in `work`).
+async fn fetch_one(
+    env: &Env,
+    cfg: &RegistryConfig,
+    store: &crate::sources::archive::Store,
+    source: &Source,
+    dest: &Path,
+    work: &Path,
+    what: &str,
+) -> Result<(String, Action), KnapError> {
+    match source {
+        Source::Archive { url, checksum } => {
+            copy::fetch_archive(
+                env,
+                Some(cfg),
+                store,
+                url,
+                checksum,
+                dest,
+                what,
+                "the index",
+            )
+            .await?;
+            Ok((checksum.to_string(), Action::Copied))
+        }
+        Source::Git {
+            url,
+            commit,
+            checksum,
+        } => {
+            let hint = format!("the index says {checksum}");
+            let sum = copy::fetch_git_packed(
+                env,
+                Some(cfg),
+                store,
+                url.as_str(),
+                &commit.to_string(),
+                checksum,
+                work,
+                dest,
+                what,
+                &hint,
+            )
+            .await?;
+            Ok((sum.to_string(), Action::Packed))
+        }
+        Source::Path(_) | Source::Refused(_) => {
+            unreachable!("origin_of returns archive and git sources only")
+        }
+    }
 }
 
 /// A pack that could not be copied: the mirror is left as it was.

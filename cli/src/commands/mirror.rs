@@ -27,6 +27,9 @@ pub struct MirrorArgs {
     /// Only the N newest versions of each ref.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub latest: Option<u32>,
+    /// Parallel downloads.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
 }
 
 /// What `knap mirror` did.
@@ -89,6 +92,7 @@ pub async fn run(ctx: &Ctx, args: MirrorArgs) -> anyhow::Result<()> {
     let request = Request {
         refs: args.refs,
         latest: args.latest.map(|n| n as usize),
+        jobs: args.jobs,
     };
     let done = ctx
         .client()
