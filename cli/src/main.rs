@@ -118,6 +118,9 @@ enum Command {
     /// Bundles: the root's exact packs as an offline registry.
     #[command(subcommand)]
     Bundle(commands::bundle::BundleCmd),
+    /// Copy a registry and every archive it offers into a directory, a
+    /// registry of its own.
+    Mirror(commands::mirror::MirrorArgs),
     /// Print the completion script of a shell (bash, zsh, fish, elvish,
     /// powershell) on stdout.
     Completions {
@@ -415,6 +418,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => commands::doctor::run(&ctx, &args),
         Command::Env(cmd) => commands::env::run(&ctx, cmd),
         Command::Bundle(cmd) => commands::bundle::run(&ctx, cmd).await,
+        Command::Mirror(args) => commands::mirror::run(&ctx, args).await,
         // Printed by main before the configuration is read.
         Command::Completions { .. } => Ok(()),
     }

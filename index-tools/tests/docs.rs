@@ -60,6 +60,11 @@ const NETWORK: &[(&str, &str, &str)] = &[
         "adds the operator's own site once it is published on GitHub Pages",
     ),
     (
+        "docs/operators.md",
+        "knap mirror sparse+https://OWNER.github.io/REPO/",
+        "mirrors a registry at a placeholder address and publishes it at another",
+    ),
+    (
         "docs/users.md",
         "knap registry add community https://example.github.io/registry/",
         "adds registries at placeholder hosts (example.github.io, packs.corp.example, git.example.org, ...)",

@@ -129,6 +129,18 @@ impl Client {
         crate::bundle::create(&self.config, &self.env, root, out).await
     }
 
+    /// Mirrors `registry` (a configured registry's name, or a registry URL
+    /// or path) into `out` ([`crate::mirror::mirror`]).
+    pub async fn mirror(
+        &self,
+        registry: &str,
+        out: &Path,
+        request: &crate::mirror::Request,
+    ) -> Result<crate::mirror::Mirrored, knap_schema::KnapError> {
+        let cfg = crate::mirror::registry_config(&self.config, &self.env, registry).await?;
+        crate::mirror::mirror(&self.config, &self.env, &cfg, out, request).await
+    }
+
     /// Installs exactly the lock of the bundle at `bundle` (a directory or
     /// a tar of one) into the root at `root`, from the bundle alone: no
     /// registry is read. Of `request`, `force`, `jobs`, `dry_run`,

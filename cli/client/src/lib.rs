@@ -15,6 +15,8 @@
 //!   the plan);
 //! - [`bundle`]: a root's exact packs as an offline registry (`knap bundle
 //!   create`), installed from it alone (`knap install --bundle`);
+//! - [`mirror`]: a registry and its archives copied into a directory
+//!   (`knap mirror`), with `copy` the archive writing both share;
 //! - [`Client`]: the short embedding API over all of it.
 //!
 //! Data flows registries (`knap_registry`, which knows nothing of
@@ -26,8 +28,10 @@
 pub mod bundle;
 pub mod candidates;
 mod client;
+pub(crate) mod copy;
 pub mod held_back;
 pub mod install;
+pub mod mirror;
 pub mod sources;
 pub mod spec;
 

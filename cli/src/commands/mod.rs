@@ -8,6 +8,7 @@ pub mod env;
 pub mod info;
 pub mod install;
 pub mod list;
+pub mod mirror;
 pub mod outdated;
 pub mod registry;
 pub mod search;

@@ -4,7 +4,6 @@
 //! half bundle.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use knap_installer::InstallRoot;
@@ -14,14 +13,14 @@ use knap_schema::config::Config;
 use knap_schema::index::{ArchiveSource, Entry, Index, InstallSource};
 use knap_schema::lock::{LockedPack, LockedSource, Lockfile};
 use knap_schema::{Checksum, ErrorKind as Kind, KnapError, PackRef};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{
     ARCHIVES_DIR, BundleInfo, BundleRegistry, INDEX_FILE, INFO_FILE, LOCK_FILE, archive_name,
 };
-use crate::install::{downloader_for, source_policy, store};
-use crate::sources::{archive, git};
+use crate::copy::{self, pretty};
+use crate::install::store;
+use crate::sources::archive;
 
 /// Where a bundled archive came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -191,13 +190,6 @@ pub async fn create(
         info,
         packs,
     })
-}
-
-/// A bundle document as pretty JSON.
-fn pretty<T: serde::Serialize>(v: &T) -> String {
-    let mut s = serde_json::to_string_pretty(v).expect("a bundle document serializes");
-    s.push('\n');
-    s
 }
 
 /// The root's `knap.lock`, read under its shared lock.
@@ -383,21 +375,15 @@ async fn write_archive(
         .as_ref()
         .and_then(|n| config.registries.iter().find(|c| &c.name == n));
     let what = format!("{} {}", p.pack_ref, p.version);
+    let hint = format!(
+        "knap.lock says {}; run `knap install --force` (or `knap verify`) first",
+        p.tree
+    );
     match &p.source {
         LockedSource::Archive { url, checksum } => {
             let u = Url::parse(url)
                 .map_err(|e| KnapError::integrity(format!("{what}: `{url}` in knap.lock: {e}")))?;
-            let downloader = downloader_for(env, cfg)?;
-            let cached = archive::fetch_verified(
-                &downloader,
-                &u,
-                &checksum.to_string(),
-                &store.cache_root,
-                store.max_download,
-                &*env.reporter,
-            )
-            .await?;
-            copy_verified(&cached, dest, checksum, &what)?;
+            copy::fetch_archive(env, cfg, store, &u, checksum, dest, &what, "knap.lock").await?;
             Ok((*checksum, PackedFrom::Archive))
         }
         LockedSource::Git {
@@ -406,80 +392,27 @@ async fn write_archive(
             checksum: _,
         } => {
             let tree = work.join(p.pack_ref.as_str());
-            let (u, c, d) = (url.clone(), git_ref.to_string(), tree.clone());
-            let http = source_policy(env, cfg);
-            let limits = store.limits;
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
-                .await
-                .expect("the git task panicked")?;
-            let checksum = pack_verified(&tree, p, dest)?;
-            let _ = std::fs::remove_dir_all(&tree);
+            let checksum = copy::fetch_git_packed(
+                env,
+                cfg,
+                store,
+                url,
+                &git_ref.to_string(),
+                &p.tree,
+                &tree,
+                dest,
+                &what,
+                &hint,
+            )
+            .await?;
             Ok((checksum, PackedFrom::Git))
         }
         LockedSource::Path { .. } => {
             let tree = p.pack_ref.dir_in(root);
-            Ok((pack_verified(&tree, p, dest)?, PackedFrom::Path))
+            Ok((
+                copy::pack_checked(&tree, &p.tree, dest, &what, &hint)?,
+                PackedFrom::Path,
+            ))
         }
     }
-}
-
-/// Packs the tree at `dir` into `dest` with the reproducible pack format
-/// after checking it is the lock's tree; returns the archive's checksum.
-fn pack_verified(dir: &Path, p: &LockedPack, dest: &Path) -> Result<Checksum, KnapError> {
-    let what = format!("{} {}", p.pack_ref, p.version);
-    let tree = knap_schema::tree_digest(dir)
-        .map_err(|e| {
-            KnapError::new(e.kind(), format!("{what}: cannot read its tree")).caused_by(e)
-        })?
-        .checksum;
-    if knap_schema::digest::rule_matching(dir, &tree, &p.tree).is_none() {
-        return Err(KnapError::integrity(format!(
-            "{what}: the tree's digest is {tree}, knap.lock says {}; run `knap install --force` (or `knap verify`) first",
-            p.tree
-        )));
-    }
-    knap_installer::pack_archive::pack_dir(dir, dest).map_err(|e| {
-        KnapError::new(e.kind(), format!("{what}: cannot write its archive")).caused_by(e)
-    })?;
-    let sum = knap_schema::digest::sha256_file(dest).map_err(|e| {
-        KnapError::new(Kind::Other, format!("cannot read {}", dest.display())).caused_by(e)
-    })?;
-    Checksum::parse(&sum).map_err(|e| KnapError::new(Kind::Other, e.to_string()))
-}
-
-/// Copies `src` to `dest` (a new file), hashing what is written: a copy
-/// whose SHA-256 is not `checksum` is an integrity error and removed.
-fn copy_verified(
-    src: &Path,
-    dest: &Path,
-    checksum: &Checksum,
-    what: &str,
-) -> Result<(), KnapError> {
-    let io = |p: &Path, e: std::io::Error| {
-        KnapError::new(Kind::Other, format!("cannot copy {}", p.display())).caused_by(e)
-    };
-    let (mut from, _) =
-        knap_schema::fs::open(src, knap_schema::fs::Links::Refuse).map_err(|e| {
-            KnapError::new(Kind::Other, format!("cannot read {}", src.display())).caused_by(e)
-        })?;
-    let mut to = std::fs::File::create_new(dest).map_err(|e| io(dest, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = from.read(&mut buf).map_err(|e| io(src, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n]).map_err(|e| io(dest, e))?;
-    }
-    to.sync_all().map_err(|e| io(dest, e))?;
-    let got = format!("sha256:{}", knap_schema::hex::encode(&hasher.finalize()));
-    if *checksum != *got.as_str() {
-        let _ = std::fs::remove_file(dest);
-        return Err(KnapError::integrity(format!(
-            "{what}: the archive's SHA-256 is {got} while copying it, knap.lock says {checksum}"
-        )));
-    }
-    Ok(())
 }
