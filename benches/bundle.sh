@@ -2,7 +2,8 @@
 # Benchmark of `knap install --bundle` (issue 22; docs/performance.md,
 # section "Bundles") against what a user would otherwise run on the same
 # archives, in the same run: `sha256sum -c` of every archive, then
-# `tar -xzf` of each into its own directory.
+# `tar -xzf` of each into its own directory; and of `knap mirror`: a first
+# run and a re-run with nothing new (which must download no archive).
 #
 # The bundle holds the example registry's packs of the README's quick start
 # (hello, ticketing, notify): they are installed from example-index/ (a
@@ -96,6 +97,25 @@ for r in "${refs[@]}"; do
     diff -r "$work/r-knap-0/$r" "$d" >/dev/null || { echo "trees differ: $r" >&2; exit 1; }
 done
 
+# --- knap mirror: a first run and a re-run with nothing new ---------------
+# example-index/ served over HTTP by python's http.server (its log counts
+# the archive requests); the mirror is written to tmpfs.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$work/registry" && exec python3 -m http.server "$port" --bind 127.0.0.1 >"$work/server.log" 2>&1) &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null; cleanup' EXIT
+for _ in $(seq 50); do python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/index.json')" 2>/dev/null && break; sleep 0.1; done
+archive_gets() { grep -c '"GET /archives/' "$work/server.log" || true; }
+export KNAP_CONFIG=$work/mirror-config.toml KNAP_CACHE_DIR=$work/mirror-cache
+before=$(archive_gets)
+s=$(now); "$knap" -q mirror "http://127.0.0.1:$port/index.json" -o "$work/mirror" >/dev/null; e=$(now)
+first=$(echo "$e - $s" | bc); first_gets=$(( $(archive_gets) - before ))
+# The archive cache is emptied, so that a kept archive is the mirror's doing.
+rm -rf "$work/mirror-cache"
+before=$(archive_gets)
+s=$(now); "$knap" -q mirror "http://127.0.0.1:$port/index.json" -o "$work/mirror" >/dev/null; e=$(now)
+again=$(echo "$e - $s" | bc); again_gets=$(( $(archive_gets) - before ))
+
 echo "knap: $knap"
 echo "bundle: ${#refs[@]} packs, $archives archives, $bytes bytes; $BENCH_RUNS runs each"
 echo
@@ -103,3 +123,8 @@ echo "| measurement | median (s) | best (s) | ratio (medians) |"
 echo "|---|---:|---:|---:|"
 printf '| knap install --bundle | %s | %s | %.2f x by hand |\n' "$mk" "$bk" "$(echo "scale=4; $mk / $mh" | bc)"
 echo "| sha256sum -c + tar -xzf each | $mh | $bh | |"
+echo
+echo "| knap mirror of example-index over HTTP | time (s) | archive requests |"
+echo "|---|---:|---:|"
+printf '| first run | %.4f | %s |\n' "$first" "$first_gets"
+printf '| re-run, nothing new (archive cache emptied) | %.4f | %s |\n' "$again" "$again_gets"
