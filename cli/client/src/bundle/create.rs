@@ -1,7 +1,9 @@
 //! `knap bundle create`: a root's `knap.lock` written out as a bundle
 //! (see the module above). The bundle is written into a temporary
 //! directory beside `DIR` and renamed into place, so a failure leaves no
-//! half bundle.
+//! half bundle. Archive and git sources are fetched through the
+//! configured `[[mirror]]`s as an install fetches them
+//! ([`crate::sources::mirror`]).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -21,6 +23,7 @@ use super::{
     ARCHIVES_DIR, BundleInfo, BundleRegistry, INDEX_FILE, INFO_FILE, LOCK_FILE, archive_name,
 };
 use crate::install::{downloader_for, source_policy, store};
+use crate::sources::mirror::{self, Mirrors};
 use crate::sources::{archive, git};
 
 /// Where a bundled archive came from.
@@ -356,15 +359,25 @@ async fn write_archive(
             let u = Url::parse(url)
                 .map_err(|e| KnapError::integrity(format!("{what}: `{url}` in knap.lock: {e}")))?;
             let downloader = downloader_for(env, cfg)?;
+            let mirrors = Mirrors::new(config, env)?;
+            let routed = mirrors.route(&u).transpose()?;
+            let (downloader, from) = match &routed {
+                Some(r) => (r.downloader, &r.url),
+                None => (&downloader, &u),
+            };
             let cached = archive::fetch_verified(
-                &downloader,
-                &u,
+                downloader,
+                from,
                 &checksum.to_string(),
                 &store.cache_root,
                 store.max_download,
                 &*env.reporter,
             )
-            .await?;
+            .await
+            .map_err(|e| match &routed {
+                Some(r) => mirror::failed(r.mirror, &u, e),
+                None => e,
+            })?;
             copy_verified(&cached, dest, checksum, &what)?;
             Ok((*checksum, PackedFrom::Archive))
         }
@@ -374,12 +387,23 @@ async fn write_archive(
             checksum: _,
         } => {
             let tree = work.join(p.pack_ref.as_str());
-            let (u, c, d) = (url.clone(), git_ref.to_string(), tree.clone());
-            let http = source_policy(env, cfg);
+            let original = Url::parse(url)
+                .map_err(|e| KnapError::integrity(format!("{what}: `{url}` in knap.lock: {e}")))?;
+            let mirrors = Mirrors::new(config, env)?;
+            let routed = mirrors.route(&original).transpose()?;
+            let (u, http) = match &routed {
+                Some(r) => (r.url.to_string(), r.http.clone()),
+                None => (url.clone(), source_policy(env, cfg)),
+            };
+            let (c, d) = (git_ref.to_string(), tree.clone());
             let limits = store.limits;
             tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
                 .await
-                .expect("the git task panicked")?;
+                .expect("the git task panicked")
+                .map_err(|e| match &routed {
+                    Some(r) => mirror::failed(r.mirror, &original, e),
+                    None => e,
+                })?;
             let checksum = pack_verified(&tree, p, dest)?;
             let _ = std::fs::remove_dir_all(&tree);
             Ok((checksum, PackedFrom::Git))
