@@ -180,6 +180,7 @@ impl Steps {
                 self.started.remove(&format!("env {pack} {runtime}"));
             }
             Event::Downloaded { .. }
+            | Event::Mirrored { .. }
             | Event::WaitingForLock { .. }
             | Event::SourceSkipped { .. }
             | Event::Warning { .. } => {}
@@ -364,6 +365,13 @@ pub fn line(event: &Event) -> String {
             version,
             from,
         } => format!("{pack} {version}: staging from {from}"),
+        Event::Mirrored {
+            pack,
+            version,
+            source,
+            url,
+            ..
+        } => format!("{pack} {version}: {source} is fetched from the mirror, at {url}"),
         Event::Verifying { pack, version } => format!("{pack} {version}: verifying"),
         Event::Verified { pack, version } => format!("{pack} {version}: verified"),
         Event::Committing { install, remove } => {

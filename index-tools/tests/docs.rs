@@ -5,7 +5,7 @@
 //! it. The README's `cargo run -q -p knap -- ARGS` runs that `knap` (a
 //! `cargo` on `PATH` that does only this), and its configuration and root
 //! go under `target/` as in a checkout. Every `toml` block that is a client
-//! configuration (it has a `[[registry]]` or `[limits]` table) is read by
+//! configuration (it has a `[[registry]]`, `[[mirror]]` or `[limits]` table) is read by
 //! `knap`, so that a key the docs show is one knap knows.
 //!
 //! - A `sh` block runs as one `bash -e` script and must succeed.
@@ -541,7 +541,10 @@ fn check_bench(at: &str, body: &str, root: &Path) {
 /// block is no configuration or knap is not built.
 fn check_config(doc: &str, b: &Block, reader: &Reader) -> usize {
     let at = format!("{doc}:{}", b.line);
-    if !(b.body.contains("[[registry]]") || b.body.contains("[limits]")) {
+    if !(b.body.contains("[[registry]]")
+        || b.body.contains("[[mirror]]")
+        || b.body.contains("[limits]"))
+    {
         return 0;
     }
     if !reader.has_knap {

@@ -1,9 +1,21 @@
-//! The client configuration (TOML): the install root and the registries.
+//! The client configuration (TOML): the install root, the registries and
+//! the mirrors of install-source hosts.
 //!
 //! Read from `$KNAP_CONFIG`, else `$XDG_CONFIG_HOME/knap/config.toml`.
+//!
+//! A `[[mirror]]` (formats.md §6) rewrites install-source URLs by prefix
+//! at fetch time: a source URL that starts with its `prefix` is fetched
+//! from its `replace` followed by the rest of the URL
+//! ([`Config::mirror_for`]). Both are absolute `https://` URLs (`http://`
+//! only for a loopback host), without credentials, a query or a fragment,
+//! ending in `/` so that a prefix ends at a path boundary
+//! (`https://github.com/org/` never matches `https://github.com/organ/`).
+//! When several prefixes match, the longest wins; two mirrors with the
+//! same prefix are refused.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use url::Url;
 
 /// The default priority of a registry added without one.
 pub const DEFAULT_PRIORITY: i64 = 100;
@@ -32,6 +44,32 @@ pub struct Config {
     pub python: Option<String>,
     #[serde(default, rename = "registry")]
     pub registries: Vec<RegistryConfig>,
+    /// Mirrors of install-source hosts (`[[mirror]]`).
+    #[serde(default, rename = "mirror", skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<Mirror>,
+}
+
+/// A mirror of install-source hosts: a source URL that starts with
+/// `prefix` is fetched from `replace` followed by the rest of the URL.
+/// Checksums and tree digests are checked as for the original URL, and
+/// `knap.lock` keeps the original URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Mirror {
+    /// The start of the source URLs this mirror serves (`https://github.com/`).
+    pub prefix: String,
+    /// What replaces the prefix (`https://artifacts.corp.example/github/`).
+    pub replace: String,
+    /// The environment variable holding a token, sent as
+    /// `Authorization: Bearer` to the mirror's origin (of `replace`) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+}
+
+impl Mirror {
+    /// `replace` parsed (as the configuration was checked, it parses).
+    pub fn replace_url(&self) -> Option<Url> {
+        Url::parse(&self.replace).ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -94,21 +132,10 @@ pub enum ConfigError {
         /// The known key nearest to it, at the same place.
         near: Option<String>,
     },
-    /// A key of the specification (formats.md §9: `[[mirror]]`) that this
-    /// version of knap does not carry out yet. Refused rather than ignored:
-    /// a site that configures a mirror expects no fetch from the origin.
-    #[error("`{key}` (formats.md §9) is not supported by this version of knap")]
-    Unsupported {
-        /// The top-level key (`mirror`).
-        key: &'static str,
-    },
     /// A value the configuration's rules refuse.
     #[error("{0}")]
     Invalid(String),
 }
-
-/// Keys the specification defines that this version does not carry out.
-const UNSUPPORTED: &[&str] = &["mirror"];
 
 impl Config {
     /// Reads a configuration: every key must be one this version knows
@@ -127,12 +154,6 @@ impl Config {
             );
         })
         .map_err(ConfigError::Toml)?;
-        if let Some(key) = UNSUPPORTED
-            .iter()
-            .find(|k| unknown.iter().any(|u| u.split('.').next() == Some(**k)))
-        {
-            return Err(ConfigError::Unsupported { key });
-        }
         if let Some(key) = unknown.into_iter().next() {
             let near = near_key(&key);
             return Err(ConfigError::UnknownKey { key, near });
@@ -166,7 +187,32 @@ impl Config {
             crate::urls::RegistryLocation::parse(&r.url, r.allow_http)
                 .map_err(|e| ConfigError::Invalid(format!("registry `{}`: {e}", r.name)))?;
         }
+        let mut prefixes: Vec<String> = Vec::new();
+        for (i, m) in self.mirrors.iter().enumerate() {
+            let prefix = mirror_url(&format!("mirror.{i}.prefix"), &m.prefix)?;
+            mirror_url(&format!("mirror.{i}.replace"), &m.replace)?;
+            if let Some(v) = &m.token_env
+                && (v.is_empty() || v.contains('=') || v.chars().any(char::is_control))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "`mirror.{i}.token_env` must name an environment variable, found {v:?}"
+                )));
+            }
+            if let Some(j) = prefixes.iter().position(|p| p == prefix.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "`mirror.{i}.prefix` is the prefix of `mirror.{j}` too ({}); keep one",
+                    m.prefix
+                )));
+            }
+            prefixes.push(prefix.into());
+        }
         Ok(())
+    }
+
+    /// The mirror that serves the install source at `url`, with the URL
+    /// to fetch from it (see [`route`]).
+    pub fn mirror_for(&self, url: &Url) -> Option<(&Mirror, Result<Url, String>)> {
+        route(&self.mirrors, url).map(|(i, to)| (&self.mirrors[i], to))
     }
 
     /// Whether pack environments are built after an install (`envs`,
@@ -185,6 +231,66 @@ impl Config {
         });
         v
     }
+}
+
+/// Which of `mirrors` serves the install source at `url` (its index: the
+/// one with the longest matching prefix), with the URL to fetch from it;
+/// `None` when no prefix matches. The URL is `replace` followed by what
+/// follows the prefix in `url`, and is refused (`Err`) if it would leave
+/// `replace`.
+pub fn route(mirrors: &[Mirror], url: &Url) -> Option<(usize, Result<Url, String>)> {
+    let text = url.as_str();
+    let (i, prefix) = mirrors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| Some((i, Url::parse(&m.prefix).ok()?)))
+        .filter(|(_, p)| text.starts_with(p.as_str()))
+        .max_by_key(|(_, p)| p.as_str().len())?;
+    let m = &mirrors[i];
+    let rest = &text[prefix.as_str().len()..];
+    let to = match Url::parse(&m.replace) {
+        Err(e) => Err(format!("mirror `{}`: {e}", m.replace)),
+        Ok(replace) => match Url::parse(&format!("{replace}{rest}")) {
+            Ok(u) if u.as_str().starts_with(replace.as_str()) => Ok(u),
+            Ok(u) => Err(format!(
+                "mirror `{}`: `{url}` would be fetched from `{u}`, outside the mirror",
+                m.replace
+            )),
+            Err(e) => Err(format!("mirror `{}`: `{replace}{rest}`: {e}", m.replace)),
+        },
+    };
+    Some((i, to))
+}
+
+/// A mirror's `prefix` or `replace` (named `key`), checked: an absolute
+/// `https://` URL (`http://` only for a loopback host), without
+/// credentials, a query or a fragment, ending in `/`.
+fn mirror_url(key: &str, value: &str) -> Result<Url, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid(format!("`{key}` = {value:?}: {why}"));
+    match crate::urls::classify_source_url(value).map_err(invalid)? {
+        crate::urls::SourceUrlKind::Https | crate::urls::SourceUrlKind::Http => {}
+        _ => {
+            return Err(invalid(
+                "a mirror URL must be an absolute https:// URL (http:// only for a loopback host)"
+                    .into(),
+            ));
+        }
+    }
+    let url = Url::parse(value).map_err(|e| invalid(e.to_string()))?;
+    if url.scheme() == "http" && !crate::urls::is_loopback(&url) {
+        return Err(invalid(
+            "plain http:// is refused for a non-loopback host; use https://".into(),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the URL names no host".into()));
+    }
+    if !value.ends_with('/') {
+        return Err(invalid(format!(
+            "a mirror URL must end in `/`, so that it ends at a path boundary (`{value}/`)"
+        )));
+    }
+    Ok(url)
 }
 
 /// The known key nearest to the unknown `path` (`registry.0.prioirty`),
@@ -302,18 +408,94 @@ mod tests {
     }
 
     #[test]
-    fn a_mirror_is_refused_as_not_supported_yet_not_as_a_misspelling() {
-        let err = Config::from_toml(
-            "[[mirror]]\nprefix = \"https://github.com/\"\nreplace = \"https://m.example/\"\n",
+    fn reads_the_documented_mirror() {
+        let c = Config::from_toml(
+            "[[mirror]]\nprefix = \"https://github.com/\"\nreplace = \"https://artifacts.corp.example/github/\"\ntoken_env = \"MIRROR_TOKEN\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.mirrors,
+            vec![Mirror {
+                prefix: "https://github.com/".into(),
+                replace: "https://artifacts.corp.example/github/".into(),
+                token_env: Some("MIRROR_TOKEN".into()),
+            }]
+        );
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+        // No mirror: no `mirror` key written.
+        assert!(!Config::default().to_toml().contains("mirror"));
+    }
+
+    #[test]
+    fn a_mirror_url_is_refused_naming_its_key() {
+        let err = |prefix: &str, replace: &str| {
+            Config::from_toml(&format!(
+                "[[mirror]]\nprefix = \"{prefix}\"\nreplace = \"{replace}\"\n"
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        let ok = "https://m.example/";
+        for (bad, why) in [
+            ("http://github.com/", "plain http://"),
+            ("https://github.com", "must end in `/`"),
+            ("https://u:p@github.com/", "credentials"),
+            ("https://github.com/?a=1/", "query"),
+            ("file:///srv/mirror/", "absolute https://"),
+            ("mirror/", "absolute https://"),
+            ("git+https://github.com/", "scheme"),
+        ] {
+            let e = err(bad, ok);
+            assert!(e.starts_with("`mirror.0.prefix`"), "{bad}: {e}");
+            assert!(e.contains(why), "{bad}: {e}");
+            let e = err(ok, bad);
+            assert!(e.starts_with("`mirror.0.replace`"), "{bad}: {e}");
+        }
+        // Loopback http is allowed (a mirror on the same machine, tests).
+        assert!(Config::from_toml("[[mirror]]\nprefix = \"http://127.0.0.1:8080/a/\"\nreplace = \"http://localhost/b/\"\n").is_ok());
+        let twice = Config::from_toml(
+            "[[mirror]]\nprefix = \"https://GitHub.com/\"\nreplace = \"https://a.example/\"\n[[mirror]]\nprefix = \"https://github.com/\"\nreplace = \"https://b.example/\"\n",
         )
         .unwrap_err();
         assert!(
-            matches!(err, ConfigError::Unsupported { key: "mirror" }),
-            "{err:?}"
+            twice
+                .to_string()
+                .starts_with("`mirror.1.prefix` is the prefix of `mirror.0`"),
+            "{twice}"
+        );
+    }
+
+    #[test]
+    fn the_longest_matching_prefix_rewrites_a_url_at_a_path_boundary() {
+        let c = Config::from_toml(
+            "[[mirror]]\nprefix = \"https://github.com/\"\nreplace = \"https://all.example/gh/\"\n[[mirror]]\nprefix = \"https://github.com/org/\"\nreplace = \"https://org.example/\"\n",
+        )
+        .unwrap();
+        let to = |u: &str| {
+            c.mirror_for(&Url::parse(u).unwrap())
+                .map(|(m, to)| (m.replace.clone(), to.unwrap().to_string()))
+        };
+        assert_eq!(
+            to("https://github.com/org/p/a.tar.gz"),
+            Some((
+                "https://org.example/".into(),
+                "https://org.example/p/a.tar.gz".into()
+            ))
         );
         assert_eq!(
-            err.to_string(),
-            "`mirror` (formats.md §9) is not supported by this version of knap"
+            to("https://github.com/organ/a.tar.gz"),
+            Some((
+                "https://all.example/gh/".into(),
+                "https://all.example/gh/organ/a.tar.gz".into()
+            ))
         );
+        // The host is compared as URLs are (case-insensitively).
+        assert_eq!(
+            to("https://GITHUB.com/x.tgz").map(|t| t.1),
+            Some("https://all.example/gh/x.tgz".into())
+        );
+        assert_eq!(to("https://gitlab.com/org/a.tar.gz"), None);
+        assert_eq!(to("https://github.com.evil.example/a.tar.gz"), None);
+        assert_eq!(to("http://github.com/a.tar.gz"), None);
     }
 }

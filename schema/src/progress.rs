@@ -33,6 +33,16 @@ pub enum Event {
         version: String,
         from: String,
     },
+    /// A pack's install source `source` (its URL as the index and
+    /// `knap.lock` have it) is fetched from a `[[mirror]]`, at `url`;
+    /// `mirror` is the mirror's `replace` URL.
+    Mirrored {
+        pack: String,
+        version: String,
+        source: String,
+        mirror: String,
+        url: String,
+    },
     /// A staged pack's tree digest is being checked.
     Verifying { pack: String, version: String },
     /// A staged pack's check ended (passed or failed).

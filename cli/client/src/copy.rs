@@ -4,7 +4,8 @@
 //! cache) and copied with its checksum checked while it is written; a git
 //! source fetched at its commit, checked against its tree digest and
 //! packed with the reproducible pack format (so that it unpacks to the
-//! same tree).
+//! same tree); both through the `[[mirror]]` whose prefix the URL starts
+//! with, as installs fetch ([`crate::sources::mirror`]).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::install::{downloader_for, source_policy};
+use crate::sources::mirror::{self, Mirrors};
 use crate::sources::{archive, git};
 
 /// A document as pretty JSON with a final newline.
@@ -34,6 +36,7 @@ pub(crate) async fn fetch_archive(
     env: &Env,
     cfg: Option<&RegistryConfig>,
     store: &archive::Store,
+    mirrors: &Mirrors,
     url: &Url,
     checksum: &Checksum,
     dest: &Path,
@@ -41,15 +44,26 @@ pub(crate) async fn fetch_archive(
     says: &str,
 ) -> Result<(), KnapError> {
     let downloader = downloader_for(env, cfg)?;
+    // From the `[[mirror]]` whose prefix `url` starts with, if any (no
+    // fallback to `url`).
+    let routed = mirrors.route(url).transpose()?;
+    let (downloader, from) = match &routed {
+        Some(r) => (r.downloader, &r.url),
+        None => (&downloader, url),
+    };
     let cached = archive::fetch_verified(
-        &downloader,
-        url,
+        downloader,
+        from,
         &checksum.to_string(),
         &store.cache_root,
         store.max_download,
         &*env.reporter,
     )
-    .await?;
+    .await
+    .map_err(|e| match &routed {
+        Some(r) => mirror::failed(r.mirror, url, e),
+        None => e,
+    })?;
     copy_verified(&cached, dest, checksum, what, says)
 }
 
@@ -61,6 +75,7 @@ pub(crate) async fn fetch_git_packed(
     env: &Env,
     cfg: Option<&RegistryConfig>,
     store: &archive::Store,
+    mirrors: &Mirrors,
     url: &str,
     commit: &str,
     tree: &Checksum,
@@ -69,12 +84,22 @@ pub(crate) async fn fetch_git_packed(
     what: &str,
     mismatch_hint: &str,
 ) -> Result<Checksum, KnapError> {
-    let (u, c, d) = (url.to_owned(), commit.to_owned(), work.to_owned());
-    let http = source_policy(env, cfg);
+    let original = Url::parse(url)
+        .map_err(|e| KnapError::integrity(format!("{what}: `{url}` is no URL: {e}")))?;
+    let routed = mirrors.route(&original).transpose()?;
+    let (u, http) = match &routed {
+        Some(r) => (r.url.to_string(), r.http.clone()),
+        None => (url.to_owned(), source_policy(env, cfg)),
+    };
+    let (c, d) = (commit.to_owned(), work.to_owned());
     let limits = store.limits;
     tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
         .await
-        .expect("the git task panicked")?;
+        .expect("the git task panicked")
+        .map_err(|e| match &routed {
+            Some(r) => mirror::failed(r.mirror, &original, e),
+            None => e,
+        })?;
     let packed = pack_checked(work, tree, dest, what, mismatch_hint);
     let _ = std::fs::remove_dir_all(work);
     packed

@@ -275,13 +275,21 @@ pub async fn mirror(
         });
     }
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(request.jobs.max(1)));
+    // Archives and git sources come through the `[[mirror]]`s as installs
+    // fetch them.
+    let mirrors = crate::sources::mirror::Mirrors::new(config, env)?;
     let mut set = tokio::task::JoinSet::new();
     for (i, item) in items.iter().enumerate().filter(|(_, it)| it.kept.is_none()) {
         let what = format!("{} {}", item.entry.pack_ref, item.entry.version);
         let dest = tmp.path().join(&item.name);
         let work = work.join(i.to_string());
-        let (env, cfg, store, source) =
-            (env.clone(), cfg.clone(), store.clone(), item.source.clone());
+        let (env, cfg, store, mirrors, source) = (
+            env.clone(),
+            cfg.clone(),
+            store.clone(),
+            mirrors.clone(),
+            item.source.clone(),
+        );
         let semaphore = semaphore.clone();
         set.spawn(async move {
             let _permit = semaphore
@@ -290,7 +298,7 @@ pub async fn mirror(
                 .expect("the semaphore is open");
             (
                 i,
-                fetch_one(&env, &cfg, &store, &source, &dest, &work, &what).await,
+                fetch_one(&env, &cfg, &store, &mirrors, &source, &dest, &work, &what).await,
             )
         });
     }
@@ -369,10 +377,12 @@ pub async fn mirror(
 
 /// Writes the archive of `source` to `dest`: an archive copied with its
 /// checksum checked, or a git source packed (checked out in `work`).
+#[allow(clippy::too_many_arguments)]
 async fn fetch_one(
     env: &Env,
     cfg: &RegistryConfig,
     store: &crate::sources::archive::Store,
+    mirrors: &crate::sources::mirror::Mirrors,
     source: &Source,
     dest: &Path,
     work: &Path,
@@ -384,6 +394,7 @@ async fn fetch_one(
                 env,
                 Some(cfg),
                 store,
+                mirrors,
                 url,
                 checksum,
                 dest,
@@ -403,6 +414,7 @@ async fn fetch_one(
                 env,
                 Some(cfg),
                 store,
+                mirrors,
                 url.as_str(),
                 &commit.to_string(),
                 checksum,

@@ -14,6 +14,9 @@
 //! arbitrary program). Probes are cached in `<cache>/doctor/probes.json`,
 //! keyed by the executable found on `PATH` (its resolved path, size and
 //! modification time) and kept a day; `--refresh` probes again.
+//!
+//! The configured `[[mirror]]`s are listed too, each with the installed
+//! packs whose source it serves.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -225,6 +228,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> anyhow::Result<()> {
         checks: rows,
         probes,
         environments,
+        mirrors: knap_client::sources::mirror::uses(&ctx.config, &lock),
     });
     if unmet > 0 {
         return Err(anyhow::anyhow!(
@@ -337,6 +341,8 @@ pub struct DoctorReport {
     probes: BTreeMap<String, ProbeRow>,
     /// The state of each pack environment (`knap env list`).
     environments: Vec<knap_envs::EnvCheck>,
+    /// The configured `[[mirror]]`s and the installed packs each serves.
+    mirrors: Vec<knap_client::sources::mirror::MirrorUse>,
 }
 
 /// A probe as the report shows it.
@@ -354,6 +360,30 @@ impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = Style::of(f);
         let rows = &self.checks;
+        if !self.mirrors.is_empty() {
+            let mirrors: Vec<[String; 4]> = self
+                .mirrors
+                .iter()
+                .map(|m| {
+                    [
+                        m.prefix.clone(),
+                        m.replace.clone(),
+                        match &m.token_env {
+                            Some(v) if m.token_set => format!("${v}"),
+                            Some(v) => format!("${v} ({})", s.yellow("not set")),
+                            None => "-".into(),
+                        },
+                        if m.packs.is_empty() {
+                            "-".into()
+                        } else {
+                            m.packs.join(", ")
+                        },
+                    ]
+                })
+                .collect();
+            let header = ["PREFIX", "MIRROR", "TOKEN", "SERVES"].map(String::from);
+            crate::output::table(f, &header, &mirrors)?;
+        }
         if !self.environments.is_empty() {
             let envs: Vec<[String; 4]> = self
                 .environments

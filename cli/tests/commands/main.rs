@@ -16,6 +16,7 @@ mod info;
 mod install;
 mod lifecycle;
 mod list;
+mod mirror;
 mod mirror_cmd;
 mod outdated;
 mod output;

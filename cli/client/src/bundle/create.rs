@@ -1,7 +1,9 @@
 //! `knap bundle create`: a root's `knap.lock` written out as a bundle
 //! (see the module above). The bundle is written into a temporary
 //! directory beside `DIR` and renamed into place, so a failure leaves no
-//! half bundle.
+//! half bundle. Archive and git sources are fetched through the
+//! configured `[[mirror]]`s as an install fetches them
+//! ([`crate::sources::mirror`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use super::{
 use crate::copy::{self, pretty};
 use crate::install::store;
 use crate::sources::archive;
+use crate::sources::mirror::Mirrors;
 
 /// Where a bundled archive came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -383,7 +386,19 @@ async fn write_archive(
         LockedSource::Archive { url, checksum } => {
             let u = Url::parse(url)
                 .map_err(|e| KnapError::integrity(format!("{what}: `{url}` in knap.lock: {e}")))?;
-            copy::fetch_archive(env, cfg, store, &u, checksum, dest, &what, "knap.lock").await?;
+            let mirrors = Mirrors::new(config, env)?;
+            copy::fetch_archive(
+                env,
+                cfg,
+                store,
+                &mirrors,
+                &u,
+                checksum,
+                dest,
+                &what,
+                "knap.lock",
+            )
+            .await?;
             Ok((*checksum, PackedFrom::Archive))
         }
         LockedSource::Git {
@@ -392,10 +407,12 @@ async fn write_archive(
             checksum: _,
         } => {
             let tree = work.join(p.pack_ref.as_str());
+            let mirrors = Mirrors::new(config, env)?;
             let checksum = copy::fetch_git_packed(
                 env,
                 cfg,
                 store,
+                &mirrors,
                 url,
                 &git_ref.to_string(),
                 &p.tree,

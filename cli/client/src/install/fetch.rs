@@ -3,6 +3,10 @@
 //! and where an index entry's sources are (resolved against its registry's
 //! location, checked against its URL policy).
 //!
+//! An archive or git source whose URL a `[[mirror]]` serves is fetched
+//! from the mirror, with no fallback to its own URL
+//! ([`crate::sources::mirror`]), and reported as [`Event::Mirrored`].
+//!
 //! Reports [`Event::Extracting`], [`Event::Verifying`] and
 //! [`Event::Verified`] for each pack
 //! (downloads report their own bytes); nothing here prints.
@@ -27,12 +31,15 @@ use knap_schema::{ErrorKind as Kind, KnapError};
 
 use crate::sources::archive;
 use crate::sources::git;
+use crate::sources::mirror::{self, Mirrors};
 
-/// How one pack is fetched: its plan entry and its registry's HTTP policy.
+/// How one pack is fetched: its plan entry, its registry's HTTP policy,
+/// and the mirrors its sources may be fetched from.
 pub struct Job {
     pub install: Install,
     pub downloader: Downloader,
     pub git_http: HttpPolicy,
+    pub mirrors: Arc<Mirrors>,
 }
 
 /// A pack fetched into staging, verified: what the lock records for it and
@@ -245,6 +252,27 @@ async fn fetch_job(
     Err(errors)
 }
 
+/// The mirror that serves the source at `url`, if any, reported as
+/// [`Event::Mirrored`].
+fn mirrored<'j>(
+    job: &'j Job,
+    url: &Url,
+    reporter: &dyn Reporter,
+) -> Result<Option<mirror::Routed<'j>>, KnapError> {
+    let Some(routed) = job.mirrors.route(url) else {
+        return Ok(None);
+    };
+    let r = routed?;
+    reporter.report(Event::Mirrored {
+        pack: job.install.pack_ref.to_string(),
+        version: job.install.version.to_string(),
+        source: url.to_string(),
+        mirror: r.mirror.to_owned(),
+        url: r.url.to_string(),
+    });
+    Ok(Some(r))
+}
+
 /// Stages the pack from one source and verifies it; returns its tree digest.
 async fn fetch_one(
     job: &Job,
@@ -261,6 +289,8 @@ async fn fetch_one(
             from: source.to_string(),
         })
     };
+    // The mirror that served the source, named by a failed check.
+    let mut via: Option<String> = None;
     let expected_tree = match source {
         Source::Refused(m) => return Err(KnapError::integrity(format!("refused: {m}"))),
         Source::Path(p) => {
@@ -273,15 +303,25 @@ async fn fetch_one(
         }
         Source::Archive { url, checksum } => {
             extracting();
+            let routed = mirrored(job, url, reporter)?;
+            via = routed.as_ref().map(|r| r.mirror.to_owned());
+            let (downloader, from) = match &routed {
+                Some(r) => (r.downloader, &r.url),
+                None => (&job.downloader, url),
+            };
             archive::fetch_and_extract(
-                &job.downloader,
+                downloader,
                 store,
-                url,
+                from,
                 &checksum.to_string(),
                 dest,
                 reporter,
             )
-            .await?;
+            .await
+            .map_err(|e| match &routed {
+                Some(r) => mirror::failed(r.mirror, url, e),
+                None => e,
+            })?;
             None
         }
         Source::Git {
@@ -290,12 +330,23 @@ async fn fetch_one(
             checksum,
         } => {
             extracting();
-            let (u, c, d) = (url.to_string(), commit.clone(), dest.to_owned());
-            let http = job.git_http.clone();
+            let routed = mirrored(job, url, reporter)?;
+            via = routed.as_ref().map(|r| r.mirror.to_owned());
+            let (from, http) = match &routed {
+                Some(r) => (r.url.to_string(), r.http.clone()),
+                None => (url.to_string(), job.git_http.clone()),
+            };
+            let (c, d) = (commit.clone(), dest.to_owned());
             let limits = store.limits;
-            tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
-                .await
-                .expect("the git task panicked")?;
+            tokio::task::spawn_blocking(move || {
+                git::fetch_and_checkout(&from, &c, &d, &http, limits)
+            })
+            .await
+            .expect("the git task panicked")
+            .map_err(|e| match &routed {
+                Some(r) => mirror::failed(r.mirror, url, e),
+                None => e,
+            })?;
             Some(*checksum)
         }
     };
@@ -306,7 +357,10 @@ async fn fetch_one(
     let dest = dest.to_owned();
     let (pack_ref, version): (PackRef, semver::Version) = (i.pack_ref.clone(), i.version.clone());
     let expect_lock_tree = i.expect_tree;
-    let what = source.to_string();
+    let what = match via {
+        Some(m) => format!("{source} (from the mirror `{m}`)"),
+        None => source.to_string(),
+    };
     let verified = tokio::task::spawn_blocking(move || {
         let (m, tree_text) = crate::sources::inspect(&dest, &what)?;
         let tree =

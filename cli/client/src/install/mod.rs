@@ -645,6 +645,7 @@ impl Pipeline<'_> {
         let mut jobs = Vec::new();
         let mut slots = Vec::new();
         let mut downloaders: BTreeMap<Option<String>, Downloader> = BTreeMap::new();
+        let mirrors = Arc::new(crate::sources::mirror::Mirrors::new(self.config, self.env)?);
         for i in &plan.install {
             if let Some(pack) = &i.staged {
                 let s = staged_direct
@@ -700,6 +701,7 @@ impl Pipeline<'_> {
                 install: i.clone(),
                 downloader,
                 git_http: source_policy(self.env, cfg),
+                mirrors: mirrors.clone(),
             });
         }
         let new = fetch::run_jobs(

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod direct;
 pub mod git;
+pub mod mirror;
 pub mod path;
 
 use knap_registry::http::FetchError;

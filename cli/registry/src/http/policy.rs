@@ -393,6 +393,31 @@ impl HttpPolicy {
     }
 }
 
+impl HttpPolicy {
+    /// The policy of a `[[mirror]]` of install-source hosts: its token
+    /// (from `token_env`) scoped to the origin of its `replace` URL only,
+    /// the global CA file, and https only (the configuration admits a
+    /// plain `http://` mirror only on a loopback host, which needs no
+    /// `allow_http`).
+    pub fn for_mirror(
+        settings: &HttpSettings,
+        global_ca_file: Option<&Path>,
+        mirror: &knap_schema::config::Mirror,
+    ) -> Self {
+        let auth = match (&mirror.token_env, mirror.replace_url()) {
+            (Some(var), Some(url)) => crate::config::non_empty_env(var)
+                .map_or_else(Auth::none, |token| Auth::bearer(&url, token)),
+            _ => Auth::none(),
+        };
+        Self {
+            settings: settings.clone(),
+            allow_http: false,
+            auth,
+            tls: TlsRoots::new(global_ca_file.into_iter().map(Path::to_path_buf).collect()),
+        }
+    }
+}
+
 impl HttpSettings {
     /// The inactivity limit.
     pub fn read_limit(&self) -> Limit {
