@@ -11,9 +11,9 @@
 //! contacted (a site that configures a mirror of its archive hosts, such
 //! as an air-gapped one, expects no request to leave for them).
 //!
-//! Archive and git sources are mirrored, by an install and by `knap bundle
-//! create`; a direct install (`knap install URL`) fetches the URL it is
-//! given.
+//! Archive and git sources are mirrored, by an install, by `knap bundle
+//! create` and by `knap mirror` (through `crate::copy`); a direct install
+//! (`knap install URL`) fetches the URL it is given.
 
 use knap_registry::http::{Downloader, HttpPolicy};
 use knap_registry::registry::Env;
