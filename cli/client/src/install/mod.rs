@@ -48,6 +48,13 @@ use crate::spec::{Direct, Spec};
 use envs::{EnvOutcome, Skipped};
 use fetch::{Job, Staged};
 
+/// The installer variables that build environments from a bundle's
+/// carried packages, and the temporary npm cache they name.
+type CarriedEnvs = (
+    Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    Option<tempfile::TempDir>,
+);
+
 /// How many times a commit plans again because `knap.lock` kept changing.
 const MAX_REPLANS: usize = 5;
 
@@ -557,33 +564,7 @@ impl Pipeline<'_> {
                     let mut done = outcome(plan, installed);
                     // The environments from the packages the bundle
                     // carries, when it carries them: no index is asked.
-                    let carried = bundle.dir.join(crate::bundle::ENVS_DIR);
-                    let cache = tempfile::tempdir().map_err(|e| {
-                        KnapError::other("cannot create a temporary npm cache").caused_by(e)
-                    })?;
-                    let installer_env = if carried.is_dir() {
-                        let settings = envs::settings(
-                            self.config,
-                            self.root,
-                            true,
-                            self.req.jobs,
-                            self.req.env_timeout,
-                        );
-                        knap_envs::carry::Offline::prepare(&settings, &carried, cache.path())
-                            .map_err(|e| {
-                                KnapError::new(
-                                    Kind::Integrity,
-                                    format!(
-                                        "cannot read the environments' packages in {}",
-                                        carried.display()
-                                    ),
-                                )
-                                .caused_by(e)
-                            })?
-                            .installer_env()
-                    } else {
-                        Vec::new()
-                    };
+                    let (installer_env, _npm_cache) = self.carried_envs(bundle)?;
                     done.envs = self.build_envs_with(true, installer_env)?;
                     return Ok(done);
                 }
@@ -596,6 +577,38 @@ impl Pipeline<'_> {
                 }
             }
         }
+    }
+
+    /// The installer variables that build environments from the packages
+    /// `bundle` carries (`knap_envs::carry::Offline`), with the temporary
+    /// npm cache they name, to be kept until the build ends; none when it
+    /// carries none.
+    fn carried_envs(&self, bundle: &crate::bundle::Bundle) -> Result<CarriedEnvs, InstallError> {
+        let carried = bundle.dir.join(crate::bundle::ENVS_DIR);
+        if !carried.is_dir() {
+            return Ok((Vec::new(), None));
+        }
+        let cache = tempfile::tempdir()
+            .map_err(|e| KnapError::other("cannot create a temporary npm cache").caused_by(e))?;
+        let settings = envs::settings(
+            self.config,
+            self.root,
+            true,
+            self.req.jobs,
+            self.req.env_timeout,
+        );
+        let offline = knap_envs::carry::Offline::prepare(&settings, &carried, cache.path())
+            .map_err(|e| {
+                KnapError::new(
+                    Kind::Integrity,
+                    format!(
+                        "cannot read the environments' packages in {}",
+                        carried.display()
+                    ),
+                )
+                .caused_by(e)
+            })?;
+        Ok((offline.installer_env(), Some(cache)))
     }
 
     /// Stages the direct packs (only their pack.yaml says what they are).
