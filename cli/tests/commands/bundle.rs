@@ -75,6 +75,17 @@ fn fresh(bundle: &Path) -> Knap {
     k
 }
 
+/// `knap install --bundle BUNDLE` by `k`, without colour.
+fn install_bundle(k: &Knap, bundle: &Path) -> Out {
+    k.run(&[
+        "--color",
+        "never",
+        "install",
+        "--bundle",
+        bundle.to_str().unwrap(),
+    ])
+}
+
 fn lock(root: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(root.join("knap.lock")).unwrap()).unwrap()
 }
@@ -148,15 +159,7 @@ fn a_changed_byte_in_an_archive_is_exit_4_and_nothing_is_installed() {
     bytes[mid] ^= 1;
     std::fs::write(&a, bytes).unwrap();
     let other = fresh(&bundle);
-    let o = other
-        .run(&[
-            "--color",
-            "never",
-            "install",
-            "--bundle",
-            bundle.to_str().unwrap(),
-        ])
-        .code(4);
+    let o = install_bundle(&other, &bundle).code(4);
     assert!(o.stderr.contains("alpha 1.0.0"), "{}", o.stderr);
     assert!(!other.root().exists(), "nothing installed");
 }
@@ -168,15 +171,7 @@ fn an_archive_the_lock_names_but_the_bundle_lacks_is_exit_4_naming_the_pack() {
     let (_k, bundle) = s.offline();
     std::fs::remove_file(bundle.join("archives/gamma-1.0.0.tar.gz")).unwrap();
     let other = fresh(&bundle);
-    let o = other
-        .run(&[
-            "--color",
-            "never",
-            "install",
-            "--bundle",
-            bundle.to_str().unwrap(),
-        ])
-        .code(4);
+    let o = install_bundle(&other, &bundle).code(4);
     assert_out!("missing_archive", o);
     assert!(!other.root().exists(), "nothing installed");
 }

@@ -96,6 +96,18 @@ fn install_from(dir: &Path, spec: &str) -> Knap {
     k
 }
 
+/// `a`'s root holds each of `packs` with the same tree as `b`'s.
+#[track_caller]
+fn same_trees(a: &Knap, b: &Knap, packs: &[&str]) {
+    for p in packs {
+        assert_eq!(
+            digest(&a.root().join(p)),
+            digest(&b.root().join(p)),
+            "{p}'s tree"
+        );
+    }
+}
+
 fn archive_requests(server: &Server) -> Vec<String> {
     server
         .requests()
@@ -135,14 +147,7 @@ fn mirror_cmd_of_an_http_registry_installs_the_same_trees_with_the_servers_gone(
         );
     }
     let Scene { k, .. } = s; // every server stops here
-    let other = install_from(&dir, "alpha");
-    for p in ["alpha", "gamma"] {
-        assert_eq!(
-            digest(&other.root().join(p)),
-            digest(&k.root().join(p)),
-            "{p}'s tree"
-        );
-    }
+    same_trees(&install_from(&dir, "alpha"), &k, &["alpha", "gamma"]);
 }
 
 #[test]
@@ -312,14 +317,7 @@ fn mirror_cmd_of_a_sparse_registry_installs_the_same_trees() {
     let dir = s.k.cwd().join("mirror");
     assert_eq!(mirrored(&dir).len(), 3);
     let Scene { k, .. } = s;
-    let other = install_from(&dir, "alpha");
-    for p in ["alpha", "gamma"] {
-        assert_eq!(
-            digest(&other.root().join(p)),
-            digest(&k.root().join(p)),
-            "{p}'s tree"
-        );
-    }
+    same_trees(&install_from(&dir, "alpha"), &k, &["alpha", "gamma"]);
 }
 
 #[test]
