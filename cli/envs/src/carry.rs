@@ -81,7 +81,7 @@ pub fn download(
                         .map(|p| format!("{}=={}", p.name, p.version)),
                 );
                 tools.with_path(&mut c);
-                run(c, pack, env.runtime, settings)?;
+                run(c, pack, env.runtime, settings, false)?;
                 carried.python += env.packages.len();
             }
             Runtime::Node => {
@@ -94,7 +94,7 @@ pub fn download(
                 let mut c = Command::new(npm);
                 c.args(["config", "get", "registry"]);
                 tools.with_path(&mut c);
-                let registry = run_for_stdout(c, pack, env.runtime, settings)?;
+                let registry = run(c, pack, env.runtime, settings, true)?;
                 write(pack, env.runtime, &to.join("registry"), registry.trim())?;
                 let mut c = Command::new(npm);
                 c.args(["cache", "add", "--cache"]).arg(to.join("cache"));
@@ -104,7 +104,7 @@ pub fn download(
                         .map(|p| format!("{}@{}", p.name, p.version)),
                 );
                 tools.with_path(&mut c);
-                run(c, pack, env.runtime, settings)?;
+                run(c, pack, env.runtime, settings, false)?;
                 carried.node += env.packages.len();
             }
         }
@@ -113,8 +113,8 @@ pub fn download(
 }
 
 /// The installer settings that build environments from a carried
-/// directory alone; npm's cache is filled, in `cache`, from the carried
-/// tarballs first.
+/// directory alone: pip and uv find their wheels there with no index, npm
+/// installs offline from a copy of the carried cache.
 #[derive(Debug, Clone)]
 pub struct Offline {
     env: Vec<(OsString, OsString)>,
@@ -183,25 +183,6 @@ fn write(pack: &PackRef, runtime: Runtime, path: &Path, text: &str) -> Result<()
     })
 }
 
-fn run_for_stdout(
-    c: Command,
-    pack: &PackRef,
-    runtime: Runtime,
-    settings: &Settings,
-) -> Result<String, EnvError> {
-    let command = process::shown(&c);
-    match process::run(c, settings.timeout, true) {
-        Ok(ran) => Ok(ran.stdout),
-        Err(_) => Err(EnvError::Install {
-            pack: pack.clone(),
-            runtime,
-            command,
-            status: "failed".into(),
-            tail: Default::default(),
-        }),
-    }
-}
-
 fn create(pack: &PackRef, runtime: Runtime, dir: &Path) -> Result<(), EnvError> {
     std::fs::create_dir_all(dir).map_err(|e| EnvError::Install {
         pack: pack.clone(),
@@ -212,30 +193,17 @@ fn create(pack: &PackRef, runtime: Runtime, dir: &Path) -> Result<(), EnvError> 
     })
 }
 
-fn run(c: Command, pack: &PackRef, runtime: Runtime, settings: &Settings) -> Result<(), EnvError> {
+/// Runs an installer command under the build's deadline; its stdout when
+/// `keep_stdout`.
+fn run(
+    c: Command,
+    pack: &PackRef,
+    runtime: Runtime,
+    settings: &Settings,
+    keep_stdout: bool,
+) -> Result<String, EnvError> {
     let command = process::shown(&c);
-    match process::run(c, settings.timeout, false) {
-        Ok(_) => Ok(()),
-        Err(process::Failed::Spawn(e)) => Err(EnvError::Install {
-            pack: pack.clone(),
-            runtime,
-            command,
-            status: format!("could not be started: {e}"),
-            tail: Default::default(),
-        }),
-        Err(process::Failed::Status { status, tail }) => Err(EnvError::Install {
-            pack: pack.clone(),
-            runtime,
-            command,
-            status,
-            tail,
-        }),
-        Err(process::Failed::Timeout { tail }) => Err(EnvError::Timeout {
-            pack: pack.clone(),
-            runtime,
-            command,
-            after: settings.timeout,
-            tail,
-        }),
-    }
+    process::run(c, settings.timeout, keep_stdout)
+        .map(|ran| ran.stdout)
+        .map_err(|f| EnvError::of_run(pack, runtime, command, settings.timeout, f))
 }

@@ -105,6 +105,42 @@ pub enum EnvError {
 }
 
 impl EnvError {
+    /// The failure `f` of the installer command `command` (shown as run)
+    /// that builds `pack`'s `runtime` environment under the deadline
+    /// `after`.
+    pub(crate) fn of_run(
+        pack: &PackRef,
+        runtime: Runtime,
+        command: String,
+        after: Duration,
+        f: crate::process::Failed,
+    ) -> Self {
+        let pack = pack.clone();
+        match f {
+            crate::process::Failed::Spawn(e) => EnvError::Install {
+                pack,
+                runtime,
+                command,
+                status: format!("could not be started: {e}"),
+                tail: Default::default(),
+            },
+            crate::process::Failed::Status { status, tail } => EnvError::Install {
+                pack,
+                runtime,
+                command,
+                status,
+                tail,
+            },
+            crate::process::Failed::Timeout { tail } => EnvError::Timeout {
+                pack,
+                runtime,
+                command,
+                after,
+                tail,
+            },
+        }
+    }
+
     /// The pack whose environment failed.
     pub fn pack(&self) -> &PackRef {
         match self {

@@ -78,31 +78,9 @@ impl Job<'_> {
     fn run(&self, c: Command) -> Result<(), EnvError> {
         let command = process::shown(&c);
         tracing::debug!("{}: running {command}", self.pack);
-        let (pack, runtime) = (self.pack.clone(), self.inputs.runtime);
-        match process::run(c, self.timeout, false) {
-            Ok(_) => Ok(()),
-            Err(process::Failed::Spawn(e)) => Err(EnvError::Install {
-                pack,
-                runtime,
-                command,
-                status: format!("could not be started: {e}"),
-                tail: Default::default(),
-            }),
-            Err(process::Failed::Status { status, tail }) => Err(EnvError::Install {
-                pack,
-                runtime,
-                command,
-                status,
-                tail,
-            }),
-            Err(process::Failed::Timeout { tail }) => Err(EnvError::Timeout {
-                pack,
-                runtime,
-                command,
-                after: self.timeout,
-                tail,
-            }),
-        }
+        process::run(c, self.timeout, false)
+            .map(|_| ())
+            .map_err(|f| EnvError::of_run(self.pack, self.inputs.runtime, command, self.timeout, f))
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, EnvError> {
