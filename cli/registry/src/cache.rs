@@ -2,9 +2,15 @@
 //! holding the last good copy of what was fetched and the validators
 //! (ETag, Last-Modified) to revalidate it.
 //!
-//! Every file is written atomically (temp file in the same directory, fsync,
-//! rename, fsync of the directory), and only after it validated, so a failed
-//! or invalid fetch leaves the last good copy in place.
+//! Every file is written atomically (temp file in the same directory,
+//! rename), and only after it validated, so a failed or invalid fetch
+//! leaves the last good copy in place. The documents a fetch caches
+//! ([`RegistryCache::write`]) are not fsynced: a run writes them by the
+//! thousand (a sparse resolution, a git registry's sparse tree), four
+//! fsyncs each cost more than the network on a real disk, and every read
+//! of them is checked, so a copy a crash damaged is fetched again. The
+//! rest ([`write_atomic`]: a whole index, a git registry's state, the
+//! configuration) is also fsynced, file and directory.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +23,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Staged::write(path, bytes)?.commit()
 }
 
+/// Writes `bytes` to `path` atomically but not durably
+/// (`knap_schema::atomic::replace_unsynced`), creating its directory
+/// first: for the cached documents a fetch writes (see the module
+/// documentation).
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    create_parent(path)?;
+    knap_schema::atomic::replace_unsynced(path, bytes)
+}
+
+fn create_parent(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    Ok(())
+}
+
 /// The first half of [`write_atomic`]: `bytes` written and synced to a
 /// temporary file next to `path`. [`Staged::commit`] puts it in place;
 /// dropping it instead removes it. Lets a caller write while it is still
@@ -25,11 +49,7 @@ pub struct Staged(knap_schema::atomic::Staged);
 
 impl Staged {
     pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
+        create_parent(path)?;
         knap_schema::atomic::Staged::write(path, bytes).map(Self)
     }
 
@@ -137,17 +157,17 @@ impl RegistryCache {
             .and_then(|m| serde_json::from_slice(&m).ok())
     }
 
-    /// Stores a validated document, then its metadata.
+    /// Stores a validated document, then its metadata (atomically, not
+    /// durably: see the module documentation).
     pub fn write(&self, rel: &str, body: &[u8], meta: &DocMeta) -> std::io::Result<()> {
-        write_atomic(&self.path(rel), body)?;
-        let m = serde_json::to_vec_pretty(meta).expect("meta serialises");
-        write_atomic(&self.path(&format!("{rel}.meta.json")), &m)
+        write_unsynced(&self.path(rel), body)?;
+        self.write_meta(rel, meta)
     }
 
     /// Replaces only the metadata of a cached document.
     pub fn write_meta(&self, rel: &str, meta: &DocMeta) -> std::io::Result<()> {
         let m = serde_json::to_vec_pretty(meta).expect("meta serialises");
-        write_atomic(&self.path(&format!("{rel}.meta.json")), &m)
+        write_unsynced(&self.path(&format!("{rel}.meta.json")), &m)
     }
 
     /// Removes a cached document (the registry no longer serves it).

@@ -36,7 +36,7 @@ use url::Url;
 use knap_schema::progress::Event;
 
 use super::{Common, RegistryError, UpdateOutcome};
-use crate::cache::{Staged, write_atomic};
+use crate::cache::{Staged, write_atomic, write_unsynced};
 use crate::git_transport::{
     Deadline, GitError, TransportSetup, no_prompt, refuse_credentials_in_url,
 };
@@ -400,9 +400,11 @@ impl GitIndex {
         let new = cache.path("sparse.new");
         let _ = std::fs::remove_dir_all(&new);
         std::fs::create_dir_all(new.join("packs"))?;
-        write_atomic(&new.join("config.json"), config)?;
+        // A new directory, put in place whole below: its files need no
+        // fsync each (see `crate::cache`).
+        write_unsynced(&new.join("config.json"), config)?;
         for (r, bytes) in packs {
-            write_atomic(&new.join("packs").join(format!("{r}.json")), bytes)?;
+            write_unsynced(&new.join("packs").join(format!("{r}.json")), bytes)?;
         }
         let live = cache.path("sparse");
         let old = cache.path("sparse.old");
