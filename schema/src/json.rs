@@ -15,8 +15,14 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Reads JSON into `T`, reporting the JSON path of a type error.
+/// Reads JSON into `T`, reporting the JSON path of a type error. The
+/// document is read as plain JSON first: tracking the path costs about as
+/// much again, so it is done only to tell what was wrong with a document
+/// that failed (the same deserializer, so the same outcome).
 pub fn from_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ParseError> {
+    if let Ok(v) = serde_json::from_str(text) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(located)
 }
