@@ -35,7 +35,8 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 /// The outcome of one ref's lookup: who provides it, if anyone.
-type Answer = Result<Option<Provided>, Arc<RegistryError>>;
+/// Shared, so that handing an answer out clones no entry.
+type Answer = Result<Option<Arc<Provided>>, Arc<RegistryError>>;
 
 /// Why the versions of a ref could not be read: the registry's error
 /// (shared by every ref that waited on the same lookup), told as itself.
@@ -129,24 +130,25 @@ impl Lazy {
         }
         self.provider(pack_ref)?
             .entries
-            .into_iter()
+            .iter()
             .find(|e| e.version == *version)
+            .cloned()
     }
 
     /// Who provides each ref looked up and found so far.
-    pub fn providers(&self) -> BTreeMap<PackRef, Provided> {
+    pub fn providers(&self) -> BTreeMap<PackRef, Arc<Provided>> {
         let slots = self.inner.slots.lock().expect("lock");
         slots
             .iter()
             .filter_map(|(r, rx)| {
-                let p = rx.borrow().clone()?.ok()??;
+                let p = rx.borrow().as_ref()?.as_ref().ok()?.clone()?;
                 Some((PackRef::parse(r).ok()?, p))
             })
             .collect()
     }
 
     /// Who provides `pack_ref`, if it was looked up and found.
-    pub fn provider(&self, pack_ref: &str) -> Option<Provided> {
+    pub fn provider(&self, pack_ref: &str) -> Option<Arc<Provided>> {
         let rx = self
             .inner
             .slots
@@ -210,7 +212,7 @@ impl Inner {
             let answer = set
                 .lookup(std::slice::from_ref(&r))
                 .await
-                .map(|mut found| found.remove(&r))
+                .map(|mut found| found.remove(&r).map(Arc::new))
                 .map_err(Arc::new);
             let next = match &answer {
                 Ok(Some(p)) if me.follow => me.likely_dependencies(&r, &p.entries, req.as_ref()),

@@ -145,7 +145,7 @@ pub struct Outcome {
     /// against again.
     pub replans: usize,
     /// Who provides each ref the resolution looked up in a registry.
-    pub providers: BTreeMap<PackRef, Provided>,
+    pub providers: BTreeMap<PackRef, Arc<Provided>>,
     /// The pack environments the root's packs need, and what was built,
     /// after the commit (see [`envs`]). A failed build is here, not an
     /// error: the packs are installed.

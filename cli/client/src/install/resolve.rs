@@ -26,7 +26,7 @@ use crate::sources::direct::{self, StagedDirect};
 pub(super) type Resolved = (
     Plan,
     BTreeSet<(PackRef, semver::Version)>,
-    BTreeMap<PackRef, Provided>,
+    BTreeMap<PackRef, Arc<Provided>>,
 );
 
 impl Pipeline<'_> {
@@ -115,7 +115,7 @@ impl Pipeline<'_> {
         } else {
             let registry = view
                 .provider(&e.pack_ref)
-                .map(|p| p.registry)
+                .map(|p| p.registry.clone())
                 .ok_or_else(|| other(format!("no registry recorded for `{}`", e.pack_ref)))?;
             let cfg = self
                 .config
