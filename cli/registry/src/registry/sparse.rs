@@ -1,14 +1,17 @@
 //! A `sparse+https://` registry: `config.json`, then only the
 //! `packs/<ref>.json` files a lookup needs, fetched in parallel (as many at
 //! a time as the server's origin admits: every stream the server allows on
-//! one HTTP/2 connection, a moderate and adaptive number of HTTP/1.x
-//! connections, see [`crate::http::origin`]), each cached and revalidated
-//! with its ETag.
+//! an HTTP/2 connection, on a second one when more are ready than the
+//! first takes, or a moderate and adaptive number of HTTP/1.x connections,
+//! see [`crate::http::origin`]), each cached and revalidated with its
+//! ETag. On a cold cache `config.json` and the first pack files are
+//! requested together; nothing is answered before `config.json` is
+//! checked.
 //!
 //! This is the one place pack files are fetched: [`SparseHttp::versions`]
-//! answers each ref from this run's answers, else fetches (or revalidates)
-//! its file once per run, however many lookups ask for it at the same time;
-//! resolution asks for refs one at a time as it needs them (see
+//! fetches (or revalidates) each ref's file once per run, however many
+//! lookups ask for it at the same time, and answers a ref fetched earlier
+//! in the run from the cache; resolution asks for refs one at a time as it needs them (see
 //! `candidates`). A cached file that does not validate is never used: it
 //! is fetched again in full. `--offline` uses the cached files only. `update` revalidates `config.json` and every
 //! pack file already cached. Search, and did-you-mean when a ref was not
@@ -32,9 +35,12 @@ use crate::index::parse::{read_sparse_pack_file, sparse_refs_in};
 use crate::index::{check_index, parse_sparse_config, parse_sparse_pack, parse_trusted_index};
 use crate::registry::trust::Trust;
 
-/// One pack file's answer in this run: its versions, or `None` when the
-/// registry does not have it; filled once.
-type PackCell = OnceCell<Option<Vec<Entry>>>;
+/// One pack file's state in this run: fetched (or revalidated) into the
+/// cache, `true`, or not served by the registry, `false`; filled once.
+/// The versions themselves go to the lookup that fetched them; another
+/// lookup of the same ref in the run reads them from the cache, so a run
+/// keeps no second copy of every pack's versions.
+type PackCell = OnceCell<bool>;
 
 pub struct SparseHttp {
     pub common: Common,
@@ -49,10 +55,11 @@ pub struct SparseHttp {
     config_lock: tokio::sync::Mutex<()>,
 }
 
-/// What happened to one document.
-enum Got {
+/// What happened to one document: when it is new, what its check made
+/// of it (so that a new file is parsed once, not again from the cache).
+enum Got<T = ()> {
     Same,
-    New,
+    New(T),
     Absent,
 }
 
@@ -74,22 +81,22 @@ impl SparseHttp {
 
     /// Conditional GET of one document into the cache; `check` validates
     /// a new body before it replaces the cached one.
-    async fn refresh(
+    async fn refresh<T>(
         &self,
         rel: &str,
-        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
-    ) -> Result<Got, RegistryError> {
+        check: impl Fn(&[u8]) -> Result<T, RegistryError>,
+    ) -> Result<Got<T>, RegistryError> {
         self.refresh_with(rel, check, true).await
     }
 
     /// [`Self::refresh`]; without `conditional`, a full GET whatever is
     /// cached.
-    async fn refresh_with(
+    async fn refresh_with<T>(
         &self,
         rel: &str,
-        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
+        check: impl Fn(&[u8]) -> Result<T, RegistryError>,
         conditional: bool,
-    ) -> Result<Got, RegistryError> {
+    ) -> Result<Got<T>, RegistryError> {
         let url = self.url_of(rel);
         let validators = conditional
             .then(|| self.common.validators(rel, &url))
@@ -111,7 +118,7 @@ impl SparseHttp {
                 etag,
                 last_modified,
             } => {
-                check(&bytes)?;
+                let made = check(&bytes)?;
                 let meta = DocMeta {
                     url: url.to_string(),
                     etag,
@@ -129,7 +136,7 @@ impl SparseHttp {
                             self.common.cache.dir.display()
                         ),
                     })?;
-                Ok(Got::New)
+                Ok(Got::New(made))
             }
         }
     }
@@ -137,12 +144,12 @@ impl SparseHttp {
     /// A signed registry's file: a cached copy whose hash matches the
     /// verified targets is used without a request; a file the targets do
     /// not list is absent; anything fetched must match its entry.
-    async fn fetch_signed(
+    async fn fetch_signed<T>(
         &self,
         trust: &Trust,
         rel: &str,
-        check: impl Fn(&[u8]) -> Result<(), RegistryError>,
-    ) -> Result<Got, RegistryError> {
+        check: impl Fn(&[u8]) -> Result<T, RegistryError>,
+    ) -> Result<Got<T>, RegistryError> {
         if trust.cached_matches(rel, &self.common.cache.path(rel)) {
             return Ok(Got::Same);
         }
@@ -162,7 +169,7 @@ impl SparseHttp {
             .map_err(|e| RegistryError::fetch(&self.common.name, e))?
             .ok_or_else(|| RegistryError::not_served(&self.common.name, &plain))?;
         trust.check(rel, &bytes)?;
-        check(&bytes)?;
+        let made = check(&bytes)?;
         let meta = DocMeta {
             url: plain.to_string(),
             etag: None,
@@ -180,7 +187,7 @@ impl SparseHttp {
                     self.common.cache.dir.display()
                 ),
             })?;
-        Ok(Got::New)
+        Ok(Got::New(made))
     }
 
     async fn refresh_config(&self) -> Result<Got, RegistryError> {
@@ -252,20 +259,20 @@ impl SparseHttp {
         let name = self.common.name.clone();
         let url = self.url_of(&rel).to_string();
         let r = pack_ref.clone();
+        let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|p| p.versions);
         if let Some(t) = self.common.trust.clone() {
-            let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
             return match self.fetch_signed(&t, &rel, check).await? {
                 Got::Absent => Ok(None),
-                _ => self.cached_pack(&pack_ref),
+                Got::New(versions) => Ok(Some(versions)),
+                Got::Same => self.cached_pack(&pack_ref),
             };
         }
         if self.common.offline {
             return self.cached_pack(&pack_ref);
         }
-        let check = |b: &[u8]| parse_sparse_pack(&name, &url, b, &r).map(|_| ());
         match self.refresh(&rel, &check).await {
             Ok(Got::Absent) => Ok(None),
-            Ok(Got::New) => self.cached_pack(&pack_ref),
+            Ok(Got::New(versions)) => Ok(Some(versions)),
             Ok(Got::Same) => match self.cached_pack(&pack_ref) {
                 // The server says the cached copy is current, but the copy
                 // does not validate (damaged on disk): never used, fetched
@@ -277,7 +284,8 @@ impl SparseHttp {
                     self.common.cache.remove(&rel);
                     match self.refresh_with(&rel, &check, false).await? {
                         Got::Absent => Ok(None),
-                        _ => self.cached_pack(&pack_ref),
+                        Got::New(versions) => Ok(Some(versions)),
+                        Got::Same => self.cached_pack(&pack_ref),
                     }
                 }
                 other => other,
@@ -297,11 +305,29 @@ impl SparseHttp {
     }
 
     /// Every version of each of `refs`, fetching their files in parallel.
+    /// Nothing is answered before `config.json` is checked; but when it is
+    /// still to be fetched (a cold cache), the pack files are requested
+    /// along with it rather than one round trip after it, unless the
+    /// registry is signed (its files are checked against metadata that
+    /// comes first).
     pub async fn versions(
         self: &Arc<Self>,
         refs: &[String],
     ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
-        self.ensure_config().await?;
+        if self.common.trust.is_some() || self.common.offline {
+            self.ensure_config().await?;
+            return self.pack_versions(refs).await;
+        }
+        let (config, packs) = tokio::join!(self.ensure_config(), self.pack_versions(refs));
+        config?;
+        packs
+    }
+
+    /// [`Self::versions`] without `config.json`.
+    async fn pack_versions(
+        self: &Arc<Self>,
+        refs: &[String],
+    ) -> Result<BTreeMap<String, Vec<Entry>>, RegistryError> {
         let mut out = BTreeMap::new();
         let mut todo: Vec<&String> = refs
             .iter()
@@ -318,19 +344,24 @@ impl SparseHttp {
                     .entry(r.clone())
                     .or_default(),
             );
-            if let Some(v) = cell.get() {
-                if let Some(v) = v {
-                    out.insert(r.clone(), v.clone());
-                }
-                continue;
-            }
             let me = Arc::clone(self);
             let r = r.clone();
             set.spawn(async move {
-                let got = cell
-                    .get_or_try_init(|| Arc::clone(&me).fetch_pack(r.clone()))
+                let mut fetched = None;
+                let got = match cell
+                    .get_or_try_init(|| async {
+                        fetched = Arc::clone(&me).fetch_pack(r.clone()).await?;
+                        Ok(fetched.is_some())
+                    })
                     .await
-                    .cloned();
+                {
+                    Ok(true) => match fetched {
+                        Some(v) => Ok(Some(v)),
+                        None => me.cached_pack(&r),
+                    },
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(e),
+                };
                 (r, got)
             });
         }

@@ -141,6 +141,37 @@ fn invalid_pack_file_is_exit_4() {
 }
 
 #[test]
+fn on_a_cold_cache_nothing_is_answered_before_config_json_is_checked() {
+    // config.json is requested together with the first pack files on a
+    // cold cache; a bad one still fails the command, whatever came with it.
+    let site = sparse_site();
+    let server = Server::start(files(site.path().to_path_buf()));
+    let k = Knap::new();
+    let url = format!("sparse+{}", server.url("/"));
+    k.run(&["registry", "add", "sp", &url, "--no-fetch"]).ok();
+    write_json(
+        &site.path().join("config.json"),
+        &json!({"format": "knap-sparse-9", "registry_name": "Sparse", "registry_url": "https://example.org/sparse/", "last_updated": "2026-11-21T12:00:00Z"}),
+    );
+    let o = k.run(&["info", "app"]);
+    assert_eq!(o.code, 4, "{o:#?}");
+    assert!(o.stderr.contains("config.json"), "{}", o.stderr);
+    assert!(o.stdout.is_empty(), "nothing about app: {}", o.stdout);
+    let asked = paths(&server);
+    assert!(
+        asked.contains("/config.json") && asked.contains("/packs/app.json"),
+        "both requested at once: {asked:?}"
+    );
+    // Once config.json is right, the same cache answers.
+    write_json(
+        &site.path().join("config.json"),
+        &json!({"format": "knap-sparse-1", "registry_name": "Sparse", "registry_url": "https://example.org/sparse/", "last_updated": "2026-11-21T12:00:00Z"}),
+    );
+    let o = k.run(&["info", "app"]);
+    assert_eq!(o.code, 0, "{o:#?}");
+}
+
+#[test]
 fn local_sparse_directory_works_the_same() {
     let site = sparse_site();
     let k = Knap::new();
@@ -181,18 +212,7 @@ fn a_resolution_fetches_only_the_files_it_needs_each_once_then_revalidates_only_
         .run(&["--root", r, "install", "app", "--dry-run", "--json"])
         .ok()
         .json();
-    let mut planned: Vec<String> = plan["install"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["ref"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let mut planned = refs_at_versions(&plan["install"]);
     planned.sort();
     assert_eq!(
         planned,
