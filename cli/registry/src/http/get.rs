@@ -18,7 +18,7 @@ use reqwest::header::{
 };
 use url::Url;
 
-use super::client::{network_error, shared_client};
+use super::client::{network_error, shared_lanes};
 use super::origin::{Origin, Ticket};
 use super::retry::with_retries_also;
 use super::{FetchError, HttpPolicy, Limit, until};
@@ -126,8 +126,17 @@ impl Fetcher {
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
         let settings = &self.policy.settings;
-        let (client, origin) = shared_client(&self.policy, url)?;
-        let _admitted = origin.admit().await;
+        let lanes = shared_lanes(&self.policy, url)?;
+        let _admitted = lanes.first.origin.admit().await;
+        let on = lanes.pick().await;
+        // A second lane is held to its own gate as well: while its
+        // protocol is not known, as few requests as a new HTTP/1.x origin.
+        let _also = if std::ptr::eq(on.lane, &lanes.first) {
+            None
+        } else {
+            Some(on.lane.origin.admit().await)
+        };
+        let (client, origin) = (&on.lane.client, &on.lane.origin);
         let deadline = tokio::time::Instant::now() + settings.timeout;
         until(
             deadline,
@@ -136,7 +145,7 @@ impl Fetcher {
             with_retries_also(
                 settings,
                 |e| origin.retry_refused(e),
-                || self.get_resending(&client, &origin, url, validators),
+                || self.get_resending(client, origin, url, validators),
             ),
         )
         .await

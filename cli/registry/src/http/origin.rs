@@ -9,11 +9,15 @@
 //! sets the gate:
 //!
 //! - **HTTP/2** (ALPN `h2`, or a response in HTTP/2): up to
-//!   [`HTTP2_IN_FLIGHT`] requests in flight on the one connection. The h2
-//!   crate never opens more streams than the server's
-//!   `SETTINGS_MAX_CONCURRENT_STREAMS` and holds the rest until streams
+//!   [`HTTP2_IN_FLIGHT`] requests in flight. hyper's pool shares one
+//!   connection among a client's requests, and the h2 crate never opens
+//!   more streams on it than the server's
+//!   `SETTINGS_MAX_CONCURRENT_STREAMS`, holding the rest until streams
 //!   free up, so the server's stream limit, not knap, is what bounds the
-//!   streams in flight; hyper's pool shares the one connection.
+//!   streams in flight on a connection. Once the first connection carries
+//!   [`super::client::HTTP2_SECOND_CONNECTION_AT`] requests, a second
+//!   client (with an `Origin` of its own for its connection) takes some
+//!   ([`super::client::Lanes`]).
 //! - **HTTP/1.x** (keep-alive, whose connections hyper's pool reuses, or a
 //!   connection per request): a request in flight is a connection, so the
 //!   gate is a connection count: [`HTTP1_CONNECTIONS`] at first and at
@@ -47,7 +51,12 @@
 //! index GETs still waiting for their response head that were sent before
 //! it are then sent again on the new connection after a grace period
 //! (three times the slowest response head seen, within 250 ms and 2 s),
-//! the first answer wins, and the other is dropped. So that a run whose
+//! the first answer wins, and the other is dropped. A new connection that
+//! has not answered yet is told apart from one that is gone by waiting
+//! (at most 2 s) for its first answer: a connect in that time waits too,
+//! as hyper's pool hands a new HTTP/2 connection to requests a moment
+//! after it is made; one that never answers (a GOAWAY before any answer)
+//! is replaced in the same way. So that a run whose
 //! every open request was left unanswered does not wait for the
 //! connection to close either, a request that waits for its head while
 //! nothing at all has come from the origin for a while (four times the
@@ -70,10 +79,11 @@ use super::{FetchError, NetCause};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The most requests in flight on an HTTP/2 connection: above the stream
-/// limit of the servers registries run on (nginx and AWS load balancers
-/// 128, Apache, h2o, hypercorn and Fastly 100, Go 250, Cloudflare 256),
-/// which is what really bounds them.
+/// The most requests in flight to an HTTP/2 origin, on its one or two
+/// connections: twice the stream limit of the servers registries most
+/// often run on (nginx and AWS load balancers 128; Apache, h2o, hypercorn
+/// and Fastly 100; Go 250, Cloudflare 256), which is what really bounds
+/// each connection's.
 pub const HTTP2_IN_FLIGHT: usize = 256;
 /// The most connections to an HTTP/1.x origin at once, and the count it
 /// starts with: a browser's per-host count.
@@ -297,10 +307,26 @@ impl Origin {
                 self.replaced.notify_waiters();
                 Plan::OneAtATime {
                     epoch: self.lock().epoch,
+                    replacing: true,
                 }
             }
-            Protocol::Http2 | Protocol::Unknown => Plan::OneAtATime { epoch: s.epoch },
+            Protocol::Http2 | Protocol::Unknown => Plan::OneAtATime {
+                epoch: s.epoch,
+                replacing: false,
+            },
         }
+    }
+
+    /// The HTTP/2 connection a connect waited for never answered: the
+    /// requests sent before `started` and still waiting are sent again
+    /// (see [`Ticket::resend_due`]).
+    fn gone_unanswered(&self, started: Instant) {
+        if self.lock().protocol != Protocol::Http2 {
+            return;
+        }
+        tracing::debug!("the HTTP/2 connection never answered: it is replaced");
+        self.lock().replaced_at = Some(started);
+        self.replaced.notify_waiters();
     }
 
     /// Waits (at most 2 s) for the HTTP/2 connection made while a connect
@@ -378,7 +404,7 @@ impl Origin {
         Fut: Future<Output = Result<C, E>>,
     {
         let started = Instant::now();
-        let Plan::OneAtATime { epoch } = self.plan(started) else {
+        let Plan::OneAtATime { epoch, replacing } = self.plan(started) else {
             return self.connect_now(started, call).await;
         };
         let mut one = Some(self.connecting.lock().await);
@@ -386,14 +412,25 @@ impl Origin {
             let s = self.lock();
             (s.epoch, s.protocol)
         };
-        if now_epoch != epoch {
+        // An HTTP/2 connection came up while this connect waited, or just
+        // before it started (hyper's pool learns of a new connection a
+        // moment after this layer does, so requests in that moment each
+        // connect): hyper's pool gives it to this connect's request and
+        // drops this connect (or lets it end in the background, where its
+        // error is only logged). Not when this connect replaces a
+        // connection that is gone.
+        let made_meanwhile = now_epoch != epoch;
+        let just_made = !replacing && protocol == Protocol::Http2 && now_epoch > 0;
+        if made_meanwhile || just_made {
             one = None;
-            // An HTTP/2 connection came up meanwhile: hyper's pool gives it
-            // to this connect's request and drops this connect (or lets it
-            // end in the background, where its error is only logged).
             if self.http2_in_use().await {
                 return Err(Box::new(Superseded));
             }
+            // Not one answer from it: that connection is gone before it
+            // answered (a GOAWAY at once, a close), and what was sent on
+            // it is due to be sent again, as when an answering one is
+            // replaced.
+            self.gone_unanswered(started);
         } else if protocol == Protocol::Http1 {
             one = None;
         }
@@ -466,7 +503,11 @@ impl Origin {
 
 enum Plan {
     Now,
-    OneAtATime { epoch: u64 },
+    /// Connect one at a time; `replacing` an HTTP/2 connection that is gone.
+    OneAtATime {
+        epoch: u64,
+        replacing: bool,
+    },
 }
 
 /// A request admitted by an origin's gate.

@@ -307,14 +307,27 @@ impl TlsRoots {
     }
 
     /// The certificates of every file and of `SSL_CERT_FILE`; a file that
-    /// cannot be read or holds no certificate is an error naming it.
+    /// cannot be read or holds no certificate is an error naming it. Each
+    /// file is read once per run: every client built for it (an origin's
+    /// first and second connection, each registry) shares what was read.
     pub fn certificates(&self) -> Result<Vec<reqwest::Certificate>, FetchError> {
+        type Read = (PathBuf, Vec<reqwest::Certificate>);
+        static READ: std::sync::Mutex<Vec<Read>> = std::sync::Mutex::new(Vec::new());
         let mut certs = Vec::new();
         let mut files = self.files.clone();
         if let Some(f) = crate::config::non_empty_env("SSL_CERT_FILE") {
             files.push(PathBuf::from(f));
         }
         for f in &files {
+            if let Some((_, c)) = READ
+                .lock()
+                .expect("CA cache lock")
+                .iter()
+                .find(|(p, _)| p == f)
+            {
+                certs.extend(c.iter().cloned());
+                continue;
+            }
             let pem =
                 knap_schema::fs::read(f, knap_schema::fs::Links::Follow, Self::MAX_CA_FILE_BYTES)
                     .map_err(|e| match e {
@@ -338,6 +351,9 @@ impl TlsRoots {
                     f.display()
                 )));
             }
+            READ.lock()
+                .expect("CA cache lock")
+                .push((f.clone(), found.clone()));
             certs.extend(found);
         }
         Ok(certs)
