@@ -25,6 +25,7 @@ pub mod envs;
 pub mod fetch;
 mod resolve;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +55,46 @@ type CarriedEnvs = (
     Vec<(std::ffi::OsString, std::ffi::OsString)>,
     Option<tempfile::TempDir>,
 );
+
+/// What a restore puts back: the root's own `knap.lock`, or a bundle's.
+#[derive(Clone, Copy)]
+enum Restoring<'a> {
+    Lock,
+    Bundle(&'a crate::bundle::Bundle),
+}
+
+/// A restore plan made a bundle's: the packs the root's lock (`old`) has
+/// and the bundle's does not are removed, and every install comes from
+/// the bundle's archive of it.
+fn from_bundle(
+    plan: &mut Plan,
+    bundle: &crate::bundle::Bundle,
+    old: Option<&Lockfile>,
+) -> Result<(), InstallError> {
+    plan.remove = old
+        .iter()
+        .flat_map(|l| l.packs.iter())
+        .filter(|p| bundle.lock.get(&p.pack_ref).is_none())
+        .map(|p| p.pack_ref.clone())
+        .collect();
+    for i in &mut plan.install {
+        let (file, checksum) = bundle
+            .archives
+            .get(&i.pack_ref)
+            .expect("an open bundle holds every locked pack");
+        let url = url::Url::from_file_path(file).map_err(|()| {
+            KnapError::new(
+                Kind::Other,
+                format!("{}: not an absolute path", file.display()),
+            )
+        })?;
+        i.sources = vec![knap_installer::Source::Archive {
+            url,
+            checksum: *checksum,
+        }];
+    }
+    Ok(())
+}
 
 /// How many times a commit plans again because `knap.lock` kept changing.
 const MAX_REPLANS: usize = 5;
@@ -196,7 +237,7 @@ async fn run(
         fetched: Vec::new(),
     };
     if req.specs.is_empty() && req.upgrade == Upgrade::None {
-        return pipeline.restore(snapshot).await;
+        return pipeline.restore(Restoring::Lock, snapshot).await;
     }
     let staged_direct = pipeline.stage_directs(&directs, &by_registry).await?;
     let mut old = snapshot;
@@ -278,7 +319,7 @@ pub(crate) async fn install_bundle(
             store: Arc::new(store(config, env)),
             fetched: Vec::new(),
         };
-        pipeline.restore_bundle(bundle, snapshot).await
+        pipeline.restore(Restoring::Bundle(bundle), snapshot).await
     }
     .await;
     if result.is_err() && !existed {
@@ -421,87 +462,24 @@ impl Pipeline<'_> {
             .expect("a pipeline that stages or fetches opened a staging area")
     }
 
-    /// `knap install` without SPEC: fetch what the lock names and is not
-    /// intact on disk, from its locked source, to its locked tree.
-    async fn restore(mut self, snapshot: Option<Lockfile>) -> Result<Outcome, InstallError> {
-        let mut old = snapshot;
-        let mut replans = 0;
-        loop {
-            let Some(lock) = old.clone() else {
-                if self.req.locked {
-                    return Err(KnapError::not_found(
-                        "--locked: the root has no knap.lock; install packs by name first",
-                    )
-                    .into());
-                }
-                return Ok(Outcome {
-                    root: self.root.to_owned(),
-                    dry_run: self.req.dry_run,
-                    restore: true,
-                    no_lock: true,
-                    old: None,
-                    plan: Plan::restore(&Lockfile::default(), &BTreeSet::new(), false),
-                    installed: Vec::new(),
-                    yanked_now: BTreeSet::new(),
-                    replans,
-                    providers: BTreeMap::new(),
-                    envs: EnvOutcome::skipped(Skipped::DryRun),
-                });
-            };
-            let intact = {
-                let r = InstallRoot::open_for_reading(self.root, |_| {})?;
-                lock.packs
-                    .iter()
-                    .filter(|p| r.as_ref().is_some_and(|r| r.is_intact(p)))
-                    .map(|p| p.pack_ref.clone())
-                    .collect()
-            };
-            let plan = Plan::restore(&lock, &intact, self.req.force);
-            let outcome = |plan, installed| Outcome {
-                root: self.root.to_owned(),
-                dry_run: self.req.dry_run,
-                restore: true,
-                no_lock: false,
-                old: Some(lock.clone()),
-                plan,
-                installed,
-                yanked_now: BTreeSet::new(),
-                replans,
-                providers: BTreeMap::new(),
-                envs: EnvOutcome::skipped(Skipped::DryRun),
-            };
-            if self.req.dry_run {
-                return Ok(outcome(plan, Vec::new()));
-            }
-            let staged = self.fetch(&plan, &BTreeMap::new()).await?;
-            match self.commit(&plan, Some(&lock), staged)? {
-                Committed::Done(installed) => {
-                    let mut done = outcome(plan, installed);
-                    // Restoring the lock: its environments' versions too.
-                    done.envs = self.build_envs(true)?;
-                    return Ok(done);
-                }
-                Committed::LockChanged(newer) => {
-                    replans += 1;
-                    if replans > MAX_REPLANS {
-                        return Err(lock_keeps_changing(self.root).into());
-                    }
-                    old = newer;
-                }
-            }
-        }
-    }
-
-    /// [`install_bundle`]: the bundle's lock restored from its archives.
-    async fn restore_bundle(
+    /// `knap install` without SPEC (`Restoring::Lock`), or `install
+    /// --bundle` (`Restoring::Bundle`): fetch what the lock names and is
+    /// not intact on disk, from its locked source (or the bundle's
+    /// archive), to its locked tree; then its environments at their locked
+    /// versions. Planned again when `knap.lock` changed meanwhile.
+    async fn restore(
         mut self,
-        bundle: &crate::bundle::Bundle,
+        from: Restoring<'_>,
         snapshot: Option<Lockfile>,
     ) -> Result<Outcome, InstallError> {
-        let lock = &bundle.lock;
         let mut old = snapshot;
         let mut replans = 0;
         loop {
+            let lock: Cow<'_, Lockfile> = match (from, &old) {
+                (Restoring::Bundle(b), _) => Cow::Borrowed(&b.lock),
+                (Restoring::Lock, Some(l)) => Cow::Owned(l.clone()),
+                (Restoring::Lock, None) => return self.no_lock(replans),
+            };
             let intact = {
                 let r = InstallRoot::open_for_reading(self.root, |_| {})?;
                 lock.packs
@@ -510,28 +488,9 @@ impl Pipeline<'_> {
                     .map(|p| p.pack_ref.clone())
                     .collect()
             };
-            let mut plan = Plan::restore(lock, &intact, self.req.force);
-            plan.remove = old
-                .iter()
-                .flat_map(|l| l.packs.iter())
-                .filter(|p| lock.get(&p.pack_ref).is_none())
-                .map(|p| p.pack_ref.clone())
-                .collect();
-            for i in &mut plan.install {
-                let (file, checksum) = bundle
-                    .archives
-                    .get(&i.pack_ref)
-                    .expect("an open bundle holds every locked pack");
-                let url = url::Url::from_file_path(file).map_err(|()| {
-                    KnapError::new(
-                        Kind::Other,
-                        format!("{}: not an absolute path", file.display()),
-                    )
-                })?;
-                i.sources = vec![knap_installer::Source::Archive {
-                    url,
-                    checksum: *checksum,
-                }];
+            let mut plan = Plan::restore(&lock, &intact, self.req.force);
+            if let Restoring::Bundle(bundle) = from {
+                from_bundle(&mut plan, bundle, old.as_ref())?;
             }
             let outcome = |plan, installed| Outcome {
                 root: self.root.to_owned(),
@@ -550,21 +509,26 @@ impl Pipeline<'_> {
                 return Ok(outcome(plan, Vec::new()));
             }
             let mut staged = self.fetch(&plan, &BTreeMap::new()).await?;
-            // The lock keeps the locked sources (portable), not the
-            // bundle's files.
-            for s in &mut staged {
-                let locked = lock
-                    .get(&s.pack.pack_ref)
-                    .expect("every install is a locked pack");
-                s.pack.source = locked.source.clone();
-                s.pack.tree = locked.tree;
+            if let Restoring::Bundle(_) = from {
+                // The lock keeps the locked sources (portable), not the
+                // bundle's files.
+                for s in &mut staged {
+                    let locked = lock
+                        .get(&s.pack.pack_ref)
+                        .expect("every install is a locked pack");
+                    s.pack.source = locked.source.clone();
+                    s.pack.tree = locked.tree;
+                }
             }
-            match self.commit_to(&plan, old.as_ref(), Some(lock), staged)? {
+            match self.commit_to(&plan, old.as_ref(), Some(&lock), staged)? {
                 Committed::Done(installed) => {
                     let mut done = outcome(plan, installed);
-                    // The environments from the packages the bundle
+                    // A bundle's environments from the packages it
                     // carries, when it carries them: no index is asked.
-                    let (installer_env, _npm_cache) = self.carried_envs(bundle)?;
+                    let (installer_env, _npm_cache) = match from {
+                        Restoring::Lock => (Vec::new(), None),
+                        Restoring::Bundle(bundle) => self.carried_envs(bundle)?,
+                    };
                     done.envs = self.build_envs_with(true, installer_env)?;
                     return Ok(done);
                 }
@@ -577,6 +541,30 @@ impl Pipeline<'_> {
                 }
             }
         }
+    }
+
+    /// A restore of a root that has no `knap.lock`: nothing to do, but an
+    /// error under `--locked`.
+    fn no_lock(&self, replans: usize) -> Result<Outcome, InstallError> {
+        if self.req.locked {
+            return Err(KnapError::not_found(
+                "--locked: the root has no knap.lock; install packs by name first",
+            )
+            .into());
+        }
+        Ok(Outcome {
+            root: self.root.to_owned(),
+            dry_run: self.req.dry_run,
+            restore: true,
+            no_lock: true,
+            old: None,
+            plan: Plan::restore(&Lockfile::default(), &BTreeSet::new(), false),
+            installed: Vec::new(),
+            yanked_now: BTreeSet::new(),
+            replans,
+            providers: BTreeMap::new(),
+            envs: EnvOutcome::skipped(Skipped::DryRun),
+        })
     }
 
     /// The installer variables that build environments from the packages
