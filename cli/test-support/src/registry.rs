@@ -73,6 +73,17 @@ pub fn write_json(path: &Path, v: &Value) {
     crate::write(path, serde_json::to_vec_pretty(v).unwrap());
 }
 
+/// A git registry's repository: a bare `index.git` in `dir` whose one
+/// commit holds `index.json` = `index`, made from the work tree
+/// `dir/work`. Returns the bare repository's path.
+pub fn git_index_repo(dir: &Path, index: &Value) -> PathBuf {
+    let work = dir.join("work");
+    write_json(&work.join("index.json"), index);
+    crate::git::commit_all(&work, "index");
+    crate::git::git(dir, &["clone", "-q", "--bare", "work", "index.git"]);
+    dir.join("index.git")
+}
+
 /// Writes the pack directory `<dir>/<ref>-<version>` of
 /// `Pack::new(r, version).deps(deps)` and returns it.
 pub fn make_pack(dir: &Path, r: &str, version: &str, deps: &[&str]) -> PathBuf {

@@ -31,6 +31,23 @@ pub fn versions(root: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `ref@version` of each object in the JSON array `packs` (a lock's
+/// packs, a plan's installs, a report's contents), in its order.
+pub fn refs_at_versions(packs: &serde_json::Value) -> Vec<String> {
+    packs
+        .as_array()
+        .expect("an array of packs")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["ref"].as_str().expect("a ref"),
+                p["version"].as_str().expect("a version")
+            )
+        })
+        .collect()
+}
+
 /// `[("a", "1.0.0")]` as owned pairs, to compare with [`versions`].
 pub fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter()

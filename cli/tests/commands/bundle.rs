@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use knap_test_support::prelude::*;
+
+use crate::fixtures::add_git_gamma;
 use serde_json::Value;
 
 /// A root holding `alpha` (an archive source, depending on `gamma`) and
@@ -25,18 +27,7 @@ fn scene() -> Scene {
     let mut site = Site::new();
     let served = tempfile::tempdir().unwrap();
     let git_server = Server::start(git_cgi(served.path().to_path_buf()));
-    let (pack, commit) = git_pack(site.work.path(), "gamma", "1.0.0");
-    git(
-        served.path(),
-        &["clone", "-q", "--bare", pack.to_str().unwrap(), "gamma.git"],
-    );
-    site.add_entry(git_entry(
-        "gamma",
-        "1.0.0",
-        &git_server.url("/gamma.git"),
-        &commit,
-        &digest(&pack),
-    ));
+    add_git_gamma(&mut site, served.path(), &git_server);
     site.publish(
         "alpha",
         "1.0.0",
@@ -389,18 +380,7 @@ fn bundle_create_with_specs_resolves_them_now_and_leaves_the_root_alone() {
         .run(&["--json", "bundle", "create", "-o", "bundle", "top"])
         .ok();
     let report = out.json();
-    let bundled: Vec<String> = report["contents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{}@{}",
-                p["ref"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let bundled = refs_at_versions(&report["contents"]);
     assert_eq!(bundled, ["base@1.0.0", "top@1.0.0"], "{report}");
     // Nothing was installed into the root, and no lock written there.
     assert!(!k.root().exists(), "the root was touched");

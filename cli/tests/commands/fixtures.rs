@@ -367,3 +367,20 @@ pub(crate) fn knap_with_sparse(server: &Server) -> Knap {
     .ok();
     k
 }
+
+/// Adds `gamma` 1.0.0 to `site` with a git source: its repository cloned
+/// bare into `served`, which `git_server` serves over smart HTTP.
+pub(crate) fn add_git_gamma(site: &mut Site, served: &Path, git_server: &Server) {
+    let (pack, commit) = git_pack(site.work.path(), "gamma", "1.0.0");
+    git(
+        served,
+        &["clone", "-q", "--bare", pack.to_str().unwrap(), "gamma.git"],
+    );
+    site.add_entry(git_entry(
+        "gamma",
+        "1.0.0",
+        &git_server.url("/gamma.git"),
+        &commit,
+        &digest(&pack),
+    ));
+}

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use knap_test_support::prelude::*;
+
+use crate::fixtures::add_git_gamma;
 use serde_json::{Value, json};
 
 /// An HTTP registry (`site`) listing `alpha` 1.0.0 and 1.1.0 (archive
@@ -41,23 +43,6 @@ fn scene() -> Scene {
         git_server,
         _served: served,
     }
-}
-
-/// Serves a git repository holding `gamma` 1.0.0 from `served` and lists
-/// it in `site` as a git source.
-fn add_git_gamma(site: &mut Site, served: &Path, git_server: &Server) {
-    let (pack, commit) = git_pack(site.work.path(), "gamma", "1.0.0");
-    git(
-        served,
-        &["clone", "-q", "--bare", pack.to_str().unwrap(), "gamma.git"],
-    );
-    site.add_entry(git_entry(
-        "gamma",
-        "1.0.0",
-        &git_server.url("/gamma.git"),
-        &commit,
-        &digest(&pack),
-    ));
 }
 
 fn mirror(k: &Knap, registry: &str, more: &[&str]) -> Out {
@@ -380,15 +365,7 @@ fn mirror_cmd_of_a_git_registry_installs_the_same_trees() {
         &commit,
         &digest(&pack),
     );
-    let index_work = reg_root.path().join("work");
-    write_json(&index_work.join("index.json"), &index("Git", vec![e]));
-    git(&index_work, &["init", "-q"]);
-    git(&index_work, &["add", "index.json"]);
-    git(&index_work, &["commit", "-q", "-m", "index"]);
-    git(
-        reg_root.path(),
-        &["clone", "-q", "--bare", "work", "index.git"],
-    );
+    git_index_repo(reg_root.path(), &index("Git", vec![e]));
     let registry = Server::start(git_cgi(reg_root.path().to_path_buf()));
     let k = Knap::new();
     let url = format!("git+{}", registry.url("/index.git"));

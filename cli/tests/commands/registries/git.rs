@@ -289,19 +289,14 @@ fn a_git_server_that_stalls_is_cut_off_by_the_read_timeout_and_leaves_no_clone()
 #[test]
 fn a_git_registry_with_relative_archive_urls_is_flagged_at_update_and_in_info() {
     let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path().join("work");
     let mut rel = entry("relpack", "1.0.0", &[]);
     rel["install_sources"][0]["url"] = json!("archives/relpack-1.0.0.tar.gz");
-    write_json(
-        &work.join("index.json"),
+    let repo = git_index_repo(
+        tmp.path(),
         &index("Git", vec![entry("core", "1.0.0", &[]), rel]),
     );
-    git(&work, &["init", "-q"]);
-    git(&work, &["add", "index.json"]);
-    git(&work, &["commit", "-q", "-m", "index"]);
-    git(tmp.path(), &["clone", "-q", "--bare", "work", "index.git"]);
     let k = Knap::new();
-    let url = format!("git+file://{}", tmp.path().join("index.git").display());
+    let url = format!("git+file://{}", repo.display());
     k.run(&["registry", "add", "gitreg", &url]).ok();
     let o = k.run(&["--color", "never", "update"]).ok();
     assert!(

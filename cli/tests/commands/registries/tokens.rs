@@ -182,15 +182,7 @@ fn the_token_never_reaches_git_smart_http_on_another_port() {
     let other = Server::start(git_cgi(served.path().to_path_buf()));
     let base = other.url("");
     let e = served_git_pack(served.path(), work.path(), "gitfar", &base);
-    let index_work = reg_root.path().join("work");
-    write_json(&index_work.join("index.json"), &index("Private", vec![e]));
-    git(&index_work, &["init", "-q"]);
-    git(&index_work, &["add", "index.json"]);
-    git(&index_work, &["commit", "-q", "-m", "index"]);
-    git(
-        reg_root.path(),
-        &["clone", "-q", "--bare", "work", "index.git"],
-    );
+    git_index_repo(reg_root.path(), &index("Private", vec![e]));
     let registry = Server::start(git_cgi(reg_root.path().to_path_buf()));
     let k = knap_with_token(&format!("git+{}", registry.url("/index.git")), &[]);
     install(&k, "gitfar").ok();

@@ -113,19 +113,8 @@ fn a_lock_changed_by_another_install_during_the_download_is_planned_against_agai
         serde_json::json!({"other": "*", "victim": "=2.0.0"}),
         "{lock}"
     );
-    let packs: Vec<String> = lock["packs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            format!(
-                "{} {}",
-                p["ref"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(packs, ["other 1.0.0", "victim 2.0.0"]);
+    let packs = refs_at_versions(&lock["packs"]);
+    assert_eq!(packs, ["other@1.0.0", "victim@2.0.0"]);
     assert!(s.root.join("other").join("pack.yaml").is_file());
     assert_root_consistent(&s.root);
     s.k.at(&s.root, &["verify"]).ok();
