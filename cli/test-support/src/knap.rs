@@ -52,6 +52,17 @@ impl Out {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
+    /// The `--progress json` events on stderr, one JSON object per line.
+    pub fn events(&self) -> Vec<Value> {
+        self.stderr
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("a stderr line is not JSON ({e}): {l}"))
+            })
+            .collect()
+    }
+
     /// The `--json` error object on stderr.
     pub fn error_json(&self) -> Value {
         serde_json::from_str(&self.stderr)

@@ -723,11 +723,7 @@ fn an_environment_build_is_told_under_v_and_as_events_with_progress_json() {
     let o = w
         .run(&["--progress", "json", "env", "build", "--force", "q"])
         .ok();
-    let events: Vec<Value> = o
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
+    let events = o.events();
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(names, ["env_building", "env_built"], "{events:?}");
     assert_eq!(events[0]["pack"], "q");

@@ -386,11 +386,7 @@ fn mirror_cmd_reports_each_download_as_progress_events() {
     let out =
         s.k.run(&["--progress", "json", "mirror", "site", "-o", "mirror"])
             .ok();
-    let events: Vec<Value> = out
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = out.events();
     let finished: Vec<&str> = events
         .iter()
         .filter(|e| e["event"] == "download_finished")

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use knap_test_support::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::fixtures::*;
 
@@ -321,11 +321,7 @@ fn progress_json_reports_each_step_of_an_install_as_ndjson() {
             "hello",
         ])
         .ok();
-    let events: Vec<Value> = o
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect();
+    let events = o.events();
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -399,11 +395,7 @@ fn a_library_warning_is_an_event_with_progress_json() {
         args.extend_from_slice(flags);
         args.extend(["search", "core"]);
         let o = k.run(&args).ok();
-        let events: Vec<Value> = o
-            .stderr
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
+        let events = o.events();
         assert!(
             events
                 .iter()
