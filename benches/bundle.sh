@@ -28,18 +28,12 @@ BENCH_RUNS=${BENCH_RUNS:-20}
 for tool in python3 sha256sum tar; do
     command -v "$tool" >/dev/null || { echo "needs $tool on PATH" >&2; exit 2; }
 done
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if [[ -n ${KNAP:-} ]]; then
-    knap=$KNAP
-else
-    echo "building knap (release)..." >&2
-    knap=$(cd "$repo" && cargo build --release -p knap --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\/knap\)".*/\1/p' | tail -n 1)
-fi
-[[ -x $knap ]] || { echo "not an executable: $knap" >&2; exit 2; }
+knap=$(release_bin knap knap "${KNAP:-}")
 
-if [[ -d /dev/shm && -w /dev/shm ]]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi
+base=$(tmpfs_base)
 work=$(mktemp -d "$base/knap-bench-bundle.XXXXXX")
 cleanup() {
     if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $work" >&2; else rm -rf -- "$work"; fi

@@ -25,23 +25,14 @@ for tool in openssl sha256sum find sort xargs dd awk; do
     command -v "$tool" >/dev/null || { echo "needs $tool on PATH" >&2; exit 2; }
 done
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # --- 1. the binary ---------------------------------------------------------
-if [[ -n ${KNAP_INDEX:-} ]]; then
-    knap=$KNAP_INDEX
-else
-    echo "building knap-index (release)..." >&2
-    knap=$(cd "$repo" && cargo build --release -p knap-index --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\/knap-index\)".*/\1/p' | tail -n 1)
-    if [[ -z $knap ]]; then
-        knap=${CARGO_TARGET_DIR:-$repo/target}/release/knap-index
-    fi
-fi
-[[ -x $knap ]] || { echo "not an executable: $knap" >&2; exit 2; }
+knap=$(release_bin knap-index knap-index "${KNAP_INDEX:-}")
 
 # --- 2. the pack tree ------------------------------------------------------
-if [[ -d /dev/shm && -w /dev/shm ]]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi
+base=$(tmpfs_base)
 work=$(mktemp -d "$base/knap-bench-checksum.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 trap 'exit 130' INT TERM

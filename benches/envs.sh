@@ -42,19 +42,13 @@ for tool in python3 npm node; do
 done
 uv=${UV:-$(command -v uv || true)}
 [[ -x $uv ]] || { echo "needs uv (on PATH or UV=...); pip install uv" >&2; exit 2; }
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=benches/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # --- the binary ----------------------------------------------------------
-if [[ -n ${KNAP:-} ]]; then
-    knap=$KNAP
-else
-    echo "building knap (release)..." >&2
-    knap=$(cd "$repo" && cargo build --release -p knap --message-format=json-render-diagnostics \
-        | sed -n 's/.*"executable":"\([^"]*\/knap\)".*/\1/p' | tail -n 1)
-fi
-[[ -x $knap ]] || { echo "not an executable: $knap" >&2; exit 2; }
+knap=$(release_bin knap knap "${KNAP:-}")
 
-if [[ -d /dev/shm && -w /dev/shm ]]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi
+base=$(tmpfs_base)
 work=$(mktemp -d "$base/knap-bench-envs.XXXXXX")
 server_pid=
 cleanup() {
