@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use knap_test_support::prelude::*;
 
-use crate::fixtures::add_git_gamma;
+use crate::fixtures::{GitGamma, add_git_gamma};
 use serde_json::Value;
 
 /// A root holding `alpha` (an archive source, depending on `gamma`) and
@@ -19,15 +19,12 @@ struct Scene {
     k: Knap,
     bundle: PathBuf,
     site: Site,
-    _git: Server,
-    _served: tempfile::TempDir,
+    _gamma: GitGamma,
 }
 
 fn scene() -> Scene {
     let mut site = Site::new();
-    let served = tempfile::tempdir().unwrap();
-    let git_server = Server::start(git_cgi(served.path().to_path_buf()));
-    add_git_gamma(&mut site, served.path(), &git_server);
+    let gamma = add_git_gamma(&mut site);
     site.publish(
         "alpha",
         "1.0.0",
@@ -41,8 +38,7 @@ fn scene() -> Scene {
         k,
         bundle,
         site,
-        _git: git_server,
-        _served: served,
+        _gamma: gamma,
     }
 }
 

@@ -368,19 +368,33 @@ pub(crate) fn knap_with_sparse(server: &Server) -> Knap {
     k
 }
 
+/// The smart-HTTP git server of [`add_git_gamma`], serving its
+/// repository while it is held.
+pub(crate) struct GitGamma {
+    pub(crate) server: Server,
+    _served: tempfile::TempDir,
+}
+
 /// Adds `gamma` 1.0.0 to `site` with a git source: its repository cloned
-/// bare into `served`, which `git_server` serves over smart HTTP.
-pub(crate) fn add_git_gamma(site: &mut Site, served: &Path, git_server: &Server) {
+/// bare into a directory of its own, served over smart HTTP by the
+/// returned server.
+pub(crate) fn add_git_gamma(site: &mut Site) -> GitGamma {
+    let served = tempfile::tempdir().unwrap();
+    let server = Server::start(git_cgi(served.path().to_path_buf()));
     let (pack, commit) = git_pack(site.work.path(), "gamma", "1.0.0");
     git(
-        served,
+        served.path(),
         &["clone", "-q", "--bare", pack.to_str().unwrap(), "gamma.git"],
     );
     site.add_entry(git_entry(
         "gamma",
         "1.0.0",
-        &git_server.url("/gamma.git"),
+        &server.url("/gamma.git"),
         &commit,
         &digest(&pack),
     ));
+    GitGamma {
+        server,
+        _served: served,
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use knap_test_support::prelude::*;
 
-use crate::fixtures::add_git_gamma;
+use crate::fixtures::{GitGamma, add_git_gamma};
 use serde_json::{Value, json};
 
 /// An HTTP registry (`site`) listing `alpha` 1.0.0 and 1.1.0 (archive
@@ -19,15 +19,12 @@ use serde_json::{Value, json};
 struct Scene {
     k: Knap,
     site: Site,
-    git_server: Server,
-    _served: tempfile::TempDir,
+    gamma: GitGamma,
 }
 
 fn scene() -> Scene {
     let mut site = Site::new();
-    let served = tempfile::tempdir().unwrap();
-    let git_server = Server::start(git_cgi(served.path().to_path_buf()));
-    add_git_gamma(&mut site, served.path(), &git_server);
+    let gamma = add_git_gamma(&mut site);
     site.publish("alpha", "1.0.0", &[], &[]);
     site.publish(
         "alpha",
@@ -37,12 +34,7 @@ fn scene() -> Scene {
     );
     let mut k = site.knap();
     k.name(&k.cwd().join("mirror"), "[MIRROR]");
-    Scene {
-        k,
-        site,
-        git_server,
-        _served: served,
-    }
+    Scene { k, site, gamma }
 }
 
 fn mirror(k: &Knap, registry: &str, more: &[&str]) -> Out {
@@ -141,7 +133,7 @@ fn mirror_cmd_rerun_with_nothing_new_downloads_no_archive_and_fetches_no_git() {
     mirror(&s.k, "site", &[]).ok();
     let before = Tree::of(&s.k.cwd().join("mirror"));
     s.site.server.clear_log();
-    s.git_server.clear_log();
+    s.gamma.server.clear_log();
     // Not from knap's archive cache either: it is gone.
     std::fs::remove_dir_all(s.k.cache()).unwrap();
     let out = mirror(&s.k, "site", &["--json"]).ok();
@@ -151,7 +143,7 @@ fn mirror_cmd_rerun_with_nothing_new_downloads_no_archive_and_fetches_no_git() {
         (json!(0), json!(3), json!(0))
     );
     assert_eq!(archive_requests(&s.site.server), Vec::<String>::new());
-    assert_eq!(s.git_server.requests().len(), 0, "no git fetch");
+    assert_eq!(s.gamma.server.requests().len(), 0, "no git fetch");
     assert!(
         s.site
             .server
