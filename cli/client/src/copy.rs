@@ -11,12 +11,12 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use knap_registry::registry::Env;
-use knap_schema::config::RegistryConfig;
+use knap_schema::config::{Config, RegistryConfig};
 use knap_schema::{Checksum, ErrorKind as Kind, KnapError};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::install::{downloader_for, source_policy};
+use crate::install::{downloader_for, source_policy, store};
 use crate::sources::mirror::{self, Mirrors};
 use crate::sources::{archive, git};
 
@@ -27,82 +27,106 @@ pub(crate) fn pretty<T: serde::Serialize>(v: &T) -> String {
     s
 }
 
-/// Downloads the archive at `url` (or takes it from the archive cache),
-/// checked against `checksum`, and copies it to `dest` (a new file),
-/// checking it again while it is written. `what` names the pack and
-/// `says` what the checksum came from, in errors.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn fetch_archive(
-    env: &Env,
-    cfg: Option<&RegistryConfig>,
-    store: &archive::Store,
-    mirrors: &Mirrors,
-    url: &Url,
-    checksum: &Checksum,
-    dest: &Path,
-    what: &str,
-    says: &str,
-) -> Result<(), KnapError> {
-    let downloader = downloader_for(env, cfg)?;
-    // From the `[[mirror]]` whose prefix `url` starts with, if any (no
-    // fallback to `url`).
-    let routed = mirrors.route(url).transpose()?;
-    let (downloader, from) = match &routed {
-        Some(r) => (r.downloader, &r.url),
-        None => (&downloader, url),
-    };
-    let cached = archive::fetch_verified(
-        downloader,
-        from,
-        &checksum.to_string(),
-        &store.cache_root,
-        store.max_download,
-        &*env.reporter,
-    )
-    .await
-    .map_err(|e| match &routed {
-        Some(r) => mirror::failed(r.mirror, url, e),
-        None => e,
-    })?;
-    copy_verified(&cached, dest, checksum, what, says)
+/// What a bundle or a mirror copies its packs' archives with: the run's
+/// settings, the archive cache and the `[[mirror]]`s (each with its HTTP
+/// client), made once per command and shared (cloned) by every pack.
+#[derive(Clone)]
+pub(crate) struct Copier {
+    env: Env,
+    store: archive::Store,
+    mirrors: Mirrors,
 }
 
-/// Fetches the git repository at `url`, checks out `commit` into `work`
-/// (a new directory, removed after), checks its tree digest against
-/// `tree` and packs it into `dest`; returns the archive's checksum.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn fetch_git_packed(
-    env: &Env,
-    cfg: Option<&RegistryConfig>,
-    store: &archive::Store,
-    mirrors: &Mirrors,
-    url: &str,
-    commit: &str,
-    tree: &Checksum,
-    work: &Path,
-    dest: &Path,
-    what: &str,
-    mismatch_hint: &str,
-) -> Result<Checksum, KnapError> {
-    let original = Url::parse(url)
-        .map_err(|e| KnapError::integrity(format!("{what}: `{url}` is no URL: {e}")))?;
-    let routed = mirrors.route(&original).transpose()?;
-    let (u, http) = match &routed {
-        Some(r) => (r.url.to_string(), r.http.clone()),
-        None => (url.to_owned(), source_policy(env, cfg)),
-    };
-    let (c, d) = (commit.to_owned(), work.to_owned());
-    let limits = store.limits;
-    tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
+/// A git source to pack: its repository, the commit, and the tree digest
+/// the checkout must have.
+pub(crate) struct GitAt<'a> {
+    pub url: &'a str,
+    pub commit: &'a str,
+    pub tree: &'a Checksum,
+}
+
+impl Copier {
+    pub(crate) fn new(config: &Config, env: &Env) -> Result<Self, KnapError> {
+        Ok(Self {
+            env: env.clone(),
+            store: store(config, env),
+            mirrors: Mirrors::new(config, env)?,
+        })
+    }
+
+    /// Downloads the archive at `url` (or takes it from the archive
+    /// cache), checked against `checksum`, and copies it to `dest` (a new
+    /// file), checking it again while it is written. `cfg` is the registry
+    /// that lists it, if any; `what` names the pack and `says` what the
+    /// checksum came from, in errors.
+    pub(crate) async fn archive(
+        &self,
+        cfg: Option<&RegistryConfig>,
+        url: &Url,
+        checksum: &Checksum,
+        dest: &Path,
+        what: &str,
+        says: &str,
+    ) -> Result<(), KnapError> {
+        let downloader = downloader_for(&self.env, cfg)?;
+        // From the `[[mirror]]` whose prefix `url` starts with, if any (no
+        // fallback to `url`).
+        let routed = self.mirrors.route(url).transpose()?;
+        let (downloader, from) = match &routed {
+            Some(r) => (r.downloader, &r.url),
+            None => (&downloader, url),
+        };
+        let cached = archive::fetch_verified(
+            downloader,
+            from,
+            &checksum.to_string(),
+            &self.store.cache_root,
+            self.store.max_download,
+            &*self.env.reporter,
+        )
         .await
-        .expect("the git task panicked")
         .map_err(|e| match &routed {
-            Some(r) => mirror::failed(r.mirror, &original, e),
+            Some(r) => mirror::failed(r.mirror, url, e),
             None => e,
         })?;
-    let packed = pack_checked(work, tree, dest, what, mismatch_hint);
-    let _ = std::fs::remove_dir_all(work);
-    packed
+        copy_verified(&cached, dest, checksum, what, says)
+    }
+
+    /// Fetches the git repository of `git`, checks out its commit into
+    /// `work` (a new directory, removed after), checks its tree digest and
+    /// packs it into `dest`; returns the archive's checksum.
+    /// `mismatch_hint` ends the error of a tree that is not the one
+    /// expected.
+    pub(crate) async fn git_packed(
+        &self,
+        cfg: Option<&RegistryConfig>,
+        git: GitAt<'_>,
+        work: &Path,
+        dest: &Path,
+        what: &str,
+        mismatch_hint: &str,
+    ) -> Result<Checksum, KnapError> {
+        let url = git.url;
+        let original = Url::parse(url)
+            .map_err(|e| KnapError::integrity(format!("{what}: `{url}` is no URL: {e}")))?;
+        let routed = self.mirrors.route(&original).transpose()?;
+        let (u, http) = match &routed {
+            Some(r) => (r.url.to_string(), r.http.clone()),
+            None => (url.to_owned(), source_policy(&self.env, cfg)),
+        };
+        let (c, d) = (git.commit.to_owned(), work.to_owned());
+        let limits = self.store.limits;
+        tokio::task::spawn_blocking(move || git::fetch_and_checkout(&u, &c, &d, &http, limits))
+            .await
+            .expect("the git task panicked")
+            .map_err(|e| match &routed {
+                Some(r) => mirror::failed(r.mirror, &original, e),
+                None => e,
+            })?;
+        let packed = pack_checked(work, git.tree, dest, what, mismatch_hint);
+        let _ = std::fs::remove_dir_all(work);
+        packed
+    }
 }
 
 /// Packs the tree at `dir` into `dest` with the reproducible pack format

@@ -33,9 +33,8 @@ use knap_schema::index::{ArchiveSource, Entry, Index, InstallSource};
 use knap_schema::{ErrorKind as Kind, KnapError};
 
 use crate::bundle::{ARCHIVES_DIR, INDEX_FILE, archive_name};
-use crate::copy;
+use crate::copy::{self, Copier, GitAt};
 use crate::install::fetch::entry_sources;
-use crate::install::store;
 
 /// The file that records what a mirror holds and where it came from.
 pub const MIRROR_FILE: &str = "mirror.json";
@@ -239,7 +238,6 @@ pub async fn mirror(
         .flat_map(|i| i.packs.iter())
         .map(|p| ((p.pack_ref.clone(), p.version.clone()), p.clone()))
         .collect();
-    let store = store(config, env);
     let mut index = Index::new(
         &format!("mirror of {}", cfg.name),
         "urn:knap:mirror",
@@ -277,19 +275,13 @@ pub async fn mirror(
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(request.jobs.max(1)));
     // Archives and git sources come through the `[[mirror]]`s as installs
     // fetch them.
-    let mirrors = crate::sources::mirror::Mirrors::new(config, env)?;
+    let copier = Copier::new(config, env)?;
     let mut set = tokio::task::JoinSet::new();
     for (i, item) in items.iter().enumerate().filter(|(_, it)| it.kept.is_none()) {
         let what = format!("{} {}", item.entry.pack_ref, item.entry.version);
         let dest = tmp.path().join(&item.name);
         let work = work.join(i.to_string());
-        let (env, cfg, store, mirrors, source) = (
-            env.clone(),
-            cfg.clone(),
-            store.clone(),
-            mirrors.clone(),
-            item.source.clone(),
-        );
+        let (copier, cfg, source) = (copier.clone(), cfg.clone(), item.source.clone());
         let semaphore = semaphore.clone();
         set.spawn(async move {
             let _permit = semaphore
@@ -298,7 +290,7 @@ pub async fn mirror(
                 .expect("the semaphore is open");
             (
                 i,
-                fetch_one(&env, &cfg, &store, &mirrors, &source, &dest, &work, &what).await,
+                fetch_one(&copier, &cfg, &source, &dest, &work, &what).await,
             )
         });
     }
@@ -377,12 +369,9 @@ pub async fn mirror(
 
 /// Writes the archive of `source` to `dest`: an archive copied with its
 /// checksum checked, or a git source packed (checked out in `work`).
-#[allow(clippy::too_many_arguments)]
 async fn fetch_one(
-    env: &Env,
+    copier: &Copier,
     cfg: &RegistryConfig,
-    store: &crate::sources::archive::Store,
-    mirrors: &crate::sources::mirror::Mirrors,
     source: &Source,
     dest: &Path,
     work: &Path,
@@ -390,18 +379,9 @@ async fn fetch_one(
 ) -> Result<(String, Action), KnapError> {
     match source {
         Source::Archive { url, checksum } => {
-            copy::fetch_archive(
-                env,
-                Some(cfg),
-                store,
-                mirrors,
-                url,
-                checksum,
-                dest,
-                what,
-                "the index",
-            )
-            .await?;
+            copier
+                .archive(Some(cfg), url, checksum, dest, what, "the index")
+                .await?;
             Ok((checksum.to_string(), Action::Copied))
         }
         Source::Git {
@@ -410,20 +390,14 @@ async fn fetch_one(
             checksum,
         } => {
             let hint = format!("the index says {checksum}");
-            let sum = copy::fetch_git_packed(
-                env,
-                Some(cfg),
-                store,
-                mirrors,
-                url.as_str(),
-                &commit.to_string(),
-                checksum,
-                work,
-                dest,
-                what,
-                &hint,
-            )
-            .await?;
+            let git = GitAt {
+                url: url.as_str(),
+                commit: &commit.to_string(),
+                tree: checksum,
+            };
+            let sum = copier
+                .git_packed(Some(cfg), git, work, dest, what, &hint)
+                .await?;
             Ok((sum.to_string(), Action::Packed))
         }
         Source::Path(_) | Source::Refused(_) => {

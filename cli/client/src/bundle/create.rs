@@ -20,10 +20,7 @@ use url::Url;
 use super::{
     ARCHIVES_DIR, BundleInfo, BundleRegistry, INDEX_FILE, INFO_FILE, LOCK_FILE, archive_name,
 };
-use crate::copy::{self, pretty};
-use crate::install::store;
-use crate::sources::archive;
-use crate::sources::mirror::Mirrors;
+use crate::copy::{self, Copier, GitAt, pretty};
 
 /// Where a bundled archive came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -97,7 +94,7 @@ pub async fn create(
     std::fs::create_dir(&work).map_err(|e| write_err(&work, e))?;
 
     let registry_entries = registry_entries(config, env, &lock).await?;
-    let store = store(config, env);
+    let copier = Copier::new(config, env)?;
     let mut index = Index::new(
         "knap bundle",
         "urn:knap:bundle",
@@ -107,7 +104,7 @@ pub async fn create(
     for p in &lock.packs {
         let name = archive_name(&p.pack_ref, &p.version);
         let dest = dir.join(&name);
-        let (checksum, from) = write_archive(config, env, &store, root, p, &dest, &work).await?;
+        let (checksum, from) = write_archive(config, &copier, root, p, &dest, &work).await?;
         let (mut entry, entry_from) = match registry_entries.get(&p.pack_ref) {
             Some((registry, e)) => (e.clone(), Some(registry.clone())),
             None => (entry_from_installed(root, p)?, None),
@@ -366,8 +363,7 @@ fn registries_of(config: &Config, lock: &Lockfile) -> Vec<BundleRegistry> {
 /// came from.
 async fn write_archive(
     config: &Config,
-    env: &Env,
-    store: &archive::Store,
+    copier: &Copier,
     root: &Path,
     p: &LockedPack,
     dest: &Path,
@@ -386,19 +382,9 @@ async fn write_archive(
         LockedSource::Archive { url, checksum } => {
             let u = Url::parse(url)
                 .map_err(|e| KnapError::integrity(format!("{what}: `{url}` in knap.lock: {e}")))?;
-            let mirrors = Mirrors::new(config, env)?;
-            copy::fetch_archive(
-                env,
-                cfg,
-                store,
-                &mirrors,
-                &u,
-                checksum,
-                dest,
-                &what,
-                "knap.lock",
-            )
-            .await?;
+            copier
+                .archive(cfg, &u, checksum, dest, &what, "knap.lock")
+                .await?;
             Ok((*checksum, PackedFrom::Archive))
         }
         LockedSource::Git {
@@ -407,21 +393,14 @@ async fn write_archive(
             checksum: _,
         } => {
             let tree = work.join(p.pack_ref.as_str());
-            let mirrors = Mirrors::new(config, env)?;
-            let checksum = copy::fetch_git_packed(
-                env,
-                cfg,
-                store,
-                &mirrors,
+            let git = GitAt {
                 url,
-                &git_ref.to_string(),
-                &p.tree,
-                &tree,
-                dest,
-                &what,
-                &hint,
-            )
-            .await?;
+                commit: &git_ref.to_string(),
+                tree: &p.tree,
+            };
+            let checksum = copier
+                .git_packed(cfg, git, &tree, dest, &what, &hint)
+                .await?;
             Ok((checksum, PackedFrom::Git))
         }
         LockedSource::Path { .. } => {
